@@ -1,0 +1,3 @@
+from scorelab.cli import main
+
+main()

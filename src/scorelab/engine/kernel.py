@@ -1,0 +1,819 @@
+"""The numba kernels of the day loop. ``engine.simulation`` documents the order of a step.
+
+``P`` is the read-only ``plan.Params``; ``S`` is the mutable ``State`` (arrays
+only, scalars live in small arrays); ``M`` is the per-step metrics matrix with
+column offsets ``MO``. Work per step follows events: candidate events, records
+becoming visible or expiring, list reviews that fall due, investigations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+import numba as nb
+import numpy as np
+from numba.core import types
+from numba.experimental import structref
+
+from scorelab.engine.plan import Params
+from scorelab.rng import philox, poisson_from_uniform, to_unit, uniform
+
+State = namedtuple(
+    "State",
+    [
+        "raw", "soc", "total", "grade", "cap_acc", "cap_year",
+        "income_f", "income_t", "loss_f", "loss_t", "money", "employed",
+        "on_list", "listed_since", "cal_head", "cal_next", "cal_pending", "l_stock",
+        "w_mem", "w_pos", "w_n",
+        "q_ent", "q_truth", "q_head", "q_len", "queued", "last_flag", "f_budget",
+        "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_err", "r_state", "r_applied", "r_appeal",
+        "r_delta", "r_prev", "r_next", "r_next_rec", "r_next_app",
+        "subj_head", "ch_pend", "ch_act", "rec_q", "app_q", "cnt",
+        "ghist", "ssum",
+        "out_supp", "out_refused", "out_sanctions", "out_rewards", "out_wrongful", "out_assoc", "out_flagged",
+        "out_investigated", "out_records_err",
+    ],
+)
+
+
+
+# The kernels receive Params and State as numba StructRefs: passed by reference, they compile
+# in a fraction of the time a 100-field namedtuple takes (which numba passes by value).
+@structref.register
+class _ParamsType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
+
+
+@structref.register
+class _StateType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
+
+
+class ParamsRef(structref.StructRefProxy):
+    """Params as seen by the kernels."""
+
+
+class StateRef(structref.StructRefProxy):
+    """State as seen by the kernels."""
+
+
+structref.define_proxy(ParamsRef, _ParamsType, list(Params._fields))
+structref.define_proxy(StateRef, _StateType, list(State._fields))
+
+# metric column offsets (MO indices)
+MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_MONEY = range(11)
+# cnt slots
+C_NREC = 0
+ACTIVE, REMOVED_APPEAL, DELETED = 1, 2, 3
+NO_GRADE = 255
+YEAR = 365.25
+
+
+@nb.njit(cache=True)
+def own_score(P, S, v, e):
+    """Score of entity e from its own records in view v (no social term)."""
+    if P.scheme == 0:
+        x = P.base + S.raw[v, e, 0]
+    else:
+        acc = 0.0
+        wsum = 0.0
+        for d in range(P.n_dims):
+            val = P.dim_start[d] + S.raw[v, e, d] + P.dim_inc[d] * (P.income_pct[e] - 0.5)
+            val = min(1.0, max(0.0, val))
+            acc += P.dim_w[d] * val
+            wsum += P.dim_w[d]
+        x = P.lo + (P.hi - P.lo) * acc / wsum
+    return min(P.clip_hi, max(P.clip_lo, x))
+
+
+@nb.njit(cache=True)
+def total_score(P, S, v, e):
+    """Own score blended with the mean of contacts' own scores (views 0 and 1 only)."""
+    own = own_score(P, S, v, e)
+    if P.soc_w > 0.0 and e < P.n_people and v < 2:
+        deg = P.soc_ptr[e + 1] - P.soc_ptr[e]
+        if deg > 0:
+            return (1.0 - P.soc_w) * own + P.soc_w * S.soc[v, e] / deg
+    return own
+
+
+@nb.njit(cache=True)
+def grade_of(P, x):
+    for g in range(P.g_from.shape[0]):
+        if x >= P.g_from[g]:
+            return g
+    return P.g_from.shape[0] - 1
+
+
+@nb.njit(cache=True)
+def refresh(P, S, M, MO, e, s):
+    """Recompute e's total score and grade; keep histograms and grade-based lists up to date."""
+    if S.grade[e] == NO_GRADE:
+        return
+    new = total_score(P, S, 0, e)
+    old = S.total[e]
+    person = e < P.n_people
+    if person:
+        S.ssum[0] += new - old
+        S.ssum[1] += new * new - old * old
+    S.total[e] = new
+    g = grade_of(P, new)
+    g_old = S.grade[e]
+    if g == g_old:
+        return
+    kind = 0 if person else 1
+    S.ghist[kind, g_old] -= 1
+    S.ghist[kind, g] += 1
+    S.grade[e] = g
+    for l in range(P.l_grades.shape[0]):
+        if P.l_grades[l, g] and P.l_actor[l] == kind and (S.on_list[l, e] & 1) == 0:
+            g_true = grade_of(P, total_score(P, S, 1, e))
+            enter_list(P, S, M, MO, l, e, s, P.l_grades[l, g_true] == 0, False)
+
+
+@nb.njit(cache=True)
+def add_to_view(P, S, M, MO, v, e, vec_scale, b, delta_points, s):
+    """Add a record's contribution (scaled by +1 or -1) to view v of entity e."""
+    before = 0.0
+    social = P.soc_w > 0.0 and v < 2 and e < P.n_people
+    if social:
+        before = own_score(P, S, v, e)
+    if P.scheme == 0:
+        S.raw[v, e, 0] += vec_scale * delta_points
+    else:
+        for d in range(P.n_dims):
+            S.raw[v, e, d] += vec_scale * P.dim_rec[b, d]
+    if social:
+        diff = own_score(P, S, v, e) - before
+        if diff != 0.0:
+            for k in range(P.soc_ptr[e], P.soc_ptr[e + 1]):
+                j = P.soc_idx[k]
+                S.soc[v, j] += diff
+                if v == 0:
+                    refresh(P, S, M, MO, j, s)
+    if v == 0:
+        refresh(P, S, M, MO, e, s)
+
+
+@nb.njit(cache=True)
+def apply_record(P, S, M, MO, r, scale, s):
+    """Apply (scale=+1) or revert (scale=-1) record r's points in every view that admits it."""
+    e = S.r_subj[r]
+    b = S.r_beh[r]
+    dom = P.b_domain[b]
+    for v in range(P.n_views):
+        if P.view_true[v] and S.r_err[r] != 0:
+            continue
+        if P.view_dom[v, dom] == 0:
+            continue
+        add_to_view(P, S, M, MO, v, e, scale, b, S.r_delta[r], s)
+
+
+@nb.njit(cache=True)
+def record_points(P, S, r, s):
+    """Points a new record adds (points scheme): rule points, per-year cap, grade ceiling."""
+    e = S.r_subj[r]
+    b = S.r_beh[r]
+    pts = P.pts[b]
+    row = P.cap_row[b]
+    if row >= 0:
+        year = np.int32(int(s * P.dt // YEAR))
+        if S.cap_year[row, e] != year:
+            S.cap_year[row, e] = year
+            S.cap_acc[row, e] = 0.0
+        room = max(0.0, P.cap[b] - S.cap_acc[row, e])
+        mag = min(abs(pts), room)
+        pts = mag if pts >= 0 else -mag
+        S.cap_acc[row, e] += mag
+    if not math.isnan(P.set_cap[b]):
+        cur = S.total[e] if S.grade[e] != NO_GRADE else total_score(P, S, 0, e)
+        if cur + pts > P.set_cap[b]:
+            pts = min(pts, P.set_cap[b] - cur)
+    return pts
+
+
+@nb.njit(cache=True)
+def count_recent(P, S, e, beh_mask_row, within, s):
+    """Active records of e of the masked behaviours made visible within the last `within` steps
+    (all kept records if within < 0); returns (all, true only)."""
+    n = 0
+    n_true = 0
+    r = S.subj_head[e]
+    while r >= 0:
+        if within >= 0 and S.r_vis[r] < s - within:
+            break
+        if S.r_state[r] == ACTIVE and beh_mask_row[S.r_beh[r]]:
+            n += 1
+            if S.r_err[r] == 0:
+                n_true += 1
+        r = S.r_prev[r]
+    return n, n_true
+
+
+@nb.njit(cache=True)
+def schedule(P, S, node, step):
+    """Link a list node (list l, entity e) into the calendar bucket of `step`, once."""
+    if S.cal_pending[node] or step > P.n_steps:
+        return
+    S.cal_pending[node] = 1
+    S.cal_next[node] = S.cal_head[step]
+    S.cal_head[step] = node
+
+
+@nb.njit(cache=True)
+def exit_step(P, S, l, e):
+    """Earliest step at which e may leave list l (minimum stay, plus a random wait at the exit rate)."""
+    since = S.listed_since[l, e]
+    due = since + P.l_after[l]
+    if P.l_exit_rate[l] > 0.0:
+        u = uniform(P.k_exit[0], P.k_exit[1], e, since, l, 0)
+        due += int(-math.log(1.0 - u) / P.l_exit_rate[l])
+    return due
+
+
+@nb.njit(cache=True)
+def enter_list(P, S, M, MO, l, e, s, wrongful, joint):
+    """List e on l; a firm's listing on a joint-punishment list also lists its legal representative."""
+    _enter_one(P, S, M, MO, l, e, s, wrongful, joint)
+    if P.l_joint[l] and e >= P.n_people:
+        rep = P.firm_rep[e - P.n_people]
+        if rep >= 0:
+            _enter_one(P, S, M, MO, l, rep, s, wrongful, True)
+
+
+@nb.njit(cache=True)
+def _enter_one(P, S, M, MO, l, e, s, wrongful, joint):
+    if S.on_list[l, e] & 1:
+        return
+    S.on_list[l, e] = 1 | (2 if wrongful else 0) | (4 if joint else 0)
+    S.listed_since[l, e] = s
+    S.l_stock[l] += 1
+    M[s, MO[MO_LIST] + 4 * l + 1] += 1
+    if wrongful:
+        M[s, MO[MO_LIST] + 4 * l + 3] += 1
+    row = P.l_watch_row[l]
+    if row >= 0:
+        S.w_pos[row, e] = S.w_n[row]
+        S.w_mem[row, S.w_n[row]] = e
+        S.w_n[row] += 1
+    E = S.on_list.shape[1]
+    if not joint:
+        schedule(P, S, l * E + e, exit_step(P, S, l, e))
+    for l2 in range(P.l_from.shape[0]):
+        if P.l_from[l2] == l and (S.on_list[l2, e] & 1) == 0:
+            schedule(P, S, l2 * E + e, s + P.l_after_listed[l2])
+
+
+@nb.njit(cache=True)
+def leave_list(P, S, M, MO, l, e, s):
+    """Delist e from l; a firm's exit also ends its representative's joint listing."""
+    _leave_one(P, S, M, MO, l, e, s)
+    if P.l_joint[l] and e >= P.n_people:
+        rep = P.firm_rep[e - P.n_people]
+        if rep >= 0 and (S.on_list[l, rep] & 4):
+            _leave_one(P, S, M, MO, l, rep, s)
+
+
+@nb.njit(cache=True)
+def _leave_one(P, S, M, MO, l, e, s):
+    if (S.on_list[l, e] & 1) == 0:
+        return
+    S.on_list[l, e] = 0
+    S.l_stock[l] -= 1
+    M[s, MO[MO_LIST] + 4 * l + 2] += 1
+    row = P.l_watch_row[l]
+    if row >= 0:  # swap-remove from the member array
+        pos = S.w_pos[row, e]
+        last = S.w_mem[row, S.w_n[row] - 1]
+        S.w_mem[row, pos] = last
+        S.w_pos[row, last] = pos
+        S.w_n[row] -= 1
+
+
+@nb.njit(cache=True)
+def review_node(P, S, M, MO, node, s):
+    """A list node falls due: exit review if listed, promotion from the feeding list otherwise."""
+    E = S.on_list.shape[1]
+    l = node // E
+    e = node % E
+    S.cal_pending[node] = 0
+    if S.on_list[l, e] & 1:
+        if S.on_list[l, e] & 4:
+            return  # joint listings follow the firm
+        due = exit_step(P, S, l, e)
+        if s < due:
+            schedule(P, S, node, due)
+            return
+        if P.l_clean[l] >= 0:
+            r = S.subj_head[e]
+            while r >= 0:
+                if S.r_state[r] == ACTIVE and P.l_beh[l, S.r_beh[r]]:
+                    if S.r_vis[r] + P.l_clean[l] > s:
+                        schedule(P, S, node, S.r_vis[r] + P.l_clean[l])
+                        return
+                    break
+                r = S.r_prev[r]
+        leave_list(P, S, M, MO, l, e, s)
+        return
+    src = P.l_from[l]
+    if src >= 0 and (S.on_list[src, e] & 1):
+        due = S.listed_since[src, e] + P.l_after_listed[l]
+        if s < due:
+            schedule(P, S, node, due)
+            return
+        enter_list(P, S, M, MO, l, e, s, (S.on_list[src, e] & 2) != 0, False)
+
+
+@nb.njit(cache=True)
+def raise_flags(P, S, M, MO, r, s):
+    """Check the 'suspicious' rules against a record that just became visible."""
+    e = S.r_subj[r]
+    b = S.r_beh[r]
+    for f in range(P.f_beh.shape[0]):
+        if P.f_beh[f, b] == 0:
+            continue
+        if S.queued[f, e] or s - S.last_flag[f, e] < P.f_cooldown[f]:
+            continue
+        hit = False
+        truth = False
+        for l in range(P.f_lists.shape[1]):
+            if P.f_lists[f, l] and (S.on_list[l, e] & 1):
+                hit = True
+                truth = S.r_err[r] == 0 and (S.on_list[l, e] & 2) == 0
+                break
+        if not hit:
+            n, n_true = count_recent(P, S, e, P.f_beh[f], P.f_within[f], s)
+            if n >= P.f_min[f]:
+                hit = True
+                truth = n_true >= P.f_min[f]
+        if not hit:
+            continue
+        S.last_flag[f, e] = s
+        S.queued[f, e] = 1
+        cap = S.q_ent.shape[1]
+        pos = (S.q_head[f] + S.q_len[f]) % cap
+        S.q_ent[f, pos] = e
+        S.q_truth[f, pos] = 1 if truth else 0
+        S.q_len[f] += 1
+        base = MO[MO_FLAG] + 5 * f
+        M[s, base] += 1
+        M[s, base + (1 if truth else 2)] += 1
+        S.out_flagged[e] += 1
+
+
+@nb.njit(cache=True)
+def make_visible(P, S, M, MO, r, s):
+    """A record reaches the system: points, lists, flags, expiry queues."""
+    e = S.r_subj[r]
+    b = S.r_beh[r]
+    c = S.r_chan[r]
+    S.r_vis[r] = s
+    S.r_state[r] = ACTIVE
+    S.r_prev[r] = S.subj_head[e]
+    S.subj_head[e] = r
+    err = S.r_err[r]
+    M[s, MO[MO_REC] + 3 * c + err] += 1
+    if err:
+        S.out_records_err[e] += 1
+    if P.c_ttl[c] >= 0:
+        fifo_push(S.ch_act, S.r_next, c, r)
+    if P.scheme == 0:
+        S.r_delta[r] = record_points(P, S, r, s)
+        touches = S.r_delta[r] != 0.0
+    else:
+        touches = False
+        for d in range(P.n_dims):
+            if P.dim_rec[b, d] != 0.0:
+                touches = True
+    if touches:
+        apply_record(P, S, M, MO, r, 1.0, s)
+        S.r_applied[r] = 1
+        if P.recovery >= 0:
+            fifo_push(S.rec_q, S.r_next_rec, 0, r)
+    if S.r_appeal[r]:
+        fifo_push(S.app_q, S.r_next_app, 0, r)
+    for l in range(P.l_beh.shape[0]):
+        if P.l_beh[l, b] and (S.on_list[l, e] & 1) == 0 and P.l_actor[l] == (0 if e < P.n_people else 1):
+            n, n_true = count_recent(P, S, e, P.l_beh[l], P.l_within[l], s)
+            if n >= P.l_min[l]:
+                enter_list(P, S, M, MO, l, e, s, n_true < P.l_min[l], False)
+    raise_flags(P, S, M, MO, r, s)
+
+
+@nb.njit(cache=True)
+def fifo_push(q, nxt, i, r):
+    """Append record r to FIFO i (q[i, 0] head, q[i, 1] tail) linked through `nxt`."""
+    nxt[r] = -1
+    if q[i, 1] < 0:
+        q[i, 0] = r
+    else:
+        nxt[q[i, 1]] = r
+    q[i, 1] = r
+
+
+@nb.njit(cache=True)
+def fifo_pop(q, nxt, i):
+    r = q[i, 0]
+    q[i, 0] = nxt[r]
+    if q[i, 0] < 0:
+        q[i, 1] = -1
+    return r
+
+
+@nb.njit(cache=True)
+def remove_record(P, S, M, MO, r, state, s):
+    """Take an active record out (appeal or deletion), reverting its points if still applied."""
+    if S.r_state[r] != ACTIVE:
+        return
+    S.r_state[r] = state
+    if S.r_applied[r]:
+        apply_record(P, S, M, MO, r, -1.0, s)
+        S.r_applied[r] = 0
+    M[s, MO[MO_REMOVED] + (0 if state == REMOVED_APPEAL else 1)] += 1
+
+
+@nb.njit(cache=True)
+def new_record(P, S, M, MO, subj, actor, b, c, s, err, appeal):
+    r = S.cnt[C_NREC]
+    S.cnt[C_NREC] += 1
+    S.r_subj[r] = subj
+    S.r_actor[r] = actor
+    S.r_beh[r] = b
+    S.r_chan[r] = c
+    S.r_step[r] = s
+    S.r_err[r] = err
+    S.r_state[r] = 0
+    S.r_applied[r] = 0
+    S.r_appeal[r] = appeal
+    S.r_delta[r] = 0.0
+    S.r_prev[r] = -1
+    if P.c_delay[c] <= 0:
+        make_visible(P, S, M, MO, r, s)
+    else:
+        S.r_vis[r] = s + P.c_delay[c]
+        fifo_push(S.ch_pend, S.r_next, c, r)
+
+
+@nb.njit(cache=True)
+def change_income(P, income, loss, e, frac, s):
+    """Relative income change; the income lost until the horizon is booked at once."""
+    if frac == 0.0:
+        return
+    old = income[e]
+    new = max(0.0, old * (1.0 + frac))
+    income[e] = new
+    loss[e] += (old - new) * (P.horizon_days - s * P.dt) / YEAR
+
+
+@nb.njit(cache=True)
+def coverage_now(P, c, s):
+    if P.c_enabled[c] == 0 or s < P.c_start[c]:
+        return 0.0
+    if P.c_ramp[c] > 0:
+        return P.c_cov[c] * min(1.0, (s - P.c_start[c] + 1) / P.c_ramp[c])
+    return P.c_cov[c]
+
+
+@nb.njit(cache=True)
+def dyn_factor(P, t, income, employed):
+    f = 1.0
+    for k in range(P.dm_ptr[t], P.dm_ptr[t + 1]):
+        x = income if P.dm_attr[k] == 0 else employed
+        if P.dm_lo[k] <= x <= P.dm_hi[k]:
+            f *= P.dm_factor[k]
+    return f / P.t_dyn_max[t]
+
+
+@nb.njit(cache=True)
+def observe(P, S, M, MO, e, b, s, j, cov):
+    """Channels observing behaviour b turn an act of e into records (maybe about someone else)."""
+    city = P.ent_city[e]
+    if s < P.city_join[city]:
+        return
+    sig = P.city_sig[city]
+    for k in range(P.bc_ptr[b], P.bc_ptr[b + 1]):
+        c = P.bc_idx[k]
+        if cov[c] <= 0.0 or P.sig_ok[sig, c] == 0:
+            continue
+        if uniform(P.c_cov_keys[c, 0], P.c_cov_keys[c, 1], e, 0, 0, 0) >= cov[c]:
+            continue
+        w0, w1, w2, w3 = philox(P.c_keys[c, 0], P.c_keys[c, 1], e, s, b, j)
+        if to_unit(w0) >= P.c_det[c]:
+            continue
+        subj = e
+        err = 0
+        if to_unit(w1) < P.c_mis_p[c]:
+            err = 1
+            u = to_unit(w2)
+            if P.c_mis_contacts[c] and e < P.n_people and P.mis_ptr[e + 1] > P.mis_ptr[e]:
+                deg = P.mis_ptr[e + 1] - P.mis_ptr[e]
+                subj = P.mis_idx[P.mis_ptr[e] + min(deg - 1, int(u * deg))]
+            elif e < P.n_people:
+                subj = min(P.n_people - 1, int(u * P.n_people))
+            else:
+                subj = P.n_people + min(P.n_firms - 1, int(u * P.n_firms))
+            if subj == e:
+                err = 0
+        appeal = 1 if (err and to_unit(w3) < P.appeal_p * P.appeal_success) else 0
+        new_record(P, S, M, MO, subj, e, b, c, s, err, appeal)
+
+
+@nb.njit(cache=True)
+def draw_counts(P, s, counts, id_counts, cov):
+    """Candidate events per type and false identification hits for step s; returns a bound on
+    the records the step can create (so the caller can make room first)."""
+    bound = 0
+    for t in range(P.t_lam.shape[0]):
+        u = uniform(P.k_events[0], P.k_events[1], t, s, 0, 0)
+        counts[t] = poisson_from_uniform(P.t_lam[t] * P.t_n[t], u)
+        if t < P.b_kind.shape[0]:
+            bound += counts[t] * (P.bc_ptr[t + 1] - P.bc_ptr[t])
+    n_cities = P.city_join.shape[0]
+    for c in range(P.c_id_rate.shape[0]):
+        id_counts[c] = 0
+        if P.c_id_rate[c] <= 0.0 or P.enabled == 0:
+            continue
+        cv = coverage_now(P, c, s)
+        if cv <= 0.0:
+            continue
+        active = 0
+        for city in range(n_cities):
+            if s >= P.city_join[city] and P.sig_ok[P.city_sig[city], c]:
+                active += 1
+        lam = P.c_id_rate[c] * active * cv * P.c_id_crowd[c] * P.c_id_fmr[c]
+        u = uniform(P.c_keys[c, 0], P.c_keys[c, 1], 0xFFFFFFFF, s, 0, 0)
+        id_counts[c] = poisson_from_uniform(lam, u)
+        bound += id_counts[c]
+    return bound
+
+
+@nb.njit(cache=True)
+def step(P, S, M, MO, s, counts, id_counts):
+    """One step of the day loop, in the order documented in engine.simulation."""
+    B = P.b_kind.shape[0]
+    C = P.c_cov.shape[0]
+    on = P.enabled == 1
+    # 1. rollout: channel coverage now, perceived risk by behaviour and region signature, awareness
+    cov = np.zeros(C)
+    for c in range(C):
+        cov[c] = coverage_now(P, c, s) if on else 0.0
+    n_sig = P.sig_ok.shape[0]
+    risk = np.zeros((B, n_sig))
+    if P.resp_on:
+        for b in range(B):
+            for g in range(n_sig):
+                miss = 1.0
+                for k in range(P.bc_ptr[b], P.bc_ptr[b + 1]):
+                    c = P.bc_idx[k]
+                    if P.sig_ok[g, c]:
+                        miss *= 1.0 - cov[c] * P.c_det[c]
+                risk[b, g] = 1.0 - miss
+    aware = min(P.aware_max, 1.0 - (1.0 - P.aware0) * math.exp(-P.aware_growth * s * P.dt))
+
+    if on:
+        # 2. delayed records become visible
+        for c in range(C):
+            while S.ch_pend[c, 0] >= 0 and S.r_vis[S.ch_pend[c, 0]] <= s:
+                r = fifo_pop(S.ch_pend, S.r_next, c)
+                make_visible(P, S, M, MO, r, s)
+        # 3. points recover, records are deleted (retention, expiry), appeals succeed
+        while S.rec_q[0, 0] >= 0 and S.r_vis[S.rec_q[0, 0]] + P.recovery <= s:
+            r = fifo_pop(S.rec_q, S.r_next_rec, 0)
+            if S.r_state[r] == ACTIVE and S.r_applied[r]:
+                apply_record(P, S, M, MO, r, -1.0, s)
+                S.r_applied[r] = 0
+        for c in range(C):
+            while S.ch_act[c, 0] >= 0 and S.r_vis[S.ch_act[c, 0]] + P.c_ttl[c] <= s:
+                r = fifo_pop(S.ch_act, S.r_next, c)
+                remove_record(P, S, M, MO, r, DELETED, s)
+        while S.app_q[0, 0] >= 0 and S.r_vis[S.app_q[0, 0]] + P.appeal_delay <= s:
+            r = fifo_pop(S.app_q, S.r_next_app, 0)
+            remove_record(P, S, M, MO, r, REMOVED_APPEAL, s)
+        # 4. list reviews that fall due
+        node = S.cal_head[s]
+        S.cal_head[s] = -1
+        while node >= 0:
+            nxt = S.cal_next[node]
+            review_node(P, S, M, MO, node, s)
+            node = nxt
+
+    # 5. behaviours, in both worlds on the same draws
+    for b in range(B):
+        lo = P.t_lo[b]
+        n_ent = P.t_n[b]
+        row = P.t_cls_row[b]
+        has_dyn = P.dm_ptr[b + 1] > P.dm_ptr[b]
+        for j in range(counts[b]):
+            w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], b, s, 1, j)
+            e = lo + min(n_ent - 1, int(to_unit(w0) * n_ent))
+            u = to_unit(w1)
+            fac = 1.0
+            if row >= 0:
+                fac = P.t_fac[b, P.cls[row, e]] / P.t_fmax[b]
+            if u >= fac:
+                continue
+            a_t = fac
+            a_f = fac
+            if has_dyn:
+                # employed: bit 0 in the factual world, bit 1 in the twin (where nobody is dismissed)
+                a_t *= dyn_factor(P, b, S.income_t[e], float((S.employed[e] >> 1) & 1))
+                a_f *= dyn_factor(P, b, S.income_f[e], float(S.employed[e] & 1))
+            if P.resp_on and P.b_deter[b] > 0.0 and s >= P.city_join[P.ent_city[e]]:
+                rk = risk[b, P.city_sig[P.ent_city[e]]]
+                if rk > 0.0 and uniform(P.k_aware[0], P.k_aware[1], e, 0, 0, 0) < aware:
+                    a_f *= math.exp(-P.deterrence * P.b_deter[b] * P.group_sens[P.ent_group[e]] * rk)
+            twin = u < a_t
+            fact = u < a_f
+            if twin:
+                M[s, MO[MO_TWIN] + b] += 1
+                change_income(P, S.income_t, S.loss_t, e, P.b_income[b], s)
+            if fact:
+                M[s, MO[MO_EVENTS] + b] += 1
+                change_income(P, S.income_f, S.loss_f, e, P.b_income[b], s)
+                if on:
+                    observe(P, S, M, MO, e, b, s, j, cov)
+            if twin != fact:
+                S.out_supp[e] += 1 if twin else -1
+
+    if on:
+        # 6. identification of crowds: false hits land on watchlisted people
+        for c in range(C):
+            row = P.c_id_watch[c]
+            if id_counts[c] == 0 or row < 0:
+                continue
+            for j in range(id_counts[c]):
+                nmem = S.w_n[row]
+                if nmem == 0:
+                    break
+                u = uniform(P.c_keys[c, 0], P.c_keys[c, 1], 0xFFFFFFFF, s, 1, j)
+                subj = S.w_mem[row, min(nmem - 1, int(u * nmem))]
+                new_record(P, S, M, MO, subj, -1, P.c_id_beh[c], c, s, 2, 0)
+
+        # 7. consequences: service attempts and periodic applications
+        K = P.k_kind.shape[0]
+        for k in range(K):
+            t = B + k
+            lo = P.t_lo[t]
+            n_ent = P.t_n[t]
+            for j in range(counts[t]):
+                w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], t, s, 1, j)
+                e = lo + min(n_ent - 1, int(to_unit(w0) * n_ent))
+                apply_consequence(P, S, M, MO, k, e, s, to_unit(w1))
+
+        # 8. investigations served from each flag's queue, first come first served
+        for f in range(P.f_beh.shape[0]):
+            S.f_budget[f] += P.f_cap[f]
+            n = int(S.f_budget[f])
+            S.f_budget[f] -= n
+            cap = S.q_ent.shape[1]
+            for _ in range(min(n, S.q_len[f])):
+                e = S.q_ent[f, S.q_head[f]]
+                truth = S.q_truth[f, S.q_head[f]] == 1
+                S.q_head[f] = (S.q_head[f] + 1) % cap
+                S.q_len[f] -= 1
+                S.queued[f, e] = 0
+                investigate(P, S, M, MO, f, e, truth, s)
+
+    # 9. stocks at the end of the step
+    G = P.g_from.shape[0]
+    for g in range(G):
+        M[s, MO[MO_GRADE] + g] = S.ghist[0, g]
+        M[s, MO[MO_FGRADE] + g] = S.ghist[1, g]
+    for l in range(P.l_actor.shape[0]):
+        M[s, MO[MO_LIST] + 4 * l] = S.l_stock[l]
+    for f in range(P.f_beh.shape[0]):
+        M[s, MO[MO_FLAG] + 5 * f + 4] = S.q_len[f]
+    n_scored = 0
+    for g in range(G):
+        n_scored += S.ghist[0, g]
+    if n_scored > 0:
+        mean = S.ssum[0] / n_scored
+        M[s, MO[MO_SCORE]] = mean
+        M[s, MO[MO_SCORE] + 1] = math.sqrt(max(0.0, S.ssum[1] / n_scored - mean * mean))
+
+
+@nb.njit(cache=True)
+def in_set(P, S, k, e, v):
+    """Whether consequence k applies to e judged on view v (v: all records, v+1: true records only),
+    and whether only the social term put e there (guilt by association)."""
+    hit_list = False
+    true_list = False
+    for l in range(P.k_lists.shape[1]):
+        if P.k_lists[k, l] and (S.on_list[l, e] & 1):
+            hit_list = True
+            if (S.on_list[l, e] & 2) == 0:
+                true_list = True
+    hit_grade = False
+    true_grade = False
+    assoc = False
+    if S.grade[e] != NO_GRADE:
+        if v == 0:
+            g = S.grade[e]
+            g_true = grade_of(P, total_score(P, S, 1, e))
+        else:
+            g = grade_of(P, own_score(P, S, v, e))
+            g_true = grade_of(P, own_score(P, S, v + 1, e))
+        hit_grade = P.k_grades[k, g] == 1
+        true_grade = P.k_grades[k, g_true] == 1
+        if hit_grade and v == 0 and P.soc_w > 0.0:
+            assoc = P.k_grades[k, grade_of(P, own_score(P, S, 0, e))] == 0
+    hit = hit_list or hit_grade
+    wrongful = hit and not (true_list or true_grade)
+    return hit, wrongful, assoc and not hit_list
+
+
+@nb.njit(cache=True)
+def apply_consequence(P, S, M, MO, k, e, s, u):
+    hit, wrongful, assoc = in_set(P, S, k, e, P.k_view[k])
+    if not hit or u >= P.k_prob[k]:
+        return
+    kind = P.k_kind[k]
+    if kind == 5 and (S.employed[e] & 1) == 0:
+        return  # nobody to dismiss
+    base = MO[MO_CONS] + 4 * k
+    M[s, base] += 1
+    if wrongful:
+        M[s, base + 1] += 1
+        S.out_wrongful[e] += 1
+    if assoc:
+        M[s, base + 2] += 1
+        S.out_assoc[e] += 1
+    if kind == 0:
+        S.out_refused[e] += 1
+    if kind == 1:
+        S.money[e] -= P.k_amount[k]
+        M[s, base + 3] -= P.k_amount[k]
+    elif kind == 2 or kind == 3:
+        S.money[e] += P.k_amount[k]
+        M[s, base + 3] += P.k_amount[k]
+    elif kind == 5:
+        S.employed[e] &= np.uint8(0xFE)
+    elif kind == 6:
+        for v in range(P.n_views):
+            if P.view_true[v] and wrongful:
+                continue
+            if P.scheme == 0:
+                add_to_view(P, S, M, MO, v, e, 1.0, 0, P.k_points[k], s)
+    change_income(P, S.income_f, S.loss_f, e, P.k_income[k], s)
+    sanction = kind == 0 or kind == 1 or kind == 5 or (kind == 4 and P.k_income[k] < 0) or (kind == 6 and P.k_points[k] < 0)
+    if sanction:
+        S.out_sanctions[e] += 1
+    else:
+        S.out_rewards[e] += 1
+
+
+@nb.njit(cache=True)
+def investigate(P, S, M, MO, f, e, truth, s):
+    M[s, MO[MO_FLAG] + 5 * f + 3] += 1
+    S.out_investigated[e] += 1
+    change_income(P, S.income_f, S.loss_f, e, P.f_income[f], s)
+    if P.f_points[f] != 0.0 and P.scheme == 0:
+        for v in range(P.n_views):
+            if P.view_true[v] and not truth:
+                continue
+            add_to_view(P, S, M, MO, v, e, 1.0, 0, P.f_points[f], s)
+    if P.f_list[f] >= 0:
+        enter_list(P, S, M, MO, P.f_list[f], e, s, not truth, False)
+
+
+@nb.njit(cache=True)
+def init_scores(P, S):
+    """Starting scores: own scores, contacts' sums, totals, grades and histograms."""
+    E = S.total.shape[0]
+    for v in range(min(2, P.n_views)):
+        if P.soc_w > 0.0:
+            for i in range(P.n_people):
+                acc = 0.0
+                for k in range(P.soc_ptr[i], P.soc_ptr[i + 1]):
+                    acc += own_score(P, S, v, P.soc_idx[k])
+                S.soc[v, i] = acc
+    for e in range(E):
+        if P.ent_scored[e] == 0:
+            S.grade[e] = NO_GRADE
+            continue
+        x = total_score(P, S, 0, e)
+        S.total[e] = x
+        g = grade_of(P, x)
+        S.grade[e] = g
+        if e < P.n_people:
+            S.ghist[0, g] += 1
+            S.ssum[0] += x
+            S.ssum[1] += x * x
+        else:
+            S.ghist[1, g] += 1
+
+
+@nb.njit(cache=True)
+def init_lists(P, S, M, MO):
+    """Entities whose starting grade is an entry grade of a list are listed on day 0."""
+    for e in range(S.total.shape[0]):
+        g = S.grade[e]
+        if g == NO_GRADE:
+            continue
+        kind = 0 if e < P.n_people else 1
+        for l in range(P.l_grades.shape[0]):
+            if P.l_grades[l, g] and P.l_actor[l] == kind:
+                enter_list(P, S, M, MO, l, e, 0, False, False)

@@ -1,0 +1,534 @@
+"""From a validated Scenario and its population to flat numeric tables for the kernels.
+
+Everything named in the scenario (behaviours, channels, grades, lists,
+consequences, flags, domains) becomes an integer index here, and every rate
+becomes a per-step quantity here (via ``units.step_probability`` or rate x dt),
+so the kernels never see names or units.
+
+Entities: people are ids ``0..N-1``, firms ``N..N+F-1``. Event *types* are the
+behaviours followed by the consequences (whose events are service attempts or
+periodic applications).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from scorelab import rng
+from scorelab.errors import Problem, ScenarioError
+from scorelab.scenario.model import LAYERS, Scenario
+from scorelab.synth.contacts import Contacts
+from scorelab.synth.population import SEX_NAMES, Population
+
+KIND_CODES = {"wrongdoing": 0, "civic": 1, "disfavoured": 2, "neutral": 3}
+CONSEQUENCE_CODES = {"refusal": 0, "fine": 1, "discount": 2, "bonus": 3, "income": 4, "dismissal": 5, "score": 6}
+DYNAMIC_ATTRIBUTES = {"income": 0, "employed": 1}
+NO_GRADE = 255
+
+Params = namedtuple(
+    "Params",
+    [
+        # sizes and time
+        "n_people", "n_firms", "n_steps", "dt", "horizon_days", "enabled", "seed_keys",
+        # entities
+        "ent_city", "ent_group", "ent_scored", "firm_rep", "income_pct", "city_join", "city_sig",
+        # event types
+        "t_lo", "t_n", "t_lam", "t_cls_row", "t_fac", "t_fmax", "t_dyn_max", "cls",
+        "dm_ptr", "dm_attr", "dm_lo", "dm_hi", "dm_factor",
+        # behaviours
+        "b_kind", "b_domain", "b_deter", "b_income", "bc_ptr", "bc_idx",
+        # channels
+        "c_cov", "c_det", "c_mis_p", "c_mis_contacts", "c_delay", "c_ttl", "c_start", "c_ramp",
+        "c_enabled", "c_keys", "c_cov_keys", "sig_ok",
+        "c_id_rate", "c_id_crowd", "c_id_fmr", "c_id_list", "c_id_beh", "c_id_watch",
+        # contacts for misattribution and the social term
+        "mis_ptr", "mis_idx", "soc_ptr", "soc_idx", "soc_w",
+        # scoring
+        "scheme", "base", "lo", "hi", "clip_lo", "clip_hi", "n_dims", "dim_w", "dim_start", "dim_rec", "dim_inc",
+        "pts", "cap_row", "cap", "set_cap", "recovery", "g_from",
+        "n_views", "view_dom", "view_true",
+        # lists
+        "l_actor", "l_beh", "l_min", "l_within", "l_grades", "l_from", "l_after_listed", "l_after",
+        "l_clean", "l_exit_rate", "l_joint", "l_watch_row",
+        # consequences
+        "k_kind", "k_grades", "k_lists", "k_prob", "k_amount", "k_income", "k_points", "k_view",
+        # flags
+        "f_beh", "f_min", "f_within", "f_lists", "f_cap", "f_income", "f_points", "f_list", "f_cooldown",
+        # responses and safeguards
+        "resp_on", "aware0", "aware_growth", "aware_max", "deterrence", "group_sens",
+        "appeal_p", "appeal_success", "appeal_delay",
+        # streams
+        "k_events", "k_aware", "k_appeal", "k_exit", "k_mis",
+    ],
+)
+
+
+@dataclass
+class Plan:
+    """Numeric tables for a run plus the names needed to label its output."""
+
+    params: Params
+    behaviour_names: list[str]
+    channel_names: list[str]
+    grade_names: list[str]
+    list_names: list[str]
+    consequence_names: list[str]
+    flag_names: list[str]
+    consequence_sanction: list[bool]
+
+
+def _fail(path: str, message: str) -> ScenarioError:
+    return ScenarioError([Problem("<scenario>", None, None, path, message)])
+
+
+def _attribute(pop: Population, actor: str, name: str) -> tuple[np.ndarray, tuple[str, ...] | None]:
+    """A static attribute column and, for categorical ones, its names."""
+    if actor == "firm":
+        f = pop.firms
+        return {
+            "size": (f.size, None),
+            "sector": (f.sector, pop.sector_names),
+            "province": (f.province, pop.province_names),
+            "city": (f.city, pop.city_names),
+        }[name]
+    table = {
+        "age": (pop.age, None),
+        "sex": (pop.sex, SEX_NAMES),
+        "province": (pop.province, pop.province_names),
+        "city": (pop.city, pop.city_names),
+        "urban": (pop.urban, None),
+        "income": (pop.income, None),
+        "occupation": (pop.occupation, pop.occupation_names),
+        "employed": (pop.employer >= 0, None),
+        "student": (pop.school >= 0, None),
+        "internet_user": (pop.internet, None),
+        "online_shopper": (pop.online_shopper, None),
+        "car_owner": (pop.car, None),
+        "group": (pop.group, pop.group_names),
+    }
+    return table[name]
+
+
+def _match(col: np.ndarray, names: tuple[str, ...] | None, value, path: str) -> np.ndarray:
+    """Which actors satisfy one condition of a modifier."""
+    values = value if isinstance(value, list) else [value]
+    if names is not None:
+        codes = []
+        for v in values:
+            if str(v) not in names:
+                raise _fail(path, f"unknown value {v!r}; known: {', '.join(names)}")
+            codes.append(names.index(str(v)))
+        return np.isin(col, np.array(codes, dtype=col.dtype))
+    if col.dtype == np.bool_:
+        return np.isin(col, np.array([bool(v) for v in values]))
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        return (col >= value[0]) & (col <= value[1])
+    return np.isin(col, np.array(values, dtype=np.float64))
+
+
+def _range_of(value, path: str) -> tuple[float, float]:
+    if isinstance(value, bool):
+        return (1.0, 1.0) if value else (0.0, 0.0)
+    if isinstance(value, (int, float)):
+        return float(value), float(value)
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return float(value[0]), float(value[1])
+    raise _fail(path, f"must be a number, a boolean or a range [lo, hi], got {value!r}")
+
+
+def _csr_union(contacts: Contacts, names: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """One CSR graph that is the union of the named layers (duplicates removed), in O(edges)."""
+    parts = [contacts[name].to_csr() for name in names if name in contacts]
+    if not parts:
+        return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    ptrs = [p.astype(np.int64) for p, _ in parts]
+    idxs = [i.astype(np.int32) for _, i in parts]
+    bound = sum(int(p[-1]) for p in ptrs)
+    out_ptr = np.zeros(n + 1, dtype=np.int64)
+    out_idx = np.empty(bound, dtype=np.int32)
+    m = _merge_rows(n, tuple(ptrs), tuple(idxs), out_ptr, out_idx)
+    return out_ptr, out_idx[:m].copy()
+
+
+@nb.njit(cache=True)
+def _merge_rows(n, ptrs, idxs, out_ptr, out_idx):
+    m = 0
+    for i in range(n):
+        start = m
+        for k in range(len(ptrs)):
+            for q in range(ptrs[k][i], ptrs[k][i + 1]):
+                out_idx[m] = idxs[k][q]
+                m += 1
+        if m - start > 1:
+            out_idx[start:m] = np.sort(out_idx[start:m])
+            w = start + 1
+            for q in range(start + 1, m):
+                if out_idx[q] != out_idx[w - 1]:
+                    out_idx[w] = out_idx[q]
+                    w += 1
+            m = w
+        out_ptr[i + 1] = m
+    return m
+
+
+def _keys(seed: int, name: str) -> np.ndarray:
+    k0, k1 = rng.key(seed, name)
+    return np.array([k0, k1], dtype=np.uint64)
+
+
+def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
+    """Turn names and units into index tables and per-step quantities."""
+    dt = float(s.run.step)
+    n_steps = int(math.ceil(s.run.days / dt))
+    N, F = pop.n, pop.firms.n
+    E = N + F
+    seed = s.run.seed
+    start = s.run.start
+
+    def step_of(date) -> int:
+        if date is None:
+            return 0
+        return max(0, int(math.floor((date - start).days / dt)))
+
+    beh = list(s.behaviours)
+    bidx = {b: i for i, b in enumerate(beh)}
+    chans = list(s.channels)
+    cidx = {c: i for i, c in enumerate(chans)}
+    grades = [g.name for g in s.grades]
+    gidx = {g: i for i, g in enumerate(grades)}
+    lists = list(s.lists)
+    lidx = {name: i for i, name in enumerate(lists)}
+    cons = list(s.consequences)
+    flags = list(s.flags)
+    domains = sorted({b.domain for b in s.behaviours.values()})
+    didx = {d: i for i, d in enumerate(domains)}
+    B, C, G, L, K, FL = len(beh), len(chans), len(grades), len(lists), len(cons), len(flags)
+    T = B + K
+
+    # ---- entities
+    ent_city = np.concatenate([pop.city.astype(np.int32), pop.firms.city.astype(np.int32)])
+    n_groups = len(pop.group_names)
+    ent_group = np.concatenate([pop.group.astype(np.int32), np.full(F, n_groups, dtype=np.int32)])
+    ent_scored = np.concatenate([(pop.age >= s.scoring.min_age), np.ones(F, dtype=bool)]).astype(np.uint8)
+    firm_rep = pop.firms.representative.astype(np.int32)
+    order = np.argsort(pop.income, kind="stable")
+    pct = np.empty(N, dtype=np.float32)
+    pct[order] = (np.arange(N, dtype=np.float64) + 0.5) / max(N, 1)
+    income_pct = np.concatenate([pct, np.full(F, 0.5, dtype=np.float32)])
+
+    n_cities = len(pop.city_names)
+    city_join = np.full(n_cities, step_of(s.rollout.default), dtype=np.int32)
+    for rj in s.rollout.regions:  # provinces first, then cities override
+        if rj.region in pop.province_names:
+            p = pop.province_names.index(rj.region)
+            city_join[np.asarray(pop.city_province) == p] = step_of(rj.joins)
+    for rj in s.rollout.regions:
+        if rj.region in pop.city_names:
+            city_join[pop.city_names.index(rj.region)] = step_of(rj.joins)
+
+    # channel region masks -> signatures (cities with the same set of covering channels)
+    city_ok = np.ones((C, n_cities), dtype=np.uint8)
+    for ci, name in enumerate(chans):
+        regions = s.channels[name].regions
+        if regions is not None:
+            city_ok[ci] = 0
+            for r in regions:
+                if r in pop.city_names:
+                    city_ok[ci, pop.city_names.index(r)] = 1
+                if r in pop.province_names:
+                    city_ok[ci, np.asarray(pop.city_province) == pop.province_names.index(r)] = 1
+    if C:
+        sigs, city_sig = np.unique(city_ok.T, axis=0, return_inverse=True)
+        sig_ok = np.ascontiguousarray(sigs, dtype=np.uint8)
+    else:
+        sig_ok = np.ones((1, 0), dtype=np.uint8)
+        city_sig = np.zeros(n_cities, dtype=np.int64)
+    city_sig = city_sig.reshape(-1).astype(np.int32)
+
+    # ---- event types: static classes, dynamic modifiers
+    t_lo = np.zeros(T, dtype=np.int64)
+    t_n = np.zeros(T, dtype=np.int64)
+    t_lam = np.zeros(T, dtype=np.float64)
+    t_cls_row = np.full(T, -1, dtype=np.int64)
+    t_fac = np.ones((T, 256), dtype=np.float64)
+    t_fmax = np.ones(T, dtype=np.float64)
+    t_dyn_max = np.ones(T, dtype=np.float64)
+    cls_rows: list[np.ndarray] = []
+    dm: list[list[tuple[int, float, float, float]]] = [[] for _ in range(T)]
+    for bi, name in enumerate(beh):
+        b = s.behaviours[name]
+        lo_, n_ = (0, N) if b.actor == "person" else (N, F)
+        t_lo[bi], t_n[bi] = lo_, n_
+        factor = np.ones(n_, dtype=np.float64)
+        if b.actor == "person" and b.min_age > 0:
+            factor[pop.age < b.min_age] = 0.0
+        static_mods = False
+        for mi, mod in enumerate(b.modifiers):
+            path = f"behaviours.{name}.modifiers.{mi}.when"
+            dyn = [a for a in mod.when if a in DYNAMIC_ATTRIBUTES and b.actor == "person"]
+            if dyn:
+                if len(mod.when) != 1:
+                    raise _fail(path, "a modifier on income or employed (which change during a run) must test only that attribute")
+                attr = dyn[0]
+                lo_v, hi_v = _range_of(mod.when[attr], f"{path}.{attr}")
+                dm[bi].append((DYNAMIC_ATTRIBUTES[attr], lo_v, hi_v, float(mod.factor)))
+                continue
+            mask = np.ones(n_, dtype=bool)
+            for attr, value in mod.when.items():
+                col, names = _attribute(pop, b.actor, attr)
+                mask &= _match(np.asarray(col), names, value, f"{path}.{attr}")
+            factor[mask] *= mod.factor
+            static_mods = True
+        if static_mods or (b.actor == "person" and b.min_age > 0):
+            values, codes = np.unique(factor, return_inverse=True)
+            if len(values) > 255:
+                raise _fail(f"behaviours.{name}.modifiers", f"too many distinct rate combinations ({len(values)} > 255)")
+            row = np.zeros(E, dtype=np.uint8)
+            row[lo_: lo_ + n_] = codes.astype(np.uint8)
+            t_cls_row[bi] = len(cls_rows)
+            cls_rows.append(row)
+            t_fac[bi, : len(values)] = values
+            t_fmax[bi] = values.max() if values.size else 0.0
+        dyn_max = 1.0
+        for _, _, _, f in dm[bi]:
+            dyn_max *= max(1.0, f)
+        t_dyn_max[bi] = dyn_max
+        t_lam[bi] = b.rate * dt * t_fmax[bi] * dyn_max
+    for ki, name in enumerate(cons):
+        k = s.consequences[name]
+        ti = B + ki
+        t_lo[ti], t_n[ti] = (0, N) if k.actor == "person" else (N, F)
+        rate = k.attempts if k.attempts is not None else 1.0 / max(k.every, 1e-9)
+        t_lam[ti] = rate * dt
+    cls = np.stack(cls_rows) if cls_rows else np.zeros((1, 1), dtype=np.uint8)
+    dm_ptr = np.zeros(T + 1, dtype=np.int64)
+    for ti in range(T):
+        dm_ptr[ti + 1] = dm_ptr[ti] + len(dm[ti])
+    flat = [x for row in dm for x in row]
+    dm_attr = np.array([x[0] for x in flat], dtype=np.int64)
+    dm_lo = np.array([x[1] for x in flat], dtype=np.float64)
+    dm_hi = np.array([x[2] for x in flat], dtype=np.float64)
+    dm_factor = np.array([x[3] for x in flat], dtype=np.float64)
+
+    # ---- behaviours and channels
+    b_kind = np.array([KIND_CODES[s.behaviours[b].kind] for b in beh], dtype=np.int64)
+    b_domain = np.array([didx[s.behaviours[b].domain] for b in beh], dtype=np.int64)
+    b_deter = np.array([s.behaviours[b].deterrability for b in beh], dtype=np.float64)
+    b_income = np.array([s.behaviours[b].income_effect for b in beh], dtype=np.float64)
+    disabled = set(s.safeguards.disabled_channels)
+    per_b: list[list[int]] = [[] for _ in range(B)]
+    for ci, name in enumerate(chans):
+        for b in s.channels[name].observes:
+            per_b[bidx[b]].append(ci)
+    bc_ptr = np.zeros(B + 1, dtype=np.int64)
+    for bi in range(B):
+        bc_ptr[bi + 1] = bc_ptr[bi] + len(per_b[bi])
+    bc_idx = np.array([c for row in per_b for c in row], dtype=np.int64)
+
+    def steps(days: float | None) -> int:
+        return -1 if days is None else int(round(days / dt))
+
+    expiry = s.safeguards.expiry
+    c_cov = np.zeros(C); c_det = np.zeros(C); c_mis_p = np.zeros(C)
+    c_mis_contacts = np.zeros(C, dtype=np.int64); c_delay = np.zeros(C, dtype=np.int64)
+    c_ttl = np.full(C, -1, dtype=np.int64); c_start = np.zeros(C, dtype=np.int64); c_ramp = np.zeros(C, dtype=np.int64)
+    c_enabled = np.zeros(C, dtype=np.uint8)
+    c_keys = np.zeros((C, 2), dtype=np.uint64); c_cov_keys = np.zeros((C, 2), dtype=np.uint64)
+    c_id_rate = np.zeros(C); c_id_crowd = np.zeros(C); c_id_fmr = np.zeros(C)
+    c_id_list = np.full(C, -1, dtype=np.int64); c_id_beh = np.full(C, -1, dtype=np.int64)
+    watch_lists: list[int] = []
+    mis_layers: set[str] = set()
+    for ci, name in enumerate(chans):
+        ch = s.channels[name]
+        c_cov[ci], c_det[ci] = ch.coverage, ch.detection
+        c_mis_p[ci] = ch.misattribution.probability
+        if ch.misattribution.target == "contacts":
+            c_mis_contacts[ci] = 1
+            mis_layers.update([ch.misattribution.layer] if ch.misattribution.layer else LAYERS)
+        c_delay[ci] = steps(ch.delay)
+        ttls = [x for x in (ch.retention, expiry) if x is not None]
+        c_ttl[ci] = steps(min(ttls)) if ttls else -1
+        c_start[ci] = step_of(ch.start)
+        c_ramp[ci] = steps(ch.ramp)
+        c_enabled[ci] = 0 if name in disabled else 1
+        c_keys[ci] = _keys(seed, f"channel.{name}")
+        c_cov_keys[ci] = _keys(seed, f"channel.{name}.coverage")
+        if ch.identification is not None:
+            idn = ch.identification
+            c_id_rate[ci], c_id_crowd[ci], c_id_fmr[ci] = idn.gatherings * dt, idn.crowd_size, idn.false_match_rate
+            c_id_list[ci], c_id_beh[ci] = lidx[idn.watchlist], bidx[idn.behaviour]
+            if lidx[idn.watchlist] not in watch_lists:
+                watch_lists.append(lidx[idn.watchlist])
+    c_id_watch = np.array([watch_lists.index(x) if x >= 0 else -1 for x in c_id_list], dtype=np.int64)
+    mis_ptr, mis_idx = _csr_union(contacts, sorted(mis_layers), N) if mis_layers else (np.zeros(N + 1, np.int64), np.zeros(0, np.int32))
+
+    # ---- scoring
+    sc = s.scoring
+    if sc.social is not None and sc.social.weight > 0:
+        soc_ptr, soc_idx = _csr_union(contacts, list(sc.social.layers), N)
+        soc_w = float(sc.social.weight)
+    else:
+        soc_ptr, soc_idx, soc_w = np.zeros(N + 1, np.int64), np.zeros(0, np.int32), 0.0
+    scheme = 0 if sc.scheme == "points" else 1
+    dims = list(sc.dimensions)
+    n_dims = 1 if scheme == 0 else len(dims)
+    dim_w = np.ones(n_dims); dim_start = np.zeros(n_dims); dim_inc = np.zeros(n_dims)
+    dim_rec = np.zeros((B, n_dims))
+    pts = np.zeros(B); cap = np.full(B, np.inf); cap_row = np.full(B, -1, dtype=np.int64); set_cap = np.full(B, np.nan)
+    g_from = np.array([(-np.inf if g.from_ is None else g.from_) for g in s.grades], dtype=np.float64)
+    if scheme == 0:
+        n_caps = 0
+        for rule in sc.rules:
+            bi = bidx[rule.behaviour]
+            pts[bi] += rule.points
+            dim_rec[bi, 0] += rule.points
+            if rule.cap_per_year is not None:
+                cap[bi] = rule.cap_per_year
+                cap_row[bi] = n_caps
+                n_caps += 1
+            if rule.set_grade is not None:
+                gi = gidx[rule.set_grade]
+                below = s.grades[gi].below
+                ceiling = np.inf if below is None else below - 1e-6
+                set_cap[bi] = ceiling if np.isnan(set_cap[bi]) else min(set_cap[bi], ceiling)
+    else:
+        for di, dname in enumerate(dims):
+            d = sc.dimensions[dname]
+            dim_w[di], dim_start[di], dim_inc[di] = d.weight, d.start, d.income
+            for b, v in d.records.items():
+                dim_rec[bidx[b], di] = v
+        if dim_w.sum() <= 0:
+            raise _fail("scoring.dimensions", "the dimension weights must not all be 0")
+    clip_lo, clip_hi = (sc.bounds if sc.bounds is not None else (-np.inf, np.inf))
+
+    # views: 0 all records, 1 true records only, 2.. purpose-limited domain sets
+    # (each purpose-limited view is followed by its true-records-only twin, used to judge wrongfulness)
+    view_dom = [np.ones(len(domains), dtype=np.uint8), np.ones(len(domains), dtype=np.uint8)]
+    view_true = [0, 1]
+    k_view = np.zeros(K, dtype=np.int64)
+    if s.safeguards.purpose_limitation:
+        for ki, name in enumerate(cons):
+            ds = s.consequences[name].domains
+            if ds is None:
+                continue
+            mask = np.array([1 if d in ds else 0 for d in domains], dtype=np.uint8)
+            for vi in range(2, len(view_dom), 2):
+                if np.array_equal(view_dom[vi], mask):
+                    k_view[ki] = vi
+                    break
+            else:
+                view_dom += [mask, mask]
+                view_true += [0, 1]
+                k_view[ki] = len(view_dom) - 2
+
+    # ---- lists
+    l_actor = np.array([0 if s.lists[x].actor == "person" else 1 for x in lists], dtype=np.int64)
+    l_beh = np.zeros((L, B), dtype=np.uint8); l_grades = np.zeros((L, G), dtype=np.uint8)
+    l_min = np.zeros(L, dtype=np.int64); l_within = np.full(L, -1, dtype=np.int64)
+    l_from = np.full(L, -1, dtype=np.int64); l_after_listed = np.zeros(L, dtype=np.int64)
+    l_after = np.zeros(L, dtype=np.int64); l_clean = np.full(L, -1, dtype=np.int64)
+    l_exit_rate = np.zeros(L); l_joint = np.zeros(L, dtype=np.uint8)
+    for li, name in enumerate(lists):
+        lst = s.lists[name]
+        for b in lst.entry.behaviours:
+            l_beh[li, bidx[b]] = 1
+        for g in lst.entry.grades:
+            l_grades[li, gidx[g]] = 1
+        l_min[li] = max(1, lst.entry.min_records)
+        l_within[li] = steps(lst.entry.within)
+        l_from[li] = -1 if lst.entry.from_list is None else lidx[lst.entry.from_list]
+        l_after_listed[li] = steps(lst.entry.after_listed)
+        l_after[li] = max(1, steps(lst.exit.after))
+        l_clean[li] = steps(lst.exit.clean)
+        l_exit_rate[li] = 0.0 if lst.exit.probability is None else lst.exit.probability * dt
+        l_joint[li] = 1 if lst.joint_punishment else 0
+    l_watch_row = np.array([watch_lists.index(li) if li in watch_lists else -1 for li in range(L)], dtype=np.int64)
+
+    # ---- consequences
+    k_kind = np.array([CONSEQUENCE_CODES[s.consequences[x].kind] for x in cons], dtype=np.int64)
+    k_grades = np.zeros((K, G), dtype=np.uint8); k_lists = np.zeros((K, L), dtype=np.uint8)
+    for ki, name in enumerate(cons):
+        for g in s.consequences[name].grades:
+            k_grades[ki, gidx[g]] = 1
+        for x in s.consequences[name].lists:
+            k_lists[ki, lidx[x]] = 1
+    k_prob = np.array([s.consequences[x].probability for x in cons], dtype=np.float64)
+    k_amount = np.array([s.consequences[x].amount for x in cons], dtype=np.float64)
+    k_income = np.array([s.consequences[x].income_change for x in cons], dtype=np.float64)
+    k_points = np.array([s.consequences[x].points for x in cons], dtype=np.float64)
+    sanction = []
+    for ki, name in enumerate(cons):
+        c = s.consequences[name]
+        sanction.append(c.kind in ("refusal", "fine", "dismissal") or (c.kind == "income" and c.income_change < 0)
+                        or (c.kind == "score" and c.points < 0))
+
+    # ---- flags
+    f_beh = np.zeros((FL, B), dtype=np.uint8); f_lists = np.zeros((FL, L), dtype=np.uint8)
+    f_min = np.zeros(FL, dtype=np.int64); f_within = np.zeros(FL, dtype=np.int64)
+    f_cap = np.zeros(FL); f_income = np.zeros(FL); f_points = np.zeros(FL)
+    f_list = np.full(FL, -1, dtype=np.int64); f_cooldown = np.zeros(FL, dtype=np.int64)
+    for fi, name in enumerate(flags):
+        f = s.flags[name]
+        for b in f.rule.behaviours:
+            f_beh[fi, bidx[b]] = 1
+        for x in f.rule.lists:
+            f_lists[fi, lidx[x]] = 1
+        f_min[fi] = max(1, f.rule.min_records)
+        f_within[fi] = max(1, steps(f.rule.within))
+        f_cap[fi] = f.capacity * dt
+        f_income[fi], f_points[fi] = f.investigation_income, f.investigation_points
+        f_list[fi] = -1 if f.add_to_list is None else lidx[f.add_to_list]
+        f_cooldown[fi] = steps(f.cooldown)
+
+    # ---- responses and safeguards
+    r = s.responses
+    a0 = r.awareness.initial
+    a0 = a0 + (1.0 - a0) * s.safeguards.transparency.awareness
+    group_sens = np.ones(n_groups + 1)
+    for g, v in r.risk_sensitivity.items():
+        group_sens[pop.group_names.index(g)] = v
+    ap = s.safeguards.appeals
+
+    params = Params(
+        n_people=N, n_firms=F, n_steps=n_steps, dt=dt, horizon_days=float(n_steps * dt),
+        enabled=1 if s.scoring.enabled else 0, seed_keys=_keys(seed, "seed"),
+        ent_city=ent_city, ent_group=ent_group, ent_scored=ent_scored, firm_rep=firm_rep, income_pct=income_pct,
+        city_join=city_join, city_sig=city_sig,
+        t_lo=t_lo, t_n=t_n, t_lam=t_lam, t_cls_row=t_cls_row, t_fac=t_fac, t_fmax=t_fmax, t_dyn_max=t_dyn_max, cls=cls,
+        dm_ptr=dm_ptr, dm_attr=dm_attr, dm_lo=dm_lo, dm_hi=dm_hi, dm_factor=dm_factor,
+        b_kind=b_kind, b_domain=b_domain, b_deter=b_deter, b_income=b_income, bc_ptr=bc_ptr, bc_idx=bc_idx,
+        c_cov=c_cov, c_det=c_det, c_mis_p=c_mis_p, c_mis_contacts=c_mis_contacts, c_delay=c_delay, c_ttl=c_ttl,
+        c_start=c_start, c_ramp=c_ramp, c_enabled=c_enabled, c_keys=c_keys, c_cov_keys=c_cov_keys, sig_ok=sig_ok,
+        c_id_rate=c_id_rate, c_id_crowd=c_id_crowd, c_id_fmr=c_id_fmr, c_id_list=c_id_list, c_id_beh=c_id_beh,
+        c_id_watch=c_id_watch,
+        mis_ptr=mis_ptr.astype(np.int64), mis_idx=mis_idx.astype(np.int32),
+        soc_ptr=soc_ptr.astype(np.int64), soc_idx=soc_idx.astype(np.int32), soc_w=soc_w,
+        scheme=scheme, base=float(sc.base), lo=float(sc.range[0]), hi=float(sc.range[1]),
+        clip_lo=float(clip_lo), clip_hi=float(clip_hi), n_dims=n_dims, dim_w=dim_w, dim_start=dim_start,
+        dim_rec=dim_rec, dim_inc=dim_inc, pts=pts, cap_row=cap_row, cap=cap, set_cap=set_cap,
+        recovery=steps(sc.recovery), g_from=g_from,
+        n_views=len(view_dom), view_dom=np.stack(view_dom) if domains else np.ones((len(view_dom), 1), np.uint8),
+        view_true=np.array(view_true, dtype=np.uint8),
+        l_actor=l_actor, l_beh=l_beh, l_min=l_min, l_within=l_within, l_grades=l_grades, l_from=l_from,
+        l_after_listed=l_after_listed, l_after=l_after, l_clean=l_clean, l_exit_rate=l_exit_rate, l_joint=l_joint,
+        l_watch_row=l_watch_row,
+        k_kind=k_kind, k_grades=k_grades, k_lists=k_lists, k_prob=k_prob, k_amount=k_amount, k_income=k_income,
+        k_points=k_points, k_view=k_view,
+        f_beh=f_beh, f_min=f_min, f_within=f_within, f_lists=f_lists, f_cap=f_cap, f_income=f_income,
+        f_points=f_points, f_list=f_list, f_cooldown=f_cooldown,
+        resp_on=1 if (r.enabled and s.scoring.enabled) else 0, aware0=float(a0),
+        aware_growth=float(r.awareness.growth), aware_max=float(r.awareness.maximum),
+        deterrence=float(r.deterrence), group_sens=group_sens,
+        appeal_p=float(ap.contested), appeal_success=float(ap.success), appeal_delay=max(0, steps(ap.delay)),
+        k_events=_keys(seed, "events"), k_aware=_keys(seed, "responses.awareness"),
+        k_appeal=_keys(seed, "safeguards.appeal"), k_exit=_keys(seed, "lists.exit"), k_mis=_keys(seed, "misattribution"),
+    )
+    return Plan(
+        params=params, behaviour_names=beh, channel_names=chans, grade_names=grades, list_names=lists,
+        consequence_names=cons, flag_names=flags, consequence_sanction=sanction,
+    )

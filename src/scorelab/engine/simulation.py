@@ -1,0 +1,249 @@
+"""The day loop: the modelled system and its counterfactual twin, step by step.
+
+Each step (one day by default, ``run.step``) does, in this order:
+
+1. **Rollout.** Channel coverage now (start date, linear ramp, data
+   minimisation), the perceived risk of each behaviour in each group of
+   regions (``1 - prod(1 - coverage x detection)`` over the channels that
+   observe it), and the share of people aware of the rules.
+2. **Delayed records** whose delay has passed reach the system (step 5's
+   scoring, lists and flags happen for them now).
+3. **Expiry and appeals.** Points of records older than ``scoring.recovery``
+   stop counting; records past their channel's retention or the
+   ``safeguards.expiry`` are deleted; contested erroneous records are removed
+   after the appeal delay. Removal reverts their points.
+4. **List reviews** that fall due: exits after the minimum stay (and a clean
+   period, or a random wait at the exit rate), promotions from one list to
+   another (abnormal operations -> serious dishonesty).
+5. **Behaviours.** For each behaviour, candidate events are drawn for the
+   whole population (a Poisson number, each on a uniformly drawn actor) and
+   thinned to each actor's rate: static modifiers, then dynamic ones (income,
+   employment), then deterrence for aware people in joined regions
+   (``exp(-deterrence x deterrability x sensitivity x risk)``). The twin uses
+   the same candidates and uniforms without deterrence and with its own
+   income, so per-person differences are the system's effects (common random
+   numbers). Each factual act is offered to the channels that observe it:
+   coverage, detection, misattribution. A record with no delay is visible at
+   once: points (caps, grade ceilings), social-term updates of contacts,
+   grade changes, list entries, "suspicious" flags.
+6. **Identification.** Crowd scans produce false matches (Poisson with mean
+   gatherings x crowd size x false-match rate) that land on watchlisted people.
+7. **Consequences.** Service attempts and periodic applications are drawn like
+   behaviours; each applies if the actor's grade or lists say so: refusals,
+   fines, discounts, bonuses, income changes, dismissals, score changes. Each
+   is marked wrongful when it would not apply on true records alone, and as
+   guilt by association when only the social term put the grade there.
+8. **Investigations.** Each flag's queue is served first come first served up
+   to its capacity per step; investigation consequences follow.
+9. **Stocks.** Grade counts, list stocks, backlogs and score moments are
+   written to the step's metrics row.
+
+Work per step follows events (candidates, records, reviews, investigations),
+never the whole population; histograms and score moments are kept up to date
+as scores change. All draws are counter-based (``scorelab.rng``), so a run
+is a pure function of its scenario and seed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from scorelab.engine import kernel
+from scorelab.engine.plan import Plan, compile_plan
+from scorelab.scenario.model import Scenario
+from scorelab.synth.contacts import Contacts
+from scorelab.synth.population import Population
+
+RECORD_COLUMNS = {
+    "r_subj": np.int32, "r_actor": np.int32, "r_beh": np.int32, "r_chan": np.int32, "r_step": np.int32,
+    "r_vis": np.int32, "r_err": np.uint8, "r_state": np.uint8, "r_applied": np.uint8, "r_appeal": np.uint8,
+    "r_delta": np.float64, "r_prev": np.int64, "r_next": np.int64, "r_next_rec": np.int64, "r_next_app": np.int64,
+}
+ERROR_NAMES = ("true", "misattributed", "false_match")
+
+
+@dataclass
+class RunOutput:
+    """What a run produced: per-step metrics and per-entity end state, both as plain arrays."""
+
+    metrics: dict[str, np.ndarray]
+    people: dict[str, np.ndarray]
+    records: dict[str, np.ndarray]
+    plan: Plan
+    wall_seconds: float
+    n_steps: int
+
+    @property
+    def agent_days_per_second(self) -> float:
+        return self.plan.params.n_people * self.n_steps * self.plan.params.dt / max(self.wall_seconds, 1e-9)
+
+    def total(self, prefix: str, suffix: str = "") -> float:
+        """Sum over steps and over every metric named ``prefix...suffix``."""
+        return float(sum(v.sum() for k, v in self.metrics.items() if k.startswith(prefix) and k.endswith(suffix)))
+
+    def summary(self) -> dict[str, float | str]:
+        """Headline figures of the run (the effects are factual minus twin)."""
+        plan = self.plan
+        kinds = plan.params.b_kind
+        disfavoured = [b for i, b in enumerate(plan.behaviour_names) if kinds[i] == 2]
+        wrong = [b for i, b in enumerate(plan.behaviour_names) if kinds[i] == 0]
+        sanctions = [k for k, is_s in zip(plan.consequence_names, plan.consequence_sanction) if is_s]
+        out: dict[str, float | str] = {
+            "people": float(plan.params.n_people),
+            "days": float(self.n_steps * plan.params.dt),
+            "records, true": self.total("records.", ".true"),
+            "records, erroneous": self.total("records.", ".misattributed") + self.total("records.", ".false_match"),
+            "sanctions": sum(self.total(f"consequences.{k}.applied") for k in sanctions),
+            "sanctions, wrongful": sum(self.total(f"consequences.{k}.wrongful") for k in sanctions),
+            "sanctions, by association": sum(self.total(f"consequences.{k}.association") for k in sanctions),
+            "flags, true": self.total("flags.", ".true"),
+            "flags, false": self.total("flags.", ".false"),
+            "lawful acts suppressed": sum(self.total(f"events_twin.{b}") - self.total(f"events.{b}") for b in disfavoured),
+            "wrongdoing deterred": sum(self.total(f"events_twin.{b}") - self.total(f"events.{b}") for b in wrong),
+            "income lost vs twin": float(self.people["income_lost"].sum()),
+        }
+        if self.n_steps:
+            scored = sum(self.metrics[f"grades.{g}"][-1] for g in plan.grade_names)
+            for g in plan.grade_names:
+                out[f"grade {g} share"] = self.metrics[f"grades.{g}"][-1] / scored if scored else 0.0
+        return out
+
+
+def metric_layout(plan: Plan) -> tuple[np.ndarray, list[str]]:
+    """Column offsets (kernel.MO_*) and names of the per-step metrics."""
+    names: list[str] = []
+    offsets = []
+
+    def block(labels: list[str]) -> None:
+        offsets.append(len(names))
+        names.extend(labels)
+
+    block([f"events.{b}" for b in plan.behaviour_names])
+    block([f"events_twin.{b}" for b in plan.behaviour_names])
+    block([f"records.{c}.{x}" for c in plan.channel_names for x in ERROR_NAMES])
+    block(["records_removed.appeal", "records_removed.deleted"])
+    block([f"consequences.{k}.{x}" for k in plan.consequence_names for x in ("applied", "wrongful", "association", "money")])
+    block([f"lists.{l}.{x}" for l in plan.list_names for x in ("stock", "entries", "exits", "wrongful_entries")])
+    block([f"flags.{f}.{x}" for f in plan.flag_names for x in ("raised", "true", "false", "investigated", "backlog")])
+    block([f"grades.{g}" for g in plan.grade_names])
+    block([f"firm_grades.{g}" for g in plan.grade_names])
+    block(["score.mean", "score.sd"])
+    return np.array(offsets, dtype=np.int64), names
+
+
+def _alloc_state(plan: Plan, pop: Population) -> kernel.State:
+    P = plan.params
+    N, F = P.n_people, P.n_firms
+    E = N + F
+    L = len(plan.list_names)
+    FL = len(plan.flag_names)
+    C = len(plan.channel_names)
+    G = len(plan.grade_names)
+    W = int(max(P.l_watch_row.max(initial=-1) + 1, 0))
+    n_caps = int(P.cap_row.max(initial=-1) + 1)
+    income = np.concatenate([pop.income.astype(np.float64), np.zeros(F)])
+    employed = np.concatenate([(pop.employer >= 0).astype(np.uint8) * 3, np.zeros(F, dtype=np.uint8)])
+    rec = {k: np.zeros(0, dtype=t) for k, t in RECORD_COLUMNS.items()}
+    return kernel.State(
+        raw=np.zeros((P.n_views, E, P.n_dims)), soc=np.zeros((2, N)), total=np.zeros(E),
+        grade=np.zeros(E, dtype=np.uint8), cap_acc=np.zeros((n_caps, E)), cap_year=np.full((n_caps, E), -1, dtype=np.int32),
+        income_f=income.copy(), income_t=income.copy(), loss_f=np.zeros(E), loss_t=np.zeros(E), money=np.zeros(E),
+        employed=employed,
+        on_list=np.zeros((L, E), dtype=np.uint8), listed_since=np.zeros((L, E), dtype=np.int32),
+        cal_head=np.full(P.n_steps + 1, -1, dtype=np.int64), cal_next=np.full(L * E, -1, dtype=np.int64),
+        cal_pending=np.zeros(L * E, dtype=np.uint8), l_stock=np.zeros(L, dtype=np.int64),
+        w_mem=np.zeros((W, E), dtype=np.int32), w_pos=np.zeros((W, E), dtype=np.int32), w_n=np.zeros(W, dtype=np.int64),
+        q_ent=np.zeros((FL, E + 1), dtype=np.int32), q_truth=np.zeros((FL, E + 1), dtype=np.uint8),
+        q_head=np.zeros(FL, dtype=np.int64), q_len=np.zeros(FL, dtype=np.int64), queued=np.zeros((FL, E), dtype=np.uint8),
+        last_flag=np.full((FL, E), -(2**30), dtype=np.int32), f_budget=np.zeros(FL),
+        **rec,
+        subj_head=np.full(E, -1, dtype=np.int64), ch_pend=np.full((C, 2), -1, dtype=np.int64),
+        ch_act=np.full((C, 2), -1, dtype=np.int64), rec_q=np.full((1, 2), -1, dtype=np.int64),
+        app_q=np.full((1, 2), -1, dtype=np.int64), cnt=np.zeros(4, dtype=np.int64),
+        ghist=np.zeros((2, G), dtype=np.int64), ssum=np.zeros(2),
+        out_supp=np.zeros(E, dtype=np.int32), out_refused=np.zeros(E, dtype=np.int32),
+        out_sanctions=np.zeros(E, dtype=np.int32), out_rewards=np.zeros(E, dtype=np.int32),
+        out_wrongful=np.zeros(E, dtype=np.int32), out_assoc=np.zeros(E, dtype=np.int32),
+        out_flagged=np.zeros(E, dtype=np.int32), out_investigated=np.zeros(E, dtype=np.int32),
+        out_records_err=np.zeros(E, dtype=np.int32),
+    )
+
+
+def _grow_records(S: kernel.State, needed: int) -> kernel.State:
+    """Make room for `needed` more records (amortised doubling)."""
+    used = int(S.cnt[kernel.C_NREC])
+    cap = S.r_subj.shape[0]
+    if used + needed <= cap:
+        return S
+    new_cap = max(used + needed, 2 * cap, 1024)
+    grown = {}
+    for name in RECORD_COLUMNS:
+        old = getattr(S, name)
+        arr = np.zeros(new_cap, dtype=old.dtype)
+        arr[:used] = old[:used]
+        grown[name] = arr
+    return S._replace(**grown)
+
+
+def simulate(
+    scenario: Scenario,
+    pop: Population,
+    contacts: Contacts,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunOutput:
+    """Run the scenario's day loop with its twin; returns metrics and end state."""
+    t0 = time.perf_counter()
+    plan = compile_plan(scenario, pop, contacts)
+    P = plan.params
+    S = _alloc_state(plan, pop)
+    MO, names = metric_layout(plan)
+    M = np.zeros((P.n_steps, len(names)))
+    PR = kernel.ParamsRef(*P)
+    SR = kernel.StateRef(*S)
+    kernel.init_scores(PR, SR)
+    if P.enabled and P.n_steps > 0:
+        kernel.init_lists(PR, SR, M, MO)
+    counts = np.zeros(P.t_lam.shape[0], dtype=np.int64)
+    id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
+    cov = np.zeros(P.c_cov.shape[0])
+    for s in range(P.n_steps):
+        bound = kernel.draw_counts(PR, s, counts, id_counts, cov)
+        grown = _grow_records(S, int(bound))
+        if grown is not S:  # new record arrays: hand the kernels a new reference
+            S = grown
+            SR = kernel.StateRef(*S)
+        kernel.step(PR, SR, M, MO, s, counts, id_counts)
+        if progress is not None:
+            progress(s + 1, P.n_steps)
+    wall = time.perf_counter() - t0
+    N = P.n_people
+    metrics = {"step": np.arange(P.n_steps, dtype=np.int64), "day": np.arange(P.n_steps) * P.dt}
+    for i, name in enumerate(names):
+        metrics[name] = M[:, i]
+    people = {
+        "score": S.total[:N].copy(),
+        "grade": S.grade[:N].copy(),
+        "income": S.income_f[:N].copy(),
+        "income_twin": S.income_t[:N].copy(),
+        "income_lost": (S.loss_f[:N] - S.loss_t[:N]).copy(),
+        "money": S.money[:N].copy(),
+        "employed": (S.employed[:N] & 1).astype(bool),
+        "acts_suppressed": S.out_supp[:N].copy(),
+        "refusals": S.out_refused[:N].copy(),
+        "sanctions": S.out_sanctions[:N].copy(),
+        "rewards": S.out_rewards[:N].copy(),
+        "wrongful_sanctions": S.out_wrongful[:N].copy(),
+        "association_sanctions": S.out_assoc[:N].copy(),
+        "flags": S.out_flagged[:N].copy(),
+        "investigations": S.out_investigated[:N].copy(),
+        "erroneous_records": S.out_records_err[:N].copy(),
+    }
+    for li, lname in enumerate(plan.list_names):
+        people[f"listed.{lname}"] = (S.on_list[li, :N] & 1).astype(bool)
+    n_rec = int(S.cnt[kernel.C_NREC])
+    records = {k[2:]: getattr(S, k)[:n_rec].copy() for k in ("r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_err", "r_state")}
+    return RunOutput(metrics=metrics, people=people, records=records, plan=plan, wall_seconds=wall, n_steps=P.n_steps)

@@ -1,0 +1,205 @@
+"""The root ``Scenario`` model and the checks that span sections (references by name, grade bands)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from scorelab.scenario.base import Name, StrictModel
+from scorelab.scenario.population import ContactsSpec, PopulationSpec
+from scorelab.scenario.system import (
+    Behaviour,
+    BlackOrRedList,
+    Channel,
+    Consequence,
+    Flag,
+    Grade,
+    Responses,
+    Rollout,
+    Run,
+    Safeguards,
+    Scoring,
+)
+
+Path = tuple[str | int, ...]
+
+#: Contact layers every population has (see docs/contacts.md).
+LAYERS = ("household", "workplace", "school", "friends", "online")
+
+#: Attributes that behaviour modifiers may test, by actor (see docs/scenario.md).
+PERSON_ATTRIBUTES = (
+    "age", "sex", "province", "city", "urban", "income", "occupation", "employed",
+    "student", "internet_user", "online_shopper", "car_owner", "group",
+)
+FIRM_ATTRIBUTES = ("size", "sector", "province", "city")
+
+
+def region_names(p: PopulationSpec) -> set[str]:
+    """Province and city names a scenario may refer to."""
+    return {r.province for r in p.regions} | {r.city for r in p.regions}
+
+
+def attribute_names(actor: str) -> tuple[str, ...]:
+    return PERSON_ATTRIBUTES if actor == "person" else FIRM_ATTRIBUTES
+
+
+def _default_grades() -> list[Grade]:
+    # Rongcheng bands as reported in shared/FACTS.md (not confirmed from the rules text).
+    return [
+        Grade(name="AAA", **{"from": 1050}),
+        Grade(name="AA", **{"from": 1030, "below": 1050}),
+        Grade(name="A", **{"from": 960, "below": 1030}),
+        Grade(name="B", **{"from": 850, "below": 960}),
+        Grade(name="C", **{"from": 600, "below": 850}),
+        Grade(name="D", below=600),
+    ]
+
+
+class Scenario(StrictModel):
+    """A whole scenario: who lives there, what is observed, how it is scored and what follows."""
+
+    name: str = Field("scenario", description="a label for reports")
+    description: str = Field("", description="free text")
+    population: PopulationSpec = Field(default_factory=PopulationSpec)
+    contacts: ContactsSpec = Field(default_factory=ContactsSpec)
+    behaviours: dict[Name, Behaviour] = Field(default_factory=dict, description="event types by name")
+    channels: dict[Name, Channel] = Field(default_factory=dict, description="observing organisations by name")
+    scoring: Scoring = Field(default_factory=Scoring)
+    grades: list[Grade] = Field(default_factory=_default_grades, description="score bands, highest first")
+    lists: dict[Name, BlackOrRedList] = Field(default_factory=dict, description="blacklists and redlists by name")
+    consequences: dict[Name, Consequence] = Field(default_factory=dict, description="what grades and lists open or close")
+    flags: dict[Name, Flag] = Field(default_factory=dict, description="'suspicious' rules by name")
+    responses: Responses = Field(default_factory=Responses)
+    rollout: Rollout = Field(default_factory=Rollout)
+    safeguards: Safeguards = Field(default_factory=Safeguards)
+    run: Run = Field(default_factory=Run)
+
+
+def check_references(s: Scenario) -> list[tuple[Path, str, bool]]:
+    """Problems that span sections: undefined names, grade bands with gaps or overlaps.
+
+    Returns ``(field path, message, at_key)`` triples (``at_key``: the problem is the
+    mapping key at the end of the path, not its value); empty means consistent.
+    """
+    out: list[tuple[Path, str, bool]] = []
+    behaviours = set(s.behaviours)
+    grades = [g.name for g in s.grades]
+    lists = set(s.lists)
+    channels = set(s.channels)
+    regions = region_names(s.population)
+    groups = set(s.population.groups)
+
+    def ref(path: Path, value: str | None, known: set[str] | list[str], what: str, at_key: bool = False) -> None:
+        if value is not None and value not in known:
+            out.append((path, _undefined(what, value, known), at_key))
+
+    for name, b in s.behaviours.items():
+        attrs = set(attribute_names(b.actor))
+        for i, mod in enumerate(b.modifiers):
+            for attr in mod.when:
+                ref(("behaviours", name, "modifiers", i, "when", attr), attr, attrs, f"{b.actor} attribute", True)
+
+    for name, c in s.channels.items():
+        for i, b in enumerate(c.observes):
+            ref(("channels", name, "observes", i), b, behaviours, "behaviour")
+        for i, r in enumerate(c.regions or []):
+            ref(("channels", name, "regions", i), r, regions, "region")
+        if c.misattribution.layer is not None:
+            ref(("channels", name, "misattribution", "layer"), c.misattribution.layer, set(LAYERS), "contact layer")
+        if c.identification is not None:
+            ref(("channels", name, "identification", "watchlist"), c.identification.watchlist, lists, "list")
+            ref(("channels", name, "identification", "behaviour"), c.identification.behaviour, behaviours, "behaviour")
+
+    for i, rule in enumerate(s.scoring.rules):
+        ref(("scoring", "rules", i, "behaviour"), rule.behaviour, behaviours, "behaviour")
+        ref(("scoring", "rules", i, "set_grade"), rule.set_grade, grades, "grade")
+    for dname, dim in s.scoring.dimensions.items():
+        for b in dim.records:
+            ref(("scoring", "dimensions", dname, "records", b), b, behaviours, "behaviour", True)
+    if s.scoring.social is not None:
+        for i, layer in enumerate(s.scoring.social.layers):
+            ref(("scoring", "social", "layers", i), layer, set(LAYERS), "contact layer")
+
+    out.extend(_check_bands(s))
+
+    for name, lst in s.lists.items():
+        for i, b in enumerate(lst.entry.behaviours):
+            ref(("lists", name, "entry", "behaviours", i), b, behaviours, "behaviour")
+        for i, g in enumerate(lst.entry.grades):
+            ref(("lists", name, "entry", "grades", i), g, grades, "grade")
+        ref(("lists", name, "entry", "from_list"), lst.entry.from_list, lists, "list")
+        if lst.joint_punishment and lst.actor != "firm":
+            out.append((("lists", name, "joint_punishment"), "joint punishment needs a firm list (actor: firm)", False))
+
+    for name, c in s.consequences.items():
+        for i, g in enumerate(c.grades):
+            ref(("consequences", name, "grades", i), g, grades, "grade")
+        for i, lname in enumerate(c.lists):
+            ref(("consequences", name, "lists", i), lname, lists, "list")
+        if not c.grades and not c.lists:
+            out.append((("consequences", name), "needs 'grades' or 'lists' to say whom it applies to", False))
+        if c.kind == "refusal":
+            if c.service is None:
+                out.append((("consequences", name, "service"), "a refusal needs the service refused", False))
+            if c.attempts is None:
+                out.append((("consequences", name, "attempts"), "a refusal needs an attempt rate, e.g. '2 per year'", False))
+
+    for name, f in s.flags.items():
+        for i, b in enumerate(f.rule.behaviours):
+            ref(("flags", name, "rule", "behaviours", i), b, behaviours, "behaviour")
+        for i, lname in enumerate(f.rule.lists):
+            ref(("flags", name, "rule", "lists", i), lname, lists, "list")
+        ref(("flags", name, "add_to_list"), f.add_to_list, lists, "list")
+
+    for g in s.responses.risk_sensitivity:
+        ref(("responses", "risk_sensitivity", g), g, groups, "group", True)
+    for i, rj in enumerate(s.rollout.regions):
+        ref(("rollout", "regions", i, "region"), rj.region, regions, "region")
+    for i, ch in enumerate(s.safeguards.disabled_channels):
+        ref(("safeguards", "disabled_channels", i), ch, channels, "channel")
+    return out
+
+
+def _check_bands(s: Scenario) -> list[tuple[Path, str, bool]]:
+    """Grades are listed highest first and tile the score line: no gap, no overlap."""
+    out: list[tuple[Path, str, bool]] = []
+    gs = s.grades
+    if not gs:
+        return [(("grades",), "needs at least one grade", False)]
+    seen: dict[str, int] = {}
+    for i, g in enumerate(gs):
+        if g.name in seen:
+            out.append((("grades", i, "name"), f"grade {g.name!r} is defined twice (first at grades.{seen[g.name]})", False))
+        seen.setdefault(g.name, i)
+        if g.from_ is not None and g.below is not None and g.from_ >= g.below:
+            out.append((("grades", i, "below"), f"must be above 'from' ({g.from_:g}), got {g.below:g}", False))
+    if gs[0].below is not None:
+        out.append((("grades", 0, "below"), "the highest grade must be open above (no 'below')", False))
+    if gs[-1].from_ is not None:
+        out.append((("grades", len(gs) - 1, "from"), "the lowest grade must be open below (no 'from')", False))
+    for i in range(len(gs) - 1):
+        upper, lower = gs[i], gs[i + 1]
+        if upper.from_ is None:
+            out.append((("grades", i, "from"), "only the lowest grade may be open below", False))
+            continue
+        if lower.below is None:
+            out.append((("grades", i + 1, "below"), "only the highest grade may be open above", False))
+            continue
+        if lower.below < upper.from_:
+            out.append((("grades", i + 1, "below"), f"leaves a gap: {lower.below:g} .. {upper.from_:g} belongs to no grade", False))
+        elif lower.below > upper.from_:
+            out.append((("grades", i + 1, "below"), f"overlaps grade {upper.name!r} which starts at {upper.from_:g}", False))
+    return out
+
+
+def _undefined(what: str, value: str, known: set[str] | list[str]) -> str:
+    from difflib import get_close_matches
+
+    msg = f"undefined {what} {value!r}"
+    close = get_close_matches(value, sorted(known), n=1, cutoff=0.6)
+    if close:
+        msg += f"; did you mean {close[0]!r}?"
+    elif known and len(known) <= 12:
+        msg += f"; defined: {', '.join(sorted(known))}"
+    elif not known:
+        msg += f"; no {what}s are defined"
+    return msg

@@ -1,0 +1,324 @@
+"""The modelled system as data: behaviours, channels, scoring, grades,
+consequences, lists, flags, responses, rollout, safeguards and the run.
+
+Nothing about any real system is hard-coded here: behaviours, channels,
+grades, lists and consequences are named by the scenario and referenced by
+name. Cross-references are checked in ``scenario.model.Scenario``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from scorelab.scenario.base import (
+    Count,
+    Date,
+    Duration,
+    Name,
+    NonNegative,
+    Positive,
+    Probability,
+    Rate,
+    Real,
+    StrictModel,
+)
+
+Actor = Literal["person", "firm"]
+BehaviourKind = Literal["wrongdoing", "civic", "disfavoured", "neutral"]
+AttributeValue = bool | int | float | str | list[bool | int | float | str]
+
+
+class Modifier(StrictModel):
+    """Multiplies a base rate for the actors whose attributes match ``when``."""
+
+    when: dict[str, AttributeValue] = Field(
+        description="attribute -> value; a list of values matches any of them; for numeric attributes "
+        "a two-element list [lo, hi] is an inclusive range. All conditions must hold."
+    )
+    factor: NonNegative = Field(description="rate multiplier for matching actors (dimensionless)")
+
+
+class Behaviour(StrictModel):
+    """An event type: people (or firms) do it at a rate that depends on their attributes."""
+
+    actor: Actor = Field("person", description="who acts: person or firm")
+    kind: BehaviourKind = Field(
+        "wrongdoing",
+        description="wrongdoing (sanctioned misconduct), civic (rewarded acts), disfavoured "
+        "(lawful but disfavoured acts; their suppression is the chilling effect) or neutral",
+    )
+    domain: Name = Field("general", description="the life domain the act belongs to, used by purpose limitation")
+    rate: Rate = Field(description="base rate per actor, with unit, e.g. '0.2 per year'")
+    modifiers: list[Modifier] = Field(default_factory=list, description="attribute-dependent rate multipliers")
+    min_age: Count = Field(0, description="people younger than this never do it (years)")
+    deterrability: Probability = Field(
+        1.0,
+        description="how strongly the act responds to perceived observation (0 = not at all, 1 = fully); "
+        "multiplies the response section's deterrence",
+    )
+    income_effect: Real = Field(
+        0.0, description="relative change of the actor's income per act (e.g. -0.02); assumption, default 0"
+    )
+
+
+class Misattribution(StrictModel):
+    """A record that lands on the wrong person."""
+
+    probability: Probability = Field(0.0, description="share of records attributed to someone else")
+    target: Literal["random", "contacts"] = Field(
+        "random", description="who gets the wrong record: a random person, or one of the actor's contacts"
+    )
+    layer: Name | None = Field(None, description="contact layer used when target is 'contacts' (default: all)")
+
+
+class Identification(StrictModel):
+    """Identification of crowds against a watchlist (for example face identification at gatherings).
+
+    Each gathering scans ``crowd_size`` people; each scan falsely matches a
+    watchlisted person with probability ``false_match_rate``, so a gathering
+    yields crowd_size x false_match_rate false hits on average.
+    """
+
+    gatherings: Rate = Field(description="gatherings scanned per covered region, e.g. '2 per day'")
+    crowd_size: Positive = Field(description="people scanned per gathering")
+    false_match_rate: Probability = Field(description="probability that one scan falsely matches someone on the watchlist")
+    watchlist: Name = Field(description="the list whose members are searched for")
+    behaviour: Name = Field(description="the behaviour recorded on a hit (e.g. 'attended_gathering')")
+
+
+class Channel(StrictModel):
+    """An organisation observing some behaviours and reporting records."""
+
+    observes: list[Name] = Field(default_factory=list, description="behaviours this channel records")
+    coverage: Probability = Field(1.0, description="share of actors the channel reaches once fully rolled out")
+    regions: list[Name] | None = Field(None, description="provinces or cities covered (default: all)")
+    detection: Probability = Field(1.0, description="probability that an act of a covered actor becomes a record")
+    misattribution: Misattribution = Field(default_factory=Misattribution)
+    identification: Identification | None = Field(None, description="crowd identification against a watchlist")
+    delay: Duration = Field(0.0, description="days from act to record")
+    retention: Duration | None = Field(None, description="days a record is kept (default: for ever)")
+    start: Date | None = Field(None, description="date the channel starts reporting (default: run start)")
+    ramp: Duration = Field(0.0, description="days over which coverage grows linearly from 0 after start")
+
+
+class PointRule(StrictModel):
+    """Points for one record type in a point scheme."""
+
+    behaviour: Name
+    points: Real = Field(0.0, description="points added per record (negative for deductions)")
+    cap_per_year: NonNegative | None = Field(
+        None, description="largest absolute change this rule may make in any 365-day window (points)"
+    )
+    set_grade: Name | None = Field(
+        None, description="a record moves the person at once to at most this grade (e.g. drunk driving -> C)"
+    )
+
+
+class Dimension(StrictModel):
+    """One weighted dimension of an index scheme, valued in [0, 1]."""
+
+    weight: NonNegative = Field(description="weight of the dimension in the index")
+    start: Probability = Field(0.5, description="value with no records")
+    records: dict[Name, Real] = Field(
+        default_factory=dict, description="behaviour -> change of the dimension value per record"
+    )
+    income: Real = Field(0.0, description="change per unit of income percentile (0..1) relative to the median")
+
+
+class SocialTerm(StrictModel):
+    """A share of the score that comes from contacts' scores (guilt by association)."""
+
+    weight: Probability = Field(description="share of the score taken from the mean of contacts' scores")
+    layers: list[Name] = Field(default_factory=lambda: ["friends"], description="contact layers used")
+
+
+class Scoring(StrictModel):
+    """How records become a score."""
+
+    scheme: Literal["points", "index"] = Field("points", description="points: base plus points per record; index: weighted dimensions")
+    base: Real = Field(1000.0, description="starting score (points scheme)")
+    rules: list[PointRule] = Field(default_factory=list, description="points per record (points scheme)")
+    range: tuple[Real, Real] = Field((350.0, 950.0), description="score range [low, high] (index scheme)")
+    dimensions: dict[Name, Dimension] = Field(default_factory=dict, description="index dimensions")
+    recovery: Duration | None = Field(
+        None, description="points of a record expire after this many days (default: never)"
+    )
+    bounds: tuple[Real, Real] | None = Field(None, description="clip the score to [low, high] (default: no clip)")
+    social: SocialTerm | None = Field(None, description="social-circle term (default: off)")
+    min_age: Count = Field(18, description="people scored from this age (years)")
+    enabled: bool = Field(True, description="false switches the whole scoring system off (the counterfactual)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Scoring":
+        if self.range[0] >= self.range[1]:
+            raise ValueError(f"range: low must be below high, got {list(self.range)}")
+        if self.bounds is not None and self.bounds[0] >= self.bounds[1]:
+            raise ValueError(f"bounds: low must be below high, got {list(self.bounds)}")
+        if self.scheme == "index" and not self.dimensions:
+            raise ValueError("an index scheme needs at least one dimension")
+        return self
+
+
+class Grade(StrictModel):
+    """A score band [from, below). The top band has no 'below', the bottom band no 'from'."""
+
+    name: Name
+    from_: Real | None = Field(None, alias="from", description="lowest score in the band (inclusive)")
+    below: Real | None = Field(None, description="score the band stays below (exclusive)")
+
+    model_config = StrictModel.model_config | {"populate_by_name": True}
+
+
+class ListEntry(StrictModel):
+    """When an actor enters a list."""
+
+    behaviours: list[Name] = Field(default_factory=list, description="records of these behaviours count")
+    min_records: Count = Field(1, description="records within 'within' that trigger entry")
+    within: Duration | None = Field(None, description="window for counting records (default: all kept records)")
+    grades: list[Name] = Field(default_factory=list, description="or: being in one of these grades")
+    from_list: Name | None = Field(None, description="or: having been on this list for 'after_listed' days")
+    after_listed: Duration = Field(0.0, description="days on 'from_list' before moving (e.g. 3 years)")
+
+
+class ListExit(StrictModel):
+    """When an actor leaves a list."""
+
+    after: Duration = Field(365.25, description="minimum days listed")
+    clean: Duration | None = Field(None, description="and no new entry records for this many days")
+    probability: Rate | None = Field(None, description="or: leave at this rate once 'after' has passed (e.g. paying the debt)")
+
+
+class BlackOrRedList(StrictModel):
+    """A blacklist or redlist with entry and exit rules."""
+
+    kind: Literal["black", "red"] = Field("black", description="black (sanctions) or red (rewards)")
+    actor: Actor = Field("person")
+    entry: ListEntry
+    exit: ListExit = Field(default_factory=ListExit)
+    joint_punishment: bool = Field(
+        False, description="a firm's listing also lists its legal representative (firm lists only)"
+    )
+
+
+ConsequenceKind = Literal["refusal", "fine", "discount", "bonus", "income", "dismissal", "score"]
+
+
+class Consequence(StrictModel):
+    """What a grade or a list opens or closes."""
+
+    kind: ConsequenceKind = Field(description="refusal of a service, fine, discount, bonus, income change, dismissal or score change")
+    grades: list[Name] = Field(default_factory=list, description="applies to actors in these grades")
+    lists: list[Name] = Field(default_factory=list, description="applies to actors on these lists")
+    actor: Actor = Field("person")
+    service: Name | None = Field(None, description="the service refused (flights, rail, loans, schools, jobs...)")
+    attempts: Rate | None = Field(None, description="how often an actor tries to use the service, e.g. '2 per year'")
+    probability: Probability = Field(1.0, description="probability per attempt (refusal) or per period that it applies")
+    amount: Real = Field(0.0, description="money per application (fine, discount, bonus) in the population's currency")
+    income_change: Real = Field(0.0, description="relative income change on application (e.g. -0.3 for job loss)")
+    points: Real = Field(0.0, description="score change on application (kind 'score')")
+    every: Duration = Field(365.25, description="period of recurring consequences (fines, discounts, bonuses)")
+    domains: list[Name] | None = Field(
+        None, description="domains whose records this consequence may use under purpose limitation (default: all)"
+    )
+
+
+class FlagRule(StrictModel):
+    """A 'suspicious' rule over recent records."""
+
+    behaviours: list[Name] = Field(description="records of these behaviours count")
+    min_records: Count = Field(1, description="records within 'within' that raise the flag")
+    within: Duration = Field(30.0, description="window in days")
+    lists: list[Name] = Field(default_factory=list, description="or: a hit while on one of these lists")
+
+
+class Flag(StrictModel):
+    """A 'suspicious' status sent for attention, served by limited investigation capacity."""
+
+    rule: FlagRule
+    capacity: Rate = Field(description="investigations per day, e.g. '50 per day'")
+    investigation_income: Real = Field(0.0, description="relative income change of an investigated person")
+    investigation_points: Real = Field(0.0, description="score change of an investigated person")
+    add_to_list: Name | None = Field(None, description="list an investigated person is put on")
+    cooldown: Duration = Field(90.0, description="days before the same person can be flagged again")
+
+
+class Awareness(StrictModel):
+    initial: Probability = Field(
+        0.11, description="share aware of the rules at start (FACTS.md: ~11% knew they were in a pilot, 2018 survey)"
+    )
+    growth: Rate = Field(
+        "0 per year", description="rate at which unaware people become aware (default: none; assumption)"
+    )
+    maximum: Probability = Field(1.0, description="awareness never exceeds this share")
+
+
+class Responses(StrictModel):
+    """How people change behaviour when watched (deterrence and the chilling effect)."""
+
+    enabled: bool = Field(True)
+    awareness: Awareness = Field(default_factory=Awareness)
+    deterrence: NonNegative = Field(
+        1.0,
+        description="rate multiplier for an aware actor is exp(-deterrence x deterrability x perceived risk); "
+        "perceived risk = combined detection of the channels observing the act (assumption)",
+    )
+    risk_sensitivity: dict[Name, NonNegative] = Field(
+        default_factory=dict, description="group -> multiplier of deterrence (default 1 for every group)"
+    )
+
+
+class RegionJoin(StrictModel):
+    region: Name = Field(description="a province or city")
+    joins: Date = Field(description="date the region joins the system")
+
+
+class Rollout(StrictModel):
+    """Regions join on dates; before joining, no channel reports there."""
+
+    regions: list[RegionJoin] = Field(default_factory=list, description="join dates; unlisted regions join at 'default'")
+    default: Date | None = Field(None, description="join date of unlisted regions (default: run start)")
+
+
+class Appeals(StrictModel):
+    contested: Probability = Field(
+        0.0, description="share of erroneous records contested (FACTS.md prior: 26% of people found a material error)"
+    )
+    success: Probability = Field(
+        0.8, description="share of contested erroneous records removed (FACTS.md prior: 21%/26% changed after dispute)"
+    )
+    delay: Duration = Field(60.0, description="days from record to removal (assumption)")
+
+
+class Transparency(StrictModel):
+    awareness: Probability = Field(
+        0.0, description="extra share of unaware people made aware at start (assumption)"
+    )
+
+
+class Safeguards(StrictModel):
+    """Safeguards, each switchable, for comparing designs."""
+
+    appeals: Appeals = Field(default_factory=Appeals)
+    expiry: Duration | None = Field(None, description="every record expires after this many days (default: never)")
+    purpose_limitation: bool = Field(False, description="consequences use only records from their own domains")
+    transparency: Transparency = Field(default_factory=Transparency)
+    disabled_channels: list[Name] = Field(default_factory=list, description="data minimisation: these channels are off")
+
+
+class Run(StrictModel):
+    """How long, from when, with which seed."""
+
+    days: Count = Field(365, description="days simulated")
+    seed: Count = Field(0, description="seed of every random stream")
+    start: Date = Field("2018-01-01", description="calendar date of day 0")
+    step: Duration = Field(1.0, description="time step in days")
+    counterfactual: bool = Field(True, description="run the counterfactual twin (no scoring) alongside")
+
+    @field_validator("step")
+    @classmethod
+    def _step_positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError(f"must be > 0 days, got {v}")
+        return v

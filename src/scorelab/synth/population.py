@@ -1,0 +1,426 @@
+"""Synthetic people, households, firms and schools as columns of small-dtype arrays.
+
+``build_population(spec, seed, chunks)`` generates households in contiguous id
+ranges; every draw is a counter-based function of ``(seed, stream, id)``
+(``scorelab.rng``), so building in 1 chunk or 8 gives byte-identical arrays.
+The only global steps are O(n) prefix sums and counts: household sizes ->
+person id ranges, employed and students per city -> firm and school tables.
+
+Order of generation (stream names in brackets; see docs/population.md):
+
+1. household sizes, by household id, until the sizes cover ``spec.people``
+   (the last household is cut) [population.household_size]
+2. per household: city [population.region], urban hukou [population.hukou],
+   group if shared [population.group]
+3. per person: age (the first member of each household is an adult, the
+   others follow a compensating distribution so the marginal matches the
+   spec) [population.age], sex [population.sex], group if not shared
+   [population.group], school enrolment [population.enrolment],
+   occupation [population.occupation], income [population.income], internet
+   use [population.internet], online shopping [population.online_shopper],
+   car [population.car]
+4. per city: firm sizes [population.firm_size] and sectors
+   [population.firm_sector], school sizes [population.school_size]
+5. per person: employer [population.employer], school [population.school]
+6. per firm: the legal representative, the adult employee with the highest
+   draw [population.representative], else a random adult of the city
+   [population.representative_fallback]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numba as nb
+import numpy as np
+
+from scorelab import rng
+from scorelab.rng import Stream
+from scorelab.scenario.population import PopulationSpec
+
+#: Fixed occupation codes before the scenario's own occupations.
+CHILD, STUDENT, RETIRED = 0, 1, 2
+FIXED_OCCUPATIONS = ("child", "student", "retired")
+SEX_NAMES = ("female", "male")
+MAX_AGE = 120
+
+
+def _arrays_nbytes(obj) -> int:
+    return sum(getattr(obj, f.name).nbytes for f in fields(obj) if isinstance(getattr(obj, f.name), np.ndarray))
+
+
+@dataclass(frozen=True, eq=False)
+class Firms:
+    """Legal entities, one row per firm (id = row). Firms are sorted by city."""
+
+    size: np.ndarray  #: int32, actual number of employees
+    size_target: np.ndarray  #: int32, drawn target size (employees pick firms in proportion to it)
+    sector: np.ndarray  #: uint8, index into ``Population.sector_names``
+    province: np.ndarray  #: uint8, index into ``Population.province_names``
+    city: np.ndarray  #: uint16, index into ``Population.city_names``
+    representative: np.ndarray  #: int32 person id of the legal representative (an adult)
+
+    @property
+    def n(self) -> int:
+        return int(self.size.shape[0])
+
+    def nbytes(self) -> int:
+        return _arrays_nbytes(self)
+
+
+@dataclass(frozen=True, eq=False)
+class Schools:
+    """Schools (including universities), one row per school (id = row), sorted by city."""
+
+    size: np.ndarray  #: int32, actual number of students
+    size_target: np.ndarray  #: int32
+    province: np.ndarray  #: uint8
+    city: np.ndarray  #: uint16
+
+    @property
+    def n(self) -> int:
+        return int(self.size.shape[0])
+
+    def nbytes(self) -> int:
+        return _arrays_nbytes(self)
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """People as columns (index = person id, 0..n-1). Households are contiguous id ranges:
+    household ``h`` holds people ``household_start[h]:household_start[h+1]``."""
+
+    age: np.ndarray  #: uint8, years
+    sex: np.ndarray  #: uint8, index into SEX_NAMES (0 female, 1 male)
+    province: np.ndarray  #: uint8, index into province_names
+    city: np.ndarray  #: uint16, index into city_names
+    urban: np.ndarray  #: bool, urban (non-agricultural) hukou registration
+    income: np.ndarray  #: float32, CNY per year
+    occupation: np.ndarray  #: uint8, index into occupation_names
+    employer: np.ndarray  #: int32 firm id, -1 none
+    school: np.ndarray  #: int32 school id, -1 none
+    internet: np.ndarray  #: bool, internet user
+    online_shopper: np.ndarray  #: bool
+    car: np.ndarray  #: bool, car owner
+    group: np.ndarray  #: uint8, index into group_names
+    household: np.ndarray  #: int32 household id
+    household_start: np.ndarray  #: int32 (households + 1), person id ranges
+    firms: Firms
+    schools: Schools
+    province_names: tuple[str, ...]
+    city_names: tuple[str, ...]
+    city_province: np.ndarray  #: uint8 per city
+    occupation_names: tuple[str, ...]
+    occupation_employed: np.ndarray  #: bool per occupation: has an employer
+    group_names: tuple[str, ...]
+    sector_names: tuple[str, ...]
+    adult_age: int
+    seed: int
+
+    @property
+    def n(self) -> int:
+        """Number of people."""
+        return int(self.age.shape[0])
+
+    @property
+    def n_households(self) -> int:
+        return int(self.household_start.shape[0] - 1)
+
+    def nbytes(self) -> int:
+        """Bytes held by the people, household, firm and school arrays."""
+        return _arrays_nbytes(self) + self.firms.nbytes() + self.schools.nbytes()
+
+    def person_columns(self) -> dict[str, np.ndarray]:
+        """The per-person columns by name."""
+        n = self.n
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), np.ndarray) and getattr(self, f.name).shape == (n,)
+            and f.name not in ("city_province", "occupation_employed", "household_start")
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _ids(lo: int, hi: int) -> np.ndarray:
+    return np.arange(lo, hi, dtype=np.uint64)
+
+
+def _chunk_bounds(total: int, chunks: int) -> list[tuple[int, int]]:
+    if chunks < 1:
+        raise ValueError(f"chunks must be >= 1, got {chunks}")
+    edges = [total * k // chunks for k in range(chunks + 1)]
+    return [(a, b) for a, b in zip(edges, edges[1:])]
+
+
+def _cdf(p) -> np.ndarray:
+    c = np.cumsum(np.asarray(p, dtype=np.float64))
+    return c / c[-1]
+
+
+def _inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    return np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
+
+
+def _age_pmfs(spec: PopulationSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Per-year age pmfs for household heads (adults only) and for other members,
+    mixed so that the overall marginal equals the spec's age bands."""
+    pmf = np.zeros(MAX_AGE + 1)
+    for b in spec.age_bands:
+        pmf[b.min : b.max + 1] += b.share / (b.max - b.min + 1)
+    pmf /= pmf.sum()
+    head = pmf * (np.arange(MAX_AGE + 1) >= spec.adult_age)
+    head /= head.sum()
+    sizes = np.asarray(spec.household_sizes)
+    mean_size = float(np.dot(np.arange(1, len(sizes) + 1), sizes) / sizes.sum())
+    f = 1.0 / mean_size  # share of people who are household heads
+    if f >= 1.0 - 1e-12:
+        return head, head
+    other = np.clip((pmf - f * head) / (1.0 - f), 0.0, None)
+    if other.sum() <= 0:
+        other = pmf.copy()
+    return head, other / other.sum()
+
+
+def _household_starts(spec: PopulationSpec, seed: int) -> np.ndarray:
+    """Person id ranges of households: sizes drawn by household id until they cover ``people``."""
+    n = spec.people
+    cdf = _cdf(spec.household_sizes)
+    mean = float(np.dot(np.arange(1, len(cdf) + 1), np.diff(np.concatenate(([0.0], cdf)))))
+    stream = Stream(seed, "population.household_size")
+    h = int(math.ceil(n / mean * 1.02)) + 64
+    while True:
+        sizes = _inverse_cdf(cdf, stream.uniform(_ids(0, h))) + 1
+        cum = np.cumsum(sizes, dtype=np.int64)
+        if cum[-1] >= n:
+            break
+        h *= 2
+    n_h = int(np.searchsorted(cum, n, side="left")) + 1
+    starts = np.empty(n_h + 1, dtype=np.int32)
+    starts[0] = 0
+    starts[1:] = np.minimum(cum[:n_h], n)
+    return starts
+
+
+def _sized_entities(stream: Stream, slot: int, needed: int, mean: float, sigma: float) -> np.ndarray:
+    """Target sizes (int32) for entities 0, 1, ... of one city until they cover ``needed`` people."""
+    if needed <= 0:
+        return np.zeros(0, dtype=np.int32)
+    k = int(math.ceil(needed / mean * 1.2)) + 16
+    while True:
+        z = stream.normal(_ids(0, k), slot=slot)
+        sizes = np.maximum(1, np.rint(mean * np.exp(sigma * z - 0.5 * sigma * sigma))).astype(np.int64)
+        cum = np.cumsum(sizes)
+        if cum[-1] >= needed:
+            m = int(np.searchsorted(cum, needed, side="left")) + 1
+            return sizes[:m].astype(np.int32)
+        k *= 2
+
+
+def _pick_within_city(u: np.ndarray, city: np.ndarray, cum_target: np.ndarray, city_ptr: np.ndarray) -> np.ndarray:
+    """Entity id for each person: within the person's city, in proportion to target size."""
+    lo = city_ptr[city]
+    hi = city_ptr[city.astype(np.int64) + 1]
+    base = np.where(lo > 0, cum_target[np.maximum(lo - 1, 0)], 0).astype(np.float64)
+    top = cum_target[np.maximum(hi - 1, 0)].astype(np.float64)
+    t = base + u * (top - base)
+    idx = np.searchsorted(cum_target, t, side="right")
+    return np.clip(idx, lo, hi - 1).astype(np.int32)
+
+
+@nb.njit(cache=True)
+def _representatives(employer, age, adult_age, k0, k1, n_firms, rep):
+    best = np.full(n_firms, -1.0)
+    for i in range(employer.shape[0]):
+        f = employer[i]
+        if f >= 0 and age[i] >= adult_age:
+            u = rng.uniform(k0, k1, i, 0, 0, 0)
+            if u > best[f]:
+                best[f] = u
+                rep[f] = i
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build_population(spec: PopulationSpec, seed: int, chunks: int = 1) -> Population:
+    """Build the synthetic population for ``spec`` and ``seed``.
+
+    ``chunks`` splits the households into that many contiguous id ranges that
+    are generated one after another and concatenated; the result does not
+    depend on it.
+    """
+    seed = int(seed)
+    regions = spec.regions
+    province_names = tuple(dict.fromkeys(r.province for r in regions))
+    city_names = tuple(r.city for r in regions)
+    city_province = np.array([province_names.index(r.province) for r in regions], dtype=np.uint8)
+    group_names = tuple(spec.groups)
+    occupation_names = FIXED_OCCUPATIONS + tuple(o.name for o in spec.occupations)
+    occupation_employed = np.array([False] * 3 + [o.employed for o in spec.occupations], dtype=bool)
+    sector_names = tuple(spec.firms.sectors)
+
+    region_cdf = _cdf([r.share for r in regions])
+    urban_share = np.array([r.urban_share for r in regions])
+    group_cdf = np.array(
+        [_cdf([(r.group_shares or spec.groups)[g] for g in group_names]) for r in regions]
+    )  # regions x groups
+    head_cdf, other_cdf = (_cdf(p) for p in _age_pmfs(spec))
+    occ_cdf = (_cdf([o.share_rural for o in spec.occupations]), _cdf([o.share_urban for o in spec.occupations]))
+    income_factor = np.array([0.0, 0.0, spec.income.pension_factor] + [o.income_factor for o in spec.occupations])
+    median = np.array([spec.income.median_rural, spec.income.median_urban])
+    inet = np.zeros(MAX_AGE + 1)
+    for a in spec.internet.by_age:
+        inet[min(a.min_age, MAX_AGE) :] = a.share
+    sch = spec.schools
+
+    s_hh_region = Stream(seed, "population.region")
+    s_hukou = Stream(seed, "population.hukou")
+    s_group = Stream(seed, "population.group")
+    s_age = Stream(seed, "population.age")
+    s_sex = Stream(seed, "population.sex")
+    s_enrol = Stream(seed, "population.enrolment")
+    s_occ = Stream(seed, "population.occupation")
+    s_income = Stream(seed, "population.income")
+    s_inet = Stream(seed, "population.internet")
+    s_shop = Stream(seed, "population.online_shopper")
+    s_car = Stream(seed, "population.car")
+
+    def draw_group(ids, region):
+        u = s_group.uniform(ids)
+        rows = group_cdf[region]
+        return np.minimum((u[:, None] >= rows).sum(axis=1), len(group_names) - 1).astype(np.uint8)
+
+    starts = _household_starts(spec, seed)
+    n_h = starts.shape[0] - 1
+    n = spec.people
+    parts: list[dict[str, np.ndarray]] = []
+    for h_lo, h_hi in _chunk_bounds(n_h, chunks):
+        p_lo, p_hi = int(starts[h_lo]), int(starts[h_hi])
+        hids = _ids(h_lo, h_hi)
+        sizes = np.diff(starts[h_lo : h_hi + 1])
+        h_region = _inverse_cdf(region_cdf, s_hh_region.uniform(hids)).astype(np.uint16)
+        h_urban = s_hukou.uniform(hids) < urban_share[h_region]
+        household = np.repeat(np.arange(h_lo, h_hi, dtype=np.int32), sizes)
+        city = np.repeat(h_region, sizes)
+        urban = np.repeat(h_urban, sizes)
+        if spec.group_by_household:
+            group = np.repeat(draw_group(hids, h_region), sizes)
+        pids = _ids(p_lo, p_hi)
+        if not spec.group_by_household:
+            group = draw_group(pids, city)
+        is_head = np.zeros(p_hi - p_lo, dtype=bool)
+        is_head[starts[h_lo:h_hi] - p_lo] = True
+        u_age = s_age.uniform(pids)
+        age = np.where(is_head, _inverse_cdf(head_cdf, u_age), _inverse_cdf(other_cdf, u_age)).astype(np.uint8)
+        sex = (s_sex.uniform(pids) < spec.male_share).astype(np.uint8)
+
+        u_enrol = s_enrol.uniform(pids)
+        in_school = ((age >= sch.start_age) & (age < sch.end_age) & (u_enrol < sch.enrolment)) | (
+            (age >= sch.end_age) & (age < sch.tertiary_end_age) & (u_enrol < sch.tertiary_enrolment)
+        )
+        u_occ = s_occ.uniform(pids)
+        work = _inverse_cdf(occ_cdf[1], u_occ)
+        rural_work = _inverse_cdf(occ_cdf[0], u_occ)
+        work = np.where(urban, work, rural_work) + 3
+        occupation = np.where(
+            in_school, STUDENT, np.where(age < spec.working_age, CHILD, np.where(age >= spec.retirement_age, RETIRED, work))
+        ).astype(np.uint8)
+        z = s_income.normal(pids)
+        income = (median[urban.astype(np.intp)] * income_factor[occupation] * np.exp(spec.income.sigma * z)).astype(
+            np.float32
+        )
+        p_inet = np.minimum(1.0, inet[age] * np.where(urban, 1.0, spec.internet.rural_factor))
+        internet = s_inet.uniform(pids) < p_inet
+        shopper = internet & (s_shop.uniform(pids) < spec.internet.shopper_share)
+        c = spec.car
+        rel = income.astype(np.float64) / spec.income.median_urban
+        p_car = np.minimum(c.max_share, c.share_at_median * np.power(rel, c.income_elasticity))
+        car = (age >= c.min_age) & (s_car.uniform(pids) < p_car)
+        parts.append(
+            dict(age=age, sex=sex, city=city, urban=urban, income=income, occupation=occupation, internet=internet,
+                 online_shopper=shopper, car=car, group=group, household=household)
+        )
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    del parts
+    city = cols["city"]
+    age = cols["age"]
+    employed = occupation_employed[cols["occupation"]]
+    student = cols["occupation"] == STUDENT
+    n_cities = len(regions)
+
+    # per-city firm and school tables (global, O(cities + entities))
+    def entity_table(stream_name, needed_per_city, mean, sigma):
+        stream = Stream(seed, stream_name)
+        sizes = [_sized_entities(stream, c, int(needed_per_city[c]), mean, sigma) for c in range(n_cities)]
+        ptr = np.zeros(n_cities + 1, dtype=np.int64)
+        ptr[1:] = np.cumsum([len(s) for s in sizes])
+        target = np.concatenate(sizes) if sizes else np.zeros(0, np.int32)
+        ecity = np.repeat(np.arange(n_cities, dtype=np.uint16), np.diff(ptr))
+        return target.astype(np.int32), ecity, ptr
+
+    emp_per_city = np.bincount(city[employed], minlength=n_cities)
+    stu_per_city = np.bincount(city[student], minlength=n_cities)
+    f = spec.firms
+    f_target, f_city, f_ptr = entity_table("population.firm_size", emp_per_city, f.mean_size, f.size_sigma)
+    s_target, s_city, s_ptr = entity_table("population.school_size", stu_per_city, sch.mean_size, sch.size_sigma)
+    # Sector by (city, rank within city): independent of other cities' firm counts.
+    s_sector = Stream(seed, "population.firm_sector")
+    sector_cdf = _cdf(list(f.sectors.values()))
+    f_sector = np.empty(f_target.shape[0], dtype=np.uint8)
+    for c in range(n_cities):
+        lo, hi = int(f_ptr[c]), int(f_ptr[c + 1])
+        f_sector[lo:hi] = _inverse_cdf(sector_cdf, s_sector.uniform(_ids(0, hi - lo), slot=c))
+    f_cum = np.cumsum(f_target, dtype=np.int64)
+    s_cum = np.cumsum(s_target, dtype=np.int64)
+
+    s_emp = Stream(seed, "population.employer")
+    s_sch = Stream(seed, "population.school")
+    employer = np.full(n, -1, dtype=np.int32)
+    school = np.full(n, -1, dtype=np.int32)
+    for p_lo, p_hi in (( int(starts[a]), int(starts[b])) for a, b in _chunk_bounds(n_h, chunks)):
+        sl = slice(p_lo, p_hi)
+        e_idx = np.flatnonzero(employed[sl]) + p_lo
+        if e_idx.size:
+            employer[e_idx] = _pick_within_city(s_emp.uniform(e_idx), city[e_idx], f_cum, f_ptr)
+        s_idx = np.flatnonzero(student[sl]) + p_lo
+        if s_idx.size:
+            school[s_idx] = _pick_within_city(s_sch.uniform(s_idx), city[s_idx], s_cum, s_ptr)
+    del employed, student
+
+    n_firms = f_target.shape[0]
+    f_size = np.bincount(employer[employer >= 0], minlength=n_firms).astype(np.int32)
+    s_size = np.bincount(school[school >= 0], minlength=s_target.shape[0]).astype(np.int32)
+    rep = np.full(n_firms, -1, dtype=np.int32)
+    k0, k1 = rng.key(seed, "population.representative")
+    _representatives(employer, age, np.int64(spec.adult_age), k0, k1, n_firms, rep)
+    missing = np.flatnonzero(rep < 0)
+    if missing.size:
+        adults = np.flatnonzero(age >= spec.adult_age).astype(np.int32)
+        adults = adults[np.argsort(city[adults], kind="stable")]
+        a_ptr = np.zeros(n_cities + 1, dtype=np.int64)
+        a_ptr[1:] = np.cumsum(np.bincount(city[adults], minlength=n_cities))
+        fc = f_city[missing].astype(np.int64)
+        cnt = a_ptr[fc + 1] - a_ptr[fc]
+        if np.any(cnt == 0):  # unreachable: a city with employees has households, which have adult heads
+            raise RuntimeError("a city with firms has no adults")
+        u = Stream(seed, "population.representative_fallback").uniform(missing)
+        rep[missing] = adults[a_ptr[fc] + np.minimum((u * cnt).astype(np.int64), cnt - 1)]
+
+    firms = Firms(
+        size=f_size, size_target=f_target, sector=f_sector, province=city_province[f_city], city=f_city,
+        representative=rep,
+    )
+    schools = Schools(size=s_size, size_target=s_target, province=city_province[s_city], city=s_city)
+    return Population(
+        age=age, sex=cols["sex"], province=city_province[city], city=city, urban=cols["urban"],
+        income=cols["income"], occupation=cols["occupation"], employer=employer, school=school,
+        internet=cols["internet"], online_shopper=cols["online_shopper"], car=cols["car"], group=cols["group"],
+        household=cols["household"], household_start=starts, firms=firms, schools=schools,
+        province_names=province_names, city_names=city_names, city_province=city_province,
+        occupation_names=occupation_names, occupation_employed=occupation_employed, group_names=group_names,
+        sector_names=sector_names, adult_age=spec.adult_age, seed=seed,
+    )
