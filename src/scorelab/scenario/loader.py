@@ -34,9 +34,17 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
+def _is_file(path: Path) -> bool:
+    """Path.is_file, but False (not an exception) for names the OS refuses (too long, NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def preset_path(name: str) -> Path:
     path = PRESET_DIR / f"{name}.yaml"
-    if not path.is_file():
+    if not _is_file(path):
         close = difflib.get_close_matches(name, preset_names(), n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else f"; built-in scenarios: {', '.join(preset_names())}"
         raise ScenarioError([Problem(name, None, None, "", f"no such scenario file or built-in scenario{hint}")])
@@ -52,7 +60,18 @@ class _Doc:
 
 
 class _SafeComposer(yaml.SafeLoader):
-    """The safe loader; tags outside the YAML core schema are rejected by its constructor."""
+    """The safe loader with YAML 1.2 booleans: only true/false are booleans, so a grade or a
+    country code such as ``no`` or ``on`` stays a string ("the Norway problem").
+    Tags outside the core schema are rejected when values are built."""
+
+
+_SafeComposer.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SafeComposer.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 #: Most values one document may expand to (aliases are copied where they are used,
@@ -208,7 +227,7 @@ def _resolve(source: str | Path, problems: list[Problem], chain: tuple[str, ...]
     """Read a file (or built-in scenario) and everything it extends."""
     src = str(source)
     path = Path(src)
-    if not path.is_file():
+    if not _is_file(path):
         if path.suffix in (".yaml", ".yml") or "/" in src:
             problems.append(Problem(src, None, None, "", "no such file"))
             return None, _Doc()
@@ -278,7 +297,10 @@ def load(source: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | 
     problems: list[Problem] = []
     if isinstance(source, Mapping):
         label = "<dict>"
-        data: Any = copy.deepcopy(dict(source))
+        try:
+            data: Any = copy.deepcopy(dict(source))
+        except RecursionError:
+            raise ScenarioError([Problem(label, None, None, "", "nested too deeply")]) from None
         doc = _Doc()
         parent = data.pop("extends", None)
         if parent is not None:

@@ -31,6 +31,9 @@ PERSON_ATTRIBUTES = (
     "student", "internet_user", "online_shopper", "car_owner", "group",
 )
 FIRM_ATTRIBUTES = ("size", "sector", "province", "city")
+BOOLEAN_ATTRIBUTES = ("urban", "employed", "student", "internet_user", "online_shopper", "car_owner")
+#: Attributes that change during a run (re-evaluated at each event).
+DYNAMIC_ATTRIBUTES = ("income", "employed")
 
 
 def region_names(p: PopulationSpec) -> set[str]:
@@ -95,8 +98,14 @@ def check_references(s: Scenario) -> list[tuple[Path, str, bool]]:
     for name, b in s.behaviours.items():
         attrs = set(attribute_names(b.actor))
         for i, mod in enumerate(b.modifiers):
-            for attr in mod.when:
-                ref(("behaviours", name, "modifiers", i, "when", attr), attr, attrs, f"{b.actor} attribute", True)
+            where = ("behaviours", name, "modifiers", i, "when")
+            for attr, value in mod.when.items():
+                ref(where + (attr,), attr, attrs, f"{b.actor} attribute", True)
+                out.extend(_check_attribute_value(s, b.actor, attr, value, where + (attr,)))
+            dynamic = [a for a in mod.when if b.actor == "person" and a in DYNAMIC_ATTRIBUTES]
+            if dynamic and len(mod.when) > 1:
+                out.append((where, f"a modifier on {dynamic[0]} (which changes during a run) must test only that attribute; "
+                            "use one modifier per condition", False))
 
     for name, c in s.channels.items():
         for i, b in enumerate(c.observes):
@@ -109,6 +118,8 @@ def check_references(s: Scenario) -> list[tuple[Path, str, bool]]:
             ref(("channels", name, "identification", "watchlist"), c.identification.watchlist, lists, "list")
             ref(("channels", name, "identification", "behaviour"), c.identification.behaviour, behaviours, "behaviour")
 
+    if s.scoring.scheme == "index" and s.scoring.rules:
+        out.append((("scoring", "rules"), "point rules need scheme 'points'; an index scheme uses 'dimensions'", False))
     for i, rule in enumerate(s.scoring.rules):
         ref(("scoring", "rules", i, "behaviour"), rule.behaviour, behaviours, "behaviour")
         ref(("scoring", "rules", i, "set_grade"), rule.set_grade, grades, "grade")
@@ -157,6 +168,42 @@ def check_references(s: Scenario) -> list[tuple[Path, str, bool]]:
     for i, ch in enumerate(s.safeguards.disabled_channels):
         ref(("safeguards", "disabled_channels", i), ch, channels, "channel")
     return out
+
+
+def _categories(s: Scenario, actor: str, attr: str) -> list[str] | None:
+    """Allowed values of a categorical attribute (None for numeric and boolean ones)."""
+    p = s.population
+    if attr == "sex":
+        return ["female", "male"]
+    if attr == "province":
+        return sorted({r.province for r in p.regions})
+    if attr == "city":
+        return sorted({r.city for r in p.regions})
+    if attr == "group":
+        return list(p.groups)
+    if attr == "occupation":
+        return ["child", "student", "retired"] + [o.name for o in p.occupations]
+    if attr == "sector":
+        return list(p.firms.sectors)
+    return None
+
+
+def _check_attribute_value(s: Scenario, actor: str, attr: str, value: object, path: Path) -> list[tuple[Path, str, bool]]:
+    """A modifier's value must be a known category, a boolean, a number or a range [lo, hi]."""
+    cats = _categories(s, actor, attr)
+    values = value if isinstance(value, list) else [value]
+    if cats is not None:
+        return [(path, _undefined(f"{attr} value", str(v), cats), False) for v in values if str(v) not in cats]
+    if attr in BOOLEAN_ATTRIBUTES:
+        if not all(isinstance(v, bool) for v in values):
+            return [(path, f"must be true or false, got {value!r}", False)]
+        return []
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if not numeric or (isinstance(value, list) and len(value) != 2):
+        return [(path, f"must be a number or a range [lo, hi], got {value!r}", False)]
+    if isinstance(value, list) and value[0] > value[1]:
+        return [(path, f"range must be [lo, hi] with lo <= hi, got {value!r}", False)]
+    return []
 
 
 def _check_bands(s: Scenario) -> list[tuple[Path, str, bool]]:

@@ -8,9 +8,10 @@ name. Cross-references are checked in ``scenario.model.Scenario``.
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from scorelab.scenario.base import (
     Count,
@@ -27,7 +28,29 @@ from scorelab.scenario.base import (
 
 Actor = Literal["person", "firm"]
 BehaviourKind = Literal["wrongdoing", "civic", "disfavoured", "neutral"]
-AttributeValue = bool | int | float | str | list[bool | int | float | str]
+
+
+def _attribute_value(value: Any) -> Any:
+    scalar = (bool, int, float, str)
+    if isinstance(value, scalar) and not (isinstance(value, float) and math.isnan(value)):
+        return value
+    if isinstance(value, list) and value and all(isinstance(x, scalar) for x in value):
+        return value
+    raise ValueError(f"must be a value, a list of values or a range [lo, hi], got {value!r}")
+
+
+AttributeValue = Annotated[
+    Any,
+    BeforeValidator(_attribute_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": ["boolean", "number", "string"]},
+                {"type": "array", "items": {"type": ["boolean", "number", "string"]}, "minItems": 1},
+            ]
+        }
+    ),
+]
 
 
 class Modifier(StrictModel):
@@ -109,7 +132,7 @@ class PointRule(StrictModel):
     behaviour: Name
     points: Real = Field(0.0, description="points added per record (negative for deductions)")
     cap_per_year: NonNegative | None = Field(
-        None, description="largest absolute change this rule may make in any 365-day window (points)"
+        None, description="largest absolute change this rule may make per person in each year of the run (points)"
     )
     set_grade: Name | None = Field(
         None, description="a record moves the person at once to at most this grade (e.g. drunk driving -> C)"
