@@ -135,8 +135,11 @@ def refresh(P, S, M, MO, e, s):
 
 
 @nb.njit(cache=True)
-def add_to_view(P, S, M, MO, v, e, vec_scale, b, delta_points, s):
-    """Add a record's contribution (scaled by +1 or -1) to view v of entity e."""
+def add_to_view(P, S, v, e, vec_scale, b, delta_points):
+    """Add a record's contribution (scaled by +1 or -1) to view v of entity e and to its contacts'
+    social sums. Returns whether e's own score in the view moved. Grades are not refreshed here:
+    the caller updates every view first and then calls ``settle``, so that a grade change judged
+    against the true-records view sees that view already up to date."""
     before = 0.0
     social = P.soc_w > 0.0 and v < 2 and e < P.n_people
     if social:
@@ -150,12 +153,19 @@ def add_to_view(P, S, M, MO, v, e, vec_scale, b, delta_points, s):
         diff = own_score(P, S, v, e) - before
         if diff != 0.0:
             for k in range(P.soc_ptr[e], P.soc_ptr[e + 1]):
-                j = P.soc_idx[k]
-                S.soc[v, j] += diff
-                if v == 0:
-                    refresh(P, S, M, MO, j, s)
-    if v == 0:
-        refresh(P, S, M, MO, e, s)
+                S.soc[v, P.soc_idx[k]] += diff
+            return True
+    return False
+
+
+@nb.njit(cache=True)
+def settle(P, S, M, MO, e, s, moved):
+    """After a change to e's views: refresh the grades of e's contacts (if e's own score moved in
+    view 0, through the social term) and of e."""
+    if moved:
+        for k in range(P.soc_ptr[e], P.soc_ptr[e + 1]):
+            refresh(P, S, M, MO, P.soc_idx[k], s)
+    refresh(P, S, M, MO, e, s)
 
 
 @nb.njit(cache=True)
@@ -164,12 +174,15 @@ def apply_record(P, S, M, MO, r, scale, s):
     e = S.r_subj[r]
     b = S.r_beh[r]
     dom = P.b_domain[b]
+    moved = False
     for v in range(P.n_views):
         if P.view_true[v] and S.r_err[r] != 0:
             continue
         if P.view_dom[v, dom] == 0:
             continue
-        add_to_view(P, S, M, MO, v, e, scale, b, S.r_delta[r], s)
+        if add_to_view(P, S, v, e, scale, b, S.r_delta[r]) and v == 0:
+            moved = True
+    settle(P, S, M, MO, e, s, moved)
 
 
 @nb.njit(cache=True)
@@ -488,6 +501,28 @@ def dyn_factor(P, t, income, employed):
 
 
 @nb.njit(cache=True)
+def mistaken_subject(P, c, e, u):
+    """Whom channel c wrongly records an act of e about, from one uniform u: a contact of e in
+    the channel's layers (an actor with no contact there cannot be confused with one, so the
+    record stays on e), or a uniformly drawn other person (other firm, for firms)."""
+    g = P.c_mis_graph[c]
+    if g >= 0:
+        if e >= P.n_people:
+            return e
+        lo = P.mis_ptr[g, e]
+        deg = P.mis_ptr[g, e + 1] - lo
+        if deg == 0:
+            return e
+        return P.mis_idx[lo + min(deg - 1, int(u * deg))]
+    lo = 0 if e < P.n_people else P.n_people
+    n = P.n_people if e < P.n_people else P.n_firms
+    if n < 2:
+        return e
+    k = lo + min(n - 2, int(u * (n - 1)))  # one of the n - 1 others: skip e itself
+    return k + 1 if k >= e else k
+
+
+@nb.njit(cache=True)
 def observe(P, S, M, MO, e, b, s, j, cov):
     """Channels observing behaviour b turn an act of e into records (maybe about someone else)."""
     city = P.ent_city[e]
@@ -504,19 +539,9 @@ def observe(P, S, M, MO, e, b, s, j, cov):
         if to_unit(w0) >= P.c_det[c]:
             continue
         subj = e
-        err = 0
         if to_unit(w1) < P.c_mis_p[c]:
-            err = 1
-            u = to_unit(w2)
-            if P.c_mis_contacts[c] and e < P.n_people and P.mis_ptr[e + 1] > P.mis_ptr[e]:
-                deg = P.mis_ptr[e + 1] - P.mis_ptr[e]
-                subj = P.mis_idx[P.mis_ptr[e] + min(deg - 1, int(u * deg))]
-            elif e < P.n_people:
-                subj = min(P.n_people - 1, int(u * P.n_people))
-            else:
-                subj = P.n_people + min(P.n_firms - 1, int(u * P.n_firms))
-            if subj == e:
-                err = 0
+            subj = mistaken_subject(P, c, e, to_unit(w2))
+        err = 1 if subj != e else 0
         appeal = 1 if (err and to_unit(w3) < P.appeal_p * P.appeal_success) else 0
         new_record(P, S, M, MO, subj, e, b, c, s, err, appeal)
 
@@ -751,12 +776,14 @@ def apply_consequence(P, S, M, MO, k, e, s, u):
         M[s, base + 3] += P.k_amount[k]
     elif kind == 5:
         S.employed[e] &= np.uint8(0xFE)
-    elif kind == 6:
+    elif kind == 6 and P.scheme == 0:
+        moved = False
         for v in range(P.n_views):
             if P.view_true[v] and wrongful:
                 continue
-            if P.scheme == 0:
-                add_to_view(P, S, M, MO, v, e, 1.0, 0, P.k_points[k], s)
+            if add_to_view(P, S, v, e, 1.0, 0, P.k_points[k]) and v == 0:
+                moved = True
+        settle(P, S, M, MO, e, s, moved)
     change_income(P, S.income_f, S.loss_f, e, P.k_income[k], s)
     sanction = kind == 0 or kind == 1 or kind == 5 or (kind == 4 and P.k_income[k] < 0) or (kind == 6 and P.k_points[k] < 0)
     if sanction:
@@ -771,10 +798,13 @@ def investigate(P, S, M, MO, f, e, truth, s):
     S.out_investigated[e] += 1
     change_income(P, S.income_f, S.loss_f, e, P.f_income[f], s)
     if P.f_points[f] != 0.0 and P.scheme == 0:
+        moved = False
         for v in range(P.n_views):
             if P.view_true[v] and not truth:
                 continue
-            add_to_view(P, S, M, MO, v, e, 1.0, 0, P.f_points[f], s)
+            if add_to_view(P, S, v, e, 1.0, 0, P.f_points[f]) and v == 0:
+                moved = True
+        settle(P, S, M, MO, e, s, moved)
     if P.f_list[f] >= 0:
         enter_list(P, S, M, MO, P.f_list[f], e, s, not truth, False)
 

@@ -43,7 +43,7 @@ Params = namedtuple(
         # behaviours
         "b_kind", "b_domain", "b_deter", "b_income", "bc_ptr", "bc_idx",
         # channels
-        "c_cov", "c_det", "c_mis_p", "c_mis_contacts", "c_delay", "c_ttl", "c_start", "c_ramp",
+        "c_cov", "c_det", "c_mis_p", "c_mis_graph", "c_delay", "c_ttl", "c_start", "c_ramp",
         "c_enabled", "c_keys", "c_cov_keys", "sig_ok",
         "c_id_rate", "c_id_crowd", "c_id_fmr", "c_id_list", "c_id_beh", "c_id_watch",
         # contacts for misattribution and the social term
@@ -335,21 +335,23 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
 
     expiry = s.safeguards.expiry
     c_cov = np.zeros(C); c_det = np.zeros(C); c_mis_p = np.zeros(C)
-    c_mis_contacts = np.zeros(C, dtype=np.int64); c_delay = np.zeros(C, dtype=np.int64)
+    c_mis_graph = np.full(C, -1, dtype=np.int64); c_delay = np.zeros(C, dtype=np.int64)
     c_ttl = np.full(C, -1, dtype=np.int64); c_start = np.zeros(C, dtype=np.int64); c_ramp = np.zeros(C, dtype=np.int64)
     c_enabled = np.zeros(C, dtype=np.uint8)
     c_keys = np.zeros((C, 2), dtype=np.uint64); c_cov_keys = np.zeros((C, 2), dtype=np.uint64)
     c_id_rate = np.zeros(C); c_id_crowd = np.zeros(C); c_id_fmr = np.zeros(C)
     c_id_list = np.full(C, -1, dtype=np.int64); c_id_beh = np.full(C, -1, dtype=np.int64)
     watch_lists: list[int] = []
-    mis_layers: set[str] = set()
+    mis_graphs: list[tuple[str, ...]] = []  # the distinct layer sets misattribution draws from
     for ci, name in enumerate(chans):
         ch = s.channels[name]
         c_cov[ci], c_det[ci] = ch.coverage, ch.detection
         c_mis_p[ci] = ch.misattribution.probability
         if ch.misattribution.target == "contacts":
-            c_mis_contacts[ci] = 1
-            mis_layers.update([ch.misattribution.layer] if ch.misattribution.layer else LAYERS)
+            layers = (ch.misattribution.layer,) if ch.misattribution.layer else tuple(sorted(LAYERS))
+            if layers not in mis_graphs:
+                mis_graphs.append(layers)
+            c_mis_graph[ci] = mis_graphs.index(layers)
         c_delay[ci] = steps(ch.delay)
         ttls = [x for x in (ch.retention, expiry) if x is not None]
         c_ttl[ci] = steps(min(ttls)) if ttls else -1
@@ -365,7 +367,16 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
             if lidx[idn.watchlist] not in watch_lists:
                 watch_lists.append(lidx[idn.watchlist])
     c_id_watch = np.array([watch_lists.index(x) if x >= 0 else -1 for x in c_id_list], dtype=np.int64)
-    mis_ptr, mis_idx = _csr_union(contacts, sorted(mis_layers), N) if mis_layers else (np.zeros(N + 1, np.int64), np.zeros(0, np.int32))
+    # one contact graph per distinct layer set: row g of mis_ptr indexes graph g's neighbours in mis_idx
+    mis_ptr = np.zeros((max(1, len(mis_graphs)), N + 1), dtype=np.int64)
+    mis_parts: list[np.ndarray] = []
+    offset = 0
+    for g, layers in enumerate(mis_graphs):
+        ptr, idx = _csr_union(contacts, list(layers), N)
+        mis_ptr[g] = ptr + offset
+        mis_parts.append(idx)
+        offset += idx.size
+    mis_idx = np.concatenate(mis_parts) if mis_parts else np.zeros(0, np.int32)
 
     # ---- scoring
     sc = s.scoring
@@ -502,7 +513,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         t_lo=t_lo, t_n=t_n, t_lam=t_lam, t_cls_row=t_cls_row, t_fac=t_fac, t_fmax=t_fmax, t_dyn_max=t_dyn_max, cls=cls,
         dm_ptr=dm_ptr, dm_attr=dm_attr, dm_lo=dm_lo, dm_hi=dm_hi, dm_factor=dm_factor,
         b_kind=b_kind, b_domain=b_domain, b_deter=b_deter, b_income=b_income, bc_ptr=bc_ptr, bc_idx=bc_idx,
-        c_cov=c_cov, c_det=c_det, c_mis_p=c_mis_p, c_mis_contacts=c_mis_contacts, c_delay=c_delay, c_ttl=c_ttl,
+        c_cov=c_cov, c_det=c_det, c_mis_p=c_mis_p, c_mis_graph=c_mis_graph, c_delay=c_delay, c_ttl=c_ttl,
         c_start=c_start, c_ramp=c_ramp, c_enabled=c_enabled, c_keys=c_keys, c_cov_keys=c_cov_keys, sig_ok=sig_ok,
         c_id_rate=c_id_rate, c_id_crowd=c_id_crowd, c_id_fmr=c_id_fmr, c_id_list=c_id_list, c_id_beh=c_id_beh,
         c_id_watch=c_id_watch,

@@ -254,11 +254,13 @@ def _resolve(source: str | Path, problems: list[Problem], chain: tuple[str, ...]
         problems.append(Problem(str(source), line, col, "", f"invalid YAML: not UTF-8 text (byte {raw[e.start]:#04x})"))
         return None, _Doc()
     label = str(source) if not chain else str(path) if path.parent != PRESET_DIR else path.name
+    n_before = len(problems)
     data, doc = _read_yaml(label, text, problems)
-    if data is None:
+    if data is None and len(problems) > n_before:
         return None, doc
-    if not isinstance(data, dict):
-        problems.append(Problem(label, 1, 1, "", f"a scenario must be a mapping of sections, got {type(data).__name__}"))
+    if not isinstance(data, dict):  # a scalar or list document, or one that reads as null
+        kind = "null" if data is None else type(data).__name__
+        problems.append(Problem(label, 1, 1, "", f"a scenario must be a mapping of sections, got {kind}"))
         return None, doc
     parent = data.pop("extends", None)
     if parent is None:
