@@ -72,7 +72,7 @@ NO_GRADE = 255
 YEAR = 365.25
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def own_score(P, S, v, e):
     """Score of entity e from its own records in view v (no social term)."""
     if P.scheme == 0:
@@ -89,7 +89,7 @@ def own_score(P, S, v, e):
     return min(P.clip_hi, max(P.clip_lo, x))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def total_score(P, S, v, e):
     """Own score blended with the mean of contacts' own scores (views 0 and 1 only)."""
     own = own_score(P, S, v, e)
@@ -100,7 +100,7 @@ def total_score(P, S, v, e):
     return own
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def grade_of(P, x):
     for g in range(P.g_from.shape[0]):
         if x >= P.g_from[g]:
@@ -226,7 +226,7 @@ def count_recent(P, S, e, beh_mask_row, within, s):
     return n, n_true
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def schedule(P, S, node, step):
     """Link a list node (list l, entity e) into the calendar bucket of `step`, once."""
     if S.cal_pending[node] or step > P.n_steps:
@@ -416,7 +416,7 @@ def make_visible(P, S, M, MO, r, s):
     raise_flags(P, S, M, MO, r, s)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def fifo_push(q, nxt, i, r):
     """Append record r to FIFO i (q[i, 0] head, q[i, 1] tail) linked through `nxt`."""
     nxt[r] = -1
@@ -427,7 +427,7 @@ def fifo_push(q, nxt, i, r):
     q[i, 1] = r
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def fifo_pop(q, nxt, i):
     r = q[i, 0]
     q[i, 0] = nxt[r]
@@ -470,7 +470,7 @@ def new_record(P, S, M, MO, subj, actor, b, c, s, err, appeal):
         fifo_push(S.ch_pend, S.r_next, c, r)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def change_income(P, income, loss, e, frac, s):
     """Relative income change; the income lost until the horizon is booked at once."""
     if frac == 0.0:
@@ -481,7 +481,7 @@ def change_income(P, income, loss, e, frac, s):
     loss[e] += (old - new) * (P.horizon_days - s * P.dt) / YEAR
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def coverage_now(P, c, s):
     if P.c_enabled[c] == 0 or s < P.c_start[c]:
         return 0.0
@@ -490,7 +490,7 @@ def coverage_now(P, c, s):
     return P.c_cov[c]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def dyn_factor(P, t, income, employed):
     f = 1.0
     for k in range(P.dm_ptr[t], P.dm_ptr[t + 1]):
@@ -500,7 +500,7 @@ def dyn_factor(P, t, income, employed):
     return f / P.t_dyn_max[t]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def mistaken_subject(P, c, e, u):
     """Whom channel c wrongly records an act of e about, from one uniform u: a contact of e in
     the channel's layers (an actor with no contact there cannot be confused with one, so the
@@ -533,7 +533,8 @@ def observe(P, S, M, MO, e, b, s, j, cov):
         c = P.bc_idx[k]
         if cov[c] <= 0.0 or P.sig_ok[sig, c] == 0:
             continue
-        if uniform(P.c_cov_keys[c, 0], P.c_cov_keys[c, 1], e, 0, 0, 0) >= cov[c]:
+        # (a uniform is always below 1: full coverage needs no draw)
+        if cov[c] < 1.0 and uniform(P.c_cov_keys[c, 0], P.c_cov_keys[c, 1], e, 0, 0, 0) >= cov[c]:
             continue
         w0, w1, w2, w3 = philox(P.c_keys[c, 0], P.c_keys[c, 1], e, s, b, j)
         if to_unit(w0) >= P.c_det[c]:
@@ -648,7 +649,7 @@ def step(P, S, M, MO, s, counts, id_counts):
                 a_f *= dyn_factor(P, b, S.income_f[e], float(S.employed[e] & 1))
             if P.resp_on and P.b_deter[b] > 0.0 and s >= P.city_join[P.ent_city[e]]:
                 rk = risk[b, P.city_sig[P.ent_city[e]]]
-                if rk > 0.0 and uniform(P.k_aware[0], P.k_aware[1], e, 0, 0, 0) < aware:
+                if rk > 0.0 and (aware >= 1.0 or uniform(P.k_aware[0], P.k_aware[1], e, 0, 0, 0) < aware):
                     a_f *= math.exp(-P.deterrence * P.b_deter[b] * P.group_sens[P.ent_group[e]] * rk)
             twin = u < a_t
             fact = u < a_f
@@ -720,7 +721,7 @@ def step(P, S, M, MO, s, counts, id_counts):
         M[s, MO[MO_SCORE] + 1] = math.sqrt(max(0.0, S.ssum[1] / n_scored - mean * mean))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def in_set(P, S, k, e, v):
     """Whether consequence k applies to e judged on view v (v: all records, v+1: true records only),
     and whether only the social term put e there (guilt by association)."""
@@ -735,16 +736,16 @@ def in_set(P, S, k, e, v):
     true_grade = False
     assoc = False
     if S.grade[e] != NO_GRADE:
-        if v == 0:
-            g = S.grade[e]
-            g_true = grade_of(P, total_score(P, S, 1, e))
-        else:
-            g = grade_of(P, own_score(P, S, v, e))
-            g_true = grade_of(P, own_score(P, S, v + 1, e))
+        g = S.grade[e] if v == 0 else grade_of(P, own_score(P, S, v, e))
         hit_grade = P.k_grades[k, g] == 1
-        true_grade = P.k_grades[k, g_true] == 1
-        if hit_grade and v == 0 and P.soc_w > 0.0:
-            assoc = P.k_grades[k, grade_of(P, own_score(P, S, 0, e))] == 0
+        if hit_grade:  # judged on true records only when it matters (most attempts miss)
+            if v == 0:
+                g_true = grade_of(P, total_score(P, S, 1, e))
+            else:
+                g_true = grade_of(P, own_score(P, S, v + 1, e))
+            true_grade = P.k_grades[k, g_true] == 1
+            if v == 0 and P.soc_w > 0.0:
+                assoc = P.k_grades[k, grade_of(P, own_score(P, S, 0, e))] == 0
     hit = hit_list or hit_grade
     wrongful = hit and not (true_list or true_grade)
     return hit, wrongful, assoc and not hit_list

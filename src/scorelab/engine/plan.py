@@ -146,6 +146,8 @@ def _csr_union(contacts: Contacts, names: list[str], n: int) -> tuple[np.ndarray
     parts = [contacts[name].to_csr() for name in names if name in contacts]
     if not parts:
         return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    if len(parts) == 1:  # one layer is already sorted and free of duplicates
+        return parts[0][0].astype(np.int64), parts[0][1].astype(np.int32)
     ptrs = [p.astype(np.int64) for p, _ in parts]
     idxs = [i.astype(np.int32) for _, i in parts]
     bound = sum(int(p[-1]) for p in ptrs)
@@ -174,6 +176,27 @@ def _merge_rows(n, ptrs, idxs, out_ptr, out_idx):
             m = w
         out_ptr[i + 1] = m
     return m
+
+
+def _class_codes(conditions: list[tuple[np.ndarray, float]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class code per actor (uint8) and the rate factor of each code, in O(n x conditions)."""
+    if len(conditions) <= 8:
+        codes = np.zeros(n, dtype=np.uint8)
+        for i, (mask, _) in enumerate(conditions):
+            codes |= mask.astype(np.uint8) << np.uint8(i)
+        table = np.ones(1 << len(conditions))
+        for code in range(len(table)):
+            for i, (_, f) in enumerate(conditions):
+                if code >> i & 1:
+                    table[code] *= f
+        return codes, table
+    factor = np.ones(n)
+    for mask, f in conditions:
+        factor[mask] *= f
+    values, inverse = np.unique(factor, return_inverse=True)
+    if len(values) > 256:
+        raise ScenarioError([Problem("<scenario>", None, None, "behaviours", f"too many distinct rate combinations ({len(values)} > 256)")])
+    return inverse.astype(np.uint8), values
 
 
 def _keys(seed: int, name: str) -> np.ndarray:
@@ -264,10 +287,11 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         b = s.behaviours[name]
         lo_, n_ = (0, N) if b.actor == "person" else (N, F)
         t_lo[bi], t_n[bi] = lo_, n_
-        factor = np.ones(n_, dtype=np.float64)
+        # static conditions as (mask, factor) pairs; an actor's class code has bit i set when
+        # it matches condition i, and the class's factor is the product of the matched factors
+        conditions: list[tuple[np.ndarray, float]] = []
         if b.actor == "person" and b.min_age > 0:
-            factor[pop.age < b.min_age] = 0.0
-        static_mods = False
+            conditions.append((pop.age < b.min_age, 0.0))
         for mi, mod in enumerate(b.modifiers):
             path = f"behaviours.{name}.modifiers.{mi}.when"
             dyn = [a for a in mod.when if a in DYNAMIC_ATTRIBUTES and b.actor == "person"]
@@ -282,18 +306,16 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
             for attr, value in mod.when.items():
                 col, names = _attribute(pop, b.actor, attr)
                 mask &= _match(np.asarray(col), names, value, f"{path}.{attr}")
-            factor[mask] *= mod.factor
-            static_mods = True
-        if static_mods or (b.actor == "person" and b.min_age > 0):
-            values, codes = np.unique(factor, return_inverse=True)
-            if len(values) > 255:
-                raise _fail(f"behaviours.{name}.modifiers", f"too many distinct rate combinations ({len(values)} > 255)")
+            conditions.append((mask, float(mod.factor)))
+        if conditions:
+            codes, table = _class_codes(conditions, n_)
             row = np.zeros(E, dtype=np.uint8)
-            row[lo_: lo_ + n_] = codes.astype(np.uint8)
+            row[lo_: lo_ + n_] = codes
             t_cls_row[bi] = len(cls_rows)
             cls_rows.append(row)
-            t_fac[bi, : len(values)] = values
-            t_fmax[bi] = values.max() if values.size else 0.0
+            t_fac[bi, : len(table)] = table
+            present = np.bincount(codes, minlength=len(table)) > 0
+            t_fmax[bi] = table[present].max() if present.any() else 0.0
         dyn_max = 1.0
         for _, _, _, f in dm[bi]:
             dyn_max *= max(1.0, f)
