@@ -1,25 +1,31 @@
 """scorelab: simulate social-credit and mass-scoring systems on synthetic populations.
 
 The public surface is small: ``load`` a scenario (file, built-in name or dict),
-``build_population`` from it, and the ``Scenario`` model itself. Heavy
-modules (numba kernels, plotting) are imported only when used.
+``run`` it (a ``Result``: metrics, end state, ``save``/``Result.open``),
+``build_population`` from it, and the ``Scenario`` model itself. Metric
+functions live in ``scorelab.metrics``. Heavy modules (numba kernels, data
+libraries) are imported only when used.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scorelab.errors import Problem, ScenarioError
+from scorelab.errors import Problem, ScenarioError, UsageError
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from scorelab.engine.simulation import RunOutput
+    from scorelab.results import Result
     from scorelab.scenario.model import Scenario
     from scorelab.synth.contacts import Contacts
     from scorelab.synth.population import Population
 
-__all__ = ["Problem", "Scenario", "ScenarioError", "__version__", "build_population", "load", "run"]
+__all__ = [
+    "Problem", "Result", "Scenario", "ScenarioError", "UsageError", "__version__", "build_population", "load", "run",
+]
 
 
 def load(source: Any, overrides: dict[str, Any] | None = None) -> "Scenario":
@@ -38,18 +44,35 @@ def build_population(scenario: "Scenario", chunks: int = 1) -> tuple["Population
     return pop, build_contacts(pop, scenario.contacts, scenario.run.seed, chunks=chunks)
 
 
-def run(scenario: "Scenario | Any", overrides: dict[str, Any] | None = None) -> "RunOutput":
+def run(
+    scenario: "Scenario | Any",
+    overrides: dict[str, Any] | None = None,
+    *,
+    out: str | Path | None = None,
+    people_state: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    check_memory: bool = True,
+) -> "Result":
     """Build the population and run the day loop with its counterfactual twin.
 
     ``scenario`` is a Scenario, or anything ``load`` accepts (path, built-in name, dict).
+    With ``out``, the results folder is written there atomically (``people_state`` adds
+    ``people.parquet``). ``progress(done, total)`` is called after each step. Raises
+    UsageError when the run would not fit in memory (``check_memory``) or ``out`` cannot
+    be written.
     """
-    from scorelab.engine.simulation import simulate
+    from scorelab import memory
+    from scorelab.results import execute
     from scorelab.scenario.model import Scenario as _Scenario
 
     if not isinstance(scenario, _Scenario) or overrides:
         scenario = load(scenario if not isinstance(scenario, _Scenario) else scenario.model_dump(mode="json", by_alias=True), overrides)
-    pop, contacts = build_population(scenario)
-    return simulate(scenario, pop, contacts)
+    if check_memory:
+        est, avail, fits = memory.check(scenario)
+        if not fits:
+            raise UsageError(f"the run needs about {memory.human(est.total)} of memory but about "
+                             f"{memory.human(avail or 0)} is available; reduce population.people or use a distributed run")
+    return execute(scenario, out=out, people_state=people_state, progress=progress, command="scorelab.run(...)")
 
 
 def __getattr__(name: str) -> Any:
@@ -57,4 +80,8 @@ def __getattr__(name: str) -> Any:
         from scorelab.scenario.model import Scenario
 
         return Scenario
+    if name == "Result":
+        from scorelab.results import Result
+
+        return Result
     raise AttributeError(f"module 'scorelab' has no attribute {name!r}")

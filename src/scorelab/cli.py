@@ -4,6 +4,7 @@ inside the commands so that ``scorelab --help`` is instant."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -142,10 +143,31 @@ def population(
     table.add_row("firms", f"{pop.firms.n:,}")
     for name, layer in contacts.layers.items():
         table.add_row(f"{name} edges", f"{layer.n_edges:,}")
-    table.add_row("memory, people and firms", f"{pop.nbytes / 2**20:,.1f} MiB")
-    table.add_row("memory, contacts", f"{contacts.nbytes / 2**20:,.1f} MiB")
+    table.add_row("memory, people and firms", f"{pop.nbytes() / 2**20:,.1f} MiB")
+    table.add_row("memory, contacts", f"{contacts.nbytes() / 2**20:,.1f} MiB")
     table.add_row("build time", f"{t1 - t0:.2f} s + {t2 - t1:.2f} s")
     Console().print(table)
+
+
+def _run_command(source: str, days: int | None, seed: int | None, scale: float | None, out: str | None,
+                 sets: list[str], people_state: bool) -> str:
+    """The command as a user would retype it (stored in the manifest)."""
+    import shlex
+
+    parts = ["scorelab", "run", source]
+    if days is not None:
+        parts += ["--days", str(days)]
+    if seed is not None:
+        parts += ["--seed", str(seed)]
+    if scale is not None:
+        parts += ["--scale", repr(scale)]
+    if out is not None:
+        parts += ["--out", out]
+    for item in sets:
+        parts += ["--set", item]
+    if people_state:
+        parts.append("--people-state")
+    return shlex.join(parts)
 
 
 @app.command()
@@ -153,47 +175,183 @@ def run(
     source: Annotated[str, typer.Argument(help="a built-in scenario or a YAML file")],
     days: Annotated[int | None, typer.Option(help="override run.days")] = None,
     seed: Annotated[int | None, typer.Option(help="override run.seed")] = None,
+    out: Annotated[str | None, typer.Option(help="results folder (default runs/<scenario>-<seed>-<time>)")] = None,
     scale: Annotated[float | None, typer.Option(help="multiply the population size")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key=value")] = None,
+    people_state: Annotated[bool, typer.Option("--people-state", help="also write people.parquet (one row per person)")] = False,
 ) -> None:
-    """Run a scenario with its counterfactual twin and print what the system did."""
+    """Run a scenario with its counterfactual twin, write a results folder and print what the system did."""
     import time
 
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from scorelab.engine.simulation import simulate
-    from scorelab.synth.contacts import build_contacts
-    from scorelab.synth.population import build_population
+    from scorelab import memory
+    from scorelab.results import check_writable, default_run_id, execute, format_value
 
     sets = list(set_ or [])
     if days is not None:
+        if days < 0:
+            _fail([f"--days: must be >= 0, got {days}"])
         sets.append(f"run.days={days}")
     scenario = _load(source, sets, seed, scale)
+    est, avail, fits = memory.check(scenario)
+    if not fits:
+        _fail([
+            f"scorelab run: {scenario.population.people:,} people need about {memory.human(est.total)} of memory "
+            f"but about {memory.human(avail or 0)} is available ({est.describe()}); use --scale "
+            f"{max(0.0001, 0.8 * (avail or 0) / max(est.total, 1)):.2g} for a smaller population, or a distributed run "
+            f"(docs/results.md, memory model)"
+        ])
+    folder = out if out is not None else str(Path("runs") / default_run_id(scenario))
+    try:
+        check_writable(Path(folder))
+    except UsageError as e:
+        _fail([str(e)])
+    command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state)
     console = Console(stderr=True)
-    t0 = time.perf_counter()
-    console.print(f"building {scenario.population.people:,} people and their contacts...")
-    pop = build_population(scenario.population, scenario.run.seed)
-    contacts = build_contacts(pop, scenario.contacts, scenario.run.seed)
-    console.print(f"built in {time.perf_counter() - t0:.1f} s; compiling and running {scenario.run.days} days...")
-    if console.is_terminal:
-        with Progress(TextColumn("day loop"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      TimeRemainingColumn(), console=console) as bar:
-            task = bar.add_task("run", total=1)
-            out = simulate(scenario, pop, contacts, lambda done, total: bar.update(task, completed=done, total=total))
-    else:
-        def plain(done: int, total: int) -> None:
-            if done == total or done % max(1, total // 10) == 0:
-                console.print(f"step {done}/{total}")
-        out = simulate(scenario, pop, contacts, plain)
+    console.print(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
+                  f"(estimated memory {memory.human(est.total)})...", highlight=False)
+
+    def built(seconds: float) -> None:
+        console.print(f"built in {seconds:.1f} s; running {scenario.run.days} days beside the twin...", highlight=False)
+
+    try:
+        if console.is_terminal:
+            with Progress(TextColumn("day loop"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                          TimeRemainingColumn(), console=console) as bar:
+                task = bar.add_task("run", total=None)
+                result = execute(scenario, out=folder, people_state=people_state, on_built=built, command=command,
+                                 progress=lambda done, total: bar.update(task, completed=done, total=total))
+        else:
+            last = [time.monotonic()]
+
+            def plain(done: int, total: int) -> None:
+                now = time.monotonic()
+                if done == total or done % max(1, total // 10) == 0 or now - last[0] >= 10:
+                    last[0] = now
+                    console.print(f"step {done}/{total}", highlight=False)
+
+            result = execute(scenario, out=folder, people_state=people_state, on_built=built, command=command,
+                             progress=plain)
+    except UsageError as e:
+        _fail([str(e)])
     table = Table(title=f"{scenario.name} (seed {scenario.run.seed}), against its counterfactual twin")
     table.add_column("what")
     table.add_column("value", justify="right")
-    for k, v in out.summary().items():
-        table.add_row(k, f"{v:.1%}" if "share" in k else f"{v:,.0f}")
-    table.add_row("agent-days per second", f"{out.agent_days_per_second:,.0f}")
-    Console().print(table)
+    for k, v in result.summary().items():
+        table.add_row(k, format_value(k, v))
+    table.add_row("agent-days per second", f"{result.manifest['agent_days_per_second']:,.0f}")
+    Console(width=max(100, Console().width)).print(table)
+    typer.echo(f"results: {result.path}")
+
+
+@app.command()
+def runs(directory: Annotated[str, typer.Argument(help="folder holding run folders")] = "runs") -> None:
+    """List the run folders under DIRECTORY (default ./runs)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from scorelab.results import list_runs
+
+    base = Path(directory)
+    if not base.is_dir():
+        _fail([f"{directory}: no such folder"])
+    found = list_runs(base)
+    partial = [d for d in base.iterdir() if d.is_dir() and d.name.startswith(".") and ".partial" in d.name]
+    if not found:
+        typer.echo(f"{directory}: no runs" + (f" ({len(partial)} incomplete)" if partial else ""))
+        return
+    table = Table(title=f"runs in {directory}")
+    table.add_column("run", no_wrap=True)
+    for col, just in ( ("scenario", "left"), ("seed", "right"), ("days", "right"),
+                      ("people", "right"), ("date", "left"), ("wall time", "right"), ("people.parquet", "left")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for m in found:
+        table.add_row(Path(m["path"]).name, str(m.get("scenario", "?")), str(m.get("seed", "?")),
+                      f"{m.get('days', 0):g}", f"{m.get('people', 0):,}", str(m.get("created", "?")).replace("T", " ")[:19],
+                      f"{m.get('wall_seconds', 0):.1f} s", "yes" if m.get("people_state") else "no")
+    Console(width=max(120, Console().width)).print(table)
+    if partial:
+        typer.echo(f"{len(partial)} incomplete run folder(s) (interrupted runs) not listed", err=True)
+
+
+def _sql_list(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL over the views metrics, people, groups, scores, runs")],
+    runs_dir: Annotated[str, typer.Option("--runs", help="folder holding run folders")] = "runs",
+    limit: Annotated[int, typer.Option(help="most rows to print")] = 200,
+) -> None:
+    """Run SQL (DuckDB) over every run's Parquet files and print the result.
+
+    Views: metrics (one row per run and step), people (runs saved with --people-state),
+    groups (end state summed by group, province, city, urban), scores (end-score value counts),
+    runs (one row per run). Metric names hold dots: quote them, e.g. "score.mean".
+    """
+    import duckdb
+    import polars as pl
+    from rich.console import Console
+    from rich.table import Table
+
+    from scorelab.results import READABLE_VERSIONS, list_runs
+
+    base = Path(runs_dir)
+    if not base.is_dir():
+        _fail([f"--runs {runs_dir}: no such folder"])
+    found = []
+    for m in list_runs(base):
+        if m.get("format_version") not in READABLE_VERSIONS:
+            typer.echo(f"skipping {m['path']}: results format version {m.get('format_version')} is not readable "
+                       f"by this scorelab", err=True)
+            continue
+        found.append(m)
+    if not found:
+        _fail([f"--runs {runs_dir}: no runs there"])
+    con = duckdb.connect(":memory:")
+    for view in ("metrics", "people", "groups", "scores"):
+        files = [str(Path(m["path"]) / f"{view}.parquet") for m in found if (Path(m["path"]) / f"{view}.parquet").is_file()]
+        if files:
+            con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_sql_list(files)}, union_by_name = true)")
+        else:
+            con.execute(f"CREATE VIEW {view} AS SELECT NULL::VARCHAR AS run_id WHERE false")
+    runs_df = pl.DataFrame([{
+        "run_id": m.get("run_id"), "scenario": m.get("scenario"), "seed": m.get("seed"), "days": m.get("days"),
+        "people": m.get("people"), "created": m.get("created"), "wall_seconds": m.get("wall_seconds"),
+        "agent_days_per_second": m.get("agent_days_per_second"), "scorelab_version": m.get("scorelab_version"),
+        "people_state": bool(m.get("people_state")), "path": m["path"],
+    } for m in found]).to_arrow()
+    con.register("_runs_table", runs_df)
+    con.execute("CREATE VIEW runs AS SELECT * FROM _runs_table")
+    try:
+        cur = con.execute(sql)
+        if cur.description is None:
+            typer.echo("ok")
+            return
+        columns = [d[0] for d in cur.description]
+        rows = cur.fetchmany(limit + 1)
+    except duckdb.Error as e:
+        _fail([f"query: {str(e).splitlines()[0]}"])
+    table = Table()
+    for c in columns:
+        table.add_column(c)
+    for row in rows[:limit]:
+        table.add_row(*[_cell(v) for v in row])
+    Console(width=max(120, Console().width)).print(table)
+    if len(rows) > limit:
+        typer.echo(f"(more than {limit} rows; showing the first {limit}; use --limit)", err=True)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
 
 
 def main() -> None:

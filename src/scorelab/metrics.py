@@ -1,0 +1,425 @@
+"""The metric catalogue: what a run did, as polars DataFrames.
+
+Every metric is a pure function of a ``Result`` or of a results folder (a path is opened
+with ``Result.open``), so reports can be rebuilt without rerunning. Each reads only the
+per-step metrics (``metrics.parquet``), the per-cell sums (``groups.parquet``), the end
+score value counts (``scores.parquet``) and the names in the manifest; none needs the
+opt-in per-person file. Formulas: docs/metrics.md.
+
+"Twin" is the counterfactual run (same population and random numbers, scoring off);
+effects are twin minus factual (acts suppressed) or factual minus twin (income lost).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from scorelab.errors import UsageError
+
+if TYPE_CHECKING:
+    from scorelab.results import Result
+
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+BY = ("group", "province", "city", "urban")
+
+
+def _r(r: Any) -> "Result":
+    from scorelab.results import Result
+
+    return r if isinstance(r, Result) else Result.open(r)
+
+
+def _total(r: "Result", column: str) -> float:
+    """Sum over steps of one metric column (0 if the run has no such column)."""
+    return float(r.metrics.get_column(column).sum()) if column in r.metrics.columns else 0.0
+
+
+def _last(r: "Result", column: str) -> float:
+    m = r.metrics
+    return float(m.get_column(column)[-1]) if column in m.columns and m.height else 0.0
+
+
+def _max(r: "Result", column: str) -> float:
+    m = r.metrics
+    return float(m.get_column(column).max()) if column in m.columns and m.height else 0.0
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+# --------------------------------------------------------------------------- scores and grades
+
+
+def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    """Smallest x whose cumulative weight share reaches q (inverse of the empirical CDF)."""
+    c = np.cumsum(w)
+    i = int(np.searchsorted(c, q * c[-1] - 1e-9 * c[-1], side="left"))
+    return float(x[min(i, x.size - 1)])
+
+
+def gini(x: np.ndarray, w: np.ndarray | None = None) -> float | None:
+    """Gini coefficient of values x with weights w: mean absolute difference over twice the mean,
+    ``sum_ij w_i w_j |x_i - x_j| / (2 W^2 mean)``; None when the mean is not positive."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.ones_like(x) if w is None else np.asarray(w, dtype=np.float64)
+    if x.size == 0:
+        return None
+    order = np.argsort(x, kind="stable")
+    x, w = x[order], w[order]
+    W = w.sum()
+    S = float((w * x).sum())
+    if W <= 0 or S <= 0:
+        return None
+    C = np.cumsum(w)
+    return float((w * x * (2 * C - w - W)).sum() / (W * S))
+
+
+def score_distribution(r: Any) -> pl.DataFrame:
+    """End scores of scored people: count, mean, sd, min, quantiles, max, Gini (one row)."""
+    r = _r(r)
+    s = r.scores.sort("score")
+    x = s.get_column("score").to_numpy().astype(np.float64)
+    w = s.get_column("people").to_numpy().astype(np.float64)
+    row: dict[str, Any] = {"scored": int(w.sum())}
+    if w.sum() > 0:
+        mean = float((w * x).sum() / w.sum())
+        row |= {"mean": mean, "sd": float(np.sqrt(max(0.0, (w * (x - mean) ** 2).sum() / w.sum()))), "min": float(x[0])}
+        for q in QUANTILES:
+            row[f"p{round(q * 100):02d}"] = _weighted_quantile(x, w, q)
+        row |= {"max": float(x[-1]), "gini": gini(x, w)}
+    else:
+        row |= {k: None for k in ("mean", "sd", "min", *[f"p{round(q * 100):02d}" for q in QUANTILES], "max", "gini")}
+    return pl.DataFrame([row], schema={k: (pl.Int64 if k == "scored" else pl.Float64) for k in row})
+
+
+def score_series(r: Any) -> pl.DataFrame:
+    """Mean and standard deviation of scored people's scores at the end of each step."""
+    r = _r(r)
+    return r.metrics.select("day", pl.col("score.mean").alias("mean"), pl.col("score.sd").alias("sd"))
+
+
+def grade_shares(r: Any) -> pl.DataFrame:
+    """People per grade at the start (before day 0) and at the end of the run, and shares."""
+    r = _r(r)
+    grades = r.names["grades"]
+    start = r.scores.group_by("start_grade").agg(pl.col("people").sum())
+    start_n = dict(zip(start.get_column("start_grade").to_list(), start.get_column("people").to_list()))
+    end_n = {g: int(_last(r, f"grades.{g}")) for g in grades}
+    s_tot, e_tot = sum(start_n.values()), sum(end_n.values())
+    return pl.DataFrame({
+        "grade": grades,
+        "start_people": [int(start_n.get(g, 0)) for g in grades],
+        "start_share": [_ratio(start_n.get(g, 0), s_tot) for g in grades],
+        "end_people": [end_n[g] for g in grades],
+        "end_share": [_ratio(end_n[g], e_tot) for g in grades],
+    }, schema={"grade": pl.String, "start_people": pl.Int64, "start_share": pl.Float64,
+               "end_people": pl.Int64, "end_share": pl.Float64})
+
+
+def grade_shares_over_time(r: Any) -> pl.DataFrame:
+    """People per grade at the end of each step, long format (day, grade, people, share)."""
+    r = _r(r)
+    grades = r.names["grades"]
+    cols = [f"grades.{g}" for g in grades]
+    long = r.metrics.select("day", *cols).unpivot(index="day", variable_name="grade", value_name="people")
+    long = long.with_columns(pl.col("grade").str.strip_prefix("grades."))
+    return long.with_columns((pl.col("people") / pl.col("people").sum().over("day")).fill_nan(None).alias("share"))
+
+
+def grade_transitions(r: Any) -> pl.DataFrame:
+    """Grade transition matrix start -> end: people and share of the start grade's people,
+    every (start, end) pair including empty ones, in grade order."""
+    r = _r(r)
+    grades = r.names["grades"]
+    cells = r.scores.group_by("start_grade", "grade").agg(pl.col("people").sum())
+    n = {(a, b): int(c) for a, b, c in cells.iter_rows()}
+    rows = []
+    for a in grades:
+        tot = sum(n.get((a, b), 0) for b in grades)
+        for b in grades:
+            rows.append((a, b, n.get((a, b), 0), _ratio(n.get((a, b), 0), tot)))
+    return pl.DataFrame(rows, schema={"start_grade": pl.String, "end_grade": pl.String, "people": pl.Int64,
+                                      "share": pl.Float64}, orient="row")
+
+
+# --------------------------------------------------------------------------- records
+
+
+def records(r: Any) -> pl.DataFrame:
+    """Records made, by channel and error status (true, misattributed, false_match), with the
+    share of the channel's records."""
+    r = _r(r)
+    rows = []
+    for c in r.names["channels"]:
+        counts = {x: _total(r, f"records.{c}.{x}") for x in ("true", "misattributed", "false_match")}
+        tot = sum(counts.values())
+        rows += [(c, x, int(v), _ratio(v, tot)) for x, v in counts.items()]
+    return pl.DataFrame(rows, schema={"channel": pl.String, "status": pl.String, "records": pl.Int64,
+                                      "share": pl.Float64}, orient="row")
+
+
+def records_removed(r: Any) -> pl.DataFrame:
+    """Records removed, by reason (appeal: erroneous records removed on appeal; deleted: past
+    retention or expiry)."""
+    r = _r(r)
+    return pl.DataFrame({"reason": ["appeal", "deleted"],
+                         "records": [int(_total(r, "records_removed.appeal")), int(_total(r, "records_removed.deleted"))]})
+
+
+# --------------------------------------------------------------------------- consequences
+
+
+def consequences(r: Any) -> pl.DataFrame:
+    """Each consequence: kind, whether a sanction, times applied, wrongful (would not apply on
+    true records alone), by association (only the social term put the grade there), money
+    moved (negative: fines), and the wrongful share."""
+    r = _r(r)
+    rows = []
+    for k, info in r.names["consequences"].items():
+        applied = _total(r, f"consequences.{k}.applied")
+        wrongful = _total(r, f"consequences.{k}.wrongful")
+        rows.append((k, info["kind"], info["actor"], bool(info["sanction"]), int(applied), int(wrongful),
+                     int(_total(r, f"consequences.{k}.association")), _total(r, f"consequences.{k}.money"),
+                     _ratio(wrongful, applied)))
+    return pl.DataFrame(rows, schema={"consequence": pl.String, "kind": pl.String, "actor": pl.String,
+                                      "sanction": pl.Boolean, "applied": pl.Int64, "wrongful": pl.Int64,
+                                      "association": pl.Int64, "money": pl.Float64, "wrongful_share": pl.Float64},
+                        orient="row")
+
+
+def sanctions_by_kind(r: Any) -> pl.DataFrame:
+    """Sanctions and rewards summed by consequence kind (refusal, fine, discount, ...)."""
+    c = consequences(r)
+    return (c.group_by("kind", "sanction")
+            .agg(pl.col("applied", "wrongful", "association", "money").sum())
+            .with_columns((pl.col("wrongful") / pl.col("applied")).fill_nan(None).alias("wrongful_share"))
+            .sort("sanction", "kind", descending=[True, False]))
+
+
+def wrongful_sanctions(r: Any) -> pl.DataFrame:
+    """All sanctions together: applied, wrongful, by association, wrongful share, and the people
+    sanctioned at least once / wrongfully at least once (one row)."""
+    r = _r(r)
+    c = consequences(r).filter(pl.col("sanction"))
+    applied, wrongful = int(c.get_column("applied").sum()), int(c.get_column("wrongful").sum())
+    g = r.groups
+    return pl.DataFrame([{
+        "sanctions": applied, "wrongful": wrongful, "association": int(c.get_column("association").sum()),
+        "wrongful_share": _ratio(wrongful, applied),
+        "people_sanctioned": int(g.get_column("sanctioned_people").sum()),
+        "people_wrongfully_sanctioned": int(g.get_column("wrongfully_sanctioned_people").sum()),
+    }], schema={"sanctions": pl.Int64, "wrongful": pl.Int64, "association": pl.Int64, "wrongful_share": pl.Float64,
+                "people_sanctioned": pl.Int64, "people_wrongfully_sanctioned": pl.Int64})
+
+
+def association(r: Any) -> pl.DataFrame:
+    """Guilt by association: per consequence, applications that only the social term caused,
+    and their share of all applications."""
+    c = consequences(r)
+    return c.select("consequence", "kind", "sanction", "applied", "association",
+                    (pl.col("association") / pl.col("applied")).fill_nan(None).alias("association_share"))
+
+
+def service_refusals(r: Any) -> pl.DataFrame:
+    """Refusal consequences (services, travel, loans, schools, jobs): refusals, wrongful refusals,
+    by association."""
+    c = consequences(r)
+    return c.filter(pl.col("kind") == "refusal").select("consequence", "actor", "applied", "wrongful", "association",
+                                                         "wrongful_share")
+
+
+# --------------------------------------------------------------------------- flags and lists
+
+
+def flags(r: Any) -> pl.DataFrame:
+    """Each flag: raised, true and false positives, precision = true / (true + false),
+    investigated, backlog at the end and its maximum."""
+    r = _r(r)
+    rows = []
+    for f in r.names["flags"]:
+        t, fa = _total(r, f"flags.{f}.true"), _total(r, f"flags.{f}.false")
+        rows.append((f, int(_total(r, f"flags.{f}.raised")), int(t), int(fa), _ratio(t, t + fa),
+                     int(_total(r, f"flags.{f}.investigated")), int(_last(r, f"flags.{f}.backlog")),
+                     int(_max(r, f"flags.{f}.backlog"))))
+    return pl.DataFrame(rows, schema={"flag": pl.String, "raised": pl.Int64, "true": pl.Int64, "false": pl.Int64,
+                                      "precision": pl.Float64, "investigated": pl.Int64, "backlog_end": pl.Int64,
+                                      "backlog_max": pl.Int64}, orient="row")
+
+
+def lists(r: Any) -> pl.DataFrame:
+    """Each black- or redlist: entries, exits, wrongful entries over the run; stock at the end
+    of the first step, at the end, and its maximum."""
+    r = _r(r)
+    rows = []
+    m = r.metrics
+    for name, actor in r.names["lists"].items():
+        stock = f"lists.{name}.stock"
+        first = float(m.get_column(stock)[0]) if stock in m.columns and m.height else 0.0
+        rows.append((name, actor, int(_total(r, f"lists.{name}.entries")), int(_total(r, f"lists.{name}.exits")),
+                     int(_total(r, f"lists.{name}.wrongful_entries")), int(first), int(_last(r, stock)),
+                     int(_max(r, stock))))
+    return pl.DataFrame(rows, schema={"list": pl.String, "actor": pl.String, "entries": pl.Int64, "exits": pl.Int64,
+                                      "wrongful_entries": pl.Int64, "stock_first": pl.Int64, "stock_end": pl.Int64,
+                                      "stock_max": pl.Int64}, orient="row")
+
+
+def list_flows(r: Any) -> pl.DataFrame:
+    """Per step and list: stock at the end of the step, entries, exits, wrongful entries."""
+    r = _r(r)
+    parts = []
+    for name in r.names["lists"]:
+        parts.append(r.metrics.select(
+            "day", pl.lit(name).alias("list"),
+            *[pl.col(f"lists.{name}.{x}").alias(x) for x in ("stock", "entries", "exits", "wrongful_entries")]))
+    if not parts:
+        return pl.DataFrame(schema={"day": pl.Float64, "list": pl.String, "stock": pl.Float64, "entries": pl.Float64,
+                                    "exits": pl.Float64, "wrongful_entries": pl.Float64})
+    return pl.concat(parts)
+
+
+# --------------------------------------------------------------------------- behaviour and economy
+
+
+def chilling(r: Any) -> pl.DataFrame:
+    """Acts per behaviour in the twin and in the factual world; suppressed = twin - factual,
+    suppressed_share = suppressed / twin. For 'disfavoured' (lawful) behaviours this is the
+    chilling effect; for 'wrongdoing' it is deterrence."""
+    r = _r(r)
+    rows = []
+    for b, kind in r.names["behaviours"].items():
+        fact, twin = _total(r, f"events.{b}"), _total(r, f"events_twin.{b}")
+        rows.append((b, kind, int(twin), int(fact), int(twin - fact), _ratio(twin - fact, twin)))
+    return pl.DataFrame(rows, schema={"behaviour": pl.String, "kind": pl.String, "events_twin": pl.Int64,
+                                      "events": pl.Int64, "suppressed": pl.Int64, "suppressed_share": pl.Float64},
+                        orient="row")
+
+
+def economic_losses(r: Any) -> pl.DataFrame:
+    """People's income lost against the twin (total and per person), fines paid, discounts and
+    bonuses received, and net money moved by consequences (one row)."""
+    r = _r(r)
+    g = r.groups
+    people = int(g.get_column("people").sum())
+    lost = float(g.get_column("income_lost").sum())
+    c = consequences(r)
+    fines = 0.0 - float(c.filter(pl.col("kind") == "fine").get_column("money").sum()) + 0.0
+    gains = float(c.filter(pl.col("kind").is_in(["discount", "bonus"])).get_column("money").sum())
+    return pl.DataFrame([{
+        "people": people, "income_lost": lost, "income_lost_per_person": _ratio(lost, people),
+        "fines": fines, "discounts_and_bonuses": gains, "money_net_people": float(g.get_column("money").sum()),
+    }], schema={"people": pl.Int64, "income_lost": pl.Float64, "income_lost_per_person": pl.Float64,
+                "fines": pl.Float64, "discounts_and_bonuses": pl.Float64, "money_net_people": pl.Float64})
+
+
+# --------------------------------------------------------------------------- disparate impact
+
+IMPACT_MEASURES = ("sanctions", "wrongful_sanctions", "income_lost", "refusals", "flags")
+
+
+def disparate_impact(r: Any, by: str = "group", reference: str = "overall") -> pl.DataFrame:
+    """Per-capita outcomes by ``by`` (group, province, city or urban) and their ratio to a
+    reference: ``overall`` (the whole population's per-capita value) or ``best`` (the lowest
+    per-capita value among the cells, per measure). Ratios are null when the reference is 0."""
+    if by not in BY:
+        raise UsageError(f"disparate_impact: by must be one of {', '.join(BY)}, got {by!r}")
+    if reference not in ("overall", "best"):
+        raise UsageError(f"disparate_impact: reference must be 'overall' or 'best', got {reference!r}")
+    r = _r(r)
+    g = r.groups
+    cells = g.group_by(by).agg(pl.col("people").sum(), *[pl.col(m).sum() for m in IMPACT_MEASURES]).sort(by)
+    cells = cells.with_columns([(pl.col(m) / pl.col("people")).alias(f"{m}_per_capita") for m in IMPACT_MEASURES])
+    total_people = float(g.get_column("people").sum())
+    exprs = []
+    for m in IMPACT_MEASURES:
+        if reference == "overall":
+            ref = float(g.get_column(m).sum()) / total_people if total_people else 0.0
+        else:
+            ref = float(cells.get_column(f"{m}_per_capita").min() or 0.0)
+        exprs.append((pl.col(f"{m}_per_capita") / ref if ref else pl.lit(None, dtype=pl.Float64)).alias(f"{m}_ratio"))
+    return cells.with_columns(exprs)
+
+
+def worst_hit(r: Any, by: str = "group") -> dict[str, Any] | None:
+    """The cell with the most sanctions per person and its ratio to the overall rate (None if
+    nobody was sanctioned)."""
+    d = disparate_impact(r, by)
+    if d.height == 0 or not (d.get_column("sanctions").sum() > 0):
+        return None
+    row = d.sort("sanctions_per_capita", descending=True).row(0, named=True)
+    return {"by": by, "value": row[by], "sanctions_per_capita": row["sanctions_per_capita"],
+            "ratio": row["sanctions_ratio"]}
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+CATALOGUE: dict[str, Callable[[Any], pl.DataFrame]] = {
+    "score_distribution": score_distribution,
+    "score_series": score_series,
+    "grade_shares": grade_shares,
+    "grade_shares_over_time": grade_shares_over_time,
+    "grade_transitions": grade_transitions,
+    "records": records,
+    "records_removed": records_removed,
+    "consequences": consequences,
+    "sanctions_by_kind": sanctions_by_kind,
+    "wrongful_sanctions": wrongful_sanctions,
+    "association": association,
+    "service_refusals": service_refusals,
+    "flags": flags,
+    "lists": lists,
+    "list_flows": list_flows,
+    "chilling": chilling,
+    "economic_losses": economic_losses,
+    "disparate_impact_group": lambda r: disparate_impact(r, "group"),
+    "disparate_impact_province": lambda r: disparate_impact(r, "province"),
+    "disparate_impact_urban": lambda r: disparate_impact(r, "urban"),
+}
+
+
+def compute_all(r: Any) -> dict[str, pl.DataFrame]:
+    """Every metric of the catalogue, by name."""
+    r = _r(r)
+    return {name: f(r) for name, f in CATALOGUE.items()}
+
+
+def headline(r: Any) -> dict[str, float | str]:
+    """The figures the command line prints after a run."""
+    r = _r(r)
+    m = r.manifest
+    rec = records(r)
+    status = rec.group_by("status").agg(pl.col("records").sum())
+    by_status = dict(zip(status.get_column("status").to_list(), status.get_column("records").to_list()))
+    ws = wrongful_sanctions(r).row(0, named=True)
+    fl = flags(r)
+    ch = chilling(r)
+    t, f = int(fl.get_column("true").sum()), int(fl.get_column("false").sum())
+    out: dict[str, float | str] = {
+        "people": float(m["people"]),
+        "days": float(m["days"]),
+        "records, true": float(by_status.get("true", 0)),
+        "records, erroneous": float(by_status.get("misattributed", 0) + by_status.get("false_match", 0)),
+        "sanctions": float(ws["sanctions"]),
+        "sanctions, wrongful": float(ws["wrongful"]),
+        "sanctions, by association": float(ws["association"]),
+        "people sanctioned": float(ws["people_sanctioned"]),
+        "flags, true": float(t),
+        "flags, false": float(f),
+        "lawful acts suppressed": float(ch.filter(pl.col("kind") == "disfavoured").get_column("suppressed").sum()),
+        "wrongdoing deterred": float(ch.filter(pl.col("kind") == "wrongdoing").get_column("suppressed").sum()),
+        "income lost vs twin": float(economic_losses(r).get_column("income_lost")[0]),
+    }
+    for row in grade_shares(r).iter_rows(named=True):
+        out[f"grade {row['grade']} share"] = float(row["end_share"] or 0.0)
+    w = worst_hit(r, "group")
+    if w is None:
+        out["worst-hit group"] = "none (no sanctions)"
+    else:
+        ratio = f", {w['ratio']:.2f}x the overall rate" if w["ratio"] is not None else ""
+        out["worst-hit group"] = f"{w['value']} ({w['sanctions_per_capita'] * 1000:,.1f} sanctions per 1,000{ratio})"
+    return out

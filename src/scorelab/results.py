@@ -1,0 +1,543 @@
+"""Results of a run: the ``Result`` class and the results folder it reads and writes.
+
+A results folder (format documented in docs/results.md) holds:
+
+* ``scenario.yaml``: the resolved scenario, loadable with ``scorelab.load``;
+* ``manifest.json``: format version, scorelab version, seed, timings, platform, command,
+  and the names in the run (behaviours with kinds, consequences with kinds, ...);
+* ``metrics.parquet``: one row per step: ``run_id, seed, step, day`` and one column per metric;
+* ``groups.parquet``: per-person end state summed over cells of (group, province, city,
+  urban): what disparate-impact metrics need without the per-person file;
+* ``scores.parquet``: end scores of scored people as value counts with their start and end
+  grade: score quantiles, Gini and grade transitions without the per-person file;
+* ``people.parquet`` (opt-in): per-person end state with population columns joined.
+
+Writing is atomic: everything goes into a hidden sibling ``.<name>.partial-<pid>``
+(created before the run starts, so an unwritable place fails at once) and is renamed to
+the final name only when complete; ``manifest.json`` is written last. A run killed midway
+leaves at most a hidden ``.partial`` folder without a manifest, which ``Result.open`` and
+``scorelab runs`` refuse to treat as a run.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from scorelab.errors import UsageError
+
+if TYPE_CHECKING:
+    from scorelab.engine.simulation import RunOutput
+    from scorelab.scenario.model import Scenario
+    from scorelab.synth.population import Population
+
+#: Version of the results-folder layout; bumped when files or columns change meaning.
+FORMAT_VERSION = 1
+#: Versions ``Result.open`` can read.
+READABLE_VERSIONS = (1,)
+FORMAT_NAME = "scorelab-results"
+#: Above this many distinct end scores, ``scores.parquet`` holds scores in this many equal-width bins.
+MAX_DISTINCT_SCORES = 200_000
+SCORE_BINS = 100_000
+
+PERSON_KEYS = ("group", "province", "city", "urban")
+_COUNTERS_PEOPLE = {
+    "sanctioned_people": "sanctions",
+    "wrongfully_sanctioned_people": "wrongful_sanctions",
+    "association_people": "association_sanctions",
+    "refused_people": "refusals",
+    "rewarded_people": "rewards",
+    "flagged_people": "flags",
+    "people_with_erroneous_records": "erroneous_records",
+    "people_with_suppressed_acts": "acts_suppressed",
+}
+
+
+def _version() -> str:
+    from scorelab import __version__
+
+    return __version__
+
+
+# --------------------------------------------------------------------------- start grades
+
+
+def start_scores(plan: Any) -> np.ndarray:
+    """Each person's score before day 0, as the engine's ``init_scores`` computes it: the
+    points base, or for index schemes each dimension's start plus its income term, blended
+    with the mean of contacts' own scores when there is a social term; clipped to the bounds.
+    Unscored people (below ``scoring.min_age``) get NaN."""
+    P = plan.params
+    N = int(P.n_people)
+    if P.scheme == 0:
+        own = np.full(N, float(P.base))
+    else:
+        pct = np.asarray(P.income_pct[:N], dtype=np.float64)[:, None]
+        vals = np.clip(np.asarray(P.dim_start)[None, :] + np.asarray(P.dim_inc)[None, :] * (pct - 0.5), 0.0, 1.0)
+        w = np.asarray(P.dim_w, dtype=np.float64)
+        own = P.lo + (P.hi - P.lo) * (vals @ w) / w.sum()
+    own = np.clip(own, P.clip_lo, P.clip_hi)
+    total = own
+    if P.soc_w > 0.0:
+        ptr = np.asarray(P.soc_ptr, dtype=np.int64)
+        idx = np.asarray(P.soc_idx, dtype=np.int64)
+        deg = np.diff(ptr)
+        sums = np.zeros(N)
+        if idx.size:
+            rows = np.repeat(np.arange(N), deg)
+            np.add.at(sums, rows, own[idx])
+        total = np.where(deg > 0, (1.0 - P.soc_w) * own + P.soc_w * sums / np.maximum(deg, 1), own)
+    scored = np.asarray(P.ent_scored[:N]).astype(bool)
+    return np.where(scored, total, np.nan)
+
+
+def grade_index(plan: Any, scores: np.ndarray) -> np.ndarray:
+    """Grade index of each score (first band whose lower bound it reaches); -1 for NaN."""
+    g_from = np.asarray(plan.params.g_from, dtype=np.float64)
+    G = g_from.size
+    out = np.full(scores.shape, -1, dtype=np.int64)
+    ok = ~np.isnan(scores)
+    reached = scores[ok, None] >= g_from[None, :]
+    first = np.where(reached.any(axis=1), reached.argmax(axis=1), G - 1)
+    out[ok] = first
+    return out
+
+
+# --------------------------------------------------------------------------- building frames
+
+
+def _names(scenario: "Scenario", plan: Any) -> dict[str, Any]:
+    """Names in the run and what they are (stored in the manifest, used by the metrics)."""
+    return {
+        "behaviours": {b: scenario.behaviours[b].kind for b in plan.behaviour_names},
+        "channels": list(plan.channel_names),
+        "grades": list(plan.grade_names),
+        "lists": {l: scenario.lists[l].actor for l in plan.list_names},
+        "consequences": {
+            k: {"kind": scenario.consequences[k].kind, "sanction": bool(s), "actor": scenario.consequences[k].actor}
+            for k, s in zip(plan.consequence_names, plan.consequence_sanction)
+        },
+        "flags": list(plan.flag_names),
+        "scheme": scenario.scoring.scheme,
+    }
+
+
+def _people_frame(out: "RunOutput", pop: "Population") -> pl.DataFrame:
+    plan = out.plan
+    grades = list(plan.grade_names)
+    N = int(plan.params.n_people)
+    start = start_scores(plan)
+    start_g = grade_index(plan, start)
+    end_g = out.people["grade"].astype(np.int64)
+    end_g = np.where(end_g == 255, -1, end_g)
+    scored = end_g >= 0
+
+    def names(codes: np.ndarray, table: tuple[str, ...] | list[str]) -> pl.Series:
+        return pl.Series(np.asarray(table, dtype=object)[codes.astype(np.int64)]) if len(codes) else pl.Series([], dtype=pl.String)
+
+    def grade_col(codes: np.ndarray) -> pl.Series:
+        vals = [grades[c] if c >= 0 else None for c in codes.tolist()]
+        return pl.Series(vals, dtype=pl.String)
+
+    cols: dict[str, Any] = {
+        "person": np.arange(N, dtype=np.int32),
+        "group": names(pop.group, pop.group_names),
+        "province": names(pop.province, pop.province_names),
+        "city": names(pop.city, pop.city_names),
+        "urban": pop.urban.astype(bool),
+        "age": pop.age.astype(np.int16),
+        "start_score": start,
+        "start_grade": grade_col(start_g),
+        "score": np.where(scored, out.people["score"], np.nan),
+        "grade": grade_col(end_g),
+    }
+    for k, v in out.people.items():
+        if k not in ("score", "grade"):
+            cols[k] = v
+    df = pl.DataFrame(cols)
+    return df.with_columns(pl.col("start_score", "score").fill_nan(None))
+
+
+def _groups_frame(people: pl.DataFrame) -> pl.DataFrame:
+    """People's end state summed over (group, province, city, urban) cells."""
+    skip = {"person", "age", "start_score", "score", "start_grade", "grade", *PERSON_KEYS}
+    numeric = [c for c, t in people.schema.items() if c not in skip and (t.is_numeric() or t == pl.Boolean)]
+    aggs = [pl.len().alias("people"), pl.col("grade").is_not_null().sum().alias("scored")]
+    aggs += [pl.col(c).cast(pl.Float64).sum().alias(c) for c in numeric]
+    aggs += [(pl.col(src) != 0).sum().alias(name) for name, src in _COUNTERS_PEOPLE.items() if src in people.columns]
+    return people.group_by(list(PERSON_KEYS)).agg(aggs).sort(list(PERSON_KEYS))
+
+
+def _scores_frame(people: pl.DataFrame) -> tuple[pl.DataFrame, float | None]:
+    """Value counts of (start grade, end grade, end score) over scored people."""
+    scored = people.filter(pl.col("grade").is_not_null()).select("start_grade", "grade", "score")
+    width: float | None = None
+    if scored.get_column("score").n_unique() > MAX_DISTINCT_SCORES:
+        lo, hi = scored.get_column("score").min(), scored.get_column("score").max()
+        width = (hi - lo) / SCORE_BINS or 1.0
+        scored = scored.with_columns(((pl.col("score") - lo) / width).floor().mul(width).add(lo + width / 2).alias("score"))
+    vc = scored.group_by("start_grade", "grade", "score").agg(pl.len().cast(pl.Int64).alias("people"))
+    return vc.sort("score", "start_grade", "grade"), width
+
+
+# --------------------------------------------------------------------------- the Result
+
+
+class Result:
+    """A run's results: metrics per step, end state, scenario and manifest.
+
+    Build one with ``scorelab.run(...)`` or read a results folder with ``Result.open(dir)``.
+    ``metrics`` (one row per step), ``groups`` and ``scores`` are always present; ``people``
+    (one row per person) is present after a run and in folders saved with ``people=True``.
+    Metric functions in ``scorelab.metrics`` take a Result (or a folder).
+    """
+
+    def __init__(
+        self,
+        *,
+        scenario: dict[str, Any],
+        manifest: dict[str, Any],
+        metrics: pl.DataFrame,
+        groups: pl.DataFrame,
+        scores: pl.DataFrame,
+        people: pl.DataFrame | None = None,
+        path: Path | None = None,
+    ) -> None:
+        self.scenario_data = scenario
+        self.manifest = manifest
+        self.metrics = metrics
+        self.groups = groups
+        self.scores = scores
+        self._people = people
+        self.path = path
+
+    # ---------------------------------------------------------------- construction
+
+    @classmethod
+    def from_output(cls, out: "RunOutput", scenario: "Scenario", pop: "Population", *, run_id: str | None = None,
+                    command: str | None = None, created: str | None = None) -> "Result":
+        """Wrap a finished engine run (``RunOutput``) with its scenario and population."""
+        plan = out.plan
+        seed = int(scenario.run.seed)
+        created = created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        run_id = run_id or default_run_id(scenario, created)
+        cols: dict[str, Any] = {
+            "run_id": pl.Series([run_id] * out.n_steps, dtype=pl.String),
+            "seed": pl.Series([seed] * out.n_steps, dtype=pl.Int64),
+            "step": np.asarray(out.metrics["step"], dtype=np.int64),
+            "day": np.asarray(out.metrics["day"], dtype=np.float64),
+        }
+        for k, v in out.metrics.items():
+            if k not in ("step", "day"):
+                cols[k] = np.asarray(v, dtype=np.float64)
+        metrics = pl.DataFrame(cols)
+        people = _people_frame(out, pop)
+        groups = _groups_frame(people)
+        scores, width = _scores_frame(people)
+        manifest = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "scorelab_version": _version(),
+            "run_id": run_id,
+            "scenario": scenario.name,
+            "seed": seed,
+            "days": float(out.n_steps * plan.params.dt),
+            "steps": int(out.n_steps),
+            "step_days": float(plan.params.dt),
+            "people": int(plan.params.n_people),
+            "firms": int(plan.params.n_firms),
+            "created": created,
+            "wall_seconds": float(out.wall_seconds),
+            "agent_days_per_second": float(out.agent_days_per_second),
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "command": command or "",
+            "names": _names(scenario, plan),
+            "scores_bin_width": width,
+            "people_state": False,
+        }
+        return cls(scenario=scenario.model_dump(mode="json", by_alias=True), manifest=manifest, metrics=metrics,
+                   groups=groups, scores=scores, people=people)
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Result":
+        """Read a results folder back (UsageError with one line if it is not a complete,
+        readable results folder)."""
+        import yaml
+
+        p = Path(path)
+        if not p.is_dir():
+            raise UsageError(f"{p}: no such results folder")
+        mpath = p / "manifest.json"
+        if not mpath.is_file():
+            raise UsageError(f"{p}: not a complete results folder (no manifest.json; an interrupted run?)")
+        try:
+            manifest = json.loads(mpath.read_text())
+        except (OSError, ValueError) as e:
+            raise UsageError(f"{mpath}: unreadable manifest: {e}") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+            raise UsageError(f"{p}: not a scorelab results folder (manifest format is {manifest.get('format')!r})"
+                             if isinstance(manifest, dict) else f"{p}: not a scorelab results folder")
+        version = manifest.get("format_version")
+        if version not in READABLE_VERSIONS:
+            raise UsageError(
+                f"{p}: results format version {version} (written by scorelab {manifest.get('scorelab_version', '?')}) "
+                f"is not readable by scorelab {_version()}, which reads version(s) "
+                f"{', '.join(map(str, READABLE_VERSIONS))}"
+            )
+        try:
+            scenario = yaml.safe_load((p / "scenario.yaml").read_text(encoding="utf-8"))
+            metrics = pl.read_parquet(p / "metrics.parquet")
+            groups = _drop_run_id(pl.read_parquet(p / "groups.parquet"))
+            scores = _drop_run_id(pl.read_parquet(p / "scores.parquet"))
+            people = _drop_run_id(pl.read_parquet(p / "people.parquet")) if (p / "people.parquet").is_file() else None
+        except (OSError, pl.exceptions.PolarsError, yaml.YAMLError) as e:
+            raise UsageError(f"{p}: damaged results folder: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        return cls(scenario=scenario, manifest=manifest, metrics=metrics, groups=groups, scores=scores,
+                   people=people, path=p)
+
+    # ---------------------------------------------------------------- access
+
+    @property
+    def people(self) -> pl.DataFrame:
+        """Per-person end state (raises UsageError when the folder was saved without it)."""
+        if self._people is None:
+            raise UsageError(f"{self.path}: saved without per-person state (rerun with --people-state)")
+        return self._people
+
+    @property
+    def has_people(self) -> bool:
+        return self._people is not None
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest["run_id"])
+
+    @property
+    def seed(self) -> int:
+        return int(self.manifest["seed"])
+
+    @property
+    def names(self) -> dict[str, Any]:
+        return self.manifest["names"]
+
+    @property
+    def scenario(self) -> "Scenario":
+        """The scenario as run, validated."""
+        from scorelab.scenario.loader import load
+
+        return load(self.scenario_data)
+
+    def summary(self) -> dict[str, float | str]:
+        """Headline figures (see ``scorelab.metrics.headline``)."""
+        from scorelab import metrics
+
+        return metrics.headline(self)
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return (f"Result({m['run_id']!r}: {m['scenario']}, seed {m['seed']}, {m['people']:,} people, "
+                f"{m['days']:g} days{', saved at ' + str(self.path) if self.path else ''})")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        m = self.manifest
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{html.escape(format_value(k, v))}</td></tr>"
+            for k, v in self.summary().items()
+        )
+        return (f"<div><b>scorelab run {html.escape(m['run_id'])}</b>: {html.escape(m['scenario'])}, seed {m['seed']}, "
+                f"{m['people']:,} people, {m['days']:g} days<table>{rows}</table></div>")
+
+    # ---------------------------------------------------------------- writing
+
+    def save(self, path: str | Path, people: bool = False) -> Path:
+        """Write a results folder atomically at ``path`` (which must not exist, or be empty)."""
+        final = Path(path)
+        staging = prepare(final)
+        try:
+            self.write_into(staging, people=people)
+            return commit(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def write_into(self, folder: Path, people: bool = False) -> None:
+        """Write every file into an existing (staging) folder; the manifest last."""
+        import yaml
+
+        manifest = dict(self.manifest)
+        manifest["people_state"] = bool(people)
+        (folder / "scenario.yaml").write_text(
+            yaml.safe_dump(self.scenario_data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        self.metrics.write_parquet(folder / "metrics.parquet")
+        run_id = pl.lit(self.run_id, dtype=pl.String).alias("run_id")
+        self.groups.with_columns(run_id).select("run_id", *self.groups.columns).write_parquet(folder / "groups.parquet")
+        self.scores.with_columns(run_id).select("run_id", *self.scores.columns).write_parquet(folder / "scores.parquet")
+        if people:
+            df = self.people
+            df.with_columns(run_id).select("run_id", *df.columns).write_parquet(folder / "people.parquet")
+        tmp = folder / "manifest.json.tmp"
+        tmp.write_text(json.dumps(manifest, indent=2))
+        os.replace(tmp, folder / "manifest.json")
+
+    def equals(self, other: "Result") -> bool:
+        """Same metrics, groups, scores and (when both have it) people."""
+        same = self.metrics.equals(other.metrics) and self.groups.equals(other.groups) and self.scores.equals(other.scores)
+        if self.has_people and other.has_people:
+            same = same and self.people.equals(other.people)
+        return same
+
+
+def _drop_run_id(df: pl.DataFrame) -> pl.DataFrame:
+    return df.drop("run_id") if "run_id" in df.columns else df
+
+
+def format_value(key: str, v: Any) -> str:
+    """How the summary shows a value."""
+    if isinstance(v, str):
+        return v
+    if "share" in key or "precision" in key:
+        return f"{v:.1%}"
+    if isinstance(v, float) and abs(v) < 100 and v != int(v):
+        return f"{v:,.2f}"
+    return f"{v:,.0f}"
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def default_run_id(scenario: "Scenario", created: str | None = None) -> str:
+    """``<scenario>-<seed>-<YYYYmmdd-HHMMSS>`` (UTC)."""
+    when = _dt.datetime.fromisoformat(created) if created else _dt.datetime.now(_dt.timezone.utc)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in scenario.name) or "scenario"
+    return f"{safe}-{scenario.run.seed}-{when.strftime('%Y%m%d-%H%M%S')}"
+
+
+def staging_path(final: Path) -> Path:
+    return final.parent / f".{final.name}.partial-{os.getpid()}"
+
+
+def prepare(final: Path) -> Path:
+    """Check that ``final`` can be written and create its hidden staging sibling.
+    Raises UsageError (one line) when the folder exists and is not empty, or cannot be created."""
+    final = Path(final)
+    if final.exists():
+        if not final.is_dir():
+            raise UsageError(f"{final}: exists and is not a folder")
+        if any(final.iterdir()):
+            raise UsageError(f"{final}: exists and is not empty; choose another --out")
+    staging = staging_path(final)
+    for anc in final.parents:
+        if anc.exists():
+            if not anc.is_dir():
+                raise UsageError(f"{final}: cannot write results there: {anc} is not a folder")
+            break
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir()
+        probe = staging / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"{final}: cannot write results there: {e.strerror or e}") from None
+    return staging
+
+
+def check_writable(final: Path) -> None:
+    """Fail (UsageError, one line) unless a results folder can be written at ``final``; leaves
+    nothing behind except missing parent folders, which it creates."""
+    shutil.rmtree(prepare(Path(final)), ignore_errors=True)
+
+
+def commit(staging: Path, final: Path) -> Path:
+    """Rename a complete staging folder to its final name."""
+    if final.exists():
+        final.rmdir()  # empty (checked in prepare)
+    os.replace(staging, final)
+    return final
+
+
+def execute(
+    scenario: "Scenario",
+    *,
+    out: str | Path | None = None,
+    people_state: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    on_built: Callable[[float], None] | None = None,
+    command: str | None = None,
+) -> Result:
+    """Build the population, run the day loop with its twin, wrap the output and (if ``out``)
+    save the results folder atomically. The staging folder exists from the start (an
+    unwritable ``out`` fails before any work) and is removed if anything goes wrong."""
+    from scorelab.engine.simulation import simulate
+    from scorelab.synth.contacts import build_contacts
+    from scorelab.synth.population import build_population
+
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    final = Path(out) if out is not None else None
+    staging = prepare(final) if final is not None else None
+    try:
+        if staging is not None:  # the scenario first: a partial folder says what was running
+            import yaml
+
+            (staging / "scenario.yaml").write_text(yaml.safe_dump(
+                scenario.model_dump(mode="json", by_alias=True), sort_keys=False, allow_unicode=True), encoding="utf-8")
+        t_start = t0 = time.perf_counter()
+        pop = build_population(scenario.population, scenario.run.seed)
+        contacts = build_contacts(pop, scenario.contacts, scenario.run.seed)
+        if on_built is not None:
+            on_built(time.perf_counter() - t0)
+        output = simulate(scenario, pop, contacts, progress)
+        run_id = final.name if final is not None else None
+        result = Result.from_output(output, scenario, pop, run_id=run_id, command=command, created=created)
+        result.manifest["loop_seconds"] = result.manifest["wall_seconds"]
+        result.manifest["wall_seconds"] = time.perf_counter() - t_start
+        if staging is not None and final is not None:
+            result.write_into(staging, people=people_state)
+            result.manifest["people_state"] = bool(people_state)
+            result.path = commit(staging, final)
+        return result
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def list_runs(root: str | Path) -> list[dict[str, Any]]:
+    """Manifests of the complete run folders directly under ``root`` (hidden folders and
+    folders without a manifest are skipped), oldest first, each with its ``path``."""
+    base = Path(root)
+    found = []
+    if not base.is_dir():
+        return found
+    for d in sorted(base.iterdir()):
+        if d.name.startswith(".") or not d.is_dir():
+            continue
+        mpath = d / "manifest.json"
+        if not mpath.is_file():
+            continue
+        try:
+            m = json.loads(mpath.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(m, dict) or m.get("format") != FORMAT_NAME:
+            continue
+        m["path"] = str(d)
+        found.append(m)
+    found.sort(key=lambda m: (str(m.get("created", "")), m["path"]))
+    return found
