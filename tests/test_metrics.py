@@ -20,7 +20,7 @@ import pytest
 import scorelab
 from scorelab import metrics
 from scorelab.engine.simulation import simulate
-from scorelab.results import Result, start_scores
+from scorelab.results import Result
 
 OFF = {"enabled": False, "degree": {"distribution": "poisson", "mean": 1.0}, "same_city": 0.5, "same_group": 0.5}
 
@@ -259,8 +259,9 @@ def test_chilling_counts_acts_suppressed_against_the_twin():
 
 
 def test_start_scores_match_the_engine_initial_state():
-    """The start score computed outside the engine (index scheme, income term, social term over
-    friends, clipping) equals the engine's own initial scores: a 0-day run ends where it starts."""
+    """The engine's start scores (index scheme, income term, social term over friends,
+    clipping) reach the results frame: a 0-day run ends where it starts, unscored people
+    have no start score, and start grades equal end grades."""
     data = tiny(
         population={"people": 2000},
         contacts={"household": True, "workplace": {"enabled": False}, "school": {"enabled": False},
@@ -274,7 +275,7 @@ def test_start_scores_match_the_engine_initial_state():
     )
     sc, pop, out, r = execute(data)
     scored = out.people["grade"] != 255
-    mine = start_scores(out.plan)
+    mine = out.people["start_score"]
     assert np.isnan(mine[~scored]).all() and (~scored).any()
     np.testing.assert_allclose(mine[scored], out.people["score"][scored], rtol=0, atol=1e-9)
     assert r.people.get_column("start_grade").to_list() == r.people.get_column("grade").to_list()

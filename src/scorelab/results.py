@@ -73,47 +73,6 @@ def _version() -> str:
 # --------------------------------------------------------------------------- start grades
 
 
-def start_scores(plan: Any) -> np.ndarray:
-    """Each person's score before day 0, as the engine's ``init_scores`` computes it: the
-    points base, or for index schemes each dimension's start plus its income term, blended
-    with the mean of contacts' own scores when there is a social term; clipped to the bounds.
-    Unscored people (below ``scoring.min_age``) get NaN."""
-    P = plan.params
-    N = int(P.n_people)
-    if P.scheme == 0:
-        own = np.full(N, float(P.base))
-    else:
-        pct = np.asarray(P.income_pct[:N], dtype=np.float64)[:, None]
-        vals = np.clip(np.asarray(P.dim_start)[None, :] + np.asarray(P.dim_inc)[None, :] * (pct - 0.5), 0.0, 1.0)
-        w = np.asarray(P.dim_w, dtype=np.float64)
-        own = P.lo + (P.hi - P.lo) * (vals @ w) / w.sum()
-    own = np.clip(own, P.clip_lo, P.clip_hi)
-    total = own
-    if P.soc_w > 0.0:
-        ptr = np.asarray(P.soc_ptr, dtype=np.int64)
-        idx = np.asarray(P.soc_idx, dtype=np.int64)
-        deg = np.diff(ptr)
-        sums = np.zeros(N)
-        if idx.size:
-            rows = np.repeat(np.arange(N), deg)
-            np.add.at(sums, rows, own[idx])
-        total = np.where(deg > 0, (1.0 - P.soc_w) * own + P.soc_w * sums / np.maximum(deg, 1), own)
-    scored = np.asarray(P.ent_scored[:N]).astype(bool)
-    return np.where(scored, total, np.nan)
-
-
-def grade_index(plan: Any, scores: np.ndarray) -> np.ndarray:
-    """Grade index of each score (first band whose lower bound it reaches); -1 for NaN."""
-    g_from = np.asarray(plan.params.g_from, dtype=np.float64)
-    G = g_from.size
-    out = np.full(scores.shape, -1, dtype=np.int64)
-    ok = ~np.isnan(scores)
-    reached = scores[ok, None] >= g_from[None, :]
-    first = np.where(reached.any(axis=1), reached.argmax(axis=1), G - 1)
-    out[ok] = first
-    return out
-
-
 # --------------------------------------------------------------------------- building frames
 
 
@@ -137,8 +96,9 @@ def _people_frame(out: "RunOutput", pop: "Population") -> pl.DataFrame:
     plan = out.plan
     grades = list(plan.grade_names)
     N = int(plan.params.n_people)
-    start = start_scores(plan)
-    start_g = grade_index(plan, start)
+    start = out.people["start_score"]
+    start_g = out.people["start_grade"].astype(np.int64)
+    start_g = np.where(start_g == 255, -1, start_g)
     end_g = out.people["grade"].astype(np.int64)
     end_g = np.where(end_g == 255, -1, end_g)
     scored = end_g >= 0
@@ -163,7 +123,7 @@ def _people_frame(out: "RunOutput", pop: "Population") -> pl.DataFrame:
         "grade": grade_col(end_g),
     }
     for k, v in out.people.items():
-        if k not in ("score", "grade"):
+        if k not in ("score", "grade", "start_score", "start_grade"):
             cols[k] = v
     df = pl.DataFrame(cols)
     return df.with_columns(pl.col("start_score", "score").fill_nan(None))

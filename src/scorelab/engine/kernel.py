@@ -15,6 +15,7 @@ import numba as nb
 import numpy as np
 from numba.core import types
 from numba.experimental import structref
+from numba.extending import overload
 
 from scorelab.engine.plan import Params
 from scorelab.rng import philox, poisson_from_uniform, to_unit, uniform
@@ -62,6 +63,37 @@ class StateRef(structref.StructRefProxy):
 
 structref.define_proxy(ParamsRef, _ParamsType, list(Params._fields))
 structref.define_proxy(StateRef, _StateType, list(State._fields))
+
+
+def _to_struct(nt):  # pragma: no cover - replaced by the overload below inside numba
+    raise NotImplementedError
+
+
+@overload(_to_struct)
+def _to_struct_overload(nt):
+    """Build the StructRef from the namedtuple inside numba, so the constructor is compiled
+    once and cached on disk (the proxy's own constructor is recompiled in every process)."""
+    if not isinstance(nt, types.NamedTuple):
+        return None
+    names = nt.instance_class._fields
+    cls = _ParamsType if nt.instance_class is Params else _StateType
+    st = cls([(n, types.unliteral(t)) for n, t in zip(names, nt.types)])
+    body = "".join(f"    obj.{n} = nt.{n}\n" for n in names)
+    scope = {"structref": structref, "st": st}
+    exec(f"def impl(nt):\n    obj = structref.new(st)\n{body}    return obj\n", scope)
+    return scope["impl"]
+
+
+@nb.njit(cache=True)
+def make_params(nt):
+    """Params namedtuple -> ParamsRef for the kernels."""
+    return _to_struct(nt)
+
+
+@nb.njit(cache=True)
+def make_state(nt):
+    """State namedtuple -> StateRef for the kernels."""
+    return _to_struct(nt)
 
 # metric column offsets (MO indices)
 MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_MONEY = range(11)

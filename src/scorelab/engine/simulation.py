@@ -202,9 +202,12 @@ def simulate(
     S = _alloc_state(plan, pop)
     MO, names = metric_layout(plan)
     M = np.zeros((P.n_steps, len(names)))
-    PR = kernel.ParamsRef(*P)
-    SR = kernel.StateRef(*S)
+    PR = kernel.make_params(P)
+    SR = kernel.make_state(S)
     kernel.init_scores(PR, SR)
+    N = P.n_people
+    start_grade = S.grade[:N].copy()
+    start_score = np.where(start_grade == kernel.NO_GRADE, np.nan, S.total[:N])
     if P.enabled and P.n_steps > 0:
         kernel.init_lists(PR, SR, M, MO)
     counts = np.zeros(P.t_lam.shape[0], dtype=np.int64)
@@ -215,16 +218,17 @@ def simulate(
         grown = _grow_records(S, int(bound))
         if grown is not S:  # new record arrays: hand the kernels a new reference
             S = grown
-            SR = kernel.StateRef(*S)
+            SR = kernel.make_state(S)
         kernel.step(PR, SR, M, MO, s, counts, id_counts)
         if progress is not None:
             progress(s + 1, P.n_steps)
     wall = time.perf_counter() - t0
-    N = P.n_people
     metrics = {"step": np.arange(P.n_steps, dtype=np.int64), "day": np.arange(P.n_steps) * P.dt}
     for i, name in enumerate(names):
         metrics[name] = M[:, i]
     people = {
+        "start_score": start_score,
+        "start_grade": start_grade,
         "score": S.total[:N].copy(),
         "grade": S.grade[:N].copy(),
         "income": S.income_f[:N].copy(),
