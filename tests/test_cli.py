@@ -112,15 +112,16 @@ def test_run_unknown_preset_suggests_closest(runner):
 
 
 def test_run_set_unknown_key_is_a_located_one_line_error(runner, tiny):
-    """--set on an unknown field gives validate's file:line:col: field: message, exit 2."""
+    """--set on an unknown field gives validate's one-line 'where: field: message' with the
+    override itself as the place (the value came from --set, not from the file), exit 2."""
     r = runner.invoke(app, ["run", str(tiny), "--set", "scoring.bsae=900"])
-    one_line_error(r, str(tiny), "scoring.bsae", "unknown field", "did you mean 'base'")
+    one_line_error(r, "--set: scoring.bsae", "unknown field", "did you mean 'base'")
 
 
 def test_run_set_bad_value_is_a_located_one_line_error(runner, tiny):
     """--set with a value of the wrong type names the field, exit 2, no traceback."""
     r = runner.invoke(app, ["run", str(tiny), "--set", "channels.police.detection=lots"])
-    one_line_error(r, str(tiny), "channels.police.detection")
+    one_line_error(r, "--set: channels.police.detection", "must be a number")
     r = runner.invoke(app, ["run", str(tiny), "--set", "nokeyvalue"])
     one_line_error(r, "expected key=value")
 

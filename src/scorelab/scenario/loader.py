@@ -318,6 +318,11 @@ def load(source: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | 
         raise ScenarioError(problems)
     if overrides:
         data = apply_overrides(data, overrides, label)
+        for dotted in overrides:  # a problem in an overridden value is reported against --set
+            loc = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
+            doc.values = {k: v for k, v in doc.values.items() if k[: len(loc)] != loc}
+            doc.keys = {k: v for k, v in doc.keys.items() if k[: len(loc)] != loc}
+            doc.values[loc] = doc.keys[loc] = ("--set", None, None)
     return validate(data, label, doc)
 
 
