@@ -21,13 +21,13 @@ import numpy as np
 
 from scorelab import rng
 from scorelab.errors import Problem, ScenarioError
-from scorelab.scenario.model import LAYERS, Scenario
+from scorelab.scenario.model import DYNAMIC_ATTRIBUTES, LAYERS, Scenario, check_references
 from scorelab.synth.contacts import Contacts
 from scorelab.synth.population import SEX_NAMES, Population
 
 KIND_CODES = {"wrongdoing": 0, "civic": 1, "disfavoured": 2, "neutral": 3}
 CONSEQUENCE_CODES = {"refusal": 0, "fine": 1, "discount": 2, "bonus": 3, "income": 4, "dismissal": 5, "score": 6}
-DYNAMIC_ATTRIBUTES = {"income": 0, "employed": 1}
+DYNAMIC_CODES = {name: i for i, name in enumerate(DYNAMIC_ATTRIBUTES)}  # income 0, employed 1
 NO_GRADE = 255
 
 Params = namedtuple(
@@ -114,31 +114,23 @@ def _attribute(pop: Population, actor: str, name: str) -> tuple[np.ndarray, tupl
     return table[name]
 
 
-def _match(col: np.ndarray, names: tuple[str, ...] | None, value, path: str) -> np.ndarray:
-    """Which actors satisfy one condition of a modifier."""
+def _match(col: np.ndarray, names: tuple[str, ...] | None, value) -> np.ndarray:
+    """Which actors satisfy one condition of a modifier (values were checked by check_references)."""
     values = value if isinstance(value, list) else [value]
     if names is not None:
-        codes = []
-        for v in values:
-            if str(v) not in names:
-                raise _fail(path, f"unknown value {v!r}; known: {', '.join(names)}")
-            codes.append(names.index(str(v)))
-        return np.isin(col, np.array(codes, dtype=col.dtype))
+        return np.isin(col, np.array([names.index(str(v)) for v in values], dtype=col.dtype))
     if col.dtype == np.bool_:
         return np.isin(col, np.array([bool(v) for v in values]))
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+    if isinstance(value, list):
         return (col >= value[0]) & (col <= value[1])
-    return np.isin(col, np.array(values, dtype=np.float64))
+    return col == value
 
 
-def _range_of(value, path: str) -> tuple[float, float]:
-    if isinstance(value, bool):
-        return (1.0, 1.0) if value else (0.0, 0.0)
-    if isinstance(value, (int, float)):
-        return float(value), float(value)
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+def _range_of(value) -> tuple[float, float]:
+    """A dynamic attribute's condition as an inclusive range."""
+    if isinstance(value, list):
         return float(value[0]), float(value[1])
-    raise _fail(path, f"must be a number, a boolean or a range [lo, hi], got {value!r}")
+    return float(value), float(value)
 
 
 def _csr_union(contacts: Contacts, names: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -205,7 +197,14 @@ def _keys(seed: int, name: str) -> np.ndarray:
 
 
 def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
-    """Turn names and units into index tables and per-step quantities."""
+    """Turn names and units into index tables and per-step quantities.
+
+    Raises ScenarioError if the scenario's cross-references do not hold (a Scenario built
+    directly in Python has not been through ``check_references`` yet).
+    """
+    refs = check_references(s)
+    if refs:
+        raise ScenarioError([Problem("<scenario>", None, None, ".".join(map(str, p)), m) for p, m, _ in refs])
     dt = float(s.run.step)
     n_steps = int(math.ceil(s.run.days / dt))
     N, F = pop.n, pop.firms.n
@@ -292,20 +291,16 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         conditions: list[tuple[np.ndarray, float]] = []
         if b.actor == "person" and b.min_age > 0:
             conditions.append((pop.age < b.min_age, 0.0))
-        for mi, mod in enumerate(b.modifiers):
-            path = f"behaviours.{name}.modifiers.{mi}.when"
+        for mod in b.modifiers:
             dyn = [a for a in mod.when if a in DYNAMIC_ATTRIBUTES and b.actor == "person"]
-            if dyn:
-                if len(mod.when) != 1:
-                    raise _fail(path, "a modifier on income or employed (which change during a run) must test only that attribute")
-                attr = dyn[0]
-                lo_v, hi_v = _range_of(mod.when[attr], f"{path}.{attr}")
-                dm[bi].append((DYNAMIC_ATTRIBUTES[attr], lo_v, hi_v, float(mod.factor)))
+            if dyn:  # (check_references allows no other condition beside a dynamic one)
+                lo_v, hi_v = _range_of(mod.when[dyn[0]])
+                dm[bi].append((DYNAMIC_CODES[dyn[0]], lo_v, hi_v, float(mod.factor)))
                 continue
             mask = np.ones(n_, dtype=bool)
             for attr, value in mod.when.items():
                 col, names = _attribute(pop, b.actor, attr)
-                mask &= _match(np.asarray(col), names, value, f"{path}.{attr}")
+                mask &= _match(np.asarray(col), names, value)
             conditions.append((mask, float(mod.factor)))
         if conditions:
             codes, table = _class_codes(conditions, n_)
