@@ -818,8 +818,7 @@ def apply_consequence(P, S, M, MO, k, e, s, u):
                 moved = True
         settle(P, S, M, MO, e, s, moved)
     change_income(P, S.income_f, S.loss_f, e, P.k_income[k], s)
-    sanction = kind == 0 or kind == 1 or kind == 5 or (kind == 4 and P.k_income[k] < 0) or (kind == 6 and P.k_points[k] < 0)
-    if sanction:
+    if P.k_sanction[k]:
         S.out_sanctions[e] += 1
     else:
         S.out_rewards[e] += 1

@@ -56,7 +56,7 @@ Params = namedtuple(
         "l_actor", "l_beh", "l_min", "l_within", "l_grades", "l_from", "l_after_listed", "l_after",
         "l_clean", "l_exit_rate", "l_joint", "l_watch_row",
         # consequences
-        "k_kind", "k_grades", "k_lists", "k_prob", "k_amount", "k_income", "k_points", "k_view",
+        "k_kind", "k_grades", "k_lists", "k_prob", "k_amount", "k_income", "k_points", "k_view", "k_sanction",
         # flags
         "f_beh", "f_min", "f_within", "f_lists", "f_cap", "f_income", "f_points", "f_list", "f_cooldown",
         # responses and safeguards
@@ -546,7 +546,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         l_after_listed=l_after_listed, l_after=l_after, l_clean=l_clean, l_exit_rate=l_exit_rate, l_joint=l_joint,
         l_watch_row=l_watch_row,
         k_kind=k_kind, k_grades=k_grades, k_lists=k_lists, k_prob=k_prob, k_amount=k_amount, k_income=k_income,
-        k_points=k_points, k_view=k_view,
+        k_points=k_points, k_view=k_view, k_sanction=np.array(sanction, dtype=np.uint8).reshape(K),
         f_beh=f_beh, f_min=f_min, f_within=f_within, f_lists=f_lists, f_cap=f_cap, f_income=f_income,
         f_points=f_points, f_list=f_list, f_cooldown=f_cooldown,
         resp_on=1 if (r.enabled and s.scoring.enabled) else 0, aware0=float(a0),

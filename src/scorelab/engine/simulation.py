@@ -85,33 +85,6 @@ class RunOutput:
         """Sum over steps and over every metric named ``prefix...suffix``."""
         return float(sum(v.sum() for k, v in self.metrics.items() if k.startswith(prefix) and k.endswith(suffix)))
 
-    def summary(self) -> dict[str, float | str]:
-        """Headline figures of the run (the effects are factual minus twin)."""
-        plan = self.plan
-        kinds = plan.params.b_kind
-        disfavoured = [b for i, b in enumerate(plan.behaviour_names) if kinds[i] == 2]
-        wrong = [b for i, b in enumerate(plan.behaviour_names) if kinds[i] == 0]
-        sanctions = [k for k, is_s in zip(plan.consequence_names, plan.consequence_sanction) if is_s]
-        out: dict[str, float | str] = {
-            "people": float(plan.params.n_people),
-            "days": float(self.n_steps * plan.params.dt),
-            "records, true": self.total("records.", ".true"),
-            "records, erroneous": self.total("records.", ".misattributed") + self.total("records.", ".false_match"),
-            "sanctions": sum(self.total(f"consequences.{k}.applied") for k in sanctions),
-            "sanctions, wrongful": sum(self.total(f"consequences.{k}.wrongful") for k in sanctions),
-            "sanctions, by association": sum(self.total(f"consequences.{k}.association") for k in sanctions),
-            "flags, true": self.total("flags.", ".true"),
-            "flags, false": self.total("flags.", ".false"),
-            "lawful acts suppressed": sum(self.total(f"events_twin.{b}") - self.total(f"events.{b}") for b in disfavoured),
-            "wrongdoing deterred": sum(self.total(f"events_twin.{b}") - self.total(f"events.{b}") for b in wrong),
-            "income lost vs twin": float(self.people["income_lost"].sum()),
-        }
-        if self.n_steps:
-            scored = sum(self.metrics[f"grades.{g}"][-1] for g in plan.grade_names)
-            for g in plan.grade_names:
-                out[f"grade {g} share"] = self.metrics[f"grades.{g}"][-1] / scored if scored else 0.0
-        return out
-
 
 def metric_layout(plan: Plan) -> tuple[np.ndarray, list[str]]:
     """Column offsets (kernel.MO_*) and names of the per-step metrics."""
