@@ -165,6 +165,22 @@ def test_duplicate_key(tmp_path: Path) -> None:
     assert_problem(only(path), path, 51, 3, "run.days", "duplicate key")
 
 
+def test_merge_keys_are_overridden_by_explicit_keys(tmp_path: Path) -> None:
+    """With YAML merge keys (``<<: *anchor``) an explicit key overrides the merged one, as the
+    YAML merge-key spec says; two explicit keys are still a duplicate."""
+    text = (
+        "behaviours:\n  a: {rate: 1 per year}\n"
+        "channels:\n"
+        "  one: &ch {observes: [a], coverage: 0.5, detection: 0.5}\n"
+        "  two: {<<: *ch, coverage: 0.1}\n"
+    )
+    s = scorelab.load(write(tmp_path, "merge.yaml", text))
+    assert s.channels["two"].coverage == 0.1 and s.channels["two"].detection == 0.5
+    assert s.channels["one"].coverage == 0.5
+    path = write(tmp_path, "merge2.yaml", text + "  three: {<<: *ch, coverage: 0.2, coverage: 0.3}\n")
+    assert_problem(only(path), path, 6, 35, "channels.three.coverage", "duplicate key")
+
+
 def test_python_tag_is_rejected_without_running(tmp_path: Path) -> None:
     """``!!python/object/apply:os.system`` is refused as a tag and nothing is executed:
     the marker file the command would create does not appear."""

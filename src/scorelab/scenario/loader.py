@@ -147,14 +147,17 @@ def _read_yaml(path: str, text: str, problems: list[Problem]) -> tuple[Any, _Doc
             problems.append(Problem(path, n.start_mark.line + 1, n.start_mark.column + 1, _dotted(loc), f"not allowed: tag {_short_tag(n.tag)}"))
             return None
         if isinstance(n, yaml.MappingNode):
+            n_explicit = sum(1 for k_node, _ in n.value if k_node.tag != "tag:yaml.org,2002:merge")
             try:
-                constructor.flatten_mapping(n)  # resolves YAML merge keys (<<)
+                constructor.flatten_mapping(n)  # resolves YAML merge keys (<<): merged pairs come first
             except yaml.constructor.ConstructorError as e:
                 m = e.problem_mark or n.start_mark
                 problems.append(Problem(path, m.line + 1, m.column + 1, _dotted(loc + ("<<",)), f"invalid merge key: {e.problem}"))
                 return None
             out: dict[Any, Any] = {}
-            for k_node, v_node in n.value:
+            n_merged = len(n.value) - n_explicit
+            explicit: set[Any] = set()
+            for i, (k_node, v_node) in enumerate(n.value):
                 where = (path, k_node.start_mark.line + 1, k_node.start_mark.column + 1)
                 if not isinstance(k_node, yaml.ScalarNode):
                     problems.append(Problem(path, where[1], where[2], _dotted(loc), "mapping keys must be plain names"))
@@ -167,9 +170,11 @@ def _read_yaml(path: str, text: str, problems: list[Problem]) -> tuple[Any, _Doc
                 if not isinstance(k, (str, int, bool)) or k is None:
                     problems.append(Problem(path, where[1], where[2], _dotted(loc), f"mapping keys must be plain names, got {k!r}"))
                     continue
-                if k in out:
-                    problems.append(Problem(path, where[1], where[2], _dotted(loc + (k,)), "duplicate key"))
-                    continue
+                if i >= n_merged:  # an explicit key overrides merged ones, but not another explicit one
+                    if k in explicit:
+                        problems.append(Problem(path, where[1], where[2], _dotted(loc + (k,)), "duplicate key"))
+                        continue
+                    explicit.add(k)
                 doc.keys[loc + (k,)] = where
                 out[k] = build(v_node, loc + (k,))
             return out
