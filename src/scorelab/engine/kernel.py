@@ -719,7 +719,7 @@ def step(P, S, M, MO, s, counts, id_counts):
             for j in range(counts[t]):
                 w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], t, s, 1, j)
                 e = lo + min(n_ent - 1, int(to_unit(w0) * n_ent))
-                apply_consequence(P, S, M, MO, k, e, s, to_unit(w1))
+                apply_consequence(P, S, M, MO, k, e, s, to_unit(w1), to_unit(w2))
 
         # 8. investigations served from each flag's queue, first come first served
         for f in range(P.f_beh.shape[0]):
@@ -784,14 +784,14 @@ def in_set(P, S, k, e, v):
 
 
 @nb.njit(cache=True)
-def apply_consequence(P, S, M, MO, k, e, s, u):
+def apply_consequence(P, S, M, MO, k, e, s, u, u2):
     hit, wrongful, assoc = in_set(P, S, k, e, P.k_view[k])
     if not hit or u >= P.k_prob[k]:
         return
     kind = P.k_kind[k]
     if kind == 5 and (S.employed[e] & 1) == 0:
         return  # nobody to dismiss
-    base = MO[MO_CONS] + 4 * k
+    base = MO[MO_CONS] + 5 * k
     M[s, base] += 1
     if wrongful:
         M[s, base + 1] += 1
@@ -810,13 +810,14 @@ def apply_consequence(P, S, M, MO, k, e, s, u):
     elif kind == 5:
         S.employed[e] &= np.uint8(0xFE)
     elif kind == 6 and P.scheme == 0:
-        moved = False
-        for v in range(P.n_views):
-            if P.view_true[v] and wrongful:
-                continue
-            if add_to_view(P, S, v, e, 1.0, 0, P.k_points[k]) and v == 0:
-                moved = True
-        settle(P, S, M, MO, e, s, moved)
+        pts = P.k_points[k]
+        if P.k_out_on[k]:  # a random outcome by grade: success or failure points
+            if u2 < P.k_out_p[k, S.grade[e]]:
+                pts = P.k_out_succ[k]
+                M[s, base + 4] += 1
+            else:
+                pts = P.k_out_fail[k]
+        add_points(P, S, M, MO, e, pts, not wrongful, s)
     change_income(P, S.income_f, S.loss_f, e, P.k_income[k], s)
     if P.k_sanction[k]:
         S.out_sanctions[e] += 1
@@ -825,18 +826,28 @@ def apply_consequence(P, S, M, MO, k, e, s, u):
 
 
 @nb.njit(cache=True)
+def add_points(P, S, M, MO, e, pts, in_true_views, s):
+    """Points not tied to a record (consequences, investigations), in every view (the
+    true-records views only if ``in_true_views``). With ``scoring.bounds`` the change stops at
+    the bounds, so scores walk within them instead of piling up beyond them."""
+    moved = False
+    for v in range(P.n_views):
+        if P.view_true[v] and not in_true_views:
+            continue
+        cur = P.base + S.raw[v, e, 0]
+        delta = min(P.clip_hi, max(P.clip_lo, cur + pts)) - min(P.clip_hi, max(P.clip_lo, cur))
+        if add_to_view(P, S, v, e, 1.0, 0, delta) and v == 0:
+            moved = True
+    settle(P, S, M, MO, e, s, moved)
+
+
+@nb.njit(cache=True)
 def investigate(P, S, M, MO, f, e, truth, s):
     M[s, MO[MO_FLAG] + 5 * f + 3] += 1
     S.out_investigated[e] += 1
     change_income(P, S.income_f, S.loss_f, e, P.f_income[f], s)
     if P.f_points[f] != 0.0 and P.scheme == 0:
-        moved = False
-        for v in range(P.n_views):
-            if P.view_true[v] and not truth:
-                continue
-            if add_to_view(P, S, v, e, 1.0, 0, P.f_points[f]) and v == 0:
-                moved = True
-        settle(P, S, M, MO, e, s, moved)
+        add_points(P, S, M, MO, e, P.f_points[f], truth, s)
     if P.f_list[f] >= 0:
         enter_list(P, S, M, MO, P.f_list[f], e, s, not truth, False)
 

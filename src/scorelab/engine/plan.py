@@ -57,6 +57,7 @@ Params = namedtuple(
         "l_clean", "l_exit_rate", "l_joint", "l_watch_row",
         # consequences
         "k_kind", "k_grades", "k_lists", "k_prob", "k_amount", "k_income", "k_points", "k_view", "k_sanction",
+        "k_out_on", "k_out_p", "k_out_succ", "k_out_fail",
         # flags
         "f_beh", "f_min", "f_within", "f_lists", "f_cap", "f_income", "f_points", "f_list", "f_cooldown",
         # responses and safeguards
@@ -489,6 +490,14 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     k_amount = np.array([s.consequences[x].amount for x in cons], dtype=np.float64)
     k_income = np.array([s.consequences[x].income_change for x in cons], dtype=np.float64)
     k_points = np.array([s.consequences[x].points for x in cons], dtype=np.float64)
+    k_out_on = np.zeros(K, dtype=np.uint8); k_out_p = np.zeros((K, G))
+    k_out_succ = np.zeros(K); k_out_fail = np.zeros(K)
+    for ki, name in enumerate(cons):
+        oc = s.consequences[name].outcome
+        if oc is not None:
+            k_out_on[ki], k_out_succ[ki], k_out_fail[ki] = 1, oc.success_points, oc.failure_points
+            for g, p in oc.success_probability.items():
+                k_out_p[ki, gidx[g]] = p
     sanction = []
     for ki, name in enumerate(cons):
         c = s.consequences[name]
@@ -547,6 +556,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         l_watch_row=l_watch_row,
         k_kind=k_kind, k_grades=k_grades, k_lists=k_lists, k_prob=k_prob, k_amount=k_amount, k_income=k_income,
         k_points=k_points, k_view=k_view, k_sanction=np.array(sanction, dtype=np.uint8).reshape(K),
+        k_out_on=k_out_on, k_out_p=k_out_p, k_out_succ=k_out_succ, k_out_fail=k_out_fail,
         f_beh=f_beh, f_min=f_min, f_within=f_within, f_lists=f_lists, f_cap=f_cap, f_income=f_income,
         f_points=f_points, f_list=f_list, f_cooldown=f_cooldown,
         resp_on=1 if (r.enabled and s.scoring.enabled) else 0, aware0=float(a0),

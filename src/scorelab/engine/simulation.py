@@ -54,6 +54,7 @@ import numpy as np
 
 from scorelab.engine import kernel
 from scorelab.engine.plan import Plan, compile_plan
+from scorelab.rng import Stream
 from scorelab.scenario.model import Scenario
 from scorelab.synth.contacts import Contacts
 from scorelab.synth.population import Population
@@ -99,7 +100,8 @@ def metric_layout(plan: Plan) -> tuple[np.ndarray, list[str]]:
     block([f"events_twin.{b}" for b in plan.behaviour_names])
     block([f"records.{c}.{x}" for c in plan.channel_names for x in ERROR_NAMES])
     block(["records_removed.appeal", "records_removed.deleted"])
-    block([f"consequences.{k}.{x}" for k in plan.consequence_names for x in ("applied", "wrongful", "association", "money")])
+    block([f"consequences.{k}.{x}" for k in plan.consequence_names
+           for x in ("applied", "wrongful", "association", "money", "successes")])
     block([f"lists.{l}.{x}" for l in plan.list_names for x in ("stock", "entries", "exits", "wrongful_entries")])
     block([f"flags.{f}.{x}" for f in plan.flag_names for x in ("raised", "true", "false", "investigated", "backlog")])
     block([f"grades.{g}" for g in plan.grade_names])
@@ -146,6 +148,25 @@ def _alloc_state(plan: Plan, pop: Population) -> kernel.State:
     )
 
 
+def _start_scores(scenario: Scenario, pop: Population, S: kernel.State) -> None:
+    """Draw each person's starting score from their group's distribution (``scoring.start``),
+    one counter-based uniform per person (stream ``scoring.start``)."""
+    start = scenario.scoring.start
+    if start is None:
+        return
+    u = Stream(scenario.run.seed, "scoring.start").uniform(np.arange(pop.n))
+    value = np.full(pop.n, scenario.scoring.base)
+    for gi, gname in enumerate(pop.group_names):
+        dist = start.by_group.get(gname, start.default)
+        if dist is None:
+            continue
+        members = pop.group == gi
+        cdf = np.cumsum(dist.shares)
+        idx = np.minimum(np.searchsorted(cdf / cdf[-1], u[members], side="right"), len(dist.values) - 1)
+        value[members] = np.asarray(dist.values, dtype=np.float64)[idx]
+    S.raw[:, : pop.n, 0] = (value - scenario.scoring.base)[None, :]
+
+
 def _grow_records(S: kernel.State, needed: int) -> kernel.State:
     """Make room for `needed` more records (amortised doubling)."""
     used = int(S.cnt[kernel.C_NREC])
@@ -177,6 +198,7 @@ def simulate(
     M = np.zeros((P.n_steps, len(names)))
     PR = kernel.make_params(P)
     SR = kernel.make_state(S)
+    _start_scores(scenario, pop, S)
     kernel.init_scores(PR, SR)
     N = P.n_people
     start_grade = S.grade[:N].copy()

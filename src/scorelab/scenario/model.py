@@ -126,6 +126,9 @@ def check_references(s: Scenario) -> list[tuple[Path, str, bool]]:
     for dname, dim in s.scoring.dimensions.items():
         for b in dim.records:
             ref(("scoring", "dimensions", dname, "records", b), b, behaviours, "behaviour", True)
+    if s.scoring.start is not None:
+        for g in s.scoring.start.by_group:
+            ref(("scoring", "start", "by_group", g), g, groups, "group", True)
     if s.scoring.social is not None:
         for i, layer in enumerate(s.scoring.social.layers):
             ref(("scoring", "social", "layers", i), layer, set(LAYERS), "contact layer")
@@ -142,6 +145,11 @@ def check_references(s: Scenario) -> list[tuple[Path, str, bool]]:
             out.append((("lists", name, "joint_punishment"), "joint punishment needs a firm list (actor: firm)", False))
 
     for name, c in s.consequences.items():
+        if c.outcome is not None:
+            if c.kind != "score":
+                out.append((("consequences", name, "outcome"), "an outcome needs kind 'score'", False))
+            for g in c.outcome.success_probability:
+                ref(("consequences", name, "outcome", "success_probability", g), g, grades, "grade", True)
         for i, g in enumerate(c.grades):
             ref(("consequences", name, "grades", i), g, grades, "grade")
         for i, lname in enumerate(c.lists):

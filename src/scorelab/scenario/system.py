@@ -157,6 +157,30 @@ class SocialTerm(StrictModel):
     layers: list[Name] = Field(default_factory=lambda: ["friends"], description="contact layers used")
 
 
+class ScoreDistribution(StrictModel):
+    """Starting scores drawn from a discrete distribution."""
+
+    values: list[Real] = Field(description="possible starting scores (points)")
+    shares: list[Probability] = Field(description="share of people starting at each value; sums to 1")
+
+    @model_validator(mode="after")
+    def _check(self) -> "ScoreDistribution":
+        if not self.values or len(self.values) != len(self.shares):
+            raise ValueError(f"values and shares need the same non-zero length, got {len(self.values)} and {len(self.shares)}")
+        if abs(math.fsum(self.shares) - 1.0) > 1e-6:
+            raise ValueError(f"shares must sum to 1, got {math.fsum(self.shares):.6g}")
+        return self
+
+
+class StartScores(StrictModel):
+    """Starting scores that differ between people (points scheme); default: everyone at ``base``."""
+
+    default: ScoreDistribution | None = Field(None, description="for people of groups not listed in by_group")
+    by_group: dict[Name, ScoreDistribution] = Field(
+        default_factory=dict, description="group -> starting score distribution"
+    )
+
+
 class Scoring(StrictModel):
     """How records become a score."""
 
@@ -170,6 +194,7 @@ class Scoring(StrictModel):
     )
     bounds: tuple[Real, Real] | None = Field(None, description="clip the score to [low, high] (default: no clip)")
     social: SocialTerm | None = Field(None, description="social-circle term (default: off)")
+    start: StartScores | None = Field(None, description="starting scores by group (points scheme; default: base)")
     min_age: Count = Field(18, description="people scored from this age (years)")
     enabled: bool = Field(True, description="false switches the whole scoring system off (the counterfactual)")
 
@@ -181,6 +206,8 @@ class Scoring(StrictModel):
             raise ValueError(f"bounds: low must be below high, got {list(self.bounds)}")
         if self.scheme == "index" and not self.dimensions:
             raise ValueError("an index scheme needs at least one dimension")
+        if self.scheme == "index" and self.start is not None:
+            raise ValueError("start scores need scheme 'points' (an index scheme starts from its dimensions)")
         return self
 
 
@@ -225,6 +252,17 @@ class BlackOrRedList(StrictModel):
     )
 
 
+class Outcome(StrictModel):
+    """A consequence with a random outcome whose chance depends on the grade (for example a
+    granted loan that is repaid or defaulted, moving the score up or down)."""
+
+    success_probability: dict[Name, Probability] = Field(
+        description="grade -> probability of success (grades not listed: 0)"
+    )
+    success_points: Real = Field(0.0, description="score change on success (points)")
+    failure_points: Real = Field(0.0, description="score change on failure (points)")
+
+
 ConsequenceKind = Literal["refusal", "fine", "discount", "bonus", "income", "dismissal", "score"]
 
 
@@ -244,6 +282,9 @@ class Consequence(StrictModel):
     every: Duration = Field(365.25, description="period of recurring consequences (fines, discounts, bonuses)")
     domains: list[Name] | None = Field(
         None, description="domains whose records this consequence may use under purpose limitation (default: all)"
+    )
+    outcome: Outcome | None = Field(
+        None, description="kind 'score' only: a random success or failure by grade instead of fixed points"
     )
 
 
