@@ -354,6 +354,11 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+from scorelab.report_cli import report  # noqa: E402  (imports only typer at module level)
+
+app.command()(report)
+
+
 def main() -> None:
     try:
         app()

@@ -353,6 +353,13 @@ class Result:
         tmp.write_text(json.dumps(manifest, indent=2))
         os.replace(tmp, folder / "manifest.json")
 
+    def plot(self, name: str) -> Any:
+        """One of the report's figures as a matplotlib Figure (shown inline in Jupyter);
+        names: ``scorelab.report.PLOT_NAMES``."""
+        from scorelab.report import plot
+
+        return plot(self, name)
+
     def equals(self, other: "Result") -> bool:
         """Same metrics, groups, scores and (when both have it) people."""
         same = self.metrics.equals(other.metrics) and self.groups.equals(other.groups) and self.scores.equals(other.scores)

@@ -1,0 +1,476 @@
+"""Reports: the HTML page, its figures, PNGs, ``plot()``, the ``report`` command, and the page
+in a real browser (headless Chromium driven over the DevTools protocol by a small websocket
+client below: no browser download, no extra Python package).
+
+The browser tests are skipped, with the reason, only when no Chromium binary is found
+(``SCORELAB_CHROMIUM`` or chromium / chromium-browser / google-chrome on PATH); CI installs
+Debian's ``chromium``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import polars as pl
+import pytest
+
+import scorelab
+from scorelab import plots as P
+from scorelab import report as R
+from scorelab.errors import UsageError
+from scorelab.results import Result
+
+XSS = "<script>alert(1)</script>"
+SAFEGUARDS = {"safeguards.appeals.contested": 0.5, "safeguards.appeals.delay": "5 days", "safeguards.expiry": "20 days",
+              "safeguards.purpose_limitation": True, "safeguards.transparency.awareness": 0.5}
+
+
+def _run(tmp: Path, name: str, overrides: dict[str, Any] | None = None) -> Result:
+    sc = scorelab.load("rongcheng-2018", {"population.people": 3000, "run.days": 45, **(overrides or {})})
+    return scorelab.run(sc, out=tmp / name)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("runs")
+    _run(tmp, "base")
+    _run(tmp, "safeguarded", SAFEGUARDS)
+    _run(tmp, "xss", {"name": XSS, "description": "<img src=x onerror=alert(2)> & \"quotes\" $x$"})
+    return {k: tmp / k for k in ("base", "safeguarded", "xss")}
+
+
+@pytest.fixture(scope="module")
+def single(runs, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("rep") / "single.html"
+    R.write([runs["base"]], out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def compared(runs, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("rep") / "compare.html"
+    R.write([runs["base"], runs["safeguarded"]], out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def xss_page(runs, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("rep") / "xss.html"
+    R.write([runs["xss"]], out)
+    return out
+
+
+def plots_in(page: str) -> list[tuple[str, str]]:
+    return re.findall(r"<figure class='plot' id='[^']*' data-plot='([^']*)' data-section='([^']*)'>", page)
+
+
+# --------------------------------------------------------------------------- the page, statically
+
+
+def test_single_run_page_has_every_plot_and_no_script(single):
+    page = single.read_text(encoding="utf-8")
+    found = plots_in(page)
+    assert [n for n, _ in found] == list(P.PLOTS)
+    assert page.count("<svg") == len(P.PLOTS)
+    assert "<script" not in page.lower() and "javascript:" not in page.lower()
+    assert "default-src 'none'" in page
+    # nothing to fetch: no src/href except in-page SVG references; the only URL is the SVG namespace
+    assert not re.search(r"\bsrc\s*=", page)
+    assert all(h.startswith("#") for h in re.findall(r'href="([^"]*)"', page))
+    assert set(re.findall(r"(?:https?:)?//[\w.-]+", page)) <= {"http://www.w3.org"}
+    assert not re.search(r"url\((?!#)", page)
+
+
+def test_page_states_its_own_size(single):
+    raw = single.read_bytes()
+    m = re.search(r"This file: ([\d,]+) bytes", raw.decode())
+    assert m and int(m.group(1).replace(",", "")) == len(raw)
+    assert f"Report size: {m.group(1)} bytes" in raw.decode()
+
+
+def test_header_and_findings(single, runs):
+    page = single.read_text(encoding="utf-8")
+    r = Result.open(runs["base"])
+    for text in ("rongcheng-2018", f"{r.seed}", "3,000 people", "45 (45 steps", r.manifest["created"].replace("T", " "),
+                 scorelab.__version__, "Key findings"):
+        assert text in page, text
+    f = R.findings(r)
+    assert any("records" in s and "erroneous" in s for s in f)
+    assert any("sanction" in s.lower() for s in f)
+    assert any("did not happen that would have without the system" in s for s in f)
+    for s in f:
+        assert R.e(s) in page
+
+
+def test_comparison_highlights_differences(compared):
+    page = compared.read_text(encoding="utf-8")
+    sections = {s for _, s in plots_in(page)}
+    assert sections == {"compare", "run1", "run2"}
+    assert [n for n, s in plots_in(page) if s == "compare"] == list(P.COMPARE_PLOTS)
+    assert len(plots_in(page)) == len(P.COMPARE_PLOTS) + 2 * len(P.PLOTS)
+    assert "<table class='compare'>" in page
+    assert re.search(r"class='n (worse|better|changed)'", page), "no difference highlighted"
+    assert "Against base, safeguarded:" in page
+
+
+def test_scenario_strings_are_escaped(xss_page):
+    page = xss_page.read_text(encoding="utf-8")
+    assert XSS not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img" not in page and "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "<script" not in page.lower()
+
+
+def test_figures_escape_and_survive_odd_names(runs):
+    """Names with markup, '$' (matplotlib mathtext) and a leading '_' (hidden legend entries)
+    draw, and the SVG holds them as escaped text."""
+    r = Result.open(runs["base"])
+    odd = {c: f"<b>{c}</b>$_" for c in r.names["flags"]}
+    r.metrics = r.metrics.rename({col: col.replace(f"flags.{c}.", f"flags.{n}.") for c, n in odd.items()
+                                  for col in r.metrics.columns if col.startswith(f"flags.{c}.")})
+    r.manifest = {**r.manifest, "names": {**r.names, "flags": list(odd.values())}}
+    s = R.svg(R.plot(r, "flags"), "t")
+    assert "<b>" not in s and "&lt;b&gt;" in s
+    assert P.label("_x").endswith("_x") and not P.label("_x").startswith("_")
+    assert P.label("a$b") == r"a\$b"
+
+
+# --------------------------------------------------------------------------- figures, thinning, PNG, plot()
+
+
+def test_plot_returns_figures(runs):
+    from matplotlib.figure import Figure
+
+    for name in R.PLOT_NAMES:
+        assert isinstance(R.plot(runs["base"], name), Figure)
+    for name in R.COMPARE_NAMES:
+        assert isinstance(R.plot([runs["base"], runs["safeguarded"]], name), Figure)
+    with pytest.raises(UsageError, match="must be one of"):
+        R.plot(runs["base"], "nope")
+    with pytest.raises(UsageError, match="must be one of"):
+        R.plot([runs["base"]], "score")
+
+
+def test_thinning_keeps_ends_and_totals():
+    n = 10_000
+    day = np.arange(n, dtype=float)
+    y = np.random.default_rng(1).poisson(3.0, n).astype(float)
+    d, t = P.thin_level(day, y)
+    assert len(d) <= P.MAX_POINTS + 1 and d[0] == 0 and d[-1] == n - 1 and t[-1] == y[-1]
+    d, rate = P.thin_flow(day, y, step_days=0.5)
+    widths = np.diff(np.append(d, n)) * 0.5
+    assert len(d) <= P.MAX_POINTS
+    assert np.isclose((rate * widths).sum(), y.sum())
+    d, rate = P.thin_flow(day[:50], y[:50])
+    assert np.array_equal(rate, y[:50])
+
+
+def test_long_series_are_thinned(runs):
+    """A run of 5,000 steps draws no more than MAX_POINTS points per line."""
+    r = Result.open(runs["base"])
+    m = r.metrics
+    reps = 5000 // m.height + 1
+    long = pl.concat([m.with_columns(pl.col("day") + i * m.height, pl.col("step") + i * m.height) for i in range(reps)])
+    r.metrics = long
+    fig = R.plot(r, "score")
+    lines = [ln for ax in fig.axes for ln in ax.get_lines() if len(ln.get_xdata()) > 2]
+    assert lines and all(len(ln.get_xdata()) <= P.MAX_POINTS + 1 for ln in lines)
+    assert len(R.svg(fig, "x")) < 200_000
+
+
+def test_pngs(runs, tmp_path):
+    paths = R.write_pngs([runs["base"], runs["safeguarded"]], tmp_path / "png")
+    names = sorted(p.name for p in paths)
+    assert names == sorted([f"{n}.png" for n in P.COMPARE_PLOTS] + [f"{r}-{n}.png" for r in ("base", "safeguarded")
+                                                                    for n in P.PLOTS])
+    for p in paths:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
+
+
+def test_report_command(runs, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from scorelab.report_cli import report
+
+    app = typer.Typer()
+    app.command()(report)
+    app.command("other")(lambda: None)  # two commands: typer keeps 'report' as a subcommand, as in cli.py
+    out = tmp_path / "sub" / "r.html"
+    res = CliRunner().invoke(app, ["report", str(runs["base"]), str(runs["safeguarded"]), "--out", str(out),
+                                   "--png", str(tmp_path / "figs")])
+    assert res.exit_code == 0, res.output
+    assert out.is_file() and f"{out.stat().st_size:,} bytes" in res.output
+    assert len(list((tmp_path / "figs").glob("*.png"))) == len(P.COMPARE_PLOTS) + 2 * len(P.PLOTS)
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "missing"), "--out", str(tmp_path / "x.html")])
+    assert res.exit_code == 2 and "no such results folder" in res.output
+    assert not (tmp_path / "x.html").exists()
+
+
+# --------------------------------------------------------------------------- a real browser
+
+
+def chromium_binary() -> str | None:
+    env = os.environ.get("SCORELAB_CHROMIUM")
+    if env:
+        return env
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+class WebSocket:
+    """The client side of RFC 6455, enough for the DevTools protocol (text frames, ping)."""
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        u = urlparse(url)
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("websocket handshake: connection closed")
+            head += chunk
+        head, _, self.buf = head.partition(b"\r\n\r\n")
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise ConnectionError(f"websocket handshake refused: {head[:200]!r}")
+
+    def _exact(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(max(65536, n - len(self.buf)))
+            if not chunk:
+                raise ConnectionError("websocket closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _frame(self, opcode: int, payload: bytes) -> None:
+        n = len(payload)
+        head = bytes([0x80 | opcode])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 1 << 16:
+            head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        mask = os.urandom(4)
+        masked = (np.frombuffer(payload, np.uint8) ^ np.resize(np.frombuffer(mask, np.uint8), n)).tobytes()
+        self.sock.sendall(head + mask + masked)
+
+    def send(self, text: str) -> None:
+        self._frame(0x1, text.encode())
+
+    def recv(self) -> str:
+        parts = []
+        while True:
+            b0, b1 = self._exact(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = int.from_bytes(self._exact(2), "big")
+            elif n == 127:
+                n = int.from_bytes(self._exact(8), "big")
+            mask = self._exact(4) if b1 & 0x80 else None
+            data = self._exact(n)
+            if mask:
+                data = (np.frombuffer(data, np.uint8) ^ np.resize(np.frombuffer(mask, np.uint8), n)).tobytes()
+            op = b0 & 0x0F
+            if op == 0x8:
+                raise ConnectionError("websocket closed by the browser")
+            if op == 0x9:
+                self._frame(0xA, data)
+                continue
+            if op in (0x0, 0x1, 0x2):
+                parts.append(data)
+                if b0 & 0x80:
+                    return b"".join(parts).decode()
+
+    def close(self) -> None:
+        try:
+            self._frame(0x8, b"")
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class Browser:
+    """Headless Chromium with its DevTools endpoint; one page target attached (flat sessions)."""
+
+    FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--disable-dev-shm-usage", "--disable-extensions", "--disable-default-apps", "--mute-audio",
+             "--window-size=1280,1000", "--remote-debugging-port=0")
+
+    def __init__(self, binary: str, profile: Path) -> None:
+        self.profile = profile
+        self.log = open(profile.parent / "chromium.log", "wb")
+        self.proc = subprocess.Popen([binary, *self.FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not (port_file.is_file() and len(port_file.read_text().splitlines()) >= 2):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.quit()
+                raise RuntimeError(f"chromium did not start: {(profile.parent / 'chromium.log').read_text()[-2000:]}")
+            time.sleep(0.05)
+        port, path = port_file.read_text().splitlines()[:2]
+        self.ws = WebSocket(f"ws://127.0.0.1:{port}{path}")
+        self.next_id = 0
+        self.events: list[dict[str, Any]] = []
+        self.session: str | None = None
+
+    def call(self, method: str, params: dict[str, Any] | None = None, session: bool = True) -> dict[str, Any]:
+        self.next_id += 1
+        msg: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        self.ws.send(json.dumps(msg))
+        while True:
+            reply = self._read()
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+
+    def _read(self) -> dict[str, Any]:
+        reply = json.loads(self.ws.recv())
+        if "method" in reply:
+            self.events.append(reply)
+            if reply["method"] == "Page.javascriptDialogOpening":  # never leave the page blocked
+                self.ws.send(json.dumps({"id": 10**9 + len(self.events), "method": "Page.handleJavaScriptDialog",
+                                         "params": {"accept": True}, "sessionId": reply.get("sessionId")}))
+        return reply
+
+    def wait(self, event: str, timeout: float = 60.0) -> dict[str, Any]:
+        seen = len(self.events)
+        for ev in self.events:
+            if ev["method"] == event:
+                return ev
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._read()
+            for ev in self.events[seen:]:
+                if ev["method"] == event:
+                    return ev
+        raise TimeoutError(f"no {event} within {timeout} s")
+
+    def open(self, url: str) -> None:
+        """A fresh page target, attached, with console, log, network and page events on; then load url."""
+        self.events = []
+        target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
+        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)["sessionId"]
+        for domain in ("Runtime", "Log", "Network", "Page"):
+            self.call(f"{domain}.enable")
+        self.call("Page.navigate", {"url": url})
+        self.wait("Page.loadEventFired")
+        self.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+    def evaluate(self, expression: str) -> Any:
+        res = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
+        if "exceptionDetails" in res:
+            raise RuntimeError(f"evaluate: {res['exceptionDetails']}")
+        return res["result"].get("value")
+
+    def screenshot(self) -> bytes:
+        return base64.b64decode(self.call("Page.captureScreenshot", {"format": "png"})["data"])
+
+    def console_errors(self) -> list[str]:
+        out = []
+        for ev in self.events:
+            p = ev.get("params", {})
+            if ev["method"] == "Runtime.exceptionThrown":
+                out.append(f"exception: {p.get('exceptionDetails', {}).get('text')}")
+            elif ev["method"] == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+                out.append(f"console.{p['type']}: {[a.get('value') for a in p.get('args', [])]}")
+            elif ev["method"] == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
+                out.append(f"log: {p['entry'].get('text')} {p['entry'].get('url', '')}")
+        return out
+
+    def requests(self) -> list[str]:
+        return [ev["params"]["request"]["url"] for ev in self.events if ev["method"] == "Network.requestWillBeSent"]
+
+    def dialogs(self) -> list[str]:
+        return [ev["params"].get("message", "") for ev in self.events if ev["method"] == "Page.javascriptDialogOpening"]
+
+    def quit(self) -> None:
+        try:
+            if getattr(self, "ws", None) is not None:
+                try:
+                    self.ws.send(json.dumps({"id": 0, "method": "Browser.close"}))
+                except OSError:
+                    pass
+                self.ws.close()
+            self.proc.wait(timeout=15)
+        except (subprocess.TimeoutExpired, OSError):
+            self.proc.kill()
+            self.proc.wait(timeout=15)
+        finally:
+            self.log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    binary = chromium_binary()
+    if binary is None:
+        pytest.skip("no Chromium binary found (set SCORELAB_CHROMIUM, or install Debian's 'chromium'); "
+                    "CI installs it with: apt-get update && apt-get install -y chromium")
+    b = Browser(binary, tmp_path_factory.mktemp("chromium") / "profile")
+    yield b
+    b.quit()
+
+
+def test_browser_renders_every_plot_without_errors(browser, compared, tmp_path):
+    browser.open(compared.as_uri())
+    assert browser.console_errors() == []
+    info = browser.evaluate("""Array.from(document.querySelectorAll('figure.plot')).map(f => {
+        const s = f.querySelector('svg'); const b = s ? s.getBoundingClientRect() : {width: 0, height: 0};
+        return [f.dataset.section + '/' + f.dataset.plot, b.width, b.height, s ? s.querySelectorAll('path').length : 0];
+    })""")
+    expected = [f"compare/{n}" for n in P.COMPARE_PLOTS] + [f"run{i}/{n}" for i in (1, 2) for n in P.PLOTS]
+    assert [x[0] for x in info] == expected
+    for name, w, h, paths in info:
+        assert w > 300 and h > 100 and paths > 5, (name, w, h, paths)
+    shot = browser.screenshot()
+    (tmp_path / "report.png").write_bytes(shot)
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(shot)).convert("RGB")
+    assert img.size[0] >= 1000 and len(img.getcolors(1 << 20) or []) > 20, "screenshot looks blank"
+
+
+def test_browser_shows_scenario_name_as_text(browser, xss_page):
+    browser.open(xss_page.as_uri())
+    assert browser.dialogs() == []
+    assert browser.evaluate("document.querySelectorAll('script, img, iframe, object, embed').length") == 0
+    assert XSS in browser.evaluate("document.querySelector('h1').textContent")
+    assert XSS in browser.evaluate("document.title")
+    assert "<img src=x onerror=alert(2)>" in browser.evaluate("document.querySelector('.desc').textContent")
+    assert browser.console_errors() == []
+
+
+def test_browser_makes_no_network_request(browser, single, compared, tmp_path):
+    for page in (single, compared):
+        browser.open(page.as_uri())
+        assert browser.requests() == [page.as_uri()], browser.requests()
+        assert browser.console_errors() == []
+    # the check can see requests: a page that loads from elsewhere is caught
+    bad = tmp_path / "bad.html"
+    bad.write_text("<!DOCTYPE html><html><body><img src='http://127.0.0.1:9/x.png'></body></html>")
+    browser.open(bad.as_uri())
+    assert any(u.startswith("http://127.0.0.1:9/") for u in browser.requests())
