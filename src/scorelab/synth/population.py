@@ -65,6 +65,13 @@ class Firms:
     def n(self) -> int:
         return int(self.size.shape[0])
 
+    def credit_codes(self, ids: np.ndarray | None = None) -> list[str]:
+        """Synthetic unified social credit codes (GB 32100-2015 format) of the firms
+        (all, or the given ids); see ``scorelab.synth.credit_code``."""
+        from scorelab.synth.credit_code import credit_codes
+
+        return credit_codes(np.arange(self.n) if ids is None else ids)
+
     def nbytes(self) -> int:
         return _arrays_nbytes(self)
 
