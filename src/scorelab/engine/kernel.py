@@ -96,7 +96,7 @@ def make_state(nt):
     return _to_struct(nt)
 
 # metric column offsets (MO indices)
-MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_MONEY = range(11)
+MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE = range(10)
 # cnt slots
 C_NREC = 0
 ACTIVE, REMOVED_APPEAL, DELETED = 1, 2, 3
@@ -580,7 +580,7 @@ def observe(P, S, M, MO, e, b, s, j, cov):
 
 
 @nb.njit(cache=True)
-def draw_counts(P, s, counts, id_counts, cov):
+def draw_counts(P, s, counts, id_counts):
     """Candidate events per type and false identification hits for step s; returns a bound on
     the records the step can create (so the caller can make room first)."""
     bound = 0

@@ -207,9 +207,8 @@ def simulate(
         kernel.init_lists(PR, SR, M, MO)
     counts = np.zeros(P.t_lam.shape[0], dtype=np.int64)
     id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
-    cov = np.zeros(P.c_cov.shape[0])
     for s in range(P.n_steps):
-        bound = kernel.draw_counts(PR, s, counts, id_counts, cov)
+        bound = kernel.draw_counts(PR, s, counts, id_counts)
         grown = _grow_records(S, int(bound))
         if grown is not S:  # new record arrays: hand the kernels a new reference
             S = grown
