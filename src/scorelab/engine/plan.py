@@ -221,7 +221,6 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     beh = list(s.behaviours)
     bidx = {b: i for i, b in enumerate(beh)}
     chans = list(s.channels)
-    cidx = {c: i for i, c in enumerate(chans)}
     grades = [g.name for g in s.grades]
     gidx = {g: i for i, g in enumerate(grades)}
     lists = list(s.lists)
@@ -499,7 +498,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
             for g, p in oc.success_probability.items():
                 k_out_p[ki, gidx[g]] = p
     sanction = []
-    for ki, name in enumerate(cons):
+    for name in cons:
         c = s.consequences[name]
         sanction.append(c.kind in ("refusal", "fine", "dismissal") or (c.kind == "income" and c.income_change < 0)
                         or (c.kind == "score" and c.points < 0))

@@ -98,7 +98,7 @@ class _BadScalar(Exception):
 def _construct(constructor: yaml.SafeLoader, node: yaml.Node) -> Any:
     try:
         value = constructor.construct_object(node)
-    except yaml.constructor.ConstructorError as e:
+    except yaml.constructor.ConstructorError:
         raise _BadScalar(f"not allowed: tag {_short_tag(node.tag)}") from None
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError):
         raise _BadScalar(f"cannot read {node.value!r} as {_short_tag(node.tag)}") from None
