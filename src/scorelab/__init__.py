@@ -2,7 +2,7 @@
 
 The public surface is small: ``load`` a scenario (file, built-in name or dict),
 ``run`` it (a ``Result``: metrics, end state, ``save``/``Result.open``),
-``build_population`` from it, and the ``Scenario`` model itself. Metric
+``resume`` a checkpointed run that stopped, ``build_population`` from it, and the ``Scenario`` model itself. Metric
 functions live in ``scorelab.metrics``. Heavy modules (numba kernels, data
 libraries) are imported only when used.
 """
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from scorelab.synth.population import Population
 
 __all__ = [
-    "Problem", "Result", "Scenario", "ScenarioError", "UsageError", "__version__", "build_population", "load", "run",
+    "Problem", "Result", "Scenario", "ScenarioError", "UsageError", "__version__", "build_population", "load", "resume",
+    "run",
 ]
 
 
@@ -52,6 +53,7 @@ def run(
     people_state: bool = False,
     progress: Callable[[int, int], None] | None = None,
     check_memory: bool = True,
+    checkpoint_every: int | None = None,
 ) -> "Result":
     """Build the population and run the day loop with its counterfactual twin.
 
@@ -59,7 +61,8 @@ def run(
     With ``out``, the results folder is written there atomically (``people_state`` adds
     ``people.parquet``). ``progress(done, total)`` is called after each step. Raises
     UsageError when the run would not fit in memory (``check_memory``) or ``out`` cannot
-    be written.
+    be written. With ``checkpoint_every`` (steps; needs ``out``) the state is saved that
+    often, and ``scorelab.resume(out)`` continues a run that stopped.
     """
     from scorelab import memory
     from scorelab.results import execute
@@ -72,7 +75,16 @@ def run(
         if not fits:
             raise UsageError(f"the run needs about {memory.human(est.total)} of memory but about "
                              f"{memory.human(avail or 0)} is available; reduce population.people or use a distributed run")
-    return execute(scenario, out=out, people_state=people_state, progress=progress, command="scorelab.run(...)")
+    return execute(scenario, out=out, people_state=people_state, progress=progress, command="scorelab.run(...)",
+                   checkpoint_every=checkpoint_every)
+
+
+def resume(out: str | Path, progress: Callable[[int, int], None] | None = None) -> "Result":
+    """Continue a run started with ``checkpoint_every`` that stopped (crash, kill) before
+    writing ``out``; the result is byte-identical to an uninterrupted run."""
+    from scorelab.results import resume as _resume
+
+    return _resume(out, progress=progress)
 
 
 def __getattr__(name: str) -> Any:

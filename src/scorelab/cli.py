@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -150,7 +151,7 @@ def population(
 
 
 def _run_command(source: str, days: int | None, seed: int | None, scale: float | None, out: str | None,
-                 sets: list[str], people_state: bool) -> str:
+                 sets: list[str], people_state: bool, checkpoint_every: int | None) -> str:
     """The command as a user would retype it (stored in the manifest)."""
     import shlex
 
@@ -167,29 +168,43 @@ def _run_command(source: str, days: int | None, seed: int | None, scale: float |
         parts += ["--set", item]
     if people_state:
         parts.append("--people-state")
+    if checkpoint_every is not None:
+        parts += ["--checkpoint-every", str(checkpoint_every)]
     return shlex.join(parts)
 
 
 @app.command()
 def run(
-    source: Annotated[str, typer.Argument(help="a built-in scenario or a YAML file")],
+    source: Annotated[str | None, typer.Argument(help="a built-in scenario or a YAML file")] = None,
     days: Annotated[int | None, typer.Option(help="override run.days")] = None,
     seed: Annotated[int | None, typer.Option(help="override run.seed")] = None,
     out: Annotated[str | None, typer.Option(help="results folder (default runs/<scenario>-<seed>-<time>)")] = None,
     scale: Annotated[float | None, typer.Option(help="multiply the population size")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key=value")] = None,
     people_state: Annotated[bool, typer.Option("--people-state", help="also write people.parquet (one row per person)")] = False,
+    checkpoint_every: Annotated[int | None, typer.Option(
+        help="save the run's state every N steps, so that --resume can finish it after a crash")] = None,
+    resume: Annotated[str | None, typer.Option(
+        help="finish the checkpointed run whose results folder is this (no SOURCE or other options)")] = None,
 ) -> None:
     """Run a scenario with its counterfactual twin, write a results folder and print what the system did."""
-    import time
-
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-    from rich.table import Table
 
     from scorelab import memory
-    from scorelab.results import check_writable, default_run_id, execute, format_value
+    from scorelab.results import check_writable, default_run_id, execute
 
+    if resume is not None:
+        given = [n for n, v in (("SOURCE", source), ("--days", days), ("--seed", seed), ("--out", out),
+                                ("--scale", scale), ("--set", set_), ("--checkpoint-every", checkpoint_every))
+                 if v] + (["--people-state"] if people_state else [])
+        if given:
+            _fail([f"--resume: the run continues as it was started; drop {', '.join(given)}"])
+        _resume_command(resume)
+        return
+    if source is None:
+        _fail(["scorelab run: give a SOURCE (a built-in scenario or a YAML file), or --resume DIR"])
+    if checkpoint_every is not None and checkpoint_every < 1:
+        _fail([f"--checkpoint-every: must be at least 1 step, got {checkpoint_every}"])
     sets = list(set_ or [])
     if days is not None:
         if days < 0:
@@ -209,7 +224,7 @@ def run(
         check_writable(Path(folder))
     except UsageError as e:
         _fail([str(e)])
-    command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state)
+    command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state, checkpoint_every)
     console = Console(stderr=True)
     console.print(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
                   f"(estimated memory {memory.human(est.total)})...", highlight=False)
@@ -217,27 +232,59 @@ def run(
     def built(seconds: float) -> None:
         console.print(f"built in {seconds:.1f} s; running {scenario.run.days} days beside the twin...", highlight=False)
 
+    result = _with_progress(console, lambda progress: execute(
+        scenario, out=folder, people_state=people_state, on_built=built, command=command, progress=progress,
+        checkpoint_every=checkpoint_every))
+    _print_summary(result)
+
+
+def _resume_command(folder: str) -> None:
+    from rich.console import Console
+
+    from scorelab.results import resume
+
+    console = Console(stderr=True)
+
+    def built(seconds: float) -> None:
+        console.print(f"resuming {folder}: rebuilt the population in {seconds:.1f} s; continuing the day loop "
+                      f"from its checkpoint...", highlight=False)
+
+    _print_summary(_with_progress(console, lambda progress: resume(folder, progress=progress, on_built=built)))
+
+
+def _with_progress(console: Any, work: Callable[[Callable[[int, int], None]], Any]) -> Any:
+    """Run ``work(progress)`` with a progress bar on a terminal, or plain lines otherwise;
+    a UsageError becomes a one-line failure."""
+    import time
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     try:
         if console.is_terminal:
             with Progress(TextColumn("day loop"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                           TimeRemainingColumn(), console=console) as bar:
                 task = bar.add_task("run", total=None)
-                result = execute(scenario, out=folder, people_state=people_state, on_built=built, command=command,
-                                 progress=lambda done, total: bar.update(task, completed=done, total=total))
-        else:
-            last = [time.monotonic()]
+                return work(lambda done, total: bar.update(task, completed=done, total=total))
+        last = [time.monotonic()]
 
-            def plain(done: int, total: int) -> None:
-                now = time.monotonic()
-                if done == total or done % max(1, total // 10) == 0 or now - last[0] >= 10:
-                    last[0] = now
-                    console.print(f"step {done}/{total}", highlight=False)
+        def plain(done: int, total: int) -> None:
+            now = time.monotonic()
+            if done == total or done % max(1, total // 10) == 0 or now - last[0] >= 10:
+                last[0] = now
+                console.print(f"step {done}/{total}", highlight=False)
 
-            result = execute(scenario, out=folder, people_state=people_state, on_built=built, command=command,
-                             progress=plain)
+        return work(plain)
     except UsageError as e:
         _fail([str(e)])
-    table = Table(title=f"{scenario.name} (seed {scenario.run.seed}), against its counterfactual twin")
+
+
+def _print_summary(result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from scorelab.results import format_value
+
+    table = Table(title=f"{result.manifest['scenario']} (seed {result.seed}), against its counterfactual twin")
     table.add_column("what")
     table.add_column("value", justify="right")
     for k, v in result.summary().items():

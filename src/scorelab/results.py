@@ -425,6 +425,42 @@ def prepare(final: Path) -> Path:
     return staging
 
 
+def remove_stale_staging(final: Path) -> None:
+    """Remove hidden staging folders of ``final`` left by processes that no longer run
+    (a killed run); those of a live process are left alone."""
+    for d in Path(final).parent.glob(f".{Path(final).name}.partial-*"):
+        try:
+            pid = int(d.name.rsplit("-", 1)[1])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            continue
+
+
+def resume(
+    out: str | Path,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    on_built: Callable[[float], None] | None = None,
+) -> Result:
+    """Continue a checkpointed run whose results folder would be ``out`` (see ``execute``);
+    the result is byte-identical to the run never having stopped."""
+    from scorelab.engine.checkpoint import Checkpoint, folder_for
+    from scorelab.scenario.loader import load
+
+    final = Path(out)
+    if (final / "manifest.json").is_file():
+        raise UsageError(f"{final}: the run is already complete; nothing to resume")
+    if not folder_for(final).is_dir():
+        raise UsageError(f"{final}: no checkpoint to resume (no {folder_for(final).name} beside it; "
+                         f"was the run started with --checkpoint-every?)")
+    _, data, options = Checkpoint.open(folder_for(final))
+    remove_stale_staging(final)
+    return execute(load(data), out=final, people_state=bool(options.get("people_state", False)), progress=progress,
+                   on_built=on_built, command=str(options.get("command", "")), resume=True)
+
+
 def check_writable(final: Path) -> None:
     """Fail (UsageError, one line) unless a results folder can be written at ``final``; leaves
     nothing behind except missing parent folders, which it creates."""
@@ -447,18 +483,34 @@ def execute(
     progress: Callable[[int, int], None] | None = None,
     on_built: Callable[[float], None] | None = None,
     command: str | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
 ) -> Result:
     """Build the population, run the day loop with its twin, wrap the output and (if ``out``)
     save the results folder atomically. The staging folder exists from the start (an
-    unwritable ``out`` fails before any work) and is removed if anything goes wrong."""
+    unwritable ``out`` fails before any work) and is removed if anything goes wrong.
+
+    With ``checkpoint_every`` the state is saved every that many steps in the hidden
+    ``.<out>.checkpoint`` folder, which survives a failed or killed run and is removed once
+    the results folder is complete; with ``resume`` the run continues from that folder."""
+    from scorelab.engine.checkpoint import Checkpoint, folder_for
     from scorelab.engine.simulation import simulate
     from scorelab.synth.contacts import build_contacts
     from scorelab.synth.population import build_population
 
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     final = Path(out) if out is not None else None
+    if (checkpoint_every or resume) and final is None:
+        raise UsageError("checkpoints need a results folder (--out)")
     staging = prepare(final) if final is not None else None
+    checkpoint = None
     try:
+        if final is not None and resume:
+            checkpoint = Checkpoint.open(folder_for(final))[0]
+        elif final is not None and checkpoint_every:
+            data = scenario.model_dump(mode="json", by_alias=True)
+            checkpoint = Checkpoint.create(folder_for(final), checkpoint_every, data,
+                                           {"people_state": bool(people_state), "command": command or ""})
         if staging is not None:  # the scenario first: a partial folder says what was running
             import yaml
 
@@ -469,15 +521,18 @@ def execute(
         contacts = build_contacts(pop, scenario.contacts, scenario.run.seed)
         if on_built is not None:
             on_built(time.perf_counter() - t0)
-        output = simulate(scenario, pop, contacts, progress)
+        output = simulate(scenario, pop, contacts, progress, checkpoint)
         run_id = final.name if final is not None else None
         result = Result.from_output(output, scenario, pop, run_id=run_id, command=command, created=created)
         result.manifest["loop_seconds"] = result.manifest["wall_seconds"]
+        result.manifest["resumed_from_step"] = int(output.first_step)
         result.manifest["wall_seconds"] = time.perf_counter() - t_start
         if staging is not None and final is not None:
             result.write_into(staging, people=people_state)
             result.manifest["people_state"] = bool(people_state)
             result.path = commit(staging, final)
+        if checkpoint is not None:
+            shutil.rmtree(checkpoint.folder, ignore_errors=True)
         return result
     except BaseException:
         if staging is not None:

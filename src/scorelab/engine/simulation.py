@@ -41,7 +41,8 @@ Each step (one day by default, ``run.step``) does, in this order:
 Work per step follows events (candidates, records, reviews, investigations),
 never the whole population; histograms and score moments are kept up to date
 as scores change. All draws are counter-based (``scorelab.rng``), so a run
-is a pure function of its scenario and seed.
+is a pure function of its scenario and seed, and a run resumed from a checkpoint
+(``engine.checkpoint``) continues exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from scorelab.engine import kernel
+from scorelab.engine.checkpoint import Checkpoint, restore_state
 from scorelab.engine.plan import Plan, compile_plan
+from scorelab.errors import UsageError
 from scorelab.rng import Stream
 from scorelab.scenario.model import Scenario
 from scorelab.synth.contacts import Contacts
@@ -77,10 +80,12 @@ class RunOutput:
     plan: Plan
     wall_seconds: float
     n_steps: int
+    first_step: int = 0  # > 0 when resumed from a checkpoint: the steps timed are the ones after it
 
     @property
     def agent_days_per_second(self) -> float:
-        return self.plan.params.n_people * self.n_steps * self.plan.params.dt / max(self.wall_seconds, 1e-9)
+        steps = self.n_steps - self.first_step
+        return self.plan.params.n_people * steps * self.plan.params.dt / max(self.wall_seconds, 1e-9)
 
     def total(self, prefix: str, suffix: str = "") -> float:
         """Sum over steps and over every metric named ``prefix...suffix``."""
@@ -188,32 +193,48 @@ def simulate(
     pop: Population,
     contacts: Contacts,
     progress: Callable[[int, int], None] | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> RunOutput:
-    """Run the scenario's day loop with its twin; returns metrics and end state."""
+    """Run the scenario's day loop with its twin; returns metrics and end state.
+
+    With ``checkpoint``, the run continues from the checkpoint's saved state if it has one,
+    and saves its state every ``checkpoint.every`` steps."""
     t0 = time.perf_counter()
     plan = compile_plan(scenario, pop, contacts)
     P = plan.params
-    S = _alloc_state(plan, pop)
     MO, names = metric_layout(plan)
     M = np.zeros((P.n_steps, len(names)))
     PR = kernel.make_params(P)
-    SR = kernel.make_state(S)
-    _start_scores(scenario, pop, S)
-    kernel.init_scores(PR, SR)
     N = P.n_people
-    start_grade = S.grade[:N].copy()
-    start_score = np.where(start_grade == kernel.NO_GRADE, np.nan, S.total[:N])
-    if P.enabled and P.n_steps > 0:
-        kernel.init_lists(PR, SR, M, MO)
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        if saved.metrics.shape[1] != M.shape[1] or not 0 <= saved.step <= P.n_steps:
+            raise UsageError(f"{checkpoint.folder}: checkpoint does not fit this run; start the run again")
+        S = restore_state(saved, RECORD_COLUMNS)
+        M[: saved.step] = saved.metrics
+        start_grade, start_score = saved.start_grade, saved.start_score
+        first = saved.step
+    else:
+        S = _alloc_state(plan, pop)
+        _start_scores(scenario, pop, S)
+        kernel.init_scores(PR, kernel.make_state(S))
+        start_grade = S.grade[:N].copy()
+        start_score = np.where(start_grade == kernel.NO_GRADE, np.nan, S.total[:N])
+        if P.enabled and P.n_steps > 0:
+            kernel.init_lists(PR, kernel.make_state(S), M, MO)
+        first = 0
+    SR = kernel.make_state(S)
     counts = np.zeros(P.t_lam.shape[0], dtype=np.int64)
     id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
-    for s in range(P.n_steps):
+    for s in range(first, P.n_steps):
         bound = kernel.draw_counts(PR, s, counts, id_counts)
         grown = _grow_records(S, int(bound))
         if grown is not S:  # new record arrays: hand the kernels a new reference
             S = grown
             SR = kernel.make_state(S)
         kernel.step(PR, SR, M, MO, s, counts, id_counts)
+        if checkpoint is not None and checkpoint.due(s + 1, P.n_steps):
+            checkpoint.save(s + 1, S, M, start_grade, start_score)
         if progress is not None:
             progress(s + 1, P.n_steps)
     wall = time.perf_counter() - t0
@@ -244,4 +265,5 @@ def simulate(
         people[f"listed.{lname}"] = (S.on_list[li, :N] & 1).astype(bool)
     n_rec = int(S.cnt[kernel.C_NREC])
     records = {k[2:]: getattr(S, k)[:n_rec].copy() for k in ("r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_err", "r_state")}
-    return RunOutput(metrics=metrics, people=people, records=records, plan=plan, wall_seconds=wall, n_steps=P.n_steps)
+    return RunOutput(metrics=metrics, people=people, records=records, plan=plan, wall_seconds=wall, n_steps=P.n_steps,
+                     first_step=first)

@@ -1,0 +1,169 @@
+"""Checkpoints of a running day loop, so that a long run can be resumed after a crash and
+still finish byte-identical to an uninterrupted one.
+
+Why a resumed run is exact: every random draw is counter-based on (stream, step, ...), so
+the steps after a checkpoint draw the same numbers whichever process runs them; the mutable
+state (every ``kernel.State`` array, the metric rows so far, the start scores) is saved
+whole; the population, the contacts and the compiled plan are pure functions of the
+scenario and its seed and are rebuilt.
+
+A checkpoint folder holds ``checkpoint.json`` (what is running: scenario fingerprint,
+scorelab version, how often to save, the results options) and ``state.npz`` (the latest
+state; replaced atomically, so a crash while saving leaves the previous one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scorelab.engine import kernel
+from scorelab.errors import UsageError
+
+FORMAT_NAME = "scorelab-checkpoint"
+FORMAT_VERSION = 1
+STATE_FILE = "state.npz"
+META_FILE = "checkpoint.json"
+SCENARIO_FILE = "scenario.yaml"
+
+
+def fingerprint(scenario_data: dict[str, Any]) -> str:
+    """Identity of a run: the resolved scenario and the scorelab version that runs it."""
+    from scorelab import __version__
+
+    blob = json.dumps(scenario_data, sort_keys=True, separators=(",", ":")) + "\n" + __version__
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def folder_for(final: Path) -> Path:
+    """The hidden checkpoint folder beside a results folder: ``.<name>.checkpoint``."""
+    return final.parent / f".{final.name}.checkpoint"
+
+
+@dataclass
+class Saved:
+    """A state read back from a checkpoint."""
+
+    step: int  # the next step to run
+    state: dict[str, np.ndarray]
+    metrics: np.ndarray  # rows 0 .. step-1
+    start_grade: np.ndarray
+    start_score: np.ndarray
+
+
+@dataclass
+class Checkpoint:
+    """Where and how often a run saves its state (``every`` steps; 0 saves nothing)."""
+
+    folder: Path
+    every: int
+    fingerprint: str
+
+    @classmethod
+    def create(cls, folder: Path, every: int, scenario_data: dict[str, Any], options: dict[str, Any]) -> "Checkpoint":
+        """Start a fresh checkpoint folder (replacing an old one) describing the run."""
+        import shutil
+
+        import yaml
+
+        from scorelab import __version__
+
+        if every < 1:
+            raise UsageError(f"--checkpoint-every: must be at least 1 step, got {every}")
+        folder = Path(folder)
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        fp = fingerprint(scenario_data)
+        (folder / SCENARIO_FILE).write_text(yaml.safe_dump(scenario_data, sort_keys=False, allow_unicode=True),
+                                            encoding="utf-8")
+        meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "scorelab_version": __version__,
+                "fingerprint": fp, "every": int(every), "options": options}
+        _write_atomic(folder / META_FILE, json.dumps(meta, indent=2).encode())
+        return cls(folder=folder, every=int(every), fingerprint=fp)
+
+    @classmethod
+    def open(cls, folder: Path) -> tuple["Checkpoint", dict[str, Any], dict[str, Any]]:
+        """An existing checkpoint folder: (checkpoint, scenario data, options). UsageError
+        (one line) when it is missing, damaged, or from another scorelab version."""
+        import yaml
+
+        from scorelab import __version__
+
+        folder = Path(folder)
+        mpath = folder / META_FILE
+        if not mpath.is_file():
+            raise UsageError(f"{folder}: no checkpoint here (was the run started with --checkpoint-every?)")
+        try:
+            meta = json.loads(mpath.read_text())
+            data = yaml.safe_load((folder / SCENARIO_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError, yaml.YAMLError) as e:
+            raise UsageError(f"{folder}: damaged checkpoint: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME or meta.get("format_version") != FORMAT_VERSION:
+            raise UsageError(f"{mpath}: not a scorelab checkpoint of format version {FORMAT_VERSION}")
+        if meta.get("scorelab_version") != __version__:
+            raise UsageError(f"{folder}: checkpoint written by scorelab {meta.get('scorelab_version')}, "
+                             f"which cannot be resumed by scorelab {__version__}; start the run again")
+        if fingerprint(data) != meta.get("fingerprint"):
+            raise UsageError(f"{folder}: {SCENARIO_FILE} no longer matches the checkpoint (edited?); start the run again")
+        return cls(folder=folder, every=int(meta["every"]), fingerprint=meta["fingerprint"]), data, meta.get("options", {})
+
+    def due(self, steps_done: int, n_steps: int) -> bool:
+        """Whether to save after ``steps_done`` steps (never after the last: the results follow)."""
+        return self.every > 0 and steps_done % self.every == 0 and steps_done < n_steps
+
+    def save(self, steps_done: int, S: kernel.State, M: np.ndarray, start_grade: np.ndarray,
+             start_score: np.ndarray) -> None:
+        """Write the state after ``steps_done`` steps, replacing the previous one atomically."""
+        used = int(S.cnt[kernel.C_NREC])
+        arrays = {f"S.{name}": (arr[:used] if name.startswith("r_") else arr) for name, arr in S._asdict().items()}
+        arrays.update({"step": np.int64(steps_done), "fingerprint": np.array(self.fingerprint),
+                       "M": M[:steps_done], "start_grade": start_grade, "start_score": start_score})
+        tmp = self.folder / (STATE_FILE + ".tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.folder / STATE_FILE)
+
+    def load(self) -> Saved | None:
+        """The latest saved state, or None when the run was stopped before its first save."""
+        path = self.folder / STATE_FILE
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["fingerprint"]) != self.fingerprint:
+                    raise UsageError(f"{path}: state belongs to another run; start the run again")
+                state = {k[2:]: z[k] for k in z.files if k.startswith("S.")}
+                return Saved(step=int(z["step"]), state=state, metrics=z["M"], start_grade=z["start_grade"],
+                             start_score=z["start_score"])
+        except (OSError, ValueError, KeyError) as e:
+            raise UsageError(f"{path}: damaged checkpoint state: {e}") from None
+
+
+def restore_state(saved: Saved, record_columns: dict[str, type]) -> kernel.State:
+    """A ``kernel.State`` from saved arrays; record columns get room to grow."""
+    fields = {}
+    for name in kernel.State._fields:
+        if name not in saved.state:
+            raise UsageError(f"checkpoint state lacks {name!r}; start the run again")
+        arr = saved.state[name]
+        if name in record_columns:
+            grown = np.zeros(max(1024, 2 * arr.shape[0]), dtype=arr.dtype)
+            grown[: arr.shape[0]] = arr
+            arr = grown
+        fields[name] = np.ascontiguousarray(arr)
+    return kernel.State(**fields)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
