@@ -609,6 +609,19 @@ def draw_counts(P, s, counts, id_counts):
 
 
 @nb.njit(cache=True)
+def run_steps(P, S, M, MO, first, last, counts, id_counts):
+    """Steps ``first`` .. ``last - 1`` in one call (no Python between steps); returns the
+    first step not run, which is below ``last`` when that step could create more records than
+    the record arrays have room for (the caller grows them and calls again)."""
+    for s in range(first, last):
+        bound = draw_counts(P, s, counts, id_counts)
+        if S.cnt[C_NREC] + bound > S.r_subj.shape[0]:
+            return s
+        step(P, S, M, MO, s, counts, id_counts)
+    return last
+
+
+@nb.njit(cache=True)
 def step(P, S, M, MO, s, counts, id_counts):
     """One step of the day loop, in the order documented in engine.simulation."""
     B = P.b_kind.shape[0]

@@ -238,10 +238,11 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     ent_group = np.concatenate([pop.group.astype(np.int32), np.full(F, n_groups, dtype=np.int32)])
     ent_scored = np.concatenate([(pop.age >= s.scoring.min_age), np.ones(F, dtype=bool)]).astype(np.uint8)
     firm_rep = pop.firms.representative.astype(np.int32)
-    order = np.argsort(pop.income, kind="stable")
-    pct = np.empty(N, dtype=np.float32)
-    pct[order] = (np.arange(N, dtype=np.float64) + 0.5) / max(N, 1)
-    income_pct = np.concatenate([pct, np.full(F, 0.5, dtype=np.float32)])
+    income_pct = np.full(N + F, 0.5, dtype=np.float32)
+    if s.scoring.scheme != "points" and any(d.income != 0 for d in s.scoring.dimensions.values()):
+        # only an index dimension with an income term reads the percentile: skip the O(n log n) sort otherwise
+        order = np.argsort(pop.income, kind="stable")
+        income_pct[order] = (np.arange(N, dtype=np.float64) + 0.5) / max(N, 1)
 
     n_cities = len(pop.city_names)
     city_join = np.full(n_cities, step_of(s.rollout.default), dtype=np.int32)

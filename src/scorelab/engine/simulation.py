@@ -226,17 +226,25 @@ def simulate(
     SR = kernel.make_state(S)
     counts = np.zeros(P.t_lam.shape[0], dtype=np.int64)
     id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
-    for s in range(first, P.n_steps):
-        bound = kernel.draw_counts(PR, s, counts, id_counts)
-        grown = _grow_records(S, int(bound))
-        if grown is not S:  # new record arrays: hand the kernels a new reference
-            S = grown
-            SR = kernel.make_state(S)
-        kernel.step(PR, SR, M, MO, s, counts, id_counts)
-        if checkpoint is not None and checkpoint.due(s + 1, P.n_steps):
-            checkpoint.save(s + 1, S, M, start_grade, start_score)
+    n = P.n_steps
+    # Steps run in chunks inside numba; a chunk ends at a checkpoint, when the records need
+    # more room, and (with a progress callback) every 1 % of the run so progress stays live.
+    chunk = max(1, n // 100) if progress is not None else n
+    s = first
+    while s < n:
+        stop = min(n, s + chunk)
+        if checkpoint is not None and checkpoint.every > 0:
+            stop = min(stop, (s // checkpoint.every + 1) * checkpoint.every)
+        reached = int(kernel.run_steps(PR, SR, M, MO, s, stop, counts, id_counts))
         if progress is not None:
-            progress(s + 1, P.n_steps)
+            for done in range(s + 1, reached + 1):
+                progress(done, n)
+        s = reached
+        if s < stop:  # step s could overflow the record arrays: grow them (new arrays, new reference)
+            S = _grow_records(S, int(kernel.draw_counts(PR, s, counts, id_counts)))
+            SR = kernel.make_state(S)
+        elif checkpoint is not None and checkpoint.due(s, n):
+            checkpoint.save(s, S, M, start_grade, start_score)
     wall = time.perf_counter() - t0
     metrics = {"step": np.arange(P.n_steps, dtype=np.int64), "day": np.arange(P.n_steps) * P.dt}
     for i, name in enumerate(names):
