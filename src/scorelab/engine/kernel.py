@@ -31,7 +31,7 @@ State = namedtuple(
         "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_err", "r_state", "r_applied", "r_appeal",
         "r_delta", "r_prev", "r_next", "r_next_rec", "r_next_app",
         "subj_head", "ch_pend", "ch_act", "rec_q", "app_q", "cnt",
-        "ghist", "ssum",
+        "ghist", "ssum", "money_r", "own", "mb_i", "mb_x", "mb_key", "pf",
         "out_supp", "out_refused", "out_sanctions", "out_rewards", "out_wrongful", "out_assoc", "out_flagged",
         "out_investigated", "out_records_err",
     ],
@@ -91,14 +91,41 @@ def make_params(nt):
 
 
 @nb.njit(cache=True)
+def grown_arrays(S):
+    """The arrays named in GROWN_IN_KERNEL, as the kernels hold them now."""
+    return S.mb_i, S.mb_x, S.mb_key, S.pf
+
+
+@nb.njit(cache=True)
+def take_outbox(S):
+    """Copies of the outbox's messages (ints, floats, sort keys); empties it."""
+    n = S.cnt[C_NMSG]
+    S.cnt[C_NMSG] = 0
+    return S.mb_i[:n].copy(), S.mb_x[:n].copy(), S.mb_key[:n].copy()
+
+
+@nb.njit(cache=True)
+def take_pending(S):
+    """A copy of the step's pending flags (flag, entity, truth); empties them."""
+    n = S.cnt[C_NPEND]
+    S.cnt[C_NPEND] = 0
+    return S.pf[:n].copy()
+
+
+@nb.njit(cache=True)
 def make_state(nt):
     """State namedtuple -> StateRef for the kernels."""
     return _to_struct(nt)
 
 # metric column offsets (MO indices)
 MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE = range(10)
-# cnt slots
-C_NREC = 0
+#: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
+GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf")
+# cnt slots: records in use, messages in the outbox, pending flags
+C_NREC, C_NMSG, C_NPEND = 0, 1, 2
+# messages between regions (delivered at the step's exchange): social-term change, a record about
+# someone in another region, a joint listing and its end, a crowd-identification hit, an investigation
+MSG_SOC, MSG_REC, MSG_JOIN, MSG_LEAVE, MSG_IDHIT, MSG_INV = range(6)
 ACTIVE, REMOVED_APPEAL, DELETED = 1, 2, 3
 NO_GRADE = 255
 YEAR = 365.25
@@ -149,8 +176,9 @@ def refresh(P, S, M, MO, e, s):
     old = S.total[e]
     person = e < P.n_people
     if person:
-        S.ssum[0] += new - old
-        S.ssum[1] += new * new - old * old
+        r = P.ent_city[e]
+        S.ssum[r, 0] += new - old
+        S.ssum[r, 1] += new * new - old * old
     S.total[e] = new
     g = grade_of(P, new)
     g_old = S.grade[e]
@@ -168,10 +196,11 @@ def refresh(P, S, M, MO, e, s):
 
 @nb.njit(cache=True)
 def add_to_view(P, S, v, e, vec_scale, b, delta_points):
-    """Add a record's contribution (scaled by +1 or -1) to view v of entity e and to its contacts'
-    social sums. Returns whether e's own score in the view moved. Grades are not refreshed here:
-    the caller updates every view first and then calls ``settle``, so that a grade change judged
-    against the true-records view sees that view already up to date."""
+    """Add a record's contribution (scaled by +1 or -1) to view v of entity e. Returns the change
+    of e's own score in the view when contacts' social terms read it (views 0 and 1 of a person
+    with the social term on), else 0. Grades are not refreshed here: the caller updates every
+    view, then ``spread``s the changes and calls ``settle``, so that a grade change judged against
+    the true-records view sees that view already up to date."""
     before = 0.0
     social = P.soc_w > 0.0 and v < 2 and e < P.n_people
     if social:
@@ -182,22 +211,84 @@ def add_to_view(P, S, v, e, vec_scale, b, delta_points):
         for d in range(P.n_dims):
             S.raw[v, e, d] += vec_scale * P.dim_rec[b, d]
     if social:
-        diff = own_score(P, S, v, e) - before
-        if diff != 0.0:
-            for k in range(P.soc_ptr[e], P.soc_ptr[e + 1]):
-                S.soc[v, P.soc_idx[k]] += diff
-            return True
-    return False
+        return own_score(P, S, v, e) - before
+    return 0.0
+
+
+@nb.njit(cache=True)
+def spread(P, S, e, d0, d1):
+    """Pass e's own-score changes in views 0 and 1 to its contacts' social sums: at once for
+    contacts in e's region, as a message for the others (applied at the step's exchange)."""
+    if d0 == 0.0 and d1 == 0.0:
+        return
+    r = P.ent_city[e]
+    for k in range(P.soc_ptr[e], P.soc_ptr[e + 1]):
+        c = P.soc_idx[k]
+        rc = P.ent_city[c]
+        if rc == r:
+            if d0 != 0.0:
+                S.soc[0, c] += d0
+            if d1 != 0.0:
+                S.soc[1, c] += d1
+        else:
+            push_msg(P, S, MSG_SOC, c, 0, 0, 0, 0, d0, d1, rc, r)
 
 
 @nb.njit(cache=True)
 def settle(P, S, M, MO, e, s, moved):
-    """After a change to e's views: refresh the grades of e's contacts (if e's own score moved in
-    view 0, through the social term) and of e."""
+    """After a change to e's views: refresh the grades of e's contacts in e's region (if e's own
+    score moved in view 0, through the social term; contacts elsewhere are refreshed when the
+    message reaches them) and of e."""
     if moved:
+        r = P.ent_city[e]
         for k in range(P.soc_ptr[e], P.soc_ptr[e + 1]):
-            refresh(P, S, M, MO, P.soc_idx[k], s)
+            c = P.soc_idx[k]
+            if P.ent_city[c] == r:
+                refresh(P, S, M, MO, c, s)
     refresh(P, S, M, MO, e, s)
+
+
+@nb.njit(cache=True)
+def push_msg(P, S, kind, dst, a, b, c, d, x0, x1, dst_region, src_region):
+    """Append a message to the outbox (grown inside the kernel when full). Its sort key
+    (destination region, source region) fixes the order of delivery, whichever worker runs
+    which region; the national source is region R."""
+    n = S.cnt[C_NMSG]
+    if n == S.mb_key.shape[0]:
+        cap = max(64, 2 * n)
+        mi = np.zeros((cap, 6), dtype=np.int64)
+        mi[:n] = S.mb_i[:n]
+        S.mb_i = mi
+        mx = np.zeros((cap, 2))
+        mx[:n] = S.mb_x[:n]
+        S.mb_x = mx
+        mk = np.zeros(cap, dtype=np.int64)
+        mk[:n] = S.mb_key[:n]
+        S.mb_key = mk
+    S.mb_i[n, 0] = kind
+    S.mb_i[n, 1] = dst
+    S.mb_i[n, 2] = a
+    S.mb_i[n, 3] = b
+    S.mb_i[n, 4] = c
+    S.mb_i[n, 5] = d
+    S.mb_x[n, 0] = x0
+    S.mb_x[n, 1] = x1
+    S.mb_key[n] = dst_region * (P.city_join.shape[0] + 1) + src_region
+    S.cnt[C_NMSG] = n + 1
+
+
+@nb.njit(cache=True)
+def push_pending(S, f, e, truth):
+    """A flag raised this step waits for the national queue (joined region by region)."""
+    n = S.cnt[C_NPEND]
+    if n == S.pf.shape[0]:
+        grown = np.zeros((max(64, 2 * n), 3), dtype=np.int64)
+        grown[:n] = S.pf[:n]
+        S.pf = grown
+    S.pf[n, 0] = f
+    S.pf[n, 1] = e
+    S.pf[n, 2] = truth
+    S.cnt[C_NPEND] = n + 1
 
 
 @nb.njit(cache=True)
@@ -206,15 +297,20 @@ def apply_record(P, S, M, MO, r, scale, s):
     e = S.r_subj[r]
     b = S.r_beh[r]
     dom = P.b_domain[b]
-    moved = False
+    d0 = 0.0
+    d1 = 0.0
     for v in range(P.n_views):
         if P.view_true[v] and S.r_err[r] != 0:
             continue
         if P.view_dom[v, dom] == 0:
             continue
-        if add_to_view(P, S, v, e, scale, b, S.r_delta[r]) and v == 0:
-            moved = True
-    settle(P, S, M, MO, e, s, moved)
+        d = add_to_view(P, S, v, e, scale, b, S.r_delta[r])
+        if v == 0:
+            d0 = d
+        elif v == 1:
+            d1 = d
+    spread(P, S, e, d0, d1)
+    settle(P, S, M, MO, e, s, d0 != 0.0)
 
 
 @nb.njit(cache=True)
@@ -286,7 +382,10 @@ def enter_list(P, S, M, MO, l, e, s, wrongful, joint):
     if P.l_joint[l] and e >= P.n_people:
         rep = P.firm_rep[e - P.n_people]
         if rep >= 0:
-            _enter_one(P, S, M, MO, l, rep, s, wrongful, True)
+            if P.ent_city[rep] == P.ent_city[e]:
+                _enter_one(P, S, M, MO, l, rep, s, wrongful, True)
+            else:
+                push_msg(P, S, MSG_JOIN, rep, l, 1 if wrongful else 0, 0, 0, 0.0, 0.0, P.ent_city[rep], P.ent_city[e])
 
 
 @nb.njit(cache=True)
@@ -300,10 +399,11 @@ def _enter_one(P, S, M, MO, l, e, s, wrongful, joint):
     if wrongful:
         M[s, MO[MO_LIST] + 4 * l + 3] += 1
     row = P.l_watch_row[l]
-    if row >= 0:
-        S.w_pos[row, e] = S.w_n[row]
-        S.w_mem[row, S.w_n[row]] = e
-        S.w_n[row] += 1
+    if row >= 0:  # members of a watch list are kept per region, in the region's slots
+        r = P.ent_city[e]
+        S.w_pos[row, e] = S.w_n[row, r]
+        S.w_mem[row, P.reg_base[r] + S.w_n[row, r]] = e
+        S.w_n[row, r] += 1
     E = S.on_list.shape[1]
     if not joint:
         schedule(P, S, l * E + e, exit_step(P, S, l, e))
@@ -318,8 +418,11 @@ def leave_list(P, S, M, MO, l, e, s):
     _leave_one(P, S, M, MO, l, e, s)
     if P.l_joint[l] and e >= P.n_people:
         rep = P.firm_rep[e - P.n_people]
-        if rep >= 0 and (S.on_list[l, rep] & 4):
-            _leave_one(P, S, M, MO, l, rep, s)
+        if rep >= 0:
+            if P.ent_city[rep] != P.ent_city[e]:
+                push_msg(P, S, MSG_LEAVE, rep, l, 0, 0, 0, 0.0, 0.0, P.ent_city[rep], P.ent_city[e])
+            elif S.on_list[l, rep] & 4:
+                _leave_one(P, S, M, MO, l, rep, s)
 
 
 @nb.njit(cache=True)
@@ -330,12 +433,14 @@ def _leave_one(P, S, M, MO, l, e, s):
     S.l_stock[l] -= 1
     M[s, MO[MO_LIST] + 4 * l + 2] += 1
     row = P.l_watch_row[l]
-    if row >= 0:  # swap-remove from the member array
+    if row >= 0:  # swap-remove from the region's member slots
+        r = P.ent_city[e]
+        base = P.reg_base[r]
         pos = S.w_pos[row, e]
-        last = S.w_mem[row, S.w_n[row] - 1]
-        S.w_mem[row, pos] = last
+        last = S.w_mem[row, base + S.w_n[row, r] - 1]
+        S.w_mem[row, base + pos] = last
         S.w_pos[row, last] = pos
-        S.w_n[row] -= 1
+        S.w_n[row, r] -= 1
 
 
 @nb.njit(cache=True)
@@ -398,11 +503,7 @@ def raise_flags(P, S, M, MO, r, s):
             continue
         S.last_flag[f, e] = s
         S.queued[f, e] = 1
-        cap = S.q_ent.shape[1]
-        pos = (S.q_head[f] + S.q_len[f]) % cap
-        S.q_ent[f, pos] = e
-        S.q_truth[f, pos] = 1 if truth else 0
-        S.q_len[f] += 1
+        push_pending(S, f, e, 1 if truth else 0)
         base = MO[MO_FLAG] + 5 * f
         M[s, base] += 1
         M[s, base + (1 if truth else 2)] += 1
@@ -576,7 +677,10 @@ def observe(P, S, M, MO, e, b, s, j, cov):
             subj = mistaken_subject(P, c, e, to_unit(w2))
         err = 1 if subj != e else 0
         appeal = 1 if (err and to_unit(w3) < P.appeal_p * P.appeal_success) else 0
-        new_record(P, S, M, MO, subj, e, b, c, s, err, appeal)
+        if P.ent_city[subj] == city:
+            new_record(P, S, M, MO, subj, e, b, c, s, err, appeal)
+        else:  # a record about someone in another region reaches them at the exchange
+            push_msg(P, S, MSG_REC, subj, e, b, c, 2 * err + appeal, 0.0, 0.0, P.ent_city[subj], city)
 
 
 @nb.njit(cache=True)
@@ -623,7 +727,197 @@ def run_steps(P, S, M, MO, first, last, counts, id_counts):
 
 @nb.njit(cache=True)
 def step(P, S, M, MO, s, counts, id_counts):
-    """One step of the day loop, in the order documented in engine.simulation."""
+    """One step of the day loop, in the order documented in engine.simulation: every region's
+    own work, the exchange between regions, the national queues, the exchange of their
+    results, the stocks. A sharded run does the same parts on several workers."""
+    local_phase(P, S, M, MO, s, counts)
+    exchange(P, S, M, MO, s)
+    if P.enabled == 1:
+        post_national(P, S, identify(P, s, S.w_n, id_counts))
+        exchange(P, S, M, MO, s)
+        post_national(P, S, serve_flags(P, S.pf[: S.cnt[C_NPEND]], S.q_ent, S.q_truth, S.q_head, S.q_len,
+                                        S.f_budget))
+        S.cnt[C_NPEND] = 0
+        exchange(P, S, M, MO, s)
+    stocks(P, M, MO, s, S.ghist, S.l_stock, S.q_len, S.ssum, S.money_r)
+    S.money_r[:, :] = 0.0
+
+
+@nb.njit(cache=True)
+def post_national(P, S, msgs):
+    """Put messages made by the national part into this state's outbox."""
+    mi, mx, key = msgs
+    R = P.city_join.shape[0]
+    for m in range(key.shape[0]):
+        push_msg(P, S, mi[m, 0], mi[m, 1], mi[m, 2], mi[m, 3], mi[m, 4], mi[m, 5], mx[m, 0], mx[m, 1],
+                 key[m] // (R + 1), R)
+
+
+@nb.njit(cache=True)
+def exchange(P, S, M, MO, s):
+    """Deliver the outbox in (destination region, source region) order, in rounds until
+    deliveries create no more messages."""
+    while S.cnt[C_NMSG] > 0:
+        n = S.cnt[C_NMSG]
+        order = np.argsort(S.mb_key[:n], kind="mergesort")
+        mi = S.mb_i[:n][order]
+        mx = S.mb_x[:n][order]
+        S.cnt[C_NMSG] = 0
+        deliver(P, S, M, MO, s, mi, mx)
+
+
+@nb.njit(cache=True)
+def deliver(P, S, M, MO, s, mi, mx):
+    """Apply messages to the entities of this worker's regions, in the given order."""
+    for m in range(mi.shape[0]):
+        kind = mi[m, 0]
+        e = mi[m, 1]
+        if kind == MSG_SOC:
+            if mx[m, 0] != 0.0:
+                S.soc[0, e] += mx[m, 0]
+            if mx[m, 1] != 0.0:
+                S.soc[1, e] += mx[m, 1]
+            if mx[m, 0] != 0.0:
+                refresh(P, S, M, MO, e, s)
+        elif kind == MSG_REC:
+            new_record(P, S, M, MO, e, mi[m, 2], mi[m, 3], mi[m, 4], s, mi[m, 5] >> 1, mi[m, 5] & 1)
+        elif kind == MSG_JOIN:
+            _enter_one(P, S, M, MO, mi[m, 2], e, s, mi[m, 3] == 1, True)
+        elif kind == MSG_LEAVE:
+            if S.on_list[mi[m, 2], e] & 4:
+                _leave_one(P, S, M, MO, mi[m, 2], e, s)
+        elif kind == MSG_IDHIT:
+            c = mi[m, 2]
+            row = P.c_id_watch[c]
+            r = mi[m, 4]
+            if mi[m, 3] < S.w_n[row, r]:
+                subj = S.w_mem[row, P.reg_base[r] + mi[m, 3]]
+                new_record(P, S, M, MO, subj, -1, P.c_id_beh[c], c, s, 2, 0)
+        elif kind == MSG_INV:
+            f = mi[m, 2]
+            S.queued[f, e] = 0
+            investigate(P, S, M, MO, f, e, mi[m, 3] == 1, s)
+
+
+@nb.njit(cache=True)
+def identify(P, s, w_n, id_counts):
+    """National part 1: crowd scans' false matches pick uniformly among the watchlisted people
+    of every region (counts ``w_n`` gathered from all regions). Returns one message per hit
+    (resolved to a person by the region holding them) with its sort key."""
+    R = P.city_join.shape[0]
+    C = P.c_cov.shape[0]
+    hits = np.zeros(C, dtype=np.int64)
+    totals = np.zeros(C, dtype=np.int64)
+    for c in range(C):
+        row = P.c_id_watch[c]
+        if id_counts[c] > 0 and row >= 0:
+            for r in range(R):
+                totals[c] += w_n[row, r]
+            if totals[c] > 0:
+                hits[c] = id_counts[c]
+    n_msg = hits.sum()
+    mi = np.zeros((n_msg, 6), dtype=np.int64)
+    mx = np.zeros((n_msg, 2))
+    key = np.zeros(n_msg, dtype=np.int64)
+    m = 0
+    for c in range(C):
+        row = P.c_id_watch[c]
+        for j in range(hits[c]):
+            u = uniform(P.c_keys[c, 0], P.c_keys[c, 1], 0xFFFFFFFF, s, 1, j)
+            idx = min(totals[c] - 1, int(u * totals[c]))
+            r = 0
+            while idx >= w_n[row, r]:
+                idx -= w_n[row, r]
+                r += 1
+            mi[m, 0] = MSG_IDHIT
+            mi[m, 1] = -1
+            mi[m, 2] = c
+            mi[m, 3] = idx
+            mi[m, 4] = r
+            key[m] = r * (R + 1) + R
+            m += 1
+    return mi, mx, key
+
+
+@nb.njit(cache=True)
+def serve_flags(P, pf, q_ent, q_truth, q_head, q_len, f_budget):
+    """National part 2: the step's new flags ``pf`` (flag, entity, truth) join each flag's
+    queue region by region; each queue is served first come first served up to its capacity.
+    Returns one investigation message per served flag with its sort key."""
+    R = P.city_join.shape[0]
+    n_pf = pf.shape[0]
+    reg = np.empty(n_pf, dtype=np.int64)
+    for i in range(n_pf):
+        reg[i] = P.ent_city[pf[i, 1]]
+    cap = q_ent.shape[1]
+    for i in np.argsort(reg, kind="mergesort"):
+        f = pf[i, 0]
+        pos = (q_head[f] + q_len[f]) % cap
+        q_ent[f, pos] = pf[i, 1]
+        q_truth[f, pos] = pf[i, 2]
+        q_len[f] += 1
+    FL = P.f_beh.shape[0]
+    served = np.zeros(FL, dtype=np.int64)
+    for f in range(FL):
+        f_budget[f] += P.f_cap[f]
+        n = int(f_budget[f])
+        f_budget[f] -= n
+        served[f] = min(n, q_len[f])
+    n_msg = served.sum()
+    mi = np.zeros((n_msg, 6), dtype=np.int64)
+    mx = np.zeros((n_msg, 2))
+    key = np.zeros(n_msg, dtype=np.int64)
+    m = 0
+    for f in range(FL):
+        for _ in range(served[f]):
+            e = q_ent[f, q_head[f]]
+            mi[m, 0] = MSG_INV
+            mi[m, 1] = e
+            mi[m, 2] = f
+            mi[m, 3] = q_truth[f, q_head[f]]
+            key[m] = P.ent_city[e] * (R + 1) + R
+            q_head[f] = (q_head[f] + 1) % cap
+            q_len[f] -= 1
+            m += 1
+    return mi, mx, key
+
+
+@nb.njit(cache=True)
+def stocks(P, M, MO, s, ghist, l_stock, q_len, ssum, money_r):
+    """End-of-step stocks from counts gathered over all regions; float sums are added region by
+    region in region order, so they do not depend on which worker ran which region."""
+    G = P.g_from.shape[0]
+    for g in range(G):
+        M[s, MO[MO_GRADE] + g] = ghist[0, g]
+        M[s, MO[MO_FGRADE] + g] = ghist[1, g]
+    for l in range(P.l_actor.shape[0]):
+        M[s, MO[MO_LIST] + 4 * l] = l_stock[l]
+    for f in range(P.f_beh.shape[0]):
+        M[s, MO[MO_FLAG] + 5 * f + 4] = q_len[f]
+    R = ssum.shape[0]
+    for k in range(P.k_kind.shape[0]):
+        acc = 0.0
+        for r in range(R):
+            acc += money_r[r, k]
+        M[s, MO[MO_CONS] + 5 * k + 3] = acc
+    n_scored = 0
+    for g in range(G):
+        n_scored += ghist[0, g]
+    if n_scored > 0:
+        s0 = 0.0
+        s1 = 0.0
+        for r in range(R):
+            s0 += ssum[r, 0]
+            s1 += ssum[r, 1]
+        mean = s0 / n_scored
+        M[s, MO[MO_SCORE]] = mean
+        M[s, MO[MO_SCORE] + 1] = math.sqrt(max(0.0, s1 / n_scored - mean * mean))
+
+
+@nb.njit(cache=True)
+def local_phase(P, S, M, MO, s, counts):
+    """Steps 1-5 and 7 of the day loop for the regions this state owns (``S.own``); effects on
+    other regions go to the outbox."""
     B = P.b_kind.shape[0]
     C = P.c_cov.shape[0]
     on = P.enabled == 1
@@ -680,6 +974,8 @@ def step(P, S, M, MO, s, counts, id_counts):
         for j in range(counts[b]):
             w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], b, s, 1, j)
             e = lo + min(n_ent - 1, int(to_unit(w0) * n_ent))
+            if S.own[P.ent_city[e]] == 0:
+                continue
             u = to_unit(w1)
             fac = 1.0
             if row >= 0:
@@ -710,19 +1006,6 @@ def step(P, S, M, MO, s, counts, id_counts):
                 S.out_supp[e] += 1 if twin else -1
 
     if on:
-        # 6. identification of crowds: false hits land on watchlisted people
-        for c in range(C):
-            row = P.c_id_watch[c]
-            if id_counts[c] == 0 or row < 0:
-                continue
-            for j in range(id_counts[c]):
-                nmem = S.w_n[row]
-                if nmem == 0:
-                    break
-                u = uniform(P.c_keys[c, 0], P.c_keys[c, 1], 0xFFFFFFFF, s, 1, j)
-                subj = S.w_mem[row, min(nmem - 1, int(u * nmem))]
-                new_record(P, S, M, MO, subj, -1, P.c_id_beh[c], c, s, 2, 0)
-
         # 7. consequences: service attempts and periodic applications
         K = P.k_kind.shape[0]
         for k in range(K):
@@ -732,38 +1015,9 @@ def step(P, S, M, MO, s, counts, id_counts):
             for j in range(counts[t]):
                 w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], t, s, 1, j)
                 e = lo + min(n_ent - 1, int(to_unit(w0) * n_ent))
+                if S.own[P.ent_city[e]] == 0:
+                    continue
                 apply_consequence(P, S, M, MO, k, e, s, to_unit(w1), to_unit(w2))
-
-        # 8. investigations served from each flag's queue, first come first served
-        for f in range(P.f_beh.shape[0]):
-            S.f_budget[f] += P.f_cap[f]
-            n = int(S.f_budget[f])
-            S.f_budget[f] -= n
-            cap = S.q_ent.shape[1]
-            for _ in range(min(n, S.q_len[f])):
-                e = S.q_ent[f, S.q_head[f]]
-                truth = S.q_truth[f, S.q_head[f]] == 1
-                S.q_head[f] = (S.q_head[f] + 1) % cap
-                S.q_len[f] -= 1
-                S.queued[f, e] = 0
-                investigate(P, S, M, MO, f, e, truth, s)
-
-    # 9. stocks at the end of the step
-    G = P.g_from.shape[0]
-    for g in range(G):
-        M[s, MO[MO_GRADE] + g] = S.ghist[0, g]
-        M[s, MO[MO_FGRADE] + g] = S.ghist[1, g]
-    for l in range(P.l_actor.shape[0]):
-        M[s, MO[MO_LIST] + 4 * l] = S.l_stock[l]
-    for f in range(P.f_beh.shape[0]):
-        M[s, MO[MO_FLAG] + 5 * f + 4] = S.q_len[f]
-    n_scored = 0
-    for g in range(G):
-        n_scored += S.ghist[0, g]
-    if n_scored > 0:
-        mean = S.ssum[0] / n_scored
-        M[s, MO[MO_SCORE]] = mean
-        M[s, MO[MO_SCORE] + 1] = math.sqrt(max(0.0, S.ssum[1] / n_scored - mean * mean))
 
 
 @nb.njit(cache=True, inline="always")
@@ -816,10 +1070,10 @@ def apply_consequence(P, S, M, MO, k, e, s, u, u2):
         S.out_refused[e] += 1
     if kind == 1:
         S.money[e] -= P.k_amount[k]
-        M[s, base + 3] -= P.k_amount[k]
+        S.money_r[P.ent_city[e], k] -= P.k_amount[k]
     elif kind == 2 or kind == 3:
         S.money[e] += P.k_amount[k]
-        M[s, base + 3] += P.k_amount[k]
+        S.money_r[P.ent_city[e], k] += P.k_amount[k]
     elif kind == 5:
         S.employed[e] &= np.uint8(0xFE)
     elif kind == 6 and P.scheme == 0:
@@ -843,15 +1097,20 @@ def add_points(P, S, M, MO, e, pts, in_true_views, s):
     """Points not tied to a record (consequences, investigations), in every view (the
     true-records views only if ``in_true_views``). With ``scoring.bounds`` the change stops at
     the bounds, so scores walk within them instead of piling up beyond them."""
-    moved = False
+    d0 = 0.0
+    d1 = 0.0
     for v in range(P.n_views):
         if P.view_true[v] and not in_true_views:
             continue
         cur = P.base + S.raw[v, e, 0]
         delta = min(P.clip_hi, max(P.clip_lo, cur + pts)) - min(P.clip_hi, max(P.clip_lo, cur))
-        if add_to_view(P, S, v, e, 1.0, 0, delta) and v == 0:
-            moved = True
-    settle(P, S, M, MO, e, s, moved)
+        d = add_to_view(P, S, v, e, 1.0, 0, delta)
+        if v == 0:
+            d0 = d
+        elif v == 1:
+            d1 = d
+    spread(P, S, e, d0, d1)
+    settle(P, S, M, MO, e, s, d0 != 0.0)
 
 
 @nb.njit(cache=True)
@@ -884,10 +1143,13 @@ def init_scores(P, S):
         S.total[e] = x
         g = grade_of(P, x)
         S.grade[e] = g
+        r = P.ent_city[e]
+        if S.own[r] == 0:
+            continue
         if e < P.n_people:
             S.ghist[0, g] += 1
-            S.ssum[0] += x
-            S.ssum[1] += x * x
+            S.ssum[r, 0] += x
+            S.ssum[r, 1] += x * x
         else:
             S.ghist[1, g] += 1
 
@@ -897,7 +1159,7 @@ def init_lists(P, S, M, MO):
     """Entities whose starting grade is an entry grade of a list are listed on day 0."""
     for e in range(S.total.shape[0]):
         g = S.grade[e]
-        if g == NO_GRADE:
+        if g == NO_GRADE or S.own[P.ent_city[e]] == 0:
             continue
         kind = 0 if e < P.n_people else 1
         for l in range(P.l_grades.shape[0]):

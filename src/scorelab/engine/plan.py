@@ -36,7 +36,7 @@ Params = namedtuple(
         # sizes and time
         "n_people", "n_firms", "n_steps", "dt", "horizon_days", "enabled", "seed_keys",
         # entities
-        "ent_city", "ent_group", "ent_scored", "firm_rep", "income_pct", "city_join", "city_sig",
+        "ent_city", "ent_group", "ent_scored", "firm_rep", "income_pct", "city_join", "city_sig", "reg_base",
         # event types
         "t_lo", "t_n", "t_lam", "t_cls_row", "t_fac", "t_fmax", "t_dyn_max", "cls",
         "dm_ptr", "dm_attr", "dm_lo", "dm_hi", "dm_factor",
@@ -245,6 +245,9 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         income_pct[order] = (np.arange(N, dtype=np.float64) + 0.5) / max(N, 1)
 
     n_cities = len(pop.city_names)
+    # regions are cities: each region's entities own a range of slots in per-region arrays
+    reg_base = np.zeros(n_cities + 1, dtype=np.int64)
+    reg_base[1:] = np.cumsum(np.bincount(ent_city, minlength=n_cities))
     city_join = np.full(n_cities, step_of(s.rollout.default), dtype=np.int32)
     for rj in s.rollout.regions:  # provinces first, then cities override
         if rj.region in pop.province_names:
@@ -535,7 +538,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         n_people=N, n_firms=F, n_steps=n_steps, dt=dt, horizon_days=float(n_steps * dt),
         enabled=1 if s.scoring.enabled else 0, seed_keys=_keys(seed, "seed"),
         ent_city=ent_city, ent_group=ent_group, ent_scored=ent_scored, firm_rep=firm_rep, income_pct=income_pct,
-        city_join=city_join, city_sig=city_sig,
+        city_join=city_join, city_sig=city_sig, reg_base=reg_base,
         t_lo=t_lo, t_n=t_n, t_lam=t_lam, t_cls_row=t_cls_row, t_fac=t_fac, t_fmax=t_fmax, t_dyn_max=t_dyn_max, cls=cls,
         dm_ptr=dm_ptr, dm_attr=dm_attr, dm_lo=dm_lo, dm_hi=dm_hi, dm_factor=dm_factor,
         b_kind=b_kind, b_domain=b_domain, b_deter=b_deter, b_income=b_income, bc_ptr=bc_ptr, bc_idx=bc_idx,

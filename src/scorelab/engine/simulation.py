@@ -1,6 +1,12 @@
 """The day loop: the modelled system and its counterfactual twin, step by step.
 
-Each step (one day by default, ``run.step``) does, in this order:
+A step (one day by default, ``run.step``) is **region-phased**: every region (city) does
+its own work, effects on other regions travel as messages delivered in a fixed order, and
+the national parts (crowd identification, the flag queues) run on what all regions
+gathered. The order of every effect is therefore the same however regions are spread over
+workers, which is what makes a sharded run (``engine.sharded``) identical to this one.
+
+**A. Each region's own work**, for its people and firms:
 
 1. **Rollout.** Channel coverage now (start date, linear ramp, data
    minimisation), the perceived risk of each behaviour in each group of
@@ -16,33 +22,48 @@ Each step (one day by default, ``run.step``) does, in this order:
    period, or a random wait at the exit rate), promotions from one list to
    another (abnormal operations -> serious dishonesty).
 5. **Behaviours.** For each behaviour, candidate events are drawn for the
-   whole population (a Poisson number, each on a uniformly drawn actor) and
-   thinned to each actor's rate: static modifiers, then dynamic ones (income,
-   employment), then deterrence for aware people in joined regions
+   whole population (a Poisson number, each on a uniformly drawn actor; a
+   region handles the candidates whose actor it holds) and thinned to each
+   actor's rate: static modifiers, then dynamic ones (income, employment),
+   then deterrence for aware people in joined regions
    (``exp(-deterrence x deterrability x sensitivity x risk)``). The twin uses
    the same candidates and uniforms without deterrence and with its own
    income, so per-person differences are the system's effects (common random
    numbers). Each factual act is offered to the channels that observe it:
    coverage, detection, misattribution. A record with no delay is visible at
    once: points (caps, grade ceilings), social-term updates of contacts,
-   grade changes, list entries, "suspicious" flags.
-6. **Identification.** Crowd scans produce false matches (Poisson with mean
-   gatherings x crowd size x false-match rate) that land on watchlisted people.
-7. **Consequences.** Service attempts and periodic applications are drawn like
+   grade changes, list entries, "suspicious" flags (which wait for step C).
+6. **Consequences.** Service attempts and periodic applications are drawn like
    behaviours; each applies if the actor's grade or lists say so: refusals,
    fines, discounts, bonuses, income changes, dismissals, score changes. Each
    is marked wrongful when it would not apply on true records alone, and as
    guilt by association when only the social term put the grade there.
-8. **Investigations.** Each flag's queue is served first come first served up
-   to its capacity per step; investigation consequences follow.
-9. **Stocks.** Grade counts, list stocks, backlogs and score moments are
-   written to the step's metrics row.
 
-Work per step follows events (candidates, records, reviews, investigations),
-never the whole population; histograms and score moments are kept up to date
-as scores change. All draws are counter-based (``scorelab.rng``), so a run
-is a pure function of its scenario and seed, and a run resumed from a checkpoint
-(``engine.checkpoint``) continues exactly where it stopped.
+Effects on another region's people (a contact's social term and grade, a record
+misattributed to someone there, a firm's joint punishment reaching its representative) go
+to an outbox instead of being applied.
+
+**B. Exchange.** Messages are delivered in (destination region, source region) order, in
+rounds until deliveries create no more.
+
+**C. National parts**, on counts gathered from every region, each followed by an exchange:
+
+7. **Identification.** Crowd scans produce false matches (Poisson with mean
+   gatherings x crowd size x false-match rate) that land on watchlisted
+   people, drawn uniformly over the members of all regions.
+8. **Investigations.** The step's new flags join each flag's queue region by
+   region; the queue is served first come first served up to its capacity
+   per step; investigation consequences follow in the person's region.
+
+**D. Stocks.** Grade counts, list stocks, backlogs and score moments are written to the
+step's metrics row; float sums (score moments, money) are kept per region and added in
+region order.
+
+Work per step follows events (candidates, records, reviews, investigations, messages),
+never the whole population; histograms and score moments are kept up to date as scores
+change. All draws are counter-based (``scorelab.rng``), so a run is a pure function of
+its scenario and seed, and a run resumed from a checkpoint (``engine.checkpoint``)
+continues exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -115,7 +136,8 @@ def metric_layout(plan: Plan) -> tuple[np.ndarray, list[str]]:
     return np.array(offsets, dtype=np.int64), names
 
 
-def _alloc_state(plan: Plan, pop: Population) -> kernel.State:
+def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> kernel.State:
+    """Zeroed day-loop state; ``own`` marks the regions this state runs (default: all)."""
     P = plan.params
     N, F = P.n_people, P.n_firms
     E = N + F
@@ -124,6 +146,8 @@ def _alloc_state(plan: Plan, pop: Population) -> kernel.State:
     C = len(plan.channel_names)
     G = len(plan.grade_names)
     W = int(max(P.l_watch_row.max(initial=-1) + 1, 0))
+    R = P.city_join.shape[0]
+    K = P.k_kind.shape[0]
     n_caps = int(P.cap_row.max(initial=-1) + 1)
     income = np.concatenate([pop.income.astype(np.float64), np.zeros(F)])
     employed = np.concatenate([(pop.employer >= 0).astype(np.uint8) * 3, np.zeros(F, dtype=np.uint8)])
@@ -136,7 +160,7 @@ def _alloc_state(plan: Plan, pop: Population) -> kernel.State:
         on_list=np.zeros((L, E), dtype=np.uint8), listed_since=np.zeros((L, E), dtype=np.int32),
         cal_head=np.full(P.n_steps + 1, -1, dtype=np.int64), cal_next=np.full(L * E, -1, dtype=np.int64),
         cal_pending=np.zeros(L * E, dtype=np.uint8), l_stock=np.zeros(L, dtype=np.int64),
-        w_mem=np.zeros((W, E), dtype=np.int32), w_pos=np.zeros((W, E), dtype=np.int32), w_n=np.zeros(W, dtype=np.int64),
+        w_mem=np.zeros((W, E), dtype=np.int32), w_pos=np.zeros((W, E), dtype=np.int32), w_n=np.zeros((W, R), dtype=np.int64),
         q_ent=np.zeros((FL, E + 1), dtype=np.int32), q_truth=np.zeros((FL, E + 1), dtype=np.uint8),
         q_head=np.zeros(FL, dtype=np.int64), q_len=np.zeros(FL, dtype=np.int64), queued=np.zeros((FL, E), dtype=np.uint8),
         last_flag=np.full((FL, E), -(2**30), dtype=np.int32), f_budget=np.zeros(FL),
@@ -144,7 +168,10 @@ def _alloc_state(plan: Plan, pop: Population) -> kernel.State:
         subj_head=np.full(E, -1, dtype=np.int64), ch_pend=np.full((C, 2), -1, dtype=np.int64),
         ch_act=np.full((C, 2), -1, dtype=np.int64), rec_q=np.full((1, 2), -1, dtype=np.int64),
         app_q=np.full((1, 2), -1, dtype=np.int64), cnt=np.zeros(4, dtype=np.int64),
-        ghist=np.zeros((2, G), dtype=np.int64), ssum=np.zeros(2),
+        ghist=np.zeros((2, G), dtype=np.int64), ssum=np.zeros((R, 2)), money_r=np.zeros((R, K)),
+        own=np.ones(R, dtype=np.uint8) if own is None else own.astype(np.uint8),
+        mb_i=np.zeros((64, 6), dtype=np.int64), mb_x=np.zeros((64, 2)), mb_key=np.zeros(64, dtype=np.int64),
+        pf=np.zeros((64, 3), dtype=np.int64),
         out_supp=np.zeros(E, dtype=np.int32), out_refused=np.zeros(E, dtype=np.int32),
         out_sanctions=np.zeros(E, dtype=np.int32), out_rewards=np.zeros(E, dtype=np.int32),
         out_wrongful=np.zeros(E, dtype=np.int32), out_assoc=np.zeros(E, dtype=np.int32),
@@ -172,6 +199,12 @@ def _start_scores(scenario: Scenario, pop: Population, S: kernel.State) -> None:
     S.raw[:, : pop.n, 0] = (value - scenario.scoring.base)[None, :]
 
 
+def sync(S: kernel.State, SR: kernel.StateRef) -> kernel.State:
+    """The state with the arrays the kernels grow themselves (outbox, pending flags) taken
+    from the kernels' reference: call before building a new reference from ``S``."""
+    return S._replace(**dict(zip(kernel.GROWN_IN_KERNEL, kernel.grown_arrays(SR))))
+
+
 def _grow_records(S: kernel.State, needed: int) -> kernel.State:
     """Make room for `needed` more records (amortised doubling)."""
     used = int(S.cnt[kernel.C_NREC])
@@ -188,67 +221,32 @@ def _grow_records(S: kernel.State, needed: int) -> kernel.State:
     return S._replace(**grown)
 
 
-def simulate(
-    scenario: Scenario,
-    pop: Population,
-    contacts: Contacts,
-    progress: Callable[[int, int], None] | None = None,
-    checkpoint: Checkpoint | None = None,
-) -> RunOutput:
-    """Run the scenario's day loop with its twin; returns metrics and end state.
+def initial_state(scenario: Scenario, pop: Population, plan: Plan, PR: kernel.ParamsRef,
+                  own: np.ndarray | None = None) -> tuple[kernel.State, np.ndarray, np.ndarray]:
+    """The state before step 0 (start scores, grades, histograms of the ``own`` regions) and
+    each person's start grade and score."""
+    S = _alloc_state(plan, pop, own)
+    _start_scores(scenario, pop, S)
+    kernel.init_scores(PR, kernel.make_state(S))
+    N = plan.params.n_people
+    start_grade = S.grade[:N].copy()
+    start_score = np.where(start_grade == kernel.NO_GRADE, np.nan, S.total[:N])
+    return S, start_grade, start_score
 
-    With ``checkpoint``, the run continues from the checkpoint's saved state if it has one,
-    and saves its state every ``checkpoint.every`` steps."""
-    t0 = time.perf_counter()
-    plan = compile_plan(scenario, pop, contacts)
+
+def metrics_columns(plan: Plan, M: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    """The metrics matrix as named columns, with ``step`` and ``day``."""
     P = plan.params
-    MO, names = metric_layout(plan)
-    M = np.zeros((P.n_steps, len(names)))
-    PR = kernel.make_params(P)
-    N = P.n_people
-    saved = checkpoint.load() if checkpoint is not None else None
-    if saved is not None:
-        if saved.metrics.shape[1] != M.shape[1] or not 0 <= saved.step <= P.n_steps:
-            raise UsageError(f"{checkpoint.folder}: checkpoint does not fit this run; start the run again")
-        S = restore_state(saved, RECORD_COLUMNS)
-        M[: saved.step] = saved.metrics
-        start_grade, start_score = saved.start_grade, saved.start_score
-        first = saved.step
-    else:
-        S = _alloc_state(plan, pop)
-        _start_scores(scenario, pop, S)
-        kernel.init_scores(PR, kernel.make_state(S))
-        start_grade = S.grade[:N].copy()
-        start_score = np.where(start_grade == kernel.NO_GRADE, np.nan, S.total[:N])
-        if P.enabled and P.n_steps > 0:
-            kernel.init_lists(PR, kernel.make_state(S), M, MO)
-        first = 0
-    SR = kernel.make_state(S)
-    counts = np.zeros(P.t_lam.shape[0], dtype=np.int64)
-    id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
-    n = P.n_steps
-    # Steps run in chunks inside numba; a chunk ends at a checkpoint, when the records need
-    # more room, and (with a progress callback) every 1 % of the run so progress stays live.
-    chunk = max(1, n // 100) if progress is not None else n
-    s = first
-    while s < n:
-        stop = min(n, s + chunk)
-        if checkpoint is not None and checkpoint.every > 0:
-            stop = min(stop, (s // checkpoint.every + 1) * checkpoint.every)
-        reached = int(kernel.run_steps(PR, SR, M, MO, s, stop, counts, id_counts))
-        if progress is not None:
-            for done in range(s + 1, reached + 1):
-                progress(done, n)
-        s = reached
-        if s < stop:  # step s could overflow the record arrays: grow them (new arrays, new reference)
-            S = _grow_records(S, int(kernel.draw_counts(PR, s, counts, id_counts)))
-            SR = kernel.make_state(S)
-        elif checkpoint is not None and checkpoint.due(s, n):
-            checkpoint.save(s, S, M, start_grade, start_score)
-    wall = time.perf_counter() - t0
     metrics = {"step": np.arange(P.n_steps, dtype=np.int64), "day": np.arange(P.n_steps) * P.dt}
     for i, name in enumerate(names):
         metrics[name] = M[:, i]
+    return metrics
+
+
+def end_state(plan: Plan, S: kernel.State, start_grade: np.ndarray, start_score: np.ndarray
+              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-person end state and the records, as plain arrays (copies)."""
+    N = plan.params.n_people
     people = {
         "start_score": start_score,
         "start_grade": start_grade,
@@ -273,5 +271,67 @@ def simulate(
         people[f"listed.{lname}"] = (S.on_list[li, :N] & 1).astype(bool)
     n_rec = int(S.cnt[kernel.C_NREC])
     records = {k[2:]: getattr(S, k)[:n_rec].copy() for k in ("r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_err", "r_state")}
+    return people, records
+
+
+def simulate(
+    scenario: Scenario,
+    pop: Population,
+    contacts: Contacts,
+    progress: Callable[[int, int], None] | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> RunOutput:
+    """Run the scenario's day loop with its twin; returns metrics and end state.
+
+    With ``checkpoint``, the run continues from the checkpoint's saved state if it has one,
+    and saves its state every ``checkpoint.every`` steps."""
+    t0 = time.perf_counter()
+    plan = compile_plan(scenario, pop, contacts)
+    P = plan.params
+    MO, names = metric_layout(plan)
+    M = np.zeros((P.n_steps, len(names)))
+    PR = kernel.make_params(P)
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        if saved.metrics.shape[1] != M.shape[1] or not 0 <= saved.step <= P.n_steps:
+            raise UsageError(f"{checkpoint.folder}: checkpoint does not fit this run; start the run again")
+        S = restore_state(saved, RECORD_COLUMNS)
+        M[: saved.step] = saved.metrics
+        start_grade, start_score = saved.start_grade, saved.start_score
+        first = saved.step
+    else:
+        S, start_grade, start_score = initial_state(scenario, pop, plan, PR)
+        SR = kernel.make_state(S)
+        if P.enabled and P.n_steps > 0:
+            kernel.init_lists(PR, SR, M, MO)
+            kernel.exchange(PR, SR, M, MO, 0)  # joint listings of representatives elsewhere
+        S = sync(S, SR)
+        first = 0
+    SR = kernel.make_state(S)
+    counts = np.zeros(P.t_lam.shape[0], dtype=np.int64)
+    id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
+    n = P.n_steps
+    # Steps run in chunks inside numba; a chunk ends at a checkpoint, when the records need
+    # more room, and (with a progress callback) every 1 % of the run so progress stays live.
+    chunk = max(1, n // 100) if progress is not None else n
+    s = first
+    while s < n:
+        stop = min(n, s + chunk)
+        if checkpoint is not None and checkpoint.every > 0:
+            stop = min(stop, (s // checkpoint.every + 1) * checkpoint.every)
+        reached = int(kernel.run_steps(PR, SR, M, MO, s, stop, counts, id_counts))
+        if progress is not None:
+            for done in range(s + 1, reached + 1):
+                progress(done, n)
+        s = reached
+        if s < stop:  # step s could overflow the record arrays: grow them (new arrays, new reference)
+            S = _grow_records(sync(S, SR), int(kernel.draw_counts(PR, s, counts, id_counts)))
+            SR = kernel.make_state(S)
+        elif checkpoint is not None and checkpoint.due(s, n):
+            S = sync(S, SR)
+            checkpoint.save(s, S, M, start_grade, start_score)
+    wall = time.perf_counter() - t0
+    metrics = metrics_columns(plan, M, names)
+    people, records = end_state(plan, S, start_grade, start_score)
     return RunOutput(metrics=metrics, people=people, records=records, plan=plan, wall_seconds=wall, n_steps=P.n_steps,
                      first_step=first)
