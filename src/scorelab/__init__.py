@@ -54,6 +54,8 @@ def run(
     progress: Callable[[int, int], None] | None = None,
     check_memory: bool = True,
     checkpoint_every: int | None = None,
+    shards: int | None = None,
+    ray_address: str | None = None,
 ) -> "Result":
     """Build the population and run the day loop with its counterfactual twin.
 
@@ -62,7 +64,9 @@ def run(
     ``people.parquet``). ``progress(done, total)`` is called after each step. Raises
     UsageError when the run would not fit in memory (``check_memory``) or ``out`` cannot
     be written. With ``checkpoint_every`` (steps; needs ``out``) the state is saved that
-    often, and ``scorelab.resume(out)`` continues a run that stopped.
+    often, and ``scorelab.resume(out)`` continues a run that stopped. With ``shards`` the
+    population's regions are split over that many Ray actors (on the cluster at
+    ``ray_address``, or a local Ray); the result is identical to a single-process run.
     """
     from scorelab import memory
     from scorelab.results import execute
@@ -76,7 +80,7 @@ def run(
             raise UsageError(f"the run needs about {memory.human(est.total)} of memory but about "
                              f"{memory.human(avail or 0)} is available; reduce population.people or use a distributed run")
     return execute(scenario, out=out, people_state=people_state, progress=progress, command="scorelab.run(...)",
-                   checkpoint_every=checkpoint_every)
+                   checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address)
 
 
 def resume(out: str | Path, progress: Callable[[int, int], None] | None = None) -> "Result":

@@ -151,7 +151,7 @@ def population(
 
 
 def _run_command(source: str, days: int | None, seed: int | None, scale: float | None, out: str | None,
-                 sets: list[str], people_state: bool, checkpoint_every: int | None) -> str:
+                 sets: list[str], people_state: bool, checkpoint_every: int | None, shards: int | None) -> str:
     """The command as a user would retype it (stored in the manifest)."""
     import shlex
 
@@ -170,6 +170,8 @@ def _run_command(source: str, days: int | None, seed: int | None, scale: float |
         parts.append("--people-state")
     if checkpoint_every is not None:
         parts += ["--checkpoint-every", str(checkpoint_every)]
+    if shards is not None:
+        parts += ["--shards", str(shards)]
     return shlex.join(parts)
 
 
@@ -186,6 +188,9 @@ def run(
         help="save the run's state every N steps, so that --resume can finish it after a crash")] = None,
     resume: Annotated[str | None, typer.Option(
         help="finish the checkpointed run whose results folder is this (no SOURCE or other options)")] = None,
+    shards: Annotated[int | None, typer.Option(
+        help="split the population's regions over N Ray actors (same result as one process)")] = None,
+    address: Annotated[str | None, typer.Option(help="with --shards: the Ray cluster to use (default: a local Ray)")] = None,
 ) -> None:
     """Run a scenario with its counterfactual twin, write a results folder and print what the system did."""
     from rich.console import Console
@@ -195,7 +200,8 @@ def run(
 
     if resume is not None:
         given = [n for n, v in (("SOURCE", source), ("--days", days), ("--seed", seed), ("--out", out),
-                                ("--scale", scale), ("--set", set_), ("--checkpoint-every", checkpoint_every))
+                                ("--scale", scale), ("--set", set_), ("--checkpoint-every", checkpoint_every),
+                                ("--shards", shards), ("--address", address))
                  if v] + (["--people-state"] if people_state else [])
         if given:
             _fail([f"--resume: the run continues as it was started; drop {', '.join(given)}"])
@@ -205,12 +211,25 @@ def run(
         _fail(["scorelab run: give a SOURCE (a built-in scenario or a YAML file), or --resume DIR"])
     if checkpoint_every is not None and checkpoint_every < 1:
         _fail([f"--checkpoint-every: must be at least 1 step, got {checkpoint_every}"])
+    if shards is not None and shards < 1:
+        _fail([f"--shards: must be at least 1, got {shards}"])
+    if shards is not None and checkpoint_every is not None:
+        _fail(["--shards: sharded runs cannot checkpoint yet; drop --checkpoint-every"])
+    if address is not None and shards is None:
+        _fail(["--address: only with --shards"])
     sets = list(set_ or [])
     if days is not None:
         if days < 0:
             _fail([f"--days: must be >= 0, got {days}"])
         sets.append(f"run.days={days}")
     scenario = _load(source, sets, seed, scale)
+    if shards is not None:
+        from scorelab.engine.sharded import check_shards
+
+        try:
+            check_shards(scenario, shards)
+        except UsageError as e:
+            _fail([str(e)])
     est, avail, fits = memory.check(scenario)
     if not fits:
         _fail([
@@ -224,7 +243,7 @@ def run(
         check_writable(Path(folder))
     except UsageError as e:
         _fail([str(e)])
-    command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state, checkpoint_every)
+    command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state, checkpoint_every, shards)
     console = Console(stderr=True)
     console.print(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
                   f"(estimated memory {memory.human(est.total)})...", highlight=False)
@@ -234,7 +253,7 @@ def run(
 
     result = _with_progress(console, lambda progress: execute(
         scenario, out=folder, people_state=people_state, on_built=built, command=command, progress=progress,
-        checkpoint_every=checkpoint_every))
+        checkpoint_every=checkpoint_every, shards=shards, ray_address=address))
     _print_summary(result)
 
 

@@ -485,6 +485,8 @@ def execute(
     command: str | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
+    shards: int | None = None,
+    ray_address: str | None = None,
 ) -> Result:
     """Build the population, run the day loop with its twin, wrap the output and (if ``out``)
     save the results folder atomically. The staging folder exists from the start (an
@@ -492,7 +494,10 @@ def execute(
 
     With ``checkpoint_every`` the state is saved every that many steps in the hidden
     ``.<out>.checkpoint`` folder, which survives a failed or killed run and is removed once
-    the results folder is complete; with ``resume`` the run continues from that folder."""
+    the results folder is complete; with ``resume`` the run continues from that folder.
+
+    With ``shards`` the regions are split over that many Ray actors (``ray_address``: an
+    existing cluster; default a local Ray), with the same result as one process."""
     from scorelab.engine.checkpoint import Checkpoint, folder_for
     from scorelab.engine.simulation import simulate
     from scorelab.synth.contacts import build_contacts
@@ -502,6 +507,12 @@ def execute(
     final = Path(out) if out is not None else None
     if (checkpoint_every or resume) and final is None:
         raise UsageError("checkpoints need a results folder (--out)")
+    if shards is not None:
+        from scorelab.engine.sharded import check_shards
+
+        check_shards(scenario, shards)
+        if checkpoint_every or resume:
+            raise UsageError("--shards: sharded runs cannot checkpoint yet; drop --checkpoint-every")
     staging = prepare(final) if final is not None else None
     checkpoint = None
     try:
@@ -521,7 +532,13 @@ def execute(
         contacts = build_contacts(pop, scenario.contacts, scenario.run.seed)
         if on_built is not None:
             on_built(time.perf_counter() - t0)
-        output = simulate(scenario, pop, contacts, progress, checkpoint)
+        if shards is not None:
+            from scorelab.engine.sharded import simulate_sharded
+
+            output = simulate_sharded(scenario, pop, contacts, shards, backend="ray", address=ray_address,
+                                      progress=progress)
+        else:
+            output = simulate(scenario, pop, contacts, progress, checkpoint)
         run_id = final.name if final is not None else None
         result = Result.from_output(output, scenario, pop, run_id=run_id, command=command, created=created)
         result.manifest["loop_seconds"] = result.manifest["wall_seconds"]
