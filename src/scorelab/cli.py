@@ -423,6 +423,7 @@ def _cell(v: Any) -> str:
 from scorelab.report_cli import report  # noqa: E402  (imports only typer at module level)
 
 app.command()(report)
+from scorelab.sweep_cli import sweep; app.command()(sweep)  # noqa: E402, E702  (imports only typer at module level)
 
 
 def main() -> None:

@@ -353,6 +353,16 @@ def _figure_html(section: str, name: str, title: str, fig: "Figure") -> str:
             f"<figcaption>{e(title)}</figcaption>{svg(fig, pid)}</figure>")
 
 
+def page_head(title: str) -> str:
+    """A page's start, up to the opening ``<main>``: the Content-Security-Policy (no scripts,
+    nothing fetched), the title (escaped) and the styles. The sweep report shares it."""
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; "
+            "img-src data:\">"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{e(title)}</title><style>{_CSS}</style></head><body><main>")
+
+
 def render(results: Sequence[Any], generated: str | None = None,
            figures: list[tuple[str, str, str, "Figure"]] | None = None) -> str:
     """The report page for one or more runs (Results or results folders)."""
@@ -367,11 +377,7 @@ def render(results: Sequence[Any], generated: str | None = None,
     title = (f"scorelab report: {rs[0].manifest.get('scenario', '?')}" if len(rs) == 1
              else "scorelab report: " + " vs ".join(str(r.manifest.get("scenario", "?")) for r in rs))
     parts = [
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>",
-        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; "
-        "img-src data:\">",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{e(title)}</title><style>{_CSS}</style></head><body><main>",
+        page_head(title),
         f"<h1>{e(title)}</h1>",
         f"<p class='note'>Synthetic populations; every figure is against the run's counterfactual twin (same people and "
         f"random numbers, scoring off). Generated {e(generated)} by scorelab {e(_version())}. This file: "

@@ -11,18 +11,29 @@ import typer
 
 
 def report(
-    runs: Annotated[list[str], typer.Argument(help="results folders; with two or more, the first is the baseline")],
+    runs: Annotated[list[str], typer.Argument(
+        help="results folders (with two or more, the first is the baseline), or one sweep folder")],
     out: Annotated[str, typer.Option(help="the HTML file to write")] = "report.html",
     png: Annotated[str | None, typer.Option(help="also write every figure as a PNG into this folder")] = None,
 ) -> None:
     """Write one self-contained HTML report (no scripts, nothing loaded from elsewhere) of one
-    or more runs; with two or more, a side-by-side comparison against the first."""
+    or more runs; with two or more, a side-by-side comparison against the first; of a sweep
+    folder, the sweep's means and intervals by setting."""
+    from pathlib import Path
+
     from scorelab.errors import UsageError
 
     try:
-        from scorelab import report as rep
+        if len(runs) == 1 and (Path(runs[0]) / "sweep.json").is_file():
+            from scorelab import sweep_report
 
-        path = rep.write(runs, out, png)
+            if png is not None:
+                raise UsageError("--png: not available for a sweep report")
+            path = sweep_report.write(runs[0], out)
+        else:
+            from scorelab import report as rep
+
+            path = rep.write(runs, out, png)
     except UsageError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2) from None

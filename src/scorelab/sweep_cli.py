@@ -1,0 +1,214 @@
+"""The ``scorelab sweep`` command (registered in cli.py with ``app.command()(sweep)``).
+
+Heavy imports (numba kernels, polars, Ray) stay inside the function so ``scorelab --help``
+is instant.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from scorelab.sweep import Event, SweepResult
+
+
+def sweep(
+    source: Annotated[str | None, typer.Argument(help="a built-in scenario or a YAML file")] = None,
+    vary: Annotated[list[str] | None, typer.Option(
+        "--vary", help="a field to vary: key=v1,v2,... (values read as --set reads them) or key=low..high "
+                       "(a range, random design); repeatable")] = None,
+    design: Annotated[str, typer.Option(
+        help="grid: every combination of the values, in the order given; random: --samples draws")] = "grid",
+    samples: Annotated[int | None, typer.Option(help="settings drawn by the random design")] = None,
+    replicates: Annotated[int | None, typer.Option(
+        help="runs per setting, seeds run.seed, run.seed+1, ... (the same for every setting)")] = None,
+    seeds: Annotated[str | None, typer.Option(help="the replicate seeds, comma-separated, e.g. 1,2,3")] = None,
+    design_seed: Annotated[int | None, typer.Option(help="seed of the random design (default run.seed)")] = None,
+    days: Annotated[int | None, typer.Option(help="override run.days")] = None,
+    scale: Annotated[float | None, typer.Option(help="multiply the population size")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a field of every run: key=value")] = None,
+    out: Annotated[str | None, typer.Option(help="the sweep folder (default sweeps/<scenario>-<time>)")] = None,
+    backend: Annotated[str, typer.Option(help="process (a local process pool) or ray")] = "process",
+    address: Annotated[str | None, typer.Option(help="Ray cluster to join (with --backend ray)")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="worker processes (default: one per CPU, as memory allows); with ray, CPUs of a local Ray")] = None,
+    retries: Annotated[int, typer.Option(help="retries of a task whose worker process dies")] = 2,
+    report: Annotated[bool, typer.Option("--report", help="also write the sweep report, DIR/report.html")] = False,
+    figure: Annotated[list[str] | None, typer.Option(
+        "--figure", help="a headline figure for the table and the report; repeatable")] = None,
+    resume: Annotated[str | None, typer.Option(
+        help="continue the interrupted sweep whose folder is this (no SOURCE, --vary or design options)")] = None,
+) -> None:
+    """Run a scenario over a grid or random design of settings, each with the same replicate
+    seeds; write every run, runs.parquet, summary.parquet (means, 95% CIs) and print a summary."""
+    import datetime as _dt
+    from pathlib import Path
+
+    from scorelab.cli import _fail, _load
+    from scorelab.errors import UsageError
+    from scorelab import sweep as S
+
+    if backend not in S.BACKENDS:
+        _fail([f"--backend: expected one of {', '.join(S.BACKENDS)}, got {backend!r}"])
+    if address is not None and backend != "ray":
+        _fail(["--address: only with --backend ray"])
+    try:
+        if backend == "ray":
+            S._import_ray()  # before anything is planned or written
+        if resume is not None:
+            given = [n for n, v in (("SOURCE", source), ("--vary", vary), ("--samples", samples),
+                                    ("--replicates", replicates), ("--seeds", seeds), ("--design-seed", design_seed),
+                                    ("--days", days), ("--scale", scale), ("--set", set_), ("--out", out)) if v]
+            if design != "grid":
+                given.append("--design")
+            if given:
+                _fail([f"--resume: the sweep continues as it was planned; drop {', '.join(given)}"])
+            figures = _figures(figure, S.read_spec(resume)[0].scenario)
+            typer.echo(f"resuming the sweep {resume}...", err=True)
+            result = S.resume_sweep(resume, backend=backend, workers=workers, address=address, retries=retries,
+                                    progress=_progress)
+        else:
+            if source is None:
+                _fail(["scorelab sweep: give a SOURCE (a built-in scenario or a YAML file), or --resume DIR"])
+            sets = list(set_ or [])
+            if days is not None:
+                if days < 0:
+                    _fail([f"--days: must be >= 0, got {days}"])
+                sets.append(f"run.days={days}")
+            scenario = _load(source, sets, None, scale)
+            spec = S.make_spec(scenario, list(vary or []), design=design, samples=samples, replicates=replicates,
+                               seeds=_parse_seeds(seeds) if seeds is not None else None, design_seed=design_seed,
+                               source=source, overrides=_overrides(sets))
+            figures = _figures(figure, spec.scenario)
+            folder = out if out is not None else str(
+                Path("sweeps") / f"{_safe(spec.name)}-{_dt.datetime.now(_dt.timezone.utc).strftime('%Y%m%d-%H%M%S')}")
+            n_set, n_rep = len(S.settings(spec)), len(spec.seeds)
+            typer.echo(f"{spec.name}: {n_set} setting(s) x {n_rep} replicate(s) = {n_set * n_rep} runs "
+                       f"({backend} backend) -> {folder}", err=True)
+            command = _command(source, vary, design, samples, replicates, seeds, design_seed, days, scale, set_,
+                               folder, backend, address, workers, retries)
+            result = S.run_sweep(spec, folder, backend=backend, workers=workers, address=address, retries=retries,
+                                 progress=_progress, command=command)
+    except UsageError as e:
+        _fail([str(e)])
+    _print_table(result, figures)
+    parts = [f"{result.runs.height} runs", f"{result.ran} run now"]
+    if result.skipped:
+        parts.append(f"{result.skipped} already complete")
+    if result.retried:
+        parts.append(f"{result.retried} attempt(s) lost with their worker and retried")
+    typer.echo(f"sweep: {result.path} ({', '.join(parts)})")
+    if report:
+        from scorelab import sweep_report
+
+        try:
+            path = sweep_report.write(result, result.path / "report.html", figures=figures)
+        except UsageError as e:
+            _fail([str(e)])
+        typer.echo(f"report: {path} ({path.stat().st_size:,} bytes)")
+
+
+def _progress(ev: "Event") -> None:
+    width = len(str(ev.total))
+    if ev.kind == "done":
+        again = f", attempt {ev.attempt}" if ev.attempt > 1 else ""
+        typer.echo(f"[{ev.done:>{width}}/{ev.total}] {ev.task.id} ({ev.task.describe()}): {ev.seconds:.1f} s{again}",
+                   err=True)
+    else:
+        typer.echo(f"{ev.task.id}: its worker process died; retrying (attempt {ev.attempt})", err=True)
+
+
+def _parse_seeds(text: str) -> list[int]:
+    from scorelab.cli import _fail
+
+    out = []
+    for part in text.split(","):
+        try:
+            out.append(int(part.strip()))
+        except ValueError:
+            _fail([f"--seeds {text}: expected whole numbers separated by commas, got {part.strip()!r}"])
+    return out
+
+
+def _overrides(sets: list[str]) -> dict[str, Any]:
+    from scorelab.cli import _parse_sets
+
+    return _parse_sets(sets)
+
+
+def _figures(chosen: list[str] | None, scenario: dict[str, Any]) -> list[str]:
+    from scorelab.cli import _fail
+    from scorelab.sweep import DEFAULT_FIGURES, headline_figures
+
+    known = headline_figures(scenario)
+    if not chosen:
+        return [f for f in DEFAULT_FIGURES if f in known]
+    for f in chosen:
+        if f not in known:
+            _fail([f"--figure {f}: not a numeric headline figure; choose from {', '.join(known)}"])
+    return list(dict.fromkeys(chosen))
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "sweep"
+
+
+def _command(source: str, vary: list[str] | None, design: str, samples: int | None, replicates: int | None,
+             seeds: str | None, design_seed: int | None, days: int | None, scale: float | None,
+             sets: list[str] | None, out: str, backend: str, address: str | None, workers: int | None,
+             retries: int) -> str:
+    """The command as a user would retype it (stored in sweep.json)."""
+    import shlex
+
+    parts = ["scorelab", "sweep", source]
+    for v in vary or []:
+        parts += ["--vary", v]
+    opts: list[tuple[str, Any]] = [("--design", design if design != "grid" else None), ("--samples", samples),
+                                   ("--replicates", replicates), ("--seeds", seeds), ("--design-seed", design_seed),
+                                   ("--days", days), ("--scale", scale)]
+    for name, val in opts:
+        if val is not None:
+            parts += [name, str(val)]
+    for s in sets or []:
+        parts += ["--set", s]
+    parts += ["--out", out]
+    for name, val in (("--backend", backend if backend != "process" else None), ("--address", address),
+                      ("--workers", workers), ("--retries", retries if retries != 2 else None)):
+        if val is not None:
+            parts += [name, str(val)]
+    return shlex.join(parts)
+
+
+def _print_table(result: "SweepResult", figures: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from scorelab.results import format_value
+    from scorelab.sweep import format_value as fmt_setting
+
+    wide = result.wide([f for f in figures if f in result.figures])
+    level = float(result.info.get("level", 0.95))
+    n_rep = len(result.info["spec"]["seeds"])
+    table = Table(title=f"{result.info.get('name', 'sweep')}: {wide.height} setting(s) x {n_rep} replicate(s); "
+                        f"mean [{level:.0%} CI]")
+    table.add_column("setting", no_wrap=True)
+    for k in result.keys:
+        table.add_column(k, justify="right", overflow="fold")
+    table.add_column("n", justify="right")
+    shown = [f for f in figures if f in result.figures]
+    for f in shown:
+        table.add_column(f, justify="right", overflow="fold")
+    for row in wide.iter_rows(named=True):
+        cells = [row["setting"], *(fmt_setting(row[k]) for k in result.keys), str(row["n"])]
+        for f in shown:
+            mean, lo, hi = row[f"{f} mean"], row[f"{f} lo"], row[f"{f} hi"]
+            if mean is None:
+                cells.append("")
+            elif lo is None or hi is None:
+                cells.append(format_value(f, mean))
+            else:
+                cells.append(f"{format_value(f, mean)} [{format_value(f, lo)}, {format_value(f, hi)}]")
+        table.add_row(*cells)
+    Console(width=max(120, Console().width)).print(table)
