@@ -424,6 +424,7 @@ from scorelab.report_cli import report  # noqa: E402  (imports only typer at mod
 
 app.command()(report)
 from scorelab.sweep_cli import sweep; app.command()(sweep)  # noqa: E402, E702  (imports only typer at module level)
+from scorelab.calibrate_cli import calibrate; app.command()(calibrate)  # noqa: E402, E702  (imports only typer at module level)
 
 
 def main() -> None:
