@@ -66,13 +66,13 @@ def test_the_case_exercises_every_crossing(four_cities):
 def test_any_number_of_shards_gives_the_single_process_run(four_cities, shards, monkeypatch):
     sc, pop, contacts, whole = four_cities
     kinds: list[np.ndarray] = []
-    real = sharded._exchange
+    real = sharded._Driver.exchange
 
-    def counting(pool, s, outboxes, owner, R):
+    def counting(self, s, outboxes):
         kinds.extend(box[0][:, 0] for box in outboxes)
-        return real(pool, s, outboxes, owner, R)
+        return real(self, s, outboxes)
 
-    monkeypatch.setattr(sharded, "_exchange", counting)
+    monkeypatch.setattr(sharded._Driver, "exchange", counting)
     part = simulate_sharded(sc, pop, contacts, shards, backend="local")
     assert_same(whole, part)
     sent = np.bincount(np.concatenate(kinds), minlength=6)

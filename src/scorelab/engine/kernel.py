@@ -683,16 +683,32 @@ def observe(P, S, M, MO, e, b, s, j, cov):
             push_msg(P, S, MSG_REC, subj, e, b, c, 2 * err + appeal, 0.0, 0.0, P.ent_city[subj], city)
 
 
+@nb.njit(cache=True, inline="always")
+def region_actors(P, t, r):
+    """The first entity id of region r's possible actors of event type t (its people, or its
+    firms: each a contiguous range), and how many there are."""
+    if P.t_firm[t]:
+        return P.n_people + P.reg_f0[r], P.reg_f0[r + 1] - P.reg_f0[r]
+    return P.reg_p0[r], P.reg_p0[r + 1] - P.reg_p0[r]
+
+
 @nb.njit(cache=True)
 def draw_counts(P, s, counts, id_counts):
-    """Candidate events per type and false identification hits for step s; returns a bound on
-    the records the step can create (so the caller can make room first)."""
+    """Candidate events per type and region (Poisson, mean rate x actors of the region) and
+    false identification hits for step s; returns a bound on the records the step can create
+    (so the caller can make room first)."""
     bound = 0
+    R = P.city_join.shape[0]
     for t in range(P.t_lam.shape[0]):
-        u = uniform(P.k_events[0], P.k_events[1], t, s, 0, 0)
-        counts[t] = poisson_from_uniform(P.t_lam[t] * P.t_n[t], u)
-        if t < P.b_kind.shape[0]:
-            bound += counts[t] * (P.bc_ptr[t + 1] - P.bc_ptr[t])
+        for r in range(R):
+            n = region_actors(P, t, r)[1]
+            if n == 0 or P.t_lam[t] <= 0.0:
+                counts[t, r] = 0
+                continue
+            u = uniform(P.k_events[0], P.k_events[1], t, s, 2 * r + 2, 0)
+            counts[t, r] = poisson_from_uniform(P.t_lam[t] * n, u)
+            if t < P.b_kind.shape[0]:
+                bound += counts[t, r] * (P.bc_ptr[t + 1] - P.bc_ptr[t])
     n_cities = P.city_join.shape[0]
     for c in range(P.c_id_rate.shape[0]):
         id_counts[c] = 0
@@ -914,6 +930,40 @@ def stocks(P, M, MO, s, ghist, l_stock, q_len, ssum, money_r):
         M[s, MO[MO_SCORE] + 1] = math.sqrt(max(0.0, s1 / n_scored - mean * mean))
 
 
+@nb.njit(cache=True, inline="always")
+def behaviour_candidate(P, S, M, MO, b, e, s, j, u, row, has_dyn, risk, aware, cov, on):
+    """A candidate act of behaviour b by e, kept with probability f(e, now) / f_max in each
+    world (thinning on the same uniform u): the twin without deterrence and with its own
+    income; a factual act is offered to the channels."""
+    fac = 1.0
+    if row >= 0:
+        fac = P.t_fac[b, P.cls[row, e]] / P.t_fmax[b]
+    if u >= fac:
+        return
+    a_t = fac
+    a_f = fac
+    if has_dyn:
+        # employed: bit 0 in the factual world, bit 1 in the twin (where nobody is dismissed)
+        a_t *= dyn_factor(P, b, S.income_t[e], float((S.employed[e] >> 1) & 1))
+        a_f *= dyn_factor(P, b, S.income_f[e], float(S.employed[e] & 1))
+    if P.resp_on and P.b_deter[b] > 0.0 and s >= P.city_join[P.ent_city[e]]:
+        rk = risk[b, P.city_sig[P.ent_city[e]]]
+        if rk > 0.0 and (aware >= 1.0 or uniform(P.k_aware[0], P.k_aware[1], e, 0, 0, 0) < aware):
+            a_f *= math.exp(-P.deterrence * P.b_deter[b] * P.group_sens[P.ent_group[e]] * rk)
+    twin = u < a_t
+    fact = u < a_f
+    if twin:
+        M[s, MO[MO_TWIN] + b] += 1
+        change_income(P, S.income_t, S.loss_t, e, P.b_income[b], s)
+    if fact:
+        M[s, MO[MO_EVENTS] + b] += 1
+        change_income(P, S.income_f, S.loss_f, e, P.b_income[b], s)
+        if on:
+            observe(P, S, M, MO, e, b, s, j, cov)
+    if twin != fact:
+        S.out_supp[e] += 1 if twin else -1
+
+
 @nb.njit(cache=True)
 def local_phase(P, S, M, MO, s, counts):
     """Steps 1-5 and 7 of the day loop for the regions this state owns (``S.own``); effects on
@@ -966,58 +1016,32 @@ def local_phase(P, S, M, MO, s, counts):
             node = nxt
 
     # 5. behaviours, in both worlds on the same draws
+    R = P.city_join.shape[0]
     for b in range(B):
-        lo = P.t_lo[b]
-        n_ent = P.t_n[b]
         row = P.t_cls_row[b]
         has_dyn = P.dm_ptr[b + 1] > P.dm_ptr[b]
-        for j in range(counts[b]):
-            w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], b, s, 1, j)
-            e = lo + min(n_ent - 1, int(to_unit(w0) * n_ent))
-            if S.own[P.ent_city[e]] == 0:
+        for reg in range(R):
+            if S.own[reg] == 0:
                 continue
-            u = to_unit(w1)
-            fac = 1.0
-            if row >= 0:
-                fac = P.t_fac[b, P.cls[row, e]] / P.t_fmax[b]
-            if u >= fac:
-                continue
-            a_t = fac
-            a_f = fac
-            if has_dyn:
-                # employed: bit 0 in the factual world, bit 1 in the twin (where nobody is dismissed)
-                a_t *= dyn_factor(P, b, S.income_t[e], float((S.employed[e] >> 1) & 1))
-                a_f *= dyn_factor(P, b, S.income_f[e], float(S.employed[e] & 1))
-            if P.resp_on and P.b_deter[b] > 0.0 and s >= P.city_join[P.ent_city[e]]:
-                rk = risk[b, P.city_sig[P.ent_city[e]]]
-                if rk > 0.0 and (aware >= 1.0 or uniform(P.k_aware[0], P.k_aware[1], e, 0, 0, 0) < aware):
-                    a_f *= math.exp(-P.deterrence * P.b_deter[b] * P.group_sens[P.ent_group[e]] * rk)
-            twin = u < a_t
-            fact = u < a_f
-            if twin:
-                M[s, MO[MO_TWIN] + b] += 1
-                change_income(P, S.income_t, S.loss_t, e, P.b_income[b], s)
-            if fact:
-                M[s, MO[MO_EVENTS] + b] += 1
-                change_income(P, S.income_f, S.loss_f, e, P.b_income[b], s)
-                if on:
-                    observe(P, S, M, MO, e, b, s, j, cov)
-            if twin != fact:
-                S.out_supp[e] += 1 if twin else -1
+            lo, n_ent = region_actors(P, b, reg)
+            for j in range(counts[b, reg]):
+                w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], b, s, 2 * reg + 3, j)
+                e = lo + min(n_ent - 1, int(to_unit(w0) * n_ent))
+                behaviour_candidate(P, S, M, MO, b, e, s, j, to_unit(w1), row, has_dyn, risk, aware, cov, on)
 
     if on:
         # 7. consequences: service attempts and periodic applications
         K = P.k_kind.shape[0]
         for k in range(K):
             t = B + k
-            lo = P.t_lo[t]
-            n_ent = P.t_n[t]
-            for j in range(counts[t]):
-                w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], t, s, 1, j)
-                e = lo + min(n_ent - 1, int(to_unit(w0) * n_ent))
-                if S.own[P.ent_city[e]] == 0:
+            for reg in range(R):
+                if S.own[reg] == 0:
                     continue
-                apply_consequence(P, S, M, MO, k, e, s, to_unit(w1), to_unit(w2))
+                lo, n_ent = region_actors(P, t, reg)
+                for j in range(counts[t, reg]):
+                    w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], t, s, 2 * reg + 3, j)
+                    e = lo + min(n_ent - 1, int(to_unit(w0) * n_ent))
+                    apply_consequence(P, S, M, MO, k, e, s, to_unit(w1), to_unit(w2))
 
 
 @nb.njit(cache=True, inline="always")

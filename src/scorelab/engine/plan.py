@@ -36,9 +36,9 @@ Params = namedtuple(
         # sizes and time
         "n_people", "n_firms", "n_steps", "dt", "horizon_days", "enabled", "seed_keys",
         # entities
-        "ent_city", "ent_group", "ent_scored", "firm_rep", "income_pct", "city_join", "city_sig", "reg_base",
+        "ent_city", "ent_group", "ent_scored", "firm_rep", "income_pct", "city_join", "city_sig", "reg_base", "reg_p0", "reg_f0",
         # event types
-        "t_lo", "t_n", "t_lam", "t_cls_row", "t_fac", "t_fmax", "t_dyn_max", "cls",
+        "t_firm", "t_lam", "t_cls_row", "t_fac", "t_fmax", "t_dyn_max", "cls",
         "dm_ptr", "dm_attr", "dm_lo", "dm_hi", "dm_factor",
         # behaviours
         "b_kind", "b_domain", "b_deter", "b_income", "bc_ptr", "bc_idx",
@@ -248,6 +248,14 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     # regions are cities: each region's entities own a range of slots in per-region arrays
     reg_base = np.zeros(n_cities + 1, dtype=np.int64)
     reg_base[1:] = np.cumsum(np.bincount(ent_city, minlength=n_cities))
+    # candidate events are drawn per region, over its people [reg_p0[r], reg_p0[r+1]) and its
+    # firms N + [reg_f0[r], reg_f0[r+1]): people and firms are stored in city order
+    if np.any(np.diff(pop.city.astype(np.int64)) < 0) or np.any(np.diff(pop.firms.city.astype(np.int64)) < 0):
+        raise RuntimeError("people and firms must be stored in city order (synth.population)")
+    reg_p0 = np.zeros(n_cities + 1, dtype=np.int64)
+    reg_p0[1:] = np.cumsum(np.bincount(pop.city, minlength=n_cities))
+    reg_f0 = np.zeros(n_cities + 1, dtype=np.int64)
+    reg_f0[1:] = np.cumsum(np.bincount(pop.firms.city, minlength=n_cities))
     city_join = np.full(n_cities, step_of(s.rollout.default), dtype=np.int32)
     for rj in s.rollout.regions:  # provinces first, then cities override
         if rj.region in pop.province_names:
@@ -277,8 +285,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     city_sig = city_sig.reshape(-1).astype(np.int32)
 
     # ---- event types: static classes, dynamic modifiers
-    t_lo = np.zeros(T, dtype=np.int64)
-    t_n = np.zeros(T, dtype=np.int64)
+    t_firm = np.zeros(T, dtype=np.uint8)
     t_lam = np.zeros(T, dtype=np.float64)
     t_cls_row = np.full(T, -1, dtype=np.int64)
     t_fac = np.ones((T, 256), dtype=np.float64)
@@ -289,7 +296,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     for bi, name in enumerate(beh):
         b = s.behaviours[name]
         lo_, n_ = (0, N) if b.actor == "person" else (N, F)
-        t_lo[bi], t_n[bi] = lo_, n_
+        t_firm[bi] = b.actor != "person"
         # static conditions as (mask, factor) pairs; an actor's class code has bit i set when
         # it matches condition i, and the class's factor is the product of the matched factors
         conditions: list[tuple[np.ndarray, float]] = []
@@ -323,7 +330,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     for ki, name in enumerate(cons):
         k = s.consequences[name]
         ti = B + ki
-        t_lo[ti], t_n[ti] = (0, N) if k.actor == "person" else (N, F)
+        t_firm[ti] = k.actor != "person"
         rate = k.attempts if k.attempts is not None else 1.0 / max(k.every, 1e-9)
         t_lam[ti] = rate * dt
     cls = np.stack(cls_rows) if cls_rows else np.zeros((1, 1), dtype=np.uint8)
@@ -538,8 +545,8 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         n_people=N, n_firms=F, n_steps=n_steps, dt=dt, horizon_days=float(n_steps * dt),
         enabled=1 if s.scoring.enabled else 0, seed_keys=_keys(seed, "seed"),
         ent_city=ent_city, ent_group=ent_group, ent_scored=ent_scored, firm_rep=firm_rep, income_pct=income_pct,
-        city_join=city_join, city_sig=city_sig, reg_base=reg_base,
-        t_lo=t_lo, t_n=t_n, t_lam=t_lam, t_cls_row=t_cls_row, t_fac=t_fac, t_fmax=t_fmax, t_dyn_max=t_dyn_max, cls=cls,
+        city_join=city_join, city_sig=city_sig, reg_base=reg_base, reg_p0=reg_p0, reg_f0=reg_f0,
+        t_firm=t_firm, t_lam=t_lam, t_cls_row=t_cls_row, t_fac=t_fac, t_fmax=t_fmax, t_dyn_max=t_dyn_max, cls=cls,
         dm_ptr=dm_ptr, dm_attr=dm_attr, dm_lo=dm_lo, dm_hi=dm_hi, dm_factor=dm_factor,
         b_kind=b_kind, b_domain=b_domain, b_deter=b_deter, b_income=b_income, bc_ptr=bc_ptr, bc_idx=bc_idx,
         c_cov=c_cov, c_det=c_det, c_mis_p=c_mis_p, c_mis_graph=c_mis_graph, c_delay=c_delay, c_ttl=c_ttl,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -55,6 +55,20 @@ def assign_regions(entities_per_region: np.ndarray, shards: int) -> np.ndarray:
     return np.clip(owner, 0, shards - 1)
 
 
+class Reply(NamedTuple):
+    """A shard's answer to every call (see ``ShardWorker._reply``)."""
+
+    mi: np.ndarray
+    mx: np.ndarray
+    key: np.ndarray
+    pending: np.ndarray
+    w_n: np.ndarray
+    ghist: np.ndarray
+    l_stock: np.ndarray
+    ssum: np.ndarray
+    money: np.ndarray
+
+
 class ShardWorker:
     """The regions of one shard: their state, and the kernels run on it. Used directly
     (in-process backend) or as a Ray actor."""
@@ -74,44 +88,41 @@ class ShardWorker:
         own[own_regions] = 1
         self.S, self.start_grade, self.start_score = initial_state(scenario, pop, self.plan, self.PR, own)
         self.SR = kernel.make_state(self.S)
-        self.counts = np.zeros(P.t_lam.shape[0], dtype=np.int64)
+        self.counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
         self.id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
 
-    def start(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Day-0 listings of the starting grades; returns the outbox."""
+    def start(self) -> Reply:
+        """Day-0 listings of the starting grades."""
         P = self.plan.params
         if P.enabled and P.n_steps > 0:
             kernel.init_lists(self.PR, self.SR, self.M, self.MO)
-        return kernel.take_outbox(self.SR)
+        return self._reply()
 
-    def local(self, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The regions' own work in step s (room for the step's records made first); returns the outbox."""
+    def local(self, s: int) -> Reply:
+        """The regions' own work in step s (room for the step's records made first)."""
+        self.S.money_r[:, :] = 0.0  # money is summed per step
         bound = int(kernel.draw_counts(self.PR, s, self.counts, self.id_counts))
         grown = _grow_records(sync(self.S, self.SR), bound)
         if grown.r_subj is not self.S.r_subj:
             self.S = grown
             self.SR = kernel.make_state(self.S)
         kernel.local_phase(self.PR, self.SR, self.M, self.MO, s, self.counts)
-        return kernel.take_outbox(self.SR)
+        return self._reply()
 
-    def deliver(self, s: int, mi: np.ndarray, mx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Apply messages to the regions' entities in the given order; returns the new outbox."""
-        kernel.deliver(self.PR, self.SR, self.M, self.MO, s, mi, mx)
-        return kernel.take_outbox(self.SR)
+    def deliver(self, s: int, mi: np.ndarray, mx: np.ndarray) -> Reply:
+        """Apply messages to the regions' entities in the given order."""
+        if len(mi):
+            kernel.deliver(self.PR, self.SR, self.M, self.MO, s, mi, mx)
+        return self._reply()
 
-    def watch_counts(self) -> np.ndarray:
-        return self.S.w_n.copy()
-
-    def pending(self) -> np.ndarray:
-        return kernel.take_pending(self.SR)
-
-    def stocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Grade histograms, list stocks, score sums and money by region of this shard; the step's
-        money is reset."""
+    def _reply(self) -> Reply:
+        """What the driver needs after every call, so that a step takes as few round trips as
+        there are exchange rounds: the outbox and the flags raised since the last reply (both
+        emptied), and this shard's watch counts and stocks as they are now."""
         S = self.S
-        out = (S.ghist.copy(), S.l_stock.copy(), S.ssum.copy(), S.money_r.copy())
-        S.money_r[:, :] = 0.0
-        return out
+        mi, mx, key = kernel.take_outbox(self.SR)
+        return Reply(mi, mx, key, kernel.take_pending(self.SR), S.w_n.copy(), S.ghist.copy(), S.l_stock.copy(),
+                     S.ssum.copy(), S.money_r.copy())
 
     def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
         """Metrics counted here, per-person end state, records, and the regions owned."""
@@ -141,8 +152,7 @@ class _Pool:
         else:
             raise UsageError(f"unknown backend {backend!r} (choose ray or local)")
 
-    def call(self, method: str, args: list[tuple] | None = None) -> list[Any]:
-        args = args if args is not None else [()] * len(self.workers)
+    def call(self, method: str, args: list[tuple]) -> list[Any]:
         if self.ray is not None:
             return self.ray.get([getattr(w, method).remote(*a) for w, a in zip(self.workers, args)])
         return [getattr(w, method)(*a) for w, a in zip(self.workers, args)]
@@ -153,17 +163,42 @@ class _Pool:
                 self.ray.kill(w)
 
 
-def _exchange(pool: _Pool, s: int, outboxes: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-              owner: np.ndarray, R: int) -> None:
-    """Deliver messages in (destination region, source region) order, round after round."""
-    while any(len(box[2]) for box in outboxes):
-        mi = np.concatenate([box[0] for box in outboxes])
-        mx = np.concatenate([box[1] for box in outboxes])
-        key = np.concatenate([box[2] for box in outboxes])
-        order = np.argsort(key, kind="stable")  # equal keys come from one region, hence one worker
-        mi, mx, key = mi[order], mx[order], key[order]
-        dest = owner[key // (R + 1)]
-        outboxes = pool.call("deliver", [(s, mi[dest == k], mx[dest == k]) for k in range(len(pool.workers))])
+class _Driver:
+    """The latest reply of every shard, the flags raised since the national queues last took
+    them, and the exchange of messages."""
+
+    def __init__(self, pool: _Pool, owner: np.ndarray, R: int) -> None:
+        self.pool, self.owner, self.R = pool, owner, R
+        self.latest: list[Reply] = []
+        self.pending: list[list[np.ndarray]] = [[] for _ in pool.workers]
+
+    def _take(self, replies: list[Reply]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        self.latest = replies
+        for k, r in enumerate(replies):
+            if len(r.pending):
+                self.pending[k].append(r.pending)
+        return [(r.mi, r.mx, r.key) for r in replies]
+
+    def call(self, method: str, args: list[tuple]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        return self._take(self.pool.call(method, args))
+
+    def exchange(self, s: int, outboxes: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        """Deliver messages in (destination region, source region) order, round after round."""
+        R, n = self.R, len(self.pool.workers)
+        while any(len(box[2]) for box in outboxes):
+            mi = np.concatenate([box[0] for box in outboxes])
+            mx = np.concatenate([box[1] for box in outboxes])
+            key = np.concatenate([box[2] for box in outboxes])
+            order = np.argsort(key, kind="stable")  # equal keys come from one region, hence one worker
+            mi, mx, key = mi[order], mx[order], key[order]
+            dest = self.owner[key // (R + 1)]
+            outboxes = self.call("deliver", [(s, mi[dest == k], mx[dest == k]) for k in range(n)])
+
+    def take_pending(self) -> np.ndarray:
+        """Flags raised since the last call, each shard's in the order raised."""
+        parts = [a for lst in self.pending for a in lst]
+        self.pending = [[] for _ in self.pool.workers]
+        return np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
 
 
 def simulate_sharded(
@@ -191,34 +226,31 @@ def simulate_sharded(
     FL, E = P.f_beh.shape[0], P.n_people + P.n_firms
     q_ent, q_truth = np.zeros((FL, E + 1), dtype=np.int32), np.zeros((FL, E + 1), dtype=np.uint8)
     q_head, q_len, f_budget = np.zeros(FL, dtype=np.int64), np.zeros(FL, dtype=np.int64), np.zeros(FL)
-    counts = np.zeros(P.t_lam.shape[0], dtype=np.int64)
+    counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
     id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
     data = scenario.model_dump(mode="json", by_alias=True)
     pool = _Pool(data, owner, shards, backend, address)
     try:
-        _exchange(pool, 0, pool.call("start"), owner, R)
+        drv = _Driver(pool, owner, R)
+        drv.exchange(0, drv.call("start", [()] * shards))
         for s in range(P.n_steps):
-            _exchange(pool, s, pool.call("local", [(s,)] * shards), owner, R)
+            drv.exchange(s, drv.call("local", [(s,)] * shards))
             if P.enabled:
                 kernel.draw_counts(PR, s, counts, id_counts)
-                w_n = sum(pool.call("watch_counts"))
-                msgs = kernel.identify(PR, s, w_n, id_counts)
-                _exchange(pool, s, [msgs], owner, R)
-                pf = np.concatenate(pool.call("pending"))
-                msgs = kernel.serve_flags(PR, pf, q_ent, q_truth, q_head, q_len, f_budget)
-                _exchange(pool, s, [msgs], owner, R)
-            parts = pool.call("stocks")
+                drv.exchange(s, [kernel.identify(PR, s, sum(r.w_n for r in drv.latest), id_counts)])
+                pf = drv.take_pending()
+                drv.exchange(s, [kernel.serve_flags(PR, pf, q_ent, q_truth, q_head, q_len, f_budget)])
             ssum = np.zeros((R, 2))
             money = np.zeros((R, P.k_kind.shape[0]))
-            for k, (_, _, ss, mo) in enumerate(parts):
-                ssum[owner == k] = ss[owner == k]
-                money[owner == k] = mo[owner == k]
-            ghist = sum(p[0] for p in parts)
-            l_stock = sum(p[1] for p in parts)
+            for k, r in enumerate(drv.latest):  # float sums: each region's own, as its shard has them
+                ssum[owner == k] = r.ssum[owner == k]
+                money[owner == k] = r.money[owner == k]
+            ghist = sum(r.ghist for r in drv.latest)
+            l_stock = sum(r.l_stock for r in drv.latest)
             kernel.stocks(PR, M, MO, s, ghist, l_stock, q_len, ssum, money)
             if progress is not None:
                 progress(s + 1, P.n_steps)
-        finished = pool.call("finish")
+        finished = pool.call("finish", [()] * shards)
     finally:
         pool.close()
     N = P.n_people

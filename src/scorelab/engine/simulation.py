@@ -22,8 +22,8 @@ workers, which is what makes a sharded run (``engine.sharded``) identical to thi
    period, or a random wait at the exit rate), promotions from one list to
    another (abnormal operations -> serious dishonesty).
 5. **Behaviours.** For each behaviour, candidate events are drawn for the
-   whole population (a Poisson number, each on a uniformly drawn actor; a
-   region handles the candidates whose actor it holds) and thinned to each
+   region (a Poisson number, each on a uniformly drawn actor of the region)
+   and thinned to each
    actor's rate: static modifiers, then dynamic ones (income, employment),
    then deterrence for aware people in joined regions
    (``exp(-deterrence x deterrability x sensitivity x risk)``). The twin uses
@@ -308,7 +308,7 @@ def simulate(
         S = sync(S, SR)
         first = 0
     SR = kernel.make_state(S)
-    counts = np.zeros(P.t_lam.shape[0], dtype=np.int64)
+    counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
     id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
     n = P.n_steps
     # Steps run in chunks inside numba; a chunk ends at a checkpoint, when the records need

@@ -25,6 +25,10 @@ Order of generation (stream names in brackets; see docs/population.md):
 6. per firm: the legal representative, the adult employee with the highest
    draw [population.representative], else a random adult of the city
    [population.representative_fallback]
+7. households are put in city order (stable) and people renumbered, so that each
+   city's people are one contiguous id range, as its firms already are: the day
+   loop draws each region's events over that range, and a worker holding some
+   regions holds whole ranges
 """
 
 from __future__ import annotations
@@ -422,12 +426,37 @@ def build_population(spec: PopulationSpec, seed: int, chunks: int = 1) -> Popula
         representative=rep,
     )
     schools = Schools(size=s_size, size_target=s_target, province=city_province[s_city], city=s_city)
+    people = dict(age=age, sex=cols["sex"], city=city, urban=cols["urban"], income=cols["income"],
+                  occupation=cols["occupation"], employer=employer, school=school, internet=cols["internet"],
+                  online_shopper=cols["online_shopper"], car=cols["car"], group=cols["group"])
+    people, household, starts, firms = _in_city_order(people, starts, firms)
     return Population(
-        age=age, sex=cols["sex"], province=city_province[city], city=city, urban=cols["urban"],
-        income=cols["income"], occupation=cols["occupation"], employer=employer, school=school,
-        internet=cols["internet"], online_shopper=cols["online_shopper"], car=cols["car"], group=cols["group"],
-        household=cols["household"], household_start=starts, firms=firms, schools=schools,
-        province_names=province_names, city_names=city_names, city_province=city_province,
-        occupation_names=occupation_names, occupation_employed=occupation_employed, group_names=group_names,
-        sector_names=sector_names, adult_age=spec.adult_age, seed=seed,
+        **people, province=city_province[people["city"]], household=household, household_start=starts,
+        firms=firms, schools=schools, province_names=province_names, city_names=city_names,
+        city_province=city_province, occupation_names=occupation_names, occupation_employed=occupation_employed,
+        group_names=group_names, sector_names=sector_names, adult_age=spec.adult_age, seed=seed,
     )
+
+
+def _in_city_order(people: dict[str, np.ndarray], starts: np.ndarray, firms: Firms
+                   ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, Firms]:
+    """Households in city order (stable: by id within a city), people renumbered to match,
+    representatives' ids mapped. Returns the person columns, household ids, household
+    starts and firms. A pure function of the built arrays, so chunking does not matter."""
+    city = people["city"]
+    sizes = np.diff(starts).astype(np.int64)
+    order = np.argsort(city[starts[:-1]].astype(np.uint16), kind="stable")  # radix sort: O(households)
+    new_sizes = sizes[order]
+    new_starts = np.zeros(starts.shape[0], dtype=np.int64)
+    np.cumsum(new_sizes, out=new_starts[1:])
+    old_of_new = np.repeat(starts[:-1][order].astype(np.int64) - new_starts[:-1], new_sizes) + np.arange(
+        city.shape[0], dtype=np.int64)
+    new_of_old = np.empty(city.shape[0], dtype=np.int32)
+    new_of_old[old_of_new] = np.arange(city.shape[0], dtype=np.int32)
+    out = {k: v[old_of_new] for k, v in people.items()}
+    household = np.repeat(np.arange(order.shape[0], dtype=np.int32), new_sizes)
+    rep = firms.representative
+    rep = np.where(rep >= 0, new_of_old[np.maximum(rep, 0)], -1).astype(np.int32)
+    firms = Firms(**{f.name: getattr(firms, f.name) for f in fields(firms) if f.name != "representative"},
+                  representative=rep)
+    return out, household, new_starts.astype(starts.dtype), firms
