@@ -727,6 +727,7 @@ def _run_process(scenario: dict[str, Any], tasks: list[Task], track: _Tracker, w
     blind = 0
     while pending:
         broken = False
+        reported: set[str] = set()
         ex = cf.ProcessPoolExecutor(max_workers=max(1, min(workers, len(pending))), mp_context=ctx)
         try:
             futs = {ex.submit(run_task, scenario, t, str(track.runs_dir), test_exit): t for t in pending}
@@ -741,8 +742,12 @@ def _run_process(scenario: dict[str, Any], tasks: list[Task], track: _Tracker, w
                     ex.shutdown(wait=True, cancel_futures=True)
                     raise track.task_failed(t, e) from None
                 track.finished(t)
+                reported.add(t.id)
         finally:
             ex.shutdown(wait=True, cancel_futures=True)
+        for t in pending:  # finished in a worker beside the lost one, but its result went with the pool
+            if t.id not in reported and track.complete(t):
+                track.finished(t)
         pending = [t for t in pending if not track.complete(t)]
         if broken or pending:
             lost = _lost_attempts(track.runs_dir, {t.id for t in pending})
