@@ -117,3 +117,14 @@ def test_bad_shard_requests_fail_with_one_line(tmp_path):
     one_line_error(["run", "rongcheng-2018", "--shards", "2", "--checkpoint-every", "5"], "cannot checkpoint")
     one_line_error(["run", "rongcheng-2018", "--address", "auto"], "only with --shards")
     assert not (tmp_path / "r").exists()
+
+
+def test_shards_on_this_machine_must_fit_in_memory(tmp_path, monkeypatch):
+    """On a local Ray the driver and every actor hold the whole run: 4 shards of a run that
+    fits once do not fit five times, and the command says so before any work."""
+    from scorelab import memory
+
+    sc = scorelab.load("rongcheng-2018")
+    monkeypatch.setattr(memory, "available", lambda: int(2.5 * memory.estimate(sc).total))
+    one_line_error(["run", "rongcheng-2018", "--shards", "4", "--out", str(tmp_path / "r")], "5 x")
+    assert not (tmp_path / "r").exists()

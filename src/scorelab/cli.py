@@ -230,7 +230,14 @@ def run(
             check_shards(scenario, shards)
         except UsageError as e:
             _fail([str(e)])
-    est, avail, fits = memory.check(scenario)
+    copies = shards + 1 if shards is not None and address is None else 1
+    est, avail, fits = memory.check(scenario, copies)
+    if not fits and copies > 1:
+        _fail([
+            f"--shards {shards}: on this machine the driver and each of the {shards} actors hold the whole run, "
+            f"{copies} x {memory.human(est.total)}, but about {memory.human(avail or 0)} is available; use fewer "
+            f"shards, --scale, or a Ray cluster (--address)"
+        ])
     if not fits:
         _fail([
             f"scorelab run: {scenario.population.people:,} people need about {memory.human(est.total)} of memory "

@@ -166,9 +166,10 @@ def parse_bytes(text: str) -> int:
     return int(float(t))
 
 
-def check(scenario: Any) -> tuple[Estimate, int | None, bool]:
-    """(estimate, available bytes, fits)."""
+def check(scenario: Any, copies: int = 1) -> tuple[Estimate, int | None, bool]:
+    """(estimate, available bytes, fits) for ``copies`` runs' worth of memory on this machine
+    (a sharded run on a local Ray holds the whole run in the driver and in every actor)."""
     est = estimate(scenario)
     avail = available()
-    fits = avail is None or est.total <= HEADROOM * avail
+    fits = avail is None or copies * est.total <= HEADROOM * avail
     return est, avail, fits
