@@ -68,7 +68,7 @@ def test_resumed_twice_and_from_before_the_first_checkpoint(tmp_path):
     out = tmp_path / "b" / "run"
     with pytest.raises(Stop):
         scorelab.run(sc, out=out, people_state=True, checkpoint_every=20, progress=stop_at(5))
-    assert not (folder_for(out) / "state.npz").exists()
+    assert not (folder_for(out) / "latest.json").exists()
     with pytest.raises(Stop):
         scorelab.resume(out, progress=stop_at(50))  # from step 0; checkpoints at 20 and 40
     steps = []
@@ -90,7 +90,7 @@ def test_sigkilled_cli_run_resumes_to_the_same_bytes(tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while not (folder_for(out) / "state.npz").exists() and time.monotonic() < deadline and proc.poll() is None:
+        while not (folder_for(out) / "latest.json").exists() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert proc.poll() is None, "the run finished before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)

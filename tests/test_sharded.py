@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import scorelab
 from scorelab.cli import app
 from scorelab.engine import sharded
+from scorelab.engine.checkpoint import Checkpoint, folder_for
 from scorelab.engine.sharded import assign_regions, simulate_sharded
 from scorelab.engine.simulation import simulate
 from test_engine_invariants import RICH
@@ -114,8 +115,8 @@ def one_line_error(args: list[str], needle: str) -> None:
 def test_bad_shard_requests_fail_with_one_line(tmp_path):
     one_line_error(["run", "corporate", "--shards", "2", "--out", str(tmp_path / "r")], "at most 1 shard(s)")
     one_line_error(["run", "rongcheng-2018", "--shards", "0"], "--shards: must be at least 1")
-    one_line_error(["run", "rongcheng-2018", "--shards", "2", "--checkpoint-every", "5"], "cannot checkpoint")
     one_line_error(["run", "rongcheng-2018", "--address", "auto"], "only with --shards")
+    one_line_error(["run", "--resume", str(tmp_path / "r"), "--shards", "2"], "drop --shards")
     assert not (tmp_path / "r").exists()
 
 
@@ -128,3 +129,47 @@ def test_shards_on_this_machine_must_fit_in_memory(tmp_path, monkeypatch):
     monkeypatch.setattr(memory, "available", lambda: int(2.5 * memory.estimate(sc).total))
     one_line_error(["run", "rongcheng-2018", "--shards", "4", "--out", str(tmp_path / "r")], "5 x")
     assert not (tmp_path / "r").exists()
+
+
+class Stop(Exception):
+    pass
+
+
+def stop_at(step: int):
+    def progress(done: int, total: int) -> None:
+        if done == step:
+            raise Stop
+
+    return progress
+
+
+def test_a_sharded_run_resumes_from_its_checkpoint(four_cities, tmp_path):
+    """Three in-process shards saving every 7 steps, stopped at step 40 and resumed from the
+    save at 35: the single-process run's output."""
+    sc, pop, contacts, whole = four_cities
+    data = sc.model_dump(mode="json", by_alias=True)
+    ck = Checkpoint.create(tmp_path / "ck", 7, data, {"shards": 3})
+    with pytest.raises(Stop):
+        simulate_sharded(sc, pop, contacts, 3, backend="local", checkpoint=ck, progress=stop_at(40))
+    assert sorted(p.name for p in (tmp_path / "ck" / "step-000000035").iterdir()) == [
+        "national.npz", "state-0.npz", "state-1.npz", "state-2.npz"]
+    steps = []
+    part = simulate_sharded(sc, pop, contacts, 3, backend="local", checkpoint=Checkpoint.open(tmp_path / "ck")[0],
+                            progress=lambda done, total: steps.append(done))
+    assert steps[0] == 36 and part.first_step == 35
+    assert_same(whole, part)
+    with pytest.raises(scorelab.UsageError, match="another split"):
+        simulate_sharded(sc, pop, contacts, 2, backend="local", checkpoint=Checkpoint.open(tmp_path / "ck")[0])
+
+
+def test_a_sharded_ray_run_resumed_writes_the_single_process_bytes(ray_session, tmp_path):
+    sc = scorelab.load(copy.deepcopy(FOUR_CITIES), {"run.days": 40, "population.people": 3000})
+    scorelab.run(sc, out=tmp_path / "a" / "run", people_state=True)
+    out = tmp_path / "b" / "run"
+    with pytest.raises(Stop):
+        scorelab.run(sc, out=out, people_state=True, shards=2, checkpoint_every=10, progress=stop_at(25))
+    assert (folder_for(out) / "step-000000020" / "national.npz").is_file()
+    resumed = scorelab.resume(out)
+    assert resumed.manifest["resumed_from_step"] == 20
+    for f in ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet"):
+        assert filecmp.cmp(tmp_path / "a" / "run" / f, out / f, shallow=False), f

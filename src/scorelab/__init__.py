@@ -84,12 +84,14 @@ def run(
                    checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address)
 
 
-def resume(out: str | Path, progress: Callable[[int, int], None] | None = None) -> "Result":
+def resume(out: str | Path, progress: Callable[[int, int], None] | None = None,
+           ray_address: str | None = None) -> "Result":
     """Continue a run started with ``checkpoint_every`` that stopped (crash, kill) before
-    writing ``out``; the result is byte-identical to an uninterrupted run."""
+    writing ``out``; the result is byte-identical to an uninterrupted run. A sharded run
+    continues with its shards, on the Ray cluster at ``ray_address`` or a local Ray."""
     from scorelab.results import resume as _resume
 
-    return _resume(out, progress=progress)
+    return _resume(out, progress=progress, ray_address=ray_address)
 
 
 def __getattr__(name: str) -> Any:

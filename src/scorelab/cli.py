@@ -190,7 +190,8 @@ def run(
         help="finish the checkpointed run whose results folder is this (no SOURCE or other options)")] = None,
     shards: Annotated[int | None, typer.Option(
         help="split the population's regions over N Ray actors (same result as one process)")] = None,
-    address: Annotated[str | None, typer.Option(help="with --shards: the Ray cluster to use (default: a local Ray)")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="with --shards, or --resume of a sharded run: the Ray cluster to use (default: a local Ray)")] = None,
 ) -> None:
     """Run a scenario with its counterfactual twin, write a results folder and print what the system did."""
     from rich.console import Console
@@ -201,11 +202,11 @@ def run(
     if resume is not None:
         given = [n for n, v in (("SOURCE", source), ("--days", days), ("--seed", seed), ("--out", out),
                                 ("--scale", scale), ("--set", set_), ("--checkpoint-every", checkpoint_every),
-                                ("--shards", shards), ("--address", address))
+                                ("--shards", shards))
                  if v] + (["--people-state"] if people_state else [])
         if given:
             _fail([f"--resume: the run continues as it was started; drop {', '.join(given)}"])
-        _resume_command(resume)
+        _resume_command(resume, address)
         return
     if source is None:
         _fail(["scorelab run: give a SOURCE (a built-in scenario or a YAML file), or --resume DIR"])
@@ -213,10 +214,8 @@ def run(
         _fail([f"--checkpoint-every: must be at least 1 step, got {checkpoint_every}"])
     if shards is not None and shards < 1:
         _fail([f"--shards: must be at least 1, got {shards}"])
-    if shards is not None and checkpoint_every is not None:
-        _fail(["--shards: sharded runs cannot checkpoint yet; drop --checkpoint-every"])
     if address is not None and shards is None:
-        _fail(["--address: only with --shards"])
+        _fail(["--address: only with --shards (or --resume of a sharded run)"])
     sets = list(set_ or [])
     if days is not None:
         if days < 0:
@@ -264,7 +263,7 @@ def run(
     _print_summary(result)
 
 
-def _resume_command(folder: str) -> None:
+def _resume_command(folder: str, address: str | None) -> None:
     from rich.console import Console
 
     from scorelab.results import resume
@@ -275,7 +274,8 @@ def _resume_command(folder: str) -> None:
         console.print(f"resuming {folder}: rebuilt the population in {seconds:.1f} s; continuing the day loop "
                       f"from its checkpoint...", highlight=False)
 
-    _print_summary(_with_progress(console, lambda progress: resume(folder, progress=progress, on_built=built)))
+    _print_summary(_with_progress(console, lambda progress: resume(folder, progress=progress, on_built=built,
+                                                                   ray_address=address)))
 
 
 def _with_progress(console: Any, work: Callable[[Callable[[int, int], None]], Any]) -> Any:

@@ -443,9 +443,11 @@ def resume(
     *,
     progress: Callable[[int, int], None] | None = None,
     on_built: Callable[[float], None] | None = None,
+    ray_address: str | None = None,
 ) -> Result:
     """Continue a checkpointed run whose results folder would be ``out`` (see ``execute``);
-    the result is byte-identical to the run never having stopped."""
+    the result is byte-identical to the run never having stopped. A sharded run continues
+    with as many shards (on the Ray cluster at ``ray_address``, or a local Ray)."""
     from scorelab.engine.checkpoint import Checkpoint, folder_for
     from scorelab.scenario.loader import load
 
@@ -457,8 +459,10 @@ def resume(
                          f"was the run started with --checkpoint-every?)")
     _, data, options = Checkpoint.open(folder_for(final))
     remove_stale_staging(final)
+    shards = options.get("shards")
     return execute(load(data), out=final, people_state=bool(options.get("people_state", False)), progress=progress,
-                   on_built=on_built, command=str(options.get("command", "")), resume=True)
+                   on_built=on_built, command=str(options.get("command", "")), resume=True,
+                   shards=int(shards) if shards is not None else None, ray_address=ray_address)
 
 
 def check_writable(final: Path) -> None:
@@ -511,8 +515,6 @@ def execute(
         from scorelab.engine.sharded import check_shards
 
         check_shards(scenario, shards)
-        if checkpoint_every or resume:
-            raise UsageError("--shards: sharded runs cannot checkpoint yet; drop --checkpoint-every")
     staging = prepare(final) if final is not None else None
     checkpoint = None
     try:
@@ -521,7 +523,8 @@ def execute(
         elif final is not None and checkpoint_every:
             data = scenario.model_dump(mode="json", by_alias=True)
             checkpoint = Checkpoint.create(folder_for(final), checkpoint_every, data,
-                                           {"people_state": bool(people_state), "command": command or ""})
+                                           {"people_state": bool(people_state), "command": command or "",
+                                            "shards": shards})
         if staging is not None:  # the scenario first: a partial folder says what was running
             import yaml
 
@@ -536,7 +539,7 @@ def execute(
             from scorelab.engine.sharded import simulate_sharded
 
             output = simulate_sharded(scenario, pop, contacts, shards, backend="ray", address=ray_address,
-                                      progress=progress)
+                                      progress=progress, checkpoint=checkpoint)
         else:
             output = simulate(scenario, pop, contacts, progress, checkpoint)
         run_id = final.name if final is not None else None

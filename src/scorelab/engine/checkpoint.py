@@ -8,8 +8,11 @@ whole; the population, the contacts and the compiled plan are pure functions of 
 scenario and its seed and are rebuilt.
 
 A checkpoint folder holds ``checkpoint.json`` (what is running: scenario fingerprint,
-scorelab version, how often to save, the results options) and ``state.npz`` (the latest
-state; replaced atomically, so a crash while saving leaves the previous one).
+scorelab version, how often to save, the results options), ``scenario.yaml``, and the
+latest saved step as a folder ``step-<n>/`` of ``.npz`` parts: ``state.npz`` for a
+single-process run; ``state-<k>.npz`` per shard and ``national.npz`` for a sharded run.
+``latest.json`` names the complete step folder and is replaced atomically after every part
+is written, so a crash while saving leaves the previous step in force.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from scorelab.engine import kernel
 from scorelab.errors import UsageError
 
 FORMAT_NAME = "scorelab-checkpoint"
-FORMAT_VERSION = 1
-STATE_FILE = "state.npz"
+FORMAT_VERSION = 2
+LATEST_FILE = "latest.json"
 META_FILE = "checkpoint.json"
 SCENARIO_FILE = "scenario.yaml"
 
@@ -120,32 +123,74 @@ class Checkpoint:
 
     def save(self, steps_done: int, S: kernel.State, M: np.ndarray, start_grade: np.ndarray,
              start_score: np.ndarray) -> None:
-        """Write the state after ``steps_done`` steps, replacing the previous one atomically."""
-        used = int(S.cnt[kernel.C_NREC])
-        arrays = {f"S.{name}": (arr[:used] if name.startswith("r_") else arr) for name, arr in S._asdict().items()}
-        arrays.update({"step": np.int64(steps_done), "fingerprint": np.array(self.fingerprint),
-                       "M": M[:steps_done], "start_grade": start_grade, "start_score": start_score})
-        tmp = self.folder / (STATE_FILE + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.folder / STATE_FILE)
+        """Write a single-process run's state after ``steps_done`` steps."""
+        self.save_parts(steps_done, {"state": state_arrays(S, M[:steps_done], start_grade, start_score)})
 
     def load(self) -> Saved | None:
-        """The latest saved state, or None when the run was stopped before its first save."""
-        path = self.folder / STATE_FILE
-        if not path.is_file():
+        """A single-process run's latest state, or None when the run was stopped before its first save."""
+        found = self.load_parts()
+        if found is None:
+            return None
+        step, parts = found
+        if "state" not in parts:
+            raise UsageError(f"{self.folder}: the checkpoint is of a sharded run; resume it with its shards")
+        return saved_from_arrays(step, parts["state"])
+
+    def save_parts(self, steps_done: int, parts: dict[str, dict[str, np.ndarray]]) -> None:
+        """Write the parts of the state after ``steps_done`` steps into a new step folder, then
+        point ``latest.json`` at it and remove older step folders."""
+        import shutil
+
+        step_dir = self.folder / f"step-{steps_done:09d}"
+        if step_dir.exists():
+            shutil.rmtree(step_dir)
+        step_dir.mkdir()
+        for name, arrays in parts.items():
+            with open(step_dir / f"{name}.npz", "wb") as fh:
+                np.savez(fh, step=np.int64(steps_done), fingerprint=np.array(self.fingerprint), **arrays)
+                fh.flush()
+                os.fsync(fh.fileno())
+        _write_atomic(self.folder / LATEST_FILE, json.dumps({"step": steps_done, "folder": step_dir.name}).encode())
+        for old in self.folder.glob("step-*"):
+            if old != step_dir:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def load_parts(self) -> tuple[int, dict[str, dict[str, np.ndarray]]] | None:
+        """(step, parts) of the latest complete save, or None when nothing was saved yet."""
+        latest = self.folder / LATEST_FILE
+        if not latest.is_file():
             return None
         try:
-            with np.load(path, allow_pickle=False) as z:
-                if str(z["fingerprint"]) != self.fingerprint:
-                    raise UsageError(f"{path}: state belongs to another run; start the run again")
-                state = {k[2:]: z[k] for k in z.files if k.startswith("S.")}
-                return Saved(step=int(z["step"]), state=state, metrics=z["M"], start_grade=z["start_grade"],
-                             start_score=z["start_score"])
+            info = json.loads(latest.read_text())
+            step_dir = self.folder / str(info["folder"])
+            parts = {}
+            for path in sorted(step_dir.glob("*.npz")):
+                with np.load(path, allow_pickle=False) as z:
+                    if str(z["fingerprint"]) != self.fingerprint or int(z["step"]) != int(info["step"]):
+                        raise UsageError(f"{path}: state belongs to another run or step; start the run again")
+                    parts[path.stem] = {k: z[k] for k in z.files if k not in ("fingerprint", "step")}
         except (OSError, ValueError, KeyError) as e:
-            raise UsageError(f"{path}: damaged checkpoint state: {e}") from None
+            raise UsageError(f"{latest}: damaged checkpoint: {e}") from None
+        return int(info["step"]), parts
+
+
+def state_arrays(S: kernel.State, metrics: np.ndarray, start_grade: np.ndarray,
+                 start_score: np.ndarray) -> dict[str, np.ndarray]:
+    """What a checkpoint keeps of one state: every State array (records trimmed to those in
+    use), the metric rows so far, and the start grades and scores."""
+    used = int(S.cnt[kernel.C_NREC])
+    arrays = {f"S.{name}": (arr[:used] if name.startswith("r_") else arr) for name, arr in S._asdict().items()}
+    arrays.update({"M": metrics, "start_grade": start_grade, "start_score": start_score})
+    return arrays
+
+
+def saved_from_arrays(step: int, arrays: dict[str, np.ndarray]) -> Saved:
+    try:
+        state = {k[2:]: v for k, v in arrays.items() if k.startswith("S.")}
+        return Saved(step=step, state=state, metrics=arrays["M"], start_grade=arrays["start_grade"],
+                     start_score=arrays["start_score"])
+    except KeyError as e:
+        raise UsageError(f"checkpoint state lacks {e}; start the run again") from None
 
 
 def restore_state(saved: Saved, record_columns: dict[str, type]) -> kernel.State:

@@ -30,9 +30,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from scorelab.engine import kernel
+from scorelab.engine.checkpoint import Checkpoint, restore_state, saved_from_arrays, state_arrays
 from scorelab.engine.plan import compile_plan
 from scorelab.engine.simulation import (
-    RunOutput, _grow_records, end_state, initial_state, metric_layout, metrics_columns, sync,
+    RECORD_COLUMNS, RunOutput, _grow_records, end_state, initial_state, metric_layout, metrics_columns, sync,
 )
 from scorelab.errors import UsageError
 
@@ -124,6 +125,20 @@ class ShardWorker:
         return Reply(mi, mx, key, kernel.take_pending(self.SR), S.w_n.copy(), S.ghist.copy(), S.l_stock.copy(),
                      S.ssum.copy(), S.money_r.copy())
 
+    def snapshot(self, steps_done: int) -> dict[str, np.ndarray]:
+        """This shard's state after ``steps_done`` steps, for a checkpoint."""
+        self.S = sync(self.S, self.SR)
+        return state_arrays(self.S, self.M[:steps_done], self.start_grade, self.start_score)
+
+    def restore(self, step: int, arrays: dict[str, np.ndarray]) -> None:
+        """Continue from a checkpoint's state of this shard (saved after ``step`` steps)."""
+        # (arrays that came through Ray's object store are read-only: the state needs its own)
+        saved = saved_from_arrays(step, {k: np.array(v) for k, v in arrays.items()})
+        self.S = restore_state(saved, RECORD_COLUMNS)
+        self.SR = kernel.make_state(self.S)
+        self.M[:step] = saved.metrics
+        self.start_grade, self.start_score = saved.start_grade, saved.start_score
+
     def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
         """Metrics counted here, per-person end state, records, and the regions owned."""
         people, records = end_state(self.plan, self.S, self.start_grade, self.start_score)
@@ -210,9 +225,12 @@ def simulate_sharded(
     backend: str = "ray",
     address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> RunOutput:
     """Run the scenario with its regions split over ``shards`` workers (``backend`` "ray", or
-    "local" for the same exchange in this process); same output as ``simulate``."""
+    "local" for the same exchange in this process); same output as ``simulate``. With
+    ``checkpoint`` the run continues from its latest save (made with as many shards) and
+    saves every ``checkpoint.every`` steps: each shard's state and the national queues."""
     check_shards(scenario, shards)
     t0 = time.perf_counter()
     plan = compile_plan(scenario, pop, contacts)
@@ -229,11 +247,26 @@ def simulate_sharded(
     counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
     id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
     data = scenario.model_dump(mode="json", by_alias=True)
+    found = checkpoint.load_parts() if checkpoint is not None else None
+    if found is not None and found[1].get("national", {}).get("owner", np.zeros(0)).tolist() != owner.tolist():
+        raise UsageError(f"{checkpoint.folder}: the checkpoint was made with another split into shards; "
+                         f"resume it with the shards it was started with")
     pool = _Pool(data, owner, shards, backend, address)
+    first = 0
     try:
         drv = _Driver(pool, owner, R)
-        drv.exchange(0, drv.call("start", [()] * shards))
-        for s in range(P.n_steps):
+        if found is None:
+            drv.exchange(0, drv.call("start", [()] * shards))
+        else:
+            first, parts = found
+            nat = parts["national"]
+            pool.call("restore", [(first, parts[f"state-{k}"]) for k in range(shards)])
+            for name, arr in (("q_ent", q_ent), ("q_truth", q_truth), ("q_head", q_head), ("q_len", q_len),
+                              ("f_budget", f_budget)):
+                arr[...] = nat[name]
+            M[:first] = nat["M"]
+            drv.pending = [[nat[f"pending_{k}"]] for k in range(shards)]
+        for s in range(first, P.n_steps):
             drv.exchange(s, drv.call("local", [(s,)] * shards))
             if P.enabled:
                 kernel.draw_counts(PR, s, counts, id_counts)
@@ -250,6 +283,13 @@ def simulate_sharded(
             kernel.stocks(PR, M, MO, s, ghist, l_stock, q_len, ssum, money)
             if progress is not None:
                 progress(s + 1, P.n_steps)
+            if checkpoint is not None and checkpoint.due(s + 1, P.n_steps):
+                parts = {f"state-{k}": snap for k, snap in enumerate(pool.call("snapshot", [(s + 1,)] * shards))}
+                pending = [np.concatenate(lst) if lst else np.zeros((0, 3), dtype=np.int64) for lst in drv.pending]
+                parts["national"] = {"q_ent": q_ent, "q_truth": q_truth, "q_head": q_head, "q_len": q_len,
+                                     "f_budget": f_budget, "M": M[: s + 1], "owner": owner,
+                                     **{f"pending_{k}": p for k, p in enumerate(pending)}}
+                checkpoint.save_parts(s + 1, parts)
         finished = pool.call("finish", [()] * shards)
     finally:
         pool.close()
@@ -266,4 +306,4 @@ def simulate_sharded(
                 people[name][mask] = arr[mask]
     records = {name: np.concatenate([f[2][name] for f in finished]) for name in finished[0][2]}
     return RunOutput(metrics=metrics_columns(plan, M, names), people=people, records=records, plan=plan,
-                     wall_seconds=time.perf_counter() - t0, n_steps=P.n_steps)
+                     wall_seconds=time.perf_counter() - t0, n_steps=P.n_steps, first_step=first)
