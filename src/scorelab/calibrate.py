@@ -322,21 +322,11 @@ def read_targets(source: "str | Path | Mapping[str, Any] | Targets | TargetsFile
 
 def _problem(err: Any, label: str, doc: Any, data: Any) -> Problem:
     """A pydantic error as a located problem; unknown fields get a suggestion from the targets
-    models (the scenario loader's machinery does the rest)."""
-    if err["type"] == "extra_forbidden":
-        loc = _loader._clean_loc(err["loc"], data)
-        parent, bad = loc[:-1], loc[-1]
-        valid = _loader._field_names_at(TargetsFile, parent, data)
-        msg = f"unknown field {bad!r}"
-        close = difflib.get_close_matches(str(bad), valid, n=1, cutoff=0.6)
-        if close:
-            msg += f"; did you mean {close[0]!r}?"
-        elif valid:
-            msg += f"; expected one of: {', '.join(valid)}"
-        if parent[:1] == ("targets",):
-            msg += f" ({_AGGREGATES_ONLY})"
-        return _loader._locate(label, doc, loc, msg, key=True)
-    return _loader._problem_from_pydantic(err, label, doc, data)
+    models, and under ``targets`` a reminder that targets are aggregates."""
+    def note(parent: Any) -> str:
+        return f" ({_AGGREGATES_ONLY})" if tuple(parent[:1]) == ("targets",) else ""
+
+    return _loader._problem_from_pydantic(err, label, doc, data, model=TargetsFile, unknown_note=note)
 
 
 # --------------------------------------------------------------------------- targets against a scenario

@@ -13,7 +13,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -398,18 +398,23 @@ def _dotted(loc: Loc) -> str:
     return ".".join(part if isinstance(part, str) and part.isprintable() else repr(part) if isinstance(part, str) else str(part) for part in loc)
 
 
-def _problem_from_pydantic(err: Any, label: str, doc: _Doc, data: Any) -> Problem:
+def _problem_from_pydantic(err: Any, label: str, doc: _Doc, data: Any, model: Any = None,
+                           unknown_note: Callable[[Loc], str] | None = None) -> Problem:
+    """A pydantic error as one located problem. Unknown fields get the closest valid name of
+    ``model`` (default Scenario) at that place, and ``unknown_note(parent)`` if given."""
     loc = _clean_loc(err["loc"], data)
     kind = err["type"]
     if kind == "extra_forbidden":
         parent, bad = loc[:-1], loc[-1]
         msg = f"unknown field {bad!r}"
-        valid = _field_names_at(Scenario, parent, data)
+        valid = _field_names_at(model if model is not None else Scenario, parent, data)
         close = difflib.get_close_matches(str(bad), valid, n=1, cutoff=0.6)
         if close:
             msg += f"; did you mean {close[0]!r}?"
         elif valid:
             msg += f"; expected one of: {', '.join(valid)}"
+        if unknown_note is not None:
+            msg += unknown_note(parent)
         return _locate(label, doc, loc, msg, key=True)
     if kind == "missing":
         return _locate(label, doc, loc, "required field is missing")
