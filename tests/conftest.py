@@ -1,5 +1,6 @@
 """Shared fixtures. ``ray_session``: one local Ray instance for the whole test session, used
-only by the tests that ask for it (the sweep tests of the Ray backend)."""
+only by the tests that ask for it (sweeps and sharded runs on Ray); ``runner``: a typer
+command-line runner."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +29,8 @@ def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             yield ray
         finally:
             ray.shutdown()
+
+
+@pytest.fixture()
+def runner() -> CliRunner:
+    return CliRunner()

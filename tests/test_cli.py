@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from scorelab.cli import app
 
@@ -25,11 +24,6 @@ TINY = {
     "flags": {"suspicious": {"rule": {"behaviours": ["x"]}, "capacity": "2 per day"}},
     "run": {"days": 10, "seed": 7},
 }
-
-
-@pytest.fixture()
-def runner() -> CliRunner:
-    return CliRunner()
 
 
 @pytest.fixture()

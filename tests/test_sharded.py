@@ -17,6 +17,7 @@ from scorelab.engine import sharded
 from scorelab.engine.checkpoint import Checkpoint, folder_for
 from scorelab.engine.sharded import assign_regions, simulate_sharded
 from scorelab.engine.simulation import simulate
+from test_checkpoint import Stop, stop_at
 from test_engine_invariants import RICH
 
 # Every mechanism of the rich case, over four cities in two provinces, half the friendships
@@ -129,18 +130,6 @@ def test_shards_on_this_machine_must_fit_in_memory(tmp_path, monkeypatch):
     monkeypatch.setattr(memory, "available", lambda: int(2.5 * memory.estimate(sc).total))
     one_line_error(["run", "rongcheng-2018", "--shards", "4", "--out", str(tmp_path / "r")], "5 x")
     assert not (tmp_path / "r").exists()
-
-
-class Stop(Exception):
-    pass
-
-
-def stop_at(step: int):
-    def progress(done: int, total: int) -> None:
-        if done == step:
-            raise Stop
-
-    return progress
 
 
 def test_a_sharded_run_resumes_from_its_checkpoint(four_cities, tmp_path):

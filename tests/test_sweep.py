@@ -16,7 +16,6 @@ from typing import Any
 import polars as pl
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from scorelab import sweep as S
 from scorelab.cli import app
@@ -60,11 +59,6 @@ def complete_folder(r: S.SweepResult, n: int) -> None:
 def reference(tmp_path_factory) -> S.SweepResult:
     """The reference sweep: 4 settings x 2 replicates on a pool of 2 processes."""
     return S.run_sweep(spec(), tmp_path_factory.mktemp("ref") / "sweep", workers=2)
-
-
-@pytest.fixture()
-def runner() -> CliRunner:
-    return CliRunner()
 
 
 @pytest.fixture()

@@ -692,6 +692,14 @@ def region_actors(P, t, r):
     return P.reg_p0[r], P.reg_p0[r + 1] - P.reg_p0[r]
 
 
+@nb.njit(cache=True, inline="always")
+def candidate(P, t, s, r, lo, n_ent, j):
+    """Candidate j of event type t in region r at step s: its actor (uniform over the region's
+    ``n_ent`` actors from ``lo``) and two uniforms (acceptance, outcome)."""
+    w0, w1, w2, _ = philox(P.k_events[0], P.k_events[1], t, s, 2 * r + 3, j)
+    return lo + min(n_ent - 1, int(to_unit(w0) * n_ent)), to_unit(w1), to_unit(w2)
+
+
 @nb.njit(cache=True)
 def draw_counts(P, s, counts, id_counts):
     """Candidate events per type and region (Poisson, mean rate x actors of the region) and
@@ -1025,9 +1033,8 @@ def local_phase(P, S, M, MO, s, counts):
                 continue
             lo, n_ent = region_actors(P, b, reg)
             for j in range(counts[b, reg]):
-                w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], b, s, 2 * reg + 3, j)
-                e = lo + min(n_ent - 1, int(to_unit(w0) * n_ent))
-                behaviour_candidate(P, S, M, MO, b, e, s, j, to_unit(w1), row, has_dyn, risk, aware, cov, on)
+                e, u, _ = candidate(P, b, s, reg, lo, n_ent, j)
+                behaviour_candidate(P, S, M, MO, b, e, s, j, u, row, has_dyn, risk, aware, cov, on)
 
     if on:
         # 7. consequences: service attempts and periodic applications
@@ -1039,9 +1046,8 @@ def local_phase(P, S, M, MO, s, counts):
                     continue
                 lo, n_ent = region_actors(P, t, reg)
                 for j in range(counts[t, reg]):
-                    w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], t, s, 2 * reg + 3, j)
-                    e = lo + min(n_ent - 1, int(to_unit(w0) * n_ent))
-                    apply_consequence(P, S, M, MO, k, e, s, to_unit(w1), to_unit(w2))
+                    e, u, u2 = candidate(P, t, s, reg, lo, n_ent, j)
+                    apply_consequence(P, S, M, MO, k, e, s, u, u2)
 
 
 @nb.njit(cache=True, inline="always")
