@@ -74,12 +74,14 @@ class ShardWorker:
     """The regions of one shard: their state, and the kernels run on it. Used directly
     (in-process backend) or as a Ray actor."""
 
-    def __init__(self, scenario_data: dict[str, Any], own_regions: list[int]) -> None:
+    def __init__(self, scenario_data: dict[str, Any], own_regions: list[int], built: Any = None) -> None:
+        """``built``: the (population, contacts) the driver built, shared instead of built again
+        (through Ray's object store, read-only); None builds them from the scenario's seed."""
         from scorelab import build_population
         from scorelab.scenario.loader import load
 
         scenario = load(scenario_data)
-        pop, contacts = build_population(scenario)
+        pop, contacts = built if built is not None else build_population(scenario)
         self.plan = compile_plan(scenario, pop, contacts)
         P = self.plan.params
         self.PR = kernel.make_params(P)
@@ -149,7 +151,7 @@ class _Pool:
     """The shard workers, in process or as Ray actors, called all at once."""
 
     def __init__(self, scenario_data: dict[str, Any], owner: np.ndarray, shards: int, backend: str,
-                 address: str | None) -> None:
+                 address: str | None, built: Any) -> None:
         self.ray = None
         regions = [np.flatnonzero(owner == k).tolist() for k in range(shards)]
         if backend == "ray":
@@ -161,9 +163,13 @@ class _Pool:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False)
             self.ray = ray
             actor = ray.remote(num_cpus=1)(ShardWorker)
-            self.workers = [actor.remote(scenario_data, r) for r in regions]
+            # on one machine the actors read the driver's population from shared memory; on a
+            # cluster each builds its own (the same, from the seed) rather than receive it
+            local_ray = address is None
+            shared = ray.put(built) if local_ray else None
+            self.workers = [actor.remote(scenario_data, r, shared) for r in regions]
         elif backend == "local":
-            self.workers = [ShardWorker(scenario_data, r) for r in regions]
+            self.workers = [ShardWorker(scenario_data, r, built) for r in regions]
         else:
             raise UsageError(f"unknown backend {backend!r} (choose ray or local)")
 
@@ -251,7 +257,7 @@ def simulate_sharded(
     if found is not None and found[1].get("national", {}).get("owner", np.zeros(0)).tolist() != owner.tolist():
         raise UsageError(f"{checkpoint.folder}: the checkpoint was made with another split into shards; "
                          f"resume it with the shards it was started with")
-    pool = _Pool(data, owner, shards, backend, address)
+    pool = _Pool(data, owner, shards, backend, address, (pop, contacts))
     first = 0
     try:
         drv = _Driver(pool, owner, R)
