@@ -344,3 +344,33 @@ def test_rich_case_exercises_the_mechanisms(case):
         assert out.total("consequences.", ".wrongful") > 0
         assert out.people["acts_suppressed"].sum() > 0
         assert out.metrics["lists.serious.entries"].sum() > 0
+
+
+def test_grade_buckets_hold_exactly_each_grade(monkeypatch):
+    """Attempts restricted to grades are drawn from per-region grade buckets kept up to date at
+    every grade change: after a run each bucket holds exactly its region's entities of its
+    kind and grade, and positions point back at their slots."""
+    from scorelab.engine import simulation
+
+    kept = {}
+    real = simulation.end_state
+
+    def keep(plan, S, *args):
+        kept["S"], kept["P"] = S, plan.params
+        return real(plan, S, *args)
+
+    monkeypatch.setattr(simulation, "end_state", keep)
+    sc = load_case("rich")
+    simulate_case(sc)
+    S, P = kept["S"], kept["P"]
+    assert (np.diff(np.asarray(S.grade[: P.n_people], dtype=np.int64)) != 0).any()
+    G1 = len(P.g_from) + 1
+    E = P.n_people + P.n_firms
+    assert np.array_equal(S.gb_pos[S.gb_mem], np.arange(E))
+    for r in range(len(P.city_join)):
+        assert S.gb_lo[r, 0] == P.reg_base[r] and S.gb_lo[r, -1] == P.reg_base[r + 1]
+        for q in range(2 * G1):
+            members = S.gb_mem[S.gb_lo[r, q]: S.gb_lo[r, q + 1]]
+            grade = np.where(S.grade[members] == 255, G1 - 1, S.grade[members])
+            kind = (members >= P.n_people).astype(np.int64)
+            assert np.all(P.ent_city[members] == r) and np.all(kind * G1 + grade == q), (r, q)

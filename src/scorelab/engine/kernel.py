@@ -31,7 +31,7 @@ State = namedtuple(
         "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_err", "r_state", "r_applied", "r_appeal",
         "r_delta", "r_prev", "r_next", "r_next_rec", "r_next_app",
         "subj_head", "ch_pend", "ch_act", "rec_q", "app_q", "cnt",
-        "ghist", "ssum", "money_r", "own", "mb_i", "mb_x", "mb_key", "pf",
+        "ghist", "ssum", "money_r", "own", "mb_i", "mb_x", "mb_key", "pf", "gb_mem", "gb_pos", "gb_lo",
         "out_supp", "out_refused", "out_sanctions", "out_rewards", "out_wrongful", "out_assoc", "out_flagged",
         "out_investigated", "out_records_err",
     ],
@@ -188,10 +188,70 @@ def refresh(P, S, M, MO, e, s):
     S.ghist[kind, g_old] -= 1
     S.ghist[kind, g] += 1
     S.grade[e] = g
+    G1 = P.g_from.shape[0] + 1
+    move_bucket(P, S, e, kind * G1 + g_old, kind * G1 + g)
     for l in range(P.l_grades.shape[0]):
         if P.l_grades[l, g] and P.l_actor[l] == kind and (S.on_list[l, e] & 1) == 0:
             g_true = grade_of(P, total_score(P, S, 1, e))
             enter_list(P, S, M, MO, l, e, s, P.l_grades[l, g_true] == 0, False)
+
+
+@nb.njit(cache=True, inline="always")
+def _swap_slots(S, i, j):
+    a = S.gb_mem[i]
+    b = S.gb_mem[j]
+    S.gb_mem[i] = b
+    S.gb_mem[j] = a
+    S.gb_pos[b] = i
+    S.gb_pos[a] = j
+
+
+@nb.njit(cache=True)
+def move_bucket(P, S, e, q_old, q_new):
+    """Move e between grade buckets of its region (entities of a region kept ordered by kind
+    and grade, ``gb_lo`` the bucket starts): one swap and one boundary shift per bucket passed."""
+    r = P.ent_city[e]
+    q = q_old
+    while q < q_new:  # to the end of bucket q, which then ends just before it
+        end = S.gb_lo[r, q + 1] - 1
+        _swap_slots(S, S.gb_pos[e], end)
+        S.gb_lo[r, q + 1] -= 1
+        q += 1
+    while q > q_new:  # to the start of bucket q, which then starts just after it
+        start = S.gb_lo[r, q]
+        _swap_slots(S, S.gb_pos[e], start)
+        S.gb_lo[r, q] += 1
+        q -= 1
+
+
+@nb.njit(cache=True)
+def init_buckets(P, S):
+    """Each region's entities ordered by (kind, grade; unscored last of their kind), so that
+    attempts restricted to some grades are drawn among the people in those grades."""
+    E = S.grade.shape[0]
+    G1 = P.g_from.shape[0] + 1
+    R = P.city_join.shape[0]
+    n = np.zeros((R, 2 * G1), dtype=np.int64)
+    q_of = np.empty(E, dtype=np.int64)
+    for e in range(E):
+        g = S.grade[e]
+        q = (0 if e < P.n_people else G1) + (G1 - 1 if g == NO_GRADE else g)
+        q_of[e] = q
+        n[P.ent_city[e], q] += 1
+    fill = np.empty((R, 2 * G1), dtype=np.int64)
+    for r in range(R):
+        pos = P.reg_base[r]
+        for q in range(2 * G1):
+            S.gb_lo[r, q] = pos
+            fill[r, q] = pos
+            pos += n[r, q]
+        S.gb_lo[r, 2 * G1] = pos
+    for e in range(E):
+        r = P.ent_city[e]
+        i = fill[r, q_of[e]]
+        S.gb_mem[i] = e
+        S.gb_pos[e] = i
+        fill[r, q_of[e]] += 1
 
 
 @nb.njit(cache=True)
@@ -708,9 +768,10 @@ def draw_counts(P, s, counts, id_counts):
     bound = 0
     R = P.city_join.shape[0]
     for t in range(P.t_lam.shape[0]):
+        bucketed = t >= P.b_kind.shape[0] and P.k_bucket[t - P.b_kind.shape[0]]
         for r in range(R):
             n = region_actors(P, t, r)[1]
-            if n == 0 or P.t_lam[t] <= 0.0:
+            if n == 0 or P.t_lam[t] <= 0.0 or bucketed:
                 counts[t, r] = 0
                 continue
             u = uniform(P.k_events[0], P.k_events[1], t, s, 2 * r + 2, 0)
@@ -1044,10 +1105,54 @@ def local_phase(P, S, M, MO, s, counts):
             for reg in range(R):
                 if S.own[reg] == 0:
                     continue
+                if P.k_bucket[k]:
+                    attempts_in_grades(P, S, M, MO, k, t, s, reg)
+                    continue
                 lo, n_ent = region_actors(P, t, reg)
                 for j in range(counts[t, reg]):
                     e, u, u2 = candidate(P, t, s, reg, lo, n_ent, j)
                     apply_consequence(P, S, M, MO, k, e, s, u, u2)
+
+
+@nb.njit(cache=True, inline="always")
+def eligible(P, S, k, reg):
+    """How many of region reg's actors of consequence k are in its grades now."""
+    G1 = P.g_from.shape[0] + 1
+    base = G1 if P.t_firm[P.b_kind.shape[0] + k] else 0
+    n = 0
+    for g in range(G1 - 1):
+        if P.k_grades[k, g]:
+            n += S.gb_lo[reg, base + g + 1] - S.gb_lo[reg, base + g]
+    return n
+
+
+@nb.njit(cache=True)
+def attempts_in_grades(P, S, M, MO, k, t, s, reg):
+    """Attempts of a consequence that applies by grade alone, drawn among the region's actors in
+    its grades (a Poisson number for the eligible actors now, each on a uniformly drawn one of
+    those eligible when it is applied) instead of among everyone: the same process, without
+    the candidates that could not apply."""
+    n_elig = eligible(P, S, k, reg)
+    if n_elig == 0:
+        return
+    n_c = poisson_from_uniform(P.t_lam[t] * n_elig, uniform(P.k_events[0], P.k_events[1], t, s, 2 * reg + 2, 1))
+    G1 = P.g_from.shape[0] + 1
+    base = G1 if P.t_firm[t] else 0
+    for j in range(n_c):
+        total = eligible(P, S, k, reg)
+        if total == 0:
+            return
+        w0, w1, w2, _ = philox(P.k_events[0], P.k_events[1], t, s, 2 * reg + 3, j)
+        idx = min(total - 1, int(to_unit(w0) * total))
+        e = -1
+        for g in range(G1 - 1):
+            if P.k_grades[k, g]:
+                size = S.gb_lo[reg, base + g + 1] - S.gb_lo[reg, base + g]
+                if idx < size:
+                    e = S.gb_mem[S.gb_lo[reg, base + g] + idx]
+                    break
+                idx -= size
+        apply_consequence(P, S, M, MO, k, e, s, to_unit(w1), to_unit(w2))
 
 
 @nb.njit(cache=True, inline="always")

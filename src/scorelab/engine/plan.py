@@ -56,7 +56,7 @@ Params = namedtuple(
         "l_actor", "l_beh", "l_min", "l_within", "l_grades", "l_from", "l_after_listed", "l_after",
         "l_clean", "l_exit_rate", "l_joint", "l_watch_row",
         # consequences
-        "k_kind", "k_grades", "k_lists", "k_prob", "k_amount", "k_income", "k_points", "k_view", "k_sanction",
+        "k_kind", "k_grades", "k_lists", "k_prob", "k_amount", "k_income", "k_points", "k_view", "k_sanction", "k_bucket",
         "k_out_on", "k_out_p", "k_out_succ", "k_out_fail",
         # flags
         "f_beh", "f_min", "f_within", "f_lists", "f_cap", "f_income", "f_points", "f_list", "f_cooldown",
@@ -566,6 +566,9 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         l_watch_row=l_watch_row,
         k_kind=k_kind, k_grades=k_grades, k_lists=k_lists, k_prob=k_prob, k_amount=k_amount, k_income=k_income,
         k_points=k_points, k_view=k_view, k_sanction=np.array(sanction, dtype=np.uint8).reshape(K),
+        # attempts drawn among the actors in the consequence's grades: by grade alone, on the grades as held
+        k_bucket=((k_lists.sum(axis=1) == 0) & (k_grades.sum(axis=1) > 0) & (k_view == 0)).astype(np.uint8)
+        if K else np.zeros(0, dtype=np.uint8),
         k_out_on=k_out_on, k_out_p=k_out_p, k_out_succ=k_out_succ, k_out_fail=k_out_fail,
         f_beh=f_beh, f_min=f_min, f_within=f_within, f_lists=f_lists, f_cap=f_cap, f_income=f_income,
         f_points=f_points, f_list=f_list, f_cooldown=f_cooldown,

@@ -172,6 +172,8 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         own=np.ones(R, dtype=np.uint8) if own is None else own.astype(np.uint8),
         mb_i=np.zeros((64, 6), dtype=np.int64), mb_x=np.zeros((64, 2)), mb_key=np.zeros(64, dtype=np.int64),
         pf=np.zeros((64, 3), dtype=np.int64),
+        gb_mem=np.zeros(E, dtype=np.int32), gb_pos=np.zeros(E, dtype=np.int32),
+        gb_lo=np.zeros((R, 2 * (G + 1) + 1), dtype=np.int64),
         out_supp=np.zeros(E, dtype=np.int32), out_refused=np.zeros(E, dtype=np.int32),
         out_sanctions=np.zeros(E, dtype=np.int32), out_rewards=np.zeros(E, dtype=np.int32),
         out_wrongful=np.zeros(E, dtype=np.int32), out_assoc=np.zeros(E, dtype=np.int32),
@@ -227,7 +229,9 @@ def initial_state(scenario: Scenario, pop: Population, plan: Plan, PR: kernel.Pa
     each person's start grade and score."""
     S = _alloc_state(plan, pop, own)
     _start_scores(scenario, pop, S)
-    kernel.init_scores(PR, kernel.make_state(S))
+    SR = kernel.make_state(S)
+    kernel.init_scores(PR, SR)
+    kernel.init_buckets(PR, SR)
     N = plan.params.n_people
     start_grade = S.grade[:N].copy()
     start_score = np.where(start_grade == kernel.NO_GRADE, np.nan, S.total[:N])
