@@ -101,6 +101,7 @@ def estimate(scenario: Any) -> Estimate:
         + n_lists * (1 + 4 + 8 + 1 + 8)  # on_list, listed_since, calendar, pending, watchlist slots
         + n_flags * (4 + 1 + 1 + 4)  # queue, truth, queued, last flag
         + 9 * 4 + 8  # outcome counters, record list head
+        + 8  # grade buckets (member and position)
         + len(s.behaviours) + len(s.consequences)  # rate classes
     )
     layers = {
