@@ -92,7 +92,7 @@ RICH = {
     "run": {"days": 200, "seed": 7, "start": "2018-01-01"},
 }
 
-PRESET_SMALL = {"population.people": 20000, "run.days": 60}
+PRESET_SMALL = {"population.people": 20000, "run.days": 120}  # long enough for consequences to apply
 
 
 def load_case(name: str, overrides: dict | None = None) -> scorelab.Scenario:

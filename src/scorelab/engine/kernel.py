@@ -768,7 +768,8 @@ def draw_counts(P, s, counts, id_counts):
     bound = 0
     R = P.city_join.shape[0]
     for t in range(P.t_lam.shape[0]):
-        bucketed = t >= P.b_kind.shape[0] and P.k_bucket[t - P.b_kind.shape[0]]
+        k = t - P.b_kind.shape[0]
+        bucketed = k >= 0 and (P.k_bucket[k] or P.k_lbucket[k])
         for r in range(R):
             n = region_actors(P, t, r)[1]
             if n == 0 or P.t_lam[t] <= 0.0 or bucketed:
@@ -1108,6 +1109,9 @@ def local_phase(P, S, M, MO, s, counts):
                 if P.k_bucket[k]:
                     attempts_in_grades(P, S, M, MO, k, t, s, reg)
                     continue
+                if P.k_lbucket[k]:
+                    attempts_on_lists(P, S, M, MO, k, t, s, reg)
+                    continue
                 lo, n_ent = region_actors(P, t, reg)
                 for j in range(counts[t, reg]):
                     e, u, u2 = candidate(P, t, s, reg, lo, n_ent, j)
@@ -1152,6 +1156,54 @@ def attempts_in_grades(P, S, M, MO, k, t, s, reg):
                     e = S.gb_mem[S.gb_lo[reg, base + g] + idx]
                     break
                 idx -= size
+        apply_consequence(P, S, M, MO, k, e, s, to_unit(w1), to_unit(w2))
+
+
+@nb.njit(cache=True, inline="always")
+def listed_members(P, S, k, reg):
+    """Region reg's members of consequence k's lists, counted once per list."""
+    n = 0
+    for l in range(P.k_lists.shape[1]):
+        if P.k_lists[k, l]:
+            n += S.w_n[P.l_watch_row[l], reg]
+    return n
+
+
+@nb.njit(cache=True)
+def attempts_on_lists(P, S, M, MO, k, t, s, reg):
+    """Attempts of a consequence that applies by list alone, drawn among the region's members of
+    its lists: a Poisson number for the members now (counted once per list), each on a uniformly
+    drawn member when it is applied, kept with probability 1 / (the number of the lists the
+    member is on) and only for the consequence's kind of actor. The same process as drawing
+    among everyone, without the candidates that could not apply."""
+    n_elig = listed_members(P, S, k, reg)
+    if n_elig == 0:
+        return
+    n_c = poisson_from_uniform(P.t_lam[t] * n_elig, uniform(P.k_events[0], P.k_events[1], t, s, 2 * reg + 2, 1))
+    base = P.reg_base[reg]
+    firm = P.t_firm[t] == 1
+    for j in range(n_c):
+        total = listed_members(P, S, k, reg)
+        if total == 0:
+            return
+        w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], t, s, 2 * reg + 3, j)
+        idx = min(total - 1, int(to_unit(w0) * total))
+        e = -1
+        for l in range(P.k_lists.shape[1]):
+            if P.k_lists[k, l]:
+                row = P.l_watch_row[l]
+                if idx < S.w_n[row, reg]:
+                    e = S.w_mem[row, base + idx]
+                    break
+                idx -= S.w_n[row, reg]
+        if (e >= P.n_people) != firm:
+            continue
+        m = 0
+        for l in range(P.k_lists.shape[1]):
+            if P.k_lists[k, l] and (S.on_list[l, e] & 1):
+                m += 1
+        if m > 1 and to_unit(w3) * m >= 1.0:
+            continue
         apply_consequence(P, S, M, MO, k, e, s, to_unit(w1), to_unit(w2))
 
 

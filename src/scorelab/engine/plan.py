@@ -56,7 +56,7 @@ Params = namedtuple(
         "l_actor", "l_beh", "l_min", "l_within", "l_grades", "l_from", "l_after_listed", "l_after",
         "l_clean", "l_exit_rate", "l_joint", "l_watch_row",
         # consequences
-        "k_kind", "k_grades", "k_lists", "k_prob", "k_amount", "k_income", "k_points", "k_view", "k_sanction", "k_bucket",
+        "k_kind", "k_grades", "k_lists", "k_prob", "k_amount", "k_income", "k_points", "k_view", "k_sanction", "k_bucket", "k_lbucket",
         "k_out_on", "k_out_p", "k_out_succ", "k_out_fail",
         # flags
         "f_beh", "f_min", "f_within", "f_lists", "f_cap", "f_income", "f_points", "f_list", "f_cooldown",
@@ -486,7 +486,6 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         l_clean[li] = steps(lst.exit.clean)
         l_exit_rate[li] = 0.0 if lst.exit.probability is None else lst.exit.probability * dt
         l_joint[li] = 1 if lst.joint_punishment else 0
-    l_watch_row = np.array([watch_lists.index(li) if li in watch_lists else -1 for li in range(L)], dtype=np.int64)
 
     # ---- consequences
     k_kind = np.array([CONSEQUENCE_CODES[s.consequences[x].kind] for x in cons], dtype=np.int64)
@@ -496,6 +495,13 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
             k_grades[ki, gidx[g]] = 1
         for x in s.consequences[name].lists:
             k_lists[ki, lidx[x]] = 1
+    # lists whose members are kept per region: watchlists (crowd identification picks among them)
+    # and lists of consequences that apply by list alone (their events are drawn among them)
+    k_lbucket = ((k_grades.sum(axis=1) == 0) & (k_lists.sum(axis=1) > 0)).astype(np.uint8) if K else np.zeros(0, np.uint8)
+    member_lists = list(watch_lists)
+    for ki in np.flatnonzero(k_lbucket):
+        member_lists += [int(li) for li in np.flatnonzero(k_lists[ki]) if int(li) not in member_lists]
+    l_watch_row = np.array([member_lists.index(li) if li in member_lists else -1 for li in range(L)], dtype=np.int64)
     k_prob = np.array([s.consequences[x].probability for x in cons], dtype=np.float64)
     k_amount = np.array([s.consequences[x].amount for x in cons], dtype=np.float64)
     k_income = np.array([s.consequences[x].income_change for x in cons], dtype=np.float64)
@@ -569,6 +575,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         # attempts drawn among the actors in the consequence's grades: by grade alone, on the grades as held
         k_bucket=((k_lists.sum(axis=1) == 0) & (k_grades.sum(axis=1) > 0) & (k_view == 0)).astype(np.uint8)
         if K else np.zeros(0, dtype=np.uint8),
+        k_lbucket=k_lbucket,
         k_out_on=k_out_on, k_out_p=k_out_p, k_out_succ=k_out_succ, k_out_fail=k_out_fail,
         f_beh=f_beh, f_min=f_min, f_within=f_within, f_lists=f_lists, f_cap=f_cap, f_income=f_income,
         f_points=f_points, f_list=f_list, f_cooldown=f_cooldown,
