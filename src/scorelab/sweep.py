@@ -775,7 +775,10 @@ def _run_ray(scenario: dict[str, Any], tasks: list[Task], track: _Tracker, addre
     ray = _import_ray()
     started = False
     if not ray.is_initialized():
+        import logging
+
         kw: dict[str, Any] = {"address": address} if address else {"include_dashboard": False}
+        kw["logging_level"] = logging.WARNING
         if workers is not None and not address:
             kw["num_cpus"] = workers
         try:

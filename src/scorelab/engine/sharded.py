@@ -153,6 +153,7 @@ class _Pool:
     def __init__(self, scenario_data: dict[str, Any], owner: np.ndarray, shards: int, backend: str,
                  address: str | None, built: Any) -> None:
         self.ray = None
+        self.started = False
         regions = [np.flatnonzero(owner == k).tolist() for k in range(shards)]
         if backend == "ray":
             try:
@@ -160,7 +161,16 @@ class _Pool:
             except ImportError:
                 raise UsageError("sharded runs on Ray need Ray: pip install 'scorelab[ray]'") from None
             if not ray.is_initialized():
-                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+                import logging
+
+                try:
+                    ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                             logging_level=logging.WARNING)
+                except Exception as e:  # noqa: BLE001 - connection problems, a bad address
+                    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                    raise UsageError(f"--shards: cannot start or join Ray{' at ' + address if address else ''}: "
+                                     f"{first}") from None
+                self.started = True
             self.ray = ray
             actor = ray.remote(num_cpus=1)(ShardWorker)
             # on one machine the actors read the driver's population from shared memory; on a
@@ -179,9 +189,12 @@ class _Pool:
         return [getattr(w, method)(*a) for w, a in zip(self.workers, args)]
 
     def close(self) -> None:
+        """End the actors, and the Ray instance if this run started it."""
         if self.ray is not None:
-            for w in self.workers:
+            for w in getattr(self, "workers", []):
                 self.ray.kill(w)
+            if self.started:
+                self.ray.shutdown()
 
 
 class _Driver:
