@@ -20,6 +20,7 @@ import scorelab
 from scorelab.cli import app
 from scorelab.engine.checkpoint import folder_for
 from scorelab.scenario.loader import preset_names
+from test_cli import one_line_error as cli_one_line_error
 
 FILES = ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet")
 
@@ -111,11 +112,7 @@ def test_sigkilled_cli_run_resumes_to_the_same_bytes(tmp_path):
 
 
 def one_line_error(args: list[str], needle: str) -> None:
-    res = CliRunner().invoke(app, args)
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and needle in lines[0], res.output
-    assert "Traceback" not in res.output
+    cli_one_line_error(CliRunner().invoke(app, args), needle)
 
 
 def test_bad_resumes_fail_with_one_line(tmp_path):

@@ -9,15 +9,13 @@ import filecmp
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import scorelab
-from scorelab.cli import app
 from scorelab.engine import sharded
 from scorelab.engine.checkpoint import Checkpoint, folder_for
 from scorelab.engine.sharded import assign_regions, simulate_sharded
 from scorelab.engine.simulation import simulate
-from test_checkpoint import Stop, stop_at
+from test_checkpoint import Stop, one_line_error, stop_at
 from test_engine_invariants import RICH
 
 # Every mechanism of the rich case, over four cities in two provinces, half the friendships
@@ -104,13 +102,6 @@ def test_sharded_on_ray_writes_the_same_bytes(ray_session, tmp_path):
     scorelab.run(sc, out=tmp_path / "b" / "run", people_state=True, shards=2)
     for f in ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet"):
         assert filecmp.cmp(tmp_path / "a" / "run" / f, tmp_path / "b" / "run" / f, shallow=False), f
-
-
-def one_line_error(args: list[str], needle: str) -> None:
-    res = CliRunner().invoke(app, args)
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and needle in lines[0], res.output
 
 
 def test_bad_shard_requests_fail_with_one_line(tmp_path):

@@ -21,6 +21,7 @@ from scorelab import sweep as S
 from scorelab.cli import app
 from scorelab.errors import UsageError
 from test_cli import TINY as CLI_TINY
+from test_cli import one_line_error
 
 # the command-line tests' tiny scenario, smaller and shorter
 TINY = copy.deepcopy(CLI_TINY)
@@ -135,15 +136,6 @@ def test_headline_figures_are_the_numeric_columns(reference):
 
 
 # --------------------------------------------------------------------------- errors
-
-
-def one_line_error(r, *needles: str) -> None:
-    assert r.exit_code == 2, r.output
-    text = r.output.strip()
-    assert "Traceback" not in text
-    assert len(text.splitlines()) == 1, text
-    for n in needles:
-        assert n in text, text
 
 
 @pytest.mark.parametrize("args, needles", [

@@ -39,14 +39,10 @@ def calibrate(
     from scorelab.calibrate import TrialRecord
     from scorelab.calibrate import calibrate as fit
     from scorelab.calibrate import check as check_targets
-    from scorelab.cli import _fail, _load, _parse_sets
+    from scorelab.cli import _fail, _load, _parse_sets, _with_days
     from scorelab.errors import ScenarioError, UsageError
 
-    sets = list(set_ or [])
-    if days is not None:
-        if days < 0:
-            _fail([f"--days: must be >= 0, got {days}"])
-        sets.append(f"run.days={days}")
+    sets = _with_days(set_, days)
     for name, v, low in (("trials", trials, 1), ("replicates", replicates, 1), ("seed", seed, 0)):
         if v is not None and v < low:
             _fail([f"--{name}: must be >= {low}, got {v}"])

@@ -43,6 +43,16 @@ def _parse_sets(sets: list[str]) -> dict[str, Any]:
     return out
 
 
+def _with_days(sets: list[str] | None, days: int | None) -> list[str]:
+    """The ``--set`` items with ``--days`` added as ``run.days`` (one-line failure if negative)."""
+    out = list(sets or [])
+    if days is not None:
+        if days < 0:
+            _fail([f"--days: must be >= 0, got {days}"])
+        out.append(f"run.days={days}")
+    return out
+
+
 def _load(source: str, sets: list[str] | None = None, seed: int | None = None, scale: float | None = None) -> Any:
     from scorelab.scenario.loader import load
 
@@ -216,11 +226,7 @@ def run(
         _fail([f"--shards: must be at least 1, got {shards}"])
     if address is not None and shards is None:
         _fail(["--address: only with --shards (or --resume of a sharded run)"])
-    sets = list(set_ or [])
-    if days is not None:
-        if days < 0:
-            _fail([f"--days: must be >= 0, got {days}"])
-        sets.append(f"run.days={days}")
+    sets = _with_days(set_, days)
     scenario = _load(source, sets, seed, scale)
     if shards is not None:
         from scorelab.engine.sharded import check_shards

@@ -427,22 +427,26 @@ def _version() -> str:
     return __version__
 
 
+def write_page(page: str, path: Path, failure: str) -> Path:
+    """Write an HTML page atomically (a hidden temporary name, then a rename), creating its
+    folder; UsageError ``"<failure>: <reason>"`` when that fails."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as err:
+        raise UsageError(f"{failure}: {err.strerror or err}") from None
+    return path
+
+
 def write(results: Sequence[Any], out: str | Path = "report.html", png: str | Path | None = None) -> Path:
     """Write the report page to ``out`` (and PNGs to ``png`` if given); returns the page's path."""
     rs = [_open(r) for r in results]
     if not rs:
         raise UsageError("report: give at least one run")
     figs = _figures(rs)
-    page = render(rs, figures=figs)
-    path = Path(out)
-    try:
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(page, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as err:
-        raise UsageError(f"--out {out}: cannot write the report: {err.strerror or err}") from None
+    path = write_page(render(rs, figures=figs), Path(out), f"--out {out}: cannot write the report")
     if png is not None:
         write_pngs(rs, png, figures=figs)
     return path

@@ -46,7 +46,7 @@ def sweep(
     import datetime as _dt
     from pathlib import Path
 
-    from scorelab.cli import _fail, _load
+    from scorelab.cli import _fail, _load, _with_days
     from scorelab.errors import UsageError
     from scorelab import sweep as S
 
@@ -72,11 +72,7 @@ def sweep(
         else:
             if source is None:
                 _fail(["scorelab sweep: give a SOURCE (a built-in scenario or a YAML file), or --resume DIR"])
-            sets = list(set_ or [])
-            if days is not None:
-                if days < 0:
-                    _fail([f"--days: must be >= 0, got {days}"])
-                sets.append(f"run.days={days}")
+            sets = _with_days(set_, days)
             scenario = _load(source, sets, None, scale)
             spec = S.make_spec(scenario, list(vary or []), design=design, samples=samples, replicates=replicates,
                                seeds=_parse_seeds(seeds) if seeds is not None else None, design_seed=design_seed,

@@ -226,13 +226,5 @@ def render(sweep: Any, figures: Sequence[str] | None = None, generated: str | No
 def write(sweep: Any, out: str | Path | None = None, figures: Sequence[str] | None = None) -> Path:
     """Write the report page (default ``<sweep folder>/report.html``); returns its path."""
     s = _open(sweep)
-    page = render(s, figures)
     path = Path(out) if out is not None else s.path / "report.html"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(page, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as err:
-        raise UsageError(f"{path}: cannot write the sweep report: {err.strerror or err}") from None
-    return path
+    return R.write_page(render(s, figures), path, f"{path}: cannot write the sweep report")
