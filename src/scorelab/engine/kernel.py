@@ -17,7 +17,9 @@ from numba.core import types
 from numba.experimental import structref
 from numba.extending import overload
 
+from scorelab.engine.lending import lend
 from scorelab.engine.plan import Params
+from scorelab.engine.prefetch import prefetch
 from scorelab.rng import philox, poisson_from_uniform, to_unit, uniform
 
 State = namedtuple(
@@ -33,7 +35,7 @@ State = namedtuple(
         "subj_head", "ch_pend", "ch_act", "rec_q", "app_q", "cnt",
         "ghist", "ssum", "money_r", "own", "mb_i", "mb_x", "mb_key", "pf", "gb_mem", "gb_pos", "gb_lo",
         "out_supp", "out_refused", "out_sanctions", "out_rewards", "out_wrongful", "out_assoc", "out_flagged",
-        "out_investigated", "out_records_err",
+        "out_investigated", "out_records_err", "cov", "risk",
     ],
 )
 
@@ -91,13 +93,14 @@ def make_params(nt):
 
 
 @nb.njit(cache=True)
-def grown_arrays(S):
-    """The arrays named in GROWN_IN_KERNEL, as the kernels hold them now."""
-    return S.mb_i, S.mb_x, S.mb_key, S.pf
+def _grown_arrays(S):
+    """Copies of the arrays named in GROWN_IN_KERNEL, as the kernels hold them now (copies:
+    a field read in a kernel is a lent view, which must not reach Python)."""
+    return S.mb_i.copy(), S.mb_x.copy(), S.mb_key.copy(), S.pf.copy()
 
 
 @nb.njit(cache=True)
-def take_outbox(S):
+def _take_outbox(S):
     """Copies of the outbox's messages (ints, floats, sort keys); empties it."""
     n = S.cnt[C_NMSG]
     S.cnt[C_NMSG] = 0
@@ -105,7 +108,7 @@ def take_outbox(S):
 
 
 @nb.njit(cache=True)
-def take_pending(S):
+def _take_pending(S):
     """A copy of the step's pending flags (flag, entity, truth); empties them."""
     n = S.cnt[C_NPEND]
     S.cnt[C_NPEND] = 0
@@ -129,6 +132,9 @@ MSG_SOC, MSG_REC, MSG_JOIN, MSG_LEAVE, MSG_IDHIT, MSG_INV = range(6)
 ACTIVE, REMOVED_APPEAL, DELETED = 1, 2, 3
 NO_GRADE = 255
 YEAR = 365.25
+#: candidate events handled per batch (draw and prefetch, then act): enough loads in flight to
+#: hide memory latency, few enough that the batch's data stays in the first cache levels
+BATCH = 64
 
 
 @nb.njit(cache=True, inline="always")
@@ -225,7 +231,7 @@ def move_bucket(P, S, e, q_old, q_new):
 
 
 @nb.njit(cache=True)
-def init_buckets(P, S):
+def _init_buckets(P, S):
     """Each region's entities ordered by (kind, grade; unscored last of their kind), so that
     attempts restricted to some grades are drawn among the people in those grades."""
     E = S.grade.shape[0]
@@ -715,6 +721,24 @@ def mistaken_subject(P, c, e, u):
     return k + 1 if k >= e else k
 
 
+@nb.njit(cache=True, inline="always")
+def record_act(P, S, M, MO, e, b, s, j, c, city):
+    """Channel c, which sees e, detects e's act with its detection probability and records it,
+    about e or (misattributed) about someone else."""
+    w0, w1, w2, w3 = philox(P.c_keys[c, 0], P.c_keys[c, 1], e, s, b, j)
+    if to_unit(w0) >= P.c_det[c]:
+        return
+    subj = e
+    if to_unit(w1) < P.c_mis_p[c]:
+        subj = mistaken_subject(P, c, e, to_unit(w2))
+    err = 1 if subj != e else 0
+    appeal = 1 if (err and to_unit(w3) < P.appeal_p * P.appeal_success) else 0
+    if P.ent_city[subj] == city:
+        new_record(P, S, M, MO, subj, e, b, c, s, err, appeal)
+    else:  # a record about someone in another region reaches them at the exchange
+        push_msg(P, S, MSG_REC, subj, e, b, c, 2 * err + appeal, 0.0, 0.0, P.ent_city[subj], city)
+
+
 @nb.njit(cache=True)
 def observe(P, S, M, MO, e, b, s, j, cov):
     """Channels observing behaviour b turn an act of e into records (maybe about someone else)."""
@@ -722,25 +746,21 @@ def observe(P, S, M, MO, e, b, s, j, cov):
     if s < P.city_join[city]:
         return
     sig = P.city_sig[city]
-    for k in range(P.bc_ptr[b], P.bc_ptr[b + 1]):
-        c = P.bc_idx[k]
-        if cov[c] <= 0.0 or P.sig_ok[sig, c] == 0:
-            continue
-        # (a uniform is always below 1: full coverage needs no draw)
-        if cov[c] < 1.0 and uniform(P.c_cov_keys[c, 0], P.c_cov_keys[c, 1], e, 0, 0, 0) >= cov[c]:
-            continue
-        w0, w1, w2, w3 = philox(P.c_keys[c, 0], P.c_keys[c, 1], e, s, b, j)
-        if to_unit(w0) >= P.c_det[c]:
-            continue
-        subj = e
-        if to_unit(w1) < P.c_mis_p[c]:
-            subj = mistaken_subject(P, c, e, to_unit(w2))
-        err = 1 if subj != e else 0
-        appeal = 1 if (err and to_unit(w3) < P.appeal_p * P.appeal_success) else 0
-        if P.ent_city[subj] == city:
-            new_record(P, S, M, MO, subj, e, b, c, s, err, appeal)
-        else:  # a record about someone in another region reaches them at the exchange
-            push_msg(P, S, MSG_REC, subj, e, b, c, 2 * err + appeal, 0.0, 0.0, P.ent_city[subj], city)
+    for k0 in range(P.bc_ptr[b], P.bc_ptr[b + 1], 64):
+        k1 = min(k0 + 64, P.bc_ptr[b + 1])
+        # which channels see e, for up to 64 channels at a time: the coverage draws do not
+        # depend on each other, so computed without branching on their outcome they overlap
+        seen = np.uint64(0)
+        for k in range(k0, k1):
+            c = P.bc_idx[k]
+            ok = cov[c] > 0.0 and P.sig_ok[sig, c] != 0
+            # (a uniform is always below 1: full coverage needs no draw)
+            if ok and cov[c] < 1.0:
+                ok = uniform(P.c_cov_keys[c, 0], P.c_cov_keys[c, 1], e, 0, 0, 0) < cov[c]
+            seen |= np.uint64(ok) << np.uint64(k - k0)
+        for k in range(k0, k1):
+            if (seen >> np.uint64(k - k0)) & np.uint64(1):
+                record_act(P, S, M, MO, e, b, s, j, P.bc_idx[k], city)
 
 
 @nb.njit(cache=True, inline="always")
@@ -761,7 +781,7 @@ def candidate(P, t, s, r, lo, n_ent, j):
 
 
 @nb.njit(cache=True)
-def draw_counts(P, s, counts, id_counts):
+def _draw_counts(P, s, counts, id_counts):
     """Candidate events per type and region (Poisson, mean rate x actors of the region) and
     false identification hits for step s; returns a bound on the records the step can create
     (so the caller can make room first)."""
@@ -799,12 +819,12 @@ def draw_counts(P, s, counts, id_counts):
 
 
 @nb.njit(cache=True)
-def run_steps(P, S, M, MO, first, last, counts, id_counts):
+def _run_steps(P, S, M, MO, first, last, counts, id_counts):
     """Steps ``first`` .. ``last - 1`` in one call (no Python between steps); returns the
     first step not run, which is below ``last`` when that step could create more records than
     the record arrays have room for (the caller grows them and calls again)."""
     for s in range(first, last):
-        bound = draw_counts(P, s, counts, id_counts)
+        bound = _draw_counts(P, s, counts, id_counts)
         if S.cnt[C_NREC] + bound > S.r_subj.shape[0]:
             return s
         step(P, S, M, MO, s, counts, id_counts)
@@ -816,16 +836,16 @@ def step(P, S, M, MO, s, counts, id_counts):
     """One step of the day loop, in the order documented in engine.simulation: every region's
     own work, the exchange between regions, the national queues, the exchange of their
     results, the stocks. A sharded run does the same parts on several workers."""
-    local_phase(P, S, M, MO, s, counts)
-    exchange(P, S, M, MO, s)
+    _local_phase(P, S, M, MO, s, counts)
+    _exchange(P, S, M, MO, s)
     if P.enabled == 1:
-        post_national(P, S, identify(P, s, S.w_n, id_counts))
-        exchange(P, S, M, MO, s)
-        post_national(P, S, serve_flags(P, S.pf[: S.cnt[C_NPEND]], S.q_ent, S.q_truth, S.q_head, S.q_len,
+        post_national(P, S, _identify(P, s, S.w_n, id_counts))
+        _exchange(P, S, M, MO, s)
+        post_national(P, S, _serve_flags(P, S.pf[: S.cnt[C_NPEND]], S.q_ent, S.q_truth, S.q_head, S.q_len,
                                         S.f_budget))
         S.cnt[C_NPEND] = 0
-        exchange(P, S, M, MO, s)
-    stocks(P, M, MO, s, S.ghist, S.l_stock, S.q_len, S.ssum, S.money_r)
+        _exchange(P, S, M, MO, s)
+    _stocks(P, M, MO, s, S.ghist, S.l_stock, S.q_len, S.ssum, S.money_r)
     S.money_r[:, :] = 0.0
 
 
@@ -840,7 +860,7 @@ def post_national(P, S, msgs):
 
 
 @nb.njit(cache=True)
-def exchange(P, S, M, MO, s):
+def _exchange(P, S, M, MO, s):
     """Deliver the outbox in (destination region, source region) order, in rounds until
     deliveries create no more messages."""
     while S.cnt[C_NMSG] > 0:
@@ -849,11 +869,11 @@ def exchange(P, S, M, MO, s):
         mi = S.mb_i[:n][order]
         mx = S.mb_x[:n][order]
         S.cnt[C_NMSG] = 0
-        deliver(P, S, M, MO, s, mi, mx)
+        _deliver(P, S, M, MO, s, mi, mx)
 
 
 @nb.njit(cache=True)
-def deliver(P, S, M, MO, s, mi, mx):
+def _deliver(P, S, M, MO, s, mi, mx):
     """Apply messages to the entities of this worker's regions, in the given order."""
     for m in range(mi.shape[0]):
         kind = mi[m, 0]
@@ -886,7 +906,7 @@ def deliver(P, S, M, MO, s, mi, mx):
 
 
 @nb.njit(cache=True)
-def identify(P, s, w_n, id_counts):
+def _identify(P, s, w_n, id_counts):
     """National part 1: crowd scans' false matches pick uniformly among the watchlisted people
     of every region (counts ``w_n`` gathered from all regions). Returns one message per hit
     (resolved to a person by the region holding them) with its sort key."""
@@ -926,7 +946,7 @@ def identify(P, s, w_n, id_counts):
 
 
 @nb.njit(cache=True)
-def serve_flags(P, pf, q_ent, q_truth, q_head, q_len, f_budget):
+def _serve_flags(P, pf, q_ent, q_truth, q_head, q_len, f_budget):
     """National part 2: the step's new flags ``pf`` (flag, entity, truth) join each flag's
     queue region by region; each queue is served first come first served up to its capacity.
     Returns one investigation message per served flag with its sort key."""
@@ -969,7 +989,7 @@ def serve_flags(P, pf, q_ent, q_truth, q_head, q_len, f_budget):
 
 
 @nb.njit(cache=True)
-def stocks(P, M, MO, s, ghist, l_stock, q_len, ssum, money_r):
+def _stocks(P, M, MO, s, ghist, l_stock, q_len, ssum, money_r):
     """End-of-step stocks from counts gathered over all regions; float sums are added region by
     region in region order, so they do not depend on which worker ran which region."""
     G = P.g_from.shape[0]
@@ -1001,25 +1021,40 @@ def stocks(P, M, MO, s, ghist, l_stock, q_len, ssum, money_r):
 
 
 @nb.njit(cache=True, inline="always")
-def behaviour_candidate(P, S, M, MO, b, e, s, j, u, row, has_dyn, risk, aware, cov, on):
-    """A candidate act of behaviour b by e, kept with probability f(e, now) / f_max in each
-    world (thinning on the same uniform u): the twin without deterrence and with its own
-    income; a factual act is offered to the channels."""
-    fac = 1.0
-    if row >= 0:
-        fac = P.t_fac[b, P.cls[row, e]] / P.t_fmax[b]
-    if u >= fac:
-        return
+def class_factor(P, b, row, e):
+    """The share f(e) / f_max of behaviour b's candidates by e kept for e's fixed attributes."""
+    if row < 0:
+        return 1.0
+    return P.t_fac[b, P.cls[row, e]] / P.t_fmax[b]
+
+
+@nb.njit(cache=True, inline="always")
+def knows(P, e, b, risk, aware, s):
+    """Whether e is deterred from behaviour b now: responses on, b deterrable, a perceived risk
+    in e's region, and e aware of the system (a fixed draw per person against the share
+    aware now, so awareness only grows)."""
+    if not P.resp_on or P.b_deter[b] <= 0.0:
+        return False
+    city = P.ent_city[e]
+    if s < P.city_join[city] or risk[b, P.city_sig[city]] <= 0.0:
+        return False
+    return aware >= 1.0 or uniform(P.k_aware[0], P.k_aware[1], e, 0, 0, 0) < aware
+
+
+@nb.njit(cache=True, inline="always")
+def behaviour_candidate(P, S, M, MO, b, e, s, j, u, fac, has_dyn, risk, deterred, cov, on):
+    """A candidate act of behaviour b by e that passed the class factor (u < fac), kept with
+    probability f(e, now) / f_max in each world (thinning on the same uniform u): the twin
+    without deterrence and with its own income; a factual act is offered to the channels."""
     a_t = fac
     a_f = fac
     if has_dyn:
         # employed: bit 0 in the factual world, bit 1 in the twin (where nobody is dismissed)
         a_t *= dyn_factor(P, b, S.income_t[e], float((S.employed[e] >> 1) & 1))
         a_f *= dyn_factor(P, b, S.income_f[e], float(S.employed[e] & 1))
-    if P.resp_on and P.b_deter[b] > 0.0 and s >= P.city_join[P.ent_city[e]]:
+    if deterred:
         rk = risk[b, P.city_sig[P.ent_city[e]]]
-        if rk > 0.0 and (aware >= 1.0 or uniform(P.k_aware[0], P.k_aware[1], e, 0, 0, 0) < aware):
-            a_f *= math.exp(-P.deterrence * P.b_deter[b] * P.group_sens[P.ent_group[e]] * rk)
+        a_f *= math.exp(-P.deterrence * P.b_deter[b] * P.group_sens[P.ent_group[e]] * rk)
     twin = u < a_t
     fact = u < a_f
     if twin:
@@ -1035,18 +1070,77 @@ def behaviour_candidate(P, S, M, MO, b, e, s, j, u, row, has_dyn, risk, aware, c
 
 
 @nb.njit(cache=True)
-def local_phase(P, S, M, MO, s, counts):
+def behaviours(P, S, M, MO, s, counts, risk, aware, cov, on):
+    """Step 5: every region's candidate acts of every behaviour, in both worlds on the same
+    draws, in batches (see ``engine.prefetch``): draw the batch's actors and prefetch their
+    class codes and region; keep those that pass the class factor and prefetch what their
+    acts read; then act on the kept ones in order. Same draws, same order, same result as
+    one candidate at a time."""
+    B = P.b_kind.shape[0]
+    R = P.city_join.shape[0]
+    be = np.empty(BATCH, dtype=np.int64)
+    bu = np.empty(BATCH)
+    ke = np.empty(BATCH, dtype=np.int64)
+    kj = np.empty(BATCH, dtype=np.int64)
+    ku = np.empty(BATCH)
+    kf = np.empty(BATCH)
+    kd = np.empty(BATCH, dtype=np.bool_)
+    for b in range(B):
+        row = P.t_cls_row[b]
+        has_dyn = P.dm_ptr[b + 1] > P.dm_ptr[b]
+        income = P.b_income[b] != 0.0
+        for reg in range(R):
+            if S.own[reg] == 0:
+                continue
+            lo, n_ent = region_actors(P, b, reg)
+            n = counts[b, reg]
+            for j0 in range(0, n, BATCH):
+                m = min(BATCH, n - j0)
+                for i in range(m):
+                    e, u, _ = candidate(P, b, s, reg, lo, n_ent, j0 + i)
+                    be[i] = e
+                    bu[i] = u
+                    if row >= 0:
+                        prefetch(P.cls[row], e)
+                    prefetch(P.ent_city, e)
+                k = 0
+                for i in range(m):
+                    e = be[i]
+                    fac = class_factor(P, b, row, e)
+                    if bu[i] < fac:
+                        ke[k] = e
+                        kj[k] = j0 + i
+                        ku[k] = bu[i]
+                        kf[k] = fac
+                        kd[k] = knows(P, e, b, risk, aware, s)
+                        if has_dyn or income:
+                            prefetch(S.income_t, e)
+                            prefetch(S.income_f, e)
+                            prefetch(S.employed, e)
+                        if kd[k]:
+                            prefetch(P.ent_group, e)
+                        k += 1
+                for i in range(k):
+                    behaviour_candidate(P, S, M, MO, b, ke[i], s, kj[i], ku[i], kf[i], has_dyn, risk, kd[i],
+                                        cov, on)
+
+
+@nb.njit(cache=True)
+def _local_phase(P, S, M, MO, s, counts):
     """Steps 1-5 and 7 of the day loop for the regions this state owns (``S.own``); effects on
     other regions go to the outbox."""
     B = P.b_kind.shape[0]
     C = P.c_cov.shape[0]
     on = P.enabled == 1
     # 1. rollout: channel coverage now, perceived risk by behaviour and region signature, awareness
-    cov = np.zeros(C)
+    # (kept in the state's scratch arrays: arrays made here would be reference-counted in every
+    # call that receives them)
+    cov = S.cov
     for c in range(C):
         cov[c] = coverage_now(P, c, s) if on else 0.0
     n_sig = P.sig_ok.shape[0]
-    risk = np.zeros((B, n_sig))
+    risk = S.risk
+    risk[:, :] = 0.0
     if P.resp_on:
         for b in range(B):
             for g in range(n_sig):
@@ -1086,17 +1180,8 @@ def local_phase(P, S, M, MO, s, counts):
             node = nxt
 
     # 5. behaviours, in both worlds on the same draws
+    behaviours(P, S, M, MO, s, counts, risk, aware, cov, on)
     R = P.city_join.shape[0]
-    for b in range(B):
-        row = P.t_cls_row[b]
-        has_dyn = P.dm_ptr[b + 1] > P.dm_ptr[b]
-        for reg in range(R):
-            if S.own[reg] == 0:
-                continue
-            lo, n_ent = region_actors(P, b, reg)
-            for j in range(counts[b, reg]):
-                e, u, _ = candidate(P, b, s, reg, lo, n_ent, j)
-                behaviour_candidate(P, S, M, MO, b, e, s, j, u, row, has_dyn, risk, aware, cov, on)
 
     if on:
         # 7. consequences: service attempts and periodic applications
@@ -1312,7 +1397,7 @@ def investigate(P, S, M, MO, f, e, truth, s):
 
 
 @nb.njit(cache=True)
-def init_scores(P, S):
+def _init_scores(P, S):
     """Starting scores: own scores, contacts' sums, totals, grades and histograms."""
     E = S.total.shape[0]
     for v in range(min(2, P.n_views)):
@@ -1342,7 +1427,7 @@ def init_scores(P, S):
 
 
 @nb.njit(cache=True)
-def init_lists(P, S, M, MO):
+def _init_lists(P, S, M, MO):
     """Entities whose starting grade is an entry grade of a list are listed on day 0."""
     for e in range(S.total.shape[0]):
         g = S.grade[e]
@@ -1352,3 +1437,94 @@ def init_lists(P, S, M, MO):
         for l in range(P.l_grades.shape[0]):
             if P.l_grades[l, g] and P.l_actor[l] == kind:
                 enter_list(P, S, M, MO, l, e, 0, False, False)
+
+
+# Entry points: the kernels called from Python. Each lends its StructRefs and arrays once
+# (engine.lending), so that the functions it calls count no references; the Python caller
+# holds them for the whole call.
+
+
+@nb.njit(cache=True)
+def grown_arrays(SR):
+    """Copies of the arrays named in GROWN_IN_KERNEL, as the kernels hold them now."""
+    return _grown_arrays(lend(SR))
+
+
+@nb.njit(cache=True)
+def take_outbox(SR):
+    """Copies of the outbox's messages (ints, floats, sort keys); empties it."""
+    return _take_outbox(lend(SR))
+
+
+@nb.njit(cache=True)
+def take_pending(SR):
+    """A copy of the step's pending flags (flag, entity, truth); empties them."""
+    return _take_pending(lend(SR))
+
+
+@nb.njit(cache=True)
+def init_scores(PR, SR):
+    """Starting scores: own scores, contacts' sums, totals, grades and histograms."""
+    _init_scores(lend(PR), lend(SR))
+
+
+@nb.njit(cache=True)
+def init_buckets(PR, SR):
+    """Each region's entities ordered by (kind, grade) (see ``_init_buckets``)."""
+    _init_buckets(lend(PR), lend(SR))
+
+
+@nb.njit(cache=True)
+def init_lists(PR, SR, M, MO):
+    """Entities whose starting grade is an entry grade of a list are listed on day 0."""
+    _init_lists(lend(PR), lend(SR), lend(M), lend(MO))
+
+
+@nb.njit(cache=True)
+def draw_counts(PR, s, counts, id_counts):
+    """Candidate events per type and region and false identification hits for step s; returns a
+    bound on the records the step can create (see ``_draw_counts``)."""
+    return _draw_counts(lend(PR), s, lend(counts), lend(id_counts))
+
+
+@nb.njit(cache=True)
+def run_steps(PR, SR, M, MO, first, last, counts, id_counts):
+    """Steps ``first`` .. ``last - 1`` in one call; returns the first step not run (see
+    ``_run_steps``)."""
+    return _run_steps(lend(PR), lend(SR), lend(M), lend(MO), first, last, lend(counts), lend(id_counts))
+
+
+@nb.njit(cache=True)
+def local_phase(PR, SR, M, MO, s, counts):
+    """A sharded worker's own regions' part of step s."""
+    _local_phase(lend(PR), lend(SR), lend(M), lend(MO), s, lend(counts))
+
+
+@nb.njit(cache=True)
+def exchange(PR, SR, M, MO, s):
+    """Deliver the outbox, in rounds, in (destination region, source region) order."""
+    _exchange(lend(PR), lend(SR), lend(M), lend(MO), s)
+
+
+@nb.njit(cache=True)
+def deliver(PR, SR, M, MO, s, mi, mx):
+    """Apply the given messages to this worker's entities, in order."""
+    _deliver(lend(PR), lend(SR), lend(M), lend(MO), s, lend(mi), lend(mx))
+
+
+@nb.njit(cache=True)
+def identify(PR, s, w_n, id_counts):
+    """National part 1, crowd identification (see ``_identify``)."""
+    return _identify(lend(PR), s, lend(w_n), lend(id_counts))
+
+
+@nb.njit(cache=True)
+def serve_flags(PR, pf, q_ent, q_truth, q_head, q_len, f_budget):
+    """National part 2, the flag queues (see ``_serve_flags``)."""
+    return _serve_flags(lend(PR), lend(pf), lend(q_ent), lend(q_truth), lend(q_head), lend(q_len), lend(f_budget))
+
+
+@nb.njit(cache=True)
+def stocks(PR, M, MO, s, ghist, l_stock, q_len, ssum, money_r):
+    """End-of-step stocks (see ``_stocks``)."""
+    _stocks(lend(PR), lend(M), lend(MO), s, lend(ghist), lend(l_stock), lend(q_len), lend(ssum), lend(money_r))

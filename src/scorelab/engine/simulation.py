@@ -179,6 +179,7 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         out_wrongful=np.zeros(E, dtype=np.int32), out_assoc=np.zeros(E, dtype=np.int32),
         out_flagged=np.zeros(E, dtype=np.int32), out_investigated=np.zeros(E, dtype=np.int32),
         out_records_err=np.zeros(E, dtype=np.int32),
+        cov=np.zeros(C), risk=np.zeros((len(plan.behaviour_names), P.sig_ok.shape[0])),
     )
 
 
