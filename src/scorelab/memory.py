@@ -12,7 +12,7 @@ the arrays the population builder, the contact builder and the day loop keep:
   measured by ``benchmarks/bench_population.py``);
 * per stored directed edge: 4 B in each contact layer, plus 4 B again for each
   union graph the plan materialises (social term, misattribution to contacts);
-* per record: 68 B of record columns, doubled for the amortised growth of the
+* per record: 52 B of record columns, doubled for the amortised growth of the
   record arrays, plus the copy handed back in ``RunOutput.records``.
 
 Expected records are ``people x sum over behaviours of rate (per day) x days x
@@ -35,7 +35,7 @@ END_STATE_BYTES = 100
 #: Bytes per stored directed edge in a CSR layer (int32 index).
 EDGE_BYTES = 4
 #: Bytes per record in the engine's record columns.
-RECORD_BYTES = 68
+RECORD_BYTES = 52
 #: Fixed overhead: interpreter, numba, compiled kernels, libraries.
 FIXED_BYTES = 400 * 2**20
 #: Share of available memory a run may plan to use.

@@ -616,6 +616,23 @@ def make_visible(P, S, M, MO, r, s):
 
 
 @nb.njit(cache=True, inline="always")
+def prefetch_subject(P, S, e, b):
+    """Prefetch what making a record of behaviour b about e visible reads: e's record list,
+    score, grade and view-0 points, and e's state on the lists and flags that b feeds."""
+    prefetch(S.subj_head, e)
+    prefetch(S.total, e)
+    prefetch(S.grade, e)
+    prefetch(S.raw[0, :, 0], e)
+    for l in range(P.l_beh.shape[0]):
+        if P.l_beh[l, b]:
+            prefetch(S.on_list[l], e)
+    for f in range(P.f_beh.shape[0]):
+        if P.f_beh[f, b]:
+            prefetch(S.queued[f], e)
+            prefetch(S.last_flag[f], e)
+
+
+@nb.njit(cache=True, inline="always")
 def fifo_push(q, nxt, i, r):
     """Append record r to FIFO i (q[i, 0] head, q[i, 1] tail) linked through `nxt`."""
     nxt[r] = -1
@@ -1153,11 +1170,20 @@ def _local_phase(P, S, M, MO, s, counts):
     aware = min(P.aware_max, 1.0 - (1.0 - P.aware0) * math.exp(-P.aware_growth * s * P.dt))
 
     if on:
-        # 2. delayed records become visible
+        # 2. delayed records become visible, in batches: take the due records off the channel's
+        # queue and prefetch their subjects' columns, then make them visible in queue order
+        # (making a record visible never queues another, so this is the same order)
+        due = np.empty(BATCH, dtype=np.int64)
         for c in range(C):
             while S.ch_pend[c, 0] >= 0 and S.r_vis[S.ch_pend[c, 0]] <= s:
-                r = fifo_pop(S.ch_pend, S.r_next, c)
-                make_visible(P, S, M, MO, r, s)
+                m = 0
+                while m < BATCH and S.ch_pend[c, 0] >= 0 and S.r_vis[S.ch_pend[c, 0]] <= s:
+                    r = fifo_pop(S.ch_pend, S.r_next, c)
+                    due[m] = r
+                    prefetch_subject(P, S, S.r_subj[r], S.r_beh[r])
+                    m += 1
+                for i in range(m):
+                    make_visible(P, S, M, MO, due[i], s)
         # 3. points recover, records are deleted (retention, expiry), appeals succeed
         while S.rec_q[0, 0] >= 0 and S.r_vis[S.rec_q[0, 0]] + P.recovery <= s:
             r = fifo_pop(S.rec_q, S.r_next_rec, 0)

@@ -83,11 +83,13 @@ from scorelab.scenario.model import Scenario
 from scorelab.synth.contacts import Contacts
 from scorelab.synth.population import Population
 
-RECORD_COLUMNS = {
-    "r_subj": np.int32, "r_actor": np.int32, "r_beh": np.int32, "r_chan": np.int32, "r_step": np.int32,
+RECORD_COLUMNS = {  # 52 bytes a record; record ids (and the links between records) are int32
+    "r_subj": np.int32, "r_actor": np.int32, "r_beh": np.int16, "r_chan": np.int16, "r_step": np.int32,
     "r_vis": np.int32, "r_err": np.uint8, "r_state": np.uint8, "r_applied": np.uint8, "r_appeal": np.uint8,
-    "r_delta": np.float64, "r_prev": np.int64, "r_next": np.int64, "r_next_rec": np.int64, "r_next_app": np.int64,
+    "r_delta": np.float64, "r_prev": np.int32, "r_next": np.int32, "r_next_rec": np.int32, "r_next_app": np.int32,
 }
+#: Most records one process can hold (record ids are int32).
+MAX_RECORDS = 2**31 - 1
 ERROR_NAMES = ("true", "misattributed", "false_match")
 
 
@@ -165,7 +167,7 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         q_head=np.zeros(FL, dtype=np.int64), q_len=np.zeros(FL, dtype=np.int64), queued=np.zeros((FL, E), dtype=np.uint8),
         last_flag=np.full((FL, E), -(2**30), dtype=np.int32), f_budget=np.zeros(FL),
         **rec,
-        subj_head=np.full(E, -1, dtype=np.int64), ch_pend=np.full((C, 2), -1, dtype=np.int64),
+        subj_head=np.full(E, -1, dtype=np.int32), ch_pend=np.full((C, 2), -1, dtype=np.int64),
         ch_act=np.full((C, 2), -1, dtype=np.int64), rec_q=np.full((1, 2), -1, dtype=np.int64),
         app_q=np.full((1, 2), -1, dtype=np.int64), cnt=np.zeros(4, dtype=np.int64),
         ghist=np.zeros((2, G), dtype=np.int64), ssum=np.zeros((R, 2)), money_r=np.zeros((R, K)),
@@ -208,6 +210,30 @@ def sync(S: kernel.State, SR: kernel.StateRef) -> kernel.State:
     return S._replace(**dict(zip(kernel.GROWN_IN_KERNEL, kernel.grown_arrays(SR))))
 
 
+def expected_records(plan: Plan) -> float:
+    """Records the run is expected to make: acts at each behaviour's rate for each actor's
+    fixed attributes (before deterrence and income effects), times the channels' coverage and
+    detection, plus the crowd scans' false matches. A first size for the record arrays, so
+    that a run seldom grows them (each growth copies them and touches fresh memory)."""
+    P = plan.params
+    B = P.b_kind.shape[0]
+    total = 0.0
+    for b in range(B):
+        seen = sum(P.c_cov[c] * P.c_det[c] for c in P.bc_idx[P.bc_ptr[b]:P.bc_ptr[b + 1]] if P.c_enabled[c])
+        if seen == 0.0 or P.t_lam[b] <= 0.0:
+            continue
+        row = P.t_cls_row[b]
+        if P.t_firm[b]:
+            actors = float(P.n_firms)
+        elif row < 0:
+            actors = float(P.n_people)
+        else:
+            actors = float(P.t_fac[b][P.cls[row, : P.n_people]].sum() / P.t_fmax[b])
+        total += P.t_lam[b] * actors * P.n_steps * seen
+    crowd = P.c_id_rate * P.c_id_crowd * P.c_id_fmr * P.city_join.shape[0] * P.n_steps
+    return total + float(crowd.sum())
+
+
 def _grow_records(S: kernel.State, needed: int) -> kernel.State:
     """Make room for `needed` more records (amortised doubling)."""
     used = int(S.cnt[kernel.C_NREC])
@@ -215,6 +241,10 @@ def _grow_records(S: kernel.State, needed: int) -> kernel.State:
     if used + needed <= cap:
         return S
     new_cap = max(used + needed, 2 * cap, 1024)
+    if used + needed > MAX_RECORDS:
+        raise UsageError(f"the run makes more than {MAX_RECORDS:,} records in one process; "
+                         "split it over more shards (--shards) or shorten it")
+    new_cap = min(new_cap, MAX_RECORDS)
     grown = {}
     for name in RECORD_COLUMNS:
         old = getattr(S, name)
@@ -229,6 +259,9 @@ def initial_state(scenario: Scenario, pop: Population, plan: Plan, PR: kernel.Pa
     """The state before step 0 (start scores, grades, histograms of the ``own`` regions) and
     each person's start grade and score."""
     S = _alloc_state(plan, pop, own)
+    if plan.params.enabled:
+        # 10 % over the expectation: deterrence only lowers it, and untouched room costs no memory
+        S = _grow_records(S, int(1.1 * expected_records(plan)))
     _start_scores(scenario, pop, S)
     SR = kernel.make_state(S)
     kernel.init_scores(PR, SR)
@@ -275,7 +308,8 @@ def end_state(plan: Plan, S: kernel.State, start_grade: np.ndarray, start_score:
     for li, lname in enumerate(plan.list_names):
         people[f"listed.{lname}"] = (S.on_list[li, :N] & 1).astype(bool)
     n_rec = int(S.cnt[kernel.C_NREC])
-    records = {k[2:]: getattr(S, k)[:n_rec].copy() for k in ("r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_err", "r_state")}
+    records = {k[2:]: getattr(S, k)[:n_rec].astype(np.int32 if k in ("r_beh", "r_chan") else getattr(S, k).dtype)
+               for k in ("r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_err", "r_state")}
     return people, records
 
 
