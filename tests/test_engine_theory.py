@@ -19,7 +19,7 @@ import pytest
 
 import scorelab
 from scorelab.engine.simulation import simulate
-from scorelab.rng import Stream
+from scorelab.rng import fixed_uniform
 
 YEAR = 365.25
 Z = 4.0  # tolerance in standard deviations
@@ -452,7 +452,7 @@ def test_deterrence_applies_only_to_aware_people_with_combined_risk():
         responses={"enabled": True, "deterrence": D, "awareness": {"initial": a0, "maximum": 1.0}},
     )
     _, _, out = run(sc)
-    aware = Stream(sc.run.seed, "responses.awareness").uniform(np.arange(N)) < a0
+    aware = fixed_uniform(sc.run.seed, "responses.awareness", np.arange(N)) < a0
     within(aware.mean(), a0, math.sqrt(a0 * (1 - a0) / N), "share aware")
     supp = out.people["acts_suppressed"]
     assert np.all(supp[~aware] == 0), "unaware people were deterred"

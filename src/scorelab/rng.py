@@ -99,6 +99,54 @@ def uniform4(k0, k1, entity, day, slot, sub):
     return to_unit(w0), to_unit(w1), to_unit(w2), to_unit(w3)
 
 
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S27, _S30, _S31 = np.uint64(27), np.uint64(30), np.uint64(31)
+
+
+@nb.njit(cache=True, inline="always")
+def splitmix(seed, i):
+    """Word ``i`` (from 0) of the SplitMix64 sequence started at state ``seed``.
+
+    SplitMix64 (Steele, Lea and Flood, OOPSLA 2014; the generator behind Java's
+    SplittableRandom, which passes BigCrush) is itself counter-based: word i mixes
+    ``seed + (i + 1) * gamma``. It costs three multiplies where Philox costs twenty, so the
+    kernels use it for the fixed draws they repeat most, one per (stream, entity), whose seed
+    comes from Philox (``fixed_seed``)."""
+    z = np.uint64(seed) + (np.uint64(i) + np.uint64(1)) * _GAMMA
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+@nb.njit(cache=True, inline="always")
+def fixed_unit(seed, i):
+    """A uniform in [0, 1) for entity ``i`` of a fixed-draw stream seeded ``seed``."""
+    return to_unit(splitmix(seed, i))
+
+
+def fixed_seed(seed: int, name: str) -> np.uint64:
+    """The SplitMix64 seed of the fixed-draw stream ``name``: Philox word 0 of (seed, name) at
+    counter (2**64 - 1, 0, 0, 0), a counter no entity uses."""
+    k0, k1 = key(seed, name)
+    return np.uint64(philox(k0, k1, np.uint64(2**64 - 1), 0, 0, 0)[0])
+
+
+@nb.njit(cache=True)
+def _fixed_array(seed, entities, out):
+    for i in range(entities.shape[0]):
+        out[i] = fixed_unit(seed, entities[i])
+
+
+def fixed_uniform(seed: int, name: str, entities: np.ndarray) -> np.ndarray:
+    """The fixed draws of stream ``name`` for the given entities, as the kernels make them."""
+    ent = np.ascontiguousarray(entities, dtype=np.uint64)
+    out = np.empty(ent.shape[0], dtype=np.float64)
+    _fixed_array(fixed_seed(seed, name), ent, out)
+    return out
+
+
 @nb.njit(cache=True)
 def normal(k0, k1, entity, day, slot, sub):
     """One standard normal (Box-Muller on two words of one counter)."""

@@ -20,7 +20,7 @@ from numba.extending import overload
 from scorelab.engine.lending import lend
 from scorelab.engine.plan import Params
 from scorelab.engine.prefetch import prefetch
-from scorelab.rng import philox, poisson_from_uniform, to_unit, uniform
+from scorelab.rng import fixed_unit, philox, poisson_from_uniform, to_unit, uniform
 
 State = namedtuple(
     "State",
@@ -773,7 +773,7 @@ def observe(P, S, M, MO, e, b, s, j, cov):
             ok = cov[c] > 0.0 and P.sig_ok[sig, c] != 0
             # (a uniform is always below 1: full coverage needs no draw)
             if ok and cov[c] < 1.0:
-                ok = uniform(P.c_cov_keys[c, 0], P.c_cov_keys[c, 1], e, 0, 0, 0) < cov[c]
+                ok = fixed_unit(P.c_cov_seed[c], e) < cov[c]
             seen |= np.uint64(ok) << np.uint64(k - k0)
         for k in range(k0, k1):
             if (seen >> np.uint64(k - k0)) & np.uint64(1):
@@ -1055,7 +1055,7 @@ def knows(P, e, b, risk, aware, s):
     city = P.ent_city[e]
     if s < P.city_join[city] or risk[b, P.city_sig[city]] <= 0.0:
         return False
-    return aware >= 1.0 or uniform(P.k_aware[0], P.k_aware[1], e, 0, 0, 0) < aware
+    return aware >= 1.0 or fixed_unit(P.aware_seed, e) < aware
 
 
 @nb.njit(cache=True, inline="always")

@@ -44,7 +44,7 @@ Params = namedtuple(
         "b_kind", "b_domain", "b_deter", "b_income", "bc_ptr", "bc_idx",
         # channels
         "c_cov", "c_det", "c_mis_p", "c_mis_graph", "c_delay", "c_ttl", "c_start", "c_ramp",
-        "c_enabled", "c_keys", "c_cov_keys", "sig_ok",
+        "c_enabled", "c_keys", "c_cov_seed", "sig_ok",
         "c_id_rate", "c_id_crowd", "c_id_fmr", "c_id_list", "c_id_beh", "c_id_watch",
         # contacts for misattribution and the social term
         "mis_ptr", "mis_idx", "soc_ptr", "soc_idx", "soc_w",
@@ -64,7 +64,7 @@ Params = namedtuple(
         "resp_on", "aware0", "aware_growth", "aware_max", "deterrence", "group_sens",
         "appeal_p", "appeal_success", "appeal_delay",
         # streams
-        "k_events", "k_aware", "k_appeal", "k_exit", "k_mis",
+        "k_events", "aware_seed", "k_appeal", "k_exit", "k_mis",
     ],
 )
 
@@ -366,7 +366,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     c_mis_graph = np.full(C, -1, dtype=np.int64); c_delay = np.zeros(C, dtype=np.int64)
     c_ttl = np.full(C, -1, dtype=np.int64); c_start = np.zeros(C, dtype=np.int64); c_ramp = np.zeros(C, dtype=np.int64)
     c_enabled = np.zeros(C, dtype=np.uint8)
-    c_keys = np.zeros((C, 2), dtype=np.uint64); c_cov_keys = np.zeros((C, 2), dtype=np.uint64)
+    c_keys = np.zeros((C, 2), dtype=np.uint64); c_cov_seed = np.zeros(C, dtype=np.uint64)
     c_id_rate = np.zeros(C); c_id_crowd = np.zeros(C); c_id_fmr = np.zeros(C)
     c_id_list = np.full(C, -1, dtype=np.int64); c_id_beh = np.full(C, -1, dtype=np.int64)
     watch_lists: list[int] = []
@@ -387,7 +387,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         c_ramp[ci] = steps(ch.ramp)
         c_enabled[ci] = 0 if name in disabled else 1
         c_keys[ci] = _keys(seed, f"channel.{name}")
-        c_cov_keys[ci] = _keys(seed, f"channel.{name}.coverage")
+        c_cov_seed[ci] = rng.fixed_seed(seed, f"channel.{name}.coverage")
         if ch.identification is not None:
             idn = ch.identification
             c_id_rate[ci], c_id_crowd[ci], c_id_fmr[ci] = idn.gatherings * dt, idn.crowd_size, idn.false_match_rate
@@ -556,7 +556,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         dm_ptr=dm_ptr, dm_attr=dm_attr, dm_lo=dm_lo, dm_hi=dm_hi, dm_factor=dm_factor,
         b_kind=b_kind, b_domain=b_domain, b_deter=b_deter, b_income=b_income, bc_ptr=bc_ptr, bc_idx=bc_idx,
         c_cov=c_cov, c_det=c_det, c_mis_p=c_mis_p, c_mis_graph=c_mis_graph, c_delay=c_delay, c_ttl=c_ttl,
-        c_start=c_start, c_ramp=c_ramp, c_enabled=c_enabled, c_keys=c_keys, c_cov_keys=c_cov_keys, sig_ok=sig_ok,
+        c_start=c_start, c_ramp=c_ramp, c_enabled=c_enabled, c_keys=c_keys, c_cov_seed=c_cov_seed, sig_ok=sig_ok,
         c_id_rate=c_id_rate, c_id_crowd=c_id_crowd, c_id_fmr=c_id_fmr, c_id_list=c_id_list, c_id_beh=c_id_beh,
         c_id_watch=c_id_watch,
         mis_ptr=mis_ptr.astype(np.int64), mis_idx=mis_idx.astype(np.int32),
@@ -583,7 +583,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         aware_growth=float(r.awareness.growth), aware_max=float(r.awareness.maximum),
         deterrence=float(r.deterrence), group_sens=group_sens,
         appeal_p=float(ap.contested), appeal_success=float(ap.success), appeal_delay=max(0, steps(ap.delay)),
-        k_events=_keys(seed, "events"), k_aware=_keys(seed, "responses.awareness"),
+        k_events=_keys(seed, "events"), aware_seed=rng.fixed_seed(seed, "responses.awareness"),
         k_appeal=_keys(seed, "safeguards.appeal"), k_exit=_keys(seed, "lists.exit"), k_mis=_keys(seed, "misattribution"),
     )
     return Plan(
