@@ -195,7 +195,7 @@ def test_memory_estimate_model(monkeypatch):
     per2 = (e2.total - memory.FIXED_BYTES) / 10_000_000
     assert per1 == pytest.approx(per2, rel=0.01)
     assert 200 < per1 < 2000
-    assert e1.parts["records"] == pytest.approx(1_000_000 * 0.1 * 10 * memory.RECORD_BYTES * 3, rel=1e-6)
+    assert e1.parts["records"] == pytest.approx(1_000_000 * 0.1 * 10 * memory.RECORD_BYTES * 1.1, rel=1e-6)
     monkeypatch.setenv("SCORELAB_MEMORY", "100M")
     est, avail, fits = memory.check(small)
     assert avail == 100 * 2**20 and not fits

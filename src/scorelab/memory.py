@@ -12,8 +12,9 @@ the arrays the population builder, the contact builder and the day loop keep:
   measured by ``benchmarks/bench_population.py``);
 * per stored directed edge: 4 B in each contact layer, plus 4 B again for each
   union graph the plan materialises (social term, misattribution to contacts);
-* per record: 52 B of record columns, doubled for the amortised growth of the
-  record arrays, plus the copy handed back in ``RunOutput.records``.
+* per record: 52 B of record columns, with 10 % room (the record arrays are sized
+  from the expected count and handed back as views; a run that outgrows them doubles
+  them, which this does not count).
 
 Expected records are ``people x sum over behaviours of rate (per day) x days x
 max detection`` of the channels that observe each behaviour (records past their
@@ -132,7 +133,7 @@ def estimate(scenario: Any) -> Estimate:
         "contacts": int(directed * EDGE_BYTES) + n * 4 * len(layers),
         "contact unions": int(unions * (directed * EDGE_BYTES + n * 8)),
         "day-loop state": entities * per_entity,
-        "records": int(records * RECORD_BYTES * 3),
+        "records": int(records * RECORD_BYTES * 1.1),
         "end state": n * END_STATE_BYTES,
     }
     return Estimate(people=n, parts={k: int(v) for k, v in parts.items()})
