@@ -228,7 +228,8 @@ def expected_records(plan: Plan) -> float:
         elif row < 0:
             actors = float(P.n_people)
         else:
-            actors = float(P.t_fac[b][P.cls[row, : P.n_people]].sum() / P.t_fmax[b])
+            per_code = np.bincount(P.cls[row, : P.n_people], minlength=P.t_fac.shape[1])
+            actors = float(per_code @ P.t_fac[b]) / P.t_fmax[b]
         total += P.t_lam[b] * actors * P.n_steps * seen
     crowd = P.c_id_rate * P.c_id_crowd * P.c_id_fmr * P.city_join.shape[0] * P.n_steps
     return total + float(crowd.sum())
