@@ -142,15 +142,22 @@ def _range_of(value) -> tuple[float, float]:
     return float(value), float(value)
 
 
+def _writable(a: np.ndarray, dtype) -> np.ndarray:
+    """``a`` as ``dtype``, copied only when the type differs or ``a`` is read-only (as arrays
+    shared through Ray's object store are): the kernels are compiled for writable arrays."""
+    a = a.astype(dtype, copy=False)
+    return a if a.flags.writeable else a.copy()
+
+
 def _csr_union(contacts: Contacts, names: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
     """One CSR graph that is the union of the named layers (duplicates removed), in O(edges)."""
     parts = [contacts[name].to_csr() for name in names if name in contacts]
     if not parts:
         return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32)
     if len(parts) == 1:  # one layer is already sorted and free of duplicates
-        return parts[0][0].astype(np.int64, copy=False), parts[0][1].astype(np.int32, copy=False)
-    ptrs = [p.astype(np.int64, copy=False) for p, _ in parts]
-    idxs = [i.astype(np.int32, copy=False) for _, i in parts]
+        return _writable(parts[0][0], np.int64), _writable(parts[0][1], np.int32)
+    ptrs = [_writable(p, np.int64) for p, _ in parts]
+    idxs = [_writable(i, np.int32) for _, i in parts]
     bound = sum(int(p[-1]) for p in ptrs)
     out_ptr = np.zeros(n + 1, dtype=np.int64)
     out_idx = np.empty(bound, dtype=np.int32)
@@ -567,8 +574,8 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         c_start=c_start, c_ramp=c_ramp, c_enabled=c_enabled, c_keys=c_keys, c_cov_seed=c_cov_seed, sig_ok=sig_ok,
         c_id_rate=c_id_rate, c_id_crowd=c_id_crowd, c_id_fmr=c_id_fmr, c_id_list=c_id_list, c_id_beh=c_id_beh,
         c_id_watch=c_id_watch,
-        mis_ptr=mis_ptr.astype(np.int64, copy=False), mis_idx=mis_idx.astype(np.int32, copy=False),
-        soc_ptr=soc_ptr.astype(np.int64, copy=False), soc_idx=soc_idx.astype(np.int32, copy=False), soc_w=soc_w,
+        mis_ptr=_writable(mis_ptr, np.int64), mis_idx=_writable(mis_idx, np.int32),
+        soc_ptr=_writable(soc_ptr, np.int64), soc_idx=_writable(soc_idx, np.int32), soc_w=soc_w,
         scheme=scheme, base=float(sc.base), lo=float(sc.range[0]), hi=float(sc.range[1]),
         clip_lo=float(clip_lo), clip_hi=float(clip_hi), n_dims=n_dims, dim_w=dim_w, dim_start=dim_start,
         dim_rec=dim_rec, dim_inc=dim_inc, pts=pts, cap_row=cap_row, cap=cap, set_cap=set_cap,
