@@ -633,6 +633,12 @@ def prefetch_subject(P, S, e, b):
 
 
 @nb.njit(cache=True, inline="always")
+def falls_due(S, c, s):
+    """Whether the next record waiting on channel c becomes visible at step s."""
+    return S.ch_pend[c, 0] >= 0 and S.r_vis[S.ch_pend[c, 0]] <= s
+
+
+@nb.njit(cache=True, inline="always")
 def fifo_push(q, nxt, i, r):
     """Append record r to FIFO i (q[i, 0] head, q[i, 1] tail) linked through `nxt`."""
     nxt[r] = -1
@@ -1175,9 +1181,9 @@ def _local_phase(P, S, M, MO, s, counts):
         # (making a record visible never queues another, so this is the same order)
         due = np.empty(BATCH, dtype=np.int64)
         for c in range(C):
-            while S.ch_pend[c, 0] >= 0 and S.r_vis[S.ch_pend[c, 0]] <= s:
+            while falls_due(S, c, s):
                 m = 0
-                while m < BATCH and S.ch_pend[c, 0] >= 0 and S.r_vis[S.ch_pend[c, 0]] <= s:
+                while m < BATCH and falls_due(S, c, s):
                     r = fifo_pop(S.ch_pend, S.r_next, c)
                     due[m] = r
                     prefetch_subject(P, S, S.r_subj[r], S.r_beh[r])
@@ -1230,6 +1236,23 @@ def _local_phase(P, S, M, MO, s, counts):
 
 
 @nb.njit(cache=True, inline="always")
+def attempt_count(P, t, s, reg, n_elig):
+    """How many attempts of consequence type t region reg makes at step s among its ``n_elig``
+    eligible actors (Poisson, one uniform)."""
+    if n_elig == 0:
+        return 0
+    return poisson_from_uniform(P.t_lam[t] * n_elig, uniform(P.k_events[0], P.k_events[1], t, s, 2 * reg + 2, 1))
+
+
+@nb.njit(cache=True, inline="always")
+def attempt(P, t, s, reg, j, total):
+    """Attempt j: the index of its actor among the ``total`` eligible now, and three uniforms
+    (acceptance, outcome, keeping a member of several lists)."""
+    w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], t, s, 2 * reg + 3, j)
+    return min(total - 1, int(to_unit(w0) * total)), to_unit(w1), to_unit(w2), to_unit(w3)
+
+
+@nb.njit(cache=True, inline="always")
 def eligible(P, S, k, reg):
     """How many of region reg's actors of consequence k are in its grades now."""
     G1 = P.g_from.shape[0] + 1
@@ -1247,18 +1270,14 @@ def attempts_in_grades(P, S, M, MO, k, t, s, reg):
     its grades (a Poisson number for the eligible actors now, each on a uniformly drawn one of
     those eligible when it is applied) instead of among everyone: the same process, without
     the candidates that could not apply."""
-    n_elig = eligible(P, S, k, reg)
-    if n_elig == 0:
-        return
-    n_c = poisson_from_uniform(P.t_lam[t] * n_elig, uniform(P.k_events[0], P.k_events[1], t, s, 2 * reg + 2, 1))
+    n_c = attempt_count(P, t, s, reg, eligible(P, S, k, reg))
     G1 = P.g_from.shape[0] + 1
     base = G1 if P.t_firm[t] else 0
     for j in range(n_c):
         total = eligible(P, S, k, reg)
         if total == 0:
             return
-        w0, w1, w2, _ = philox(P.k_events[0], P.k_events[1], t, s, 2 * reg + 3, j)
-        idx = min(total - 1, int(to_unit(w0) * total))
+        idx, u1, u2, _ = attempt(P, t, s, reg, j, total)
         e = -1
         for g in range(G1 - 1):
             if P.k_grades[k, g]:
@@ -1267,7 +1286,7 @@ def attempts_in_grades(P, S, M, MO, k, t, s, reg):
                     e = S.gb_mem[S.gb_lo[reg, base + g] + idx]
                     break
                 idx -= size
-        apply_consequence(P, S, M, MO, k, e, s, to_unit(w1), to_unit(w2))
+        apply_consequence(P, S, M, MO, k, e, s, u1, u2)
 
 
 @nb.njit(cache=True, inline="always")
@@ -1287,18 +1306,14 @@ def attempts_on_lists(P, S, M, MO, k, t, s, reg):
     drawn member when it is applied, kept with probability 1 / (the number of the lists the
     member is on) and only for the consequence's kind of actor. The same process as drawing
     among everyone, without the candidates that could not apply."""
-    n_elig = listed_members(P, S, k, reg)
-    if n_elig == 0:
-        return
-    n_c = poisson_from_uniform(P.t_lam[t] * n_elig, uniform(P.k_events[0], P.k_events[1], t, s, 2 * reg + 2, 1))
+    n_c = attempt_count(P, t, s, reg, listed_members(P, S, k, reg))
     base = P.reg_base[reg]
     firm = P.t_firm[t] == 1
     for j in range(n_c):
         total = listed_members(P, S, k, reg)
         if total == 0:
             return
-        w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], t, s, 2 * reg + 3, j)
-        idx = min(total - 1, int(to_unit(w0) * total))
+        idx, u1, u2, u3 = attempt(P, t, s, reg, j, total)
         e = -1
         for l in range(P.k_lists.shape[1]):
             if P.k_lists[k, l]:
@@ -1313,9 +1328,9 @@ def attempts_on_lists(P, S, M, MO, k, t, s, reg):
         for l in range(P.k_lists.shape[1]):
             if P.k_lists[k, l] and (S.on_list[l, e] & 1):
                 m += 1
-        if m > 1 and to_unit(w3) * m >= 1.0:
+        if m > 1 and u3 * m >= 1.0:
             continue
-        apply_consequence(P, S, M, MO, k, e, s, to_unit(w1), to_unit(w2))
+        apply_consequence(P, S, M, MO, k, e, s, u1, u2)
 
 
 @nb.njit(cache=True, inline="always")

@@ -6,7 +6,8 @@ array it passes or reads: a function increfs each argument on entry and decrefs 
 exit, and reading an array field increfs the array until the view dies. Each count is an
 atomic instruction, which also keeps the memory accesses around it from overlapping; in
 the day loop, whose events call a few functions and read a few dozen fields each, they
-took about a fifth of the time (perf; docs/performance.md).
+took 11.5 % of the samples of a Rongcheng year, and 17 % of a faster one once field
+reads no longer counted (perf; docs/performance.md).
 
 So the entry points (the kernels called from Python) ``lend`` their StructRefs and
 arrays once, and the functions they call work on lent values:
