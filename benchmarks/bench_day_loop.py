@@ -35,7 +35,7 @@ def main() -> None:
     scenario = scorelab.load(args.scenario, overrides)
 
     t0 = time.perf_counter()
-    pop, contacts = scorelab.build_population(scenario)
+    pop, contacts = scorelab.build_population(scenario, layers="read")  # as scorelab.run builds them
     t_build = time.perf_counter() - t0
 
     warm = scorelab.load(args.scenario, {**overrides, "run.days": 2})
@@ -58,7 +58,7 @@ def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"scenario                 {args.scenario}: {pop.n:,} people, {pop.firms.n:,} firms, {args.days} days")
-    print(f"contact edges            {contacts.n_edges:,}")
+    print(f"contact edges            {contacts.n_edges:,} (layers the rules read: {', '.join(contacts.names)})")
     print(f"build population         {t_build:8.2f} s")
     print(f"warm-up (compile/load)   {t_compile:8.2f} s")
     print(f"day loop (best of {args.repeat})     {best:8.2f} s   runs: {', '.join(f'{t:.2f}' for t in times)}")

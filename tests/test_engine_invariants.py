@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import scorelab
+from scorelab.scenario.model import layers_read
 from scorelab.engine.simulation import simulate
 
 _OFF_LAYER = {"enabled": False, "degree": {"distribution": "poisson", "mean": 1.0}, "same_city": 0.5, "same_group": 0.5}
@@ -161,6 +162,16 @@ def test_chunked_population_gives_the_same_run(case):
     for attr in ("age", "income", "city", "employer", "group"):
         np.testing.assert_array_equal(getattr(pop4, attr), getattr(pop, attr), err_msg=attr)
     assert_same_run(out, out4)
+
+
+def test_a_run_needs_only_the_layers_it_reads(case):
+    """Contacts built with only the layers the rules read (misattribution to contacts, the
+    social term), as ``scorelab.run`` builds them, give the same run as every layer."""
+    name, sc, pop, out = case
+    _, read = scorelab.build_population(sc, layers="read")
+    expected = {"rich": {"household", "workplace", "friends"}, "rongcheng": {"household", "friends", "online"}}[name]
+    assert set(read.names) == expected == layers_read(sc) & set(scorelab.build_population(sc)[1].names)
+    assert_same_run(out, simulate(sc, pop, read))
 
 
 # --------------------------------------------------------------------------- the twin

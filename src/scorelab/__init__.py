@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from scorelab.errors import Problem, ScenarioError, UsageError
 
@@ -36,13 +36,23 @@ def load(source: Any, overrides: dict[str, Any] | None = None) -> "Scenario":
     return _load(source, overrides)
 
 
-def build_population(scenario: "Scenario", chunks: int = 1) -> tuple["Population", "Contacts"]:
-    """Build the synthetic population and its contact layers for a scenario (seed from ``run.seed``)."""
+def build_population(scenario: "Scenario", chunks: int = 1,
+                     layers: Literal["all", "read"] = "all") -> tuple["Population", "Contacts"]:
+    """Build the synthetic population and its contact layers for a scenario (seed from ``run.seed``):
+    every enabled layer, or with ``layers="read"`` only those the day loop reads (misattribution
+    to contacts, the social term), as ``run`` does. A layer is the same either way."""
     from scorelab.synth.contacts import build_contacts
     from scorelab.synth.population import build_population as _build
 
+    if layers not in ("all", "read"):
+        raise UsageError(f"layers must be 'all' or 'read', not {layers!r}")
+    only = None
+    if layers == "read":
+        from scorelab.scenario.model import layers_read
+
+        only = layers_read(scenario)
     pop = _build(scenario.population, scenario.run.seed, chunks=chunks)
-    return pop, build_contacts(pop, scenario.contacts, scenario.run.seed, chunks=chunks)
+    return pop, build_contacts(pop, scenario.contacts, scenario.run.seed, chunks=chunks, only=only)
 
 
 def run(

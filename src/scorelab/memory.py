@@ -1,24 +1,25 @@
 """How much memory a run will need, estimated from its scenario before anything is allocated.
 
-The model (documented in docs/results.md, "Memory model") counts bytes per person,
-per stored contact edge and per record, each term an upper-leaning estimate of
-the arrays the population builder, the contact builder and the day loop keep:
+The model (documented in docs/results.md, "Memory model") follows a run's three
+phases. What lives throughout: the interpreter and compiled kernels, the
+population columns (29 B a person) and the contact layers the run reads (4 B a
+stored directed edge plus 4 B a person a layer; layers no rule reads are not
+built). On top of it, the largest of:
 
-* per person: population columns (29 B), contact indptr arrays (4 B per CSR
-  layer), day-loop state per entity (scores per view and dimension, both
-  worlds' income and losses, outcome counters, list and flag state), the
-  per-person end state copied out at the end (about 100 B), and a transient
-  allowance for building the population and contacts (about 200 B, the peak
-  measured by ``benchmarks/bench_population.py``);
-* per stored directed edge: 4 B in each contact layer, plus 4 B again for each
-  union graph the plan materialises (social term, misattribution to contacts);
-* per record: 52 B of record columns, with 10 % room (the record arrays are sized
-  from the expected count and handed back as views; a run that outgrows them doubles
-  them, which this does not count).
+* **building**: a transient allowance for building the population and contacts
+  (200 B a person, about the peak measured);
+* **the day loop**: the plan's per-person tables (regions, groups, class codes,
+  misattribution row starts, union graphs), the day-loop state per entity (scores
+  per view, both worlds' income and losses, outcome counters, list, watchlist and
+  flag state), the records (52 B each, counted for the expected number: the arrays
+  are sized 10 % over it, and pages never written cost nothing) and the per-person
+  end state copied out (100 B a person);
+* **the results**: plan, records and end state, and the result tables built from
+  them (250 B a person, measured).
 
 Expected records are ``people x sum over behaviours of rate (per day) x days x
-max detection`` of the channels that observe each behaviour (records past their
-retention are deleted but not freed, so they count).
+the highest coverage x detection`` of the channels that observe each behaviour
+(records past their retention are deleted but not freed, so they count).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ POPULATION_BYTES = 29
 BUILD_TRANSIENT_BYTES = 200
 #: Bytes per person of the end state handed back (scores, incomes, counters, list membership).
 END_STATE_BYTES = 100
+#: Bytes per person of the result tables (people, groups, score distributions) while built.
+RESULT_BYTES = 250
 #: Bytes per stored directed edge in a CSR layer (int32 index).
 EDGE_BYTES = 4
 #: Bytes per record in the engine's record columns.
@@ -41,21 +44,37 @@ RECORD_BYTES = 52
 FIXED_BYTES = 400 * 2**20
 #: Share of available memory a run may plan to use.
 HEADROOM = 0.9
+#: The parts alive throughout a run, and those of each phase (the peak is the largest phase).
+RESIDENT = ("fixed", "population", "contacts")
+PHASES = {
+    "building": ("building (transient)",),
+    "day loop": ("plan", "day-loop state", "records", "end state"),
+    "results": ("plan", "records", "end state", "result tables"),
+}
 
 
 @dataclass
 class Estimate:
-    """Bytes a run is expected to need, by part."""
+    """Bytes a run is expected to need, by part; the peak is the resident parts plus the
+    largest phase (``PHASES``)."""
 
     people: int
     parts: dict[str, int] = field(default_factory=dict)
 
+    def phase(self, name: str) -> int:
+        return int(sum(self.parts.get(k, 0) for k in PHASES[name]))
+
+    @property
+    def peak_phase(self) -> str:
+        return max(PHASES, key=self.phase)
+
     @property
     def total(self) -> int:
-        return int(sum(self.parts.values()))
+        return int(sum(self.parts.get(k, 0) for k in RESIDENT) + self.phase(self.peak_phase))
 
     def describe(self) -> str:
-        return ", ".join(f"{k} {human(v)}" for k, v in self.parts.items())
+        parts = ", ".join(f"{k} {human(v)}" for k, v in self.parts.items())
+        return f"{parts}; peak in the {self.peak_phase}"
 
 
 def human(n: float) -> str:
@@ -81,6 +100,8 @@ def _layer_degree(layer: Any) -> float:
 
 def estimate(scenario: Any) -> Estimate:
     """Estimate the peak memory of running ``scenario`` (a validated Scenario)."""
+    from scorelab.scenario.model import layers_read
+
     s = scenario
     n = int(s.population.people)
     firms = max(1, n // 15)
@@ -93,18 +114,23 @@ def estimate(scenario: Any) -> Estimate:
         dims = max(1, len(s.scoring.dimensions))
     views = 2 + 2 * len({tuple(sorted(k.domains)) for k in s.consequences.values() if k.domains is not None})
     caps = sum(1 for r in getattr(s.scoring, "rules", []) or [] if getattr(r, "cap_per_year", None) is not None)
+    social = s.scoring.social is not None and s.scoring.social.weight > 0
+    # lists whose members are kept in slots: watchlists, and the lists of consequences by list alone
+    members = {c.identification.watchlist for c in s.channels.values() if c.identification is not None}
+    members |= {x for k in s.consequences.values() if k.lists and not k.grades for x in k.lists}
 
-    per_entity = (
-        views * dims * 8  # raw scores per view and dimension
-        + 16 + 8 + 1  # social sums, total, grade
-        + caps * 12
-        + 6 * 8 + 1  # income, losses, money in both worlds; employed
-        + n_lists * (1 + 4 + 8 + 1 + 8)  # on_list, listed_since, calendar, pending, watchlist slots
+    per_entity = (  # the arrays of engine.simulation._alloc_state
+        views * dims * 8 + 8 + 1  # raw scores per view and dimension, total, grade
+        + caps * 12  # per-year cap: points so far, year
+        + 5 * 8 + 1  # income and losses in both worlds, money; employed
+        + n_lists * (1 + 4 + 4 + 1)  # on_list, listed_since, calendar link, pending review
+        + len(members) * 8  # member slots and positions
         + n_flags * (4 + 1 + 1 + 4)  # queue, truth, queued, last flag
-        + 9 * 4 + 8  # outcome counters, record list head
+        + 9 * 4 + 4  # outcome counters, record list head
         + 8  # grade buckets (member and position)
-        + len(s.behaviours) + len(s.consequences)  # rate classes
-    )
+    ) + (16 * n / entities if social else 0)  # contacts' score sums (people only)
+
+    read = layers_read(s)
     layers = {
         "household": s.contacts.household,
         "workplace": s.contacts.workplace,
@@ -112,29 +138,42 @@ def estimate(scenario: Any) -> Estimate:
         "friends": s.contacts.friends,
         "online": s.contacts.online,
     }
-    directed = sum(_layer_degree(v) for v in layers.values()) * n
-    unions = 0
-    if s.scoring.social is not None and s.scoring.social.weight > 0:
-        unions += 1
-    if any(c.misattribution.target == "contacts" for c in s.channels.values()):
-        unions += 1
+    degree = {k: _layer_degree(v) for k, v in layers.items() if k in read}
+    stored = {k: d for k, d in degree.items() if k != "household"}  # households are id ranges
+    contacts = sum(d * n * EDGE_BYTES + n * 4 for d in stored.values()) + ("household" in degree) * n * 2
+
+    # the plan: regions, groups, income ranks, scored flags, one byte per distinct set of static
+    # conditions (at most one per behaviour), the row starts of each misattribution graph, and
+    # a copy of the edges of each graph that joins several layers
+    graphs = set()
+    for c in s.channels.values():
+        m = c.misattribution
+        if m.target == "contacts" and m.probability > 0 and m.layer != "household":
+            graphs.add((m.layer,) if m.layer else tuple(degree))
+    if social:
+        graphs.add(tuple(x for x in s.scoring.social.layers if x in degree))
+    unions = sum(sum(degree.get(x, 0.0) for x in g) * n * EDGE_BYTES for g in graphs if len(g) > 1)
+    conditions = {repr((b.actor, b.min_age, [m.when for m in b.modifiers])) for b in s.behaviours.values()
+                  if b.modifiers or b.min_age > 0}
+    plan = n * (13 + len(conditions) + 8 * len(graphs)) + unions
 
     detect: dict[str, float] = {}
     for c in s.channels.values():
         for b in c.observes:
-            detect[b] = max(detect.get(b, 0.0), float(c.detection))
+            detect[b] = max(detect.get(b, 0.0), float(c.coverage) * float(c.detection))
     per_person_records = sum(float(b.rate) * days * detect.get(name, 0.0) for name, b in s.behaviours.items())
     records = n * per_person_records
 
     parts = {
         "fixed": FIXED_BYTES,
         "population": n * POPULATION_BYTES + firms * 15,
+        "contacts": contacts,
         "building (transient)": n * BUILD_TRANSIENT_BYTES,
-        "contacts": int(directed * EDGE_BYTES) + n * 4 * len(layers),
-        "contact unions": int(unions * (directed * EDGE_BYTES + n * 8)),
+        "plan": plan,
         "day-loop state": entities * per_entity,
-        "records": int(records * RECORD_BYTES * 1.1),
+        "records": records * RECORD_BYTES,
         "end state": n * END_STATE_BYTES,
+        "result tables": n * RESULT_BYTES,
     }
     return Estimate(people=n, parts={k: int(v) for k, v in parts.items()})
 

@@ -18,7 +18,7 @@ from numba.experimental import structref
 from numba.extending import overload
 
 from scorelab.engine.lending import lend
-from scorelab.engine.plan import Params
+from scorelab.engine.plan import MIS_ANYONE, MIS_HOUSEHOLD, Params
 from scorelab.engine.prefetch import prefetch
 from scorelab.rng import fixed_unit, philox, poisson_from_uniform, to_unit, uniform
 
@@ -723,25 +723,35 @@ def dyn_factor(P, t, income, employed):
 
 
 @nb.njit(cache=True, inline="always")
+def other_in_range(e, lo, n, u):
+    """One of the n - 1 ids of lo..lo+n-1 other than e, uniformly from u (e itself if alone)."""
+    if n < 2:
+        return e
+    k = lo + min(n - 2, int(u * (n - 1)))
+    return k + 1 if k >= e else k
+
+
+@nb.njit(cache=True, inline="always")
 def mistaken_subject(P, c, e, u):
     """Whom channel c wrongly records an act of e about, from one uniform u: a contact of e in
     the channel's layers (an actor with no contact there cannot be confused with one, so the
     record stays on e), or a uniformly drawn other person (other firm, for firms)."""
     g = P.c_mis_graph[c]
-    if g >= 0:
-        if e >= P.n_people:
-            return e
-        lo = P.mis_ptr[g, e]
-        deg = P.mis_ptr[g, e + 1] - lo
-        if deg == 0:
-            return e
-        return P.mis_idx[lo + min(deg - 1, int(u * deg))]
-    lo = 0 if e < P.n_people else P.n_people
-    n = P.n_people if e < P.n_people else P.n_firms
-    if n < 2:
+    if g == MIS_ANYONE:
+        lo = 0 if e < P.n_people else P.n_people
+        n = P.n_people if e < P.n_people else P.n_firms
+        return other_in_range(e, lo, n, u)
+    if e >= P.n_people:
         return e
-    k = lo + min(n - 2, int(u * (n - 1)))  # one of the n - 1 others: skip e itself
-    return k + 1 if k >= e else k
+    if g == MIS_HOUSEHOLD:  # the household's members are an id range (its sorted neighbours)
+        h = P.hh_of[e]
+        return other_in_range(e, P.hh_start[h], P.hh_start[h + 1] - P.hh_start[h], u)
+    lo = P.mis_ptr[g, e]
+    deg = P.mis_ptr[g, e + 1] - lo
+    if deg == 0:
+        return e
+    return P.mis_idx[g][lo + min(deg - 1, int(u * deg))]
+
 
 
 @nb.njit(cache=True, inline="always")

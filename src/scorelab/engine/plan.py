@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 from dataclasses import dataclass
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -29,6 +30,14 @@ KIND_CODES = {"wrongdoing": 0, "civic": 1, "disfavoured": 2, "neutral": 3}
 CONSEQUENCE_CODES = {"refusal": 0, "fine": 1, "discount": 2, "bonus": 3, "income": 4, "dismissal": 5, "score": 6}
 DYNAMIC_CODES = {name: i for i, name in enumerate(DYNAMIC_ATTRIBUTES)}  # income 0, employed 1
 NO_GRADE = 255
+#: ``c_mis_graph`` of a channel whose misattribution lands on a uniformly drawn other person.
+MIS_ANYONE = -1
+#: ``c_mis_graph`` of a channel whose misattribution lands on another member of the household
+#: (an id range of the population: no graph is stored).
+MIS_HOUSEHOLD = -2
+#: Contact graphs misattribution can draw from (``mis_idx`` is a tuple of this many): one per
+#: stored layer and one for all layers together.
+MIS_SLOTS = len(LAYERS)
 
 Params = namedtuple(
     "Params",
@@ -47,7 +56,7 @@ Params = namedtuple(
         "c_enabled", "c_keys", "c_cov_seed", "sig_ok",
         "c_id_rate", "c_id_crowd", "c_id_fmr", "c_id_list", "c_id_beh", "c_id_watch",
         # contacts for misattribution and the social term
-        "mis_ptr", "mis_idx", "soc_ptr", "soc_idx", "soc_w",
+        "mis_ptr", "mis_idx", "hh_of", "hh_start", "soc_ptr", "soc_idx", "soc_w",
         # scoring
         "scheme", "base", "lo", "hi", "clip_lo", "clip_hi", "n_dims", "dim_w", "dim_start", "dim_rec", "dim_inc",
         "pts", "cap_row", "cap", "set_cap", "recovery", "g_from",
@@ -186,25 +195,45 @@ def _merge_rows(n, ptrs, idxs, out_ptr, out_idx):
     return m
 
 
-def _class_codes(conditions: list[tuple[np.ndarray, float]], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Class code per actor (uint8) and the rate factor of each code, in O(n x conditions)."""
-    if len(conditions) <= 8:
+def _class_codes(masks: list[np.ndarray], factors: list[float], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class code per actor (uint8) and the rate factor of each code, in O(n x conditions).
+    Up to 8 conditions, bit i of the code says whether condition i holds (so the codes do not
+    depend on the factors); beyond, each distinct product of factors is a code."""
+    if len(masks) <= 8:
         codes = np.zeros(n, dtype=np.uint8)
-        for i, (mask, _) in enumerate(conditions):
+        for i, mask in enumerate(masks):
             codes |= mask.astype(np.uint8) << np.uint8(i)
-        table = np.ones(1 << len(conditions))
-        for code in range(len(table)):
-            for i, (_, f) in enumerate(conditions):
-                if code >> i & 1:
-                    table[code] *= f
-        return codes, table
+        return codes, _factor_table(factors)
     factor = np.ones(n)
-    for mask, f in conditions:
+    for mask, f in zip(masks, factors):
         factor[mask] *= f
     values, inverse = np.unique(factor, return_inverse=True)
     if len(values) > 256:
         raise ScenarioError([Problem("<scenario>", None, None, "behaviours", f"too many distinct rate combinations ({len(values)} > 256)")])
     return inverse.astype(np.uint8), values
+
+
+def _factor_table(factors: list[float]) -> np.ndarray:
+    """Rate factor of each bit code: the product of the factors of the conditions it holds."""
+    table = np.ones(1 << len(factors))
+    for code in range(len(table)):
+        for i, f in enumerate(factors):
+            if code >> i & 1:
+                table[code] *= f
+    return table
+
+
+def _condition_mask(pop: Population, actor: str, condition: tuple[str, Any], n: int) -> np.ndarray:
+    """Which actors meet a static condition: ``("min_age", age)`` (under the age) or
+    ``("when", {attribute: value})``."""
+    kind, value = condition
+    if kind == "min_age":
+        return pop.age < value
+    mask = np.ones(n, dtype=bool)
+    for attr, v in value.items():
+        col, names = _attribute(pop, actor, attr)
+        mask &= _match(np.asarray(col), names, v)
+    return mask
 
 
 def _keys(seed: int, name: str) -> np.ndarray:
@@ -307,6 +336,8 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     t_fmax = np.ones(T, dtype=np.float64)
     t_dyn_max = np.ones(T, dtype=np.float64)
     cls_rows: list[np.ndarray] = []
+    cls_row_of: dict[str, int] = {}  # behaviours with the same static conditions share a row
+    cls_tables: list[np.ndarray] = []
     dm: list[list[tuple[int, float, float, float]]] = [[] for _ in range(T)]
     for bi, name in enumerate(beh):
         b = s.behaviours[name]
@@ -314,26 +345,31 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         t_firm[bi] = b.actor != "person"
         # static conditions as (mask, factor) pairs; an actor's class code has bit i set when
         # it matches condition i, and the class's factor is the product of the matched factors
-        conditions: list[tuple[np.ndarray, float]] = []
+        conditions: list[tuple[Any, float]] = []  # (condition, factor); masks made once per row
         if b.actor == "person" and b.min_age > 0:
-            conditions.append((pop.age < b.min_age, 0.0))
+            conditions.append((("min_age", b.min_age), 0.0))
         for mod in b.modifiers:
             dyn = [a for a in mod.when if a in DYNAMIC_ATTRIBUTES and b.actor == "person"]
             if dyn:  # (check_references allows no other condition beside a dynamic one)
                 lo_v, hi_v = _range_of(mod.when[dyn[0]])
                 dm[bi].append((DYNAMIC_CODES[dyn[0]], lo_v, hi_v, float(mod.factor)))
                 continue
-            mask = np.ones(n_, dtype=bool)
-            for attr, value in mod.when.items():
-                col, names = _attribute(pop, b.actor, attr)
-                mask &= _match(np.asarray(col), names, value)
-            conditions.append((mask, float(mod.factor)))
+            conditions.append((("when", mod.when), float(mod.factor)))
         if conditions:
-            codes, table = _class_codes(conditions, n_)
-            row = np.zeros(E, dtype=np.uint8)
-            row[lo_: lo_ + n_] = codes
-            t_cls_row[bi] = len(cls_rows)
-            cls_rows.append(row)
+            factors = [f for _, f in conditions]
+            # past 8 conditions the codes depend on the factors too
+            key = repr((b.actor, [c for c, _ in conditions], factors if len(factors) > 8 else None))
+            if key not in cls_row_of:
+                masks = [_condition_mask(pop, b.actor, c, n_) for c, _ in conditions]
+                codes, table = _class_codes(masks, factors, n_)
+                row = np.zeros(E, dtype=np.uint8)
+                row[lo_: lo_ + n_] = codes
+                cls_row_of[key] = len(cls_rows)
+                cls_rows.append(row)
+                cls_tables.append(table)
+            t_cls_row[bi] = cls_row_of[key]
+            codes = cls_rows[t_cls_row[bi]][lo_: lo_ + n_]
+            table = _factor_table(factors) if len(factors) <= 8 else cls_tables[t_cls_row[bi]]
             t_fac[bi, : len(table)] = table
             present = np.bincount(codes, minlength=len(table)) > 0
             t_fmax[bi] = table[present].max() if present.any() else 0.0
@@ -390,11 +426,14 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         ch = s.channels[name]
         c_cov[ci], c_det[ci] = ch.coverage, ch.detection
         c_mis_p[ci] = ch.misattribution.probability
-        if ch.misattribution.target == "contacts":
+        if ch.misattribution.target == "contacts" and ch.misattribution.probability > 0:
             layers = (ch.misattribution.layer,) if ch.misattribution.layer else tuple(sorted(LAYERS))
-            if layers not in mis_graphs:
-                mis_graphs.append(layers)
-            c_mis_graph[ci] = mis_graphs.index(layers)
+            if layers == ("household",) and "household" in contacts:
+                c_mis_graph[ci] = MIS_HOUSEHOLD
+            else:
+                if layers not in mis_graphs:
+                    mis_graphs.append(layers)
+                c_mis_graph[ci] = mis_graphs.index(layers)
         c_delay[ci] = steps(ch.delay)
         ttls = [x for x in (ch.retention, expiry) if x is not None]
         c_ttl[ci] = steps(min(ttls)) if ttls else -1
@@ -410,16 +449,16 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
             if lidx[idn.watchlist] not in watch_lists:
                 watch_lists.append(lidx[idn.watchlist])
     c_id_watch = np.array([watch_lists.index(x) if x >= 0 else -1 for x in c_id_list], dtype=np.int64)
-    # one contact graph per distinct layer set: row g of mis_ptr indexes graph g's neighbours in mis_idx
-    mis_ptr = np.zeros((max(1, len(mis_graphs)), N + 1), dtype=np.int64)
+    # one contact graph per distinct layer set: graph g's neighbours of e are
+    # mis_idx[g][mis_ptr[g, e]:mis_ptr[g, e + 1]]; a single layer's neighbours are the layer's own
+    # array (not copied), only the row starts are widened to int64
+    mis_ptr = np.zeros((len(mis_graphs), N + 1), dtype=np.int64)
     mis_parts: list[np.ndarray] = []
-    offset = 0
     for g, layers in enumerate(mis_graphs):
         ptr, idx = _csr_union(contacts, list(layers), N)
-        mis_ptr[g] = ptr + offset
-        mis_parts.append(idx)
-        offset += idx.size
-    mis_idx = np.concatenate(mis_parts) if mis_parts else np.zeros(0, np.int32)
+        mis_ptr[g] = ptr
+        mis_parts.append(_writable(idx, np.int32))
+    mis_idx = tuple(mis_parts) + tuple(np.zeros(0, np.int32) for _ in range(MIS_SLOTS - len(mis_parts)))
 
     # ---- scoring
     sc = s.scoring
@@ -427,7 +466,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         soc_ptr, soc_idx = _csr_union(contacts, list(sc.social.layers), N)
         soc_w = float(sc.social.weight)
     else:
-        soc_ptr, soc_idx, soc_w = np.zeros(N + 1, np.int64), np.zeros(0, np.int32), 0.0
+        soc_ptr, soc_idx, soc_w = np.zeros(1, np.int64), np.zeros(0, np.int32), 0.0  # never read
     scheme = 0 if sc.scheme == "points" else 1
     dims = list(sc.dimensions)
     n_dims = 1 if scheme == 0 else len(dims)
@@ -574,7 +613,8 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         c_start=c_start, c_ramp=c_ramp, c_enabled=c_enabled, c_keys=c_keys, c_cov_seed=c_cov_seed, sig_ok=sig_ok,
         c_id_rate=c_id_rate, c_id_crowd=c_id_crowd, c_id_fmr=c_id_fmr, c_id_list=c_id_list, c_id_beh=c_id_beh,
         c_id_watch=c_id_watch,
-        mis_ptr=_writable(mis_ptr, np.int64), mis_idx=_writable(mis_idx, np.int32),
+        mis_ptr=mis_ptr, mis_idx=mis_idx,
+        hh_of=_writable(pop.household, np.int32), hh_start=_writable(pop.household_start, np.int32),
         soc_ptr=_writable(soc_ptr, np.int64), soc_idx=_writable(soc_idx, np.int32), soc_w=soc_w,
         scheme=scheme, base=float(sc.base), lo=float(sc.range[0]), hi=float(sc.range[1]),
         clip_lo=float(clip_lo), clip_hi=float(clip_hi), n_dims=n_dims, dim_w=dim_w, dim_start=dim_start,

@@ -81,7 +81,7 @@ class ShardWorker:
         from scorelab.scenario.loader import load
 
         scenario = load(scenario_data)
-        pop, contacts = built if built is not None else build_population(scenario)
+        pop, contacts = built if built is not None else build_population(scenario, layers="read")
         self.plan = compile_plan(scenario, pop, contacts)
         P = self.plan.params
         self.PR = kernel.make_params(P)

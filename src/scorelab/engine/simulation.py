@@ -90,6 +90,8 @@ RECORD_COLUMNS = {  # 52 bytes a record; record ids (and the links between recor
 }
 #: Most records one process can hold (record ids are int32).
 MAX_RECORDS = 2**31 - 1
+#: Most (list, entity) pairs one process can track (list calendar links are int32).
+MAX_LIST_NODES = 2**31 - 1
 ERROR_NAMES = ("true", "misattributed", "false_match")
 
 
@@ -151,16 +153,20 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
     R = P.city_join.shape[0]
     K = P.k_kind.shape[0]
     n_caps = int(P.cap_row.max(initial=-1) + 1)
+    if L * E > MAX_LIST_NODES:
+        raise UsageError(f"{L} lists x {E:,} people and firms is more list entries than one process can "
+                         f"track ({MAX_LIST_NODES:,}); use fewer lists or a smaller population")
     income = np.concatenate([pop.income.astype(np.float64), np.zeros(F)])
     employed = np.concatenate([(pop.employer >= 0).astype(np.uint8) * 3, np.zeros(F, dtype=np.uint8)])
     rec = {k: np.zeros(0, dtype=t) for k, t in RECORD_COLUMNS.items()}
     return kernel.State(
-        raw=np.zeros((P.n_views, E, P.n_dims)), soc=np.zeros((2, N)), total=np.zeros(E),
+        # contacts' score sums only with the social term (no other kernel reads them)
+        raw=np.zeros((P.n_views, E, P.n_dims)), soc=np.zeros((2, N if P.soc_w > 0 else 0)), total=np.zeros(E),
         grade=np.zeros(E, dtype=np.uint8), cap_acc=np.zeros((n_caps, E)), cap_year=np.full((n_caps, E), -1, dtype=np.int32),
         income_f=income.copy(), income_t=income.copy(), loss_f=np.zeros(E), loss_t=np.zeros(E), money=np.zeros(E),
         employed=employed,
         on_list=np.zeros((L, E), dtype=np.uint8), listed_since=np.zeros((L, E), dtype=np.int32),
-        cal_head=np.full(P.n_steps + 1, -1, dtype=np.int64), cal_next=np.full(L * E, -1, dtype=np.int64),
+        cal_head=np.full(P.n_steps + 1, -1, dtype=np.int64), cal_next=np.full(L * E, -1, dtype=np.int32),
         cal_pending=np.zeros(L * E, dtype=np.uint8), l_stock=np.zeros(L, dtype=np.int64),
         w_mem=np.zeros((W, E), dtype=np.int32), w_pos=np.zeros((W, E), dtype=np.int32), w_n=np.zeros((W, R), dtype=np.int64),
         q_ent=np.zeros((FL, E + 1), dtype=np.int32), q_truth=np.zeros((FL, E + 1), dtype=np.uint8),

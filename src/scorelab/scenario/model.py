@@ -77,6 +77,18 @@ class Scenario(StrictModel):
     run: Run = Field(default_factory=Run)
 
 
+def layers_read(s: Scenario) -> set[str]:
+    """The contact layers the day loop reads (misattribution to contacts, the social term);
+    a run need not build the others."""
+    read: set[str] = set()
+    for ch in s.channels.values():
+        if ch.misattribution.target == "contacts" and ch.misattribution.probability > 0:
+            read |= {ch.misattribution.layer} if ch.misattribution.layer else set(LAYERS)
+    if s.scoring.social is not None and s.scoring.social.weight > 0:
+        read |= set(s.scoring.social.layers)
+    return read
+
+
 def check_references(s: Scenario) -> list[tuple[Path, str, bool]]:
     """Problems that span sections: undefined names, grade bands with gaps or overlaps.
 

@@ -34,6 +34,7 @@ stores only the population's ``household_start`` array.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numba as nb
@@ -482,21 +483,28 @@ def _social_modes(pop: Population, spec: SocialLayerSpec) -> list[tuple[float, n
     ]
 
 
-def build_contacts(pop: Population, spec: ContactsSpec, seed: int, chunks: int = 1) -> Contacts:
-    """Build every enabled layer of ``spec`` for ``pop``. The result does not depend on ``chunks``."""
+def build_contacts(pop: Population, spec: ContactsSpec, seed: int, chunks: int = 1,
+                   only: Collection[str] | None = None) -> Contacts:
+    """Build every enabled layer of ``spec`` for ``pop`` (with ``only``, just the enabled ones
+    named there). Each layer has its own random streams, so a layer is the same whichever
+    others are built with it, and does not depend on ``chunks``."""
     seed = int(seed)
     n = pop.n
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only
+
     layers: dict[str, CSRLayer | HouseholdLayer] = {}
-    if spec.household:
+    if spec.household and wanted("household"):
         layers["household"] = HouseholdLayer("household", pop.household_start, pop.household)
-    if spec.workplace.enabled:
+    if spec.workplace.enabled and wanted("workplace"):
         active = pop.employer >= 0
         w = layer_weights(n, active, spec.workplace.degree, seed, "workplace", chunks)
         emp = np.where(active, pop.employer, 0).astype(np.int32)
         a = spec.workplace.same_employer
         layers["workplace"] = chung_lu(w, [(a, emp), (1 - a, None)], seed, "workplace", chunks)
         del w, emp
-    if spec.school.enabled:
+    if spec.school.enabled and wanted("school"):
         active = pop.school >= 0
         w = layer_weights(n, active, spec.school.degree, seed, "school", chunks)
         school = np.where(active, pop.school, 0).astype(np.int32)
@@ -508,7 +516,7 @@ def build_contacts(pop: Population, spec: ContactsSpec, seed: int, chunks: int =
         del w, school, age_rel
     for name in ("friends", "online"):
         s: SocialLayerSpec = getattr(spec, name)
-        if not s.enabled:
+        if not s.enabled or not wanted(name):
             continue
         active = pop.age >= s.min_age
         if name == "online":
