@@ -18,8 +18,9 @@ built). On top of it, the largest of:
   them (250 B a person, measured).
 
 Expected records are ``people x sum over behaviours of rate (per day) x days x
-the highest coverage x detection`` of the channels that observe each behaviour
-(records past their retention are deleted but not freed, so they count).
+the sum of coverage x detection`` over the channels that observe each behaviour
+(each channel records an act on its own; records past their retention are
+deleted but not freed, so they count).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def estimate(scenario: Any) -> Estimate:
     detect: dict[str, float] = {}
     for c in s.channels.values():
         for b in c.observes:
-            detect[b] = max(detect.get(b, 0.0), float(c.coverage) * float(c.detection))
+            detect[b] = detect.get(b, 0.0) + float(c.coverage) * float(c.detection)  # records per act
     per_person_records = sum(float(b.rate) * days * detect.get(name, 0.0) for name, b in s.behaviours.items())
     records = n * per_person_records
 

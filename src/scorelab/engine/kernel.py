@@ -731,7 +731,7 @@ def other_in_range(e, lo, n, u):
     return k + 1 if k >= e else k
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)  # not inlined: rare, and kept out of the hot observe loop
 def mistaken_subject(P, c, e, u):
     """Whom channel c wrongly records an act of e about, from one uniform u: a contact of e in
     the channel's layers (an actor with no contact there cannot be confused with one, so the

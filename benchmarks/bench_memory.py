@@ -1,0 +1,104 @@
+"""Peak memory of a run, phase by phase, and what it means for 100 million people.
+
+    python benchmarks/bench_memory.py [--scenario rongcheng-2018] [--people 670000 3000000] [--days 365]
+
+Each size runs in a fresh process (so one size's memory does not hide another's): build
+the population, build the contact layers the run reads, run the day loop with its twin,
+build the result tables, and after each phase read the peak resident memory (VmHWM) and
+the resident memory now (VmRSS). The marginal bytes per person between the smallest and
+the largest size (which cancels the interpreter, libraries and kernels) are extrapolated
+to 100 million people and set against the 24 GB target and the estimate of
+``scorelab.memory.estimate``, all in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+TARGET_PEOPLE = 100_000_000
+TARGET_BYTES = 24 * 10**9
+
+CHILD = r"""
+import json, sys
+import scorelab
+from scorelab.results import Result
+from scorelab.scenario.model import layers_read
+from scorelab.engine.simulation import simulate
+from scorelab.synth.contacts import build_contacts
+from scorelab.synth.population import build_population
+
+def status():
+    d = {}
+    for line in open("/proc/self/status"):
+        if line.startswith(("VmHWM", "VmRSS")):
+            k, v = line.split(":")
+            d[k] = int(v.split()[0]) * 1024
+    return d
+
+name, people, days = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sc = scorelab.load(name, {"population.people": people, "run.days": days})
+phases = {"start": status()}
+pop = build_population(sc.population, sc.run.seed)
+phases["population"] = status()
+contacts = build_contacts(pop, sc.contacts, sc.run.seed, only=layers_read(sc))
+phases["contacts"] = status()
+out = simulate(sc, pop, contacts)
+phases["day loop"] = status()
+Result.from_output(out, sc, pop)
+phases["results"] = status()
+print("RESULT " + json.dumps({"phases": phases, "edges": contacts.n_edges, "layers": list(contacts.names)}))
+"""
+
+
+def measure(scenario: str, people: int, days: int) -> dict:
+    proc = subprocess.run([sys.executable, "-c", CHILD, scenario, str(people), str(days)], capture_output=True, text=True)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if proc.returncode != 0 or line is None:
+        sys.exit(f"run of {people:,} people failed:\n{proc.stderr[-3000:]}")
+    return json.loads(line[len("RESULT "):])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="rongcheng-2018")
+    ap.add_argument("--people", type=int, nargs="+", default=[670_000, 3_000_000])
+    ap.add_argument("--days", type=int, default=365)
+    args = ap.parse_args()
+
+    import scorelab
+    from scorelab import memory
+
+    sizes = sorted(set(args.people))
+    runs = {n: measure(args.scenario, n, args.days) for n in sizes}
+    mib = 2**20
+    print(f"scenario {args.scenario}, {args.days} days; contact layers built: {', '.join(runs[sizes[0]]['layers'])}")
+    print(f"{'people':>12} {'phase':<12} {'peak MiB':>9} {'now MiB':>9} {'estimate MiB':>13}")
+    for n in sizes:
+        est = memory.estimate(scorelab.load(args.scenario, {"population.people": n, "run.days": args.days})).total
+        for phase, st in runs[n]["phases"].items():
+            last = phase == "results"
+            print(f"{n:>12,} {phase:<12} {st['VmHWM'] / mib:>9,.0f} {st['VmRSS'] / mib:>9,.0f} "
+                  f"{(f'{est / mib:,.0f}' if last else ''):>13}")
+    if len(sizes) < 2:
+        return
+    lo, hi = sizes[0], sizes[-1]
+    print(f"\nmarginal bytes per person ({lo:,} -> {hi:,} people), peak after each phase:")
+    per = {}
+    for phase in runs[hi]["phases"]:
+        a, b = runs[lo]["phases"][phase]["VmHWM"], runs[hi]["phases"][phase]["VmHWM"]
+        per[phase] = (b - a) / (hi - lo)
+        print(f"  {phase:<12} {per[phase]:8.0f}")
+    peak_per = max(per.values())
+    fixed = runs[lo]["phases"]["results"]["VmHWM"] - peak_per * lo
+    at_target = fixed + peak_per * TARGET_PEOPLE
+    est = memory.estimate(scorelab.load(args.scenario, {"population.people": TARGET_PEOPLE, "run.days": args.days}))
+    print(f"\n{TARGET_PEOPLE:,} people, extrapolated from the measured peak: {at_target / 1e9:,.1f} GB "
+          f"({at_target / TARGET_BYTES:.2f}x the 24 GB target: {'met' if at_target <= TARGET_BYTES else 'not met'})")
+    print(f"{TARGET_PEOPLE:,} people, scorelab.memory.estimate:         {est.total / 1e9:,.1f} GB ({est.describe()})")
+
+
+if __name__ == "__main__":
+    main()
