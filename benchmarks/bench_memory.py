@@ -45,7 +45,7 @@ pop = build_population(sc.population, sc.run.seed)
 phases["population"] = status()
 contacts = build_contacts(pop, sc.contacts, sc.run.seed, only=layers_read(sc))
 phases["contacts"] = status()
-out = simulate(sc, pop, contacts)
+out = simulate(sc, pop, contacts, keep_records=False)  # as scorelab.run: results hold no records
 phases["day loop"] = status()
 Result.from_output(out, sc, pop)
 phases["results"] = status()

@@ -12,10 +12,12 @@ built). On top of it, the largest of:
   misattribution row starts, union graphs), the day-loop state per entity (scores
   per view, both worlds' income and losses, outcome counters, list, watchlist and
   flag state), the records (52 B each, counted for the expected number: the arrays
-  are sized 10 % over it, and pages never written cost nothing) and the per-person
-  end state copied out (100 B a person);
-* **the results**: plan, records and end state, and the result tables built from
-  them (250 B a person, measured).
+  are sized 10 % over it, and pages never written cost nothing) and the columns the
+  end state derives from the state (16 B a person; the rest of it are views);
+* **the results**: plan, the end state (the state's per-person arrays it views,
+  100 B a person; the rest of the state and the records are freed, since a results
+  folder holds no records) and the result tables built from it (250 B a person,
+  measured).
 
 Expected records are ``people x sum over behaviours of rate (per day) x days x
 the sum of coverage x detection`` over the channels that observe each behaviour
@@ -33,8 +35,11 @@ from typing import Any
 POPULATION_BYTES = 29
 #: Transient bytes per person while the population and contact layers are built.
 BUILD_TRANSIENT_BYTES = 200
-#: Bytes per person of the end state handed back (scores, incomes, counters, list membership).
+#: Bytes per person of the end state handed back (scores, incomes, counters, list membership):
+#: views of the day-loop state's arrays, which outlive it, plus a few derived columns.
 END_STATE_BYTES = 100
+#: Of which the derived columns (income lost, employment, list membership), new arrays.
+END_STATE_DERIVED_BYTES = 16
 #: Bytes per person of the result tables (people, groups, score distributions) while built.
 RESULT_BYTES = 250
 #: Bytes per stored directed edge in a CSR layer (int32 index).
@@ -49,8 +54,8 @@ HEADROOM = 0.9
 RESIDENT = ("fixed", "population", "contacts")
 PHASES = {
     "building": ("building (transient)",),
-    "day loop": ("plan", "day-loop state", "records", "end state"),
-    "results": ("plan", "records", "end state", "result tables"),
+    "day loop": ("plan", "day-loop state", "records", "end state, derived"),
+    "results": ("plan", "end state", "result tables"),
 }
 
 
@@ -173,6 +178,7 @@ def estimate(scenario: Any) -> Estimate:
         "plan": plan,
         "day-loop state": entities * per_entity,
         "records": records * RECORD_BYTES,
+        "end state, derived": n * END_STATE_DERIVED_BYTES,
         "end state": n * END_STATE_BYTES,
         "result tables": n * RESULT_BYTES,
     }

@@ -541,9 +541,9 @@ def execute(
             from scorelab.engine.sharded import simulate_sharded
 
             output = simulate_sharded(scenario, pop, contacts, shards, backend="ray", address=ray_address,
-                                      progress=progress, checkpoint=checkpoint)
-        else:
-            output = simulate(scenario, pop, contacts, progress, checkpoint)
+                                      progress=progress, checkpoint=checkpoint, keep_records=False)
+        else:  # a results folder holds no records: they are freed before the result tables are built
+            output = simulate(scenario, pop, contacts, progress, checkpoint, keep_records=False)
         run_id = final.name if final is not None else None
         result = Result.from_output(output, scenario, pop, run_id=run_id, command=command, created=created)
         result.manifest["loop_seconds"] = result.manifest["wall_seconds"]

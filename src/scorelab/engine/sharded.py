@@ -141,9 +141,9 @@ class ShardWorker:
         self.M[:step] = saved.metrics
         self.start_grade, self.start_score = saved.start_grade, saved.start_score
 
-    def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-        """Metrics counted here, per-person end state, records, and the regions owned."""
-        people, records = end_state(self.plan, self.S, self.start_grade, self.start_score)
+    def finish(self, keep_records: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+        """Metrics counted here, per-person end state, records (if kept), and the regions owned."""
+        people, records = end_state(self.plan, self.S, self.start_grade, self.start_score, keep_records)
         return self.M, people, records, self.S.own.copy()
 
 
@@ -245,11 +245,13 @@ def simulate_sharded(
     address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     checkpoint: Checkpoint | None = None,
+    keep_records: bool = True,
 ) -> RunOutput:
     """Run the scenario with its regions split over ``shards`` workers (``backend`` "ray", or
     "local" for the same exchange in this process); same output as ``simulate``. With
     ``checkpoint`` the run continues from its latest save (made with as many shards) and
-    saves every ``checkpoint.every`` steps: each shard's state and the national queues."""
+    saves every ``checkpoint.every`` steps: each shard's state and the national queues.
+    Without ``keep_records`` the workers send back no records."""
     check_shards(scenario, shards)
     t0 = time.perf_counter()
     plan = compile_plan(scenario, pop, contacts)
@@ -309,7 +311,7 @@ def simulate_sharded(
                                      "f_budget": f_budget, "M": M[: s + 1], "owner": owner,
                                      **{f"pending_{k}": p for k, p in enumerate(pending)}}
                 checkpoint.save_parts(s + 1, parts)
-        finished = pool.call("finish", [()] * shards)
+        finished = pool.call("finish", [(keep_records,)] * shards)
     finally:
         pool.close()
     N = P.n_people
@@ -323,6 +325,6 @@ def simulate_sharded(
                 people[name] = arr.copy()
             else:
                 people[name][mask] = arr[mask]
-    records = {name: np.concatenate([f[2][name] for f in finished]) for name in finished[0][2]}
+    records = {name: np.concatenate([f[2][name] for f in finished]) for name in finished[0][2]} if keep_records else {}
     return RunOutput(metrics=metrics_columns(plan, M, names), people=people, records=records, plan=plan,
                      wall_seconds=time.perf_counter() - t0, n_steps=P.n_steps, first_step=first)
