@@ -132,3 +132,25 @@ def test_bad_resumes_fail_with_one_line(tmp_path):
     done = tmp_path / "done"
     scorelab.run(sc, out=done)
     one_line_error(["run", "--resume", str(done)], "already complete")
+
+
+def test_a_checkpoint_without_record_identities_cannot_hand_records_back(tmp_path):
+    """A results-folder run keeps no record identities (actor, step); resuming its checkpoint
+    through the library with the records handed back is refused with one line, and without
+    them gives the folder's run."""
+    from scorelab.engine.checkpoint import Checkpoint
+    from scorelab.engine.simulation import simulate
+
+    sc = scorelab.load("rongcheng-2018", {"population.people": 3000, "run.days": 30})
+    out = tmp_path / "run"
+    with pytest.raises(Stop):
+        scorelab.run(sc, out=out, checkpoint_every=10, progress=stop_at(15))
+    pop, contacts = scorelab.build_population(sc, layers="read")
+    checkpoint = Checkpoint.open(folder_for(out))[0]
+    with pytest.raises(scorelab.UsageError, match="kept no records"):
+        simulate(sc, pop, contacts, checkpoint=checkpoint, keep_records=True)
+    resumed = simulate(sc, pop, contacts, checkpoint=checkpoint, keep_records=False)
+    whole = simulate(sc, pop, contacts)
+    assert resumed.records == {} and len(whole.records["actor"]) > 0
+    for k, v in whole.metrics.items():
+        assert v.tobytes() == resumed.metrics[k].tobytes(), k

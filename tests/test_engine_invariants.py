@@ -174,6 +174,27 @@ def test_a_run_needs_only_the_layers_it_reads(case):
     assert_same_run(out, simulate(sc, pop, read))
 
 
+def test_a_run_that_keeps_no_records_is_the_same_run(case):
+    """Without its records handed back (``scorelab.run`` writes none) a run stores neither its
+    records' actors nor their steps, and gives the same metrics and end state."""
+    from scorelab.engine import kernel
+    from scorelab.engine.plan import compile_plan
+    from scorelab.engine.simulation import initial_state
+
+    name, sc, pop, out = case
+    contacts = scorelab.build_population(sc, layers="read")[1]
+    lean = simulate(sc, pop, contacts, keep_records=False)
+    assert lean.records == {} and len(out.records["actor"]) > 0
+    for part in ("metrics", "people"):
+        a, b = getattr(out, part), getattr(lean, part)
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k].tobytes() == b[k].tobytes(), f"{part}.{k}"
+    plan = compile_plan(sc, pop, contacts)
+    S = initial_state(sc, pop, plan, kernel.make_params(plan.params), keep_records=False)[0]
+    assert S.r_actor.shape == S.r_step.shape == (0,) and S.r_subj.shape[0] > 1000
+
+
 # --------------------------------------------------------------------------- the twin
 
 

@@ -200,7 +200,7 @@ def restore_state(saved: Saved, record_columns: dict[str, type]) -> kernel.State
         if name not in saved.state:
             raise UsageError(f"checkpoint state lacks {name!r}; start the run again")
         arr = saved.state[name]
-        if name in record_columns:
+        if name in record_columns and arr.shape[0] > 0:  # (an empty column is one the run does not keep)
             grown = np.zeros(max(1024, 2 * arr.shape[0]), dtype=arr.dtype)
             grown[: arr.shape[0]] = arr
             arr = grown

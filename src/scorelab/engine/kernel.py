@@ -675,10 +675,11 @@ def new_record(P, S, M, MO, subj, actor, b, c, s, err, appeal):
     r = S.cnt[C_NREC]
     S.cnt[C_NREC] += 1
     S.r_subj[r] = subj
-    S.r_actor[r] = actor
+    if r < S.r_actor.shape[0]:  # who acted, and when: kept only when the run hands records back
+        S.r_actor[r] = actor
+        S.r_step[r] = s
     S.r_beh[r] = b
     S.r_chan[r] = c
-    S.r_step[r] = s
     S.r_err[r] = err
     S.r_state[r] = 0
     S.r_applied[r] = 0

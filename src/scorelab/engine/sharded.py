@@ -33,7 +33,8 @@ from scorelab.engine import kernel
 from scorelab.engine.checkpoint import Checkpoint, restore_state, saved_from_arrays, state_arrays
 from scorelab.engine.plan import compile_plan
 from scorelab.engine.simulation import (
-    RECORD_COLUMNS, RunOutput, _grow_records, end_state, initial_state, metric_layout, metrics_columns, sync,
+    RECORD_COLUMNS, RunOutput, _grow_records, check_identities, end_state, initial_state, metric_layout,
+    metrics_columns, sync,
 )
 from scorelab.errors import UsageError
 
@@ -74,9 +75,11 @@ class ShardWorker:
     """The regions of one shard: their state, and the kernels run on it. Used directly
     (in-process backend) or as a Ray actor."""
 
-    def __init__(self, scenario_data: dict[str, Any], own_regions: list[int], built: Any = None) -> None:
+    def __init__(self, scenario_data: dict[str, Any], own_regions: list[int], built: Any = None,
+                 keep_records: bool = True) -> None:
         """``built``: the (population, contacts) the driver built, shared instead of built again
-        (through Ray's object store, read-only); None builds them from the scenario's seed."""
+        (through Ray's object store, read-only); None builds them from the scenario's seed.
+        ``keep_records``: whether the records will be handed back (and so keep their identities)."""
         from scorelab import build_population
         from scorelab.scenario.loader import load
 
@@ -89,7 +92,8 @@ class ShardWorker:
         self.M = np.zeros((P.n_steps, len(names)))
         own = np.zeros(P.city_join.shape[0], dtype=np.uint8)
         own[own_regions] = 1
-        self.S, self.start_grade, self.start_score = initial_state(scenario, pop, self.plan, self.PR, own)
+        self.keep_records = keep_records
+        self.S, self.start_grade, self.start_score = initial_state(scenario, pop, self.plan, self.PR, own, keep_records)
         self.SR = kernel.make_state(self.S)
         self.counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
         self.id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
@@ -105,7 +109,7 @@ class ShardWorker:
         """The regions' own work in step s (room for the step's records made first)."""
         self.S.money_r[:, :] = 0.0  # money is summed per step
         bound = int(kernel.draw_counts(self.PR, s, self.counts, self.id_counts))
-        grown = _grow_records(sync(self.S, self.SR), bound)
+        grown = _grow_records(sync(self.S, self.SR), bound, self.keep_records)
         if grown.r_subj is not self.S.r_subj:
             self.S = grown
             self.SR = kernel.make_state(self.S)
@@ -137,13 +141,14 @@ class ShardWorker:
         # (arrays that came through Ray's object store are read-only: the state needs its own)
         saved = saved_from_arrays(step, {k: np.array(v) for k, v in arrays.items()})
         self.S = restore_state(saved, RECORD_COLUMNS)
+        check_identities(self.S, self.keep_records)
         self.SR = kernel.make_state(self.S)
         self.M[:step] = saved.metrics
         self.start_grade, self.start_score = saved.start_grade, saved.start_score
 
-    def finish(self, keep_records: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
         """Metrics counted here, per-person end state, records (if kept), and the regions owned."""
-        people, records = end_state(self.plan, self.S, self.start_grade, self.start_score, keep_records)
+        people, records = end_state(self.plan, self.S, self.start_grade, self.start_score, self.keep_records)
         return self.M, people, records, self.S.own.copy()
 
 
@@ -151,7 +156,7 @@ class _Pool:
     """The shard workers, in process or as Ray actors, called all at once."""
 
     def __init__(self, scenario_data: dict[str, Any], owner: np.ndarray, shards: int, backend: str,
-                 address: str | None, built: Any) -> None:
+                 address: str | None, built: Any, keep_records: bool = True) -> None:
         self.ray = None
         self.started = False
         regions = [np.flatnonzero(owner == k).tolist() for k in range(shards)]
@@ -177,9 +182,9 @@ class _Pool:
             # cluster each builds its own (the same, from the seed) rather than receive it
             local_ray = address is None
             shared = ray.put(built) if local_ray else None
-            self.workers = [actor.remote(scenario_data, r, shared) for r in regions]
+            self.workers = [actor.remote(scenario_data, r, shared, keep_records) for r in regions]
         elif backend == "local":
-            self.workers = [ShardWorker(scenario_data, r, built) for r in regions]
+            self.workers = [ShardWorker(scenario_data, r, built, keep_records) for r in regions]
         else:
             raise UsageError(f"unknown backend {backend!r} (choose ray or local)")
 
@@ -272,7 +277,7 @@ def simulate_sharded(
     if found is not None and found[1].get("national", {}).get("owner", np.zeros(0)).tolist() != owner.tolist():
         raise UsageError(f"{checkpoint.folder}: the checkpoint was made with another split into shards; "
                          f"resume it with the shards it was started with")
-    pool = _Pool(data, owner, shards, backend, address, (pop, contacts))
+    pool = _Pool(data, owner, shards, backend, address, (pop, contacts), keep_records)
     first = 0
     try:
         drv = _Driver(pool, owner, R)
@@ -311,7 +316,7 @@ def simulate_sharded(
                                      "f_budget": f_budget, "M": M[: s + 1], "owner": owner,
                                      **{f"pending_{k}": p for k, p in enumerate(pending)}}
                 checkpoint.save_parts(s + 1, parts)
-        finished = pool.call("finish", [(keep_records,)] * shards)
+        finished = pool.call("finish", [()] * shards)
     finally:
         pool.close()
     N = P.n_people

@@ -86,8 +86,13 @@ from scorelab.synth.population import Population
 RECORD_COLUMNS = {  # 52 bytes a record; record ids (and the links between records) are int32
     "r_subj": np.int32, "r_actor": np.int32, "r_beh": np.int16, "r_chan": np.int16, "r_step": np.int32,
     "r_vis": np.int32, "r_err": np.uint8, "r_state": np.uint8, "r_applied": np.uint8, "r_appeal": np.uint8,
+    # points as applied (float64: a grade ceiling puts a score 1e-6 below a band, which float32
+    # would round onto the band)
     "r_delta": np.float64, "r_prev": np.int32, "r_next": np.int32, "r_next_rec": np.int32, "r_next_app": np.int32,
 }
+#: Record columns only the records handed back read (the day loop never does): a run that
+#: keeps no records keeps them empty (44 bytes a record instead of 52).
+IDENTITY_COLUMNS = ("r_actor", "r_step")
 #: Most records one process can hold (record ids are int32).
 MAX_RECORDS = 2**31 - 1
 #: Most (list, entity) pairs one process can track (list calendar links are int32).
@@ -242,8 +247,9 @@ def expected_records(plan: Plan) -> float:
     return total + float(crowd.sum())
 
 
-def _grow_records(S: kernel.State, needed: int) -> kernel.State:
-    """Make room for `needed` more records (amortised doubling)."""
+def _grow_records(S: kernel.State, needed: int, keep: bool) -> kernel.State:
+    """Make room for `needed` more records (amortised doubling); the identity columns only
+    if the records are to be ``keep``-t (handed back)."""
     used = int(S.cnt[kernel.C_NREC])
     cap = S.r_subj.shape[0]
     if used + needed <= cap:
@@ -255,6 +261,8 @@ def _grow_records(S: kernel.State, needed: int) -> kernel.State:
     new_cap = min(new_cap, MAX_RECORDS)
     grown = {}
     for name in RECORD_COLUMNS:
+        if name in IDENTITY_COLUMNS and not keep:
+            continue
         old = getattr(S, name)
         arr = np.zeros(new_cap, dtype=old.dtype)
         arr[:used] = old[:used]
@@ -262,14 +270,21 @@ def _grow_records(S: kernel.State, needed: int) -> kernel.State:
     return S._replace(**grown)
 
 
+def check_identities(S: kernel.State, keep_records: bool) -> None:
+    """A run resumed to hand its records back needs the records' identities saved."""
+    if keep_records and S.r_actor.shape[0] < S.cnt[kernel.C_NREC]:
+        raise UsageError("the checkpoint was saved by a run that kept no records; resume it without them")
+
+
 def initial_state(scenario: Scenario, pop: Population, plan: Plan, PR: kernel.ParamsRef,
-                  own: np.ndarray | None = None) -> tuple[kernel.State, np.ndarray, np.ndarray]:
+                  own: np.ndarray | None = None, keep_records: bool = True
+                  ) -> tuple[kernel.State, np.ndarray, np.ndarray]:
     """The state before step 0 (start scores, grades, histograms of the ``own`` regions) and
     each person's start grade and score."""
     S = _alloc_state(plan, pop, own)
     if plan.params.enabled:
         # 10 % over the expectation: deterrence only lowers it, and untouched room costs no memory
-        S = _grow_records(S, int(1.1 * expected_records(plan)))
+        S = _grow_records(S, int(1.1 * expected_records(plan)), keep_records)
     _start_scores(scenario, pop, S)
     SR = kernel.make_state(S)
     kernel.init_scores(PR, SR)
@@ -350,11 +365,12 @@ def simulate(
         if saved.metrics.shape[1] != M.shape[1] or not 0 <= saved.step <= P.n_steps:
             raise UsageError(f"{checkpoint.folder}: checkpoint does not fit this run; start the run again")
         S = restore_state(saved, RECORD_COLUMNS)
+        check_identities(S, keep_records)
         M[: saved.step] = saved.metrics
         start_grade, start_score = saved.start_grade, saved.start_score
         first = saved.step
     else:
-        S, start_grade, start_score = initial_state(scenario, pop, plan, PR)
+        S, start_grade, start_score = initial_state(scenario, pop, plan, PR, keep_records=keep_records)
         SR = kernel.make_state(S)
         if P.enabled and P.n_steps > 0:
             kernel.init_lists(PR, SR, M, MO)
@@ -379,7 +395,7 @@ def simulate(
                 progress(done, n)
         s = reached
         if s < stop:  # step s could overflow the record arrays: grow them (new arrays, new reference)
-            S = _grow_records(sync(S, SR), int(kernel.draw_counts(PR, s, counts, id_counts)))
+            S = _grow_records(sync(S, SR), int(kernel.draw_counts(PR, s, counts, id_counts)), keep_records)
             SR = kernel.make_state(S)
         elif checkpoint is not None and checkpoint.due(s, n):
             S = sync(S, SR)
