@@ -35,9 +35,9 @@ MIS_ANYONE = -1
 #: ``c_mis_graph`` of a channel whose misattribution lands on another member of the household
 #: (an id range of the population: no graph is stored).
 MIS_HOUSEHOLD = -2
-#: Contact graphs misattribution can draw from (``mis_idx`` is a tuple of this many): one per
-#: stored layer and one for all layers together.
-MIS_SLOTS = len(LAYERS)
+#: Contact graphs misattribution can draw from (``mis_idx`` is a tuple of this many, a fixed
+#: type for the kernels): at most one per layer and one for all layers together.
+MIS_SLOTS = len(LAYERS) + 1
 
 Params = namedtuple(
     "Params",
@@ -343,8 +343,8 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         b = s.behaviours[name]
         lo_, n_ = (0, N) if b.actor == "person" else (N, F)
         t_firm[bi] = b.actor != "person"
-        # static conditions as (mask, factor) pairs; an actor's class code has bit i set when
-        # it matches condition i, and the class's factor is the product of the matched factors
+        # static conditions as (condition, factor) pairs; an actor's class code has bit i set
+        # when it meets condition i, and the class's factor is the product of the met factors
         conditions: list[tuple[Any, float]] = []  # (condition, factor); masks made once per row
         if b.actor == "person" and b.min_age > 0:
             conditions.append((("min_age", b.min_age), 0.0))
@@ -458,6 +458,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         ptr, idx = _csr_union(contacts, list(layers), N)
         mis_ptr[g] = ptr
         mis_parts.append(_writable(idx, np.int32))
+    assert len(mis_parts) <= MIS_SLOTS  # distinct layer sets: single layers, or all of them
     mis_idx = tuple(mis_parts) + tuple(np.zeros(0, np.int32) for _ in range(MIS_SLOTS - len(mis_parts)))
 
     # ---- scoring
