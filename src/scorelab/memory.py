@@ -11,7 +11,7 @@ built). On top of it, the largest of:
 * **the day loop**: the plan's per-person tables (regions, groups, class codes,
   misattribution row starts, union graphs), the day-loop state per entity (scores
   per view, both worlds' income and losses, outcome counters, list, watchlist and
-  flag state), the records (44 B each, counted for the expected number: the arrays
+  flag state), the records (41 B each, counted for the expected number: the arrays
   are sized 10 % over it, and pages never written cost nothing) and the columns the
   end state derives from the state (16 B a person; the rest of it are views);
 * **the results**: plan, the end state (the state's per-person arrays it views,
@@ -45,8 +45,8 @@ RESULT_BYTES = 250
 #: Bytes per stored directed edge in a CSR layer (int32 index).
 EDGE_BYTES = 4
 #: Bytes per record in the engine's record columns, as a run writing a results folder keeps
-#: them (without the actor and step, which only records handed back need: 52 bytes with them).
-RECORD_BYTES = 44
+#: them (without the actor and step, which only records handed back need: 49 bytes with them).
+RECORD_BYTES = 41
 #: Fixed overhead: interpreter, numba, compiled kernels, libraries.
 FIXED_BYTES = 400 * 2**20
 #: Share of available memory a run may plan to use.

@@ -30,7 +30,7 @@ State = namedtuple(
         "on_list", "listed_since", "cal_head", "cal_next", "cal_pending", "l_stock",
         "w_mem", "w_pos", "w_n",
         "q_ent", "q_truth", "q_head", "q_len", "queued", "last_flag", "f_budget",
-        "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_err", "r_state", "r_applied", "r_appeal",
+        "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_flags",
         "r_delta", "r_prev", "r_next", "r_next_rec", "r_next_app",
         "subj_head", "ch_pend", "ch_act", "rec_q", "app_q", "cnt",
         "ghist", "ssum", "money_r", "own", "mb_i", "mb_x", "mb_key", "pf", "gb_mem", "gb_pos", "gb_lo",
@@ -130,6 +130,27 @@ C_NREC, C_NMSG, C_NPEND = 0, 1, 2
 # someone in another region, a joint listing and its end, a crowd-identification hit, an investigation
 MSG_SOC, MSG_REC, MSG_JOIN, MSG_LEAVE, MSG_IDHIT, MSG_INV = range(6)
 ACTIVE, REMOVED_APPEAL, DELETED = 1, 2, 3
+# A record's flags, one byte (r_flags): bits 0-1 its error (0 true, 1 misattributed, 2 false
+# match), bits 2-3 its state (0 pending, then ACTIVE, REMOVED_APPEAL or DELETED), bit 4 its
+# points applied, bit 5 contested on appeal. One byte read where four were (the walks through
+# a person's records read state and error of each).
+ERR_BITS, STATE_BITS, APPLIED_BIT, APPEAL_BIT = 3, 12, 16, 32
+ACTIVE_BITS = ACTIVE << 2
+
+
+@nb.njit(cache=True, inline="always")
+def rec_err(S, r):
+    return S.r_flags[r] & ERR_BITS
+
+
+@nb.njit(cache=True, inline="always")
+def rec_state(S, r):
+    return (S.r_flags[r] & STATE_BITS) >> 2
+
+
+@nb.njit(cache=True, inline="always")
+def set_state(S, r, state):
+    S.r_flags[r] = (S.r_flags[r] & ~STATE_BITS) | (state << 2)
 NO_GRADE = 255
 YEAR = 365.25
 #: candidate events handled per batch (draw and prefetch, then act): enough loads in flight to
@@ -366,7 +387,7 @@ def apply_record(P, S, M, MO, r, scale, s):
     d0 = 0.0
     d1 = 0.0
     for v in range(P.n_views):
-        if P.view_true[v] and S.r_err[r] != 0:
+        if P.view_true[v] and rec_err(S, r) != 0:
             continue
         if P.view_dom[v, dom] == 0:
             continue
@@ -412,9 +433,10 @@ def count_recent(P, S, e, beh_mask_row, within, s):
     while r >= 0:
         if within >= 0 and S.r_vis[r] < s - within:
             break
-        if S.r_state[r] == ACTIVE and beh_mask_row[S.r_beh[r]]:
+        f = S.r_flags[r]
+        if (f & STATE_BITS) == ACTIVE_BITS and beh_mask_row[S.r_beh[r]]:
             n += 1
-            if S.r_err[r] == 0:
+            if (f & ERR_BITS) == 0:
                 n_true += 1
         r = S.r_prev[r]
     return n, n_true
@@ -526,7 +548,7 @@ def review_node(P, S, M, MO, node, s):
         if P.l_clean[l] >= 0:
             r = S.subj_head[e]
             while r >= 0:
-                if S.r_state[r] == ACTIVE and P.l_beh[l, S.r_beh[r]]:
+                if rec_state(S, r) == ACTIVE and P.l_beh[l, S.r_beh[r]]:
                     if S.r_vis[r] + P.l_clean[l] > s:
                         schedule(P, S, node, S.r_vis[r] + P.l_clean[l])
                         return
@@ -558,7 +580,7 @@ def raise_flags(P, S, M, MO, r, s):
         for l in range(P.f_lists.shape[1]):
             if P.f_lists[f, l] and (S.on_list[l, e] & 1):
                 hit = True
-                truth = S.r_err[r] == 0 and (S.on_list[l, e] & 2) == 0
+                truth = rec_err(S, r) == 0 and (S.on_list[l, e] & 2) == 0
                 break
         if not hit:
             n, n_true = count_recent(P, S, e, P.f_beh[f], P.f_within[f], s)
@@ -583,10 +605,10 @@ def make_visible(P, S, M, MO, r, s):
     b = S.r_beh[r]
     c = S.r_chan[r]
     S.r_vis[r] = s
-    S.r_state[r] = ACTIVE
+    set_state(S, r, ACTIVE)
     S.r_prev[r] = S.subj_head[e]
     S.subj_head[e] = r
-    err = S.r_err[r]
+    err = rec_err(S, r)
     M[s, MO[MO_REC] + 3 * c + err] += 1
     if err:
         S.out_records_err[e] += 1
@@ -602,10 +624,10 @@ def make_visible(P, S, M, MO, r, s):
                 touches = True
     if touches:
         apply_record(P, S, M, MO, r, 1.0, s)
-        S.r_applied[r] = 1
+        S.r_flags[r] |= APPLIED_BIT
         if P.recovery >= 0:
             fifo_push(S.rec_q, S.r_next_rec, 0, r)
-    if S.r_appeal[r]:
+    if S.r_flags[r] & APPEAL_BIT:
         fifo_push(S.app_q, S.r_next_app, 0, r)
     for l in range(P.l_beh.shape[0]):
         if P.l_beh[l, b] and (S.on_list[l, e] & 1) == 0 and P.l_actor[l] == (0 if e < P.n_people else 1):
@@ -661,12 +683,12 @@ def fifo_pop(q, nxt, i):
 @nb.njit(cache=True)
 def remove_record(P, S, M, MO, r, state, s):
     """Take an active record out (appeal or deletion), reverting its points if still applied."""
-    if S.r_state[r] != ACTIVE:
+    if rec_state(S, r) != ACTIVE:
         return
-    S.r_state[r] = state
-    if S.r_applied[r]:
+    set_state(S, r, state)
+    if S.r_flags[r] & APPLIED_BIT:
         apply_record(P, S, M, MO, r, -1.0, s)
-        S.r_applied[r] = 0
+        S.r_flags[r] &= ~APPLIED_BIT
     M[s, MO[MO_REMOVED] + (0 if state == REMOVED_APPEAL else 1)] += 1
 
 
@@ -680,10 +702,7 @@ def new_record(P, S, M, MO, subj, actor, b, c, s, err, appeal):
         S.r_step[r] = s
     S.r_beh[r] = b
     S.r_chan[r] = c
-    S.r_err[r] = err
-    S.r_state[r] = 0
-    S.r_applied[r] = 0
-    S.r_appeal[r] = appeal
+    S.r_flags[r] = err | (APPEAL_BIT if appeal else 0)  # pending, nothing applied
     S.r_delta[r] = 0.0
     S.r_prev[r] = -1
     if P.c_delay[c] <= 0:
@@ -1204,9 +1223,9 @@ def _local_phase(P, S, M, MO, s, counts):
         # 3. points recover, records are deleted (retention, expiry), appeals succeed
         while S.rec_q[0, 0] >= 0 and S.r_vis[S.rec_q[0, 0]] + P.recovery <= s:
             r = fifo_pop(S.rec_q, S.r_next_rec, 0)
-            if S.r_state[r] == ACTIVE and S.r_applied[r]:
+            if rec_state(S, r) == ACTIVE and S.r_flags[r] & APPLIED_BIT:
                 apply_record(P, S, M, MO, r, -1.0, s)
-                S.r_applied[r] = 0
+                S.r_flags[r] &= ~APPLIED_BIT
         for c in range(C):
             while S.ch_act[c, 0] >= 0 and S.r_vis[S.ch_act[c, 0]] + P.c_ttl[c] <= s:
                 r = fifo_pop(S.ch_act, S.r_next, c)

@@ -83,15 +83,15 @@ from scorelab.scenario.model import Scenario
 from scorelab.synth.contacts import Contacts
 from scorelab.synth.population import Population
 
-RECORD_COLUMNS = {  # 52 bytes a record; record ids (and the links between records) are int32
+RECORD_COLUMNS = {  # 49 bytes a record; record ids (and the links between records) are int32
     "r_subj": np.int32, "r_actor": np.int32, "r_beh": np.int16, "r_chan": np.int16, "r_step": np.int32,
-    "r_vis": np.int32, "r_err": np.uint8, "r_state": np.uint8, "r_applied": np.uint8, "r_appeal": np.uint8,
+    "r_vis": np.int32, "r_flags": np.uint8,  # error, state, applied, appealed (kernel.ERR_BITS, ...)
     # points as applied (float64: a grade ceiling puts a score 1e-6 below a band, which float32
     # would round onto the band)
     "r_delta": np.float64, "r_prev": np.int32, "r_next": np.int32, "r_next_rec": np.int32, "r_next_app": np.int32,
 }
 #: Record columns only the records handed back read (the day loop never does): a run that
-#: keeps no records keeps them empty (44 bytes a record instead of 52).
+#: keeps no records keeps them empty (41 bytes a record instead of 49).
 IDENTITY_COLUMNS = ("r_actor", "r_step")
 #: Most records one process can hold (record ids are int32).
 MAX_RECORDS = 2**31 - 1
@@ -336,7 +336,10 @@ def end_state(plan: Plan, S: kernel.State, start_grade: np.ndarray, start_score:
     if not keep_records:
         return people, {}
     n_rec = int(S.cnt[kernel.C_NREC])
-    records = {k[2:]: getattr(S, k)[:n_rec] for k in ("r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_err", "r_state")}
+    records = {k[2:]: getattr(S, k)[:n_rec] for k in ("r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis")}
+    flags = S.r_flags[:n_rec]
+    records["err"] = flags & np.uint8(kernel.ERR_BITS)
+    records["state"] = (flags & np.uint8(kernel.STATE_BITS)) >> np.uint8(2)
     return people, records
 
 
