@@ -136,6 +136,11 @@ ACTIVE, REMOVED_APPEAL, DELETED = 1, 2, 3
 # a person's records read state and error of each).
 ERR_BITS, STATE_BITS, APPLIED_BIT, APPEAL_BIT = 3, 12, 16, 32
 ACTIVE_BITS = ACTIVE << 2
+NO_GRADE = 255
+YEAR = 365.25
+#: candidate events handled per batch (draw and prefetch, then act): enough loads in flight to
+#: hide memory latency, few enough that the batch's data stays in the first cache levels
+BATCH = 64
 
 
 @nb.njit(cache=True, inline="always")
@@ -151,11 +156,6 @@ def rec_state(S, r):
 @nb.njit(cache=True, inline="always")
 def set_state(S, r, state):
     S.r_flags[r] = (S.r_flags[r] & ~STATE_BITS) | (state << 2)
-NO_GRADE = 255
-YEAR = 365.25
-#: candidate events handled per batch (draw and prefetch, then act): enough loads in flight to
-#: hide memory latency, few enough that the batch's data stays in the first cache levels
-BATCH = 64
 
 
 @nb.njit(cache=True, inline="always")
@@ -771,7 +771,6 @@ def mistaken_subject(P, c, e, u):
     if deg == 0:
         return e
     return P.mis_idx[g][lo + min(deg - 1, int(u * deg))]
-
 
 
 @nb.njit(cache=True, inline="always")

@@ -248,8 +248,8 @@ def expected_records(plan: Plan) -> float:
 
 
 def _grow_records(S: kernel.State, needed: int, keep: bool) -> kernel.State:
-    """Make room for `needed` more records (amortised doubling); the identity columns only
-    if the records are to be ``keep``-t (handed back)."""
+    """Make room for `needed` more records (amortised doubling); in the identity columns
+    only when ``keep`` (the records are handed back)."""
     used = int(S.cnt[kernel.C_NREC])
     cap = S.r_subj.shape[0]
     if used + needed <= cap:
