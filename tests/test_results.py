@@ -252,6 +252,12 @@ def test_memory_estimate_holds_a_measured_run(tmp_path):
     assert peak < est < 1.6 * peak, (memory.human(peak), memory.human(est))
 
 
+def test_build_population_refuses_an_unknown_layer_choice():
+    """``layers`` is "all" or "read"; anything else is a one-line usage error."""
+    with pytest.raises(scorelab.UsageError, match="layers must be 'all' or 'read', not 'some'"):
+        scorelab.build_population(scorelab.load(tiny()), layers="some")
+
+
 def test_memory_available_is_known_here(monkeypatch):
     """Without an override the available memory is read from the system (a positive number)."""
     monkeypatch.delenv("SCORELAB_MEMORY", raising=False)
