@@ -92,6 +92,20 @@ def _names(scenario: "Scenario", plan: Any) -> dict[str, Any]:
     }
 
 
+def _labels(codes: np.ndarray, table: tuple[str, ...] | list[str]) -> pl.Series:
+    """The names of integer codes (null where a code is negative) as a string column, looked
+    up inside polars: no Python object per person (at 3 million people the lists and object
+    arrays this replaced took most of the 1.8 s of building the result tables)."""
+    if len(codes) == 0:
+        return pl.Series([], dtype=pl.String)
+    codes = np.asarray(codes).astype(np.int64, copy=False)
+    valid = codes >= 0
+    names, index = np.unique(np.asarray(table, dtype=str), return_inverse=True)  # (an Enum's names are unique)
+    enum = pl.Series(names.tolist(), dtype=pl.Enum(names.tolist()))
+    out = enum.gather(index[np.where(valid, codes, 0)]).cast(pl.String)
+    return out if valid.all() else out.set(pl.Series(~valid), None)
+
+
 def _people_frame(out: "RunOutput", pop: "Population") -> pl.DataFrame:
     plan = out.plan
     grades = list(plan.grade_names)
@@ -103,24 +117,17 @@ def _people_frame(out: "RunOutput", pop: "Population") -> pl.DataFrame:
     end_g = np.where(end_g == 255, -1, end_g)
     scored = end_g >= 0
 
-    def names(codes: np.ndarray, table: tuple[str, ...] | list[str]) -> pl.Series:
-        return pl.Series(np.asarray(table, dtype=object)[codes.astype(np.int64)]) if len(codes) else pl.Series([], dtype=pl.String)
-
-    def grade_col(codes: np.ndarray) -> pl.Series:
-        vals = [grades[c] if c >= 0 else None for c in codes.tolist()]
-        return pl.Series(vals, dtype=pl.String)
-
     cols: dict[str, Any] = {
         "person": np.arange(N, dtype=np.int32),
-        "group": names(pop.group, pop.group_names),
-        "province": names(pop.province, pop.province_names),
-        "city": names(pop.city, pop.city_names),
+        "group": _labels(pop.group, pop.group_names),
+        "province": _labels(pop.province, pop.province_names),
+        "city": _labels(pop.city, pop.city_names),
         "urban": pop.urban.astype(bool),
         "age": pop.age.astype(np.int16),
         "start_score": start,
-        "start_grade": grade_col(start_g),
+        "start_grade": _labels(start_g, grades),
         "score": np.where(scored, out.people["score"], np.nan),
-        "grade": grade_col(end_g),
+        "grade": _labels(end_g, grades),
     }
     for k, v in out.people.items():
         if k not in ("score", "grade", "start_score", "start_grade"):
