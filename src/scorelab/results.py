@@ -509,11 +509,9 @@ def execute(
 
     With ``shards`` the regions are split over that many Ray actors (``ray_address``: an
     existing cluster; default a local Ray), with the same result as one process."""
+    from scorelab import build_population
     from scorelab.engine.checkpoint import Checkpoint, folder_for
-    from scorelab.scenario.model import layers_read
     from scorelab.engine.simulation import simulate
-    from scorelab.synth.contacts import build_contacts
-    from scorelab.synth.population import build_population
 
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     final = Path(out) if out is not None else None
@@ -539,9 +537,8 @@ def execute(
             (staging / "scenario.yaml").write_text(yaml.safe_dump(
                 scenario.model_dump(mode="json", by_alias=True), sort_keys=False, allow_unicode=True), encoding="utf-8")
         t_start = t0 = time.perf_counter()
-        pop = build_population(scenario.population, scenario.run.seed)
         # only the layers the day loop reads: the others would cost time and memory for nothing
-        contacts = build_contacts(pop, scenario.contacts, scenario.run.seed, only=layers_read(scenario))
+        pop, contacts = build_population(scenario, layers="read")
         if on_built is not None:
             on_built(time.perf_counter() - t0)
         if shards is not None:

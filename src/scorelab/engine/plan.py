@@ -457,7 +457,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     for g, layers in enumerate(mis_graphs):
         ptr, idx = _csr_union(contacts, list(layers), N)
         mis_ptr[g] = ptr
-        mis_parts.append(_writable(idx, np.int32))
+        mis_parts.append(idx)
     assert len(mis_parts) <= MIS_SLOTS  # distinct layer sets: single layers, or all of them
     mis_idx = tuple(mis_parts) + tuple(np.zeros(0, np.int32) for _ in range(MIS_SLOTS - len(mis_parts)))
 
