@@ -195,6 +195,34 @@ def test_a_run_that_keeps_no_records_is_the_same_run(case):
     assert S.r_actor.shape == S.r_step.shape == (0,) and S.r_subj.shape[0] > 1000
 
 
+def test_records_follow_their_channels_delay_retention_and_appeals(case):
+    """Record ids are given when a record becomes visible (the expiry, recovery and appeal
+    queues are cursors over ids): every record made is handed back once, visible ones at
+    their act's step plus the channel's delay and in visibility order, those still delayed
+    at the end as pending; records past their channel's retention are no longer active; the
+    visible ones per channel and error are the metrics' counts."""
+    from scorelab.engine.kernel import ACTIVE
+
+    name, sc, _, out = case
+    P, rec = out.plan.params, out.records
+    chan = rec["chan"].astype(np.int64)
+    delay, ttl = P.c_delay[chan], P.c_ttl[chan]
+    np.testing.assert_array_equal(rec["vis"], rec["step"] + delay)
+    pending = rec["state"] == 0
+    assert np.array_equal(pending, rec["vis"] >= P.n_steps)
+    if name == "rich":
+        assert pending.sum() > 50 and (ttl > 0).any()  # the case exercises both
+    visible = ~pending
+    assert np.all(np.diff(rec["vis"][visible].astype(np.int64)) >= 0)
+    expired = visible & (ttl >= 0) & (rec["vis"] + ttl <= P.n_steps - 1)
+    assert expired.any() or name != "rich"
+    assert not np.any(rec["state"][expired] == ACTIVE)
+    for ci, cname in enumerate(out.plan.channel_names):
+        for ei, err in enumerate(("true", "misattributed", "false_match")):
+            made = int(np.sum(visible & (chan == ci) & (rec["err"] == ei)))
+            assert made == out.metrics[f"records.{cname}.{err}"].sum(), (cname, err)
+
+
 # --------------------------------------------------------------------------- the twin
 
 

@@ -112,7 +112,7 @@ def test_sigkilled_run_leaves_nothing_that_looks_complete(tmp_path):
     scenario = tmp_path / "slow.yaml"
     import yaml
 
-    scenario.write_text(yaml.safe_dump(tiny(people=2000, days=100_000, rate="0.001 per day")))
+    scenario.write_text(yaml.safe_dump(tiny(people=2000, days=65_000, rate="0.002 per day")))
     out = tmp_path / "runs" / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "scorelab", "run", str(scenario), "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -690,3 +690,13 @@ def test_dict_input_too_deep() -> None:
         deep = [deep]
     p = only({"name": deep})
     assert (p.file, p.line, p.message) == ("<dict>", None, "nested too deeply")
+
+
+
+def test_more_steps_than_a_run_holds_are_refused_at_the_run_section(tmp_path: Path) -> None:
+    """A record's visibility step is 16 bits: a run longer than 65,535 steps is refused at
+    load, naming the run section's line, not when the day loop would overflow."""
+    path = broken(tmp_path, "  days: 30\n", "  days: 70000\n")
+    p = only(path)
+    assert p.path == "run" and p.line == 50
+    assert "70000 days in steps of 1.0 days is 70,000 steps; a run has at most 65,535" in p.message

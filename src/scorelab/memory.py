@@ -11,9 +11,11 @@ built). On top of it, the largest of:
 * **the day loop**: the plan's per-person tables (regions, groups, class codes,
   misattribution row starts, union graphs), the day-loop state per entity (scores
   per view, both worlds' income and losses, outcome counters, list, watchlist and
-  flag state), the records (41 B each, counted for the expected number: the arrays
-  are sized 10 % over it, and pages never written cost nothing) and the columns the
-  end state derives from the state (16 B a person; the rest of it are views);
+  flag state), the records (22 B each, counted for the expected number: the arrays
+  are sized 10 % over it, and pages never written cost nothing; records a channel
+  delays wait in a pool, 25 B each, twice the number waiting at a time) and the
+  columns the end state derives from the state (16 B a person; the rest of it are
+  views);
 * **the results**: plan, the end state (the state's per-person arrays it views,
   100 B a person; the rest of the state and the records are freed, since a results
   folder holds no records) and the result tables built from it (250 B a person,
@@ -45,8 +47,10 @@ RESULT_BYTES = 250
 #: Bytes per stored directed edge in a CSR layer (int32 index).
 EDGE_BYTES = 4
 #: Bytes per record in the engine's record columns, as a run writing a results folder keeps
-#: them (without the actor and step, which only records handed back need: 49 bytes with them).
-RECORD_BYTES = 41
+#: them (without the actor and step, which only records handed back need: 30 bytes with them).
+RECORD_BYTES = 22
+#: Bytes per record waiting in the pool of delayed records (engine.simulation.POOL_COLUMNS).
+POOL_BYTES = 25
 #: Fixed overhead: interpreter, numba, compiled kernels, libraries.
 FIXED_BYTES = 400 * 2**20
 #: Share of available memory a run may plan to use.
@@ -165,9 +169,12 @@ def estimate(scenario: Any) -> Estimate:
     plan = n * (13 + len(conditions) + 8 * len(graphs)) + unions
 
     detect: dict[str, float] = {}
+    waiting = 0.0  # records a person has waiting in the pool at a time
     for c in s.channels.values():
         for b in c.observes:
-            detect[b] = detect.get(b, 0.0) + float(c.coverage) * float(c.detection)  # records per act
+            seen = float(c.coverage) * float(c.detection)  # records per act
+            detect[b] = detect.get(b, 0.0) + seen
+            waiting += float(s.behaviours[b].rate) * min(float(c.delay), days) * seen if b in s.behaviours else 0.0
     per_person_records = sum(float(b.rate) * days * detect.get(name, 0.0) for name, b in s.behaviours.items())
     records = n * per_person_records
 
@@ -178,7 +185,7 @@ def estimate(scenario: Any) -> Estimate:
         "building (transient)": n * BUILD_TRANSIENT_BYTES,
         "plan": plan,
         "day-loop state": entities * per_entity,
-        "records": records * RECORD_BYTES,
+        "records": records * RECORD_BYTES + 2 * n * waiting * POOL_BYTES,
         "end state, derived": n * END_STATE_DERIVED_BYTES,
         "end state": n * END_STATE_BYTES,
         "result tables": n * RESULT_BYTES,

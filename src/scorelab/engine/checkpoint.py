@@ -30,7 +30,7 @@ from scorelab.engine import kernel
 from scorelab.errors import UsageError
 
 FORMAT_NAME = "scorelab-checkpoint"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 LATEST_FILE = "latest.json"
 META_FILE = "checkpoint.json"
 SCENARIO_FILE = "scenario.yaml"
@@ -176,10 +176,11 @@ class Checkpoint:
 
 def state_arrays(S: kernel.State, metrics: np.ndarray, start_grade: np.ndarray,
                  start_score: np.ndarray) -> dict[str, np.ndarray]:
-    """What a checkpoint keeps of one state: every State array (records trimmed to those in
-    use), the metric rows so far, and the start grades and scores."""
-    used = int(S.cnt[kernel.C_NREC])
-    arrays = {f"S.{name}": (arr[:used] if name.startswith("r_") else arr) for name, arr in S._asdict().items()}
+    """What a checkpoint keeps of one state: every State array (records, and the pool of
+    delayed records, trimmed to those in use), the metric rows so far, and the start grades
+    and scores."""
+    used = {"r_": int(S.cnt[kernel.C_NREC]), "p_": int(S.cnt[kernel.C_PTOP])}
+    arrays = {f"S.{name}": (arr[:used[name[:2]]] if name[:2] in used else arr) for name, arr in S._asdict().items()}
     arrays.update({"M": metrics, "start_grade": start_grade, "start_score": start_score})
     return arrays
 

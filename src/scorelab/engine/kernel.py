@@ -30,9 +30,9 @@ State = namedtuple(
         "on_list", "listed_since", "cal_head", "cal_next", "cal_pending", "l_stock",
         "w_mem", "w_pos", "w_n",
         "q_ent", "q_truth", "q_head", "q_len", "queued", "last_flag", "f_budget",
-        "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_flags",
-        "r_delta", "r_prev", "r_next", "r_next_rec", "r_next_app",
-        "subj_head", "ch_pend", "ch_act", "rec_q", "app_q", "cnt",
+        "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_flags", "r_delta", "r_prev",
+        "p_subj", "p_actor", "p_beh", "p_step", "p_vis", "p_flags", "p_next",
+        "subj_head", "ch_pend", "cur", "cnt",
         "ghist", "ssum", "money_r", "own", "mb_i", "mb_x", "mb_key", "pf", "gb_mem", "gb_pos", "gb_lo",
         "out_supp", "out_refused", "out_sanctions", "out_rewards", "out_wrongful", "out_assoc", "out_flagged",
         "out_investigated", "out_records_err", "cov", "risk",
@@ -124,8 +124,13 @@ def make_state(nt):
 MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE = range(10)
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf")
-# cnt slots: records in use, messages in the outbox, pending flags
-C_NREC, C_NMSG, C_NPEND = 0, 1, 2
+# cnt slots: records in use, messages in the outbox, pending flags, delayed records waiting in
+# the pool, the pool's free list (-1: empty), the pool's slots ever used
+C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP = 0, 1, 2, 3, 4, 5
+N_CNT = 6
+# cur slots: the next record (id) the recovery and appeal walks look at; the expiry walk of
+# channel c is at cur[CUR_TTL + c]. Record ids follow visibility, so each walk is a cursor.
+CUR_RECOVERY, CUR_APPEAL, CUR_TTL = 0, 1, 2
 # messages between regions (delivered at the step's exchange): social-term change, a record about
 # someone in another region, a joint listing and its end, a crowd-identification hit, an investigation
 MSG_SOC, MSG_REC, MSG_JOIN, MSG_LEAVE, MSG_IDHIT, MSG_INV = range(6)
@@ -612,8 +617,6 @@ def make_visible(P, S, M, MO, r, s):
     M[s, MO[MO_REC] + 3 * c + err] += 1
     if err:
         S.out_records_err[e] += 1
-    if P.c_ttl[c] >= 0:
-        fifo_push(S.ch_act, S.r_next, c, r)
     if P.scheme == 0:
         S.r_delta[r] = record_points(P, S, r, s)
         touches = S.r_delta[r] != 0.0
@@ -625,10 +628,6 @@ def make_visible(P, S, M, MO, r, s):
     if touches:
         apply_record(P, S, M, MO, r, 1.0, s)
         S.r_flags[r] |= APPLIED_BIT
-        if P.recovery >= 0:
-            fifo_push(S.rec_q, S.r_next_rec, 0, r)
-    if S.r_flags[r] & APPEAL_BIT:
-        fifo_push(S.app_q, S.r_next_app, 0, r)
     for l in range(P.l_beh.shape[0]):
         if P.l_beh[l, b] and (S.on_list[l, e] & 1) == 0 and P.l_actor[l] == (0 if e < P.n_people else 1):
             n, n_true = count_recent(P, S, e, P.l_beh[l], P.l_within[l], s)
@@ -657,12 +656,12 @@ def prefetch_subject(P, S, e, b):
 @nb.njit(cache=True, inline="always")
 def falls_due(S, c, s):
     """Whether the next record waiting on channel c becomes visible at step s."""
-    return S.ch_pend[c, 0] >= 0 and S.r_vis[S.ch_pend[c, 0]] <= s
+    return S.ch_pend[c, 0] >= 0 and S.p_vis[S.ch_pend[c, 0]] <= s
 
 
 @nb.njit(cache=True, inline="always")
 def fifo_push(q, nxt, i, r):
-    """Append record r to FIFO i (q[i, 0] head, q[i, 1] tail) linked through `nxt`."""
+    """Append r to FIFO i (q[i, 0] head, q[i, 1] tail) linked through `nxt`."""
     nxt[r] = -1
     if q[i, 1] < 0:
         q[i, 0] = r
@@ -692,24 +691,55 @@ def remove_record(P, S, M, MO, r, state, s):
     M[s, MO[MO_REMOVED] + (0 if state == REMOVED_APPEAL else 1)] += 1
 
 
-@nb.njit(cache=True)
-def new_record(P, S, M, MO, subj, actor, b, c, s, err, appeal):
+@nb.njit(cache=True, inline="always")
+def add_record(S, subj, actor, b, c, step, flags):
+    """The next record id, for a record becoming visible now. Ids follow visibility, so the
+    recovery, appeal and expiry queues are cursors over ids (no links per record)."""
     r = S.cnt[C_NREC]
     S.cnt[C_NREC] += 1
     S.r_subj[r] = subj
     if r < S.r_actor.shape[0]:  # who acted, and when: kept only when the run hands records back
         S.r_actor[r] = actor
-        S.r_step[r] = s
+        S.r_step[r] = step
     S.r_beh[r] = b
     S.r_chan[r] = c
-    S.r_flags[r] = err | (APPEAL_BIT if appeal else 0)  # pending, nothing applied
+    S.r_flags[r] = flags
     S.r_delta[r] = 0.0
-    S.r_prev[r] = -1
+    return r
+
+
+@nb.njit(cache=True)
+def new_record(P, S, M, MO, subj, actor, b, c, s, err, appeal):
+    """A record of channel c made at step s: visible now, or waiting in the pool of delayed
+    records (in channel c's queue) until its channel's delay has passed."""
+    flags = err | (APPEAL_BIT if appeal else 0)  # pending, nothing applied
     if P.c_delay[c] <= 0:
-        make_visible(P, S, M, MO, r, s)
+        make_visible(P, S, M, MO, add_record(S, subj, actor, b, c, s, flags), s)
+        return
+    i = S.cnt[C_PFREE]
+    if i >= 0:
+        S.cnt[C_PFREE] = S.p_next[i]
     else:
-        S.r_vis[r] = s + P.c_delay[c]
-        fifo_push(S.ch_pend, S.r_next, c, r)
+        i = S.cnt[C_PTOP]
+        S.cnt[C_PTOP] += 1
+    S.cnt[C_NPOOL] += 1
+    S.p_subj[i] = subj
+    S.p_actor[i] = actor
+    S.p_beh[i] = b
+    S.p_step[i] = s
+    S.p_vis[i] = s + P.c_delay[c]
+    S.p_flags[i] = flags
+    fifo_push(S.ch_pend, S.p_next, c, i)
+
+
+@nb.njit(cache=True, inline="always")
+def release_delayed(S, i, c):
+    """Record id for the delayed record in pool slot i (channel c); the slot is freed."""
+    r = add_record(S, S.p_subj[i], S.p_actor[i], S.p_beh[i], c, S.p_step[i], S.p_flags[i])
+    S.p_next[i] = S.cnt[C_PFREE]
+    S.cnt[C_PFREE] = i
+    S.cnt[C_NPOOL] -= 1
+    return r
 
 
 @nb.njit(cache=True, inline="always")
@@ -871,13 +901,25 @@ def _draw_counts(P, s, counts, id_counts):
 
 
 @nb.njit(cache=True)
+def delays(P):
+    """Whether any channel delays its records (they wait in the pool)."""
+    for c in range(P.c_delay.shape[0]):
+        if P.c_delay[c] > 0:
+            return True
+    return False
+
+
+@nb.njit(cache=True)
 def _run_steps(P, S, M, MO, first, last, counts, id_counts):
     """Steps ``first`` .. ``last - 1`` in one call (no Python between steps); returns the
     first step not run, which is below ``last`` when that step could create more records than
     the record arrays have room for (the caller grows them and calls again)."""
     for s in range(first, last):
         bound = _draw_counts(P, s, counts, id_counts)
-        if S.cnt[C_NREC] + bound > S.r_subj.shape[0]:
+        # visible this step at most: the step's new records and those waiting in the pool
+        if S.cnt[C_NREC] + S.cnt[C_NPOOL] + bound > S.r_subj.shape[0]:
+            return s
+        if S.cnt[C_NPOOL] + bound > S.p_subj.shape[0] and delays(P):
             return s
         step(P, S, M, MO, s, counts, id_counts)
     return last
@@ -1213,25 +1255,38 @@ def _local_phase(P, S, M, MO, s, counts):
             while falls_due(S, c, s):
                 m = 0
                 while m < BATCH and falls_due(S, c, s):
-                    r = fifo_pop(S.ch_pend, S.r_next, c)
-                    due[m] = r
-                    prefetch_subject(P, S, S.r_subj[r], S.r_beh[r])
+                    i = fifo_pop(S.ch_pend, S.p_next, c)
+                    due[m] = i
+                    prefetch_subject(P, S, S.p_subj[i], S.p_beh[i])
                     m += 1
                 for i in range(m):
-                    make_visible(P, S, M, MO, due[i], s)
-        # 3. points recover, records are deleted (retention, expiry), appeals succeed
-        while S.rec_q[0, 0] >= 0 and S.r_vis[S.rec_q[0, 0]] + P.recovery <= s:
-            r = fifo_pop(S.rec_q, S.r_next_rec, 0)
-            if rec_state(S, r) == ACTIVE and S.r_flags[r] & APPLIED_BIT:
-                apply_record(P, S, M, MO, r, -1.0, s)
-                S.r_flags[r] &= ~APPLIED_BIT
+                    make_visible(P, S, M, MO, release_delayed(S, due[i], c), s)
+        # 3. points recover, records are deleted (retention, expiry), appeals succeed: walks
+        # over record ids (visibility order) up to the records old enough
+        n_rec = S.cnt[C_NREC]
+        if P.recovery >= 0:
+            r = S.cur[CUR_RECOVERY]
+            while r < n_rec and S.r_vis[r] + P.recovery <= s:
+                if rec_state(S, r) == ACTIVE and S.r_flags[r] & APPLIED_BIT:
+                    apply_record(P, S, M, MO, r, -1.0, s)
+                    S.r_flags[r] &= ~APPLIED_BIT
+                r += 1
+            S.cur[CUR_RECOVERY] = r
         for c in range(C):
-            while S.ch_act[c, 0] >= 0 and S.r_vis[S.ch_act[c, 0]] + P.c_ttl[c] <= s:
-                r = fifo_pop(S.ch_act, S.r_next, c)
-                remove_record(P, S, M, MO, r, DELETED, s)
-        while S.app_q[0, 0] >= 0 and S.r_vis[S.app_q[0, 0]] + P.appeal_delay <= s:
-            r = fifo_pop(S.app_q, S.r_next_app, 0)
-            remove_record(P, S, M, MO, r, REMOVED_APPEAL, s)
+            if P.c_ttl[c] < 0:
+                continue
+            r = S.cur[CUR_TTL + c]
+            while r < n_rec and S.r_vis[r] + P.c_ttl[c] <= s:
+                if S.r_chan[r] == c:
+                    remove_record(P, S, M, MO, r, DELETED, s)
+                r += 1
+            S.cur[CUR_TTL + c] = r
+        r = S.cur[CUR_APPEAL]
+        while r < n_rec and S.r_vis[r] + P.appeal_delay <= s:
+            if S.r_flags[r] & APPEAL_BIT:
+                remove_record(P, S, M, MO, r, REMOVED_APPEAL, s)
+            r += 1
+        S.cur[CUR_APPEAL] = r
         # 4. list reviews that fall due
         node = S.cal_head[s]
         S.cal_head[s] = -1

@@ -78,6 +78,11 @@ Params = namedtuple(
 )
 
 
+#: Most channels and behaviours in a scenario (a record's channel and behaviour are 8 and 16 bits).
+MAX_CHANNELS = 2**8 - 1
+MAX_BEHAVIOURS = 2**15 - 1
+
+
 @dataclass
 class Plan:
     """Numeric tables for a run plus the names needed to label its output."""
@@ -90,6 +95,11 @@ class Plan:
     consequence_names: list[str]
     flag_names: list[str]
     consequence_sanction: list[bool]
+
+    @property
+    def delays(self) -> bool:
+        """Whether a channel delays its records (they wait in the pool of delayed records)."""
+        return bool((self.params.c_delay > 0).any())
 
 
 def _fail(path: str, message: str) -> ScenarioError:
@@ -275,6 +285,11 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     didx = {d: i for i, d in enumerate(domains)}
     B, C, G, L, K, FL = len(beh), len(chans), len(grades), len(lists), len(cons), len(flags)
     T = B + K
+    # a record stores its behaviour in 16 bits and its channel in 8
+    if C > MAX_CHANNELS:
+        raise _fail("channels", f"{C} channels; a scenario has at most {MAX_CHANNELS}")
+    if B > MAX_BEHAVIOURS:
+        raise _fail("behaviours", f"{B} behaviours; a scenario has at most {MAX_BEHAVIOURS}")
 
     # ---- entities
     ent_city = np.concatenate([pop.city.astype(np.int32), pop.firms.city.astype(np.int32)])

@@ -109,8 +109,9 @@ class ShardWorker:
         """The regions' own work in step s (room for the step's records made first)."""
         self.S.money_r[:, :] = 0.0  # money is summed per step
         bound = int(kernel.draw_counts(self.PR, s, self.counts, self.id_counts))
-        grown = _grow_records(sync(self.S, self.SR), bound, self.keep_records)
-        if grown.r_subj is not self.S.r_subj:
+        synced = sync(self.S, self.SR)
+        grown = _grow_records(synced, bound, self.keep_records, bound if self.plan.delays else 0)
+        if grown is not synced:
             self.S = grown
             self.SR = kernel.make_state(self.S)
         kernel.local_phase(self.PR, self.SR, self.M, self.MO, s, self.counts)

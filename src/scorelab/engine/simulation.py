@@ -83,16 +83,21 @@ from scorelab.scenario.model import Scenario
 from scorelab.synth.contacts import Contacts
 from scorelab.synth.population import Population
 
-RECORD_COLUMNS = {  # 49 bytes a record; record ids (and the links between records) are int32
-    "r_subj": np.int32, "r_actor": np.int32, "r_beh": np.int16, "r_chan": np.int16, "r_step": np.int32,
-    "r_vis": np.int32, "r_flags": np.uint8,  # error, state, applied, appealed (kernel.ERR_BITS, ...)
+RECORD_COLUMNS = {  # 30 bytes a record; record ids (and the subject's chain) are int32
+    "r_subj": np.int32, "r_actor": np.int32, "r_beh": np.int16, "r_chan": np.uint8, "r_step": np.int32,
+    "r_vis": np.uint16,  # the step it became visible (runs have at most MAX_STEPS steps)
+    "r_flags": np.uint8,  # error, state, applied, appealed (kernel.ERR_BITS, ...)
     # points as applied (float64: a grade ceiling puts a score 1e-6 below a band, which float32
     # would round onto the band)
-    "r_delta": np.float64, "r_prev": np.int32, "r_next": np.int32, "r_next_rec": np.int32, "r_next_app": np.int32,
+    "r_delta": np.float64, "r_prev": np.int32,
 }
 #: Record columns only the records handed back read (the day loop never does): a run that
-#: keeps no records keeps them empty (41 bytes a record instead of 49).
+#: keeps no records keeps them empty (22 bytes a record instead of 30).
 IDENTITY_COLUMNS = ("r_actor", "r_step")
+#: The pool of delayed records (made, not yet visible): a record id is given when a record
+#: becomes visible, so the pool holds what a record is until then, in its channel's queue.
+POOL_COLUMNS = {"p_subj": np.int32, "p_actor": np.int32, "p_beh": np.int16, "p_step": np.int32,
+                "p_vis": np.int32, "p_flags": np.uint8, "p_next": np.int32}
 #: Most records one process can hold (record ids are int32).
 MAX_RECORDS = 2**31 - 1
 #: Most (list, entity) pairs one process can track (list calendar links are int32).
@@ -164,7 +169,9 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
                          f"track ({MAX_LIST_NODES:,}); use fewer lists or a smaller population")
     income = np.concatenate([pop.income.astype(np.float64), np.zeros(F)])
     employed = np.concatenate([(pop.employer >= 0).astype(np.uint8) * 3, np.zeros(F, dtype=np.uint8)])
-    rec = {k: np.zeros(0, dtype=t) for k, t in RECORD_COLUMNS.items()}
+    rec = {k: np.zeros(0, dtype=t) for k, t in (RECORD_COLUMNS | POOL_COLUMNS).items()}
+    cnt = np.zeros(kernel.N_CNT, dtype=np.int64)
+    cnt[kernel.C_PFREE] = -1
     return kernel.State(
         # contacts' score sums only with the social term (no other kernel reads them)
         raw=np.zeros((P.n_views, E, P.n_dims)), soc=np.zeros((2, N if P.soc_w > 0 else 0)), total=np.zeros(E),
@@ -180,8 +187,7 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         last_flag=np.full((FL, E), -(2**30), dtype=np.int32), f_budget=np.zeros(FL),
         **rec,
         subj_head=np.full(E, -1, dtype=np.int32), ch_pend=np.full((C, 2), -1, dtype=np.int64),
-        ch_act=np.full((C, 2), -1, dtype=np.int64), rec_q=np.full((1, 2), -1, dtype=np.int64),
-        app_q=np.full((1, 2), -1, dtype=np.int64), cnt=np.zeros(4, dtype=np.int64),
+        cur=np.zeros(kernel.CUR_TTL + C, dtype=np.int64), cnt=cnt,
         ghist=np.zeros((2, G), dtype=np.int64), ssum=np.zeros((R, 2)), money_r=np.zeros((R, K)),
         own=np.ones(R, dtype=np.uint8) if own is None else own.astype(np.uint8),
         mb_i=np.zeros((64, 6), dtype=np.int64), mb_x=np.zeros((64, 2)), mb_key=np.zeros(64, dtype=np.int64),
@@ -247,27 +253,36 @@ def expected_records(plan: Plan) -> float:
     return total + float(crowd.sum())
 
 
-def _grow_records(S: kernel.State, needed: int, keep: bool) -> kernel.State:
-    """Make room for `needed` more records (amortised doubling); in the identity columns
-    only when ``keep`` (the records are handed back)."""
-    used = int(S.cnt[kernel.C_NREC])
-    cap = S.r_subj.shape[0]
-    if used + needed <= cap:
-        return S
-    new_cap = max(used + needed, 2 * cap, 1024)
-    if used + needed > MAX_RECORDS:
-        raise UsageError(f"the run makes more than {MAX_RECORDS:,} records in one process; "
-                         "split it over more shards (--shards) or shorten it")
-    new_cap = min(new_cap, MAX_RECORDS)
+def _grow_records(S: kernel.State, needed: int, keep: bool, delayed: int = 0) -> kernel.State:
+    """Make room for `needed` more records, `delayed` of them maybe waiting in the pool of
+    delayed records, besides those waiting there now (amortised doubling); in the identity
+    columns only when ``keep`` (the records are handed back)."""
+    used, waiting = int(S.cnt[kernel.C_NREC]), int(S.cnt[kernel.C_NPOOL])
     grown = {}
-    for name in RECORD_COLUMNS:
-        if name in IDENTITY_COLUMNS and not keep:
+    if used + waiting + needed > S.r_subj.shape[0]:
+        if used + waiting + needed > MAX_RECORDS:
+            raise UsageError(f"the run makes more than {MAX_RECORDS:,} records in one process; "
+                             "split it over more shards (--shards) or shorten it")
+        cap = min(max(used + waiting + needed, 2 * S.r_subj.shape[0], 1024), MAX_RECORDS)
+        grown |= _grown(S, RECORD_COLUMNS, cap, used, skip=() if keep else IDENTITY_COLUMNS)
+    if waiting + delayed > S.p_subj.shape[0]:
+        cap = max(waiting + delayed, 2 * S.p_subj.shape[0], 1024)
+        grown |= _grown(S, POOL_COLUMNS, cap, int(S.cnt[kernel.C_PTOP]))
+    return S._replace(**grown) if grown else S
+
+
+def _grown(S: kernel.State, columns: dict[str, type], cap: int, used: int,
+           skip: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Copies of ``columns`` of S with room for ``cap`` rows (the first ``used`` kept)."""
+    grown = {}
+    for name in columns:
+        if name in skip:
             continue
         old = getattr(S, name)
-        arr = np.zeros(new_cap, dtype=old.dtype)
+        arr = np.zeros(cap, dtype=old.dtype)
         arr[:used] = old[:used]
         grown[name] = arr
-    return S._replace(**grown)
+    return grown
 
 
 def check_identities(S: kernel.State, keep_records: bool) -> None:
@@ -338,10 +353,29 @@ def end_state(plan: Plan, S: kernel.State, start_grade: np.ndarray, start_score:
     n_rec = int(S.cnt[kernel.C_NREC])
     records = {k[2:]: getattr(S, k)[:n_rec] for k in ("r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis")}
     flags = S.r_flags[:n_rec]
+    records["vis"] = records["vis"].astype(np.int32)  # (a record still delayed may be due after the run)
+    slots, chan = _waiting(S)
+    if slots.size:  # records still delayed at the end: after the others, state pending
+        extra = {"subj": S.p_subj[slots], "actor": S.p_actor[slots], "beh": S.p_beh[slots], "chan": chan,
+                 "step": S.p_step[slots], "vis": S.p_vis[slots]}
+        records = {k: np.concatenate([v, extra[k].astype(v.dtype)]) for k, v in records.items()}
+        flags = np.concatenate([flags, S.p_flags[slots]])
     records["err"] = flags & np.uint8(kernel.ERR_BITS)
     records["state"] = (flags & np.uint8(kernel.STATE_BITS)) >> np.uint8(2)
     return people, records
 
+
+def _waiting(S: kernel.State) -> tuple[np.ndarray, np.ndarray]:
+    """Pool slots of the records the channels still delay (each channel's queue in order),
+    and their channels."""
+    slots, chan = [], []
+    for c in range(S.ch_pend.shape[0]):
+        i = int(S.ch_pend[c, 0])
+        while i >= 0:
+            slots.append(i)
+            chan.append(c)
+            i = int(S.p_next[i])
+    return np.asarray(slots, dtype=np.int64), np.asarray(chan, dtype=np.uint8)
 
 def simulate(
     scenario: Scenario,
@@ -398,7 +432,8 @@ def simulate(
                 progress(done, n)
         s = reached
         if s < stop:  # step s could overflow the record arrays: grow them (new arrays, new reference)
-            S = _grow_records(sync(S, SR), int(kernel.draw_counts(PR, s, counts, id_counts)), keep_records)
+            bound = int(kernel.draw_counts(PR, s, counts, id_counts))
+            S = _grow_records(sync(S, SR), bound, keep_records, bound if plan.delays else 0)
             SR = kernel.make_state(S)
         elif checkpoint is not None and checkpoint.due(s, n):
             S = sync(S, SR)

@@ -371,6 +371,10 @@ class Safeguards(StrictModel):
     disabled_channels: list[Name] = Field(default_factory=list, description="data minimisation: these channels are off")
 
 
+#: Most steps in one run.
+MAX_STEPS = 2**16 - 1
+
+
 class Run(StrictModel):
     """How long, from when, with which seed."""
 
@@ -386,3 +390,11 @@ class Run(StrictModel):
         if v <= 0:
             raise ValueError(f"must be > 0 days, got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _steps_fit(self) -> "Run":
+        steps = math.ceil(self.days / self.step)
+        if steps > MAX_STEPS:  # (a record's visibility step is stored in 16 bits)
+            raise ValueError(f"{self.days} days in steps of {self.step} days is {steps:,} steps; "
+                             f"a run has at most {MAX_STEPS:,}")
+        return self
