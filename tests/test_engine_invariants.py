@@ -223,6 +223,56 @@ def test_records_follow_their_channels_delay_retention_and_appeals(case):
             assert made == out.metrics[f"records.{cname}.{err}"].sum(), (cname, err)
 
 
+def test_list_slots_and_the_delayed_pool_hold_exactly_what_is_pending(tmp_path):
+    """Mid-run (a checkpoint of the rich case at step 120), a list slot exists exactly for
+    each (list, entity) that is listed or waiting for a review, each in its entity's chain
+    and pending ones once in the calendar; the pool of delayed records holds exactly the
+    records in the channels' queues, the rest of its slots on the free list."""
+    from scorelab.engine import kernel
+    from scorelab.engine.checkpoint import Checkpoint, folder_for
+
+    class Stop(Exception):
+        pass
+
+    def stop(done: int, total: int) -> None:
+        if done == 125:
+            raise Stop
+
+    out = tmp_path / "run"
+    with pytest.raises(Stop):
+        scorelab.run(load_case("rich"), out=out, checkpoint_every=120, progress=stop)
+    S = Checkpoint.open(folder_for(out))[0].load().state
+    cnt = S["cnt"]
+
+    def chain(head: int, nxt: np.ndarray) -> list[int]:
+        seen = []
+        while head >= 0:
+            seen.append(int(head))
+            head = nxt[head]
+        return seen
+
+    top = int(cnt[kernel.C_LTOP])
+    used = [i for i in range(top) if S["ls_ent"][i] >= 0]
+    free = chain(int(cnt[kernel.C_LFREE]), S["ls_next"])
+    assert sorted(used + free) == list(range(top))
+    pairs = {(int(S["ls_list"][i]), int(S["ls_ent"][i])): i for i in used}
+    assert len(pairs) == len(used)  # one slot per (list, entity)
+    listed = {(int(l), int(e)) for l, e in zip(*np.nonzero(S["on_list"] & 1))}
+    assert len(listed) > 100 and listed <= pairs.keys()
+    pending = {i for i in used if S["ls_pend"][i]}
+    assert {pairs[x] for x in pairs.keys() - listed} <= pending  # a slot not listed waits for a review
+    assert len(pending - {pairs[x] for x in listed}) > 0  # promotions and exits wait unlisted
+    in_calendar = [i for h in S["cal_head"] for i in chain(int(h), S["ls_cal"])]
+    assert sorted(in_calendar) == sorted(pending)
+    for e in {e for _, e in pairs}:
+        assert sorted(chain(int(S["ls_head"][e]), S["ls_next"])) == sorted(i for (_, x), i in pairs.items() if x == e)
+
+    waiting = [i for c in range(S["ch_pend"].shape[0]) for i in chain(int(S["ch_pend"][c, 0]), S["p_next"])]
+    assert len(waiting) == int(cnt[kernel.C_NPOOL]) > 0
+    ptop = int(cnt[kernel.C_PTOP])
+    assert sorted(waiting + chain(int(cnt[kernel.C_PFREE]), S["p_next"])) == list(range(ptop))
+
+
 # --------------------------------------------------------------------------- the twin
 
 

@@ -11,7 +11,9 @@ built). On top of it, the largest of:
 * **the day loop**: the plan's per-person tables (regions, groups, class codes,
   misattribution row starts, union graphs), the day-loop state per entity (scores
   per view, both worlds' income and losses, outcome counters, list, watchlist and
-  flag state), the records (22 B each, counted for the expected number: the arrays
+  flag state), the list slots (19 B for each entity on a list or waiting for a
+  review of it, allowed for 5 % of entities per list, twice for the arrays'
+  doubling), the records (22 B each, counted for the expected number: the arrays
   are sized 10 % over it, and pages never written cost nothing; records a channel
   delays wait in a pool, 25 B each, twice the number waiting at a time) and the
   columns the end state derives from the state (16 B a person; the rest of it are
@@ -51,6 +53,11 @@ EDGE_BYTES = 4
 RECORD_BYTES = 22
 #: Bytes per record waiting in the pool of delayed records (engine.simulation.POOL_COLUMNS).
 POOL_BYTES = 25
+#: Bytes per list slot (an entity on a list or waiting for a review of it: list, entity,
+#: listing step, chain and calendar links, pending mark), and the slots allowed per entity and
+#: list (Rongcheng's year uses 0.024 per entity and list; the arrays grow by doubling).
+SLOT_BYTES = 19
+SLOTS_PER_ENTITY_LIST = 0.05
 #: Fixed overhead: interpreter, numba, compiled kernels, libraries.
 FIXED_BYTES = 400 * 2**20
 #: Share of available memory a run may plan to use.
@@ -59,7 +66,7 @@ HEADROOM = 0.9
 RESIDENT = ("fixed", "population", "contacts")
 PHASES = {
     "building": ("building (transient)",),
-    "day loop": ("plan", "day-loop state", "records", "end state, derived"),
+    "day loop": ("plan", "day-loop state", "list slots", "records", "end state, derived"),
     "results": ("plan", "end state", "result tables"),
 }
 
@@ -134,7 +141,7 @@ def estimate(scenario: Any) -> Estimate:
         views * dims * 8 + 8 + 1  # raw scores per view and dimension, total, grade
         + caps * 12  # per-year cap: points so far, year
         + 5 * 8 + 1  # income and losses in both worlds, money; employed
-        + n_lists * (1 + 4 + 4 + 1)  # on_list, listed_since, calendar link, pending review
+        + n_lists + 4  # on_list; the first of the entity's list slots
         + len(members) * 8  # member slots and positions
         + n_flags * (4 + 1 + 1 + 4)  # queue, truth, queued, last flag
         + 9 * 4 + 4  # outcome counters, record list head
@@ -185,6 +192,7 @@ def estimate(scenario: Any) -> Estimate:
         "building (transient)": n * BUILD_TRANSIENT_BYTES,
         "plan": plan,
         "day-loop state": entities * per_entity,
+        "list slots": entities * n_lists * SLOTS_PER_ENTITY_LIST * 2 * SLOT_BYTES,
         "records": records * RECORD_BYTES + 2 * n * waiting * POOL_BYTES,
         "end state, derived": n * END_STATE_DERIVED_BYTES,
         "end state": n * END_STATE_BYTES,

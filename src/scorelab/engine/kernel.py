@@ -27,7 +27,7 @@ State = namedtuple(
     [
         "raw", "soc", "total", "grade", "cap_acc", "cap_year",
         "income_f", "income_t", "loss_f", "loss_t", "money", "employed",
-        "on_list", "listed_since", "cal_head", "cal_next", "cal_pending", "l_stock",
+        "on_list", "ls_head", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend", "cal_head", "l_stock",
         "w_mem", "w_pos", "w_n",
         "q_ent", "q_truth", "q_head", "q_len", "queued", "last_flag", "f_budget",
         "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_flags", "r_delta", "r_prev",
@@ -96,7 +96,8 @@ def make_params(nt):
 def _grown_arrays(S):
     """Copies of the arrays named in GROWN_IN_KERNEL, as the kernels hold them now (copies:
     a field read in a kernel is a lent view, which must not reach Python)."""
-    return S.mb_i.copy(), S.mb_x.copy(), S.mb_key.copy(), S.pf.copy()
+    return (S.mb_i.copy(), S.mb_x.copy(), S.mb_key.copy(), S.pf.copy(), S.ls_list.copy(), S.ls_ent.copy(),
+            S.ls_since.copy(), S.ls_next.copy(), S.ls_cal.copy(), S.ls_pend.copy())
 
 
 @nb.njit(cache=True)
@@ -123,11 +124,11 @@ def make_state(nt):
 # metric column offsets (MO indices)
 MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE = range(10)
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
-GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf")
+GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend")
 # cnt slots: records in use, messages in the outbox, pending flags, delayed records waiting in
-# the pool, the pool's free list (-1: empty), the pool's slots ever used
-C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP = 0, 1, 2, 3, 4, 5
-N_CNT = 6
+# the pool, the pool's free list (-1: empty) and slots ever used, the same two of list slots
+C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP = 0, 1, 2, 3, 4, 5, 6, 7
+N_CNT = 8
 # cur slots: the next record (id) the recovery and appeal walks look at; the expiry walk of
 # channel c is at cur[CUR_TTL + c]. Record ids follow visibility, so each walk is a cursor.
 CUR_RECOVERY, CUR_APPEAL, CUR_TTL = 0, 1, 2
@@ -447,20 +448,103 @@ def count_recent(P, S, e, beh_mask_row, within, s):
     return n, n_true
 
 
+# A (list, entity) pair has a list slot while the entity is on the list or a review of it on
+# that list is pending: its listing step and calendar link live there, not in (lists x
+# entities) arrays, since few entities are on a list or waiting for a review at a time. An
+# entity's slots are chained from ls_head; free slots are chained through ls_next.
+
+
 @nb.njit(cache=True, inline="always")
-def schedule(P, S, node, step):
-    """Link a list node (list l, entity e) into the calendar bucket of `step`, once."""
-    if S.cal_pending[node] or step > P.n_steps:
+def find_slot(S, l, e):
+    """The list slot of (list l, entity e), or -1."""
+    i = S.ls_head[e]
+    while i >= 0 and S.ls_list[i] != l:
+        i = S.ls_next[i]
+    return i
+
+
+@nb.njit(cache=True)
+def _grow_slots(S):
+    """Twice the room for list slots (the kernels grow them; Python reads them back with
+    ``grown_arrays``)."""
+    n = S.ls_ent.shape[0]
+    cap = max(1024, 2 * n)
+    a = np.zeros(cap, dtype=np.int16)
+    a[:n] = S.ls_list
+    S.ls_list = a
+    b = np.zeros(cap, dtype=np.int32)
+    b[:n] = S.ls_ent
+    S.ls_ent = b
+    c = np.zeros(cap, dtype=np.int32)
+    c[:n] = S.ls_since
+    S.ls_since = c
+    d = np.zeros(cap, dtype=np.int32)
+    d[:n] = S.ls_next
+    S.ls_next = d
+    f = np.zeros(cap, dtype=np.int32)
+    f[:n] = S.ls_cal
+    S.ls_cal = f
+    g = np.zeros(cap, dtype=np.uint8)
+    g[:n] = S.ls_pend
+    S.ls_pend = g
+
+
+@nb.njit(cache=True)
+def slot_of(S, l, e):
+    """The list slot of (l, e), made if it has none."""
+    i = find_slot(S, l, e)
+    if i >= 0:
+        return i
+    i = S.cnt[C_LFREE]
+    if i >= 0:
+        S.cnt[C_LFREE] = S.ls_next[i]
+    else:
+        i = S.cnt[C_LTOP]
+        if i == S.ls_ent.shape[0]:
+            _grow_slots(S)
+        S.cnt[C_LTOP] = i + 1
+    S.ls_list[i] = l
+    S.ls_ent[i] = e
+    S.ls_pend[i] = 0
+    S.ls_next[i] = S.ls_head[e]
+    S.ls_head[e] = i
+    return i
+
+
+@nb.njit(cache=True)
+def release_slot(S, i):
+    """Free list slot i once its entity is neither on its list nor waiting for a review
+    (a slot already free has entity -1)."""
+    l = S.ls_list[i]
+    e = S.ls_ent[i]
+    if e < 0 or S.ls_pend[i] or (S.on_list[l, e] & 1):
         return
-    S.cal_pending[node] = 1
-    S.cal_next[node] = S.cal_head[step]
-    S.cal_head[step] = node
+    if S.ls_head[e] == i:
+        S.ls_head[e] = S.ls_next[i]
+    else:
+        j = S.ls_head[e]
+        while S.ls_next[j] != i:
+            j = S.ls_next[j]
+        S.ls_next[j] = S.ls_next[i]
+    S.ls_ent[i] = -1
+    S.ls_next[i] = S.cnt[C_LFREE]
+    S.cnt[C_LFREE] = i
+
+
+@nb.njit(cache=True, inline="always")
+def schedule(P, S, i, step):
+    """Link list slot i into the calendar bucket of `step`, once."""
+    if S.ls_pend[i] or step > P.n_steps:
+        return
+    S.ls_pend[i] = 1
+    S.ls_cal[i] = S.cal_head[step]
+    S.cal_head[step] = i
 
 
 @nb.njit(cache=True)
 def exit_step(P, S, l, e):
     """Earliest step at which e may leave list l (minimum stay, plus a random wait at the exit rate)."""
-    since = S.listed_since[l, e]
+    since = S.ls_since[find_slot(S, l, e)]
     due = since + P.l_after[l]
     if P.l_exit_rate[l] > 0.0:
         u = uniform(P.k_exit[0], P.k_exit[1], e, since, l, 0)
@@ -486,7 +570,8 @@ def _enter_one(P, S, M, MO, l, e, s, wrongful, joint):
     if S.on_list[l, e] & 1:
         return
     S.on_list[l, e] = 1 | (2 if wrongful else 0) | (4 if joint else 0)
-    S.listed_since[l, e] = s
+    i = slot_of(S, l, e)
+    S.ls_since[i] = s
     S.l_stock[l] += 1
     M[s, MO[MO_LIST] + 4 * l + 1] += 1
     if wrongful:
@@ -497,12 +582,11 @@ def _enter_one(P, S, M, MO, l, e, s, wrongful, joint):
         S.w_pos[row, e] = S.w_n[row, r]
         S.w_mem[row, P.reg_base[r] + S.w_n[row, r]] = e
         S.w_n[row, r] += 1
-    E = S.on_list.shape[1]
     if not joint:
-        schedule(P, S, l * E + e, exit_step(P, S, l, e))
+        schedule(P, S, i, exit_step(P, S, l, e))
     for l2 in range(P.l_from.shape[0]):
-        if P.l_from[l2] == l and (S.on_list[l2, e] & 1) == 0:
-            schedule(P, S, l2 * E + e, s + P.l_after_listed[l2])
+        if P.l_from[l2] == l and (S.on_list[l2, e] & 1) == 0 and s + P.l_after_listed[l2] <= P.n_steps:
+            schedule(P, S, slot_of(S, l2, e), s + P.l_after_listed[l2])
 
 
 @nb.njit(cache=True)
@@ -523,6 +607,7 @@ def _leave_one(P, S, M, MO, l, e, s):
     if (S.on_list[l, e] & 1) == 0:
         return
     S.on_list[l, e] = 0
+    release_slot(S, find_slot(S, l, e))
     S.l_stock[l] -= 1
     M[s, MO[MO_LIST] + 4 * l + 2] += 1
     row = P.l_watch_row[l]
@@ -538,11 +623,16 @@ def _leave_one(P, S, M, MO, l, e, s):
 
 @nb.njit(cache=True)
 def review_node(P, S, M, MO, node, s):
-    """A list node falls due: exit review if listed, promotion from the feeding list otherwise."""
-    E = S.on_list.shape[1]
-    l = node // E
-    e = node % E
-    S.cal_pending[node] = 0
+    """A list slot falls due: exit review if listed, promotion from the feeding list otherwise."""
+    _review(P, S, M, MO, node, s)
+    release_slot(S, node)
+
+
+@nb.njit(cache=True, inline="always")
+def _review(P, S, M, MO, node, s):
+    l = S.ls_list[node]
+    e = S.ls_ent[node]
+    S.ls_pend[node] = 0
     if S.on_list[l, e] & 1:
         if S.on_list[l, e] & 4:
             return  # joint listings follow the firm
@@ -563,7 +653,7 @@ def review_node(P, S, M, MO, node, s):
         return
     src = P.l_from[l]
     if src >= 0 and (S.on_list[src, e] & 1):
-        due = S.listed_since[src, e] + P.l_after_listed[l]
+        due = S.ls_since[find_slot(S, src, e)] + P.l_after_listed[l]
         if s < due:
             schedule(P, S, node, due)
             return
@@ -1291,7 +1381,7 @@ def _local_phase(P, S, M, MO, s, counts):
         node = S.cal_head[s]
         S.cal_head[s] = -1
         while node >= 0:
-            nxt = S.cal_next[node]
+            nxt = S.ls_cal[node]
             review_node(P, S, M, MO, node, s)
             node = nxt
 

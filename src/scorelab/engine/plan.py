@@ -78,9 +78,10 @@ Params = namedtuple(
 )
 
 
-#: Most channels and behaviours in a scenario (a record's channel and behaviour are 8 and 16 bits).
+#: Most channels, behaviours and lists in a scenario (a record's channel and behaviour, and a
+#: list slot's list, are 8, 16 and 16 bits).
 MAX_CHANNELS = 2**8 - 1
-MAX_BEHAVIOURS = 2**15 - 1
+MAX_BEHAVIOURS = MAX_LISTS = 2**15 - 1
 
 
 @dataclass
@@ -290,6 +291,8 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         raise _fail("channels", f"{C} channels; a scenario has at most {MAX_CHANNELS}")
     if B > MAX_BEHAVIOURS:
         raise _fail("behaviours", f"{B} behaviours; a scenario has at most {MAX_BEHAVIOURS}")
+    if L > MAX_LISTS:
+        raise _fail("lists", f"{L} lists; a scenario has at most {MAX_LISTS}")
 
     # ---- entities
     ent_city = np.concatenate([pop.city.astype(np.int32), pop.firms.city.astype(np.int32)])

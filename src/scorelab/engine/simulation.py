@@ -100,8 +100,6 @@ POOL_COLUMNS = {"p_subj": np.int32, "p_actor": np.int32, "p_beh": np.int16, "p_s
                 "p_vis": np.int32, "p_flags": np.uint8, "p_next": np.int32}
 #: Most records one process can hold (record ids are int32).
 MAX_RECORDS = 2**31 - 1
-#: Most (list, entity) pairs one process can track (list calendar links are int32).
-MAX_LIST_NODES = 2**31 - 1
 ERROR_NAMES = ("true", "misattributed", "false_match")
 
 
@@ -164,23 +162,22 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
     R = P.city_join.shape[0]
     K = P.k_kind.shape[0]
     n_caps = int(P.cap_row.max(initial=-1) + 1)
-    if L * E > MAX_LIST_NODES:
-        raise UsageError(f"{L} lists x {E:,} people and firms is more list entries than one process can "
-                         f"track ({MAX_LIST_NODES:,}); use fewer lists or a smaller population")
     income = np.concatenate([pop.income.astype(np.float64), np.zeros(F)])
     employed = np.concatenate([(pop.employer >= 0).astype(np.uint8) * 3, np.zeros(F, dtype=np.uint8)])
     rec = {k: np.zeros(0, dtype=t) for k, t in (RECORD_COLUMNS | POOL_COLUMNS).items()}
     cnt = np.zeros(kernel.N_CNT, dtype=np.int64)
-    cnt[kernel.C_PFREE] = -1
+    cnt[kernel.C_PFREE] = cnt[kernel.C_LFREE] = -1
     return kernel.State(
         # contacts' score sums only with the social term (no other kernel reads them)
         raw=np.zeros((P.n_views, E, P.n_dims)), soc=np.zeros((2, N if P.soc_w > 0 else 0)), total=np.zeros(E),
         grade=np.zeros(E, dtype=np.uint8), cap_acc=np.zeros((n_caps, E)), cap_year=np.full((n_caps, E), -1, dtype=np.int32),
         income_f=income.copy(), income_t=income.copy(), loss_f=np.zeros(E), loss_t=np.zeros(E), money=np.zeros(E),
         employed=employed,
-        on_list=np.zeros((L, E), dtype=np.uint8), listed_since=np.zeros((L, E), dtype=np.int32),
-        cal_head=np.full(P.n_steps + 1, -1, dtype=np.int64), cal_next=np.full(L * E, -1, dtype=np.int32),
-        cal_pending=np.zeros(L * E, dtype=np.uint8), l_stock=np.zeros(L, dtype=np.int64),
+        # list slots (grown by the kernels): an entity's listing step and pending review per list
+        on_list=np.zeros((L, E), dtype=np.uint8), ls_head=np.full(E, -1, dtype=np.int32),
+        ls_list=np.zeros(0, dtype=np.int16), ls_ent=np.zeros(0, dtype=np.int32), ls_since=np.zeros(0, dtype=np.int32),
+        ls_next=np.zeros(0, dtype=np.int32), ls_cal=np.zeros(0, dtype=np.int32), ls_pend=np.zeros(0, dtype=np.uint8),
+        cal_head=np.full(P.n_steps + 1, -1, dtype=np.int64), l_stock=np.zeros(L, dtype=np.int64),
         w_mem=np.zeros((W, E), dtype=np.int32), w_pos=np.zeros((W, E), dtype=np.int32), w_n=np.zeros((W, R), dtype=np.int64),
         q_ent=np.zeros((FL, E + 1), dtype=np.int32), q_truth=np.zeros((FL, E + 1), dtype=np.uint8),
         q_head=np.zeros(FL, dtype=np.int64), q_len=np.zeros(FL, dtype=np.int64), queued=np.zeros((FL, E), dtype=np.uint8),
