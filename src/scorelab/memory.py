@@ -9,7 +9,7 @@ built). On top of it, the largest of:
 * **building**: a transient allowance for building the population and contacts
   (200 B a person, about the peak measured);
 * **the day loop**: the plan's per-person tables (regions, groups, class codes,
-  misattribution row starts, union graphs), the day-loop state per entity (scores
+  graphs that join several layers), the day-loop state per entity (scores
   per view, both worlds' income and losses, outcome counters, list, watchlist and
   flag state), the list slots (19 B for each entity on a list or waiting for a
   review of it, allowed for 5 % of entities per list, twice for the arrays'
@@ -161,19 +161,20 @@ def estimate(scenario: Any) -> Estimate:
     contacts = sum(d * n * EDGE_BYTES + n * 4 for d in stored.values()) + ("household" in degree) * n * 2
 
     # the plan: regions, groups, income ranks, scored flags, one byte per distinct set of static
-    # conditions (at most one per behaviour), the row starts of each misattribution graph, and
-    # a copy of the edges of each graph that joins several layers
+    # conditions (at most one per behaviour), and for each graph that joins several layers its
+    # row starts and a copy of its edges (a single layer is read in place); the social term's
+    # row starts are int64 copies
     graphs = set()
     for c in s.channels.values():
         m = c.misattribution
         if m.target == "contacts" and m.probability > 0 and m.layer != "household":
             graphs.add((m.layer,) if m.layer else tuple(degree))
-    if social:
-        graphs.add(tuple(x for x in s.scoring.social.layers if x in degree))
-    unions = sum(sum(degree.get(x, 0.0) for x in g) * n * EDGE_BYTES for g in graphs if len(g) > 1)
+    social_graph = tuple(x for x in s.scoring.social.layers if x in degree) if social else None
+    unions = sum(sum(degree.get(x, 0.0) for x in g) * n * EDGE_BYTES + 4 * n
+                 for g in graphs | {social_graph} - {None} if len(g) > 1)
     conditions = {repr((b.actor, b.min_age, [m.when for m in b.modifiers])) for b in s.behaviours.values()
                   if b.modifiers or b.min_age > 0}
-    plan = n * (13 + len(conditions) + 8 * len(graphs)) + unions
+    plan = n * (13 + len(conditions) + (8 if social else 0)) + unions
 
     detect: dict[str, float] = {}
     waiting = 0.0  # records a person has waiting in the pool at a time

@@ -886,8 +886,9 @@ def mistaken_subject(P, c, e, u):
     if g == MIS_HOUSEHOLD:  # the household's members are an id range (its sorted neighbours)
         h = P.hh_of[e]
         return other_in_range(e, P.hh_start[h], P.hh_start[h + 1] - P.hh_start[h], u)
-    lo = P.mis_ptr[g, e]
-    deg = P.mis_ptr[g, e + 1] - lo
+    ptr = P.mis_ptr[g]
+    lo = ptr[e]
+    deg = ptr[e + 1] - lo
     if deg == 0:
         return e
     return P.mis_idx[g][lo + min(deg - 1, int(u * deg))]

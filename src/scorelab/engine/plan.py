@@ -170,12 +170,14 @@ def _writable(a: np.ndarray, dtype) -> np.ndarray:
 
 
 def _csr_union(contacts: Contacts, names: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """One CSR graph that is the union of the named layers (duplicates removed), in O(edges)."""
+    """One CSR graph that is the union of the named layers (duplicates removed), in O(edges);
+    a single layer is the layer's own arrays (row starts int32 or int64, as the layer has them)."""
     parts = [contacts[name].to_csr() for name in names if name in contacts]
     if not parts:
-        return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        return np.zeros(n + 1, dtype=np.int32), np.zeros(0, dtype=np.int32)
     if len(parts) == 1:  # one layer is already sorted and free of duplicates
-        return _writable(parts[0][0], np.int64), _writable(parts[0][1], np.int32)
+        ptr = parts[0][0]
+        return _writable(ptr, ptr.dtype if ptr.dtype == np.int64 else np.int32), _writable(parts[0][1], np.int32)
     ptrs = [_writable(p, np.int64) for p, _ in parts]
     idxs = [_writable(i, np.int32) for _, i in parts]
     bound = sum(int(p[-1]) for p in ptrs)
@@ -468,16 +470,15 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
                 watch_lists.append(lidx[idn.watchlist])
     c_id_watch = np.array([watch_lists.index(x) if x >= 0 else -1 for x in c_id_list], dtype=np.int64)
     # one contact graph per distinct layer set: graph g's neighbours of e are
-    # mis_idx[g][mis_ptr[g, e]:mis_ptr[g, e + 1]]; a single layer's neighbours are the layer's own
-    # array (not copied), only the row starts are widened to int64
-    mis_ptr = np.zeros((len(mis_graphs), N + 1), dtype=np.int64)
-    mis_parts: list[np.ndarray] = []
-    for g, layers in enumerate(mis_graphs):
-        ptr, idx = _csr_union(contacts, list(layers), N)
-        mis_ptr[g] = ptr
-        mis_parts.append(idx)
-    assert len(mis_parts) <= MIS_SLOTS  # distinct layer sets: single layers, or all of them
-    mis_idx = tuple(mis_parts) + tuple(np.zeros(0, np.int32) for _ in range(MIS_SLOTS - len(mis_parts)))
+    # mis_idx[g][mis_ptr[g][e]:mis_ptr[g][e + 1]]; a single layer's are the layer's own arrays
+    # (not copied; row starts int32 unless a graph has 2^31 entries or more, then all int64)
+    graphs = [_csr_union(contacts, list(layers), N) for layers in mis_graphs]
+    assert len(graphs) <= MIS_SLOTS  # distinct layer sets: single layers, or all of them
+    wide = any(ptr.dtype == np.int64 and ptr[-1] > np.iinfo(np.int32).max for ptr, _ in graphs)
+    ptr_type = np.int64 if wide else np.int32
+    pad = MIS_SLOTS - len(graphs)
+    mis_ptr = tuple(_writable(ptr, ptr_type) for ptr, _ in graphs) + tuple(np.zeros(1, ptr_type) for _ in range(pad))
+    mis_idx = tuple(idx for _, idx in graphs) + tuple(np.zeros(0, np.int32) for _ in range(pad))
 
     # ---- scoring
     sc = s.scoring
