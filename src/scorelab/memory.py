@@ -11,7 +11,7 @@ built). On top of it, the largest of:
 * **the day loop**: the plan's per-person tables (regions, groups, class codes,
   graphs that join several layers), the day-loop state per entity (scores
   per view, both worlds' income and losses, outcome counters, list, watchlist and
-  flag state), the list slots (19 B for each entity on a list or waiting for a
+  flag state), the list slots (23 B for each entity on a list or waiting for a
   review of it, allowed for 5 % of entities per list, twice for the arrays'
   doubling), the records (22 B each, counted for the expected number: the arrays
   are sized 10 % over it, and pages never written cost nothing; records a channel
@@ -54,9 +54,9 @@ RECORD_BYTES = 22
 #: Bytes per record waiting in the pool of delayed records (engine.simulation.POOL_COLUMNS).
 POOL_BYTES = 25
 #: Bytes per list slot (an entity on a list or waiting for a review of it: list, entity,
-#: listing step, chain and calendar links, pending mark), and the slots allowed per entity and
+#: listing step, chain and calendar links, pending mark, place among a list's members), and the slots allowed per entity and
 #: list (Rongcheng's year uses 0.024 per entity and list; the arrays grow by doubling).
-SLOT_BYTES = 19
+SLOT_BYTES = 23
 SLOTS_PER_ENTITY_LIST = 0.05
 #: Fixed overhead: interpreter, numba, compiled kernels, libraries.
 FIXED_BYTES = 400 * 2**20
@@ -142,7 +142,7 @@ def estimate(scenario: Any) -> Estimate:
         + caps * 12  # per-year cap: points so far, year
         + 5 * 8 + 1  # income and losses in both worlds, money; employed
         + n_lists + 4  # on_list; the first of the entity's list slots
-        + len(members) * 8  # member slots and positions
+        + len(members) * 4  # member slots (an entity's place among them is in its list slot)
         + n_flags * (4 + 1 + 1 + 4)  # queue, truth, queued, last flag
         + 9 * 4 + 4  # outcome counters, record list head
         + 8  # grade buckets (member and position)

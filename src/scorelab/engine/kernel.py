@@ -27,8 +27,9 @@ State = namedtuple(
     [
         "raw", "soc", "total", "grade", "cap_acc", "cap_year",
         "income_f", "income_t", "loss_f", "loss_t", "money", "employed",
-        "on_list", "ls_head", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend", "cal_head", "l_stock",
-        "w_mem", "w_pos", "w_n",
+        "on_list", "ls_head", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend", "ls_wpos", "cal_head",
+        "l_stock",
+        "w_mem", "w_n",
         "q_ent", "q_truth", "q_head", "q_len", "queued", "last_flag", "f_budget",
         "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_flags", "r_delta", "r_prev",
         "p_subj", "p_actor", "p_beh", "p_step", "p_vis", "p_flags", "p_next",
@@ -97,7 +98,7 @@ def _grown_arrays(S):
     """Copies of the arrays named in GROWN_IN_KERNEL, as the kernels hold them now (copies:
     a field read in a kernel is a lent view, which must not reach Python)."""
     return (S.mb_i.copy(), S.mb_x.copy(), S.mb_key.copy(), S.pf.copy(), S.ls_list.copy(), S.ls_ent.copy(),
-            S.ls_since.copy(), S.ls_next.copy(), S.ls_cal.copy(), S.ls_pend.copy())
+            S.ls_since.copy(), S.ls_next.copy(), S.ls_cal.copy(), S.ls_pend.copy(), S.ls_wpos.copy())
 
 
 @nb.njit(cache=True)
@@ -124,7 +125,8 @@ def make_state(nt):
 # metric column offsets (MO indices)
 MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE = range(10)
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
-GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend")
+GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
+                   "ls_wpos")
 # cnt slots: records in use, messages in the outbox, pending flags, delayed records waiting in
 # the pool, the pool's free list (-1: empty) and slots ever used, the same two of list slots
 C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP = 0, 1, 2, 3, 4, 5, 6, 7
@@ -449,8 +451,8 @@ def count_recent(P, S, e, beh_mask_row, within, s):
 
 
 # A (list, entity) pair has a list slot while the entity is on the list or a review of it on
-# that list is pending: its listing step and calendar link live there, not in (lists x
-# entities) arrays, since few entities are on a list or waiting for a review at a time. An
+# that list is pending: its listing step, calendar link and (on a list whose members are kept
+# per region) its place among the members live there, not in (lists x entities) arrays, since few entities are on a list or waiting for a review at a time. An
 # entity's slots are chained from ls_head; free slots are chained through ls_next.
 
 
@@ -487,6 +489,9 @@ def _grow_slots(S):
     g = np.zeros(cap, dtype=np.uint8)
     g[:n] = S.ls_pend
     S.ls_pend = g
+    h = np.zeros(cap, dtype=np.int32)
+    h[:n] = S.ls_wpos
+    S.ls_wpos = h
 
 
 @nb.njit(cache=True)
@@ -579,7 +584,7 @@ def _enter_one(P, S, M, MO, l, e, s, wrongful, joint):
     row = P.l_watch_row[l]
     if row >= 0:  # members of a watch list are kept per region, in the region's slots
         r = P.ent_city[e]
-        S.w_pos[row, e] = S.w_n[row, r]
+        S.ls_wpos[i] = S.w_n[row, r]
         S.w_mem[row, P.reg_base[r] + S.w_n[row, r]] = e
         S.w_n[row, r] += 1
     if not joint:
@@ -607,18 +612,19 @@ def _leave_one(P, S, M, MO, l, e, s):
     if (S.on_list[l, e] & 1) == 0:
         return
     S.on_list[l, e] = 0
-    release_slot(S, find_slot(S, l, e))
     S.l_stock[l] -= 1
     M[s, MO[MO_LIST] + 4 * l + 2] += 1
+    i = find_slot(S, l, e)
     row = P.l_watch_row[l]
     if row >= 0:  # swap-remove from the region's member slots
         r = P.ent_city[e]
         base = P.reg_base[r]
-        pos = S.w_pos[row, e]
+        pos = S.ls_wpos[i]
         last = S.w_mem[row, base + S.w_n[row, r] - 1]
         S.w_mem[row, base + pos] = last
-        S.w_pos[row, last] = pos
+        S.ls_wpos[find_slot(S, l, last)] = pos
         S.w_n[row, r] -= 1
+    release_slot(S, i)
 
 
 @nb.njit(cache=True)
