@@ -548,6 +548,10 @@ def execute(
                                       progress=progress, checkpoint=checkpoint, keep_records=False)
         else:  # a results folder holds no records: they are freed before the result tables are built
             output = simulate(scenario, pop, contacts, progress, checkpoint, keep_records=False)
+        # the result tables read the plan's names and sizes only: the plan's arrays and the contact
+        # layers (about a third of what the results phase held) are freed before they are built
+        output.plan = output.plan.without_tables()
+        del contacts
         run_id = final.name if final is not None else None
         result = Result.from_output(output, scenario, pop, run_id=run_id, command=command, created=created)
         result.manifest["loop_seconds"] = result.manifest["wall_seconds"]
