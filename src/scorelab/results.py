@@ -43,15 +43,18 @@ if TYPE_CHECKING:
     from scorelab.synth.population import Population
 
 #: Version of the results-folder layout; bumped when files or columns change meaning.
-FORMAT_VERSION = 1
-#: Versions ``Result.open`` can read.
-READABLE_VERSIONS = (1,)
+#: 2: people.parquet's group, province, city, start_grade and grade are Enum (were String).
+FORMAT_VERSION = 2
+#: Versions ``Result.open`` can read (version 1's people frame keeps its String columns).
+READABLE_VERSIONS = (1, 2)
 FORMAT_NAME = "scorelab-results"
 #: Above this many distinct end scores, ``scores.parquet`` holds scores in this many equal-width bins.
 MAX_DISTINCT_SCORES = 200_000
 SCORE_BINS = 100_000
 
 PERSON_KEYS = ("group", "province", "city", "urban")
+#: The engine's grade code of an entity not scored (``engine.kernel.NO_GRADE``).
+NO_GRADE = 255
 _COUNTERS_PEOPLE = {
     "sanctioned_people": "sanctions",
     "wrongfully_sanctioned_people": "wrongful_sanctions",
@@ -92,48 +95,59 @@ def _names(scenario: "Scenario", plan: Any) -> dict[str, Any]:
     }
 
 
-def _labels(codes: np.ndarray, table: tuple[str, ...] | list[str]) -> pl.Series:
-    """The names of integer codes (null where a code is negative) as a string column, looked
-    up inside polars: no Python object per person (at 3 million people the lists and object
-    arrays this replaced took most of the 1.8 s of building the result tables)."""
-    if len(codes) == 0:
-        return pl.Series([], dtype=pl.String)
-    codes = np.asarray(codes).astype(np.int64, copy=False)
-    valid = codes >= 0
-    names, index = np.unique(np.asarray(table, dtype=str), return_inverse=True)  # (an Enum's names are unique)
-    enum = pl.Series(names.tolist(), dtype=pl.Enum(names.tolist()))
-    out = enum.gather(index[np.where(valid, codes, 0)]).cast(pl.String)
-    return out if valid.all() else out.set(pl.Series(~valid), None)
+def _labels(codes: np.ndarray, table: tuple[str, ...] | list[str], missing: int | None = None) -> pl.Series:
+    """The names of integer codes as an Enum column (one byte a person for up to 256 names; a
+    String column took 16), null where a code is ``missing``. Categories in the table's order,
+    a repeated name once (cities of two provinces may share a name)."""
+    cats = list(dict.fromkeys(table))
+    at = {name: i for i, name in enumerate(cats)}
+    # codes -> positions in [*cats, None]: a missing code points at the trailing null
+    to = np.full(max(len(table), 0 if missing is None else missing + 1), len(cats), dtype=np.uint32)
+    to[: len(table)] = [at[name] for name in table]
+    if missing is not None:
+        to[missing] = len(cats)
+    return pl.Series([*cats, None], dtype=pl.Enum(cats)).gather(to[codes])
+
+
+def _masked(values: np.ndarray, valid: np.ndarray) -> pl.Series:
+    """Float64 values null where not ``valid``, sharing the array (the state's own; a copy
+    with NaN put in took 8 more bytes a person)."""
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    bits = np.packbits(valid, bitorder="little")
+    return pl.from_arrow(pa.Array.from_buffers(pa.float64(), len(values), [pa.py_buffer(bits), pa.py_buffer(values)]))
 
 
 def _people_frame(out: "RunOutput", pop: "Population") -> pl.DataFrame:
+    """One row per person; numeric end-state columns share the run's arrays (no copy)."""
     plan = out.plan
     grades = list(plan.grade_names)
     N = int(plan.params.n_people)
-    start = out.people["start_score"]
-    start_g = out.people["start_grade"].astype(np.int64)
-    start_g = np.where(start_g == 255, -1, start_g)
-    end_g = out.people["grade"].astype(np.int64)
-    end_g = np.where(end_g == 255, -1, end_g)
-    scored = end_g >= 0
-
+    state = out.people
+    score = state["score"]
     cols: dict[str, Any] = {
         "person": np.arange(N, dtype=np.int32),
         "group": _labels(pop.group, pop.group_names),
         "province": _labels(pop.province, pop.province_names),
         "city": _labels(pop.city, pop.city_names),
-        "urban": pop.urban.astype(bool),
+        "urban": pop.urban.astype(bool, copy=False),
         "age": pop.age.astype(np.int16),
-        "start_score": start,
-        "start_grade": _labels(start_g, grades),
-        "score": np.where(scored, out.people["score"], np.nan),
-        "grade": _labels(end_g, grades),
+        "start_score": pl.Series(state["start_score"], nan_to_null=True),  # NaN where not scored
+        "start_grade": _labels(state["start_grade"], grades, NO_GRADE),
+        "score": _masked(score, (state["grade"] != NO_GRADE) & ~np.isnan(score)),
+        "grade": _labels(state["grade"], grades, NO_GRADE),
     }
-    for k, v in out.people.items():
+    for k, v in state.items():
         if k not in ("score", "grade", "start_score", "start_grade"):
             cols[k] = v
-    df = pl.DataFrame(cols)
-    return df.with_columns(pl.col("start_score", "score").fill_nan(None))
+    return pl.DataFrame(cols)
+
+
+def _strings(df: pl.DataFrame) -> pl.DataFrame:
+    """Enum columns as strings: the small per-cell tables keep their string columns (tables of
+    runs with other names concatenate, and sort by name)."""
+    return df.with_columns(pl.col(c).cast(pl.String) for c, t in df.schema.items() if isinstance(t, pl.Enum))
 
 
 def _groups_frame(people: pl.DataFrame) -> pl.DataFrame:
@@ -143,19 +157,20 @@ def _groups_frame(people: pl.DataFrame) -> pl.DataFrame:
     aggs = [pl.len().alias("people"), pl.col("grade").is_not_null().sum().alias("scored")]
     aggs += [pl.col(c).cast(pl.Float64).sum().alias(c) for c in numeric]
     aggs += [(pl.col(src) != 0).sum().alias(name) for name, src in _COUNTERS_PEOPLE.items() if src in people.columns]
-    return people.group_by(list(PERSON_KEYS)).agg(aggs).sort(list(PERSON_KEYS))
+    return _strings(people.group_by(list(PERSON_KEYS)).agg(aggs)).sort(list(PERSON_KEYS))
 
 
 def _scores_frame(people: pl.DataFrame) -> tuple[pl.DataFrame, float | None]:
     """Value counts of (start grade, end grade, end score) over scored people."""
-    scored = people.filter(pl.col("grade").is_not_null()).select("start_grade", "grade", "score")
+    # select, then filter: filtering the whole frame copied every column
+    scored = people.select("start_grade", "grade", "score").filter(pl.col("grade").is_not_null())
     width: float | None = None
     if scored.get_column("score").n_unique() > MAX_DISTINCT_SCORES:
         lo, hi = scored.get_column("score").min(), scored.get_column("score").max()
         width = (hi - lo) / SCORE_BINS or 1.0
         scored = scored.with_columns(((pl.col("score") - lo) / width).floor().mul(width).add(lo + width / 2).alias("score"))
     vc = scored.group_by("start_grade", "grade", "score").agg(pl.len().cast(pl.Int64).alias("people"))
-    return vc.sort("score", "start_grade", "grade"), width
+    return _strings(vc).sort("score", "start_grade", "grade"), width
 
 
 # --------------------------------------------------------------------------- the Result
