@@ -157,19 +157,31 @@ def _groups_frame(people: pl.DataFrame) -> pl.DataFrame:
     aggs = [pl.len().alias("people"), pl.col("grade").is_not_null().sum().alias("scored")]
     aggs += [pl.col(c).cast(pl.Float64).sum().alias(c) for c in numeric]
     aggs += [(pl.col(src) != 0).sum().alias(name) for name, src in _COUNTERS_PEOPLE.items() if src in people.columns]
-    return _strings(people.group_by(list(PERSON_KEYS)).agg(aggs)).sort(list(PERSON_KEYS))
+    # grouped by one integer cell number made of the keys' codes: grouping by the four keys
+    # encoded each row's keys first (at 3 million people 99 MiB at the peak, this 53); the
+    # same groups of rows in the same order, hence the same sums (not lazily: a lazy query
+    # sums in another order, and income sums differed in the last bits)
+    sizes = [len(people.schema[k].categories) if isinstance(people.schema[k], pl.Enum) else 2 for k in PERSON_KEYS]
+    index = pl.UInt32 if np.prod(sizes, dtype=np.float64) < 2**32 else pl.UInt64
+    cell = pl.lit(0, dtype=index)
+    for k, n in zip(PERSON_KEYS, sizes):
+        cell = cell * n + pl.col(k).to_physical().cast(index)
+    cells = people.with_columns(cell.alias("_cell")).group_by("_cell").agg(pl.col(PERSON_KEYS).first(), *aggs)
+    return _strings(cells.drop("_cell")).sort(list(PERSON_KEYS))
 
 
 def _scores_frame(people: pl.DataFrame) -> tuple[pl.DataFrame, float | None]:
     """Value counts of (start grade, end grade, end score) over scored people."""
-    # select, then filter: filtering the whole frame copied every column
-    scored = people.select("start_grade", "grade", "score").filter(pl.col("grade").is_not_null())
+    # a lazy query reads the three columns in batches: filtering and grouping them whole took
+    # 119 MiB at 3 million people, this 14 (counts and exact keys: no sum whose order matters)
+    scored = people.lazy().select("start_grade", "grade", "score").filter(pl.col("grade").is_not_null())
     width: float | None = None
-    if scored.get_column("score").n_unique() > MAX_DISTINCT_SCORES:
-        lo, hi = scored.get_column("score").min(), scored.get_column("score").max()
+    stats = scored.select(n=pl.col("score").n_unique(), lo=pl.col("score").min(), hi=pl.col("score").max()).collect()
+    if stats.item(0, "n") > MAX_DISTINCT_SCORES:
+        lo, hi = stats.item(0, "lo"), stats.item(0, "hi")
         width = (hi - lo) / SCORE_BINS or 1.0
         scored = scored.with_columns(((pl.col("score") - lo) / width).floor().mul(width).add(lo + width / 2).alias("score"))
-    vc = scored.group_by("start_grade", "grade", "score").agg(pl.len().cast(pl.Int64).alias("people"))
+    vc = scored.group_by("start_grade", "grade", "score").agg(pl.len().cast(pl.Int64).alias("people")).collect()
     return _strings(vc).sort("score", "start_grade", "grade"), width
 
 
