@@ -4,12 +4,13 @@
 
 Each size runs in a fresh process (so one size's memory does not hide another's): build
 the population, build the contact layers the run reads, run the day loop with its twin,
-build the result tables, and after each phase read the peak resident memory during that
-phase (VmHWM, reset when the phase starts through /proc/self/clear_refs; where that cannot be
-written, the peak so far) and the resident memory now (VmRSS). The marginal bytes per person
-between the smallest and the largest size (which cancels the interpreter, libraries and
-kernels) of the highest phase are extrapolated to 100 million people and set against the
-24 GB target and the estimate of ``scorelab.memory.estimate``, all in this run.
+free what the result tables do not need, build them; after each phase read the peak
+resident memory during that phase (VmHWM, reset when the phase starts through
+/proc/self/clear_refs; where that cannot be written, the peak so far) and the resident
+memory now (VmRSS). The marginal bytes per person between the smallest and the largest
+size (which cancels the interpreter, libraries and kernels) of each phase's peak are
+extrapolated to 100 million people and the highest set against the 24 GB target and the
+estimate of ``scorelab.memory.estimate``, all in this run.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ TARGET_BYTES = 24 * 10**9
 CHILD = r"""
 import json, sys
 import scorelab
-from scorelab.results import Result
+from scorelab import memory
+from scorelab.results import Result, people_frame
 from scorelab.scenario.model import layers_read
 from scorelab.engine.simulation import simulate
 from scorelab.synth.contacts import build_contacts
@@ -57,7 +59,13 @@ phases["day loop"] = status()
 edges, layers = contacts.n_edges, list(contacts.names)
 out.plan = out.plan.without_tables()  # as scorelab.results.execute: the tables need no plan arrays nor contacts
 del contacts
-Result.from_output(out, sc, pop)
+memory.release()
+phases["released"] = status()  # the result tables' own phase starts here
+people = people_frame(out, pop)
+del pop
+out.people = {}
+memory.release()
+Result.from_people(out, sc, people)
 phases["results"] = status()
 print("RESULT " + json.dumps({"phases": phases, "edges": edges, "layers": layers}))
 """

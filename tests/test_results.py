@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -275,6 +276,23 @@ def test_memory_estimate_holds_a_measured_run(tmp_path):
     peak = int(out.stdout.strip().splitlines()[-1])
     est = memory.estimate(scorelab.load("rongcheng-2018", {"population.people": 400000})).total
     assert peak < est < 1.6 * peak, (memory.human(peak), memory.human(est))
+
+
+def test_plan_without_tables_keeps_names_and_sizes():
+    """What a run hands the result tables: the plan's names and sizes, none of its arrays (the
+    contact graphs among them); the plan itself is unchanged."""
+    from scorelab.engine.plan import compile_plan
+
+    sc = scorelab.load("rongcheng-2018", {"population.people": 2000})
+    pop, contacts = scorelab.build_population(sc, layers="read")
+    plan = compile_plan(sc, pop, contacts)
+    light = plan.without_tables()
+    assert light.grade_names == plan.grade_names and light.consequence_sanction == plan.consequence_sanction
+    P, L = plan.params, light.params
+    assert (L.n_people, L.n_firms, L.n_steps, L.dt) == (P.n_people, P.n_firms, P.n_steps, P.dt)
+    assert L.mis_idx is None and L.ent_city is None and isinstance(P.ent_city, np.ndarray)
+    assert not any(isinstance(v, (np.ndarray, tuple)) for v in L)
+    memory.release()  # harmless anywhere
 
 
 def test_build_population_refuses_an_unknown_layer_choice():

@@ -186,6 +186,19 @@ def estimate(scenario: Any) -> Estimate:
     return Estimate(people=n, parts={k: int(v) for k, v in parts.items()})
 
 
+def release() -> None:
+    """Hand the heap's free memory back to the system (glibc's ``malloc_trim``; nothing where
+    there is none). Arrays under glibc's mmap threshold (32 MiB at most: a few million
+    people's columns) are carved from the heap, and freeing them leaves their pages resident,
+    out of reach of the next phase's tables (polars has its own allocator)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def available() -> int | None:
     """Bytes this process may still allocate: ``SCORELAB_MEMORY`` if set (bytes, or with a
     K/M/G/T suffix), else MemAvailable from /proc/meminfo, else available physical pages

@@ -119,8 +119,9 @@ def _masked(values: np.ndarray, valid: np.ndarray) -> pl.Series:
     return pl.from_arrow(pa.Array.from_buffers(pa.float64(), len(values), [pa.py_buffer(bits), pa.py_buffer(values)]))
 
 
-def _people_frame(out: "RunOutput", pop: "Population") -> pl.DataFrame:
-    """One row per person; numeric end-state columns share the run's arrays (no copy)."""
+def people_frame(out: "RunOutput", pop: "Population") -> pl.DataFrame:
+    """A run's per-person table (``Result.people``): one row per person, the population's
+    columns beside the end state, whose numeric columns it shares (no copy)."""
     plan = out.plan
     grades = list(plan.grade_names)
     N = int(plan.params.n_people)
@@ -222,6 +223,14 @@ class Result:
     def from_output(cls, out: "RunOutput", scenario: "Scenario", pop: "Population", *, run_id: str | None = None,
                     command: str | None = None, created: str | None = None) -> "Result":
         """Wrap a finished engine run (``RunOutput``) with its scenario and population."""
+        return cls.from_people(out, scenario, people_frame(out, pop), run_id=run_id, command=command, created=created)
+
+    @classmethod
+    def from_people(cls, out: "RunOutput", scenario: "Scenario", people: pl.DataFrame, *, run_id: str | None = None,
+                    command: str | None = None, created: str | None = None) -> "Result":
+        """``from_output`` with the per-person table already built (``people_frame(out, pop)``):
+        what the other tables need of the population and the end state is in it, so a caller
+        can free those first (``execute`` does)."""
         plan = out.plan
         seed = int(scenario.run.seed)
         created = created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -236,7 +245,6 @@ class Result:
             if k not in ("step", "day"):
                 cols[k] = np.asarray(v, dtype=np.float64)
         metrics = pl.DataFrame(cols)
-        people = _people_frame(out, pop)
         groups = _groups_frame(people)
         scores, width = _scores_frame(people)
         manifest = {
@@ -536,7 +544,7 @@ def execute(
 
     With ``shards`` the regions are split over that many Ray actors (``ray_address``: an
     existing cluster; default a local Ray), with the same result as one process."""
-    from scorelab import build_population
+    from scorelab import build_population, memory
     from scorelab.engine.checkpoint import Checkpoint, folder_for
     from scorelab.engine.simulation import simulate
 
@@ -579,8 +587,15 @@ def execute(
         # layers (about a third of what the results phase held) are freed before they are built
         output.plan = output.plan.without_tables()
         del contacts
+        memory.release()  # their pages, and the freed day-loop state's, back to the system
+        people = people_frame(output, pop)
+        # the other tables read `people` only: the population's columns and the end-state arrays
+        # that `people` holds converted (grades, flags) are freed before they are built
+        del pop
+        output.people = {}
+        memory.release()
         run_id = final.name if final is not None else None
-        result = Result.from_output(output, scenario, pop, run_id=run_id, command=command, created=created)
+        result = Result.from_people(output, scenario, people, run_id=run_id, command=command, created=created)
         result.manifest["loop_seconds"] = result.manifest["wall_seconds"]
         result.manifest["resumed_from_step"] = int(output.first_step)
         result.manifest["wall_seconds"] = time.perf_counter() - t_start
