@@ -4,11 +4,13 @@
 
 Each size runs in a fresh process (so one size's memory does not hide another's): build
 the population, build the contact layers the run reads, run the day loop with its twin,
-build the result tables, and after each phase read the peak resident memory (VmHWM) and
-the resident memory now (VmRSS). The marginal bytes per person between the smallest and
-the largest size (which cancels the interpreter, libraries and kernels) are extrapolated
-to 100 million people and set against the 24 GB target and the estimate of
-``scorelab.memory.estimate``, all in this run.
+free what the result tables do not need, build them; after each phase read the peak
+resident memory during that phase (VmHWM, reset when the phase starts through
+/proc/self/clear_refs; where that cannot be written, the peak so far) and the resident
+memory now (VmRSS). The marginal bytes per person between the smallest and the largest
+size (which cancels the interpreter, libraries and kernels) of each phase's peak are
+extrapolated to 100 million people and the highest set against the 24 GB target and the
+estimate of ``scorelab.memory.estimate``, all in this run.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ TARGET_BYTES = 24 * 10**9
 CHILD = r"""
 import json, sys
 import scorelab
-from scorelab.results import Result
+from scorelab import memory
+from scorelab.results import Result, people_frame
 from scorelab.scenario.model import layers_read
 from scorelab.engine.simulation import simulate
 from scorelab.synth.contacts import build_contacts
@@ -36,6 +39,12 @@ def status():
         if line.startswith(("VmHWM", "VmRSS")):
             k, v = line.split(":")
             d[k] = int(v.split()[0]) * 1024
+    try:  # the next phase's peak is its own (a lower phase would otherwise show the peak before it)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        d["reset"] = True
+    except OSError:
+        d["reset"] = False
     return d
 
 name, people, days = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -47,9 +56,18 @@ contacts = build_contacts(pop, sc.contacts, sc.run.seed, only=layers_read(sc))
 phases["contacts"] = status()
 out = simulate(sc, pop, contacts, keep_records=False)  # as scorelab.run: results hold no records
 phases["day loop"] = status()
-Result.from_output(out, sc, pop)
+edges, layers = contacts.n_edges, list(contacts.names)
+out.plan = out.plan.without_tables()  # as scorelab.results.execute: the tables need no plan arrays nor contacts
+del contacts
+memory.release()
+phases["released"] = status()  # the result tables' own phase starts here
+people = people_frame(out, pop)
+del pop
+out.people = {}
+memory.release()
+Result.from_people(out, sc, people)
 phases["results"] = status()
-print("RESULT " + json.dumps({"phases": phases, "edges": contacts.n_edges, "layers": list(contacts.names)}))
+print("RESULT " + json.dumps({"phases": phases, "edges": edges, "layers": layers}))
 """
 
 
@@ -75,6 +93,9 @@ def main() -> None:
     runs = {n: measure(args.scenario, n, args.days) for n in sizes}
     mib = 2**20
     print(f"scenario {args.scenario}, {args.days} days; contact layers built: {', '.join(runs[sizes[0]]['layers'])}")
+    own = all(st["reset"] for r in runs.values() for st in r["phases"].values())
+    print("peak: the highest resident memory during each phase" if own else
+          "peak: the highest resident memory so far (the peak could not be reset between phases here)")
     print(f"{'people':>12} {'phase':<12} {'peak MiB':>9} {'now MiB':>9} {'estimate MiB':>13}")
     for n in sizes:
         est = memory.estimate(scorelab.load(args.scenario, {"population.people": n, "run.days": args.days})).total
@@ -85,15 +106,14 @@ def main() -> None:
     if len(sizes) < 2:
         return
     lo, hi = sizes[0], sizes[-1]
-    print(f"\nmarginal bytes per person ({lo:,} -> {hi:,} people), peak after each phase:")
+    print(f"\nmarginal bytes per person ({lo:,} -> {hi:,} people), peak {'of' if own else 'after'} each phase:")
     per = {}
     for phase in runs[hi]["phases"]:
         a, b = runs[lo]["phases"][phase]["VmHWM"], runs[hi]["phases"][phase]["VmHWM"]
         per[phase] = (b - a) / (hi - lo)
         print(f"  {phase:<12} {per[phase]:8.0f}")
-    peak_per = max(per.values())
-    fixed = runs[lo]["phases"]["results"]["VmHWM"] - peak_per * lo
-    at_target = fixed + peak_per * TARGET_PEOPLE
+    # each phase's peak, extrapolated on its own line; the run's peak is the highest of them
+    at_target = max(runs[lo]["phases"][p]["VmHWM"] + per[p] * (TARGET_PEOPLE - lo) for p in per)
     est = memory.estimate(scorelab.load(args.scenario, {"population.people": TARGET_PEOPLE, "run.days": args.days}))
     print(f"\n{TARGET_PEOPLE:,} people, extrapolated from the measured peak: {at_target / 1e9:,.1f} GB "
           f"({at_target / TARGET_BYTES:.2f}x the 24 GB target: {'met' if at_target <= TARGET_BYTES else 'not met'})")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -84,13 +85,33 @@ def test_folder_layout_manifest_and_tidy_metrics(result, tmp_path):
 
 def test_people_frame_joins_population_columns(result):
     """The per-person frame carries the population's group, province, city and urban columns
-    beside the end state, one row per person."""
+    beside the end state, one row per person; names are Enum columns in the scenario's order
+    (the per-cell tables keep strings)."""
     p = result.people
     assert p.height == 500
     assert {"person", "group", "province", "city", "urban", "start_grade", "grade", "score", "sanctions",
             "wrongful_sanctions", "income_lost", "acts_suppressed"} <= set(p.columns)
-    assert p.get_column("group").dtype == pl.String and p.get_column("urban").dtype == pl.Boolean
+    assert p.get_column("urban").dtype == pl.Boolean
+    for c in ("group", "province", "city", "start_grade", "grade"):
+        assert isinstance(p.get_column(c).dtype, pl.Enum), c
+    assert p.get_column("grade").dtype.categories.to_list() == ["A", "B", "C"]
+    assert p.get_column("score").is_null().to_list() == p.get_column("grade").is_null().to_list()
+    assert result.groups.get_column("group").dtype == pl.String == result.scores.get_column("grade").dtype
     assert result.groups.get_column("people").sum() == 500
+
+
+def test_version_1_folder_reads_back(result, tmp_path):
+    """A folder of results-format version 1 (people's names as String columns) still opens,
+    with the same values."""
+    path = result.save(tmp_path / "r", people=True)
+    people = pl.read_parquet(path / "people.parquet")
+    people.with_columns(pl.col(pl.Enum).cast(pl.String)).write_parquet(path / "people.parquet")
+    man = json.loads((path / "manifest.json").read_text())
+    (path / "manifest.json").write_text(json.dumps({**man, "format_version": 1}))
+    back = Result.open(path)
+    assert back.people.get_column("grade").dtype == pl.String
+    assert back.people.equals(result.people.with_columns(pl.col(pl.Enum).cast(pl.String)))
+    assert back.summary() == result.summary()
 
 
 def test_exception_inside_progress_leaves_nothing(tmp_path):
@@ -256,6 +277,23 @@ def test_memory_estimate_holds_a_measured_run(tmp_path):
     peak = int(out.stdout.strip().splitlines()[-1])
     est = memory.estimate(scorelab.load("rongcheng-2018", {"population.people": 400000})).total
     assert peak < est < 1.6 * peak, (memory.human(peak), memory.human(est))
+
+
+def test_plan_without_tables_keeps_names_and_sizes():
+    """What a run hands the result tables: the plan's names and sizes, none of its arrays (the
+    contact graphs among them); the plan itself is unchanged."""
+    from scorelab.engine.plan import compile_plan
+
+    sc = scorelab.load("rongcheng-2018", {"population.people": 2000})
+    pop, contacts = scorelab.build_population(sc, layers="read")
+    plan = compile_plan(sc, pop, contacts)
+    light = plan.without_tables()
+    assert light.grade_names == plan.grade_names and light.consequence_sanction == plan.consequence_sanction
+    P, L = plan.params, light.params
+    assert (L.n_people, L.n_firms, L.n_steps, L.dt) == (P.n_people, P.n_firms, P.n_steps, P.dt)
+    assert L.mis_idx is None and L.ent_city is None and isinstance(P.ent_city, np.ndarray)
+    assert not any(isinstance(v, (np.ndarray, tuple)) for v in L)
+    memory.release()  # harmless anywhere
 
 
 def test_build_population_refuses_an_unknown_layer_choice():

@@ -1,27 +1,29 @@
 """How much memory a run will need, estimated from its scenario before anything is allocated.
 
 The model (documented in docs/results.md, "Memory model") follows a run's three
-phases. What lives throughout: the interpreter and compiled kernels, the
-population columns (29 B a person) and the contact layers the run reads (4 B a
-stored directed edge plus 4 B a person a layer; layers no rule reads are not
-built). On top of it, the largest of:
+phases. What lives throughout: the interpreter and compiled kernels and the
+population columns (29 B a person; freed once the per-person table is built, after
+the results phase's peak). On top of it, the largest of:
 
-* **building**: a transient allowance for building the population and contacts
-  (200 B a person, about the peak measured);
-* **the day loop**: the plan's per-person tables (regions, groups, class codes,
-  graphs that join several layers), the day-loop state per entity (scores
-  per view, both worlds' income and losses, outcome counters, list, watchlist and
-  flag state), the list slots (23 B for each entity on a list or waiting for a
-  review of it, allowed for 5 % of entities per list, twice for the arrays'
-  doubling), the records (22 B each, counted for the expected number: the arrays
-  are sized 10 % over it, and pages never written cost nothing; records a channel
-  delays wait in a pool, 25 B each, twice the number waiting at a time) and the
-  columns the end state derives from the state (16 B a person; the rest of it are
-  views);
-* **the results**: plan, the end state (the state's per-person arrays it views,
-  100 B a person; the rest of the state and the records are freed, since a results
-  folder holds no records) and the result tables built from it (250 B a person,
-  measured).
+* **building**: the contact layers the run reads (4 B a stored directed edge plus
+  4 B a person a layer; layers no rule reads are not built) and a transient
+  allowance for building the population and contacts (200 B a person, about the
+  peak measured);
+* **the day loop**: the contact layers, the plan's per-person tables (regions,
+  groups, class codes, graphs that join several layers), the day-loop state per
+  entity (scores per view, both worlds' income and losses, outcome counters, list,
+  watchlist and flag state), the list slots (23 B for each entity on a list or
+  waiting for a review of it, allowed for 5 % of entities per list, twice for the
+  arrays' doubling), the records (22 B each, counted for the expected number: the
+  arrays are sized 10 % over it, and pages never written cost nothing; records a
+  channel delays wait in a pool, 25 B each, twice the number waiting at a time) and
+  the columns the end state derives from the state (16 B a person; the rest of it
+  are views);
+* **the results**: the end state (the state's per-person arrays it views, 100 B a
+  person; the rest of the state, the records, the plan's arrays and the contact
+  layers are freed before the result tables are built, since a results folder holds
+  no records) and the result tables built from it (32 B a person: the per-person
+  table shares the end state's numeric arrays).
 
 Expected records are ``people x sum over behaviours of rate (per day) x days x
 the sum of coverage x detection`` over the channels that observe each behaviour
@@ -40,12 +42,16 @@ POPULATION_BYTES = 29
 #: Transient bytes per person while the population and contact layers are built.
 BUILD_TRANSIENT_BYTES = 200
 #: Bytes per person of the end state handed back (scores, incomes, counters, list membership):
-#: views of the day-loop state's arrays, which outlive it, plus a few derived columns.
+#: views of the day-loop state's arrays, which outlive it, plus a few derived columns
+#: (93 measured for Rongcheng and national-2027, firms' part of the viewed arrays included).
 END_STATE_BYTES = 100
 #: Of which the derived columns (income lost, employment, list membership), new arrays.
 END_STATE_DERIVED_BYTES = 16
-#: Bytes per person of the result tables (people, groups, score distributions) while built.
-RESULT_BYTES = 250
+#: Bytes per person of the result tables (people, groups, score distributions) while built,
+#: over the end state they share: the per-person table's own columns (person, age, names,
+#: flags: 12 B) and the transients of the lookups and the per-cell grouping, rounded up
+#: (the results phase measured 135 B/person marginal with the population and end state).
+RESULT_BYTES = 32
 #: Bytes per stored directed edge in a CSR layer (int32 index).
 EDGE_BYTES = 4
 #: Bytes per record in the engine's record columns, as a run writing a results folder keeps
@@ -54,8 +60,9 @@ RECORD_BYTES = 22
 #: Bytes per record waiting in the pool of delayed records (engine.simulation.POOL_COLUMNS).
 POOL_BYTES = 25
 #: Bytes per list slot (an entity on a list or waiting for a review of it: list, entity,
-#: listing step, chain and calendar links, pending mark, place among a list's members), and the slots allowed per entity and
-#: list (Rongcheng's year uses 0.024 per entity and list; the arrays grow by doubling).
+#: listing step, chain and calendar links, pending mark, place among a list's members), and
+#: the slots allowed per entity and list (Rongcheng's year uses 0.024 per entity and list;
+#: the arrays grow by doubling).
 SLOT_BYTES = 23
 SLOTS_PER_ENTITY_LIST = 0.05
 #: Fixed overhead: interpreter, numba, compiled kernels, libraries.
@@ -63,11 +70,12 @@ FIXED_BYTES = 400 * 2**20
 #: Share of available memory a run may plan to use.
 HEADROOM = 0.9
 #: The parts alive throughout a run, and those of each phase (the peak is the largest phase).
-RESIDENT = ("fixed", "population", "contacts")
+#: The contact layers and the plan are freed before the result tables are built.
+RESIDENT = ("fixed", "population")
 PHASES = {
-    "building": ("building (transient)",),
-    "day loop": ("plan", "day-loop state", "list slots", "records", "end state, derived"),
-    "results": ("plan", "end state", "result tables"),
+    "building": ("contacts", "building (transient)"),
+    "day loop": ("contacts", "plan", "day-loop state", "list slots", "records", "end state, derived"),
+    "results": ("end state", "result tables"),
 }
 
 
@@ -200,6 +208,19 @@ def estimate(scenario: Any) -> Estimate:
         "result tables": n * RESULT_BYTES,
     }
     return Estimate(people=n, parts={k: int(v) for k, v in parts.items()})
+
+
+def release() -> None:
+    """Hand the heap's free memory back to the system (glibc's ``malloc_trim``; nothing where
+    there is none). Arrays under glibc's mmap threshold (32 MiB at most: a few million
+    people's columns) are carved from the heap, and freeing them leaves their pages resident,
+    out of reach of the next phase's tables (polars has its own allocator)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def available() -> int | None:

@@ -43,15 +43,18 @@ if TYPE_CHECKING:
     from scorelab.synth.population import Population
 
 #: Version of the results-folder layout; bumped when files or columns change meaning.
-FORMAT_VERSION = 1
-#: Versions ``Result.open`` can read.
-READABLE_VERSIONS = (1,)
+#: 2: people.parquet's group, province, city, start_grade and grade are Enum (were String).
+FORMAT_VERSION = 2
+#: Versions ``Result.open`` can read (version 1's people frame keeps its String columns).
+READABLE_VERSIONS = (1, 2)
 FORMAT_NAME = "scorelab-results"
 #: Above this many distinct end scores, ``scores.parquet`` holds scores in this many equal-width bins.
 MAX_DISTINCT_SCORES = 200_000
 SCORE_BINS = 100_000
 
 PERSON_KEYS = ("group", "province", "city", "urban")
+#: The engine's grade code of an entity not scored (``engine.kernel.NO_GRADE``).
+NO_GRADE = 255
 _COUNTERS_PEOPLE = {
     "sanctioned_people": "sanctions",
     "wrongfully_sanctioned_people": "wrongful_sanctions",
@@ -92,48 +95,60 @@ def _names(scenario: "Scenario", plan: Any) -> dict[str, Any]:
     }
 
 
-def _labels(codes: np.ndarray, table: tuple[str, ...] | list[str]) -> pl.Series:
-    """The names of integer codes (null where a code is negative) as a string column, looked
-    up inside polars: no Python object per person (at 3 million people the lists and object
-    arrays this replaced took most of the 1.8 s of building the result tables)."""
-    if len(codes) == 0:
-        return pl.Series([], dtype=pl.String)
-    codes = np.asarray(codes).astype(np.int64, copy=False)
-    valid = codes >= 0
-    names, index = np.unique(np.asarray(table, dtype=str), return_inverse=True)  # (an Enum's names are unique)
-    enum = pl.Series(names.tolist(), dtype=pl.Enum(names.tolist()))
-    out = enum.gather(index[np.where(valid, codes, 0)]).cast(pl.String)
-    return out if valid.all() else out.set(pl.Series(~valid), None)
+def _labels(codes: np.ndarray, table: tuple[str, ...] | list[str], missing: int | None = None) -> pl.Series:
+    """The names of integer codes as an Enum column (one byte a person for up to 256 names; a
+    String column took 16), null where a code is ``missing``. Categories in the table's order,
+    a repeated name once (cities of two provinces may share a name)."""
+    cats = list(dict.fromkeys(table))
+    at = {name: i for i, name in enumerate(cats)}
+    # codes -> positions in [*cats, None]: a missing code points at the trailing null
+    to = np.full(max(len(table), 0 if missing is None else missing + 1), len(cats), dtype=np.uint32)
+    to[: len(table)] = [at[name] for name in table]
+    if missing is not None:
+        to[missing] = len(cats)
+    return pl.Series([*cats, None], dtype=pl.Enum(cats)).gather(to[codes])
 
 
-def _people_frame(out: "RunOutput", pop: "Population") -> pl.DataFrame:
+def _masked(values: np.ndarray, valid: np.ndarray) -> pl.Series:
+    """Float64 values null where not ``valid``, sharing the array (the state's own; a copy
+    with NaN put in took 8 more bytes a person)."""
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    bits = np.packbits(valid, bitorder="little")
+    return pl.from_arrow(pa.Array.from_buffers(pa.float64(), len(values), [pa.py_buffer(bits), pa.py_buffer(values)]))
+
+
+def people_frame(out: "RunOutput", pop: "Population") -> pl.DataFrame:
+    """A run's per-person table (``Result.people``): one row per person, the population's
+    columns beside the end state, whose numeric columns it shares (no copy)."""
     plan = out.plan
     grades = list(plan.grade_names)
     N = int(plan.params.n_people)
-    start = out.people["start_score"]
-    start_g = out.people["start_grade"].astype(np.int64)
-    start_g = np.where(start_g == 255, -1, start_g)
-    end_g = out.people["grade"].astype(np.int64)
-    end_g = np.where(end_g == 255, -1, end_g)
-    scored = end_g >= 0
-
+    state = out.people
+    score = state["score"]
     cols: dict[str, Any] = {
         "person": np.arange(N, dtype=np.int32),
         "group": _labels(pop.group, pop.group_names),
         "province": _labels(pop.province, pop.province_names),
         "city": _labels(pop.city, pop.city_names),
-        "urban": pop.urban.astype(bool),
+        "urban": pop.urban.astype(bool, copy=False),
         "age": pop.age.astype(np.int16),
-        "start_score": start,
-        "start_grade": _labels(start_g, grades),
-        "score": np.where(scored, out.people["score"], np.nan),
-        "grade": _labels(end_g, grades),
+        "start_score": pl.Series(state["start_score"], nan_to_null=True),  # NaN where not scored
+        "start_grade": _labels(state["start_grade"], grades, NO_GRADE),
+        "score": _masked(score, (state["grade"] != NO_GRADE) & ~np.isnan(score)),
+        "grade": _labels(state["grade"], grades, NO_GRADE),
     }
-    for k, v in out.people.items():
+    for k, v in state.items():
         if k not in ("score", "grade", "start_score", "start_grade"):
             cols[k] = v
-    df = pl.DataFrame(cols)
-    return df.with_columns(pl.col("start_score", "score").fill_nan(None))
+    return pl.DataFrame(cols)
+
+
+def _strings(df: pl.DataFrame) -> pl.DataFrame:
+    """Enum columns as strings: the small per-cell tables keep their string columns (tables of
+    runs with other names concatenate, and sort by name)."""
+    return df.with_columns(pl.col(c).cast(pl.String) for c, t in df.schema.items() if isinstance(t, pl.Enum))
 
 
 def _groups_frame(people: pl.DataFrame) -> pl.DataFrame:
@@ -143,19 +158,32 @@ def _groups_frame(people: pl.DataFrame) -> pl.DataFrame:
     aggs = [pl.len().alias("people"), pl.col("grade").is_not_null().sum().alias("scored")]
     aggs += [pl.col(c).cast(pl.Float64).sum().alias(c) for c in numeric]
     aggs += [(pl.col(src) != 0).sum().alias(name) for name, src in _COUNTERS_PEOPLE.items() if src in people.columns]
-    return people.group_by(list(PERSON_KEYS)).agg(aggs).sort(list(PERSON_KEYS))
+    # grouped by one integer cell number made of the keys' codes: grouping by the four keys
+    # encoded each row's keys first (at 3 million people 99 MiB at the peak, this 53); the
+    # same groups of rows in the same order, hence the same sums (not lazily: a lazy query
+    # sums in another order, and income sums differed in the last bits)
+    sizes = [len(people.schema[k].categories) if isinstance(people.schema[k], pl.Enum) else 2 for k in PERSON_KEYS]
+    index = pl.UInt32 if np.prod(sizes, dtype=np.float64) < 2**32 else pl.UInt64
+    cell = pl.lit(0, dtype=index)
+    for k, n in zip(PERSON_KEYS, sizes):
+        cell = cell * n + pl.col(k).to_physical().cast(index)
+    cells = people.with_columns(cell.alias("_cell")).group_by("_cell").agg(pl.col(PERSON_KEYS).first(), *aggs)
+    return _strings(cells.drop("_cell")).sort(list(PERSON_KEYS))
 
 
 def _scores_frame(people: pl.DataFrame) -> tuple[pl.DataFrame, float | None]:
     """Value counts of (start grade, end grade, end score) over scored people."""
-    scored = people.filter(pl.col("grade").is_not_null()).select("start_grade", "grade", "score")
+    # a lazy query reads the three columns in batches: filtering and grouping them whole took
+    # 119 MiB at 3 million people, this 14 (counts and exact keys: no sum whose order matters)
+    scored = people.lazy().select("start_grade", "grade", "score").filter(pl.col("grade").is_not_null())
     width: float | None = None
-    if scored.get_column("score").n_unique() > MAX_DISTINCT_SCORES:
-        lo, hi = scored.get_column("score").min(), scored.get_column("score").max()
+    stats = scored.select(n=pl.col("score").n_unique(), lo=pl.col("score").min(), hi=pl.col("score").max()).collect()
+    if stats.item(0, "n") > MAX_DISTINCT_SCORES:
+        lo, hi = stats.item(0, "lo"), stats.item(0, "hi")
         width = (hi - lo) / SCORE_BINS or 1.0
         scored = scored.with_columns(((pl.col("score") - lo) / width).floor().mul(width).add(lo + width / 2).alias("score"))
-    vc = scored.group_by("start_grade", "grade", "score").agg(pl.len().cast(pl.Int64).alias("people"))
-    return vc.sort("score", "start_grade", "grade"), width
+    vc = scored.group_by("start_grade", "grade", "score").agg(pl.len().cast(pl.Int64).alias("people")).collect()
+    return _strings(vc).sort("score", "start_grade", "grade"), width
 
 
 # --------------------------------------------------------------------------- the Result
@@ -195,6 +223,14 @@ class Result:
     def from_output(cls, out: "RunOutput", scenario: "Scenario", pop: "Population", *, run_id: str | None = None,
                     command: str | None = None, created: str | None = None) -> "Result":
         """Wrap a finished engine run (``RunOutput``) with its scenario and population."""
+        return cls.from_people(out, scenario, people_frame(out, pop), run_id=run_id, command=command, created=created)
+
+    @classmethod
+    def from_people(cls, out: "RunOutput", scenario: "Scenario", people: pl.DataFrame, *, run_id: str | None = None,
+                    command: str | None = None, created: str | None = None) -> "Result":
+        """``from_output`` with the per-person table already built (``people_frame(out, pop)``):
+        what the other tables need of the population and the end state is in it, so a caller
+        can free those first (``execute`` does)."""
         plan = out.plan
         seed = int(scenario.run.seed)
         created = created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -209,7 +245,6 @@ class Result:
             if k not in ("step", "day"):
                 cols[k] = np.asarray(v, dtype=np.float64)
         metrics = pl.DataFrame(cols)
-        people = _people_frame(out, pop)
         groups = _groups_frame(people)
         scores, width = _scores_frame(people)
         manifest = {
@@ -509,7 +544,7 @@ def execute(
 
     With ``shards`` the regions are split over that many Ray actors (``ray_address``: an
     existing cluster; default a local Ray), with the same result as one process."""
-    from scorelab import build_population
+    from scorelab import build_population, memory
     from scorelab.engine.checkpoint import Checkpoint, folder_for
     from scorelab.engine.simulation import simulate
 
@@ -548,8 +583,19 @@ def execute(
                                       progress=progress, checkpoint=checkpoint, keep_records=False)
         else:  # a results folder holds no records: they are freed before the result tables are built
             output = simulate(scenario, pop, contacts, progress, checkpoint, keep_records=False)
+        # the result tables read the plan's names and sizes only: the plan's arrays and the contact
+        # layers (about a third of what the results phase held) are freed before they are built
+        output.plan = output.plan.without_tables()
+        del contacts
+        memory.release()  # their pages, and the freed day-loop state's, back to the system
+        people = people_frame(output, pop)
+        # the other tables read `people` only: the population's columns and the end-state arrays
+        # that `people` holds converted (grades, flags) are freed before they are built
+        del pop
+        output.people = {}
+        memory.release()
         run_id = final.name if final is not None else None
-        result = Result.from_output(output, scenario, pop, run_id=run_id, command=command, created=created)
+        result = Result.from_people(output, scenario, people, run_id=run_id, command=command, created=created)
         result.manifest["loop_seconds"] = result.manifest["wall_seconds"]
         result.manifest["resumed_from_step"] = int(output.first_step)
         result.manifest["wall_seconds"] = time.perf_counter() - t_start

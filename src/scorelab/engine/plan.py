@@ -12,6 +12,7 @@ periodic applications).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import namedtuple
 from dataclasses import dataclass
@@ -101,6 +102,13 @@ class Plan:
     def delays(self) -> bool:
         """Whether a channel delays its records (they wait in the pool of delayed records)."""
         return bool((self.params.c_delay > 0).any())
+
+    def without_tables(self) -> "Plan":
+        """The same names and sizes (what labels a run's output) without the arrays the day
+        loop reads: per-entity tables and contact graphs, some of them the layers' own arrays."""
+        P = self.params
+        return dataclasses.replace(self, params=P._replace(
+            **{k: None for k, v in P._asdict().items() if isinstance(v, (np.ndarray, tuple))}))
 
 
 def _fail(path: str, message: str) -> ScenarioError:
