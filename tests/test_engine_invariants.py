@@ -273,6 +273,31 @@ def test_list_slots_and_the_delayed_pool_hold_exactly_what_is_pending(tmp_path):
     assert sorted(waiting + chain(int(cnt[kernel.C_PFREE]), S["p_next"])) == list(range(ptop))
 
 
+def test_points_float32_does_not_hold_are_kept_exactly_beside_their_record(tmp_path):
+    """A record's points are float32; those it does not hold exactly (a grade ceiling puts
+    a score 1e-6 below a band) are NaN there and kept in float64 beside their record id, in
+    id order: Rongcheng's ceilings make some (its golden run pins the exact scores)."""
+    from scorelab.engine import kernel
+    from scorelab.engine.checkpoint import Checkpoint, folder_for
+
+    class Stop(Exception):
+        pass
+
+    def stop(done: int, total: int) -> None:
+        if done == 101:
+            raise Stop
+
+    out = tmp_path / "run"
+    with pytest.raises(Stop):
+        scorelab.run(load_case("rongcheng"), out=out, checkpoint_every=100, progress=stop)
+    S = Checkpoint.open(folder_for(out))[0].load().state
+    n = int(S["cnt"][kernel.C_NOD])
+    apart = S["od_rec"][:n]
+    assert n > 0 and np.all(np.diff(apart) > 0)
+    np.testing.assert_array_equal(np.flatnonzero(np.isnan(S["r_delta"])), apart)
+    assert np.all(S["od_val"][:n] != S["od_val"][:n].astype(np.float32))
+
+
 # --------------------------------------------------------------------------- the twin
 
 

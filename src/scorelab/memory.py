@@ -14,7 +14,7 @@ the results phase's peak). On top of it, the largest of:
   entity (scores per view, both worlds' income and losses, outcome counters, list,
   watchlist and flag state), the list slots (23 B for each entity on a list or
   waiting for a review of it, allowed for 5 % of entities per list, twice for the
-  arrays' doubling), the records (22 B each, counted for the expected number: the
+  arrays' doubling), the records (18 B each, counted for the expected number: the
   arrays are sized 10 % over it, and pages never written cost nothing; records a
   channel delays wait in a pool, 25 B each, twice the number waiting at a time) and
   the columns the end state derives from the state (16 B a person; the rest of it
@@ -55,8 +55,8 @@ RESULT_BYTES = 32
 #: Bytes per stored directed edge in a CSR layer (int32 index).
 EDGE_BYTES = 4
 #: Bytes per record in the engine's record columns, as a run writing a results folder keeps
-#: them (without the actor and step, which only records handed back need: 30 bytes with them).
-RECORD_BYTES = 22
+#: them (without the actor and step, which only records handed back need: 26 bytes with them).
+RECORD_BYTES = 18
 #: Bytes per record waiting in the pool of delayed records (engine.simulation.POOL_COLUMNS).
 POOL_BYTES = 25
 #: Bytes per list slot (an entity on a list or waiting for a review of it: list, entity,

@@ -31,7 +31,7 @@ State = namedtuple(
         "l_stock",
         "w_mem", "w_n",
         "q_ent", "q_truth", "q_head", "q_len", "queued", "last_flag", "f_budget",
-        "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_flags", "r_delta", "r_prev",
+        "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_flags", "r_delta", "r_prev", "od_rec", "od_val",
         "p_subj", "p_actor", "p_beh", "p_step", "p_vis", "p_flags", "p_next",
         "subj_head", "ch_pend", "cur", "cnt",
         "ghist", "ssum", "money_r", "own", "mb_i", "mb_x", "mb_key", "pf", "gb_mem", "gb_pos", "gb_lo",
@@ -98,7 +98,8 @@ def _grown_arrays(S):
     """Copies of the arrays named in GROWN_IN_KERNEL, as the kernels hold them now (copies:
     a field read in a kernel is a lent view, which must not reach Python)."""
     return (S.mb_i.copy(), S.mb_x.copy(), S.mb_key.copy(), S.pf.copy(), S.ls_list.copy(), S.ls_ent.copy(),
-            S.ls_since.copy(), S.ls_next.copy(), S.ls_cal.copy(), S.ls_pend.copy(), S.ls_wpos.copy())
+            S.ls_since.copy(), S.ls_next.copy(), S.ls_cal.copy(), S.ls_pend.copy(), S.ls_wpos.copy(), S.od_rec.copy(),
+            S.od_val.copy())
 
 
 @nb.njit(cache=True)
@@ -126,11 +127,12 @@ def make_state(nt):
 MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE = range(10)
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
-                   "ls_wpos")
+                   "ls_wpos", "od_rec", "od_val")
 # cnt slots: records in use, messages in the outbox, pending flags, delayed records waiting in
-# the pool, the pool's free list (-1: empty) and slots ever used, the same two of list slots
-C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP = 0, 1, 2, 3, 4, 5, 6, 7
-N_CNT = 8
+# the pool, the pool's free list (-1: empty) and slots ever used, the same two of list slots,
+# records whose points float32 does not hold exactly
+C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD = 0, 1, 2, 3, 4, 5, 6, 7, 8
+N_CNT = 9
 # cur slots: the next record (id) the recovery and appeal walks look at; the expiry walk of
 # channel c is at cur[CUR_TTL + c]. Record ids follow visibility, so each walk is a cursor.
 CUR_RECOVERY, CUR_APPEAL, CUR_TTL = 0, 1, 2
@@ -399,7 +401,7 @@ def apply_record(P, S, M, MO, r, scale, s):
             continue
         if P.view_dom[v, dom] == 0:
             continue
-        d = add_to_view(P, S, v, e, scale, b, S.r_delta[r])
+        d = add_to_view(P, S, v, e, scale, b, rec_delta(S, r))
         if v == 0:
             d0 = d
         elif v == 1:
@@ -714,8 +716,9 @@ def make_visible(P, S, M, MO, r, s):
     if err:
         S.out_records_err[e] += 1
     if P.scheme == 0:
-        S.r_delta[r] = record_points(P, S, r, s)
-        touches = S.r_delta[r] != 0.0
+        pts = record_points(P, S, r, s)
+        set_delta(S, r, pts)
+        touches = pts != 0.0
     else:
         touches = False
         for d in range(P.n_dims):
@@ -802,6 +805,43 @@ def add_record(S, subj, actor, b, c, step, flags):
     S.r_flags[r] = flags
     S.r_delta[r] = 0.0
     return r
+
+
+# A record's points are float32 (rule points are small integers, exact in float32); a value
+# float32 does not hold exactly (a grade ceiling puts a score 1e-6 below a band) is NaN there
+# and kept in float64 beside its record id, in id order (points are set when a record becomes
+# visible, which is when it gets its id), found by bisection.
+
+
+@nb.njit(cache=True, inline="always")
+def rec_delta(S, r):
+    """Record r's points as applied."""
+    x = S.r_delta[r]
+    if x == x:
+        return np.float64(x)
+    n = S.cnt[C_NOD]
+    return S.od_val[np.searchsorted(S.od_rec[:n], r)]
+
+
+@nb.njit(cache=True)
+def set_delta(S, r, pts):
+    x = np.float32(pts)
+    if np.float64(x) == pts:
+        S.r_delta[r] = x
+        return
+    S.r_delta[r] = np.float32(np.nan)
+    n = S.cnt[C_NOD]
+    if n == S.od_rec.shape[0]:
+        cap = max(64, 2 * n)
+        a = np.zeros(cap, dtype=np.int32)
+        a[:n] = S.od_rec[:n]
+        S.od_rec = a
+        v = np.zeros(cap)
+        v[:n] = S.od_val[:n]
+        S.od_val = v
+    S.od_rec[n] = r
+    S.od_val[n] = pts
+    S.cnt[C_NOD] = n + 1
 
 
 @nb.njit(cache=True)

@@ -34,7 +34,7 @@ from scorelab.engine.checkpoint import Checkpoint, restore_state, saved_from_arr
 from scorelab.engine.plan import compile_plan
 from scorelab.engine.simulation import (
     RECORD_COLUMNS, RunOutput, _grow_records, check_identities, end_state, initial_state, metric_layout,
-    metrics_columns, sync,
+    metrics_columns, sync, without_records,
 )
 from scorelab.errors import UsageError
 
@@ -149,6 +149,9 @@ class ShardWorker:
 
     def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
         """Metrics counted here, per-person end state, records (if kept), and the regions owned."""
+        if not self.keep_records:  # the records freed before the end state derives its columns
+            self.SR = None
+            self.S = without_records(self.S)
         people, records = end_state(self.plan, self.S, self.start_grade, self.start_score, self.keep_records)
         return self.M, people, records, self.S.own.copy()
 

@@ -83,16 +83,16 @@ from scorelab.scenario.model import Scenario
 from scorelab.synth.contacts import Contacts
 from scorelab.synth.population import Population
 
-RECORD_COLUMNS = {  # 30 bytes a record; record ids (and the subject's chain) are int32
+RECORD_COLUMNS = {  # 26 bytes a record; record ids (and the subject's chain) are int32
     "r_subj": np.int32, "r_actor": np.int32, "r_beh": np.int16, "r_chan": np.uint8, "r_step": np.int32,
     "r_vis": np.uint16,  # the step it became visible (runs have at most MAX_STEPS steps)
     "r_flags": np.uint8,  # error, state, applied, appealed (kernel.ERR_BITS, ...)
-    # points as applied (float64: a grade ceiling puts a score 1e-6 below a band, which float32
-    # would round onto the band)
-    "r_delta": np.float64, "r_prev": np.int32,
+    # points as applied (float32; those it does not hold exactly are kept apart in float64:
+    # kernel.rec_delta)
+    "r_delta": np.float32, "r_prev": np.int32,
 }
 #: Record columns only the records handed back read (the day loop never does): a run that
-#: keeps no records keeps them empty (22 bytes a record instead of 30).
+#: keeps no records keeps them empty (18 bytes a record instead of 26).
 IDENTITY_COLUMNS = ("r_actor", "r_step")
 #: The pool of delayed records (made, not yet visible): a record id is given when a record
 #: becomes visible, so the pool holds what a record is until then, in its channel's queue.
@@ -177,7 +177,7 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         on_list=np.zeros((L, E), dtype=np.uint8), ls_head=np.full(E, -1, dtype=np.int32),
         ls_list=np.zeros(0, dtype=np.int16), ls_ent=np.zeros(0, dtype=np.int32), ls_since=np.zeros(0, dtype=np.int32),
         ls_next=np.zeros(0, dtype=np.int32), ls_cal=np.zeros(0, dtype=np.int32), ls_pend=np.zeros(0, dtype=np.uint8),
-        ls_wpos=np.zeros(0, dtype=np.int32),
+        ls_wpos=np.zeros(0, dtype=np.int32), od_rec=np.zeros(0, dtype=np.int32), od_val=np.zeros(0),
         cal_head=np.full(P.n_steps + 1, -1, dtype=np.int64), l_stock=np.zeros(L, dtype=np.int64),
         w_mem=np.zeros((W, E), dtype=np.int32), w_n=np.zeros((W, R), dtype=np.int64),
         q_ent=np.zeros((FL, E + 1), dtype=np.int32), q_truth=np.zeros((FL, E + 1), dtype=np.uint8),
@@ -281,6 +281,11 @@ def _grown(S: kernel.State, columns: dict[str, type], cap: int, used: int,
         arr[:used] = old[:used]
         grown[name] = arr
     return grown
+
+
+def without_records(S: kernel.State) -> kernel.State:
+    """S with empty record and pool columns (theirs are freed once nothing else holds them)."""
+    return S._replace(**{k: np.zeros(0, dtype=getattr(S, k).dtype) for k in (*RECORD_COLUMNS, *POOL_COLUMNS)})
 
 
 def check_identities(S: kernel.State, keep_records: bool) -> None:
@@ -438,6 +443,9 @@ def simulate(
             checkpoint.save(s, S, M, start_grade, start_score)
     wall = time.perf_counter() - t0
     metrics = metrics_columns(plan, M, names)
+    if not keep_records:  # free the records before the end state derives its columns (the run's peak)
+        del SR
+        S = without_records(S)
     people, records = end_state(plan, S, start_grade, start_score, keep_records)
     return RunOutput(metrics=metrics, people=people, records=records, plan=plan, wall_seconds=wall, n_steps=P.n_steps,
                      first_step=first)
