@@ -266,6 +266,17 @@ def test_list_slots_and_the_delayed_pool_hold_exactly_what_is_pending(tmp_path):
     assert sorted(in_calendar) == sorted(pending)
     for e in {e for _, e in pairs}:
         assert sorted(chain(int(S["ls_head"][e]), S["ls_next"])) == sorted(i for (_, x), i in pairs.items() if x == e)
+    # members of lists kept per region: each in its region's segment at the place its slot says
+    rows, regions = S["w_n"].shape
+    members = 0
+    for row in range(rows):
+        for r in range(regions):
+            n, base = int(S["w_n"][row, r]), int(S["w_base"][row, r])
+            assert n <= S["w_cap"][row, r] and base + S["w_cap"][row, r] <= cnt[kernel.C_WTOP]
+            for k, e in enumerate(S["w_mem"][base:base + n]):
+                assert any(S["ls_wpos"][i] == k and (l, x) in listed for (l, x), i in pairs.items() if x == e)
+            members += n
+    assert members > 100
 
     waiting = [i for c in range(S["ch_pend"].shape[0]) for i in chain(int(S["ch_pend"][c, 0]), S["p_next"])]
     assert len(waiting) == int(cnt[kernel.C_NPOOL]) > 0

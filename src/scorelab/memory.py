@@ -150,7 +150,6 @@ def estimate(scenario: Any) -> Estimate:
         + caps * 12  # per-year cap: points so far, year
         + 5 * 8 + 1  # income and losses in both worlds, money; employed
         + n_lists + 4  # on_list; the first of the entity's list slots
-        + len(members) * 4  # member slots (an entity's place among them is in its list slot)
         + n_flags * (4 + 1 + 1 + 4)  # queue, truth, queued, last flag
         + 9 * 4 + 4  # outcome counters, record list head
         + 8  # grade buckets (member and position)
@@ -201,7 +200,9 @@ def estimate(scenario: Any) -> Estimate:
         "building (transient)": n * BUILD_TRANSIENT_BYTES,
         "plan": plan,
         "day-loop state": entities * per_entity,
-        "list slots": entities * n_lists * SLOTS_PER_ENTITY_LIST * 2 * SLOT_BYTES,
+        # list slots, and members of lists kept per region (4 B each, segments and their array
+        # grown by doubling)
+        "list slots": entities * SLOTS_PER_ENTITY_LIST * (n_lists * 2 * SLOT_BYTES + len(members) * 4 * 4),
         "records": records * RECORD_BYTES + 2 * n * waiting * POOL_BYTES,
         "end state, derived": n * END_STATE_DERIVED_BYTES,
         "end state": n * END_STATE_BYTES,

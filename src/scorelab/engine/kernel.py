@@ -29,7 +29,7 @@ State = namedtuple(
         "income_f", "income_t", "loss_f", "loss_t", "money", "employed",
         "on_list", "ls_head", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend", "ls_wpos", "cal_head",
         "l_stock",
-        "w_mem", "w_n",
+        "w_mem", "w_base", "w_cap", "w_n",
         "q_ent", "q_truth", "q_head", "q_len", "queued", "last_flag", "f_budget",
         "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_flags", "r_delta", "r_prev", "od_rec", "od_val",
         "p_subj", "p_actor", "p_beh", "p_step", "p_vis", "p_flags", "p_next",
@@ -99,7 +99,7 @@ def _grown_arrays(S):
     a field read in a kernel is a lent view, which must not reach Python)."""
     return (S.mb_i.copy(), S.mb_x.copy(), S.mb_key.copy(), S.pf.copy(), S.ls_list.copy(), S.ls_ent.copy(),
             S.ls_since.copy(), S.ls_next.copy(), S.ls_cal.copy(), S.ls_pend.copy(), S.ls_wpos.copy(), S.od_rec.copy(),
-            S.od_val.copy())
+            S.od_val.copy(), S.w_mem.copy())
 
 
 @nb.njit(cache=True)
@@ -127,12 +127,12 @@ def make_state(nt):
 MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE = range(10)
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
-                   "ls_wpos", "od_rec", "od_val")
+                   "ls_wpos", "od_rec", "od_val", "w_mem")
 # cnt slots: records in use, messages in the outbox, pending flags, delayed records waiting in
 # the pool, the pool's free list (-1: empty) and slots ever used, the same two of list slots,
-# records whose points float32 does not hold exactly
-C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD = 0, 1, 2, 3, 4, 5, 6, 7, 8
-N_CNT = 9
+# records whose points float32 does not hold exactly, the used length of the member segments
+C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD, C_WTOP = range(10)
+N_CNT = 10
 # cur slots: the next record (id) the recovery and appeal walks look at; the expiry walk of
 # channel c is at cur[CUR_TTL + c]. Record ids follow visibility, so each walk is a cursor.
 CUR_RECOVERY, CUR_APPEAL, CUR_TTL = 0, 1, 2
@@ -538,6 +538,34 @@ def release_slot(S, i):
     S.cnt[C_LFREE] = i
 
 
+# The members of a list kept per region (watchlists, lists of consequences by list alone) sit
+# in one segment of w_mem per (member row, region): w_mem[w_base[row, r] + k] is the k-th of
+# w_n[row, r], with room for w_cap[row, r]. A full segment moves to the end of w_mem with
+# twice the room; the space it leaves is not reused (at most what the segments hold now), so
+# the members cost memory in proportion to the most listed at a time, not to everyone.
+
+
+@nb.njit(cache=True)
+def add_member(S, row, r, e):
+    """Append e to region r's members of `row`; returns its place among them."""
+    n = S.w_n[row, r]
+    if n == S.w_cap[row, r]:
+        cap = max(16, 2 * n)
+        top = S.cnt[C_WTOP]
+        if top + cap > S.w_mem.shape[0]:
+            grown = np.zeros(max(1024, 2 * S.w_mem.shape[0], top + cap), dtype=np.int32)
+            grown[:top] = S.w_mem[:top]
+            S.w_mem = grown
+        old = S.w_base[row, r]
+        S.w_mem[top:top + n] = S.w_mem[old:old + n]
+        S.w_base[row, r] = top
+        S.w_cap[row, r] = cap
+        S.cnt[C_WTOP] = top + cap
+    S.w_mem[S.w_base[row, r] + n] = e
+    S.w_n[row, r] = n + 1
+    return n
+
+
 @nb.njit(cache=True, inline="always")
 def schedule(P, S, i, step):
     """Link list slot i into the calendar bucket of `step`, once."""
@@ -584,11 +612,8 @@ def _enter_one(P, S, M, MO, l, e, s, wrongful, joint):
     if wrongful:
         M[s, MO[MO_LIST] + 4 * l + 3] += 1
     row = P.l_watch_row[l]
-    if row >= 0:  # members of a watch list are kept per region, in the region's slots
-        r = P.ent_city[e]
-        S.ls_wpos[i] = S.w_n[row, r]
-        S.w_mem[row, P.reg_base[r] + S.w_n[row, r]] = e
-        S.w_n[row, r] += 1
+    if row >= 0:  # members of a watch list are kept per region, in the region's segment
+        S.ls_wpos[i] = add_member(S, row, P.ent_city[e], e)
     if not joint:
         schedule(P, S, i, exit_step(P, S, l, e))
     for l2 in range(P.l_from.shape[0]):
@@ -618,12 +643,12 @@ def _leave_one(P, S, M, MO, l, e, s):
     M[s, MO[MO_LIST] + 4 * l + 2] += 1
     i = find_slot(S, l, e)
     row = P.l_watch_row[l]
-    if row >= 0:  # swap-remove from the region's member slots
+    if row >= 0:  # swap-remove from the region's member segment
         r = P.ent_city[e]
-        base = P.reg_base[r]
+        base = S.w_base[row, r]
         pos = S.ls_wpos[i]
-        last = S.w_mem[row, base + S.w_n[row, r] - 1]
-        S.w_mem[row, base + pos] = last
+        last = S.w_mem[base + S.w_n[row, r] - 1]
+        S.w_mem[base + pos] = last
         S.ls_wpos[find_slot(S, l, last)] = pos
         S.w_n[row, r] -= 1
     release_slot(S, i)
@@ -1128,7 +1153,7 @@ def _deliver(P, S, M, MO, s, mi, mx):
             row = P.c_id_watch[c]
             r = mi[m, 4]
             if mi[m, 3] < S.w_n[row, r]:
-                subj = S.w_mem[row, P.reg_base[r] + mi[m, 3]]
+                subj = S.w_mem[S.w_base[row, r] + mi[m, 3]]
                 new_record(P, S, M, MO, subj, -1, P.c_id_beh[c], c, s, 2, 0)
         elif kind == MSG_INV:
             f = mi[m, 2]
@@ -1528,7 +1553,6 @@ def attempts_on_lists(P, S, M, MO, k, t, s, reg):
     member is on) and only for the consequence's kind of actor. The same process as drawing
     among everyone, without the candidates that could not apply."""
     n_c = attempt_count(P, t, s, reg, listed_members(P, S, k, reg))
-    base = P.reg_base[reg]
     firm = P.t_firm[t] == 1
     for j in range(n_c):
         total = listed_members(P, S, k, reg)
@@ -1540,7 +1564,7 @@ def attempts_on_lists(P, S, M, MO, k, t, s, reg):
             if P.k_lists[k, l]:
                 row = P.l_watch_row[l]
                 if idx < S.w_n[row, reg]:
-                    e = S.w_mem[row, base + idx]
+                    e = S.w_mem[S.w_base[row, reg] + idx]
                     break
                 idx -= S.w_n[row, reg]
         if (e >= P.n_people) != firm:

@@ -72,6 +72,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 from scorelab.engine import kernel
@@ -179,7 +180,9 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         ls_next=np.zeros(0, dtype=np.int32), ls_cal=np.zeros(0, dtype=np.int32), ls_pend=np.zeros(0, dtype=np.uint8),
         ls_wpos=np.zeros(0, dtype=np.int32), od_rec=np.zeros(0, dtype=np.int32), od_val=np.zeros(0),
         cal_head=np.full(P.n_steps + 1, -1, dtype=np.int64), l_stock=np.zeros(L, dtype=np.int64),
-        w_mem=np.zeros((W, E), dtype=np.int32), w_n=np.zeros((W, R), dtype=np.int64),
+        # members of lists kept per region, in per-region segments (grown by the kernels)
+        w_mem=np.zeros(0, dtype=np.int32), w_base=np.zeros((W, R), dtype=np.int64),
+        w_cap=np.zeros((W, R), dtype=np.int64), w_n=np.zeros((W, R), dtype=np.int64),
         q_ent=np.zeros((FL, E + 1), dtype=np.int32), q_truth=np.zeros((FL, E + 1), dtype=np.uint8),
         q_head=np.zeros(FL, dtype=np.int64), q_len=np.zeros(FL, dtype=np.int64), queued=np.zeros((FL, E), dtype=np.uint8),
         last_flag=np.full((FL, E), -(2**30), dtype=np.int32), f_budget=np.zeros(FL),
@@ -371,14 +374,23 @@ def end_state(plan: Plan, S: kernel.State, start_grade: np.ndarray, start_score:
 def _waiting(S: kernel.State) -> tuple[np.ndarray, np.ndarray]:
     """Pool slots of the records the channels still delay (each channel's queue in order),
     and their channels."""
-    slots, chan = [], []
-    for c in range(S.ch_pend.shape[0]):
-        i = int(S.ch_pend[c, 0])
-        while i >= 0:
-            slots.append(i)
-            chan.append(c)
-            i = int(S.p_next[i])
-    return np.asarray(slots, dtype=np.int64), np.asarray(chan, dtype=np.uint8)
+    return _walk_queues(S.ch_pend, S.p_next, int(S.cnt[kernel.C_NPOOL]))
+
+
+@nb.njit(cache=True)
+def _walk_queues(heads, nxt, n):
+    slots = np.empty(n, dtype=np.int64)
+    chan = np.empty(n, dtype=np.uint8)
+    m = 0
+    for c in range(heads.shape[0]):
+        i = heads[c, 0]
+        while i >= 0 and m < n:
+            slots[m] = i
+            chan[m] = c
+            m += 1
+            i = nxt[i]
+    return slots[:m], chan[:m]
+
 
 def simulate(
     scenario: Scenario,
