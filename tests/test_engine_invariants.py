@@ -128,6 +128,23 @@ def case(request):
     return request.param, sc, pop, out
 
 
+def state_at(tmp_path, sc: scorelab.Scenario, step: int) -> dict[str, np.ndarray]:
+    """The day-loop state's arrays after ``step`` steps (a checkpoint of a run stopped there)."""
+    from scorelab.engine.checkpoint import Checkpoint, folder_for
+
+    class Stop(Exception):
+        pass
+
+    def stop(done: int, total: int) -> None:
+        if done == step + 1:
+            raise Stop
+
+    out = tmp_path / "run"
+    with pytest.raises(Stop):
+        scorelab.run(sc, out=out, checkpoint_every=step, progress=stop)
+    return Checkpoint.open(folder_for(out))[0].load().state
+
+
 def assert_same_run(a, b) -> None:
     for part in ("metrics", "people", "records"):
         da, db = getattr(a, part), getattr(b, part)
@@ -229,19 +246,8 @@ def test_list_slots_and_the_delayed_pool_hold_exactly_what_is_pending(tmp_path):
     and pending ones once in the calendar; the pool of delayed records holds exactly the
     records in the channels' queues, the rest of its slots on the free list."""
     from scorelab.engine import kernel
-    from scorelab.engine.checkpoint import Checkpoint, folder_for
 
-    class Stop(Exception):
-        pass
-
-    def stop(done: int, total: int) -> None:
-        if done == 125:
-            raise Stop
-
-    out = tmp_path / "run"
-    with pytest.raises(Stop):
-        scorelab.run(load_case("rich"), out=out, checkpoint_every=120, progress=stop)
-    S = Checkpoint.open(folder_for(out))[0].load().state
+    S = state_at(tmp_path, load_case("rich"), 120)
     cnt = S["cnt"]
 
     def chain(head: int, nxt: np.ndarray) -> list[int]:
@@ -289,19 +295,8 @@ def test_points_float32_does_not_hold_are_kept_exactly_beside_their_record(tmp_p
     a score 1e-6 below a band) are NaN there and kept in float64 beside their record id, in
     id order: Rongcheng's ceilings make some (its golden run pins the exact scores)."""
     from scorelab.engine import kernel
-    from scorelab.engine.checkpoint import Checkpoint, folder_for
 
-    class Stop(Exception):
-        pass
-
-    def stop(done: int, total: int) -> None:
-        if done == 101:
-            raise Stop
-
-    out = tmp_path / "run"
-    with pytest.raises(Stop):
-        scorelab.run(load_case("rongcheng"), out=out, checkpoint_every=100, progress=stop)
-    S = Checkpoint.open(folder_for(out))[0].load().state
+    S = state_at(tmp_path, load_case("rongcheng"), 100)
     n = int(S["cnt"][kernel.C_NOD])
     apart = S["od_rec"][:n]
     assert n > 0 and np.all(np.diff(apart) > 0)

@@ -468,32 +468,26 @@ def find_slot(S, l, e):
 
 
 @nb.njit(cache=True)
+def widened(a, cap, n):
+    """A copy of a with room for cap entries, the first n kept (arrays the kernels grow)."""
+    b = np.zeros(cap, dtype=a.dtype)
+    b[:n] = a[:n]
+    return b
+
+
+@nb.njit(cache=True)
 def _grow_slots(S):
     """Twice the room for list slots (the kernels grow them; Python reads them back with
     ``grown_arrays``)."""
     n = S.ls_ent.shape[0]
     cap = max(1024, 2 * n)
-    a = np.zeros(cap, dtype=np.int16)
-    a[:n] = S.ls_list
-    S.ls_list = a
-    b = np.zeros(cap, dtype=np.int32)
-    b[:n] = S.ls_ent
-    S.ls_ent = b
-    c = np.zeros(cap, dtype=np.int32)
-    c[:n] = S.ls_since
-    S.ls_since = c
-    d = np.zeros(cap, dtype=np.int32)
-    d[:n] = S.ls_next
-    S.ls_next = d
-    f = np.zeros(cap, dtype=np.int32)
-    f[:n] = S.ls_cal
-    S.ls_cal = f
-    g = np.zeros(cap, dtype=np.uint8)
-    g[:n] = S.ls_pend
-    S.ls_pend = g
-    h = np.zeros(cap, dtype=np.int32)
-    h[:n] = S.ls_wpos
-    S.ls_wpos = h
+    S.ls_list = widened(S.ls_list, cap, n)
+    S.ls_ent = widened(S.ls_ent, cap, n)
+    S.ls_since = widened(S.ls_since, cap, n)
+    S.ls_next = widened(S.ls_next, cap, n)
+    S.ls_cal = widened(S.ls_cal, cap, n)
+    S.ls_pend = widened(S.ls_pend, cap, n)
+    S.ls_wpos = widened(S.ls_wpos, cap, n)
 
 
 @nb.njit(cache=True)
@@ -553,9 +547,7 @@ def add_member(S, row, r, e):
         cap = max(16, 2 * n)
         top = S.cnt[C_WTOP]
         if top + cap > S.w_mem.shape[0]:
-            grown = np.zeros(max(1024, 2 * S.w_mem.shape[0], top + cap), dtype=np.int32)
-            grown[:top] = S.w_mem[:top]
-            S.w_mem = grown
+            S.w_mem = widened(S.w_mem, max(1024, 2 * S.w_mem.shape[0], top + cap), top)
         old = S.w_base[row, r]
         S.w_mem[top:top + n] = S.w_mem[old:old + n]
         S.w_base[row, r] = top
@@ -857,13 +849,8 @@ def set_delta(S, r, pts):
     S.r_delta[r] = np.float32(np.nan)
     n = S.cnt[C_NOD]
     if n == S.od_rec.shape[0]:
-        cap = max(64, 2 * n)
-        a = np.zeros(cap, dtype=np.int32)
-        a[:n] = S.od_rec[:n]
-        S.od_rec = a
-        v = np.zeros(cap)
-        v[:n] = S.od_val[:n]
-        S.od_val = v
+        S.od_rec = widened(S.od_rec, max(64, 2 * n), n)
+        S.od_val = widened(S.od_val, max(64, 2 * n), n)
     S.od_rec[n] = r
     S.od_val[n] = pts
     S.cnt[C_NOD] = n + 1
