@@ -151,7 +151,7 @@ def estimate(scenario: Any) -> Estimate:
         + 5 * 8 + 1  # income and losses in both worlds, money; employed
         + n_lists + 4  # on_list; the first of the entity's list slots
         + n_flags * (4 + 1 + 1 + 4)  # queue, truth, queued, last flag
-        + 9 * 4 + 4  # outcome counters, record list head
+        + 9 * 2 + 4  # outcome counters (int16, wraps booked apart), record list head
         + 8  # grade buckets (member and position)
     ) + (16 * n / entities if social else 0)  # contacts' score sums (people only)
 

@@ -35,8 +35,7 @@ State = namedtuple(
         "p_subj", "p_actor", "p_beh", "p_step", "p_vis", "p_flags", "p_next",
         "subj_head", "ch_pend", "cur", "cnt",
         "ghist", "ssum", "money_r", "own", "mb_i", "mb_x", "mb_key", "pf", "gb_mem", "gb_pos", "gb_lo",
-        "out_supp", "out_refused", "out_sanctions", "out_rewards", "out_wrongful", "out_assoc", "out_flagged",
-        "out_investigated", "out_records_err", "cov", "risk",
+        "out", "carry", "cov", "risk",
     ],
 )
 
@@ -99,7 +98,7 @@ def _grown_arrays(S):
     a field read in a kernel is a lent view, which must not reach Python)."""
     return (S.mb_i.copy(), S.mb_x.copy(), S.mb_key.copy(), S.pf.copy(), S.ls_list.copy(), S.ls_ent.copy(),
             S.ls_since.copy(), S.ls_next.copy(), S.ls_cal.copy(), S.ls_pend.copy(), S.ls_wpos.copy(), S.od_rec.copy(),
-            S.od_val.copy(), S.w_mem.copy())
+            S.od_val.copy(), S.w_mem.copy(), S.carry.copy())
 
 
 @nb.njit(cache=True)
@@ -127,12 +126,19 @@ def make_state(nt):
 MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE = range(10)
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
-                   "ls_wpos", "od_rec", "od_val", "w_mem")
+                   "ls_wpos", "od_rec", "od_val", "w_mem", "carry")
 # cnt slots: records in use, messages in the outbox, pending flags, delayed records waiting in
 # the pool, the pool's free list (-1: empty) and slots ever used, the same two of list slots,
-# records whose points float32 does not hold exactly, the used length of the member segments
-C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD, C_WTOP = range(10)
-N_CNT = 10
+# records whose points float32 does not hold exactly, the used length of the member segments,
+# the counters' carries
+C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD, C_WTOP, C_NCARRY = range(11)
+N_CNT = 11
+# per-entity outcome counters: rows of S.out, int16; a count past int16's range wraps there and
+# the wrap is booked in S.carry (entity, counter, sign), so counts stay exact
+# (engine.simulation.counters) at 2 bytes each, since almost none come near 32,767
+(OUT_SUPP, OUT_REFUSED, OUT_SANCTIONS, OUT_REWARDS, OUT_WRONGFUL, OUT_ASSOC, OUT_FLAGGED, OUT_INVESTIGATED,
+ OUT_RECORDS_ERR) = range(9)
+N_OUT = 9
 # cur slots: the next record (id) the recovery and appeal walks look at; the expiry walk of
 # channel c is at cur[CUR_TTL + c]. Record ids follow visibility, so each walk is a cursor.
 CUR_RECOVERY, CUR_APPEAL, CUR_TTL = 0, 1, 2
@@ -151,6 +157,25 @@ YEAR = 365.25
 #: candidate events handled per batch (draw and prefetch, then act): enough loads in flight to
 #: hide memory latency, few enough that the batch's data stays in the first cache levels
 BATCH = 64
+
+
+@nb.njit(cache=True, inline="always")
+def bump(S, k, e, d):
+    """Add d (+1 or -1) to outcome counter k of entity e."""
+    v = S.out[k, e] + d
+    if v > 32767 or v < -32768:
+        book_carry(S, k, e, d)
+        v -= d * 65536
+    S.out[k, e] = v
+
+
+@nb.njit(cache=True)
+def book_carry(S, k, e, d):
+    n = S.cnt[C_NCARRY]
+    if n == S.carry.shape[0]:
+        S.carry = widened(S.carry, max(64, 2 * n), n)
+    S.carry[n] = (e * N_OUT + k) * 2 + (1 if d > 0 else 0)
+    S.cnt[C_NCARRY] = n + 1
 
 
 @nb.njit(cache=True, inline="always")
@@ -715,7 +740,7 @@ def raise_flags(P, S, M, MO, r, s):
         base = MO[MO_FLAG] + 5 * f
         M[s, base] += 1
         M[s, base + (1 if truth else 2)] += 1
-        S.out_flagged[e] += 1
+        bump(S, OUT_FLAGGED, e, 1)
 
 
 @nb.njit(cache=True)
@@ -731,7 +756,7 @@ def make_visible(P, S, M, MO, r, s):
     err = rec_err(S, r)
     M[s, MO[MO_REC] + 3 * c + err] += 1
     if err:
-        S.out_records_err[e] += 1
+        bump(S, OUT_RECORDS_ERR, e, 1)
     if P.scheme == 0:
         pts = record_points(P, S, r, s)
         set_delta(S, r, pts)
@@ -1309,7 +1334,7 @@ def behaviour_candidate(P, S, M, MO, b, e, s, j, u, fac, has_dyn, risk, deterred
         if on:
             observe(P, S, M, MO, e, b, s, j, cov)
     if twin != fact:
-        S.out_supp[e] += 1 if twin else -1
+        bump(S, OUT_SUPP, e, 1 if twin else -1)
 
 
 @nb.njit(cache=True)
@@ -1607,12 +1632,12 @@ def apply_consequence(P, S, M, MO, k, e, s, u, u2):
     M[s, base] += 1
     if wrongful:
         M[s, base + 1] += 1
-        S.out_wrongful[e] += 1
+        bump(S, OUT_WRONGFUL, e, 1)
     if assoc:
         M[s, base + 2] += 1
-        S.out_assoc[e] += 1
+        bump(S, OUT_ASSOC, e, 1)
     if kind == 0:
-        S.out_refused[e] += 1
+        bump(S, OUT_REFUSED, e, 1)
     if kind == 1:
         S.money[e] -= P.k_amount[k]
         S.money_r[P.ent_city[e], k] -= P.k_amount[k]
@@ -1632,9 +1657,9 @@ def apply_consequence(P, S, M, MO, k, e, s, u, u2):
         add_points(P, S, M, MO, e, pts, not wrongful, s)
     change_income(P, S.income_f, S.loss_f, e, P.k_income[k], s)
     if P.k_sanction[k]:
-        S.out_sanctions[e] += 1
+        bump(S, OUT_SANCTIONS, e, 1)
     else:
-        S.out_rewards[e] += 1
+        bump(S, OUT_REWARDS, e, 1)
 
 
 @nb.njit(cache=True)
@@ -1661,7 +1686,7 @@ def add_points(P, S, M, MO, e, pts, in_true_views, s):
 @nb.njit(cache=True)
 def investigate(P, S, M, MO, f, e, truth, s):
     M[s, MO[MO_FLAG] + 5 * f + 3] += 1
-    S.out_investigated[e] += 1
+    bump(S, OUT_INVESTIGATED, e, 1)
     change_income(P, S.income_f, S.loss_f, e, P.f_income[f], s)
     if P.f_points[f] != 0.0 and P.scheme == 0:
         add_points(P, S, M, MO, e, P.f_points[f], truth, s)

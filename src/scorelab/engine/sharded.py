@@ -149,6 +149,7 @@ class ShardWorker:
 
     def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
         """Metrics counted here, per-person end state, records (if kept), and the regions owned."""
+        self.S = sync(self.S, self.SR)  # (the counters' carries are grown by the kernels)
         if not self.keep_records:  # the records freed before the end state derives its columns
             self.SR = None
             self.S = without_records(self.S)

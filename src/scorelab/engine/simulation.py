@@ -195,11 +195,7 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         pf=np.zeros((64, 3), dtype=np.int64),
         gb_mem=np.zeros(E, dtype=np.int32), gb_pos=np.zeros(E, dtype=np.int32),
         gb_lo=np.zeros((R, 2 * (G + 1) + 1), dtype=np.int64),
-        out_supp=np.zeros(E, dtype=np.int32), out_refused=np.zeros(E, dtype=np.int32),
-        out_sanctions=np.zeros(E, dtype=np.int32), out_rewards=np.zeros(E, dtype=np.int32),
-        out_wrongful=np.zeros(E, dtype=np.int32), out_assoc=np.zeros(E, dtype=np.int32),
-        out_flagged=np.zeros(E, dtype=np.int32), out_investigated=np.zeros(E, dtype=np.int32),
-        out_records_err=np.zeros(E, dtype=np.int32),
+        out=np.zeros((kernel.N_OUT, E), dtype=np.int16), carry=np.zeros(0, dtype=np.int64),
         cov=np.zeros(C), risk=np.zeros((len(plan.behaviour_names), P.sig_ok.shape[0])),
     )
 
@@ -342,15 +338,7 @@ def end_state(plan: Plan, S: kernel.State, start_grade: np.ndarray, start_score:
         "income_lost": S.loss_f[:N] - S.loss_t[:N],
         "money": S.money[:N],
         "employed": (S.employed[:N] & 1).astype(bool),
-        "acts_suppressed": S.out_supp[:N],
-        "refusals": S.out_refused[:N],
-        "sanctions": S.out_sanctions[:N],
-        "rewards": S.out_rewards[:N],
-        "wrongful_sanctions": S.out_wrongful[:N],
-        "association_sanctions": S.out_assoc[:N],
-        "flags": S.out_flagged[:N],
-        "investigations": S.out_investigated[:N],
-        "erroneous_records": S.out_records_err[:N],
+        **counters(S, N),
     }
     for li, lname in enumerate(plan.list_names):
         people[f"listed.{lname}"] = (S.on_list[li, :N] & 1).astype(bool)
@@ -369,6 +357,29 @@ def end_state(plan: Plan, S: kernel.State, start_grade: np.ndarray, start_score:
     records["err"] = flags & np.uint8(kernel.ERR_BITS)
     records["state"] = (flags & np.uint8(kernel.STATE_BITS)) >> np.uint8(2)
     return people, records
+
+
+#: The people's outcome counters handed back, by their rows of ``State.out``.
+COUNTERS = {
+    "acts_suppressed": kernel.OUT_SUPP, "refusals": kernel.OUT_REFUSED, "sanctions": kernel.OUT_SANCTIONS,
+    "rewards": kernel.OUT_REWARDS, "wrongful_sanctions": kernel.OUT_WRONGFUL,
+    "association_sanctions": kernel.OUT_ASSOC, "flags": kernel.OUT_FLAGGED,
+    "investigations": kernel.OUT_INVESTIGATED, "erroneous_records": kernel.OUT_RECORDS_ERR,
+}
+
+
+def counters(S: kernel.State, n: int) -> dict[str, np.ndarray]:
+    """The first n entities' outcome counters as int32, their int16 wraps added back."""
+    code = S.carry[: int(S.cnt[kernel.C_NCARRY])]
+    step = np.where(code & 1, 65536, -65536)
+    entity, row = np.divmod(code >> 1, kernel.N_OUT)
+    out = {}
+    for name, k in COUNTERS.items():
+        col = S.out[k, :n].astype(np.int32)
+        mine = (row == k) & (entity < n)
+        np.add.at(col, entity[mine], step[mine])
+        out[name] = col
+    return out
 
 
 def _waiting(S: kernel.State) -> tuple[np.ndarray, np.ndarray]:
@@ -455,6 +466,7 @@ def simulate(
             checkpoint.save(s, S, M, start_grade, start_score)
     wall = time.perf_counter() - t0
     metrics = metrics_columns(plan, M, names)
+    S = sync(S, SR)  # (the counters' carries are grown by the kernels)
     if not keep_records:  # free the records before the end state derives its columns (the run's peak)
         del SR
         S = without_records(S)
