@@ -13,8 +13,8 @@ the results phase's peak). On top of it, the largest of:
   groups, class codes, graphs that join several layers), the day-loop state per
   entity (scores per view, both worlds' income and losses, outcome counters, list,
   watchlist and flag state), the list slots (23 B for each entity on a list or
-  waiting for a review of it, allowed for 5 % of entities per list, twice for the
-  arrays' doubling), the records (18 B each, counted for the expected number: the
+  waiting for a review of it, and 4 B for each member of a list kept per region,
+  allowed for 5 % of entities per list, with room for the arrays' doubling), the records (18 B each, counted for the expected number: the
   arrays are sized 10 % over it, and pages never written cost nothing; records a
   channel delays wait in a pool, 25 B each, twice the number waiting at a time) and
   the columns the end state derives from the state (16 B a person; the rest of it

@@ -53,7 +53,8 @@ MAX_DISTINCT_SCORES = 200_000
 SCORE_BINS = 100_000
 
 PERSON_KEYS = ("group", "province", "city", "urban")
-#: The engine's grade code of an entity not scored (``engine.kernel.NO_GRADE``).
+#: The engine's grade code of an entity not scored (``engine.kernel.NO_GRADE``; not imported
+#: from there, since the kernels' module loads numba and reading a results folder needs none).
 NO_GRADE = 255
 _COUNTERS_PEOPLE = {
     "sanctioned_people": "sanctions",

@@ -140,7 +140,8 @@ N_CNT = 11
  OUT_RECORDS_ERR) = range(9)
 N_OUT = 9
 # cur slots: the next record (id) the recovery and appeal walks look at; the expiry walk of
-# channel c is at cur[CUR_TTL + c]. Record ids follow visibility, so each walk is a cursor.
+# the channels whose records are kept P.ttl_vals[g] steps is at cur[CUR_TTL + g] (one walk per
+# distinct retention, not per channel). Record ids follow visibility, so each walk is a cursor.
 CUR_RECOVERY, CUR_APPEAL, CUR_TTL = 0, 1, 2
 # messages between regions (delivered at the step's exchange): social-term change, a record about
 # someone in another region, a joint listing and its end, a crowd-identification hit, an investigation
@@ -479,8 +480,9 @@ def count_recent(P, S, e, beh_mask_row, within, s):
 
 # A (list, entity) pair has a list slot while the entity is on the list or a review of it on
 # that list is pending: its listing step, calendar link and (on a list whose members are kept
-# per region) its place among the members live there, not in (lists x entities) arrays, since few entities are on a list or waiting for a review at a time. An
-# entity's slots are chained from ls_head; free slots are chained through ls_next.
+# per region) its place among the members live there, not in (lists x entities) arrays, since
+# few entities are on a list or waiting for a review at a time. An entity's slots are chained
+# from ls_head; free slots are chained through ls_next.
 
 
 @nb.njit(cache=True, inline="always")
@@ -821,14 +823,50 @@ def fifo_pop(q, nxt, i):
 
 
 @nb.njit(cache=True)
+def expire(P, S, M, MO, n_rec, s):
+    """Delete the records past their channel's retention: one walk per distinct retention,
+    then channel by channel, each in visibility order (the order of a queue per channel)."""
+    T = P.ttl_vals.shape[0]
+    if T == 0:
+        return
+    ends = np.empty(T, dtype=np.int64)
+    k = 0
+    for g in range(T):
+        ttl = P.ttl_vals[g]
+        r = S.cur[CUR_TTL + g]
+        while r < n_rec and S.r_vis[r] + ttl <= s:
+            if P.c_ttl[S.r_chan[r]] == ttl:
+                k += 1
+            r += 1
+        ends[g] = r
+    keys = np.empty(k, dtype=np.int64)  # channel, then record id
+    k = 0
+    for g in range(T):
+        for r in range(S.cur[CUR_TTL + g], ends[g]):
+            if P.c_ttl[S.r_chan[r]] == P.ttl_vals[g]:
+                keys[k] = (np.int64(S.r_chan[r]) << 32) | r
+                k += 1
+        S.cur[CUR_TTL + g] = ends[g]
+    keys.sort()
+    for key in keys:
+        remove_record(P, S, M, MO, key & 0xFFFFFFFF, DELETED, s)
+
+
+@nb.njit(cache=True, inline="always")
+def revert(P, S, M, MO, r, s):
+    """Take record r's points back if they are applied."""
+    if S.r_flags[r] & APPLIED_BIT:
+        apply_record(P, S, M, MO, r, -1.0, s)
+        S.r_flags[r] &= ~APPLIED_BIT
+
+
+@nb.njit(cache=True)
 def remove_record(P, S, M, MO, r, state, s):
     """Take an active record out (appeal or deletion), reverting its points if still applied."""
     if rec_state(S, r) != ACTIVE:
         return
     set_state(S, r, state)
-    if S.r_flags[r] & APPLIED_BIT:
-        apply_record(P, S, M, MO, r, -1.0, s)
-        S.r_flags[r] &= ~APPLIED_BIT
+    revert(P, S, M, MO, r, s)
     M[s, MO[MO_REMOVED] + (0 if state == REMOVED_APPEAL else 1)] += 1
 
 
@@ -1441,20 +1479,11 @@ def _local_phase(P, S, M, MO, s, counts):
         if P.recovery >= 0:
             r = S.cur[CUR_RECOVERY]
             while r < n_rec and S.r_vis[r] + P.recovery <= s:
-                if rec_state(S, r) == ACTIVE and S.r_flags[r] & APPLIED_BIT:
-                    apply_record(P, S, M, MO, r, -1.0, s)
-                    S.r_flags[r] &= ~APPLIED_BIT
+                if rec_state(S, r) == ACTIVE:
+                    revert(P, S, M, MO, r, s)
                 r += 1
             S.cur[CUR_RECOVERY] = r
-        for c in range(C):
-            if P.c_ttl[c] < 0:
-                continue
-            r = S.cur[CUR_TTL + c]
-            while r < n_rec and S.r_vis[r] + P.c_ttl[c] <= s:
-                if S.r_chan[r] == c:
-                    remove_record(P, S, M, MO, r, DELETED, s)
-                r += 1
-            S.cur[CUR_TTL + c] = r
+        expire(P, S, M, MO, n_rec, s)
         r = S.cur[CUR_APPEAL]
         while r < n_rec and S.r_vis[r] + P.appeal_delay <= s:
             if S.r_flags[r] & APPEAL_BIT:

@@ -53,7 +53,7 @@ Params = namedtuple(
         # behaviours
         "b_kind", "b_domain", "b_deter", "b_income", "bc_ptr", "bc_idx",
         # channels
-        "c_cov", "c_det", "c_mis_p", "c_mis_graph", "c_delay", "c_ttl", "c_start", "c_ramp",
+        "c_cov", "c_det", "c_mis_p", "c_mis_graph", "c_delay", "c_ttl", "ttl_vals", "c_start", "c_ramp",
         "c_enabled", "c_keys", "c_cov_seed", "sig_ok",
         "c_id_rate", "c_id_crowd", "c_id_fmr", "c_id_list", "c_id_beh", "c_id_watch",
         # contacts for misattribution and the social term
@@ -638,6 +638,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         dm_ptr=dm_ptr, dm_attr=dm_attr, dm_lo=dm_lo, dm_hi=dm_hi, dm_factor=dm_factor,
         b_kind=b_kind, b_domain=b_domain, b_deter=b_deter, b_income=b_income, bc_ptr=bc_ptr, bc_idx=bc_idx,
         c_cov=c_cov, c_det=c_det, c_mis_p=c_mis_p, c_mis_graph=c_mis_graph, c_delay=c_delay, c_ttl=c_ttl,
+        ttl_vals=np.unique(c_ttl[c_ttl >= 0]).astype(np.int64),
         c_start=c_start, c_ramp=c_ramp, c_enabled=c_enabled, c_keys=c_keys, c_cov_seed=c_cov_seed, sig_ok=sig_ok,
         c_id_rate=c_id_rate, c_id_crowd=c_id_crowd, c_id_fmr=c_id_fmr, c_id_list=c_id_list, c_id_beh=c_id_beh,
         c_id_watch=c_id_watch,

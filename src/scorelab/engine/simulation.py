@@ -188,7 +188,7 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         last_flag=np.full((FL, E), -(2**30), dtype=np.int32), f_budget=np.zeros(FL),
         **rec,
         subj_head=np.full(E, -1, dtype=np.int32), ch_pend=np.full((C, 2), -1, dtype=np.int64),
-        cur=np.zeros(kernel.CUR_TTL + C, dtype=np.int64), cnt=cnt,
+        cur=np.zeros(kernel.CUR_TTL + len(P.ttl_vals), dtype=np.int64), cnt=cnt,
         ghist=np.zeros((2, G), dtype=np.int64), ssum=np.zeros((R, 2)), money_r=np.zeros((R, K)),
         own=np.ones(R, dtype=np.uint8) if own is None else own.astype(np.uint8),
         mb_i=np.zeros((64, 6), dtype=np.int64), mb_x=np.zeros((64, 2)), mb_key=np.zeros(64, dtype=np.int64),
@@ -323,10 +323,12 @@ def metrics_columns(plan: Plan, M: np.ndarray, names: list[str]) -> dict[str, np
 
 def end_state(plan: Plan, S: kernel.State, start_grade: np.ndarray, start_score: np.ndarray,
               keep_records: bool = True) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per-person end state and the records (empty unless ``keep_records``). Both are views of
-    the state's arrays where they can be (copying them took fresh memory at the run's peak,
-    and 0.2 s of a 4.8 s Rongcheng year for the records alone); what the views do not hold
-    is freed with the state."""
+    """Per-person end state and the records (empty unless ``keep_records``): views of the
+    state's arrays where they can be (copying them took fresh memory at the run's peak, and
+    0.2 s of a 4.8 s Rongcheng year for the records alone), new arrays for what is derived
+    (income lost, counters with their wraps, list membership; records' visibility step,
+    error, state, and those still delayed); what the views do not hold is freed with the
+    state."""
     N = plan.params.n_people
     people = {
         "start_score": start_score,
