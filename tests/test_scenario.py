@@ -700,3 +700,16 @@ def test_more_steps_than_a_run_holds_are_refused_at_the_run_section(tmp_path: Pa
     p = only(path)
     assert p.path == "run" and p.line == 50
     assert "70000 days in steps of 1.0 days is 70,000 steps; a run has at most 65,535" in p.message
+
+
+def test_an_override_inside_a_section_left_at_its_default_keeps_the_defaults() -> None:
+    """``--set contacts.friends.storage=drawn`` on a scenario that does not spell out its
+    contacts sets that one field; the section's other fields keep their defaults (they were
+    reported missing before), and an unknown field there is still named."""
+    sc = scorelab.load("rongcheng-2018", {"contacts.friends.storage": "drawn", "contacts.online.min_age": 12})
+    default = scorelab.load("rongcheng-2018")
+    assert sc.contacts.friends.storage == "drawn" and sc.contacts.online.min_age == 12
+    assert sc.contacts.friends.degree == default.contacts.friends.degree
+    assert sc.contacts.online.same_city == default.contacts.online.same_city
+    with pytest.raises(ScenarioError, match="contacts.friends.stroage"):
+        scorelab.load("rongcheng-2018", {"contacts.friends.stroage": "drawn"})

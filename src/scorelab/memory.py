@@ -6,8 +6,8 @@ population columns (29 B a person; freed once the per-person table is built, aft
 the results phase's peak). On top of it, the largest of:
 
 * **building**: the contact layers the run reads (4 B a stored directed edge plus
-  4 B a person a layer; layers no rule reads are not built) and a transient
-  allowance for building the population and contacts (200 B a person, about the
+  4 B a person a layer, or 4 B a person for a drawn layer; layers no rule reads are not
+  built) and a transient allowance for building the population and contacts (200 B a person, about the
   peak measured);
 * **the day loop**: the contact layers, the plan's per-person tables (regions,
   groups, class codes, graphs that join several layers), the day-loop state per
@@ -54,6 +54,9 @@ END_STATE_DERIVED_BYTES = 16
 RESULT_BYTES = 32
 #: Bytes per stored directed edge in a CSR layer (int32 index).
 EDGE_BYTES = 4
+#: Bytes per person of a drawn contact layer (synth.drawn: participants' order, 4 B each, and
+#: their bits; measured 3.9 for friends and 2.7 for online in Rongcheng).
+DRAWN_BYTES = 4
 #: Bytes per record in the engine's record columns, as a run writing a results folder keeps
 #: them (without the actor and step, which only records handed back need: 26 bytes with them).
 RECORD_BYTES = 18
@@ -163,9 +166,12 @@ def estimate(scenario: Any) -> Estimate:
         "friends": s.contacts.friends,
         "online": s.contacts.online,
     }
-    degree = {k: _layer_degree(v) for k, v in layers.items() if k in read}
-    stored = {k: d for k, d in degree.items() if k != "household"}  # households are id ranges
-    contacts = sum(d * n * EDGE_BYTES + n * 4 for d in stored.values()) + ("household" in degree) * n * 2
+    drawn = {k for k, v in layers.items() if k in read and getattr(v, "storage", "stored") == "drawn"}
+    # (a drawn layer stores no edges: its degree counts for no stored edge below)
+    degree = {k: 0.0 if k in drawn else _layer_degree(v) for k, v in layers.items() if k in read}
+    stored = {k: d for k, d in degree.items() if k != "household" and k not in drawn}  # households are id ranges
+    contacts = (sum(d * n * EDGE_BYTES + n * 4 for d in stored.values()) + ("household" in degree) * n * 2
+                + len(drawn) * n * DRAWN_BYTES)
 
     # the plan: regions, groups, income ranks, scored flags, one byte per distinct set of static
     # conditions (at most one per behaviour), and for each graph that joins several layers its

@@ -21,6 +21,7 @@ from scorelab.engine.lending import lend
 from scorelab.engine.plan import MIS_ANYONE, MIS_HOUSEHOLD, Params
 from scorelab.engine.prefetch import prefetch
 from scorelab.rng import fixed_unit, philox, poisson_from_uniform, to_unit, uniform
+from scorelab.synth import drawn
 
 State = namedtuple(
     "State",
@@ -995,8 +996,9 @@ def other_in_range(e, lo, n, u):
 @nb.njit(cache=True)  # not inlined: rare, and kept out of the hot observe loop
 def mistaken_subject(P, c, e, u):
     """Whom channel c wrongly records an act of e about, from one uniform u: a contact of e in
-    the channel's layers (an actor with no contact there cannot be confused with one, so the
-    record stays on e), or a uniformly drawn other person (other firm, for firms)."""
+    the channel's layers, stored or drawn (synth.drawn: the same u picks among e's stored
+    contacts, then its draws; an actor with no contact there cannot be confused with one, so
+    the record stays on e), or a uniformly drawn other person (other firm, for firms)."""
     g = P.c_mis_graph[c]
     if g == MIS_ANYONE:
         lo = 0 if e < P.n_people else P.n_people
@@ -1008,11 +1010,24 @@ def mistaken_subject(P, c, e, u):
         h = P.hh_of[e]
         return other_in_range(e, P.hh_start[h], P.hh_start[h + 1] - P.hh_start[h], u)
     ptr = P.mis_ptr[g]
-    lo = ptr[e]
-    deg = ptr[e + 1] - lo
-    if deg == 0:
+    lo = ptr[e] if ptr.shape[0] > 1 else 0  # (no stored layer: row starts of one entry)
+    deg = ptr[e + 1] - lo if ptr.shape[0] > 1 else 0
+    bits = P.mis_drawn[g]
+    if bits == 0:
+        if deg == 0:
+            return e
+        return P.mis_idx[g][lo + min(deg - 1, int(u * deg))]
+    # drawn layers: e's contacts are the stored ones, then each drawn layer's draws
+    n0 = drawn.n_contacts(P.drawn[0], e) if bits & 1 else 0
+    n1 = drawn.n_contacts(P.drawn[1], e) if bits & 2 else 0
+    total = deg + n0 + n1
+    if total == 0:
         return e
-    return P.mis_idx[g][lo + min(deg - 1, int(u * deg))]
+    j = min(total - 1, int(u * total))
+    if j < deg:
+        return P.mis_idx[g][lo + j]
+    p = drawn.contact(P.drawn[0], e, j - deg) if j - deg < n0 else drawn.contact(P.drawn[1], e, j - deg - n0)
+    return e if p < 0 else p  # (a draw that fell on e is no contact)
 
 
 @nb.njit(cache=True, inline="always")

@@ -25,6 +25,7 @@ from scorelab import rng
 from scorelab.errors import Problem, ScenarioError
 from scorelab.scenario.model import DYNAMIC_ATTRIBUTES, LAYERS, Scenario, check_references
 from scorelab.synth.contacts import Contacts
+from scorelab.synth.drawn import DRAWN_LAYERS, DrawnLayer, empty_tables
 from scorelab.synth.population import SEX_NAMES, Population
 
 KIND_CODES = {"wrongdoing": 0, "civic": 1, "disfavoured": 2, "neutral": 3}
@@ -57,7 +58,7 @@ Params = namedtuple(
         "c_enabled", "c_keys", "c_cov_seed", "sig_ok",
         "c_id_rate", "c_id_crowd", "c_id_fmr", "c_id_list", "c_id_beh", "c_id_watch",
         # contacts for misattribution and the social term
-        "mis_ptr", "mis_idx", "hh_of", "hh_start", "soc_ptr", "soc_idx", "soc_w",
+        "mis_ptr", "mis_idx", "mis_drawn", "drawn", "hh_of", "hh_start", "soc_ptr", "soc_idx", "soc_w",
         # scoring
         "scheme", "base", "lo", "hi", "clip_lo", "clip_hi", "n_dims", "dim_w", "dim_start", "dim_rec", "dim_inc",
         "pts", "cap_row", "cap", "set_cap", "recovery", "g_from",
@@ -181,8 +182,8 @@ def _csr_union(contacts: Contacts, names: list[str], n: int) -> tuple[np.ndarray
     """One CSR graph that is the union of the named layers (duplicates removed), in O(edges);
     a single layer is the layer's own arrays (row starts int32 or int64, as the layer has them)."""
     parts = [contacts[name].to_csr() for name in names if name in contacts]
-    if not parts:
-        return np.zeros(n + 1, dtype=np.int32), np.zeros(0, dtype=np.int32)
+    if not parts:  # no stored layer: row starts of one entry, read as no neighbours
+        return np.zeros(1, dtype=np.int32), np.zeros(0, dtype=np.int32)
     if len(parts) == 1:  # one layer is already sorted and free of duplicates
         ptr = parts[0][0]
         return _writable(ptr, ptr.dtype if ptr.dtype == np.int64 else np.int32), _writable(parts[0][1], np.int32)
@@ -480,7 +481,13 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     # one contact graph per distinct layer set: graph g's neighbours of e are
     # mis_idx[g][mis_ptr[g][e]:mis_ptr[g][e + 1]]; a single layer's are the layer's own arrays
     # (not copied; row starts int32 unless a graph has 2^31 entries or more, then all int64)
-    graphs = [_csr_union(contacts, list(layers), N) for layers in mis_graphs]
+    # (a drawn layer's contacts are drawn in the kernels: graph g draws from the drawn layers
+    # of bits mis_drawn[g], numbered as DRAWN_LAYERS, besides its stored part)
+    is_drawn = {name for name in contacts if isinstance(contacts[name], DrawnLayer)}
+    graphs = [_csr_union(contacts, [x for x in layers if x not in is_drawn], N) for layers in mis_graphs]
+    mis_drawn = np.array([sum(1 << DRAWN_LAYERS.index(x) for x in layers if x in is_drawn) for layers in mis_graphs]
+                         + [0] * (MIS_SLOTS - len(mis_graphs)), dtype=np.int64)
+    drawn = tuple(contacts[x].tables if x in is_drawn else empty_tables(pop) for x in DRAWN_LAYERS)
     assert len(graphs) <= MIS_SLOTS  # distinct layer sets: single layers, or all of them
     wide = any(ptr.dtype == np.int64 and ptr[-1] > np.iinfo(np.int32).max for ptr, _ in graphs)
     ptr_type = np.int64 if wide else np.int32
@@ -642,7 +649,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         c_start=c_start, c_ramp=c_ramp, c_enabled=c_enabled, c_keys=c_keys, c_cov_seed=c_cov_seed, sig_ok=sig_ok,
         c_id_rate=c_id_rate, c_id_crowd=c_id_crowd, c_id_fmr=c_id_fmr, c_id_list=c_id_list, c_id_beh=c_id_beh,
         c_id_watch=c_id_watch,
-        mis_ptr=mis_ptr, mis_idx=mis_idx,
+        mis_ptr=mis_ptr, mis_idx=mis_idx, mis_drawn=mis_drawn, drawn=drawn,
         hh_of=_writable(pop.household, np.int32), hh_start=_writable(pop.household_start, np.int32),
         soc_ptr=_writable(soc_ptr, np.int64), soc_idx=_writable(soc_idx, np.int32), soc_w=soc_w,
         scheme=scheme, base=float(sc.base), lo=float(sc.range[0]), hi=float(sc.range[1]),

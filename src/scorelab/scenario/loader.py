@@ -337,6 +337,7 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], label: s
     for dotted, value in overrides.items():
         parts = dotted.split(".")
         node = data
+        model: Any = Scenario
         for p in parts[:-1]:
             key: Any = int(p) if isinstance(node, list) and p.isdigit() else p
             if isinstance(node, list):
@@ -346,7 +347,10 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], label: s
                 continue
             if not isinstance(node, dict):
                 raise ScenarioError([Problem(label, None, None, dotted, f"{p!r} is not a section")])
-            node = node.setdefault(key, {})
+            model = _field_model(model, key)
+            if key not in node:  # a section left at its default: set one field, keep the others
+                node[key] = _default_section(model)
+            node = node[key]
         last: Any = parts[-1]
         if isinstance(node, list):
             if not last.isdigit() or int(last) >= len(node):
@@ -357,6 +361,25 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], label: s
         else:
             raise ScenarioError([Problem(label, None, None, dotted, "is not a section")])
     return data
+
+
+def _field_model(model: Any, key: Any) -> Any:
+    """The model class of section ``key`` of ``model`` (None where it is not one model)."""
+    fields = getattr(model, "model_fields", None)
+    if not fields or key not in fields:
+        return None
+    ann = fields[key].annotation
+    return ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+
+
+def _default_section(model: Any) -> dict[str, Any]:
+    """A section's default as plain data (empty where it has no default)."""
+    if model is None:
+        return {}
+    try:
+        return model().model_dump(mode="json")
+    except ValidationError:  # required fields: no default section
+        return {}
 
 
 def validate(data: Any, label: str = "<dict>", doc: _Doc | None = None) -> Scenario:

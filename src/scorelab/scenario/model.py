@@ -144,6 +144,10 @@ def check_references(s: Scenario) -> list[tuple[Path, str, bool]]:
     if s.scoring.social is not None:
         for i, layer in enumerate(s.scoring.social.layers):
             ref(("scoring", "social", "layers", i), layer, set(LAYERS), "contact layer")
+            spec = getattr(s.contacts, layer, None)
+            if s.scoring.social.weight > 0 and getattr(spec, "storage", "stored") == "drawn":
+                out.append((("scoring", "social", "layers", i), f"the social term needs whose contacts a person is, "
+                            f"which a drawn layer does not know: set contacts.{layer}.storage to stored", False))
 
     out.extend(_check_bands(s))
 

@@ -426,6 +426,12 @@ class SocialLayerSpec(StrictModel):
         "(dimensionless)"
     )
     min_age: Count = Field(0, description="youngest participant (years)")
+    storage: Literal["stored", "drawn"] = Field(
+        "stored",
+        description="stored: the layer is built and kept as a graph (8 B an edge); drawn: not stored, each "
+        "person's contacts are drawn when needed with the same degree and mixing laws (directed; for "
+        "populations whose stored layers do not fit in memory; see docs/contacts.md)",
+    )
 
 
 def _default_friends() -> SocialLayerSpec:

@@ -1,5 +1,6 @@
 """Contact layers as undirected CSR graphs (both directions stored, sorted,
-deduplicated, no self-loops), built in O(people + edges).
+deduplicated, no self-loops), built in O(people + edges); friends and online can instead be
+drawn when needed (``synth.drawn``).
 
 Algorithm (Chung-Lu with blocks), the same for workplace, school, friends and
 online:
@@ -36,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
@@ -49,6 +51,9 @@ from scorelab.scenario.population import (
     SocialLayerSpec,
 )
 from scorelab.synth.population import Population, _chunk_bounds
+
+if TYPE_CHECKING:
+    from scorelab.synth.drawn import DrawnLayer
 
 INT32_MAX = 2**31 - 1
 
@@ -157,7 +162,7 @@ def _shrink_indptr(indptr: np.ndarray) -> np.ndarray:
 class Contacts:
     """Named contact layers over the same people."""
 
-    layers: dict[str, CSRLayer | HouseholdLayer]
+    layers: dict[str, "CSRLayer | HouseholdLayer | DrawnLayer"]
 
     def __getitem__(self, name: str):
         return self.layers[name]
@@ -207,18 +212,21 @@ def _gamma(k0, k1, i, shape):
 
 
 @nb.njit(cache=True)
+def weight_of(k0, k1, kind, mean, param, i):
+    """Participant i's weight: kind 0 Poisson (w = mean), 1 gamma (shape param, mean), 2
+    lognormal (sigma param, mean). Drawn layers (``synth.drawn``) make it again when needed."""
+    if kind == 0:
+        return mean
+    if kind == 1:
+        return _gamma(k0, k1, i, param) * (mean / param)
+    z = rng.normal(k0, k1, i, 0, 0, 0)
+    return mean * math.exp(param * z - 0.5 * param * param)
+
+
+@nb.njit(cache=True)
 def _weights(k0, k1, active, kind, mean, param, lo, hi, w):
-    """kind 0 Poisson (w = mean), 1 gamma (shape param, mean), 2 lognormal (sigma param, mean)."""
     for i in range(lo, hi):
-        if not active[i]:
-            w[i] = 0.0
-        elif kind == 0:
-            w[i] = mean
-        elif kind == 1:
-            w[i] = _gamma(k0, k1, i, param) * (mean / param)
-        else:
-            z = rng.normal(k0, k1, i, 0, 0, 0)
-            w[i] = mean * math.exp(param * z - 0.5 * param * param)
+        w[i] = weight_of(k0, k1, kind, mean, param, i) if active[i] else 0.0
 
 
 @nb.njit(cache=True)
@@ -483,6 +491,14 @@ def _social_modes(pop: Population, spec: SocialLayerSpec) -> list[tuple[float, n
     ]
 
 
+def participants(pop: Population, name: str, spec: SocialLayerSpec) -> np.ndarray:
+    """Who takes part in a social layer: aged min_age or more, and internet users for online."""
+    active = pop.age >= spec.min_age
+    if name == "online":
+        active &= pop.internet
+    return active
+
+
 def build_contacts(pop: Population, spec: ContactsSpec, seed: int, chunks: int = 1,
                    only: Collection[str] | None = None) -> Contacts:
     """Build every enabled layer of ``spec`` for ``pop`` (with ``only``, just the enabled ones
@@ -494,7 +510,7 @@ def build_contacts(pop: Population, spec: ContactsSpec, seed: int, chunks: int =
     def wanted(name: str) -> bool:
         return only is None or name in only
 
-    layers: dict[str, CSRLayer | HouseholdLayer] = {}
+    layers: dict[str, "CSRLayer | HouseholdLayer | DrawnLayer"] = {}
     if spec.household and wanted("household"):
         layers["household"] = HouseholdLayer("household", pop.household_start, pop.household)
     if spec.workplace.enabled and wanted("workplace"):
@@ -518,10 +534,12 @@ def build_contacts(pop: Population, spec: ContactsSpec, seed: int, chunks: int =
         s: SocialLayerSpec = getattr(spec, name)
         if not s.enabled or not wanted(name):
             continue
-        active = pop.age >= s.min_age
-        if name == "online":
-            active &= pop.internet
-        w = layer_weights(n, active, s.degree, seed, name, chunks)
+        if s.storage == "drawn":
+            from scorelab.synth.drawn import drawn_layer  # (it builds on this module)
+
+            layers[name] = drawn_layer(pop, name, s, seed, chunks)
+            continue
+        w = layer_weights(n, participants(pop, name, s), s.degree, seed, name, chunks)
         layers[name] = chung_lu(w, _social_modes(pop, s), seed, name, chunks)
         del w
     return Contacts(layers)
