@@ -27,7 +27,8 @@ TARGET_PEOPLE = 100_000_000
 TARGET_BYTES = 24 * 10**9
 
 CHILD = r"""
-import json, sys
+import json, sys, tempfile
+from pathlib import Path
 import scorelab
 from scorelab import memory
 from scorelab.results import Result, people_frame
@@ -56,8 +57,10 @@ phases = {"start": status()}
 pop = build_population(sc.population, sc.run.seed)
 phases["population"] = status()
 contacts = build_contacts(pop, sc.contacts, sc.run.seed, only=layers_read(sc))
+memory.release()  # as scorelab.results.execute
 phases["contacts"] = status()
-out = simulate(sc, pop, contacts, keep_records=False)  # as scorelab.run: results hold no records
+park = Path(tempfile.mkdtemp()) / "population"  # as scorelab.run: what the loop does not read waits on disk
+out = simulate(sc, pop, contacts, keep_records=False, park=park)  # as scorelab.run: results hold no records
 phases["day loop"] = status()
 edges, layers = contacts.n_edges, list(contacts.names)
 out.plan = out.plan.without_tables()  # as scorelab.results.execute: the tables need no plan arrays nor contacts

@@ -16,6 +16,7 @@ import pytest
 
 import scorelab
 from scorelab.scenario.model import layers_read
+from scorelab.engine.plan import class_codes
 from scorelab.engine.simulation import simulate
 
 _OFF_LAYER = {"enabled": False, "degree": {"distribution": "poisson", "mean": 1.0}, "same_city": 0.5, "same_group": 0.5}
@@ -290,18 +291,27 @@ def test_list_slots_and_the_delayed_pool_hold_exactly_what_is_pending(tmp_path):
     assert sorted(waiting + chain(int(cnt[kernel.C_PFREE]), S["p_next"])) == list(range(ptop))
 
 
-def test_points_float32_does_not_hold_are_kept_exactly_beside_their_record(tmp_path):
-    """A record's points are float32; those it does not hold exactly (a grade ceiling puts
-    a score 1e-6 below a band) are NaN there and kept in float64 beside their record id, in
-    id order: Rongcheng's ceilings make some (its golden run pins the exact scores)."""
+def test_points_other_than_the_rules_are_kept_exactly_beside_their_record(tmp_path):
+    """A record's points as applied have no column: two bits of its flags say none or its
+    rule's points; the others (a per-year cap or a grade ceiling cut them, as Rongcheng's do)
+    are kept in float64 beside their record id, in id order. The golden runs pin the scores
+    this gives; here the bookkeeping: the ids kept apart are exactly the flagged records, in
+    order, and their points are neither none nor the rule's."""
     from scorelab.engine import kernel
+    from scorelab.engine.plan import compile_plan
 
-    S = state_at(tmp_path, load_case("rongcheng"), 100)
-    n = int(S["cnt"][kernel.C_NOD])
-    apart = S["od_rec"][:n]
+    sc = load_case("rongcheng")
+    S = state_at(tmp_path, sc, 100)
+    n, n_rec = int(S["cnt"][kernel.C_NOD]), int(S["cnt"][kernel.C_NREC])
+    apart, vals = S["od_rec"][:n], S["od_val"][:n]
+    flags = S["r_flags"][:n_rec]
     assert n > 0 and np.all(np.diff(apart) > 0)
-    np.testing.assert_array_equal(np.flatnonzero(np.isnan(S["r_delta"])), apart)
-    assert np.all(S["od_val"][:n] != S["od_val"][:n].astype(np.float32))
+    np.testing.assert_array_equal(np.flatnonzero(flags & kernel.DELTA_APART), apart)
+    assert not np.any((flags & kernel.DELTA_APART) & ((flags & kernel.DELTA_ZERO) << 1))
+    pts = compile_plan(sc, *scorelab.build_population(sc)).params.pts
+    assert np.all(vals != 0.0) and np.all(vals != pts[S["r_beh"][apart]])
+    # most records apply their rule's points or none (what makes the column unnecessary)
+    assert n < 0.2 * n_rec
 
 
 # --------------------------------------------------------------------------- the twin
@@ -374,7 +384,7 @@ def test_every_record_traces_to_an_event(case):
         row = P.t_cls_row[bi]
         if row >= 0:
             acts = actor[acted & (rec["beh"] == bi)]
-            assert np.all(P.t_fac[bi, P.cls[row, acts]] > 0), f"{b}: a record of an actor whose rate is 0"
+            assert np.all(P.t_fac[bi, class_codes(P, row)[acts]] > 0), f"{b}: a record of an actor whose rate is 0"
     # a channel records an act at most once: per (behaviour, step, channel) at most the factual events,
     # and summed over channels at most events x channels observing
     B, C, S = len(plan.behaviour_names), len(plan.channel_names), out.n_steps
@@ -515,3 +525,19 @@ def test_grade_buckets_hold_exactly_each_grade(monkeypatch):
             grade = np.where(S.grade[members] == 255, G1 - 1, S.grade[members])
             kind = (members >= P.n_people).astype(np.int64)
             assert np.all(P.ent_city[members] == r) and np.all(kind * G1 + grade == q), (r, q)
+
+
+def test_class_codes_are_packed_two_a_byte_when_they_fit_in_four_bits():
+    """Class codes below 16 are kept two a byte (an odd count padded), and read back the
+    same; a code of 16 or more keeps them a byte each."""
+    from scorelab.engine.plan import pack_classes
+
+    rng = np.random.default_rng(4)
+    for E, top in ((7, 16), (10, 16), (9, 200)):
+        codes = rng.integers(0, top, size=(3, E)).astype(np.uint8)
+        packed, shift = pack_classes(codes)
+        assert shift == (1 if top <= 16 else 0)
+        assert packed.shape == (3, (E + 1) // 2 if shift else E)
+        P = type("P", (), {"cls": packed, "cls_shift": shift, "n_people": E - 2, "n_firms": 2})
+        for row in range(3):
+            np.testing.assert_array_equal(class_codes(P, row), codes[row])

@@ -306,10 +306,10 @@ def test_every_metric_is_a_polars_frame_and_rebuilds_from_a_folder(run, tmp_path
     assert metrics.headline(r) == metrics.headline(tmp_path / "tiny")
 
 
-def test_outcome_counters_stay_exact_past_the_int16_range():
-    """Outcome counters are int16 in the day loop, with each wrap booked apart: a daily bonus
-    over 40,000 days counts 40,000 rewards a person (more than int16 holds), and the people's
-    counts add up to the metrics' count of bonuses paid."""
+def test_outcome_counters_stay_exact_past_the_int8_range():
+    """Outcome counters are int8 in the day loop, with each wrap booked apart: a daily bonus
+    over 40,000 days counts 40,000 rewards a person (312 wraps of int8, past int16 too), and
+    the people's counts add up to the metrics' count of bonuses paid."""
     data = tiny(population={"people": 5}, behaviours={"x": {"rate": "0.00001 per day"}},
                 consequences={"bonus": {"kind": "bonus", "grades": ["A"], "amount": 1, "every": 1}},
                 lists={}, flags={}, run={"days": 40_000, "seed": 7})

@@ -3,7 +3,8 @@
 The model (documented in docs/results.md, "Memory model") follows a run's three
 phases. What lives throughout: the interpreter and compiled kernels and the
 population columns (29 B a person; freed once the per-person table is built, after
-the results phase's peak). On top of it, the largest of:
+the results phase's peak), less the 20 B of them the day loop does not read, which
+wait on disk while it runs. On top of it, the largest of:
 
 * **building**: the contact layers the run reads (4 B a stored directed edge plus
   4 B a person a layer, or 4 B a person for a drawn layer; layers no rule reads are not
@@ -14,7 +15,7 @@ the results phase's peak). On top of it, the largest of:
   entity (scores per view, both worlds' income and losses, outcome counters, list,
   watchlist and flag state), the list slots (23 B for each entity on a list or
   waiting for a review of it, and 4 B for each member of a list kept per region,
-  allowed for 5 % of entities per list, with room for the arrays' doubling), the records (18 B each, counted for the expected number: the
+  allowed for 5 % of entities per list, with room for the arrays' doubling), the records (12 B each, counted for the expected number: the
   arrays are sized 10 % over it, and pages never written cost nothing; records a
   channel delays wait in a pool, 25 B each, twice the number waiting at a time) and
   the columns the end state derives from the state (16 B a person; the rest of it
@@ -37,8 +38,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Bytes per person of the population columns (docs/population.md).
+#: Bytes per person of the population columns (docs/population.md), and of those the day loop
+#: does not read, which wait on disk while it runs (synth.population.PARKABLE).
 POPULATION_BYTES = 29
+PARKED_BYTES = 20
 #: Transient bytes per person while the population and contact layers are built.
 BUILD_TRANSIENT_BYTES = 200
 #: Bytes per person of the end state handed back (scores, incomes, counters, list membership):
@@ -58,8 +61,8 @@ EDGE_BYTES = 4
 #: their bits; measured 3.9 for friends and 2.7 for online in Rongcheng).
 DRAWN_BYTES = 4
 #: Bytes per record in the engine's record columns, as a run writing a results folder keeps
-#: them (without the actor and step, which only records handed back need: 26 bytes with them).
-RECORD_BYTES = 18
+#: them (without the actor and step, which only records handed back need: 20 bytes with them).
+RECORD_BYTES = 12
 #: Bytes per record waiting in the pool of delayed records (engine.simulation.POOL_COLUMNS).
 POOL_BYTES = 25
 #: Bytes per list slot (an entity on a list or waiting for a review of it: list, entity,
@@ -74,11 +77,13 @@ FIXED_BYTES = 400 * 2**20
 HEADROOM = 0.9
 #: The parts alive throughout a run, and those of each phase (the peak is the largest phase).
 #: The contact layers and the plan are freed before the result tables are built.
+#: The population's columns the day loop does not read wait on disk while it runs
+#: (``Population.parked``): they count in the other phases only.
 RESIDENT = ("fixed", "population")
 PHASES = {
-    "building": ("contacts", "building (transient)"),
+    "building": ("population, parked", "contacts", "building (transient)"),
     "day loop": ("contacts", "plan", "day-loop state", "list slots", "records", "end state, derived"),
-    "results": ("end state", "result tables"),
+    "results": ("population, parked", "end state", "result tables"),
 }
 
 
@@ -150,11 +155,11 @@ def estimate(scenario: Any) -> Estimate:
 
     per_entity = (  # the arrays of engine.simulation._alloc_state
         views * dims * 8 + 8 + 1  # raw scores per view and dimension, total, grade
-        + caps * 12  # per-year cap: points so far, year
+        + caps * 10  # per-year cap: points so far, year (int16)
         + 5 * 8 + 1  # income and losses in both worlds, money; employed
         + n_lists + 4  # on_list; the first of the entity's list slots
-        + n_flags * (4 + 1 + 1 + 4)  # queue, truth, queued, last flag
-        + 9 * 2 + 4  # outcome counters (int16, wraps booked apart), record list head
+        + n_flags * (4 + 1 + 1 + 2)  # queue, truth, queued, last flag
+        + 9 + 4  # outcome counters (int8, wraps booked apart), record list head
         + 8  # grade buckets (member and position)
     ) + (16 * n / entities if social else 0)  # contacts' score sums (people only)
 
@@ -187,7 +192,10 @@ def estimate(scenario: Any) -> Estimate:
                  for g in graphs | {social_graph} - {None} if len(g) > 1)
     conditions = {repr((b.actor, b.min_age, [m.when for m in b.modifiers])) for b in s.behaviours.values()
                   if b.modifiers or b.min_age > 0}
-    plan = n * (13 + len(conditions) + (8 if social else 0)) + unions
+    # (regions and groups 2 B each, scored 1, household starts; income ranks, 4 B, only for an
+    # index dimension with an income term)
+    ranks = s.scoring.scheme != "points" and any(d.income != 0 for d in s.scoring.dimensions.values())
+    plan = n * (7 + len(conditions) + (8 if social else 0) + (4 if ranks else 0)) + unions
 
     detect: dict[str, float] = {}
     waiting = 0.0  # records a person has waiting in the pool at a time
@@ -201,7 +209,8 @@ def estimate(scenario: Any) -> Estimate:
 
     parts = {
         "fixed": FIXED_BYTES,
-        "population": n * POPULATION_BYTES + firms * 15,
+        "population": n * (POPULATION_BYTES - PARKED_BYTES) + firms * 15,
+        "population, parked": n * PARKED_BYTES,
         "contacts": contacts,
         "building (transient)": n * BUILD_TRANSIENT_BYTES,
         "plan": plan,

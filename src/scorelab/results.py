@@ -575,6 +575,7 @@ def execute(
         t_start = t0 = time.perf_counter()
         # only the layers the day loop reads: the others would cost time and memory for nothing
         pop, contacts = build_population(scenario, layers="read")
+        memory.release()  # the build's transient pages, which the day loop's arrays would not reuse
         if on_built is not None:
             on_built(time.perf_counter() - t0)
         if shards is not None:
@@ -582,8 +583,10 @@ def execute(
 
             output = simulate_sharded(scenario, pop, contacts, shards, backend="ray", address=ray_address,
                                       progress=progress, checkpoint=checkpoint, keep_records=False)
-        else:  # a results folder holds no records: they are freed before the result tables are built
-            output = simulate(scenario, pop, contacts, progress, checkpoint, keep_records=False)
+        else:  # a results folder holds no records: they are freed before the result tables are built;
+            # the population's columns the loop does not read wait in the staging folder meanwhile
+            park = staging / ".population" if staging is not None else None
+            output = simulate(scenario, pop, contacts, progress, checkpoint, keep_records=False, park=park)
         # the result tables read the plan's names and sizes only: the plan's arrays and the contact
         # layers (about a third of what the results phase held) are freed before they are built
         output.plan = output.plan.without_tables()

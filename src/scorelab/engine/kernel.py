@@ -32,7 +32,7 @@ State = namedtuple(
         "l_stock",
         "w_mem", "w_base", "w_cap", "w_n",
         "q_ent", "q_truth", "q_head", "q_len", "queued", "last_flag", "f_budget",
-        "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis", "r_flags", "r_delta", "r_prev", "od_rec", "od_val",
+        "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_flags", "r_prev", "od_rec", "od_val", "vis_start",
         "p_subj", "p_actor", "p_beh", "p_step", "p_vis", "p_flags", "p_next",
         "subj_head", "ch_pend", "cur", "cnt",
         "ghist", "ssum", "money_r", "own", "mb_i", "mb_x", "mb_key", "pf", "gb_mem", "gb_pos", "gb_lo",
@@ -134,9 +134,10 @@ GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_sinc
 # the counters' carries
 C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD, C_WTOP, C_NCARRY = range(11)
 N_CNT = 11
-# per-entity outcome counters: rows of S.out, int16; a count past int16's range wraps there and
+# per-entity outcome counters: rows of S.out, int8; a count past int8's range wraps there and
 # the wrap is booked in S.carry (entity, counter, sign), so counts stay exact
-# (engine.simulation.counters) at 2 bytes each, since almost none come near 32,767
+# (engine.simulation.counters) at 1 byte each, since few come near 127 (a carry costs 8 B
+# for 256 counts)
 (OUT_SUPP, OUT_REFUSED, OUT_SANCTIONS, OUT_REWARDS, OUT_WRONGFUL, OUT_ASSOC, OUT_FLAGGED, OUT_INVESTIGATED,
  OUT_RECORDS_ERR) = range(9)
 N_OUT = 9
@@ -150,9 +151,10 @@ MSG_SOC, MSG_REC, MSG_JOIN, MSG_LEAVE, MSG_IDHIT, MSG_INV = range(6)
 ACTIVE, REMOVED_APPEAL, DELETED = 1, 2, 3
 # A record's flags, one byte (r_flags): bits 0-1 its error (0 true, 1 misattributed, 2 false
 # match), bits 2-3 its state (0 pending, then ACTIVE, REMOVED_APPEAL or DELETED), bit 4 its
-# points applied, bit 5 contested on appeal. One byte read where four were (the walks through
-# a person's records read state and error of each).
-ERR_BITS, STATE_BITS, APPLIED_BIT, APPEAL_BIT = 3, 12, 16, 32
+# points applied, bit 5 contested on appeal, bits 6-7 its points as applied are none or kept
+# apart (neither: its rule's points; rec_delta). One byte read where four were (the walks
+# through a person's records read state and error of each).
+ERR_BITS, STATE_BITS, APPLIED_BIT, APPEAL_BIT, DELTA_ZERO, DELTA_APART = 3, 12, 16, 32, 64, 128
 ACTIVE_BITS = ACTIVE << 2
 NO_GRADE = 255
 YEAR = 365.25
@@ -165,9 +167,9 @@ BATCH = 64
 def bump(S, k, e, d):
     """Add d (+1 or -1) to outcome counter k of entity e."""
     v = S.out[k, e] + d
-    if v > 32767 or v < -32768:
+    if v > 127 or v < -128:
         book_carry(S, k, e, d)
-        v -= d * 65536
+        v -= d * 256
     S.out[k, e] = v
 
 
@@ -178,6 +180,27 @@ def book_carry(S, k, e, d):
         S.carry = widened(S.carry, max(64, 2 * n), n)
     S.carry[n] = (e * N_OUT + k) * 2 + (1 if d > 0 else 0)
     S.cnt[C_NCARRY] = n + 1
+
+
+# A record's visibility step has no column either: ids follow visibility, so the records made
+# visible at step t are ids vis_start[t] .. vis_start[t + 1] - 1 (vis_start[0] is 0).
+
+
+@nb.njit(cache=True, inline="always")
+def first_id(S, t, s):
+    """The first record id made visible at step t or later, during step s (t may be past s)."""
+    if t <= 0:
+        return 0
+    if t > s:
+        return S.cnt[C_NREC]
+    return S.vis_start[t]
+
+
+@nb.njit(cache=True)
+def vis_step(S, r, s):
+    """The step record r became visible (at step s or before): the steps 1..s whose first id
+    is r or below."""
+    return np.searchsorted(S.vis_start[1: s + 1], r, side="right")
 
 
 @nb.njit(cache=True, inline="always")
@@ -204,7 +227,8 @@ def own_score(P, S, v, e):
         acc = 0.0
         wsum = 0.0
         for d in range(P.n_dims):
-            val = P.dim_start[d] + S.raw[v, e, d] + P.dim_inc[d] * (P.income_pct[e] - 0.5)
+            inc = P.dim_inc[d] * (P.income_pct[e] - 0.5) if P.dim_inc[d] != 0.0 else 0.0  # (kept only then)
+            val = P.dim_start[d] + S.raw[v, e, d] + inc
             val = min(1.0, max(0.0, val))
             acc += P.dim_w[d] * val
             wsum += P.dim_w[d]
@@ -428,7 +452,7 @@ def apply_record(P, S, M, MO, r, scale, s):
             continue
         if P.view_dom[v, dom] == 0:
             continue
-        d = add_to_view(P, S, v, e, scale, b, rec_delta(S, r))
+        d = add_to_view(P, S, v, e, scale, b, rec_delta(P, S, r))
         if v == 0:
             d0 = d
         elif v == 1:
@@ -445,7 +469,7 @@ def record_points(P, S, r, s):
     pts = P.pts[b]
     row = P.cap_row[b]
     if row >= 0:
-        year = np.int32(int(s * P.dt // YEAR))
+        year = np.int16(int(s * P.dt // YEAR))  # (runs have at most MAX_STEPS steps)
         if S.cap_year[row, e] != year:
             S.cap_year[row, e] = year
             S.cap_acc[row, e] = 0.0
@@ -468,7 +492,7 @@ def count_recent(P, S, e, beh_mask_row, within, s):
     n_true = 0
     r = S.subj_head[e]
     while r >= 0:
-        if within >= 0 and S.r_vis[r] < s - within:
+        if within >= 0 and r < first_id(S, s - within, s):
             break
         f = S.r_flags[r]
         if (f & STATE_BITS) == ACTIVE_BITS and beh_mask_row[S.r_beh[r]]:
@@ -697,8 +721,8 @@ def _review(P, S, M, MO, node, s):
             r = S.subj_head[e]
             while r >= 0:
                 if rec_state(S, r) == ACTIVE and P.l_beh[l, S.r_beh[r]]:
-                    if S.r_vis[r] + P.l_clean[l] > s:
-                        schedule(P, S, node, S.r_vis[r] + P.l_clean[l])
+                    if r >= first_id(S, s - P.l_clean[l] + 1, s):  # visible within the clean period
+                        schedule(P, S, node, vis_step(S, r, s) + P.l_clean[l])
                         return
                     break
                 r = S.r_prev[r]
@@ -721,7 +745,8 @@ def raise_flags(P, S, M, MO, r, s):
     for f in range(P.f_beh.shape[0]):
         if P.f_beh[f, b] == 0:
             continue
-        if S.queued[f, e] or s - S.last_flag[f, e] < P.f_cooldown[f]:
+        last = S.last_flag[f, e]  # the step flagged last plus one, 0 if never
+        if S.queued[f, e] or (last != 0 and s + 1 - last < P.f_cooldown[f]):
             continue
         hit = False
         truth = False
@@ -737,7 +762,7 @@ def raise_flags(P, S, M, MO, r, s):
                 truth = n_true >= P.f_min[f]
         if not hit:
             continue
-        S.last_flag[f, e] = s
+        S.last_flag[f, e] = s + 1
         S.queued[f, e] = 1
         push_pending(S, f, e, 1 if truth else 0)
         base = MO[MO_FLAG] + 5 * f
@@ -752,7 +777,6 @@ def make_visible(P, S, M, MO, r, s):
     e = S.r_subj[r]
     b = S.r_beh[r]
     c = S.r_chan[r]
-    S.r_vis[r] = s
     set_state(S, r, ACTIVE)
     S.r_prev[r] = S.subj_head[e]
     S.subj_head[e] = r
@@ -762,7 +786,7 @@ def make_visible(P, S, M, MO, r, s):
         bump(S, OUT_RECORDS_ERR, e, 1)
     if P.scheme == 0:
         pts = record_points(P, S, r, s)
-        set_delta(S, r, pts)
+        set_delta(P, S, r, pts)
         touches = pts != 0.0
     else:
         touches = False
@@ -834,12 +858,11 @@ def expire(P, S, M, MO, n_rec, s):
     k = 0
     for g in range(T):
         ttl = P.ttl_vals[g]
-        r = S.cur[CUR_TTL + g]
-        while r < n_rec and S.r_vis[r] + ttl <= s:
+        end = min(n_rec, first_id(S, s - ttl + 1, s))  # visible at s - ttl or before
+        for r in range(S.cur[CUR_TTL + g], end):
             if P.c_ttl[S.r_chan[r]] == ttl:
                 k += 1
-            r += 1
-        ends[g] = r
+        ends[g] = max(end, S.cur[CUR_TTL + g])
     keys = np.empty(k, dtype=np.int64)  # channel, then record id
     k = 0
     for g in range(T):
@@ -883,34 +906,39 @@ def add_record(S, subj, actor, b, c, step, flags):
         S.r_step[r] = step
     S.r_beh[r] = b
     S.r_chan[r] = c
-    S.r_flags[r] = flags
-    S.r_delta[r] = 0.0
+    S.r_flags[r] = flags | DELTA_ZERO
     return r
 
 
-# A record's points are float32 (rule points are small integers, exact in float32); a value
-# float32 does not hold exactly (a grade ceiling puts a score 1e-6 below a band) is NaN there
-# and kept in float64 beside its record id, in id order (points are set when a record becomes
-# visible, which is when it gets its id), found by bisection.
+# A record's points as applied have no column: most records apply their rule's points
+# (P.pts of their behaviour) or none, which two bits of their flags tell apart; the few others
+# (cut by a per-year cap or a grade ceiling) keep theirs in float64 beside their record id, in
+# id order (points are set when a record becomes visible, which is when it gets its id), found
+# by bisection. Only applied records' points are read.
 
 
 @nb.njit(cache=True, inline="always")
-def rec_delta(S, r):
+def rec_delta(P, S, r):
     """Record r's points as applied."""
-    x = S.r_delta[r]
-    if x == x:
-        return np.float64(x)
+    f = S.r_flags[r]
+    if f & DELTA_ZERO:
+        return 0.0
+    if (f & DELTA_APART) == 0:
+        return P.pts[S.r_beh[r]]
     n = S.cnt[C_NOD]
     return S.od_val[np.searchsorted(S.od_rec[:n], r)]
 
 
 @nb.njit(cache=True)
-def set_delta(S, r, pts):
-    x = np.float32(pts)
-    if np.float64(x) == pts:
-        S.r_delta[r] = x
+def set_delta(P, S, r, pts):
+    f = S.r_flags[r] & ~(DELTA_ZERO | DELTA_APART)
+    if pts == 0.0:
+        S.r_flags[r] = f | DELTA_ZERO
         return
-    S.r_delta[r] = np.float32(np.nan)
+    if pts == P.pts[S.r_beh[r]]:
+        S.r_flags[r] = f
+        return
+    S.r_flags[r] = f | DELTA_APART
     n = S.cnt[C_NOD]
     if n == S.od_rec.shape[0]:
         S.od_rec = widened(S.od_rec, max(64, 2 * n), n)
@@ -1007,7 +1035,7 @@ def mistaken_subject(P, c, e, u):
     if e >= P.n_people:
         return e
     if g == MIS_HOUSEHOLD:  # the household's members are an id range (its sorted neighbours)
-        h = P.hh_of[e]
+        h = np.searchsorted(P.hh_start, e, side="right") - 1  # (rare: no column of households)
         return other_in_range(e, P.hh_start[h], P.hh_start[h + 1] - P.hh_start[h], u)
     ptr = P.mis_ptr[g]
     lo = ptr[e] if ptr.shape[0] > 1 else 0  # (no stored layer: row starts of one entry)
@@ -1346,7 +1374,14 @@ def class_factor(P, b, row, e):
     """The share f(e) / f_max of behaviour b's candidates by e kept for e's fixed attributes."""
     if row < 0:
         return 1.0
-    return P.t_fac[b, P.cls[row, e]] / P.t_fmax[b]
+    return P.t_fac[b, class_code(P, row, e)] / P.t_fmax[b]
+
+
+@nb.njit(cache=True, inline="always")
+def class_code(P, row, e):
+    """e's class code in row `row` (two codes a byte when they fit in 4 bits: plan.pack_classes)."""
+    sh = P.cls_shift
+    return (np.int64(P.cls[row, e >> sh]) >> ((e & sh) << 2)) & (15 if sh else 255)
 
 
 @nb.njit(cache=True, inline="always")
@@ -1422,7 +1457,7 @@ def behaviours(P, S, M, MO, s, counts, risk, aware, cov, on):
                     be[i] = e
                     bu[i] = u
                     if row >= 0:
-                        prefetch(P.cls[row], e)
+                        prefetch(P.cls[row], e >> P.cls_shift)
                     prefetch(P.ent_city, e)
                 k = 0
                 for i in range(m):
@@ -1453,6 +1488,8 @@ def _local_phase(P, S, M, MO, s, counts):
     B = P.b_kind.shape[0]
     C = P.c_cov.shape[0]
     on = P.enabled == 1
+    if s > 0:  # records made visible from now on are step s's (those before it, at the start: 0's)
+        S.vis_start[s] = S.cnt[C_NREC]
     # 1. rollout: channel coverage now, perceived risk by behaviour and region signature, awareness
     # (kept in the state's scratch arrays: arrays made here would be reference-counted in every
     # call that receives them)
@@ -1492,19 +1529,17 @@ def _local_phase(P, S, M, MO, s, counts):
         # over record ids (visibility order) up to the records old enough
         n_rec = S.cnt[C_NREC]
         if P.recovery >= 0:
-            r = S.cur[CUR_RECOVERY]
-            while r < n_rec and S.r_vis[r] + P.recovery <= s:
+            end = min(n_rec, first_id(S, s - P.recovery + 1, s))  # visible at s - recovery or before
+            for r in range(S.cur[CUR_RECOVERY], end):
                 if rec_state(S, r) == ACTIVE:
                     revert(P, S, M, MO, r, s)
-                r += 1
-            S.cur[CUR_RECOVERY] = r
+            S.cur[CUR_RECOVERY] = max(end, S.cur[CUR_RECOVERY])
         expire(P, S, M, MO, n_rec, s)
-        r = S.cur[CUR_APPEAL]
-        while r < n_rec and S.r_vis[r] + P.appeal_delay <= s:
+        end = min(n_rec, first_id(S, s - P.appeal_delay + 1, s))
+        for r in range(S.cur[CUR_APPEAL], end):
             if S.r_flags[r] & APPEAL_BIT:
                 remove_record(P, S, M, MO, r, REMOVED_APPEAL, s)
-            r += 1
-        S.cur[CUR_APPEAL] = r
+        S.cur[CUR_APPEAL] = max(end, S.cur[CUR_APPEAL])
         # 4. list reviews that fall due
         node = S.cal_head[s]
         S.cal_head[s] = -1

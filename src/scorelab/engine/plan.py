@@ -49,7 +49,7 @@ Params = namedtuple(
         # entities
         "ent_city", "ent_group", "ent_scored", "firm_rep", "income_pct", "city_join", "city_sig", "reg_base", "reg_p0", "reg_f0",
         # event types
-        "t_firm", "t_lam", "t_cls_row", "t_fac", "t_fmax", "t_dyn_max", "cls",
+        "t_firm", "t_lam", "t_cls_row", "t_fac", "t_fmax", "t_dyn_max", "cls", "cls_shift",
         "dm_ptr", "dm_attr", "dm_lo", "dm_hi", "dm_factor",
         # behaviours
         "b_kind", "b_domain", "b_deter", "b_income", "bc_ptr", "bc_idx",
@@ -58,7 +58,7 @@ Params = namedtuple(
         "c_enabled", "c_keys", "c_cov_seed", "sig_ok",
         "c_id_rate", "c_id_crowd", "c_id_fmr", "c_id_list", "c_id_beh", "c_id_watch",
         # contacts for misattribution and the social term
-        "mis_ptr", "mis_idx", "mis_drawn", "drawn", "hh_of", "hh_start", "soc_ptr", "soc_idx", "soc_w",
+        "mis_ptr", "mis_idx", "mis_drawn", "drawn", "hh_start", "soc_ptr", "soc_idx", "soc_w",
         # scoring
         "scheme", "base", "lo", "hi", "clip_lo", "clip_hi", "n_dims", "dim_w", "dim_start", "dim_rec", "dim_inc",
         "pts", "cap_row", "cap", "set_cap", "recovery", "g_from",
@@ -110,6 +110,28 @@ class Plan:
         P = self.params
         return dataclasses.replace(self, params=P._replace(
             **{k: None for k, v in P._asdict().items() if isinstance(v, (np.ndarray, tuple))}))
+
+
+def pack_classes(cls: np.ndarray) -> tuple[np.ndarray, int]:
+    """Class codes two a byte where every code fits in 4 bits (Rongcheng's 11 rows: 5.5 bytes
+    a person instead of 11): entity e's code is the low half of byte e >> 1 for even e, the
+    high half for odd e (shift 1); otherwise the codes as they are (shift 0)."""
+    if cls.max(initial=0) >= 16:
+        return cls, 0
+    if cls.shape[1] % 2:
+        cls = np.concatenate([cls, np.zeros((cls.shape[0], 1), dtype=cls.dtype)], axis=1)
+    return np.ascontiguousarray(cls[:, 0::2] | (cls[:, 1::2] << 4)), 1
+
+
+def class_codes(P: Params, row: int) -> np.ndarray:
+    """Every entity's class code in row ``row`` (unpacked)."""
+    E = P.n_people + P.n_firms
+    if P.cls_shift == 0:
+        return P.cls[row, :E]
+    packed = P.cls[row]
+    out = np.empty(2 * packed.shape[0], dtype=np.uint8)
+    out[0::2], out[1::2] = packed & 15, packed >> 4
+    return out[:E]
 
 
 def _fail(path: str, message: str) -> ScenarioError:
@@ -306,14 +328,17 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         raise _fail("lists", f"{L} lists; a scenario has at most {MAX_LISTS}")
 
     # ---- entities
-    ent_city = np.concatenate([pop.city.astype(np.int32), pop.firms.city.astype(np.int32)])
+    # (int16: 2 bytes an entity each; a population has at most 255 groups, and cities beyond
+    # int16's range, which no scenario reaches, keep int32)
+    city_type = np.int16 if len(pop.city_names) <= np.iinfo(np.int16).max else np.int32
+    ent_city = np.concatenate([pop.city.astype(city_type), pop.firms.city.astype(city_type)])
     n_groups = len(pop.group_names)
-    ent_group = np.concatenate([pop.group.astype(np.int32), np.full(F, n_groups, dtype=np.int32)])
+    ent_group = np.concatenate([pop.group.astype(np.int16), np.full(F, n_groups, dtype=np.int16)])
     ent_scored = np.concatenate([(pop.age >= s.scoring.min_age), np.ones(F, dtype=bool)]).astype(np.uint8)
     firm_rep = pop.firms.representative.astype(np.int32)
-    income_pct = np.full(N + F, 0.5, dtype=np.float32)
+    income_pct = np.zeros(0, dtype=np.float32)  # only an index dimension with an income term reads it
     if s.scoring.scheme != "points" and any(d.income != 0 for d in s.scoring.dimensions.values()):
-        # only an index dimension with an income term reads the percentile: skip the O(n log n) sort otherwise
+        income_pct = np.full(N + F, 0.5, dtype=np.float32)
         order = np.argsort(pop.income, kind="stable")
         income_pct[order] = (np.arange(N, dtype=np.float64) + 0.5) / max(N, 1)
 
@@ -414,6 +439,8 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         rate = k.attempts if k.attempts is not None else 1.0 / max(k.every, 1e-9)
         t_lam[ti] = rate * dt
     cls = np.stack(cls_rows) if cls_rows else np.zeros((1, 1), dtype=np.uint8)
+    del cls_rows
+    cls, cls_shift = pack_classes(cls)
     dm_ptr = np.zeros(T + 1, dtype=np.int64)
     for ti in range(T):
         dm_ptr[ti + 1] = dm_ptr[ti] + len(dm[ti])
@@ -641,7 +668,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         enabled=1 if s.scoring.enabled else 0, seed_keys=_keys(seed, "seed"),
         ent_city=ent_city, ent_group=ent_group, ent_scored=ent_scored, firm_rep=firm_rep, income_pct=income_pct,
         city_join=city_join, city_sig=city_sig, reg_base=reg_base, reg_p0=reg_p0, reg_f0=reg_f0,
-        t_firm=t_firm, t_lam=t_lam, t_cls_row=t_cls_row, t_fac=t_fac, t_fmax=t_fmax, t_dyn_max=t_dyn_max, cls=cls,
+        t_firm=t_firm, t_lam=t_lam, t_cls_row=t_cls_row, t_fac=t_fac, t_fmax=t_fmax, t_dyn_max=t_dyn_max, cls=cls, cls_shift=cls_shift,
         dm_ptr=dm_ptr, dm_attr=dm_attr, dm_lo=dm_lo, dm_hi=dm_hi, dm_factor=dm_factor,
         b_kind=b_kind, b_domain=b_domain, b_deter=b_deter, b_income=b_income, bc_ptr=bc_ptr, bc_idx=bc_idx,
         c_cov=c_cov, c_det=c_det, c_mis_p=c_mis_p, c_mis_graph=c_mis_graph, c_delay=c_delay, c_ttl=c_ttl,
@@ -650,7 +677,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         c_id_rate=c_id_rate, c_id_crowd=c_id_crowd, c_id_fmr=c_id_fmr, c_id_list=c_id_list, c_id_beh=c_id_beh,
         c_id_watch=c_id_watch,
         mis_ptr=mis_ptr, mis_idx=mis_idx, mis_drawn=mis_drawn, drawn=drawn,
-        hh_of=_writable(pop.household, np.int32), hh_start=_writable(pop.household_start, np.int32),
+        hh_start=_writable(pop.household_start, np.int32),
         soc_ptr=_writable(soc_ptr, np.int64), soc_idx=_writable(soc_idx, np.int32), soc_w=soc_w,
         scheme=scheme, base=float(sc.base), lo=float(sc.range[0]), hi=float(sc.range[1]),
         clip_lo=float(clip_lo), clip_hi=float(clip_hi), n_dims=n_dims, dim_w=dim_w, dim_start=dim_start,

@@ -68,32 +68,36 @@ continues exactly where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numba as nb
 import numpy as np
 
 from scorelab.engine import kernel
 from scorelab.engine.checkpoint import Checkpoint, restore_state
-from scorelab.engine.plan import Plan, compile_plan
+from scorelab.engine.plan import Plan, class_codes, compile_plan
 from scorelab.errors import UsageError
+from scorelab.memory import release
 from scorelab.rng import Stream
 from scorelab.scenario.model import Scenario
 from scorelab.synth.contacts import Contacts
 from scorelab.synth.population import Population
 
-RECORD_COLUMNS = {  # 26 bytes a record; record ids (and the subject's chain) are int32
+# 20 bytes a record; record ids (and the subject's chain) are int32. The step a record became
+# visible follows from its id (kernel.first_id), and its points as applied from its flags
+# (kernel.rec_delta): neither has a column.
+RECORD_COLUMNS = {
     "r_subj": np.int32, "r_actor": np.int32, "r_beh": np.int16, "r_chan": np.uint8, "r_step": np.int32,
-    "r_vis": np.uint16,  # the step it became visible (runs have at most MAX_STEPS steps)
-    "r_flags": np.uint8,  # error, state, applied, appealed (kernel.ERR_BITS, ...)
-    # points as applied (float32; those it does not hold exactly are kept apart in float64:
-    # kernel.rec_delta)
-    "r_delta": np.float32, "r_prev": np.int32,
+    # error, state, applied, appealed, and whether the points as applied are none, the rule's
+    # or kept apart (kernel.ERR_BITS, ..., kernel.rec_delta)
+    "r_flags": np.uint8, "r_prev": np.int32,
 }
 #: Record columns only the records handed back read (the day loop never does): a run that
-#: keeps no records keeps them empty (18 bytes a record instead of 26).
+#: keeps no records keeps them empty (12 bytes a record instead of 20).
 IDENTITY_COLUMNS = ("r_actor", "r_step")
 #: The pool of delayed records (made, not yet visible): a record id is given when a record
 #: becomes visible, so the pool holds what a record is until then, in its channel's queue.
@@ -171,7 +175,7 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
     return kernel.State(
         # contacts' score sums only with the social term (no other kernel reads them)
         raw=np.zeros((P.n_views, E, P.n_dims)), soc=np.zeros((2, N if P.soc_w > 0 else 0)), total=np.zeros(E),
-        grade=np.zeros(E, dtype=np.uint8), cap_acc=np.zeros((n_caps, E)), cap_year=np.full((n_caps, E), -1, dtype=np.int32),
+        grade=np.zeros(E, dtype=np.uint8), cap_acc=np.zeros((n_caps, E)), cap_year=np.full((n_caps, E), -1, dtype=np.int16),
         income_f=income.copy(), income_t=income.copy(), loss_f=np.zeros(E), loss_t=np.zeros(E), money=np.zeros(E),
         employed=employed,
         # list slots (grown by the kernels): an entity's listing step and pending review per list
@@ -185,9 +189,11 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         w_cap=np.zeros((W, R), dtype=np.int64), w_n=np.zeros((W, R), dtype=np.int64),
         q_ent=np.zeros((FL, E + 1), dtype=np.int32), q_truth=np.zeros((FL, E + 1), dtype=np.uint8),
         q_head=np.zeros(FL, dtype=np.int64), q_len=np.zeros(FL, dtype=np.int64), queued=np.zeros((FL, E), dtype=np.uint8),
-        last_flag=np.full((FL, E), -(2**30), dtype=np.int32), f_budget=np.zeros(FL),
+        # the step each entity was flagged last, plus one (0: never; runs have at most MAX_STEPS steps)
+        last_flag=np.zeros((FL, E), dtype=np.uint16), f_budget=np.zeros(FL),
         **rec,
         subj_head=np.full(E, -1, dtype=np.int32), ch_pend=np.full((C, 2), -1, dtype=np.int64),
+        vis_start=np.zeros(max(P.n_steps, 1), dtype=np.int64),
         cur=np.zeros(kernel.CUR_TTL + len(P.ttl_vals), dtype=np.int64), cnt=cnt,
         ghist=np.zeros((2, G), dtype=np.int64), ssum=np.zeros((R, 2)), money_r=np.zeros((R, K)),
         own=np.ones(R, dtype=np.uint8) if own is None else own.astype(np.uint8),
@@ -195,7 +201,7 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         pf=np.zeros((64, 3), dtype=np.int64),
         gb_mem=np.zeros(E, dtype=np.int32), gb_pos=np.zeros(E, dtype=np.int32),
         gb_lo=np.zeros((R, 2 * (G + 1) + 1), dtype=np.int64),
-        out=np.zeros((kernel.N_OUT, E), dtype=np.int16), carry=np.zeros(0, dtype=np.int64),
+        out=np.zeros((kernel.N_OUT, E), dtype=np.int8), carry=np.zeros(0, dtype=np.int64),
         cov=np.zeros(C), risk=np.zeros((len(plan.behaviour_names), P.sig_ok.shape[0])),
     )
 
@@ -243,7 +249,7 @@ def expected_records(plan: Plan) -> float:
         elif row < 0:
             actors = float(P.n_people)
         else:
-            per_code = np.bincount(P.cls[row, : P.n_people], minlength=P.t_fac.shape[1])
+            per_code = np.bincount(class_codes(P, row)[: P.n_people], minlength=P.t_fac.shape[1])
             actors = float(per_code @ P.t_fac[b]) / P.t_fmax[b]
         total += P.t_lam[b] * actors * P.n_steps * seen
     crowd = P.c_id_rate * P.c_id_crowd * P.c_id_fmr * P.city_join.shape[0] * P.n_steps
@@ -347,9 +353,12 @@ def end_state(plan: Plan, S: kernel.State, start_grade: np.ndarray, start_score:
     if not keep_records:
         return people, {}
     n_rec = int(S.cnt[kernel.C_NREC])
-    records = {k[2:]: getattr(S, k)[:n_rec] for k in ("r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_vis")}
+    records = {k[2:]: getattr(S, k)[:n_rec] for k in ("r_subj", "r_actor", "r_beh", "r_chan", "r_step")}
     flags = S.r_flags[:n_rec]
-    records["vis"] = records["vis"].astype(np.int32)  # (a record still delayed may be due after the run)
+    # the step each became visible, from the first id of each step (int32: a record still delayed
+    # may be due after the run)
+    starts = S.vis_start[1: plan.params.n_steps]
+    records["vis"] = np.searchsorted(starts, np.arange(n_rec), side="right").astype(np.int32)
     slots, chan = _waiting(S)
     if slots.size:  # records still delayed at the end: after the others, state pending
         extra = {"subj": S.p_subj[slots], "actor": S.p_actor[slots], "beh": S.p_beh[slots], "chan": chan,
@@ -371,9 +380,9 @@ COUNTERS = {
 
 
 def counters(S: kernel.State, n: int) -> dict[str, np.ndarray]:
-    """The first n entities' outcome counters as int32, their int16 wraps added back."""
+    """The first n entities' outcome counters as int32, their int8 wraps added back."""
     code = S.carry[: int(S.cnt[kernel.C_NCARRY])]
-    step = np.where(code & 1, 65536, -65536)
+    step = np.where(code & 1, 256, -256)
     entity, row = np.divmod(code >> 1, kernel.N_OUT)
     out = {}
     for name, k in COUNTERS.items():
@@ -412,13 +421,15 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
     checkpoint: Checkpoint | None = None,
     keep_records: bool = True,
+    park: Path | None = None,
 ) -> RunOutput:
     """Run the scenario's day loop with its twin; returns metrics and end state.
 
     With ``checkpoint``, the run continues from the checkpoint's saved state if it has one,
     and saves its state every ``checkpoint.every`` steps. Without ``keep_records`` the
     output has no records, and their memory is freed when the run ends (results folders do
-    not hold records)."""
+    not hold records). With ``park``, the population's columns the day loop does not read
+    wait in that folder while it runs (``Population.parked``)."""
     t0 = time.perf_counter()
     plan = compile_plan(scenario, pop, contacts)
     P = plan.params
@@ -443,35 +454,39 @@ def simulate(
         S = sync(S, SR)
         first = 0
     SR = kernel.make_state(S)
-    counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
-    id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
-    n = P.n_steps
-    # Steps run in chunks inside numba; a chunk ends at a checkpoint, when the records need
-    # more room, and (with a progress callback) every 1 % of the run so progress stays live.
-    chunk = max(1, n // 100) if progress is not None else n
-    s = first
-    while s < n:
-        stop = min(n, s + chunk)
-        if checkpoint is not None and checkpoint.every > 0:
-            stop = min(stop, (s // checkpoint.every + 1) * checkpoint.every)
-        reached = int(kernel.run_steps(PR, SR, M, MO, s, stop, counts, id_counts))
-        if progress is not None:
-            for done in range(s + 1, reached + 1):
-                progress(done, n)
-        s = reached
-        if s < stop:  # step s could overflow the record arrays: grow them (new arrays, new reference)
-            bound = int(kernel.draw_counts(PR, s, counts, id_counts))
-            S = _grow_records(sync(S, SR), bound, keep_records, bound if plan.delays else 0)
-            SR = kernel.make_state(S)
-        elif checkpoint is not None and checkpoint.due(s, n):
-            S = sync(S, SR)
-            checkpoint.save(s, S, M, start_grade, start_score)
-    wall = time.perf_counter() - t0
-    metrics = metrics_columns(plan, M, names)
-    S = sync(S, SR)  # (the counters' carries are grown by the kernels)
-    if not keep_records:  # free the records before the end state derives its columns (the run's peak)
-        del SR
-        S = without_records(S)
-    people, records = end_state(plan, S, start_grade, start_score, keep_records)
+    with contextlib.ExitStack() as parked:
+        if park is not None:  # (the plan and the state hold what the loop reads of the population)
+            parked.enter_context(pop.parked(park))
+            release()  # (columns under glibc's mmap threshold leave their pages in the heap)
+        counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
+        id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
+        n = P.n_steps
+        # Steps run in chunks inside numba; a chunk ends at a checkpoint, when the records need
+        # more room, and (with a progress callback) every 1 % of the run so progress stays live.
+        chunk = max(1, n // 100) if progress is not None else n
+        s = first
+        while s < n:
+            stop = min(n, s + chunk)
+            if checkpoint is not None and checkpoint.every > 0:
+                stop = min(stop, (s // checkpoint.every + 1) * checkpoint.every)
+            reached = int(kernel.run_steps(PR, SR, M, MO, s, stop, counts, id_counts))
+            if progress is not None:
+                for done in range(s + 1, reached + 1):
+                    progress(done, n)
+            s = reached
+            if s < stop:  # step s could overflow the record arrays: grow them (new arrays, new reference)
+                bound = int(kernel.draw_counts(PR, s, counts, id_counts))
+                S = _grow_records(sync(S, SR), bound, keep_records, bound if plan.delays else 0)
+                SR = kernel.make_state(S)
+            elif checkpoint is not None and checkpoint.due(s, n):
+                S = sync(S, SR)
+                checkpoint.save(s, S, M, start_grade, start_score)
+        wall = time.perf_counter() - t0
+        metrics = metrics_columns(plan, M, names)
+        S = sync(S, SR)  # (the counters' carries are grown by the kernels)
+        if not keep_records:  # free the records before the end state derives its columns (the run's peak)
+            del SR
+            S = without_records(S)
+        people, records = end_state(plan, S, start_grade, start_score, keep_records)
     return RunOutput(metrics=metrics, people=people, records=records, plan=plan, wall_seconds=wall, n_steps=P.n_steps,
                      first_step=first)

@@ -34,7 +34,10 @@ Order of generation (stream names in brackets; see docs/population.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numba as nb
 import numpy as np
@@ -151,6 +154,35 @@ class Population:
             if isinstance(getattr(self, f.name), np.ndarray) and getattr(self, f.name).shape == (n,)
             and f.name not in ("city_province", "occupation_employed", "household_start")
         }
+
+    @contextmanager
+    def parked(self, folder: Path, names: tuple[str, ...] = ()) -> Iterator[None]:
+        """Within the block, the named per-person columns wait in ``folder`` (one .npy file
+        each) and their memory is freed; they are read back, byte for byte, when it ends (also
+        on an error), and the files removed. The day loop reads none of PARKABLE once its plan
+        and state are made, so a run can park them (``results.execute`` does, 20 bytes a person
+        in Rongcheng). The only change to a population after it is built."""
+        names = names or PARKABLE
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = {name: folder / f"{name}.npy" for name in names}
+        try:
+            for name, path in paths.items():
+                np.save(path, getattr(self, name))
+                object.__setattr__(self, name, None)  # (frozen: this method alone writes fields)
+            yield
+        finally:
+            for name, path in paths.items():
+                if getattr(self, name) is None:
+                    object.__setattr__(self, name, np.load(path))
+                path.unlink(missing_ok=True)
+            folder.rmdir()
+
+
+#: Per-person columns the day loop does not read once its plan and state are made (the plan
+#: keeps what it needs of them; city and group are read by drawn contact layers, household by
+#: the household layer, household_start by the plan).
+PARKABLE = ("age", "sex", "province", "urban", "income", "occupation", "employer", "school", "internet",
+            "online_shopper", "car")
 
 
 # --------------------------------------------------------------------------- helpers
