@@ -236,3 +236,14 @@ def test_population_command(runner, tiny):
     r = runner.invoke(app, ["population", str(tiny)])
     assert r.exit_code == 0, r.output
     assert "people" in r.output and "400" in r.output
+
+
+def test_the_memory_check_can_be_skipped(runner, tiny, tmp_path, monkeypatch):
+    """--no-memory-check runs what the estimate (which leans high) would refuse; the refusal
+    names the flag."""
+    monkeypatch.setenv("SCORELAB_MEMORY", "1M")
+    r = runner.invoke(app, ["run", str(tiny), "--out", str(tmp_path / "x")])
+    one_line_error(r, "--no-memory-check")
+    r = runner.invoke(app, ["run", str(tiny), "--days", "3", "--out", str(tmp_path / "y"), "--no-memory-check"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "y" / "manifest.json").is_file()

@@ -323,3 +323,25 @@ def test_spec_validation_messages(kw, message):
     with pytest.raises(ValidationError) as e:
         PopulationSpec(**kw)
     assert message in str(e.value)
+
+
+def test_parked_columns_wait_on_disk_and_come_back_byte_for_byte(tmp_path):
+    """Population.parked: within the block the columns the day loop does not read are on disk
+    and not held (None), the ones it reads stay; afterwards, also after an error, they are back
+    with the same bytes and types, and the folder is gone."""
+    from scorelab.synth.population import PARKABLE
+
+    p = build_population(PopulationSpec(people=5_000), 3)
+    before = {k: v.copy() for k, v in p.person_columns().items()}
+    folder = tmp_path / "parked"
+    with p.parked(folder):
+        assert all(getattr(p, k) is None for k in PARKABLE)
+        assert p.city is not None and p.group is not None and p.household is not None
+        assert sorted(x.name for x in folder.iterdir()) == sorted(f"{k}.npy" for k in PARKABLE)
+    assert not folder.exists()
+    for k, v in before.items():
+        assert getattr(p, k).dtype == v.dtype and np.array_equal(getattr(p, k), v), k
+    with pytest.raises(RuntimeError):
+        with p.parked(folder):
+            raise RuntimeError("inside")
+    assert not folder.exists() and np.array_equal(p.income, before["income"])

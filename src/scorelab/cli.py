@@ -202,6 +202,8 @@ def run(
         help="split the population's regions over N Ray actors (same result as one process)")] = None,
     address: Annotated[str | None, typer.Option(
         help="with --shards, or --resume of a sharded run: the Ray cluster to use (default: a local Ray)")] = None,
+    memory_check: Annotated[bool, typer.Option(
+        help="refuse a run whose memory estimate (which leans high) exceeds 90 % of the memory available")] = True,
 ) -> None:
     """Run a scenario with its counterfactual twin, write a results folder and print what the system did."""
     from rich.console import Console
@@ -237,6 +239,7 @@ def run(
             _fail([str(e)])
     copies = shards + 1 if shards is not None and address is None else 1
     est, avail, fits = memory.check(scenario, copies)
+    fits = fits or not memory_check
     if not fits and copies > 1:
         _fail([
             f"--shards {shards}: on this machine the driver and each of the {shards} actors hold the whole run, "
@@ -248,7 +251,7 @@ def run(
             f"scorelab run: {scenario.population.people:,} people need about {memory.human(est.total)} of memory "
             f"but about {memory.human(avail or 0)} is available ({est.describe()}); use --scale "
             f"{max(0.0001, 0.8 * (avail or 0) / max(est.total, 1)):.2g} for a smaller population, or a distributed run "
-            f"(docs/results.md, memory model)"
+            f"(docs/results.md, memory model); the estimate leans high: --no-memory-check runs it anyway"
         ])
     folder = out if out is not None else str(Path("runs") / default_run_id(scenario))
     try:

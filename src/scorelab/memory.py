@@ -8,18 +8,20 @@ wait on disk while it runs. On top of it, the largest of:
 
 * **building**: the contact layers the run reads (4 B a stored directed edge plus
   4 B a person a layer, or 4 B a person for a drawn layer; layers no rule reads are not
-  built) and a transient allowance for building the population and contacts (200 B a person, about the
-  peak measured);
+  built) and a transient allowance for building the population and contacts (200 B a
+  person, about the peak measured);
 * **the day loop**: the contact layers, the plan's per-person tables (regions,
   groups, class codes, graphs that join several layers), the day-loop state per
   entity (scores per view, both worlds' income and losses, outcome counters, list,
   watchlist and flag state), the list slots (23 B for each entity on a list or
   waiting for a review of it, and 4 B for each member of a list kept per region,
-  allowed for 5 % of entities per list, with room for the arrays' doubling), the records (12 B each, counted for the expected number: the
-  arrays are sized 10 % over it, and pages never written cost nothing; records a
-  channel delays wait in a pool, 25 B each, twice the number waiting at a time) and
-  the columns the end state derives from the state (16 B a person; the rest of it
-  are views);
+  allowed for 5 % of entities per list, with room for the arrays' doubling) and the
+  records (12 B each, counted for the expected number: the arrays are sized 10 % over
+  it, and pages never written cost nothing; records a channel delays wait in a pool,
+  25 B each, twice the number waiting at a time);
+* **the end of the day loop**: the same without the records, which a run writing a
+  results folder frees first, and with the columns the end state derives from the
+  state (16 B a person; the rest of it are views);
 * **the results**: the end state (the state's per-person arrays it views, 100 B a
   person; the rest of the state, the records, the plan's arrays and the contact
   layers are freed before the result tables are built, since a results folder holds
@@ -82,7 +84,9 @@ HEADROOM = 0.9
 RESIDENT = ("fixed", "population")
 PHASES = {
     "building": ("population, parked", "contacts", "building (transient)"),
-    "day loop": ("contacts", "plan", "day-loop state", "list slots", "records", "end state, derived"),
+    "day loop": ("contacts", "plan", "day-loop state", "list slots", "records"),
+    # (a run writing a results folder frees the records before the end state derives its columns)
+    "end of the day loop": ("contacts", "plan", "day-loop state", "list slots", "end state, derived"),
     "results": ("population, parked", "end state", "result tables"),
 }
 
