@@ -394,7 +394,7 @@ class Run(StrictModel):
     @model_validator(mode="after")
     def _steps_fit(self) -> "Run":
         steps = math.ceil(self.days / self.step)
-        if steps > MAX_STEPS:  # (a record's visibility step is stored in 16 bits)
+        if steps > MAX_STEPS:  # (an entity's last flag step is stored in 16 bits)
             raise ValueError(f"{self.days} days in steps of {self.step} days is {steps:,} steps; "
                              f"a run has at most {MAX_STEPS:,}")
         return self
