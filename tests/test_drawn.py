@@ -163,7 +163,7 @@ def test_the_day_loop_misattributes_to_drawn_contacts():
 
 
 def test_a_sharded_run_with_drawn_layers_is_the_single_process_run():
-    from tests.test_sharded import assert_same
+    from test_sharded import assert_same  # (pytest puts the tests folder on the path)
 
     sc = _rongcheng("drawn", **{"run.days": 60})
     pop, contacts = scorelab.build_population(sc)
