@@ -45,8 +45,8 @@ from scorelab.synth.contacts import _degree_params, _partition, layer_weights, p
 from scorelab.synth.population import Population
 
 #: A cell's cap on the capped part of a weight, in multiples of its mean participant weight:
-#: rejection takes about KAPPA tries; participants above it (0.04 % of friends, 2 % of online
-#: contacts with the defaults) are kept apart.
+#: rejection takes about KAPPA tries; participants above it (in Rongcheng 5 in a million for
+#: friends, 0.5 % for online contacts) are kept apart.
 KAPPA = 8.0
 #: Rejection tries before giving up (never reached: a try succeeds with probability about
 #: 1 / KAPPA; a run stays deterministic either way, the contact is then none).
