@@ -22,7 +22,7 @@ from scorelab.scenario.population import (
     SocialLayerSpec,
 )
 from scorelab.synth.contacts import expected_within_block_share, layer_weights, participants
-from scorelab.synth.drawn import KAPPA, DrawnLayer, drawn_layer
+from scorelab.synth.drawn import DrawnLayer, drawn_layer
 from scorelab.synth.population import build_population
 
 SEED = 5
@@ -81,7 +81,6 @@ def test_partners_are_drawn_in_proportion_to_weight_below_and_above_the_cap(pop)
         expected = w[g].sum() * scale
         assert abs(indeg[g].sum() - expected) < 4 * np.sqrt(expected) + 1, (g.sum(), indeg[g].sum(), expected)
     assert indeg[w == 0].sum() == 0  # non-participants are never drawn
-    assert KAPPA >= 2
 
 
 def test_mixing_modes_give_the_stored_layers_within_city_and_group_shares(pop):

@@ -1038,8 +1038,10 @@ def mistaken_subject(P, c, e, u):
         h = np.searchsorted(P.hh_start, e, side="right") - 1  # (rare: no column of households)
         return other_in_range(e, P.hh_start[h], P.hh_start[h + 1] - P.hh_start[h], u)
     ptr = P.mis_ptr[g]
-    lo = ptr[e] if ptr.shape[0] > 1 else 0  # (no stored layer: row starts of one entry)
-    deg = ptr[e + 1] - lo if ptr.shape[0] > 1 else 0
+    lo, deg = 0, 0  # (no stored layer: row starts of one entry)
+    if ptr.shape[0] > 1:
+        lo = ptr[e]
+        deg = ptr[e + 1] - lo
     bits = P.mis_drawn[g]
     if bits == 0:
         if deg == 0:

@@ -481,14 +481,16 @@ def _dense_codes(*keys: np.ndarray) -> np.ndarray:
     return code.astype(np.int32) if code.max(initial=0) <= INT32_MAX else code
 
 
-def _social_modes(pop: Population, spec: SocialLayerSpec) -> list[tuple[float, np.ndarray | None]]:
+def mode_probabilities(spec: SocialLayerSpec) -> tuple[float, float, float, float]:
+    """Probabilities of a social layer's mixing modes: same city and group, same city, same
+    group, anyone (stored layers here; drawn layers in synth.drawn, in this order)."""
     c, g = spec.same_city, spec.same_group
-    return [
-        (c * g, _dense_codes(pop.city, pop.group)),
-        (c * (1 - g), pop.city.astype(np.int32)),
-        ((1 - c) * g, pop.group.astype(np.int32)),
-        ((1 - c) * (1 - g), None),
-    ]
+    return c * g, c * (1 - g), (1 - c) * g, (1 - c) * (1 - g)
+
+
+def _social_modes(pop: Population, spec: SocialLayerSpec) -> list[tuple[float, np.ndarray | None]]:
+    blocks = (_dense_codes(pop.city, pop.group), pop.city.astype(np.int32), pop.group.astype(np.int32), None)
+    return list(zip(mode_probabilities(spec), blocks))
 
 
 def participants(pop: Population, name: str, spec: SocialLayerSpec) -> np.ndarray:

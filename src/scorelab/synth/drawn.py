@@ -41,7 +41,14 @@ import numpy as np
 
 from scorelab import rng
 from scorelab.scenario.population import SocialLayerSpec
-from scorelab.synth.contacts import _degree_params, _partition, layer_weights, participants, weight_of
+from scorelab.synth.contacts import (
+    _degree_params,
+    _partition,
+    layer_weights,
+    mode_probabilities,
+    participants,
+    weight_of,
+)
 from scorelab.synth.population import Population
 
 #: A cell's cap on the capped part of a weight, in multiples of its mean participant weight:
@@ -110,7 +117,7 @@ def _pick_cell(T, e, mode, u):
     c, g = np.int64(T.city[e]), np.int64(T.group[e])
     if mode == 0:
         return c * n_groups + g
-    if mode == 1:
+    if mode == 1:  # a scan of the city's groups (few)
         base = c * n_groups
         total = 0.0
         for h in range(n_groups):
@@ -118,11 +125,10 @@ def _pick_cell(T, e, mode, u):
         x = u * total
         for h in range(n_groups):
             m = T.light[base + h] + T.excess[base + h]
-            if x < m or h == n_groups - 1:
-                if m > 0.0:
-                    return base + h
+            if x < m or (h == n_groups - 1 and m > 0.0):  # (rounding past the end: the last with mass)
+                return base + h
             x -= m
-        return c * n_groups + g  # (rounding at the end: e's own cell has mass)
+        return base + g  # (e's own cell has mass)
     if mode == 2:
         row = T.gcum[g]
         return _first_above_cum(row, u * row[n_cities - 1]) * n_groups + g
@@ -269,12 +275,6 @@ def empty_tables(pop: Population) -> DrawnTables:
                        active=np.zeros(0, dtype=np.uint8), city=pop.city[:0], group=pop.group[:0],
                        order=np.zeros(0, dtype=np.int32), seg=i, cap=f, light=f, excess=f, hptr=i,
                        hid=np.zeros(0, dtype=np.int32), hcum=f, gcum=np.zeros((0, 0)), ccum=f)
-
-
-def mode_probabilities(spec: SocialLayerSpec) -> np.ndarray:
-    """Probabilities of the N_MODES mixing modes (same city and group, city, group, anyone)."""
-    c, g = spec.same_city, spec.same_group
-    return np.array([c * g, c * (1 - g), (1 - c) * g, (1 - c) * (1 - g)])
 
 
 def drawn_layer(pop: Population, name: str, spec: SocialLayerSpec, seed: int, chunks: int = 1) -> DrawnLayer:
