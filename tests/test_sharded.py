@@ -153,3 +153,23 @@ def test_a_sharded_ray_run_resumed_writes_the_single_process_bytes(ray_session, 
     assert resumed.manifest["resumed_from_step"] == 20
     for f in ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet"):
         assert filecmp.cmp(tmp_path / "a" / "run" / f, out / f, shallow=False), f
+
+
+def test_a_plan_from_read_only_arrays_has_the_same_kernel_types() -> None:
+    """Ray hands its workers the population and contacts as read-only arrays (its object
+    store); the plan must have the same numba types as from writable ones, so that the kernels
+    compile once for both (a second set of specialisations costs minutes in every worker)."""
+    import pickle
+
+    import numba
+
+    from scorelab.engine.plan import compile_plan
+
+    sc = scorelab.load("rongcheng-2018", {"population.people": 4000, "contacts.friends.storage": "drawn"})
+    pop, con = scorelab.build_population(sc)
+    buffers: list = []
+    data = pickle.dumps((pop, con), protocol=5, buffer_callback=buffers.append)
+    pop_ro, con_ro = pickle.loads(data, buffers=[b.raw().toreadonly() for b in buffers])
+    assert not pop_ro.city.flags.writeable
+    ours, theirs = compile_plan(sc, pop, con).params, compile_plan(sc, pop_ro, con_ro).params
+    assert numba.typeof(theirs) == numba.typeof(ours)

@@ -514,7 +514,10 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     graphs = [_csr_union(contacts, [x for x in layers if x not in is_drawn], N) for layers in mis_graphs]
     mis_drawn = np.array([sum(1 << DRAWN_LAYERS.index(x) for x in layers if x in is_drawn) for layers in mis_graphs]
                          + [0] * (MIS_SLOTS - len(mis_graphs)), dtype=np.int64)
-    drawn = tuple(contacts[x].tables if x in is_drawn else empty_tables(pop) for x in DRAWN_LAYERS)
+    # (writable, as every array of the plan: Ray hands its workers read-only population
+    # columns, and read-only arrays are another numba type, a second compile of every kernel)
+    drawn = tuple(type(t)(*(_writable(a, a.dtype) for a in t))
+                  for t in (contacts[x].tables if x in is_drawn else empty_tables(pop) for x in DRAWN_LAYERS))
     assert len(graphs) <= MIS_SLOTS  # distinct layer sets: single layers, or all of them
     wide = any(ptr.dtype == np.int64 and ptr[-1] > np.iinfo(np.int32).max for ptr, _ in graphs)
     ptr_type = np.int64 if wide else np.int32

@@ -272,7 +272,8 @@ def empty_tables(pop: Population) -> DrawnTables:
     """Tables of no layer, of the same types (what the kernels get for a layer not drawn)."""
     f, i = np.zeros(0), np.zeros(0, dtype=np.int64)
     return DrawnTables(keys=np.zeros(4, dtype=np.uint64), spec=np.zeros(3), mode_cdf=np.ones(N_MODES),
-                       active=np.zeros(0, dtype=np.uint8), city=pop.city[:0], group=pop.group[:0],
+                       active=np.zeros(0, dtype=np.uint8), city=np.zeros(0, dtype=pop.city.dtype),
+                       group=np.zeros(0, dtype=pop.group.dtype),
                        order=np.zeros(0, dtype=np.int32), seg=i, cap=f, light=f, excess=f, hptr=i,
                        hid=np.zeros(0, dtype=np.int32), hcum=f, gcum=np.zeros((0, 0)), ccum=f)
 
