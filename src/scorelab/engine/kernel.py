@@ -1,8 +1,8 @@
 """The numba kernels of the day loop. ``engine.simulation`` documents the order of a step.
 
 ``P`` is the read-only ``plan.Params``; ``S`` is the mutable ``State`` (arrays
-only, scalars live in small arrays); ``M`` is the per-step metrics matrix with
-column offsets ``MO``. Work per step follows events: candidate events, records
+only, scalars live in small arrays); ``Q`` holds the per-step metrics matrix ``Q.M`` and its
+column offsets ``Q.MO``. Work per step follows events: candidate events, records
 becoming visible or expiring, list reviews that fall due, investigations.
 """
 
@@ -40,9 +40,12 @@ State = namedtuple(
     ],
 )
 
+#: The per-step metrics matrix (steps x columns) and its column offsets (``MO_*`` indices). One
+#: lent handle instead of two arrays: an array argument costs every call a reference count
+#: (a function call even when lent) and some dozen words of arguments.
+Metrics = namedtuple("Metrics", ["M", "MO"])
 
-
-# The kernels receive Params and State as numba StructRefs: passed by reference, they compile
+# The kernels receive Params, State and Metrics as numba StructRefs: passed by reference, they compile
 # in a fraction of the time a 100-field namedtuple takes (which numba passes by value).
 @structref.register
 class _ParamsType(types.StructRef):
@@ -56,6 +59,12 @@ class _StateType(types.StructRef):
         return tuple((n, types.unliteral(t)) for n, t in fields)
 
 
+@structref.register
+class _MetricsType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((n, types.unliteral(t)) for n, t in fields)
+
+
 class ParamsRef(structref.StructRefProxy):
     """Params as seen by the kernels."""
 
@@ -64,8 +73,13 @@ class StateRef(structref.StructRefProxy):
     """State as seen by the kernels."""
 
 
+class MetricsRef(structref.StructRefProxy):
+    """Metrics as seen by the kernels."""
+
+
 structref.define_proxy(ParamsRef, _ParamsType, list(Params._fields))
 structref.define_proxy(StateRef, _StateType, list(State._fields))
+structref.define_proxy(MetricsRef, _MetricsType, list(Metrics._fields))
 
 
 def _to_struct(nt):  # pragma: no cover - replaced by the overload below inside numba
@@ -79,7 +93,7 @@ def _to_struct_overload(nt):
     if not isinstance(nt, types.NamedTuple):
         return None
     names = nt.instance_class._fields
-    cls = _ParamsType if nt.instance_class is Params else _StateType
+    cls = {Params: _ParamsType, State: _StateType, Metrics: _MetricsType}[nt.instance_class]
     st = cls([(n, types.unliteral(t)) for n, t in zip(names, nt.types)])
     body = "".join(f"    obj.{n} = nt.{n}\n" for n in names)
     scope = {"structref": structref, "st": st}
@@ -121,6 +135,12 @@ def _take_pending(S):
 @nb.njit(cache=True)
 def make_state(nt):
     """State namedtuple -> StateRef for the kernels."""
+    return _to_struct(nt)
+
+
+@nb.njit(cache=True)
+def make_metrics(nt):
+    """Metrics namedtuple -> MetricsRef for the kernels (holding the caller's arrays)."""
     return _to_struct(nt)
 
 # metric column offsets (MO indices)
@@ -256,7 +276,7 @@ def grade_of(P, x):
 
 
 @nb.njit(cache=True)
-def refresh(P, S, M, MO, e, s):
+def refresh(P, S, Q, e, s):
     """Recompute e's total score and grade; keep histograms and grade-based lists up to date."""
     if S.grade[e] == NO_GRADE:
         return
@@ -281,7 +301,7 @@ def refresh(P, S, M, MO, e, s):
     for l in range(P.l_grades.shape[0]):
         if P.l_grades[l, g] and P.l_actor[l] == kind and (S.on_list[l, e] & 1) == 0:
             g_true = grade_of(P, total_score(P, S, 1, e))
-            enter_list(P, S, M, MO, l, e, s, P.l_grades[l, g_true] == 0, False)
+            enter_list(P, S, Q, l, e, s, P.l_grades[l, g_true] == 0, False)
 
 
 @nb.njit(cache=True, inline="always")
@@ -383,7 +403,7 @@ def spread(P, S, e, d0, d1):
 
 
 @nb.njit(cache=True)
-def settle(P, S, M, MO, e, s, moved):
+def settle(P, S, Q, e, s, moved):
     """After a change to e's views: refresh the grades of e's contacts in e's region (if e's own
     score moved in view 0, through the social term; contacts elsewhere are refreshed when the
     message reaches them) and of e."""
@@ -392,8 +412,8 @@ def settle(P, S, M, MO, e, s, moved):
         for k in range(P.soc_ptr[e], P.soc_ptr[e + 1]):
             c = P.soc_idx[k]
             if P.ent_city[c] == r:
-                refresh(P, S, M, MO, c, s)
-    refresh(P, S, M, MO, e, s)
+                refresh(P, S, Q, c, s)
+    refresh(P, S, Q, e, s)
 
 
 @nb.njit(cache=True)
@@ -440,7 +460,7 @@ def push_pending(S, f, e, truth):
 
 
 @nb.njit(cache=True)
-def apply_record(P, S, M, MO, r, scale, s):
+def apply_record(P, S, Q, r, scale, s):
     """Apply (scale=+1) or revert (scale=-1) record r's points in every view that admits it."""
     e = S.r_subj[r]
     b = S.r_beh[r]
@@ -458,7 +478,7 @@ def apply_record(P, S, M, MO, r, scale, s):
         elif v == 1:
             d1 = d
     spread(P, S, e, d0, d1)
-    settle(P, S, M, MO, e, s, d0 != 0.0)
+    settle(P, S, Q, e, s, d0 != 0.0)
 
 
 @nb.njit(cache=True)
@@ -485,9 +505,11 @@ def record_points(P, S, r, s):
 
 
 @nb.njit(cache=True)
-def count_recent(P, S, e, beh_mask_row, within, s):
-    """Active records of e of the masked behaviours made visible within the last `within` steps
-    (all kept records if within < 0); returns (all, true only)."""
+def count_recent(P, S, e, of_flag, i, within, s):
+    """Active records of e of the behaviours of list i (of flag i if ``of_flag``) made visible
+    within the last `within` steps (all kept records if within < 0); returns (all, true only).
+    (The behaviours' row is read here, not passed: an array argument costs every call.)"""
+    mask = P.f_beh if of_flag else P.l_beh
     n = 0
     n_true = 0
     r = S.subj_head[e]
@@ -495,7 +517,7 @@ def count_recent(P, S, e, beh_mask_row, within, s):
         if within >= 0 and r < first_id(S, s - within, s):
             break
         f = S.r_flags[r]
-        if (f & STATE_BITS) == ACTIVE_BITS and beh_mask_row[S.r_beh[r]]:
+        if (f & STATE_BITS) == ACTIVE_BITS and mask[i, S.r_beh[r]]:
             n += 1
             if (f & ERR_BITS) == 0:
                 n_true += 1
@@ -632,29 +654,29 @@ def exit_step(P, S, l, e):
 
 
 @nb.njit(cache=True)
-def enter_list(P, S, M, MO, l, e, s, wrongful, joint):
+def enter_list(P, S, Q, l, e, s, wrongful, joint):
     """List e on l; a firm's listing on a joint-punishment list also lists its legal representative."""
-    _enter_one(P, S, M, MO, l, e, s, wrongful, joint)
+    _enter_one(P, S, Q, l, e, s, wrongful, joint)
     if P.l_joint[l] and e >= P.n_people:
         rep = P.firm_rep[e - P.n_people]
         if rep >= 0:
             if P.ent_city[rep] == P.ent_city[e]:
-                _enter_one(P, S, M, MO, l, rep, s, wrongful, True)
+                _enter_one(P, S, Q, l, rep, s, wrongful, True)
             else:
                 push_msg(P, S, MSG_JOIN, rep, l, 1 if wrongful else 0, 0, 0, 0.0, 0.0, P.ent_city[rep], P.ent_city[e])
 
 
 @nb.njit(cache=True)
-def _enter_one(P, S, M, MO, l, e, s, wrongful, joint):
+def _enter_one(P, S, Q, l, e, s, wrongful, joint):
     if S.on_list[l, e] & 1:
         return
     S.on_list[l, e] = 1 | (2 if wrongful else 0) | (4 if joint else 0)
     i = slot_of(S, l, e)
     S.ls_since[i] = s
     S.l_stock[l] += 1
-    M[s, MO[MO_LIST] + 4 * l + 1] += 1
+    Q.M[s, Q.MO[MO_LIST] + 4 * l + 1] += 1
     if wrongful:
-        M[s, MO[MO_LIST] + 4 * l + 3] += 1
+        Q.M[s, Q.MO[MO_LIST] + 4 * l + 3] += 1
     row = P.l_watch_row[l]
     if row >= 0:  # members of a watch list are kept per region, in the region's segment
         S.ls_wpos[i] = add_member(S, row, P.ent_city[e], e)
@@ -666,25 +688,25 @@ def _enter_one(P, S, M, MO, l, e, s, wrongful, joint):
 
 
 @nb.njit(cache=True)
-def leave_list(P, S, M, MO, l, e, s):
+def leave_list(P, S, Q, l, e, s):
     """Delist e from l; a firm's exit also ends its representative's joint listing."""
-    _leave_one(P, S, M, MO, l, e, s)
+    _leave_one(P, S, Q, l, e, s)
     if P.l_joint[l] and e >= P.n_people:
         rep = P.firm_rep[e - P.n_people]
         if rep >= 0:
             if P.ent_city[rep] != P.ent_city[e]:
                 push_msg(P, S, MSG_LEAVE, rep, l, 0, 0, 0, 0.0, 0.0, P.ent_city[rep], P.ent_city[e])
             elif S.on_list[l, rep] & 4:
-                _leave_one(P, S, M, MO, l, rep, s)
+                _leave_one(P, S, Q, l, rep, s)
 
 
 @nb.njit(cache=True)
-def _leave_one(P, S, M, MO, l, e, s):
+def _leave_one(P, S, Q, l, e, s):
     if (S.on_list[l, e] & 1) == 0:
         return
     S.on_list[l, e] = 0
     S.l_stock[l] -= 1
-    M[s, MO[MO_LIST] + 4 * l + 2] += 1
+    Q.M[s, Q.MO[MO_LIST] + 4 * l + 2] += 1
     i = find_slot(S, l, e)
     row = P.l_watch_row[l]
     if row >= 0:  # swap-remove from the region's member segment
@@ -699,14 +721,14 @@ def _leave_one(P, S, M, MO, l, e, s):
 
 
 @nb.njit(cache=True)
-def review_node(P, S, M, MO, node, s):
+def review_node(P, S, Q, node, s):
     """A list slot falls due: exit review if listed, promotion from the feeding list otherwise."""
-    _review(P, S, M, MO, node, s)
+    _review(P, S, Q, node, s)
     release_slot(S, node)
 
 
 @nb.njit(cache=True, inline="always")
-def _review(P, S, M, MO, node, s):
+def _review(P, S, Q, node, s):
     l = S.ls_list[node]
     e = S.ls_ent[node]
     S.ls_pend[node] = 0
@@ -726,7 +748,7 @@ def _review(P, S, M, MO, node, s):
                         return
                     break
                 r = S.r_prev[r]
-        leave_list(P, S, M, MO, l, e, s)
+        leave_list(P, S, Q, l, e, s)
         return
     src = P.l_from[l]
     if src >= 0 and (S.on_list[src, e] & 1):
@@ -734,11 +756,11 @@ def _review(P, S, M, MO, node, s):
         if s < due:
             schedule(P, S, node, due)
             return
-        enter_list(P, S, M, MO, l, e, s, (S.on_list[src, e] & 2) != 0, False)
+        enter_list(P, S, Q, l, e, s, (S.on_list[src, e] & 2) != 0, False)
 
 
 @nb.njit(cache=True)
-def raise_flags(P, S, M, MO, r, s):
+def raise_flags(P, S, Q, r, s):
     """Check the 'suspicious' rules against a record that just became visible."""
     e = S.r_subj[r]
     b = S.r_beh[r]
@@ -756,7 +778,7 @@ def raise_flags(P, S, M, MO, r, s):
                 truth = rec_err(S, r) == 0 and (S.on_list[l, e] & 2) == 0
                 break
         if not hit:
-            n, n_true = count_recent(P, S, e, P.f_beh[f], P.f_within[f], s)
+            n, n_true = count_recent(P, S, e, True, f, P.f_within[f], s)
             if n >= P.f_min[f]:
                 hit = True
                 truth = n_true >= P.f_min[f]
@@ -765,14 +787,14 @@ def raise_flags(P, S, M, MO, r, s):
         S.last_flag[f, e] = s + 1
         S.queued[f, e] = 1
         push_pending(S, f, e, 1 if truth else 0)
-        base = MO[MO_FLAG] + 5 * f
-        M[s, base] += 1
-        M[s, base + (1 if truth else 2)] += 1
+        base = Q.MO[MO_FLAG] + 5 * f
+        Q.M[s, base] += 1
+        Q.M[s, base + (1 if truth else 2)] += 1
         bump(S, OUT_FLAGGED, e, 1)
 
 
 @nb.njit(cache=True)
-def make_visible(P, S, M, MO, r, s):
+def make_visible(P, S, Q, r, s):
     """A record reaches the system: points, lists, flags, expiry queues."""
     e = S.r_subj[r]
     b = S.r_beh[r]
@@ -781,7 +803,7 @@ def make_visible(P, S, M, MO, r, s):
     S.r_prev[r] = S.subj_head[e]
     S.subj_head[e] = r
     err = rec_err(S, r)
-    M[s, MO[MO_REC] + 3 * c + err] += 1
+    Q.M[s, Q.MO[MO_REC] + 3 * c + err] += 1
     if err:
         bump(S, OUT_RECORDS_ERR, e, 1)
     if P.scheme == 0:
@@ -794,14 +816,14 @@ def make_visible(P, S, M, MO, r, s):
             if P.dim_rec[b, d] != 0.0:
                 touches = True
     if touches:
-        apply_record(P, S, M, MO, r, 1.0, s)
+        apply_record(P, S, Q, r, 1.0, s)
         S.r_flags[r] |= APPLIED_BIT
     for l in range(P.l_beh.shape[0]):
         if P.l_beh[l, b] and (S.on_list[l, e] & 1) == 0 and P.l_actor[l] == (0 if e < P.n_people else 1):
-            n, n_true = count_recent(P, S, e, P.l_beh[l], P.l_within[l], s)
+            n, n_true = count_recent(P, S, e, False, l, P.l_within[l], s)
             if n >= P.l_min[l]:
-                enter_list(P, S, M, MO, l, e, s, n_true < P.l_min[l], False)
-    raise_flags(P, S, M, MO, r, s)
+                enter_list(P, S, Q, l, e, s, n_true < P.l_min[l], False)
+    raise_flags(P, S, Q, r, s)
 
 
 @nb.njit(cache=True, inline="always")
@@ -848,7 +870,7 @@ def fifo_pop(q, nxt, i):
 
 
 @nb.njit(cache=True)
-def expire(P, S, M, MO, n_rec, s):
+def expire(P, S, Q, n_rec, s):
     """Delete the records past their channel's retention: one walk per distinct retention,
     then channel by channel, each in visibility order (the order of a queue per channel)."""
     T = P.ttl_vals.shape[0]
@@ -873,25 +895,25 @@ def expire(P, S, M, MO, n_rec, s):
         S.cur[CUR_TTL + g] = ends[g]
     keys.sort()
     for key in keys:
-        remove_record(P, S, M, MO, key & 0xFFFFFFFF, DELETED, s)
+        remove_record(P, S, Q, key & 0xFFFFFFFF, DELETED, s)
 
 
 @nb.njit(cache=True, inline="always")
-def revert(P, S, M, MO, r, s):
+def revert(P, S, Q, r, s):
     """Take record r's points back if they are applied."""
     if S.r_flags[r] & APPLIED_BIT:
-        apply_record(P, S, M, MO, r, -1.0, s)
+        apply_record(P, S, Q, r, -1.0, s)
         S.r_flags[r] &= ~APPLIED_BIT
 
 
 @nb.njit(cache=True)
-def remove_record(P, S, M, MO, r, state, s):
+def remove_record(P, S, Q, r, state, s):
     """Take an active record out (appeal or deletion), reverting its points if still applied."""
     if rec_state(S, r) != ACTIVE:
         return
     set_state(S, r, state)
-    revert(P, S, M, MO, r, s)
-    M[s, MO[MO_REMOVED] + (0 if state == REMOVED_APPEAL else 1)] += 1
+    revert(P, S, Q, r, s)
+    Q.M[s, Q.MO[MO_REMOVED] + (0 if state == REMOVED_APPEAL else 1)] += 1
 
 
 @nb.njit(cache=True, inline="always")
@@ -949,12 +971,12 @@ def set_delta(P, S, r, pts):
 
 
 @nb.njit(cache=True)
-def new_record(P, S, M, MO, subj, actor, b, c, s, err, appeal):
+def new_record(P, S, Q, subj, actor, b, c, s, err, appeal):
     """A record of channel c made at step s: visible now, or waiting in the pool of delayed
     records (in channel c's queue) until its channel's delay has passed."""
     flags = err | (APPEAL_BIT if appeal else 0)  # pending, nothing applied
     if P.c_delay[c] <= 0:
-        make_visible(P, S, M, MO, add_record(S, subj, actor, b, c, s, flags), s)
+        make_visible(P, S, Q, add_record(S, subj, actor, b, c, s, flags), s)
         return
     i = S.cnt[C_PFREE]
     if i >= 0:
@@ -1061,7 +1083,7 @@ def mistaken_subject(P, c, e, u):
 
 
 @nb.njit(cache=True, inline="always")
-def record_act(P, S, M, MO, e, b, s, j, c, city):
+def record_act(P, S, Q, e, b, s, j, c, city):
     """Channel c, which sees e, detects e's act with its detection probability and records it,
     about e or (misattributed) about someone else."""
     w0, w1, w2, w3 = philox(P.c_keys[c, 0], P.c_keys[c, 1], e, s, b, j)
@@ -1073,33 +1095,35 @@ def record_act(P, S, M, MO, e, b, s, j, c, city):
     err = 1 if subj != e else 0
     appeal = 1 if (err and to_unit(w3) < P.appeal_p * P.appeal_success) else 0
     if P.ent_city[subj] == city:
-        new_record(P, S, M, MO, subj, e, b, c, s, err, appeal)
+        new_record(P, S, Q, subj, e, b, c, s, err, appeal)
     else:  # a record about someone in another region reaches them at the exchange
         push_msg(P, S, MSG_REC, subj, e, b, c, 2 * err + appeal, 0.0, 0.0, P.ent_city[subj], city)
 
 
 @nb.njit(cache=True)
-def observe(P, S, M, MO, e, b, s, j, cov):
+def observe(P, S, Q, e, b, s, j):
     """Channels observing behaviour b turn an act of e into records (maybe about someone else)."""
     city = P.ent_city[e]
     if s < P.city_join[city]:
         return
-    sig = P.city_sig[city]
-    for k0 in range(P.bc_ptr[b], P.bc_ptr[b + 1], 64):
-        k1 = min(k0 + 64, P.bc_ptr[b + 1])
+    cov = S.cov
+    row = b * P.sig_ok.shape[0] + P.city_sig[city]  # the channels that can see b in e's region
+    end = P.bsc_ptr[row + 1]
+    for k0 in range(P.bsc_ptr[row], end, 64):
+        k1 = min(k0 + 64, end)
         # which channels see e, for up to 64 channels at a time: the coverage draws do not
         # depend on each other, so computed without branching on their outcome they overlap
         seen = np.uint64(0)
         for k in range(k0, k1):
-            c = P.bc_idx[k]
-            ok = cov[c] > 0.0 and P.sig_ok[sig, c] != 0
+            c = P.bsc_idx[k]
+            ok = cov[c] > 0.0
             # (a uniform is always below 1: full coverage needs no draw)
             if ok and cov[c] < 1.0:
                 ok = fixed_unit(P.c_cov_seed[c], e) < cov[c]
             seen |= np.uint64(ok) << np.uint64(k - k0)
         for k in range(k0, k1):
             if (seen >> np.uint64(k - k0)) & np.uint64(1):
-                record_act(P, S, M, MO, e, b, s, j, P.bc_idx[k], city)
+                record_act(P, S, Q, e, b, s, j, P.bsc_idx[k], city)
 
 
 @nb.njit(cache=True, inline="always")
@@ -1137,7 +1161,8 @@ def _draw_counts(P, s, counts, id_counts):
             u = uniform(P.k_events[0], P.k_events[1], t, s, 2 * r + 2, 0)
             counts[t, r] = poisson_from_uniform(P.t_lam[t] * n, u)
             if t < P.b_kind.shape[0]:
-                bound += counts[t, r] * (P.bc_ptr[t + 1] - P.bc_ptr[t])
+                row = t * P.sig_ok.shape[0] + P.city_sig[r]  # (at most one record per channel seeing it)
+                bound += counts[t, r] * (P.bsc_ptr[row + 1] - P.bsc_ptr[row])
     n_cities = P.city_join.shape[0]
     for c in range(P.c_id_rate.shape[0]):
         id_counts[c] = 0
@@ -1167,7 +1192,7 @@ def delays(P):
 
 
 @nb.njit(cache=True)
-def _run_steps(P, S, M, MO, first, last, counts, id_counts):
+def _run_steps(P, S, Q, first, last, counts, id_counts):
     """Steps ``first`` .. ``last - 1`` in one call (no Python between steps); returns the
     first step not run, which is below ``last`` when that step could create more records than
     the record arrays have room for (the caller grows them and calls again)."""
@@ -1178,25 +1203,25 @@ def _run_steps(P, S, M, MO, first, last, counts, id_counts):
             return s
         if S.cnt[C_NPOOL] + bound > S.p_subj.shape[0] and delays(P):
             return s
-        step(P, S, M, MO, s, counts, id_counts)
+        step(P, S, Q, s, counts, id_counts)
     return last
 
 
 @nb.njit(cache=True)
-def step(P, S, M, MO, s, counts, id_counts):
+def step(P, S, Q, s, counts, id_counts):
     """One step of the day loop, in the order documented in engine.simulation: every region's
     own work, the exchange between regions, the national queues, the exchange of their
     results, the stocks. A sharded run does the same parts on several workers."""
-    _local_phase(P, S, M, MO, s, counts)
-    _exchange(P, S, M, MO, s)
+    _local_phase(P, S, Q, s, counts)
+    _exchange(P, S, Q, s)
     if P.enabled == 1:
         post_national(P, S, _identify(P, s, S.w_n, id_counts))
-        _exchange(P, S, M, MO, s)
+        _exchange(P, S, Q, s)
         post_national(P, S, _serve_flags(P, S.pf[: S.cnt[C_NPEND]], S.q_ent, S.q_truth, S.q_head, S.q_len,
                                         S.f_budget))
         S.cnt[C_NPEND] = 0
-        _exchange(P, S, M, MO, s)
-    _stocks(P, M, MO, s, S.ghist, S.l_stock, S.q_len, S.ssum, S.money_r)
+        _exchange(P, S, Q, s)
+    _stocks(P, Q, s, S.ghist, S.l_stock, S.q_len, S.ssum, S.money_r)
     S.money_r[:, :] = 0.0
 
 
@@ -1211,7 +1236,7 @@ def post_national(P, S, msgs):
 
 
 @nb.njit(cache=True)
-def _exchange(P, S, M, MO, s):
+def _exchange(P, S, Q, s):
     """Deliver the outbox in (destination region, source region) order, in rounds until
     deliveries create no more messages."""
     while S.cnt[C_NMSG] > 0:
@@ -1220,11 +1245,11 @@ def _exchange(P, S, M, MO, s):
         mi = S.mb_i[:n][order]
         mx = S.mb_x[:n][order]
         S.cnt[C_NMSG] = 0
-        _deliver(P, S, M, MO, s, mi, mx)
+        _deliver(P, S, Q, s, mi, mx)
 
 
 @nb.njit(cache=True)
-def _deliver(P, S, M, MO, s, mi, mx):
+def _deliver(P, S, Q, s, mi, mx):
     """Apply messages to the entities of this worker's regions, in the given order."""
     for m in range(mi.shape[0]):
         kind = mi[m, 0]
@@ -1235,25 +1260,25 @@ def _deliver(P, S, M, MO, s, mi, mx):
             if mx[m, 1] != 0.0:
                 S.soc[1, e] += mx[m, 1]
             if mx[m, 0] != 0.0:
-                refresh(P, S, M, MO, e, s)
+                refresh(P, S, Q, e, s)
         elif kind == MSG_REC:
-            new_record(P, S, M, MO, e, mi[m, 2], mi[m, 3], mi[m, 4], s, mi[m, 5] >> 1, mi[m, 5] & 1)
+            new_record(P, S, Q, e, mi[m, 2], mi[m, 3], mi[m, 4], s, mi[m, 5] >> 1, mi[m, 5] & 1)
         elif kind == MSG_JOIN:
-            _enter_one(P, S, M, MO, mi[m, 2], e, s, mi[m, 3] == 1, True)
+            _enter_one(P, S, Q, mi[m, 2], e, s, mi[m, 3] == 1, True)
         elif kind == MSG_LEAVE:
             if S.on_list[mi[m, 2], e] & 4:
-                _leave_one(P, S, M, MO, mi[m, 2], e, s)
+                _leave_one(P, S, Q, mi[m, 2], e, s)
         elif kind == MSG_IDHIT:
             c = mi[m, 2]
             row = P.c_id_watch[c]
             r = mi[m, 4]
             if mi[m, 3] < S.w_n[row, r]:
                 subj = S.w_mem[S.w_base[row, r] + mi[m, 3]]
-                new_record(P, S, M, MO, subj, -1, P.c_id_beh[c], c, s, 2, 0)
+                new_record(P, S, Q, subj, -1, P.c_id_beh[c], c, s, 2, 0)
         elif kind == MSG_INV:
             f = mi[m, 2]
             S.queued[f, e] = 0
-            investigate(P, S, M, MO, f, e, mi[m, 3] == 1, s)
+            investigate(P, S, Q, f, e, mi[m, 3] == 1, s)
 
 
 @nb.njit(cache=True)
@@ -1340,23 +1365,23 @@ def _serve_flags(P, pf, q_ent, q_truth, q_head, q_len, f_budget):
 
 
 @nb.njit(cache=True)
-def _stocks(P, M, MO, s, ghist, l_stock, q_len, ssum, money_r):
+def _stocks(P, Q, s, ghist, l_stock, q_len, ssum, money_r):
     """End-of-step stocks from counts gathered over all regions; float sums are added region by
     region in region order, so they do not depend on which worker ran which region."""
     G = P.g_from.shape[0]
     for g in range(G):
-        M[s, MO[MO_GRADE] + g] = ghist[0, g]
-        M[s, MO[MO_FGRADE] + g] = ghist[1, g]
+        Q.M[s, Q.MO[MO_GRADE] + g] = ghist[0, g]
+        Q.M[s, Q.MO[MO_FGRADE] + g] = ghist[1, g]
     for l in range(P.l_actor.shape[0]):
-        M[s, MO[MO_LIST] + 4 * l] = l_stock[l]
+        Q.M[s, Q.MO[MO_LIST] + 4 * l] = l_stock[l]
     for f in range(P.f_beh.shape[0]):
-        M[s, MO[MO_FLAG] + 5 * f + 4] = q_len[f]
+        Q.M[s, Q.MO[MO_FLAG] + 5 * f + 4] = q_len[f]
     R = ssum.shape[0]
     for k in range(P.k_kind.shape[0]):
         acc = 0.0
         for r in range(R):
             acc += money_r[r, k]
-        M[s, MO[MO_CONS] + 5 * k + 3] = acc
+        Q.M[s, Q.MO[MO_CONS] + 5 * k + 3] = acc
     n_scored = 0
     for g in range(G):
         n_scored += ghist[0, g]
@@ -1367,8 +1392,8 @@ def _stocks(P, M, MO, s, ghist, l_stock, q_len, ssum, money_r):
             s0 += ssum[r, 0]
             s1 += ssum[r, 1]
         mean = s0 / n_scored
-        M[s, MO[MO_SCORE]] = mean
-        M[s, MO[MO_SCORE] + 1] = math.sqrt(max(0.0, s1 / n_scored - mean * mean))
+        Q.M[s, Q.MO[MO_SCORE]] = mean
+        Q.M[s, Q.MO[MO_SCORE] + 1] = math.sqrt(max(0.0, s1 / n_scored - mean * mean))
 
 
 @nb.njit(cache=True, inline="always")
@@ -1400,7 +1425,7 @@ def knows(P, e, b, risk, aware, s):
 
 
 @nb.njit(cache=True, inline="always")
-def behaviour_candidate(P, S, M, MO, b, e, s, j, u, fac, has_dyn, risk, deterred, cov, on):
+def behaviour_candidate(P, S, Q, b, e, s, j, u, fac, has_dyn, risk, deterred, on):
     """A candidate act of behaviour b by e that passed the class factor (u < fac), kept with
     probability f(e, now) / f_max in each world (thinning on the same uniform u): the twin
     without deterrence and with its own income; a factual act is offered to the channels."""
@@ -1416,19 +1441,19 @@ def behaviour_candidate(P, S, M, MO, b, e, s, j, u, fac, has_dyn, risk, deterred
     twin = u < a_t
     fact = u < a_f
     if twin:
-        M[s, MO[MO_TWIN] + b] += 1
+        Q.M[s, Q.MO[MO_TWIN] + b] += 1
         change_income(P, S.income_t, S.loss_t, e, P.b_income[b], s)
     if fact:
-        M[s, MO[MO_EVENTS] + b] += 1
+        Q.M[s, Q.MO[MO_EVENTS] + b] += 1
         change_income(P, S.income_f, S.loss_f, e, P.b_income[b], s)
         if on:
-            observe(P, S, M, MO, e, b, s, j, cov)
+            observe(P, S, Q, e, b, s, j)
     if twin != fact:
         bump(S, OUT_SUPP, e, 1 if twin else -1)
 
 
 @nb.njit(cache=True)
-def behaviours(P, S, M, MO, s, counts, risk, aware, cov, on):
+def behaviours(P, S, Q, s, counts, aware, on):
     """Step 5: every region's candidate acts of every behaviour, in both worlds on the same
     draws, in batches (see ``engine.prefetch``): draw the batch's actors and prefetch their
     class codes and region; keep those that pass the class factor and prefetch what their
@@ -1436,6 +1461,7 @@ def behaviours(P, S, M, MO, s, counts, risk, aware, cov, on):
     one candidate at a time."""
     B = P.b_kind.shape[0]
     R = P.city_join.shape[0]
+    risk = S.risk
     be = np.empty(BATCH, dtype=np.int64)
     bu = np.empty(BATCH)
     ke = np.empty(BATCH, dtype=np.int64)
@@ -1479,12 +1505,11 @@ def behaviours(P, S, M, MO, s, counts, risk, aware, cov, on):
                             prefetch(P.ent_group, e)
                         k += 1
                 for i in range(k):
-                    behaviour_candidate(P, S, M, MO, b, ke[i], s, kj[i], ku[i], kf[i], has_dyn, risk, kd[i],
-                                        cov, on)
+                    behaviour_candidate(P, S, Q, b, ke[i], s, kj[i], ku[i], kf[i], has_dyn, risk, kd[i], on)
 
 
 @nb.njit(cache=True)
-def _local_phase(P, S, M, MO, s, counts):
+def _local_phase(P, S, Q, s, counts):
     """Steps 1-5 and 7 of the day loop for the regions this state owns (``S.own``); effects on
     other regions go to the outbox."""
     B = P.b_kind.shape[0]
@@ -1505,10 +1530,9 @@ def _local_phase(P, S, M, MO, s, counts):
         for b in range(B):
             for g in range(n_sig):
                 miss = 1.0
-                for k in range(P.bc_ptr[b], P.bc_ptr[b + 1]):
-                    c = P.bc_idx[k]
-                    if P.sig_ok[g, c]:
-                        miss *= 1.0 - cov[c] * P.c_det[c]
+                for k in range(P.bsc_ptr[b * n_sig + g], P.bsc_ptr[b * n_sig + g + 1]):
+                    c = P.bsc_idx[k]
+                    miss *= 1.0 - cov[c] * P.c_det[c]
                 risk[b, g] = 1.0 - miss
     aware = min(P.aware_max, 1.0 - (1.0 - P.aware0) * math.exp(-P.aware_growth * s * P.dt))
 
@@ -1526,7 +1550,7 @@ def _local_phase(P, S, M, MO, s, counts):
                     prefetch_subject(P, S, S.p_subj[i], S.p_beh[i])
                     m += 1
                 for i in range(m):
-                    make_visible(P, S, M, MO, release_delayed(S, due[i], c), s)
+                    make_visible(P, S, Q, release_delayed(S, due[i], c), s)
         # 3. points recover, records are deleted (retention, expiry), appeals succeed: walks
         # over record ids (visibility order) up to the records old enough
         n_rec = S.cnt[C_NREC]
@@ -1534,24 +1558,24 @@ def _local_phase(P, S, M, MO, s, counts):
             end = min(n_rec, first_id(S, s - P.recovery + 1, s))  # visible at s - recovery or before
             for r in range(S.cur[CUR_RECOVERY], end):
                 if rec_state(S, r) == ACTIVE:
-                    revert(P, S, M, MO, r, s)
+                    revert(P, S, Q, r, s)
             S.cur[CUR_RECOVERY] = max(end, S.cur[CUR_RECOVERY])
-        expire(P, S, M, MO, n_rec, s)
+        expire(P, S, Q, n_rec, s)
         end = min(n_rec, first_id(S, s - P.appeal_delay + 1, s))
         for r in range(S.cur[CUR_APPEAL], end):
             if S.r_flags[r] & APPEAL_BIT:
-                remove_record(P, S, M, MO, r, REMOVED_APPEAL, s)
+                remove_record(P, S, Q, r, REMOVED_APPEAL, s)
         S.cur[CUR_APPEAL] = max(end, S.cur[CUR_APPEAL])
         # 4. list reviews that fall due
         node = S.cal_head[s]
         S.cal_head[s] = -1
         while node >= 0:
             nxt = S.ls_cal[node]
-            review_node(P, S, M, MO, node, s)
+            review_node(P, S, Q, node, s)
             node = nxt
 
     # 5. behaviours, in both worlds on the same draws
-    behaviours(P, S, M, MO, s, counts, risk, aware, cov, on)
+    behaviours(P, S, Q, s, counts, aware, on)
     R = P.city_join.shape[0]
 
     if on:
@@ -1563,15 +1587,15 @@ def _local_phase(P, S, M, MO, s, counts):
                 if S.own[reg] == 0:
                     continue
                 if P.k_bucket[k]:
-                    attempts_in_grades(P, S, M, MO, k, t, s, reg)
+                    attempts_in_grades(P, S, Q, k, t, s, reg)
                     continue
                 if P.k_lbucket[k]:
-                    attempts_on_lists(P, S, M, MO, k, t, s, reg)
+                    attempts_on_lists(P, S, Q, k, t, s, reg)
                     continue
                 lo, n_ent = region_actors(P, t, reg)
                 for j in range(counts[t, reg]):
                     e, u, u2 = candidate(P, t, s, reg, lo, n_ent, j)
-                    apply_consequence(P, S, M, MO, k, e, s, u, u2)
+                    apply_consequence(P, S, Q, k, e, s, u, u2)
 
 
 @nb.njit(cache=True, inline="always")
@@ -1604,7 +1628,7 @@ def eligible(P, S, k, reg):
 
 
 @nb.njit(cache=True)
-def attempts_in_grades(P, S, M, MO, k, t, s, reg):
+def attempts_in_grades(P, S, Q, k, t, s, reg):
     """Attempts of a consequence that applies by grade alone, drawn among the region's actors in
     its grades (a Poisson number for the eligible actors now, each on a uniformly drawn one of
     those eligible when it is applied) instead of among everyone: the same process, without
@@ -1625,7 +1649,7 @@ def attempts_in_grades(P, S, M, MO, k, t, s, reg):
                     e = S.gb_mem[S.gb_lo[reg, base + g] + idx]
                     break
                 idx -= size
-        apply_consequence(P, S, M, MO, k, e, s, u1, u2)
+        apply_consequence(P, S, Q, k, e, s, u1, u2)
 
 
 @nb.njit(cache=True, inline="always")
@@ -1639,7 +1663,7 @@ def listed_members(P, S, k, reg):
 
 
 @nb.njit(cache=True)
-def attempts_on_lists(P, S, M, MO, k, t, s, reg):
+def attempts_on_lists(P, S, Q, k, t, s, reg):
     """Attempts of a consequence that applies by list alone, drawn among the region's members of
     its lists: a Poisson number for the members now (counted once per list), each on a uniformly
     drawn member when it is applied, kept with probability 1 / (the number of the lists the
@@ -1668,7 +1692,7 @@ def attempts_on_lists(P, S, M, MO, k, t, s, reg):
                 m += 1
         if m > 1 and u3 * m >= 1.0:
             continue
-        apply_consequence(P, S, M, MO, k, e, s, u1, u2)
+        apply_consequence(P, S, Q, k, e, s, u1, u2)
 
 
 @nb.njit(cache=True, inline="always")
@@ -1702,20 +1726,20 @@ def in_set(P, S, k, e, v):
 
 
 @nb.njit(cache=True)
-def apply_consequence(P, S, M, MO, k, e, s, u, u2):
+def apply_consequence(P, S, Q, k, e, s, u, u2):
     hit, wrongful, assoc = in_set(P, S, k, e, P.k_view[k])
     if not hit or u >= P.k_prob[k]:
         return
     kind = P.k_kind[k]
     if kind == 5 and (S.employed[e] & 1) == 0:
         return  # nobody to dismiss
-    base = MO[MO_CONS] + 5 * k
-    M[s, base] += 1
+    base = Q.MO[MO_CONS] + 5 * k
+    Q.M[s, base] += 1
     if wrongful:
-        M[s, base + 1] += 1
+        Q.M[s, base + 1] += 1
         bump(S, OUT_WRONGFUL, e, 1)
     if assoc:
-        M[s, base + 2] += 1
+        Q.M[s, base + 2] += 1
         bump(S, OUT_ASSOC, e, 1)
     if kind == 0:
         bump(S, OUT_REFUSED, e, 1)
@@ -1732,10 +1756,10 @@ def apply_consequence(P, S, M, MO, k, e, s, u, u2):
         if P.k_out_on[k]:  # a random outcome by grade: success or failure points
             if u2 < P.k_out_p[k, S.grade[e]]:
                 pts = P.k_out_succ[k]
-                M[s, base + 4] += 1
+                Q.M[s, base + 4] += 1
             else:
                 pts = P.k_out_fail[k]
-        add_points(P, S, M, MO, e, pts, not wrongful, s)
+        add_points(P, S, Q, e, pts, not wrongful, s)
     change_income(P, S.income_f, S.loss_f, e, P.k_income[k], s)
     if P.k_sanction[k]:
         bump(S, OUT_SANCTIONS, e, 1)
@@ -1744,7 +1768,7 @@ def apply_consequence(P, S, M, MO, k, e, s, u, u2):
 
 
 @nb.njit(cache=True)
-def add_points(P, S, M, MO, e, pts, in_true_views, s):
+def add_points(P, S, Q, e, pts, in_true_views, s):
     """Points not tied to a record (consequences, investigations), in every view (the
     true-records views only if ``in_true_views``). With ``scoring.bounds`` the change stops at
     the bounds, so scores walk within them instead of piling up beyond them."""
@@ -1761,18 +1785,18 @@ def add_points(P, S, M, MO, e, pts, in_true_views, s):
         elif v == 1:
             d1 = d
     spread(P, S, e, d0, d1)
-    settle(P, S, M, MO, e, s, d0 != 0.0)
+    settle(P, S, Q, e, s, d0 != 0.0)
 
 
 @nb.njit(cache=True)
-def investigate(P, S, M, MO, f, e, truth, s):
-    M[s, MO[MO_FLAG] + 5 * f + 3] += 1
+def investigate(P, S, Q, f, e, truth, s):
+    Q.M[s, Q.MO[MO_FLAG] + 5 * f + 3] += 1
     bump(S, OUT_INVESTIGATED, e, 1)
     change_income(P, S.income_f, S.loss_f, e, P.f_income[f], s)
     if P.f_points[f] != 0.0 and P.scheme == 0:
-        add_points(P, S, M, MO, e, P.f_points[f], truth, s)
+        add_points(P, S, Q, e, P.f_points[f], truth, s)
     if P.f_list[f] >= 0:
-        enter_list(P, S, M, MO, P.f_list[f], e, s, not truth, False)
+        enter_list(P, S, Q, P.f_list[f], e, s, not truth, False)
 
 
 @nb.njit(cache=True)
@@ -1806,7 +1830,7 @@ def _init_scores(P, S):
 
 
 @nb.njit(cache=True)
-def _init_lists(P, S, M, MO):
+def _init_lists(P, S, Q):
     """Entities whose starting grade is an entry grade of a list are listed on day 0."""
     for e in range(S.total.shape[0]):
         g = S.grade[e]
@@ -1815,7 +1839,7 @@ def _init_lists(P, S, M, MO):
         kind = 0 if e < P.n_people else 1
         for l in range(P.l_grades.shape[0]):
             if P.l_grades[l, g] and P.l_actor[l] == kind:
-                enter_list(P, S, M, MO, l, e, 0, False, False)
+                enter_list(P, S, Q, l, e, 0, False, False)
 
 
 # Entry points: the kernels called from Python. Each lends its StructRefs and arrays once
@@ -1854,9 +1878,9 @@ def init_buckets(PR, SR):
 
 
 @nb.njit(cache=True)
-def init_lists(PR, SR, M, MO):
+def init_lists(PR, SR, QR):
     """Entities whose starting grade is an entry grade of a list are listed on day 0."""
-    _init_lists(lend(PR), lend(SR), lend(M), lend(MO))
+    _init_lists(lend(PR), lend(SR), lend(QR))
 
 
 @nb.njit(cache=True)
@@ -1867,28 +1891,28 @@ def draw_counts(PR, s, counts, id_counts):
 
 
 @nb.njit(cache=True)
-def run_steps(PR, SR, M, MO, first, last, counts, id_counts):
+def run_steps(PR, SR, QR, first, last, counts, id_counts):
     """Steps ``first`` .. ``last - 1`` in one call; returns the first step not run (see
     ``_run_steps``)."""
-    return _run_steps(lend(PR), lend(SR), lend(M), lend(MO), first, last, lend(counts), lend(id_counts))
+    return _run_steps(lend(PR), lend(SR), lend(QR), first, last, lend(counts), lend(id_counts))
 
 
 @nb.njit(cache=True)
-def local_phase(PR, SR, M, MO, s, counts):
+def local_phase(PR, SR, QR, s, counts):
     """A sharded worker's own regions' part of step s."""
-    _local_phase(lend(PR), lend(SR), lend(M), lend(MO), s, lend(counts))
+    _local_phase(lend(PR), lend(SR), lend(QR), s, lend(counts))
 
 
 @nb.njit(cache=True)
-def exchange(PR, SR, M, MO, s):
+def exchange(PR, SR, QR, s):
     """Deliver the outbox, in rounds, in (destination region, source region) order."""
-    _exchange(lend(PR), lend(SR), lend(M), lend(MO), s)
+    _exchange(lend(PR), lend(SR), lend(QR), s)
 
 
 @nb.njit(cache=True)
-def deliver(PR, SR, M, MO, s, mi, mx):
+def deliver(PR, SR, QR, s, mi, mx):
     """Apply the given messages to this worker's entities, in order."""
-    _deliver(lend(PR), lend(SR), lend(M), lend(MO), s, lend(mi), lend(mx))
+    _deliver(lend(PR), lend(SR), lend(QR), s, lend(mi), lend(mx))
 
 
 @nb.njit(cache=True)
@@ -1904,6 +1928,6 @@ def serve_flags(PR, pf, q_ent, q_truth, q_head, q_len, f_budget):
 
 
 @nb.njit(cache=True)
-def stocks(PR, M, MO, s, ghist, l_stock, q_len, ssum, money_r):
+def stocks(PR, QR, s, ghist, l_stock, q_len, ssum, money_r):
     """End-of-step stocks (see ``_stocks``)."""
-    _stocks(lend(PR), lend(M), lend(MO), s, lend(ghist), lend(l_stock), lend(q_len), lend(ssum), lend(money_r))
+    _stocks(lend(PR), lend(QR), s, lend(ghist), lend(l_stock), lend(q_len), lend(ssum), lend(money_r))

@@ -55,7 +55,7 @@ Params = namedtuple(
         "b_kind", "b_domain", "b_deter", "b_income", "bc_ptr", "bc_idx",
         # channels
         "c_cov", "c_det", "c_mis_p", "c_mis_graph", "c_delay", "c_ttl", "ttl_vals", "c_start", "c_ramp",
-        "c_enabled", "c_keys", "c_cov_seed", "sig_ok",
+        "c_enabled", "c_keys", "c_cov_seed", "sig_ok", "bsc_ptr", "bsc_idx",
         "c_id_rate", "c_id_crowd", "c_id_fmr", "c_id_list", "c_id_beh", "c_id_watch",
         # contacts for misattribution and the social term
         "mis_ptr", "mis_idx", "mis_drawn", "drawn", "hh_start", "soc_ptr", "soc_idx", "soc_w",
@@ -464,6 +464,14 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     for bi in range(B):
         bc_ptr[bi + 1] = bc_ptr[bi] + len(per_b[bi])
     bc_idx = np.array([c for row in per_b for c in row], dtype=np.int64)
+    # the same lists per region signature (row b * signatures + g): the channels that can see
+    # behaviour b in a region of signature g, in the same order, so an act is offered only to
+    # those (with a channel per district, most of a behaviour's channels see none of its acts)
+    n_sig = sig_ok.shape[0]
+    bsc = [[c for c in per_b[bi] if sig_ok[g, c]] for bi in range(B) for g in range(n_sig)]
+    bsc_ptr = np.zeros(B * n_sig + 1, dtype=np.int64)
+    bsc_ptr[1:] = np.cumsum([len(row) for row in bsc], dtype=np.int64)
+    bsc_idx = np.array([c for row in bsc for c in row], dtype=np.int64)
 
     def steps(days: float | None) -> int:
         return -1 if days is None else int(round(days / dt))
@@ -677,6 +685,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         c_cov=c_cov, c_det=c_det, c_mis_p=c_mis_p, c_mis_graph=c_mis_graph, c_delay=c_delay, c_ttl=c_ttl,
         ttl_vals=np.unique(c_ttl[c_ttl >= 0]).astype(np.int64),
         c_start=c_start, c_ramp=c_ramp, c_enabled=c_enabled, c_keys=c_keys, c_cov_seed=c_cov_seed, sig_ok=sig_ok,
+        bsc_ptr=bsc_ptr, bsc_idx=bsc_idx,
         c_id_rate=c_id_rate, c_id_crowd=c_id_crowd, c_id_fmr=c_id_fmr, c_id_list=c_id_list, c_id_beh=c_id_beh,
         c_id_watch=c_id_watch,
         mis_ptr=mis_ptr, mis_idx=mis_idx, mis_drawn=mis_drawn, drawn=drawn,

@@ -90,6 +90,7 @@ class ShardWorker:
         self.PR = kernel.make_params(P)
         self.MO, names = metric_layout(self.plan)
         self.M = np.zeros((P.n_steps, len(names)))
+        self.QR = kernel.make_metrics(kernel.Metrics(self.M, self.MO))  # (holds M itself, not a copy)
         own = np.zeros(P.city_join.shape[0], dtype=np.uint8)
         own[own_regions] = 1
         self.keep_records = keep_records
@@ -102,7 +103,7 @@ class ShardWorker:
         """Day-0 listings of the starting grades."""
         P = self.plan.params
         if P.enabled and P.n_steps > 0:
-            kernel.init_lists(self.PR, self.SR, self.M, self.MO)
+            kernel.init_lists(self.PR, self.SR, self.QR)
         return self._reply()
 
     def local(self, s: int) -> Reply:
@@ -114,13 +115,13 @@ class ShardWorker:
         if grown is not synced:
             self.S = grown
             self.SR = kernel.make_state(self.S)
-        kernel.local_phase(self.PR, self.SR, self.M, self.MO, s, self.counts)
+        kernel.local_phase(self.PR, self.SR, self.QR, s, self.counts)
         return self._reply()
 
     def deliver(self, s: int, mi: np.ndarray, mx: np.ndarray) -> Reply:
         """Apply messages to the regions' entities in the given order."""
         if len(mi):
-            kernel.deliver(self.PR, self.SR, self.M, self.MO, s, mi, mx)
+            kernel.deliver(self.PR, self.SR, self.QR, s, mi, mx)
         return self._reply()
 
     def _reply(self) -> Reply:
@@ -271,6 +272,7 @@ def simulate_sharded(
     owner = assign_regions(np.diff(P.reg_base), shards)
     MO, names = metric_layout(plan)
     M = np.zeros((P.n_steps, len(names)))  # the national part's columns (stocks); counts come from the workers
+    QR = kernel.make_metrics(kernel.Metrics(M, MO))
     # national state: the flag queues, as in kernel.State
     FL, E = P.f_beh.shape[0], P.n_people + P.n_firms
     q_ent, q_truth = np.zeros((FL, E + 1), dtype=np.int32), np.zeros((FL, E + 1), dtype=np.uint8)
@@ -311,7 +313,7 @@ def simulate_sharded(
                 money[owner == k] = r.money[owner == k]
             ghist = sum(r.ghist for r in drv.latest)
             l_stock = sum(r.l_stock for r in drv.latest)
-            kernel.stocks(PR, M, MO, s, ghist, l_stock, q_len, ssum, money)
+            kernel.stocks(PR, QR, s, ghist, l_stock, q_len, ssum, money)
             if progress is not None:
                 progress(s + 1, P.n_steps)
             if checkpoint is not None and checkpoint.due(s + 1, P.n_steps):

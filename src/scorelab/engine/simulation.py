@@ -435,6 +435,7 @@ def simulate(
     P = plan.params
     MO, names = metric_layout(plan)
     M = np.zeros((P.n_steps, len(names)))
+    QR = kernel.make_metrics(kernel.Metrics(M, MO))  # (holds M itself: the kernels fill it)
     PR = kernel.make_params(P)
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:
@@ -449,8 +450,8 @@ def simulate(
         S, start_grade, start_score = initial_state(scenario, pop, plan, PR, keep_records=keep_records)
         SR = kernel.make_state(S)
         if P.enabled and P.n_steps > 0:
-            kernel.init_lists(PR, SR, M, MO)
-            kernel.exchange(PR, SR, M, MO, 0)  # joint listings of representatives elsewhere
+            kernel.init_lists(PR, SR, QR)
+            kernel.exchange(PR, SR, QR, 0)  # joint listings of representatives elsewhere
         S = sync(S, SR)
         first = 0
     SR = kernel.make_state(S)
@@ -469,7 +470,7 @@ def simulate(
             stop = min(n, s + chunk)
             if checkpoint is not None and checkpoint.every > 0:
                 stop = min(stop, (s // checkpoint.every + 1) * checkpoint.every)
-            reached = int(kernel.run_steps(PR, SR, M, MO, s, stop, counts, id_counts))
+            reached = int(kernel.run_steps(PR, SR, QR, s, stop, counts, id_counts))
             if progress is not None:
                 for done in range(s + 1, reached + 1):
                     progress(done, n)
