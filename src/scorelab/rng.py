@@ -60,9 +60,10 @@ def _mulhilo(typingctx, a, b):
     return sig, codegen
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def philox(k0, k1, c0, c1, c2, c3):
-    """Philox4x64-10: four independent uniform 64-bit words for one counter."""
+    """Philox4x64-10: four independent uniform 64-bit words for one counter. (Compiled into
+    its callers: the day loop draws per event, and independent draws overlap only there.)"""
     k0 = np.uint64(k0)
     k1 = np.uint64(k1)
     c0 = np.uint64(c0)

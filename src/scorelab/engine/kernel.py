@@ -1401,7 +1401,7 @@ def class_factor(P, b, row, e):
     """The share f(e) / f_max of behaviour b's candidates by e kept for e's fixed attributes."""
     if row < 0:
         return 1.0
-    return P.t_fac[b, class_code(P, row, e)] / P.t_fmax[b]
+    return P.t_fac[b, class_code(P, row, e)]
 
 
 @nb.njit(cache=True, inline="always")

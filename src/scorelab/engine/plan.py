@@ -424,9 +424,10 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
             t_cls_row[bi] = cls_row_of[key]
             codes = cls_rows[t_cls_row[bi]][lo_: lo_ + n_]
             table = _factor_table(factors) if len(factors) <= 8 else cls_tables[t_cls_row[bi]]
-            t_fac[bi, : len(table)] = table
             present = np.bincount(codes, minlength=len(table)) > 0
             t_fmax[bi] = table[present].max() if present.any() else 0.0
+            # kept as shares of the largest (the kernels' thinning), divided once here
+            t_fac[bi, : len(table)] = table / t_fmax[bi] if t_fmax[bi] > 0.0 else 0.0
         dyn_max = 1.0
         for _, _, _, f in dm[bi]:
             dyn_max *= max(1.0, f)

@@ -250,7 +250,7 @@ def expected_records(plan: Plan) -> float:
             actors = float(P.n_people)
         else:
             per_code = np.bincount(class_codes(P, row)[: P.n_people], minlength=P.t_fac.shape[1])
-            actors = float(per_code @ P.t_fac[b]) / P.t_fmax[b]
+            actors = float(per_code @ P.t_fac[b])
         total += P.t_lam[b] * actors * P.n_steps * seen
     crowd = P.c_id_rate * P.c_id_crowd * P.c_id_fmr * P.city_join.shape[0] * P.n_steps
     return total + float(crowd.sum())
