@@ -1111,16 +1111,16 @@ def observe(P, S, Q, e, b, s, j):
     end = P.bsc_ptr[row + 1]
     for k0 in range(P.bsc_ptr[row], end, 64):
         k1 = min(k0 + 64, end)
-        # which channels see e, for up to 64 channels at a time: the coverage draws do not
-        # depend on each other, so computed without branching on their outcome they overlap
+        # which channels see e (bit k - k0), for up to 64 channels at a time: the coverage
+        # draws do not depend on each other, so computed without a branch (a draw even where
+        # coverage is full: a uniform is always below 1) they overlap. (Gathered bit by bit
+        # from the last: a loop LLVM leaves scalar, since most behaviours have one or two
+        # channels, for which vector registers cost more to set up than they save.)
         seen = np.uint64(0)
-        for k in range(k0, k1):
+        for k in range(k1 - 1, k0 - 1, -1):
             c = P.bsc_idx[k]
-            ok = cov[c] > 0.0
-            # (a uniform is always below 1: full coverage needs no draw)
-            if ok and cov[c] < 1.0:
-                ok = fixed_unit(P.c_cov_seed[c], e) < cov[c]
-            seen |= np.uint64(ok) << np.uint64(k - k0)
+            ok = (cov[c] > 0.0) & (fixed_unit(P.c_cov_seed[c], e) < cov[c])
+            seen = (seen << np.uint64(1)) | np.uint64(ok)
         for k in range(k0, k1):
             if (seen >> np.uint64(k - k0)) & np.uint64(1):
                 record_act(P, S, Q, e, b, s, j, P.bsc_idx[k], city)

@@ -239,6 +239,7 @@ def expected_records(plan: Plan) -> float:
     P = plan.params
     B = P.b_kind.shape[0]
     total = 0.0
+    per_code: dict[int, np.ndarray] = {}  # people per class code, by class row (rows are shared)
     for b in range(B):
         seen = sum(P.c_cov[c] * P.c_det[c] for c in P.bc_idx[P.bc_ptr[b]:P.bc_ptr[b + 1]] if P.c_enabled[c])
         if seen == 0.0 or P.t_lam[b] <= 0.0:
@@ -249,8 +250,9 @@ def expected_records(plan: Plan) -> float:
         elif row < 0:
             actors = float(P.n_people)
         else:
-            per_code = np.bincount(class_codes(P, row)[: P.n_people], minlength=P.t_fac.shape[1])
-            actors = float(per_code @ P.t_fac[b])
+            if row not in per_code:
+                per_code[row] = np.bincount(class_codes(P, row)[: P.n_people], minlength=P.t_fac.shape[1])
+            actors = float(per_code[row] @ P.t_fac[b])
         total += P.t_lam[b] * actors * P.n_steps * seen
     crowd = P.c_id_rate * P.c_id_crowd * P.c_id_fmr * P.city_join.shape[0] * P.n_steps
     return total + float(crowd.sum())
