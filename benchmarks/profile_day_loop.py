@@ -114,13 +114,13 @@ def main() -> None:
                    NUMBA_NUM_THREADS="1")
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-c", CHILD, args.scenario, str(args.days), str(args.freq),
-                               str(folder)], env=env, capture_output=True, text=True)
+                               str(folder)], env=env, capture_output=True, text=True, check=False)
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if proc.returncode != 0 or line is None:
             sys.exit(f"profile_day_loop: the profiled run failed:\n{proc.stderr[-3000:]}")
         _, wall, pid = line.split()
         report = subprocess.run(["perf", "report", "-i", str(folder / "perf.data"), "--stdio", "--sort", "sym"],
-                                capture_output=True, text=True)
+                                capture_output=True, text=True, check=False)
         shutil.move(f"/tmp/perf-{pid}.map", folder / "perf.map")
         rows = [x.split(None, 2) for x in report.stdout.splitlines() if x.strip() and not x.startswith("#")]
         print(f"{args.scenario}, {args.days} days: day loop {float(wall):.2f} s under perf "
