@@ -1,0 +1,102 @@
+"""All the issue's benchmarks in one run, then the targets they measure.
+
+    pip install -e '.[bench]' && python benchmarks/run_all.py [--quick] [--memory]
+
+Runs, one after another, each in its own process (one core each; the machine's load
+moves single runs by 10-30 %, so judge a change with ``bench_ab.py`` instead):
+
+* ``bench_day_loop.py --repeat 5``: agent-days per second per core, Rongcheng year with
+  its twin;
+* ``bench_vs_mesa.py``: the reduced scenario in scorelab and in Mesa 3, outputs checked
+  against each other and against theory, the speed ratio in the same run (needs the
+  ``bench`` extra; skipped with a note without Mesa);
+* ``bench_population.py``: bytes per person and per edge of the built population;
+* ``bench_scaling.py --big``: cost as people (1e5, 1e6, 1e7; no 1e7 with ``--quick``) and
+  days grow;
+* with ``--memory``, ``bench_memory.py --drawn``: peak memory of a run, extrapolated to
+  100 million people (several minutes).
+
+Prints every benchmark's own report, then one table of the issue's targets as measured
+here. Exits non-zero if a benchmark fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(script: str, *args: str) -> str:
+    """Run one benchmark, echoing its report; returns the report (exits if it fails)."""
+    print(f"\n=== {script} {' '.join(args)}".rstrip(), flush=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(HERE / script), *args], capture_output=True, text=True, check=False)
+    print(proc.stdout, end="", flush=True)
+    if proc.returncode != 0:
+        sys.exit(f"run_all: {script} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    print(f"({script}: {time.perf_counter() - t0:.0f} s)", flush=True)
+    return proc.stdout
+
+
+def found(pattern: str, text: str) -> str | None:
+    m = re.search(pattern, text)
+    return m.group(1) if m else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="no 1e7 people in the scaling series")
+    ap.add_argument("--memory", action="store_true", help="also the peak memory of runs (bench_memory.py --drawn)")
+    args = ap.parse_args()
+
+    rows: list[tuple[str, str, str]] = []
+    out = run("bench_day_loop.py", "--repeat", "5")
+    rate = found(r"agent-days per second\s+([\d,]+) per core", out)
+    rows.append((">= 1e8 agent-days/s/core (Rongcheng year, twin)", f"{rate} (best of 5)" if rate else "?",
+                 found(r"ratio to target 1e8\s+\S+\s+\((met|not met)\)", out) or "?"))
+
+    if importlib.util.find_spec("mesa") is None:
+        print("\n=== bench_vs_mesa.py: skipped, Mesa is not installed (pip install -e '.[bench]')")
+        rows.append((">= 1000x the Mesa 3 baseline", "not run (no Mesa)", "?"))
+    else:
+        out = run("bench_vs_mesa.py")
+        ratio = found(r"speed ratio scorelab / mesa at [^:]*: ([\d,]+)x", out)
+        agree = "agree" if "all checks: agree" in out else "DISAGREE"
+        rows.append((">= 1000x the Mesa 3 baseline", f"{ratio}x (outputs {agree})" if ratio else "?",
+                     found(r"target >= 1000x: (met|not met)", out) or "?"))
+
+    out = run("bench_population.py")
+    per_person = found(r"bytes per person \(excluding edge indices\) ([\d.]+)", out)
+    per_edge = found(r"bytes per stored undirected edge ([\d.]+)", out)
+    rows.append(("<= 64 B/person + 8 B/edge", f"{per_person} B/person, {per_edge} B/edge",
+                 found(r"budget 64 B/person \+ 8 B/edge = [\d.]+ MiB: (met|NOT met)", out) or "?"))
+
+    out = run("bench_scaling.py", *([] if args.quick else ["--big"]))
+    # each series' cost per unit of work against its first row (1.0 throughout is linear)
+    for title in ("people series", "days series"):
+        block = out.split(title, 1)[1].split("\n\n", 1)[0] if title in out else ""
+        cells = [line.split() for line in block.splitlines() if line.strip()[:1].isdigit()]
+        steps = ", ".join(f"{c[9]} at {c[7]}x" for c in cells)
+        rows.append((f"cost / work ({title})", steps or "?", "(1.0 is linear in the work)"))
+
+    if args.memory:
+        out = run("bench_memory.py", "--drawn")
+        gb = found(r"extrapolated from the measured peak: ([\d.,]+) GB", out)
+        rows.append(("100 million people in 24 GB (drawn layers)", f"{gb} GB extrapolated" if gb else "?",
+                     found(r"x the 24 GB target: (met|not met)", out) or "?"))
+
+    print("\n=== targets of the issue, as measured in this run")
+    width = max(len(r[0]) for r in rows)
+    for target, measured, verdict in rows:
+        print(f"{target:<{width}}  {measured}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()
