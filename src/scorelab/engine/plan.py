@@ -49,7 +49,7 @@ Params = namedtuple(
         # entities
         "ent_city", "ent_group", "ent_scored", "firm_rep", "income_pct", "city_join", "city_sig", "reg_base", "reg_p0", "reg_f0",
         # event types
-        "t_firm", "t_lam", "t_cls_row", "t_fac", "t_fmax", "t_dyn_max", "cls", "cls_shift",
+        "t_firm", "t_lam", "t_cls_row", "t_fac", "t_dyn_max", "cls", "cls_shift",
         "dm_ptr", "dm_attr", "dm_lo", "dm_hi", "dm_factor",
         # behaviours
         "b_kind", "b_domain", "b_deter", "b_income", "bc_ptr", "bc_idx",
@@ -680,7 +680,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         enabled=1 if s.scoring.enabled else 0, seed_keys=_keys(seed, "seed"),
         ent_city=ent_city, ent_group=ent_group, ent_scored=ent_scored, firm_rep=firm_rep, income_pct=income_pct,
         city_join=city_join, city_sig=city_sig, reg_base=reg_base, reg_p0=reg_p0, reg_f0=reg_f0,
-        t_firm=t_firm, t_lam=t_lam, t_cls_row=t_cls_row, t_fac=t_fac, t_fmax=t_fmax, t_dyn_max=t_dyn_max, cls=cls, cls_shift=cls_shift,
+        t_firm=t_firm, t_lam=t_lam, t_cls_row=t_cls_row, t_fac=t_fac, t_dyn_max=t_dyn_max, cls=cls, cls_shift=cls_shift,
         dm_ptr=dm_ptr, dm_attr=dm_attr, dm_lo=dm_lo, dm_hi=dm_hi, dm_factor=dm_factor,
         b_kind=b_kind, b_domain=b_domain, b_deter=b_deter, b_income=b_income, bc_ptr=bc_ptr, bc_idx=bc_idx,
         c_cov=c_cov, c_det=c_det, c_mis_p=c_mis_p, c_mis_graph=c_mis_graph, c_delay=c_delay, c_ttl=c_ttl,
