@@ -176,7 +176,8 @@ def test_flags_queue_worked_by_hand(run, wrong):
         backlog.append(q)
     f = metrics.flags(r).row(0, named=True)
     assert f == {"flag": "suspicious", "raised": len(first), "true": len(first), "false": 0, "precision": 1.0,
-                 "investigated": investigated, "backlog_end": backlog[-1], "backlog_max": max(backlog)}
+                 "investigated": investigated, "backlog_end": backlog[-1], "backlog_max": max(backlog),
+                 "withdrawn": 0, "investigations_overturned": 0}
     assert r.metrics.get_column("flags.suspicious.backlog").to_list() == backlog
     f2 = metrics.flags(wrong[3]).row(0, named=True)
     assert f2["true"] == 0 and f2["false"] == f2["raised"] > 0 and f2["precision"] == 0.0
@@ -193,8 +194,9 @@ def test_blacklist_stock_and_flows(run):
         k = np.bincount(subj[step <= s], minlength=pop.n)
         by_day.append(int((k >= 3).sum()))
     li = metrics.lists(r).row(0, named=True)
-    assert li == {"list": "blacklist", "actor": "person", "entries": by_day[-1], "exits": 0, "wrongful_entries": 0,
-                  "stock_first": by_day[0], "stock_end": by_day[-1], "stock_max": by_day[-1]}
+    assert li == {"list": "blacklist", "actor": "person", "entries": by_day[-1], "exits": 0, "overturned": 0,
+                  "wrongful_entries": 0, "stock_first": by_day[0], "stock_end": by_day[-1], "stock_max": by_day[-1],
+                  "wrongful_stock_end": 0, "wrongful_days": 0.0}
     flows = metrics.list_flows(r)
     assert flows.get_column("stock").to_list() == by_day
     assert flows.get_column("entries").to_list() == [by_day[0]] + list(np.diff(by_day))

@@ -27,6 +27,9 @@ FOUR_CITIES["population"]["regions"] = [
 FOUR_CITIES["contacts"]["friends"]["same_city"] = 0.5
 FOUR_CITIES["channels"]["police"]["misattribution"]["probability"] = 0.2
 FOUR_CITIES["run"]["days"] = 120
+# corrections cross regions too: a lifted listing of a firm ends its representative's joint
+# listing, a withdrawn flag leaves the national queue
+FOUR_CITIES["safeguards"]["appeals"]["listings"] = {"contested": 0.5, "success": 1.0, "delay": "15 days"}
 
 
 def assert_same(a, b) -> None:
@@ -60,6 +63,9 @@ def test_the_case_exercises_every_crossing(four_cities):
     assert m["flags.suspicious.investigated"].sum() > 100
     assert m["lists.firm_black.entries"].sum() > 20  # joint punishment of representatives
     assert out.total("consequences.", ".association") > 0  # the social term moves grades
+    assert out.total("lists.", ".overturned") > 10  # corrections lift listings
+    assert out.total("lists.", ".appealed") > 0
+    assert out.total("flags.", ".investigations_overturned") + out.total("flags.", ".withdrawn") > 0
 
 
 @pytest.mark.parametrize("shards", [1, 2, 3, 4])

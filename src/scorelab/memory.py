@@ -13,7 +13,7 @@ wait on disk while it runs. On top of it, the largest of:
 * **the day loop**: the contact layers, the plan's per-person tables (regions,
   groups, class codes, graphs that join several layers), the day-loop state per
   entity (scores per view, both worlds' income and losses, outcome counters, list,
-  watchlist and flag state), the list slots (23 B for each entity on a list or
+  watchlist and flag state), the list slots (29 B for each entity on a list or
   waiting for a review of it, and 4 B for each member of a list kept per region,
   allowed for 5 % of entities per list, with room for the arrays' doubling) and the
   records (12 B each, counted for the expected number: the arrays are sized 10 % over
@@ -68,10 +68,11 @@ RECORD_BYTES = 12
 #: Bytes per record waiting in the pool of delayed records (engine.simulation.POOL_COLUMNS).
 POOL_BYTES = 25
 #: Bytes per list slot (an entity on a list or waiting for a review of it: list, entity,
-#: listing step, chain and calendar links, pending mark, place among a list's members), and
+#: listing step, chain and calendar links, pending mark, place among a list's members, cause
+#: of the listing and the wrongful sanctions it drove), and
 #: the slots allowed per entity and list (Rongcheng's year uses 0.024 per entity and list;
 #: the arrays grow by doubling).
-SLOT_BYTES = 23
+SLOT_BYTES = 29
 SLOTS_PER_ENTITY_LIST = 0.05
 #: Fixed overhead: interpreter, numba, compiled kernels, libraries.
 FIXED_BYTES = 400 * 2**20

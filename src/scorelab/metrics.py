@@ -171,6 +171,44 @@ def records_removed(r: Any) -> pl.DataFrame:
                          "records": [int(_total(r, "records_removed.appeal")), int(_total(r, "records_removed.deleted"))]})
 
 
+def _step_days(r: "Result") -> float:
+    return float(r.manifest.get("step_days", 1.0))
+
+
+def corrections(r: Any) -> pl.DataFrame:
+    """What the safeguards corrected (one row): records removed on appeal and deleted (expiry,
+    retention); listings lifted because what listed the person was removed or the listing was
+    appealed (``listings_overturned``, of which ``listings_appealed``); of the wrongful
+    listings, those lifted, the mean days they had stood (error to correction), the wrongful
+    sanctions they had driven until then, those still standing at the end and the people-days
+    spent wrongfully listed; flags withdrawn from the queue and investigations overturned."""
+    r = _r(r)
+    lists_ = list(r.names["lists"])
+
+    def over_lists(x: str) -> float:
+        return sum(_total(r, f"lists.{name}.{x}") for name in lists_)
+
+    lifted = over_lists("wrongful_overturned")
+    flags_ = list(r.names["flags"])
+    return pl.DataFrame([{
+        "records_removed_appeal": int(_total(r, "records_removed.appeal")),
+        "records_deleted": int(_total(r, "records_removed.deleted")),
+        "listings_overturned": int(over_lists("overturned")),
+        "listings_appealed": int(over_lists("appealed")),
+        "wrongful_listings_overturned": int(lifted),
+        "days_to_correction_mean": _ratio(over_lists("wrongful_days_overturned"), lifted),
+        "wrongful_sanctions_before_correction": int(over_lists("wrongful_sanctions_overturned")),
+        "wrongful_listings_at_end": int(sum(_last(r, f"lists.{name}.wrongful_stock") for name in lists_)),
+        "people_days_wrongfully_listed": over_lists("wrongful_stock") * _step_days(r),
+        "flags_withdrawn": int(sum(_total(r, f"flags.{f}.withdrawn") for f in flags_)),
+        "investigations_overturned": int(sum(_total(r, f"flags.{f}.investigations_overturned") for f in flags_)),
+    }], schema={"records_removed_appeal": pl.Int64, "records_deleted": pl.Int64, "listings_overturned": pl.Int64,
+                "listings_appealed": pl.Int64, "wrongful_listings_overturned": pl.Int64,
+                "days_to_correction_mean": pl.Float64, "wrongful_sanctions_before_correction": pl.Int64,
+                "wrongful_listings_at_end": pl.Int64, "people_days_wrongfully_listed": pl.Float64,
+                "flags_withdrawn": pl.Int64, "investigations_overturned": pl.Int64})
+
+
 # --------------------------------------------------------------------------- consequences
 
 
@@ -238,22 +276,27 @@ def service_refusals(r: Any) -> pl.DataFrame:
 
 def flags(r: Any) -> pl.DataFrame:
     """Each flag: raised, true and false positives, precision = true / (true + false),
-    investigated, backlog at the end and its maximum."""
+    investigated, backlog at the end and its maximum, withdrawn from the queue and
+    investigations overturned (what raised them was removed)."""
     r = _r(r)
     rows = []
     for f in r.names["flags"]:
         t, fa = _total(r, f"flags.{f}.true"), _total(r, f"flags.{f}.false")
         rows.append((f, int(_total(r, f"flags.{f}.raised")), int(t), int(fa), _ratio(t, t + fa),
                      int(_total(r, f"flags.{f}.investigated")), int(_last(r, f"flags.{f}.backlog")),
-                     int(_max(r, f"flags.{f}.backlog"))))
+                     int(_max(r, f"flags.{f}.backlog")), int(_total(r, f"flags.{f}.withdrawn")),
+                     int(_total(r, f"flags.{f}.investigations_overturned"))))
     return pl.DataFrame(rows, schema={"flag": pl.String, "raised": pl.Int64, "true": pl.Int64, "false": pl.Int64,
                                       "precision": pl.Float64, "investigated": pl.Int64, "backlog_end": pl.Int64,
-                                      "backlog_max": pl.Int64}, orient="row")
+                                      "backlog_max": pl.Int64, "withdrawn": pl.Int64,
+                                      "investigations_overturned": pl.Int64}, orient="row")
 
 
 def lists(r: Any) -> pl.DataFrame:
-    """Each black- or redlist: entries, exits, wrongful entries over the run; stock at the end
-    of the first step, at the end, and its maximum."""
+    """Each black- or redlist: entries, exits (of which overturned: lifted because what listed
+    the entity was removed or the listing was appealed), wrongful entries over the run; stock at
+    the end of the first step, at the end, and its maximum; wrongful listings at the end and the
+    entity-days spent wrongfully listed."""
     r = _r(r)
     rows = []
     m = r.metrics
@@ -261,11 +304,14 @@ def lists(r: Any) -> pl.DataFrame:
         stock = f"lists.{name}.stock"
         first = float(m.get_column(stock)[0]) if stock in m.columns and m.height else 0.0
         rows.append((name, actor, int(_total(r, f"lists.{name}.entries")), int(_total(r, f"lists.{name}.exits")),
-                     int(_total(r, f"lists.{name}.wrongful_entries")), int(first), int(_last(r, stock)),
-                     int(_max(r, stock))))
+                     int(_total(r, f"lists.{name}.overturned")), int(_total(r, f"lists.{name}.wrongful_entries")),
+                     int(first), int(_last(r, stock)), int(_max(r, stock)),
+                     int(_last(r, f"lists.{name}.wrongful_stock")),
+                     _total(r, f"lists.{name}.wrongful_stock") * _step_days(r)))
     return pl.DataFrame(rows, schema={"list": pl.String, "actor": pl.String, "entries": pl.Int64, "exits": pl.Int64,
-                                      "wrongful_entries": pl.Int64, "stock_first": pl.Int64, "stock_end": pl.Int64,
-                                      "stock_max": pl.Int64}, orient="row")
+                                      "overturned": pl.Int64, "wrongful_entries": pl.Int64, "stock_first": pl.Int64,
+                                      "stock_end": pl.Int64, "stock_max": pl.Int64, "wrongful_stock_end": pl.Int64,
+                                      "wrongful_days": pl.Float64}, orient="row")
 
 
 def list_flows(r: Any) -> pl.DataFrame:
@@ -366,6 +412,7 @@ CATALOGUE: dict[str, Callable[[Any], pl.DataFrame]] = {
     "grade_transitions": grade_transitions,
     "records": records,
     "records_removed": records_removed,
+    "corrections": corrections,
     "consequences": consequences,
     "sanctions_by_kind": sanctions_by_kind,
     "wrongful_sanctions": wrongful_sanctions,
@@ -396,6 +443,7 @@ def headline(r: Any) -> dict[str, float | str]:
     status = rec.group_by("status").agg(pl.col("records").sum())
     by_status = dict(zip(status.get_column("status").to_list(), status.get_column("records").to_list()))
     ws = wrongful_sanctions(r).row(0, named=True)
+    cor = corrections(r).row(0, named=True)
     fl = flags(r)
     ch = chilling(r)
     t, f = int(fl.get_column("true").sum()), int(fl.get_column("false").sum())
@@ -407,6 +455,13 @@ def headline(r: Any) -> dict[str, float | str]:
         "sanctions": float(ws["sanctions"]),
         "sanctions, wrongful": float(ws["wrongful"]),
         "sanctions, by association": float(ws["association"]),
+        "sanctions, wrongful, before a correction": float(cor["wrongful_sanctions_before_correction"]),
+        "listings overturned": float(cor["listings_overturned"]),
+        "wrongful listings at end": float(cor["wrongful_listings_at_end"]),
+        "people-days wrongfully listed": float(cor["people_days_wrongfully_listed"]),
+        # (0 when no wrongful listing was lifted)
+        "days to lift a wrongful listing, mean": float(cor["days_to_correction_mean"] or 0.0),
+        "flags withdrawn": float(cor["flags_withdrawn"]),
         "people sanctioned": float(ws["people_sanctioned"]),
         "flags, true": float(t),
         "flags, false": float(f),

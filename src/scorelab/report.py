@@ -55,7 +55,8 @@ _RC = {
 }
 #: Headline keys where a rise is worse (red) or better (green) in the comparison table.
 _WORSE_UP = ("records, erroneous", "sanctions", "sanctions, wrongful", "sanctions, by association",
-             "people sanctioned", "flags, false", "lawful acts suppressed", "income lost vs twin")
+             "people sanctioned", "flags, false", "lawful acts suppressed", "income lost vs twin",
+             "wrongful listings at end", "people-days wrongfully listed", "days to lift a wrongful listing, mean")
 _BETTER_UP = ("wrongdoing deterred", "flags, true")
 _SIZE_MARK = "\x00SIZE\x00"
 
@@ -190,6 +191,19 @@ def findings(r: Any) -> list[str]:
                    f"sanctioned at least once, {_n(ws['people_wrongfully_sanctioned'])} of them wrongfully.")
     else:
         out.append(f"No sanctions were applied in {days:g} days.")
+    cor = M.corrections(r).row(0, named=True)
+    removed = cor["records_removed_appeal"] + cor["records_deleted"]
+    if removed or cor["listings_overturned"] or cor["wrongful_listings_at_end"]:
+        lifted = (f"{_n(cor['listings_overturned'])} listings were lifted because what listed the person was removed"
+                  + (f" or the listing was appealed ({_n(cor['listings_appealed'])})" if cor["listings_appealed"] else "")
+                  + (f", {_n(cor['wrongful_listings_overturned'])} of them wrongful, after "
+                     f"{cor['days_to_correction_mean']:,.1f} days on average" if cor["wrongful_listings_overturned"] else ""))
+        out.append(f"Safeguards removed {_n(cor['records_removed_appeal'])} records on appeal and deleted "
+                   f"{_n(cor['records_deleted'])} on expiry or retention; {lifted}; {_n(cor['flags_withdrawn'])} flags "
+                   f"were withdrawn and {_n(cor['investigations_overturned'])} investigations overturned. "
+                   f"{_n(cor['wrongful_sanctions_before_correction'])} wrongful sanctions had happened on listings "
+                   f"later lifted; {_n(cor['wrongful_listings_at_end'])} wrongful listings still stood at the end, and "
+                   f"people spent {_n(cor['people_days_wrongfully_listed'])} days wrongfully listed in all.")
     ch = M.chilling(r)
     for kind, what, verb in (("disfavoured", "lawful acts", "did not happen that would have without the system"),
                              ("wrongdoing", "acts of wrongdoing", "were deterred")):
@@ -248,7 +262,8 @@ def compare_findings(results: Sequence[Any]) -> list[str]:
     for r in rs[1:]:
         h = M.headline(r)
         parts = []
-        for k in ("sanctions, wrongful", "sanctions", "records, erroneous", "lawful acts suppressed", "people sanctioned"):
+        for k in ("sanctions, wrongful", "sanctions", "records, erroneous", "lawful acts suppressed", "people sanctioned",
+                  "people-days wrongfully listed", "wrongful listings at end", "listings overturned"):
             a, b = float(bh.get(k, 0.0)), float(h.get(k, 0.0))  # type: ignore[arg-type]
             if a == b:
                 continue

@@ -66,7 +66,9 @@ DEFAULT_FIGURES = ("sanctions", "sanctions, wrongful", "records, erroneous", "la
                    "income lost vs twin")
 #: Numeric headline figures every run has (``metrics.headline``), before the grade shares.
 HEADLINE_FIGURES = ("people", "days", "records, true", "records, erroneous", "sanctions", "sanctions, wrongful",
-                    "sanctions, by association", "people sanctioned", "flags, true", "flags, false",
+                    "sanctions, by association", "sanctions, wrongful, before a correction", "listings overturned",
+                    "wrongful listings at end", "people-days wrongfully listed", "days to lift a wrongful listing, mean",
+                    "flags withdrawn", "people sanctioned", "flags, true", "flags, false",
                     "lawful acts suppressed", "wrongdoing deterred", "income lost vs twin")
 #: Test hook: the id of a task whose worker process exits (``os._exit(1)``) after its first
 #: step, on its first attempt only (a marker file in the sweep's work folder remembers it).

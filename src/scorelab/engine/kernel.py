@@ -28,7 +28,8 @@ State = namedtuple(
     [
         "raw", "soc", "total", "grade", "cap_acc", "cap_year",
         "income_f", "income_t", "loss_f", "loss_t", "money", "employed",
-        "on_list", "ls_head", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend", "ls_wpos", "cal_head",
+        "on_list", "ls_head", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend", "ls_wpos", "ls_cause",
+        "ls_hits", "cal_head", "la_ent", "la_list", "la_step",
         "l_stock",
         "w_mem", "w_base", "w_cap", "w_n",
         "q_ent", "q_truth", "q_head", "q_len", "queued", "last_flag", "f_budget",
@@ -112,8 +113,9 @@ def _grown_arrays(S):
     """Copies of the arrays named in GROWN_IN_KERNEL, as the kernels hold them now (copies:
     a field read in a kernel is a lent view, which must not reach Python)."""
     return (S.mb_i.copy(), S.mb_x.copy(), S.mb_key.copy(), S.pf.copy(), S.ls_list.copy(), S.ls_ent.copy(),
-            S.ls_since.copy(), S.ls_next.copy(), S.ls_cal.copy(), S.ls_pend.copy(), S.ls_wpos.copy(), S.od_rec.copy(),
-            S.od_val.copy(), S.w_mem.copy(), S.carry.copy())
+            S.ls_since.copy(), S.ls_next.copy(), S.ls_cal.copy(), S.ls_pend.copy(), S.ls_wpos.copy(),
+            S.ls_cause.copy(), S.ls_hits.copy(), S.la_ent.copy(), S.la_list.copy(), S.la_step.copy(),
+            S.od_rec.copy(), S.od_val.copy(), S.w_mem.copy(), S.carry.copy())
 
 
 @nb.njit(cache=True)
@@ -147,13 +149,14 @@ def make_metrics(nt):
 MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE = range(10)
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
-                   "ls_wpos", "od_rec", "od_val", "w_mem", "carry")
+                   "ls_wpos", "ls_cause", "ls_hits", "la_ent", "la_list", "la_step", "od_rec", "od_val", "w_mem",
+                   "carry")
 # cnt slots: records in use, messages in the outbox, pending flags, delayed records waiting in
 # the pool, the pool's free list (-1: empty) and slots ever used, the same two of list slots,
 # records whose points float32 does not hold exactly, the used length of the member segments,
-# the counters' carries
-C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD, C_WTOP, C_NCARRY = range(11)
-N_CNT = 11
+# the counters' carries, listing appeals waiting
+C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD, C_WTOP, C_NCARRY, C_NLA = range(12)
+N_CNT = 12
 # per-entity outcome counters: rows of S.out, int8; a count past int8's range wraps there and
 # the wrap is booked in S.carry (entity, counter, sign), so counts stay exact
 # (engine.simulation.counters) at 1 byte each, since few come near 127 (a carry costs 8 B
@@ -161,10 +164,31 @@ N_CNT = 11
 (OUT_SUPP, OUT_REFUSED, OUT_SANCTIONS, OUT_REWARDS, OUT_WRONGFUL, OUT_ASSOC, OUT_FLAGGED, OUT_INVESTIGATED,
  OUT_RECORDS_ERR) = range(9)
 N_OUT = 9
-# cur slots: the next record (id) the recovery and appeal walks look at; the expiry walk of
-# the channels whose records are kept P.ttl_vals[g] steps is at cur[CUR_TTL + g] (one walk per
-# distinct retention, not per channel). Record ids follow visibility, so each walk is a cursor.
-CUR_RECOVERY, CUR_APPEAL, CUR_TTL = 0, 1, 2
+# cur slots: the next record (id) the recovery and appeal walks look at, the next listing appeal;
+# the expiry walk of the channels whose records are kept P.ttl_vals[g] steps is at
+# cur[CUR_TTL + g] (one walk per distinct retention, not per channel). Record ids follow
+# visibility, so each walk is a cursor.
+CUR_RECOVERY, CUR_APPEAL, CUR_LAPPEAL, CUR_TTL = 0, 1, 2, 3
+# Why an entity is on a list (list slot's ls_cause): its records, its grade, a promotion from
+# the feeding list, its grade on day 0; a value f >= 0 is the investigation of flag f. A joint
+# listing (a firm's representative) is bit 4 of on_list. What a removed record caused is
+# re-examined by the cause (``reexamine``).
+CAUSE_RECORDS, CAUSE_GRADE, CAUSE_PROMOTION, CAUSE_START = -1, -2, -3, -4
+# metric columns per list (MO_LIST + L_COLS * l + LC_*) and per flag (MO_FLAG + F_COLS * f + FC_*)
+(LC_STOCK, LC_ENTRIES, LC_EXITS, LC_WRONGFUL, LC_WSTOCK, LC_OVERTURNED, LC_APPEALED, LC_WOVERTURNED, LC_WDAYS,
+ LC_WSANCTIONS) = range(10)
+L_COLS = 10
+FC_RAISED, FC_TRUE, FC_FALSE, FC_INVESTIGATED, FC_BACKLOG, FC_WITHDRAWN, FC_INV_OVERTURNED = range(7)
+F_COLS = 7
+# S.queued bits per (flag, entity): waiting in the national queue; the last flag was
+# investigated; the last flag was true (what a withdrawal or an overturned investigation reads)
+Q_WAITING, Q_INVESTIGATED, Q_TRUE = 1, 2, 4
+# a pending flag row (flag, entity, truth) whose truth is WITHDRAW takes the entity's flag out of
+# the national queue instead of adding one
+WITHDRAW = 2
+# how an entity leaves a list: by the list's exit rule; overturned because what listed it was
+# removed (an appeal, expiry, retention); overturned on an appeal of the listing itself
+EXIT_RULE, EXIT_OVERTURNED, EXIT_APPEALED = 0, 1, 2
 # messages between regions (delivered at the step's exchange): social-term change, a record about
 # someone in another region, a joint listing and its end, a crowd-identification hit, an investigation
 MSG_SOC, MSG_REC, MSG_JOIN, MSG_LEAVE, MSG_IDHIT, MSG_INV = range(6)
@@ -301,7 +325,7 @@ def refresh(P, S, Q, e, s):
     for l in range(P.l_grades.shape[0]):
         if P.l_grades[l, g] and P.l_actor[l] == kind and (S.on_list[l, e] & 1) == 0:
             g_true = grade_of(P, total_score(P, S, 1, e))
-            enter_list(P, S, Q, l, e, s, P.l_grades[l, g_true] == 0, False)
+            enter_list(P, S, Q, l, e, s, P.l_grades[l, g_true] == 0, False, CAUSE_GRADE)
 
 
 @nb.njit(cache=True, inline="always")
@@ -562,6 +586,8 @@ def _grow_slots(S):
     S.ls_cal = widened(S.ls_cal, cap, n)
     S.ls_pend = widened(S.ls_pend, cap, n)
     S.ls_wpos = widened(S.ls_wpos, cap, n)
+    S.ls_cause = widened(S.ls_cause, cap, n)
+    S.ls_hits = widened(S.ls_hits, cap, n)
 
 
 @nb.njit(cache=True)
@@ -581,6 +607,7 @@ def slot_of(S, l, e):
     S.ls_list[i] = l
     S.ls_ent[i] = e
     S.ls_pend[i] = 0
+    S.ls_hits[i] = 0
     S.ls_next[i] = S.ls_head[e]
     S.ls_head[e] = i
     return i
@@ -654,29 +681,35 @@ def exit_step(P, S, l, e):
 
 
 @nb.njit(cache=True)
-def enter_list(P, S, Q, l, e, s, wrongful, joint):
-    """List e on l; a firm's listing on a joint-punishment list also lists its legal representative."""
-    _enter_one(P, S, Q, l, e, s, wrongful, joint)
+def enter_list(P, S, Q, l, e, s, wrongful, joint, cause):
+    """List e on l for ``cause`` (CAUSE_*, or the flag whose investigation listed e); a firm's
+    listing on a joint-punishment list also lists its legal representative."""
+    _enter_one(P, S, Q, l, e, s, wrongful, joint, cause)
     if P.l_joint[l] and e >= P.n_people:
         rep = P.firm_rep[e - P.n_people]
         if rep >= 0:
             if P.ent_city[rep] == P.ent_city[e]:
-                _enter_one(P, S, Q, l, rep, s, wrongful, True)
+                _enter_one(P, S, Q, l, rep, s, wrongful, True, cause)
             else:
                 push_msg(P, S, MSG_JOIN, rep, l, 1 if wrongful else 0, 0, 0, 0.0, 0.0, P.ent_city[rep], P.ent_city[e])
 
 
 @nb.njit(cache=True)
-def _enter_one(P, S, Q, l, e, s, wrongful, joint):
+def _enter_one(P, S, Q, l, e, s, wrongful, joint, cause):
     if S.on_list[l, e] & 1:
         return
     S.on_list[l, e] = 1 | (2 if wrongful else 0) | (4 if joint else 0)
     i = slot_of(S, l, e)
     S.ls_since[i] = s
-    S.l_stock[l] += 1
-    Q.M[s, Q.MO[MO_LIST] + 4 * l + 1] += 1
+    S.ls_cause[i] = cause
+    S.l_stock[0, l] += 1
+    base = Q.MO[MO_LIST] + L_COLS * l
+    Q.M[s, base + LC_ENTRIES] += 1
     if wrongful:
-        Q.M[s, Q.MO[MO_LIST] + 4 * l + 3] += 1
+        Q.M[s, base + LC_WRONGFUL] += 1
+        S.l_stock[1, l] += 1
+        if not joint and P.la_p > 0.0 and uniform(P.k_lappeal[0], P.k_lappeal[1], e, s, l, 0) < P.la_p:
+            queue_list_appeal(S, l, e, s)  # (a joint listing follows the firm's)
     row = P.l_watch_row[l]
     if row >= 0:  # members of a watch list are kept per region, in the region's segment
         S.ls_wpos[i] = add_member(S, row, P.ent_city[e], e)
@@ -688,33 +721,63 @@ def _enter_one(P, S, Q, l, e, s, wrongful, joint):
 
 
 @nb.njit(cache=True)
-def leave_list(P, S, Q, l, e, s):
-    """Delist e from l; a firm's exit also ends its representative's joint listing."""
-    _leave_one(P, S, Q, l, e, s)
+def queue_list_appeal(S, l, e, s):
+    """A wrongful listing that will be contested and upheld: it waits in the appeals queue
+    (in listing order, so the queue is a cursor: ``appeal_listings``)."""
+    n = S.cnt[C_NLA]
+    if n == S.la_ent.shape[0]:
+        cap = max(64, 2 * n)
+        S.la_ent = widened(S.la_ent, cap, n)
+        S.la_list = widened(S.la_list, cap, n)
+        S.la_step = widened(S.la_step, cap, n)
+    S.la_ent[n] = e
+    S.la_list[n] = l
+    S.la_step[n] = s
+    S.cnt[C_NLA] = n + 1
+
+
+@nb.njit(cache=True)
+def leave_list(P, S, Q, l, e, s, how):
+    """Delist e from l (``how``: EXIT_RULE by the list's exit rule, EXIT_OVERTURNED when what
+    listed e was removed, EXIT_APPEALED on an upheld appeal of the listing); a firm's exit also
+    ends its representative's joint listing, the same way."""
+    _leave_one(P, S, Q, l, e, s, how)
     if P.l_joint[l] and e >= P.n_people:
         rep = P.firm_rep[e - P.n_people]
         if rep >= 0:
             if P.ent_city[rep] != P.ent_city[e]:
-                push_msg(P, S, MSG_LEAVE, rep, l, 0, 0, 0, 0.0, 0.0, P.ent_city[rep], P.ent_city[e])
+                push_msg(P, S, MSG_LEAVE, rep, l, how, 0, 0, 0.0, 0.0, P.ent_city[rep], P.ent_city[e])
             elif S.on_list[l, rep] & 4:
-                _leave_one(P, S, Q, l, rep, s)
+                _leave_one(P, S, Q, l, rep, s, how)
 
 
 @nb.njit(cache=True)
-def _leave_one(P, S, Q, l, e, s):
+def _leave_one(P, S, Q, l, e, s, how):
     if (S.on_list[l, e] & 1) == 0:
         return
+    wrongful = (S.on_list[l, e] & 2) != 0
     S.on_list[l, e] = 0
-    S.l_stock[l] -= 1
-    Q.M[s, Q.MO[MO_LIST] + 4 * l + 2] += 1
+    S.l_stock[0, l] -= 1
+    base = Q.MO[MO_LIST] + L_COLS * l
+    Q.M[s, base + LC_EXITS] += 1
     i = find_slot(S, l, e)
+    if wrongful:
+        S.l_stock[1, l] -= 1
+    if how != EXIT_RULE:  # dated: the step's row; history (entries, sanctions) stays as it was
+        Q.M[s, base + LC_OVERTURNED] += 1
+        if how == EXIT_APPEALED:
+            Q.M[s, base + LC_APPEALED] += 1
+        if wrongful:
+            Q.M[s, base + LC_WOVERTURNED] += 1
+            Q.M[s, base + LC_WDAYS] += (s - S.ls_since[i]) * P.dt
+            Q.M[s, base + LC_WSANCTIONS] += S.ls_hits[i]
     row = P.l_watch_row[l]
     if row >= 0:  # swap-remove from the region's member segment
         r = P.ent_city[e]
-        base = S.w_base[row, r]
+        seg = S.w_base[row, r]
         pos = S.ls_wpos[i]
-        last = S.w_mem[base + S.w_n[row, r] - 1]
-        S.w_mem[base + pos] = last
+        last = S.w_mem[seg + S.w_n[row, r] - 1]
+        S.w_mem[seg + pos] = last
         S.ls_wpos[find_slot(S, l, last)] = pos
         S.w_n[row, r] -= 1
     release_slot(S, i)
@@ -748,7 +811,7 @@ def _review(P, S, Q, node, s):
                         return
                     break
                 r = S.r_prev[r]
-        leave_list(P, S, Q, l, e, s)
+        leave_list(P, S, Q, l, e, s, EXIT_RULE)
         return
     src = P.l_from[l]
     if src >= 0 and (S.on_list[src, e] & 1):
@@ -756,7 +819,7 @@ def _review(P, S, Q, node, s):
         if s < due:
             schedule(P, S, node, due)
             return
-        enter_list(P, S, Q, l, e, s, (S.on_list[src, e] & 2) != 0, False)
+        enter_list(P, S, Q, l, e, s, (S.on_list[src, e] & 2) != 0, False, CAUSE_PROMOTION)
 
 
 @nb.njit(cache=True)
@@ -768,7 +831,7 @@ def raise_flags(P, S, Q, r, s):
         if P.f_beh[f, b] == 0:
             continue
         last = S.last_flag[f, e]  # the step flagged last plus one, 0 if never
-        if S.queued[f, e] or (last != 0 and s + 1 - last < P.f_cooldown[f]):
+        if (S.queued[f, e] & Q_WAITING) or (last != 0 and s + 1 - last < P.f_cooldown[f]):
             continue
         hit = False
         truth = False
@@ -785,11 +848,11 @@ def raise_flags(P, S, Q, r, s):
         if not hit:
             continue
         S.last_flag[f, e] = s + 1
-        S.queued[f, e] = 1
+        S.queued[f, e] = Q_WAITING
         push_pending(S, f, e, 1 if truth else 0)
-        base = Q.MO[MO_FLAG] + 5 * f
-        Q.M[s, base] += 1
-        Q.M[s, base + (1 if truth else 2)] += 1
+        base = Q.MO[MO_FLAG] + F_COLS * f
+        Q.M[s, base + FC_RAISED] += 1
+        Q.M[s, base + (FC_TRUE if truth else FC_FALSE)] += 1
         bump(S, OUT_FLAGGED, e, 1)
 
 
@@ -822,7 +885,7 @@ def make_visible(P, S, Q, r, s):
         if P.l_beh[l, b] and (S.on_list[l, e] & 1) == 0 and P.l_actor[l] == (0 if e < P.n_people else 1):
             n, n_true = count_recent(P, S, e, False, l, P.l_within[l], s)
             if n >= P.l_min[l]:
-                enter_list(P, S, Q, l, e, s, n_true < P.l_min[l], False)
+                enter_list(P, S, Q, l, e, s, n_true < P.l_min[l], False, CAUSE_RECORDS)
     raise_flags(P, S, Q, r, s)
 
 
@@ -908,12 +971,203 @@ def revert(P, S, Q, r, s):
 
 @nb.njit(cache=True)
 def remove_record(P, S, Q, r, state, s):
-    """Take an active record out (appeal or deletion), reverting its points if still applied."""
+    """Take an active record out (appeal or deletion): its points are reverted if still
+    applied, and what it caused that still stands is re-examined on the remaining records."""
     if rec_state(S, r) != ACTIVE:
         return
     set_state(S, r, state)
     revert(P, S, Q, r, s)
     Q.M[s, Q.MO[MO_REMOVED] + (0 if state == REMOVED_APPEAL else 1)] += 1
+    reexamine(P, S, Q, r, s)
+
+
+# What a removed record caused. A record can have listed its subject (records or grade), raised
+# a flag that still waits in the national queue, or raised a flag whose investigation changed
+# the subject's score and listed it; a listing can have led to a promotion, a joint listing of
+# a firm's representative and flags raised while listed. Each that still stands is judged again
+# on the records that remain: what no longer holds is lifted (dated, "overturned") or withdrawn
+# from the queue, and the future follows; what already happened stays in the history.
+
+
+@nb.njit(cache=True)
+def holds_since(P, S, e, of_flag, i, k_min, within, t0, s, true_only):
+    """Whether the rule "k_min active records of the behaviours of list i (flag i if ``of_flag``)
+    made visible within ``within`` steps" held at some step from t0 to s on e's records as they
+    are now (within < 0: all kept records; ``true_only``: on its true records alone). For k_min
+    records made visible at steps v_new >= v_old that is max(t0, v_new) <= v_old + within; e's
+    records are walked newest first, down to those visible at t0 - within."""
+    if k_min <= 0:
+        return True
+    mask = P.f_beh if of_flag else P.l_beh
+    bits = STATE_BITS | ERR_BITS if true_only else STATE_BITS  # a counted record's bits are ACTIVE_BITS
+    stop = first_id(S, t0 - within, s) if within >= 0 else 0
+    n = 0
+    newest = -1  # the newest of the last k_min matching records (a lagging pointer)
+    r = S.subj_head[e]
+    while r >= stop:
+        f = S.r_flags[r]
+        if (f & bits) == ACTIVE_BITS and mask[i, S.r_beh[r]]:
+            n += 1
+            if within < 0:
+                if n >= k_min:
+                    return True
+            else:
+                if n == 1:
+                    newest = r
+                elif n > k_min:
+                    newest = S.r_prev[newest]
+                    while not ((S.r_flags[newest] & bits) == ACTIVE_BITS and mask[i, S.r_beh[newest]]):
+                        newest = S.r_prev[newest]
+                if n >= k_min and max(t0, vis_step(S, newest, s)) <= vis_step(S, r, s) + within:
+                    return True
+        r = S.r_prev[r]
+    return False
+
+
+@nb.njit(cache=True)
+def flag_stands(P, S, f, e, t0, s):
+    """Whether e's flag f raised at step t0 still holds on e's records and lists as they are
+    now: a record of its behaviours made visible since t0 while e is on one of its lists, or its
+    count rule at some step since t0."""
+    for l in range(P.f_lists.shape[1]):
+        if P.f_lists[f, l] and (S.on_list[l, e] & 1):
+            if holds_since(P, S, e, True, f, 1, 0, t0, s, False):
+                return True
+            break
+    return holds_since(P, S, e, True, f, P.f_min[f], P.f_within[f], t0, s, False)
+
+
+@nb.njit(cache=True)
+def judge_flag(P, S, Q, f, e, s):
+    """e's last flag f lost (part of) what raised it: if it no longer holds, a flag still waiting
+    is withdrawn from the national queue, and an investigated one is overturned (its points
+    taken back). The flag's cooldown ends with it. Returns the list whose listing the overturned
+    investigation made, for the caller to lift, or -1. (Kept free of calls that lift listings:
+    functions that call each other in a cycle break numba's on-disk cache.)"""
+    q = S.queued[f, e]
+    last = S.last_flag[f, e]
+    if last == 0 or (q & (Q_WAITING | Q_INVESTIGATED)) == 0 or flag_stands(P, S, f, e, last - 1, s):
+        return -1
+    S.queued[f, e] = 0
+    S.last_flag[f, e] = 0
+    base = Q.MO[MO_FLAG] + F_COLS * f
+    if q & Q_WAITING:
+        push_pending(S, f, e, WITHDRAW)
+        Q.M[s, base + FC_WITHDRAWN] += 1
+        return -1
+    Q.M[s, base + FC_INV_OVERTURNED] += 1
+    if P.f_points[f] != 0.0 and P.scheme == 0:
+        add_points(P, S, Q, e, -P.f_points[f], (q & Q_TRUE) != 0, s)
+    l = P.f_list[f]
+    if l >= 0 and (S.on_list[l, e] & 5) == 1 and S.ls_cause[find_slot(S, l, e)] == f:
+        return l
+    return -1
+
+
+@nb.njit(cache=True)
+def overturn(P, S, Q, l, e, s, how):
+    """Lift e's listing on l (``how``: EXIT_OVERTURNED or EXIT_APPEALED), with what it caused,
+    lifted as overturned: the joint listing of a firm's representative (``leave_list``),
+    promotions from it, flags raised while e was on it that no longer hold, and the listings
+    their overturned investigations made. A work list, not recursion."""
+    L = P.l_actor.shape[0]
+    FL = P.f_beh.shape[0]
+    gone = np.zeros(L, dtype=np.bool_)
+    todo = np.empty(L * (L + FL) + 1, dtype=np.int64)  # (each list is lifted once, pushing at most L + FL)
+    n = 1
+    todo[0] = l
+    first = True
+    while n > 0:
+        n -= 1
+        l1 = todo[n]
+        if gone[l1] or (S.on_list[l1, e] & 5) != 1:
+            continue
+        gone[l1] = True
+        leave_list(P, S, Q, l1, e, s, how if first else EXIT_OVERTURNED)
+        first = False
+        for l2 in range(L):  # promotions fed by it (chains of lists are short)
+            if P.l_from[l2] == l1 and not gone[l2] and (S.on_list[l2, e] & 5) == 1 \
+                    and S.ls_cause[find_slot(S, l2, e)] == CAUSE_PROMOTION:
+                todo[n] = l2
+                n += 1
+        for f in range(FL):
+            if P.f_lists[f, l1]:
+                l3 = judge_flag(P, S, Q, f, e, s)
+                if l3 >= 0 and not gone[l3]:
+                    todo[n] = l3
+                    n += 1
+
+
+@nb.njit(cache=True)
+def reexamine(P, S, Q, r, s):
+    """Record r was just removed: each listing of its subject is judged again on the remaining
+    records (a record visible after the listing may have been what kept it standing): by
+    records, the list's entry rule at some step since the listing; by grade, the grade now, when
+    r's points counted at some time while e was listed; then each of e's last flags of r's
+    behaviour, by its rule since it was raised. A wrongful listing that stands on true records
+    alone now is wrongful no more (its sanctions from now on are not)."""
+    e = S.r_subj[r]
+    b = S.r_beh[r]
+    for l in range(P.l_actor.shape[0]):
+        if (S.on_list[l, e] & 5) != 1:  # not listed, or a joint listing (follows the firm)
+            continue
+        i = find_slot(S, l, e)
+        since = S.ls_since[i]
+        cause = S.ls_cause[i]
+        if cause == CAUSE_RECORDS:
+            if P.l_beh[l, b] == 0:
+                continue
+            if not holds_since(P, S, e, False, l, P.l_min[l], P.l_within[l], since, s, False):
+                overturn(P, S, Q, l, e, s, EXIT_OVERTURNED)
+            elif (S.on_list[l, e] & 2) and holds_since(P, S, e, False, l, P.l_min[l], P.l_within[l], since, s, True):
+                justified(S, l, e)
+        elif cause == CAUSE_GRADE:
+            if not record_moves_score(P, S, r) or S.grade[e] == NO_GRADE:
+                continue
+            if P.recovery >= 0 and vis_step(S, r, s) + P.recovery <= since:
+                continue  # its points had recovered before e was listed
+            if P.l_grades[l, S.grade[e]] == 0:
+                overturn(P, S, Q, l, e, s, EXIT_OVERTURNED)
+            elif (S.on_list[l, e] & 2) and P.l_grades[l, grade_of(P, total_score(P, S, 1, e))]:
+                justified(S, l, e)
+    for f in range(P.f_beh.shape[0]):
+        if P.f_beh[f, b] and S.last_flag[f, e] != 0:
+            l = judge_flag(P, S, Q, f, e, s)
+            if l >= 0:
+                overturn(P, S, Q, l, e, s, EXIT_OVERTURNED)
+
+
+@nb.njit(cache=True, inline="always")
+def justified(S, l, e):
+    """e's wrongful listing on l now stands on true records alone: wrongful no more."""
+    S.on_list[l, e] &= np.uint8(0xFD)
+    S.l_stock[1, l] -= 1
+
+
+@nb.njit(cache=True, inline="always")
+def record_moves_score(P, S, r):
+    """Whether record r's points (or index changes) are non-zero."""
+    if P.scheme == 0:
+        return rec_delta(P, S, r) != 0.0
+    for d in range(P.n_dims):
+        if P.dim_rec[S.r_beh[r], d] != 0.0:
+            return True
+    return False
+
+
+@nb.njit(cache=True)
+def appeal_listings(P, S, Q, s):
+    """Upheld appeals of wrongful listings fall due (the listing is lifted with what it caused),
+    in listing order; a listing that ended meanwhile has nothing left to appeal."""
+    k = S.cur[CUR_LAPPEAL]
+    n = S.cnt[C_NLA]
+    while k < n and S.la_step[k] + P.la_delay <= s:
+        e = S.la_ent[k]
+        l = S.la_list[k]
+        if (S.on_list[l, e] & 5) == 1 and S.ls_since[find_slot(S, l, e)] == S.la_step[k]:
+            overturn(P, S, Q, l, e, s, EXIT_APPEALED)
+        k += 1
+    S.cur[CUR_LAPPEAL] = k
 
 
 @nb.njit(cache=True, inline="always")
@@ -1264,10 +1518,10 @@ def _deliver(P, S, Q, s, mi, mx):
         elif kind == MSG_REC:
             new_record(P, S, Q, e, mi[m, 2], mi[m, 3], mi[m, 4], s, mi[m, 5] >> 1, mi[m, 5] & 1)
         elif kind == MSG_JOIN:
-            _enter_one(P, S, Q, mi[m, 2], e, s, mi[m, 3] == 1, True)
+            _enter_one(P, S, Q, mi[m, 2], e, s, mi[m, 3] == 1, True, CAUSE_RECORDS)
         elif kind == MSG_LEAVE:
             if S.on_list[mi[m, 2], e] & 4:
-                _leave_one(P, S, Q, mi[m, 2], e, s)
+                _leave_one(P, S, Q, mi[m, 2], e, s, mi[m, 3])
         elif kind == MSG_IDHIT:
             c = mi[m, 2]
             row = P.c_id_watch[c]
@@ -1277,7 +1531,7 @@ def _deliver(P, S, Q, s, mi, mx):
                 new_record(P, S, Q, subj, -1, P.c_id_beh[c], c, s, 2, 0)
         elif kind == MSG_INV:
             f = mi[m, 2]
-            S.queued[f, e] = 0
+            S.queued[f, e] = Q_INVESTIGATED | (Q_TRUE if mi[m, 3] == 1 else 0)
             investigate(P, S, Q, f, e, mi[m, 3] == 1, s)
 
 
@@ -1322,17 +1576,59 @@ def _identify(P, s, w_n, id_counts):
 
 
 @nb.njit(cache=True)
+def _withdraw(P, pf, q_ent, q_truth, q_head, q_len):
+    """Take the flags withdrawn this step (rows of ``pf`` marked WITHDRAW: what raised them was
+    removed) out of their queues, keeping the order of the others. Done before the step's new
+    flags join, so a person flagged again the same step keeps the new flag. An entity waits at
+    most once in a flag's queue."""
+    n_w = 0
+    for i in range(pf.shape[0]):
+        if pf[i, 2] == WITHDRAW:
+            n_w += 1
+    if n_w == 0:
+        return
+    E = P.n_people + P.n_firms
+    keys = np.empty(n_w, dtype=np.int64)  # flag x E + entity, sorted
+    j = 0
+    for i in range(pf.shape[0]):
+        if pf[i, 2] == WITHDRAW:
+            keys[j] = pf[i, 0] * E + pf[i, 1]
+            j += 1
+    keys.sort()
+    cap = q_ent.shape[1]
+    for f in range(q_len.shape[0]):
+        lo = np.searchsorted(keys, f * E)
+        if lo == n_w or keys[lo] >= (f + 1) * E:
+            continue
+        kept = 0
+        for k in range(q_len[f]):
+            src = (q_head[f] + k) % cap
+            key = f * E + q_ent[f, src]
+            j = np.searchsorted(keys, key)
+            if j < n_w and keys[j] == key:
+                continue
+            dst = (q_head[f] + kept) % cap
+            q_ent[f, dst] = q_ent[f, src]
+            q_truth[f, dst] = q_truth[f, src]
+            kept += 1
+        q_len[f] = kept
+
+
+@nb.njit(cache=True)
 def _serve_flags(P, pf, q_ent, q_truth, q_head, q_len, f_budget):
     """National part 2: the step's new flags ``pf`` (flag, entity, truth) join each flag's
     queue region by region; each queue is served first come first served up to its capacity.
     Returns one investigation message per served flag with its sort key."""
     R = P.city_join.shape[0]
     n_pf = pf.shape[0]
+    cap = q_ent.shape[1]
+    _withdraw(P, pf, q_ent, q_truth, q_head, q_len)
     reg = np.empty(n_pf, dtype=np.int64)
     for i in range(n_pf):
         reg[i] = P.ent_city[pf[i, 1]]
-    cap = q_ent.shape[1]
     for i in np.argsort(reg, kind="mergesort"):
+        if pf[i, 2] == WITHDRAW:
+            continue
         f = pf[i, 0]
         pos = (q_head[f] + q_len[f]) % cap
         q_ent[f, pos] = pf[i, 1]
@@ -1373,9 +1669,10 @@ def _stocks(P, Q, s, ghist, l_stock, q_len, ssum, money_r):
         Q.M[s, Q.MO[MO_GRADE] + g] = ghist[0, g]
         Q.M[s, Q.MO[MO_FGRADE] + g] = ghist[1, g]
     for l in range(P.l_actor.shape[0]):
-        Q.M[s, Q.MO[MO_LIST] + 4 * l] = l_stock[l]
+        Q.M[s, Q.MO[MO_LIST] + L_COLS * l + LC_STOCK] = l_stock[0, l]
+        Q.M[s, Q.MO[MO_LIST] + L_COLS * l + LC_WSTOCK] = l_stock[1, l]
     for f in range(P.f_beh.shape[0]):
-        Q.M[s, Q.MO[MO_FLAG] + 5 * f + 4] = q_len[f]
+        Q.M[s, Q.MO[MO_FLAG] + F_COLS * f + FC_BACKLOG] = q_len[f]
     R = ssum.shape[0]
     for k in range(P.k_kind.shape[0]):
         acc = 0.0
@@ -1566,6 +1863,7 @@ def _local_phase(P, S, Q, s, counts):
             if S.r_flags[r] & APPEAL_BIT:
                 remove_record(P, S, Q, r, REMOVED_APPEAL, s)
         S.cur[CUR_APPEAL] = max(end, S.cur[CUR_APPEAL])
+        appeal_listings(P, S, Q, s)
         # 4. list reviews that fall due
         node = S.cal_head[s]
         S.cal_head[s] = -1
@@ -1738,6 +2036,10 @@ def apply_consequence(P, S, Q, k, e, s, u, u2):
     if wrongful:
         Q.M[s, base + 1] += 1
         bump(S, OUT_WRONGFUL, e, 1)
+        for l in range(P.k_lists.shape[1]):  # the wrongful listing it rests on, if any (counted if lifted)
+            if P.k_lists[k, l] and (S.on_list[l, e] & 3) == 3:
+                S.ls_hits[find_slot(S, l, e)] += 1
+                break
     if assoc:
         Q.M[s, base + 2] += 1
         bump(S, OUT_ASSOC, e, 1)
@@ -1790,13 +2092,13 @@ def add_points(P, S, Q, e, pts, in_true_views, s):
 
 @nb.njit(cache=True)
 def investigate(P, S, Q, f, e, truth, s):
-    Q.M[s, Q.MO[MO_FLAG] + 5 * f + 3] += 1
+    Q.M[s, Q.MO[MO_FLAG] + F_COLS * f + FC_INVESTIGATED] += 1
     bump(S, OUT_INVESTIGATED, e, 1)
     change_income(P, S.income_f, S.loss_f, e, P.f_income[f], s)
     if P.f_points[f] != 0.0 and P.scheme == 0:
         add_points(P, S, Q, e, P.f_points[f], truth, s)
     if P.f_list[f] >= 0:
-        enter_list(P, S, Q, P.f_list[f], e, s, not truth, False)
+        enter_list(P, S, Q, P.f_list[f], e, s, not truth, False, f)
 
 
 @nb.njit(cache=True)
@@ -1839,7 +2141,7 @@ def _init_lists(P, S, Q):
         kind = 0 if e < P.n_people else 1
         for l in range(P.l_grades.shape[0]):
             if P.l_grades[l, g] and P.l_actor[l] == kind:
-                enter_list(P, S, Q, l, e, 0, False, False)
+                enter_list(P, S, Q, l, e, 0, False, False, CAUSE_START)
 
 
 # Entry points: the kernels called from Python. Each lends its StructRefs and arrays once

@@ -73,9 +73,9 @@ Params = namedtuple(
         "f_beh", "f_min", "f_within", "f_lists", "f_cap", "f_income", "f_points", "f_list", "f_cooldown",
         # responses and safeguards
         "resp_on", "aware0", "aware_growth", "aware_max", "deterrence", "group_sens",
-        "appeal_p", "appeal_success", "appeal_delay",
+        "appeal_p", "appeal_success", "appeal_delay", "la_p", "la_delay",
         # streams
-        "k_events", "aware_seed", "k_appeal", "k_exit", "k_mis",
+        "k_events", "aware_seed", "k_appeal", "k_exit", "k_mis", "k_lappeal",
     ],
 )
 
@@ -714,8 +714,11 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         aware_growth=float(r.awareness.growth), aware_max=float(r.awareness.maximum),
         deterrence=float(r.deterrence), group_sens=group_sens,
         appeal_p=float(ap.contested), appeal_success=float(ap.success), appeal_delay=max(0, steps(ap.delay)),
+        # upheld appeals of wrongful listings themselves (their share, then their delay)
+        la_p=float(ap.listings.contested * ap.listings.success), la_delay=max(0, steps(ap.listings.delay)),
         k_events=_keys(seed, "events"), aware_seed=rng.fixed_seed(seed, "responses.awareness"),
         k_appeal=_keys(seed, "safeguards.appeal"), k_exit=_keys(seed, "lists.exit"), k_mis=_keys(seed, "misattribution"),
+        k_lappeal=_keys(seed, "safeguards.appeals.listings"),
     )
     return Plan(
         params=params, behaviour_names=beh, channel_names=chans, grade_names=grades, list_names=lists,

@@ -17,7 +17,11 @@ workers, which is what makes a sharded run (``engine.sharded``) identical to thi
 3. **Expiry and appeals.** Points of records older than ``scoring.recovery``
    stop counting; records past their channel's retention or the
    ``safeguards.expiry`` are deleted; contested erroneous records are removed
-   after the appeal delay. Removal reverts their points.
+   after the appeal delay. Removal reverts their points, and what the record
+   caused that still stands is judged again on the remaining records:
+   listings it made are lifted ("overturned"), flags it raised are withdrawn
+   from the queue or their investigations overturned. Upheld appeals of
+   wrongful listings themselves lift them after their own delay.
 4. **List reviews** that fall due: exits after the minimum stay (and a clean
    period, or a random wait at the exit rate), promotions from one list to
    another (abnormal operations -> serious dishonesty).
@@ -106,6 +110,19 @@ POOL_COLUMNS = {"p_subj": np.int32, "p_actor": np.int32, "p_beh": np.int16, "p_s
 #: Most records one process can hold (record ids are int32).
 MAX_RECORDS = 2**31 - 1
 ERROR_NAMES = ("true", "misattributed", "false_match")
+#: Per-list metric columns, in the order of kernel.LC_*: the stock and the stock of wrongful
+#: listings at the end of the step; entries, exits (by the exit rule or lifted), wrongful
+#: entries; listings lifted because what listed the entity was removed or the listing was
+#: appealed ("overturned", of which "appealed" on an appeal of the listing itself); of the
+#: wrongful ones lifted: how many, the days they had stood, and the wrongful sanctions they
+#: had driven until then.
+LIST_COLUMNS = ("stock", "entries", "exits", "wrongful_entries", "wrongful_stock", "overturned", "appealed",
+                "wrongful_overturned", "wrongful_days_overturned", "wrongful_sanctions_overturned")
+#: Per-flag metric columns, in the order of kernel.FC_*: raised, true, false, investigated, the
+#: backlog at the end of the step; flags withdrawn from the queue and investigations overturned
+#: because what raised them was removed.
+FLAG_COLUMNS = ("raised", "true", "false", "investigated", "backlog", "withdrawn", "investigations_overturned")
+assert len(LIST_COLUMNS) == kernel.L_COLS and len(FLAG_COLUMNS) == kernel.F_COLS
 
 
 @dataclass
@@ -146,8 +163,8 @@ def metric_layout(plan: Plan) -> tuple[np.ndarray, list[str]]:
     block(["records_removed.appeal", "records_removed.deleted"])
     block([f"consequences.{k}.{x}" for k in plan.consequence_names
            for x in ("applied", "wrongful", "association", "money", "successes")])
-    block([f"lists.{l}.{x}" for l in plan.list_names for x in ("stock", "entries", "exits", "wrongful_entries")])
-    block([f"flags.{f}.{x}" for f in plan.flag_names for x in ("raised", "true", "false", "investigated", "backlog")])
+    block([f"lists.{l}.{x}" for l in plan.list_names for x in LIST_COLUMNS])
+    block([f"flags.{f}.{x}" for f in plan.flag_names for x in FLAG_COLUMNS])
     block([f"grades.{g}" for g in plan.grade_names])
     block([f"firm_grades.{g}" for g in plan.grade_names])
     block(["score.mean", "score.sd"])
@@ -183,7 +200,13 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         ls_list=np.zeros(0, dtype=np.int16), ls_ent=np.zeros(0, dtype=np.int32), ls_since=np.zeros(0, dtype=np.int32),
         ls_next=np.zeros(0, dtype=np.int32), ls_cal=np.zeros(0, dtype=np.int32), ls_pend=np.zeros(0, dtype=np.uint8),
         ls_wpos=np.zeros(0, dtype=np.int32), od_rec=np.zeros(0, dtype=np.int32), od_val=np.zeros(0),
-        cal_head=np.full(P.n_steps + 1, -1, dtype=np.int64), l_stock=np.zeros(L, dtype=np.int64),
+        # why an entity is on the list (kernel.CAUSE_*), and the wrongful sanctions the listing drove
+        ls_cause=np.zeros(0, dtype=np.int16), ls_hits=np.zeros(0, dtype=np.int32),
+        cal_head=np.full(P.n_steps + 1, -1, dtype=np.int64),
+        # upheld appeals of wrongful listings, in listing order (grown by the kernels)
+        la_ent=np.zeros(0, dtype=np.int32), la_list=np.zeros(0, dtype=np.int16), la_step=np.zeros(0, dtype=np.int32),
+        # stock of each list, and of its wrongful listings
+        l_stock=np.zeros((2, L), dtype=np.int64),
         # members of lists kept per region, in per-region segments (grown by the kernels)
         w_mem=np.zeros(0, dtype=np.int32), w_base=np.zeros((W, R), dtype=np.int64),
         w_cap=np.zeros((W, R), dtype=np.int64), w_n=np.zeros((W, R), dtype=np.int64),

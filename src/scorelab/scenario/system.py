@@ -345,6 +345,17 @@ class Rollout(StrictModel):
     default: Date | None = Field(None, description="join date of unlisted regions (default: run start)")
 
 
+class ListingAppeals(StrictModel):
+    """Appeals of a wrongful listing itself (not of the records under it): an upheld appeal lifts
+    the listing, and what it caused, after the delay."""
+
+    contested: Probability = Field(
+        0.0, description="share of wrongful listings whose listed person appeals the listing (assumption; default: none)"
+    )
+    success: Probability = Field(0.8, description="share of appealed wrongful listings lifted (assumption)")
+    delay: Duration = Field(90.0, description="days from listing to its lifting on an upheld appeal (assumption)")
+
+
 class Appeals(StrictModel):
     contested: Probability = Field(
         0.0, description="share of erroneous records contested (FACTS.md prior: 26% of people found a material error)"
@@ -353,6 +364,7 @@ class Appeals(StrictModel):
         0.8, description="share of contested erroneous records removed (FACTS.md prior: 21%/26% changed after dispute)"
     )
     delay: Duration = Field(60.0, description="days from record to removal (assumption)")
+    listings: ListingAppeals = Field(default_factory=ListingAppeals, description="appeals of wrongful listings themselves")
 
 
 class Transparency(StrictModel):
