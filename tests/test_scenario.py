@@ -53,11 +53,11 @@ channels:
     coverage: 0.5
     detection: 0.3
     identification:
-      gatherings: 2 per week
-      crowd_size: 500
+      behaviour: protest
+      hit_rate: 0.8
       false_match_rate: 0.001
       watchlist: blacklist
-      behaviour: protest
+      # (attendance: the protest's rate per person)
 scoring:
   base: 1000
   rules:
@@ -132,7 +132,7 @@ def test_valid_file_loads(tmp_path: Path) -> None:
     assert s.population.people == 1000
     assert math.isclose(s.behaviours["speeding"].rate, 2 / 365.25)
     assert math.isclose(s.behaviours["protest"].rate, 0.1 / 30.4375)
-    assert math.isclose(s.channels["cameras"].identification.gatherings, 2 / 7)
+    assert s.channels["cameras"].identification.hit_rate == 0.8
     assert [g.name for g in s.grades] == ["A", "B", "C"]
     assert s.channels["cameras"].delay == 0.0  # default
     assert s.run.days == 30 and s.run.seed == 1
@@ -395,6 +395,33 @@ def test_undefined_list(tmp_path: Path) -> None:
     assert_problem(
         only(f), f, 22, 18, "channels.cameras.identification.watchlist", "undefined list 'blaklist'; did you mean 'blacklist'?"
     )
+
+
+def test_removed_crowd_fields_of_identification(tmp_path: Path) -> None:
+    """The crowd model of earlier versions (gatherings x crowd size) is gone: one line saying why."""
+    f = broken(tmp_path, "      hit_rate: 0.8", "      crowd_size: 2000")
+    p = only(f)
+    assert (p.path, p.line, p.column) == ("channels.cameras.identification", 19, 7), str(p)
+    assert "'crowd_size' was removed" in p.message and "scale with the population" in p.message
+    assert "\n" not in str(p)
+
+
+def test_identification_needs_its_behaviour_observed(tmp_path: Path) -> None:
+    """Faces are captured during an act the channel observes; otherwise nothing would be searched."""
+    f = broken(tmp_path, "    observes: [speeding, protest]", "    observes: [speeding]")
+    assert_problem(only(f), f, 19, 18, "channels.cameras.identification.behaviour",
+                   "the channel must observe 'protest'")
+
+
+def test_identification_watchlist_must_list_people(tmp_path: Path) -> None:
+    f = broken(tmp_path, "  blacklist:\n", "  blacklist:\n    actor: firm\n")
+    assert_problem(only(f), f, 22, 18, "channels.cameras.identification.watchlist", "a list of people")
+
+
+def test_by_behaviour_names_an_observed_behaviour(tmp_path: Path) -> None:
+    f = broken(tmp_path, "    detection: 0.3\n", "    detection: 0.3\n    by_behaviour: {protest: {detection: 0.5}, jaywalk: {}}\n")
+    assert_problem(only(f), f, 18, 47, "channels.cameras.by_behaviour.jaywalk",
+                   "'jaywalk' is not one of the behaviours this channel observes (speeding, protest)")
 
 
 def test_undefined_channel_in_safeguards(tmp_path: Path) -> None:

@@ -76,26 +76,28 @@ behaviours:
     rate: {value: 0.1, per: month}
   attended_gathering:
     kind: neutral
-    rate: 0 per day
+    rate: 4 per year
   volunteering:
     kind: civic
     rate: 0.5/year
 channels:
   cameras:
-    observes: [speeding, protest]
+    observes: [speeding, protest, attended_gathering]
     coverage: 0.5
     detection: 0.3
+    false_match_rate: 0.001
+    by_behaviour:
+      speeding: {detection: 0.6, false_match_rate: 0.01}
     delay: 2 days
     retention: 2 years
     start: 2018-03-01
     ramp: 6 months
     misattribution: {probability: 0.01, target: contacts, layer: friends}
     identification:
-      gatherings: 2 per week
-      crowd_size: 500
-      false_match_rate: 0.0001
-      watchlist: watch
       behaviour: attended_gathering
+      watchlist: watch
+      hit_rate: 0.7
+      false_match_rate: 0.0001
   courts:
     observes: [volunteering]
     regions: [Rongcheng]

@@ -154,9 +154,8 @@ def estimate(scenario: Any) -> Estimate:
     views = 2 + 2 * len({tuple(sorted(k.domains)) for k in s.consequences.values() if k.domains is not None})
     caps = sum(1 for r in getattr(s.scoring, "rules", []) or [] if getattr(r, "cap_per_year", None) is not None)
     social = s.scoring.social is not None and s.scoring.social.weight > 0
-    # lists whose members are kept in slots: watchlists, and the lists of consequences by list alone
-    members = {c.identification.watchlist for c in s.channels.values() if c.identification is not None}
-    members |= {x for k in s.consequences.values() if k.lists and not k.grades for x in k.lists}
+    # lists whose members are kept in slots: the lists of consequences by list alone
+    members = {x for k in s.consequences.values() if k.lists and not k.grades for x in k.lists}
 
     per_entity = (  # the arrays of engine.simulation._alloc_state
         views * dims * 8 + 8 + 1  # raw scores per view and dimension, total, grade

@@ -292,6 +292,23 @@ def flags(r: Any) -> pl.DataFrame:
                                       "investigations_overturned": pl.Int64}, orient="row")
 
 
+def identification(r: Any) -> pl.DataFrame:
+    """Each channel that searches faces 1:N against a watchlist: faces captured and searched,
+    those of listed people, listed people recognised, false alerts (unlisted people matched:
+    bystanders stopped and recorded), alerts per 1,000 faces, and alert precision =
+    hits / (hits + false alerts); its expected value is in docs/channels.md."""
+    r = _r(r)
+    rows = []
+    for c in r.names.get("identification", []):
+        scanned, listed = _total(r, f"identification.{c}.scanned"), _total(r, f"identification.{c}.scanned_listed")
+        hits, false = _total(r, f"identification.{c}.hits"), _total(r, f"identification.{c}.false_alerts")
+        per_1000 = _ratio(1000.0 * (hits + false), scanned)
+        rows.append((c, int(scanned), int(listed), int(hits), int(false), per_1000, _ratio(hits, hits + false)))
+    return pl.DataFrame(rows, schema={"channel": pl.String, "scanned": pl.Int64, "scanned_listed": pl.Int64,
+                                      "hits": pl.Int64, "false_alerts": pl.Int64, "alerts_per_1000": pl.Float64,
+                                      "precision": pl.Float64}, orient="row")
+
+
 def lists(r: Any) -> pl.DataFrame:
     """Each black- or redlist: entries, exits (of which overturned: lifted because what listed
     the entity was removed or the listing was appealed), wrongful entries over the run; stock at
@@ -419,6 +436,7 @@ CATALOGUE: dict[str, Callable[[Any], pl.DataFrame]] = {
     "association": association,
     "service_refusals": service_refusals,
     "flags": flags,
+    "identification": identification,
     "lists": lists,
     "list_flows": list_flows,
     "chilling": chilling,
@@ -469,6 +487,13 @@ def headline(r: Any) -> dict[str, float | str]:
         "wrongdoing deterred": float(ch.filter(pl.col("kind") == "wrongdoing").get_column("suppressed").sum()),
         "income lost vs twin": float(economic_losses(r).get_column("income_lost")[0]),
     }
+    idn = identification(r)
+    if idn.height:  # (runs with face identification only)
+        hits, false = int(idn.get_column("hits").sum()), int(idn.get_column("false_alerts").sum())
+        scanned = int(idn.get_column("scanned").sum())
+        out["bystanders stopped"] = float(false)
+        out["alert precision"] = float(_ratio(hits, hits + false) or 0.0)
+        out["alerts per 1,000 faces scanned"] = float(_ratio(1000.0 * (hits + false), scanned) or 0.0)
     for row in grade_shares(r).iter_rows(named=True):
         out[f"grade {row['grade']} share"] = float(row["end_share"] or 0.0)
     w = worst_hit(r, "group")

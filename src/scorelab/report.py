@@ -56,8 +56,9 @@ _RC = {
 #: Headline keys where a rise is worse (red) or better (green) in the comparison table.
 _WORSE_UP = ("records, erroneous", "sanctions", "sanctions, wrongful", "sanctions, by association",
              "people sanctioned", "flags, false", "lawful acts suppressed", "income lost vs twin",
-             "wrongful listings at end", "people-days wrongfully listed", "days to lift a wrongful listing, mean")
-_BETTER_UP = ("wrongdoing deterred", "flags, true")
+             "wrongful listings at end", "people-days wrongfully listed", "days to lift a wrongful listing, mean",
+             "bystanders stopped", "alerts per 1,000 faces scanned")
+_BETTER_UP = ("wrongdoing deterred", "flags, true", "alert precision")
 _SIZE_MARK = "\x00SIZE\x00"
 
 

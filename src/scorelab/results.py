@@ -92,6 +92,7 @@ def _names(scenario: "Scenario", plan: Any) -> dict[str, Any]:
             for k, s in zip(plan.consequence_names, plan.consequence_sanction)
         },
         "flags": list(plan.flag_names),
+        "identification": list(plan.identifying_names),
         "scheme": scenario.scoring.scheme,
     }
 

@@ -37,7 +37,7 @@ State = namedtuple(
         "p_subj", "p_actor", "p_beh", "p_step", "p_vis", "p_flags", "p_next",
         "subj_head", "ch_pend", "cur", "cnt",
         "ghist", "ssum", "money_r", "own", "mb_i", "mb_x", "mb_key", "pf", "gb_mem", "gb_pos", "gb_lo",
-        "out", "carry", "cov", "risk",
+        "out", "carry", "cov", "risk", "id_p",
     ],
 )
 
@@ -146,7 +146,7 @@ def make_metrics(nt):
     return _to_struct(nt)
 
 # metric column offsets (MO indices)
-MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE = range(10)
+MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_ID = range(11)
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
                    "ls_wpos", "ls_cause", "ls_hits", "la_ent", "la_list", "la_step", "od_rec", "od_val", "w_mem",
@@ -180,6 +180,10 @@ CAUSE_RECORDS, CAUSE_GRADE, CAUSE_PROMOTION, CAUSE_START = -1, -2, -3, -4
 L_COLS = 10
 FC_RAISED, FC_TRUE, FC_FALSE, FC_INVESTIGATED, FC_BACKLOG, FC_WITHDRAWN, FC_INV_OVERTURNED = range(7)
 F_COLS = 7
+# metric columns per identification channel (MO_ID + ID_COLS * P.c_id_row[c] + IC_*): faces
+# captured, of listed people among them, listed people recognised, false alerts on bystanders
+IC_SCANNED, IC_LISTED, IC_HITS, IC_FALSE = range(4)
+ID_COLS = 4
 # S.queued bits per (flag, entity): waiting in the national queue; the last flag was
 # investigated; the last flag was true (what a withdrawal or an overturned investigation reads)
 Q_WAITING, Q_INVESTIGATED, Q_TRUE = 1, 2, 4
@@ -190,8 +194,8 @@ WITHDRAW = 2
 # removed (an appeal, expiry, retention); overturned on an appeal of the listing itself
 EXIT_RULE, EXIT_OVERTURNED, EXIT_APPEALED = 0, 1, 2
 # messages between regions (delivered at the step's exchange): social-term change, a record about
-# someone in another region, a joint listing and its end, a crowd-identification hit, an investigation
-MSG_SOC, MSG_REC, MSG_JOIN, MSG_LEAVE, MSG_IDHIT, MSG_INV = range(6)
+# someone in another region, a joint listing and its end, an investigation
+MSG_SOC, MSG_REC, MSG_JOIN, MSG_LEAVE, MSG_INV = range(5)
 ACTIVE, REMOVED_APPEAL, DELETED = 1, 2, 3
 # A record's flags, one byte (r_flags): bits 0-1 its error (0 true, 1 misattributed, 2 false
 # match), bits 2-3 its state (0 pending, then ACTIVE, REMOVED_APPEAL or DELETED), bit 4 its
@@ -1338,20 +1342,61 @@ def mistaken_subject(P, c, e, u):
 
 @nb.njit(cache=True, inline="always")
 def record_act(P, S, Q, e, b, s, j, c, city):
-    """Channel c, which sees e, detects e's act with its detection probability and records it,
-    about e or (misattributed) about someone else."""
+    """Channel c, which sees e, detects e's act with its detection probability for b and records
+    it: about e; misattributed to someone else; or, of the rest, falsely matched to anyone
+    (share cb_fm). Acts a channel identifies 1:N are searched instead (``search_face``)."""
     w0, w1, w2, w3 = philox(P.c_keys[c, 0], P.c_keys[c, 1], e, s, b, j)
-    if to_unit(w0) >= P.c_det[c]:
+    if to_unit(w0) >= P.cb_det[c, b]:
+        return
+    if b == P.c_id_beh[c]:
+        search_face(P, S, Q, e, b, s, c, to_unit(w1), to_unit(w3))
         return
     subj = e
-    if to_unit(w1) < P.c_mis_p[c]:
+    err = 0
+    u1 = to_unit(w1)
+    m = P.c_mis_p[c]
+    if u1 < m:
         subj = mistaken_subject(P, c, e, to_unit(w2))
-    err = 1 if subj != e else 0
+        err = 1 if subj != e else 0
+    elif u1 < m + (1.0 - m) * P.cb_fm[c, b]:  # (a false match: the matched one is someone else)
+        lo = 0 if e < P.n_people else P.n_people
+        subj = other_in_range(e, lo, P.n_people if e < P.n_people else P.n_firms, to_unit(w2))
+        err = 2 if subj != e else 0
     appeal = 1 if (err and to_unit(w3) < P.appeal_p * P.appeal_success) else 0
     if P.ent_city[subj] == city:
         new_record(P, S, Q, subj, e, b, c, s, err, appeal)
     else:  # a record about someone in another region reaches them at the exchange
         push_msg(P, S, MSG_REC, subj, e, b, c, 2 * err + appeal, 0.0, 0.0, P.ent_city[subj], city)
+
+
+@nb.njit(cache=True)  # (not inlined: one channel's behaviour, kept out of the hot observe loop)
+def search_face(P, S, Q, e, b, s, c, u, u_appeal):
+    """Channel c captured e's face during act b and searches it against its watchlist: if e is
+    listed, e is recognised with the hit rate (a true record); otherwise e, the bystander who
+    was scanned, raises a false alert with probability 1 - (1 - f)^W (S.id_p), and the record
+    (a false match, erroneous) is about e. A face that matches nobody leaves no record."""
+    col = Q.MO[MO_ID] + ID_COLS * P.c_id_row[c]
+    Q.M[s, col + IC_SCANNED] += 1
+    if S.on_list[P.c_id_list[c], e] & 1:
+        Q.M[s, col + IC_LISTED] += 1
+        if u < P.c_id_hit[c]:
+            Q.M[s, col + IC_HITS] += 1
+            new_record(P, S, Q, e, e, b, c, s, 0, 0)
+    elif u < S.id_p[c]:
+        Q.M[s, col + IC_FALSE] += 1
+        new_record(P, S, Q, e, e, b, c, s, 2, 1 if u_appeal < P.appeal_p * P.appeal_success else 0)
+
+
+@nb.njit(cache=True)
+def _search_odds(P, S, l_stock):
+    """For each identifying channel, the chance this step that an unlisted face falsely matches
+    one of the watchlist's W members (W its national stock at the start of the step, from
+    ``l_stock``): 1 - (1 - f)^W."""
+    for c in range(P.c_id_beh.shape[0]):
+        if P.c_id_beh[c] >= 0:
+            W = float(l_stock[0, P.c_id_list[c]])
+            f = P.c_id_fmr[c]
+            S.id_p[c] = -math.expm1(W * math.log1p(-f)) if f < 1.0 else (1.0 if W > 0.0 else 0.0)
 
 
 @nb.njit(cache=True)
@@ -1398,10 +1443,10 @@ def candidate(P, t, s, r, lo, n_ent, j):
 
 
 @nb.njit(cache=True)
-def _draw_counts(P, s, counts, id_counts):
-    """Candidate events per type and region (Poisson, mean rate x actors of the region) and
-    false identification hits for step s; returns a bound on the records the step can create
-    (so the caller can make room first)."""
+def _draw_counts(P, s, counts):
+    """Candidate events per type and region (Poisson, mean rate x actors of the region) for
+    step s; returns a bound on the records the step can create (so the caller can make room
+    first)."""
     bound = 0
     R = P.city_join.shape[0]
     for t in range(P.t_lam.shape[0]):
@@ -1417,22 +1462,6 @@ def _draw_counts(P, s, counts, id_counts):
             if t < P.b_kind.shape[0]:
                 row = t * P.sig_ok.shape[0] + P.city_sig[r]  # (at most one record per channel seeing it)
                 bound += counts[t, r] * (P.bsc_ptr[row + 1] - P.bsc_ptr[row])
-    n_cities = P.city_join.shape[0]
-    for c in range(P.c_id_rate.shape[0]):
-        id_counts[c] = 0
-        if P.c_id_rate[c] <= 0.0 or P.enabled == 0:
-            continue
-        cv = coverage_now(P, c, s)
-        if cv <= 0.0:
-            continue
-        active = 0
-        for city in range(n_cities):
-            if s >= P.city_join[city] and P.sig_ok[P.city_sig[city], c]:
-                active += 1
-        lam = P.c_id_rate[c] * active * cv * P.c_id_crowd[c] * P.c_id_fmr[c]
-        u = uniform(P.c_keys[c, 0], P.c_keys[c, 1], 0xFFFFFFFF, s, 0, 0)
-        id_counts[c] = poisson_from_uniform(lam, u)
-        bound += id_counts[c]
     return bound
 
 
@@ -1446,31 +1475,31 @@ def delays(P):
 
 
 @nb.njit(cache=True)
-def _run_steps(P, S, Q, first, last, counts, id_counts):
+def _run_steps(P, S, Q, first, last, counts):
     """Steps ``first`` .. ``last - 1`` in one call (no Python between steps); returns the
     first step not run, which is below ``last`` when that step could create more records than
     the record arrays have room for (the caller grows them and calls again)."""
     for s in range(first, last):
-        bound = _draw_counts(P, s, counts, id_counts)
+        bound = _draw_counts(P, s, counts)
         # visible this step at most: the step's new records and those waiting in the pool
         if S.cnt[C_NREC] + S.cnt[C_NPOOL] + bound > S.r_subj.shape[0]:
             return s
         if S.cnt[C_NPOOL] + bound > S.p_subj.shape[0] and delays(P):
             return s
-        step(P, S, Q, s, counts, id_counts)
+        step(P, S, Q, s, counts)
     return last
 
 
 @nb.njit(cache=True)
-def step(P, S, Q, s, counts, id_counts):
-    """One step of the day loop, in the order documented in engine.simulation: every region's
-    own work, the exchange between regions, the national queues, the exchange of their
-    results, the stocks. A sharded run does the same parts on several workers."""
+def step(P, S, Q, s, counts):
+    """One step of the day loop, in the order documented in engine.simulation: the watchlists'
+    sizes as the step starts, every region's own work, the exchange between regions, the
+    national queues, the exchange of their results, the stocks. A sharded run does the same
+    parts on several workers."""
+    _search_odds(P, S, S.l_stock)
     _local_phase(P, S, Q, s, counts)
     _exchange(P, S, Q, s)
     if P.enabled == 1:
-        post_national(P, S, _identify(P, s, S.w_n, id_counts))
-        _exchange(P, S, Q, s)
         post_national(P, S, _serve_flags(P, S.pf[: S.cnt[C_NPEND]], S.q_ent, S.q_truth, S.q_head, S.q_len,
                                         S.f_budget))
         S.cnt[C_NPEND] = 0
@@ -1522,57 +1551,10 @@ def _deliver(P, S, Q, s, mi, mx):
         elif kind == MSG_LEAVE:
             if S.on_list[mi[m, 2], e] & 4:
                 _leave_one(P, S, Q, mi[m, 2], e, s, mi[m, 3])
-        elif kind == MSG_IDHIT:
-            c = mi[m, 2]
-            row = P.c_id_watch[c]
-            r = mi[m, 4]
-            if mi[m, 3] < S.w_n[row, r]:
-                subj = S.w_mem[S.w_base[row, r] + mi[m, 3]]
-                new_record(P, S, Q, subj, -1, P.c_id_beh[c], c, s, 2, 0)
         elif kind == MSG_INV:
             f = mi[m, 2]
             S.queued[f, e] = Q_INVESTIGATED | (Q_TRUE if mi[m, 3] == 1 else 0)
             investigate(P, S, Q, f, e, mi[m, 3] == 1, s)
-
-
-@nb.njit(cache=True)
-def _identify(P, s, w_n, id_counts):
-    """National part 1: crowd scans' false matches pick uniformly among the watchlisted people
-    of every region (counts ``w_n`` gathered from all regions). Returns one message per hit
-    (resolved to a person by the region holding them) with its sort key."""
-    R = P.city_join.shape[0]
-    C = P.c_cov.shape[0]
-    hits = np.zeros(C, dtype=np.int64)
-    totals = np.zeros(C, dtype=np.int64)
-    for c in range(C):
-        row = P.c_id_watch[c]
-        if id_counts[c] > 0 and row >= 0:
-            for r in range(R):
-                totals[c] += w_n[row, r]
-            if totals[c] > 0:
-                hits[c] = id_counts[c]
-    n_msg = hits.sum()
-    mi = np.zeros((n_msg, 6), dtype=np.int64)
-    mx = np.zeros((n_msg, 2))
-    key = np.zeros(n_msg, dtype=np.int64)
-    m = 0
-    for c in range(C):
-        row = P.c_id_watch[c]
-        for j in range(hits[c]):
-            u = uniform(P.c_keys[c, 0], P.c_keys[c, 1], 0xFFFFFFFF, s, 1, j)
-            idx = min(totals[c] - 1, int(u * totals[c]))
-            r = 0
-            while idx >= w_n[row, r]:
-                idx -= w_n[row, r]
-                r += 1
-            mi[m, 0] = MSG_IDHIT
-            mi[m, 1] = -1
-            mi[m, 2] = c
-            mi[m, 3] = idx
-            mi[m, 4] = r
-            key[m] = r * (R + 1) + R
-            m += 1
-    return mi, mx, key
 
 
 @nb.njit(cache=True)
@@ -1616,7 +1598,7 @@ def _withdraw(P, pf, q_ent, q_truth, q_head, q_len):
 
 @nb.njit(cache=True)
 def _serve_flags(P, pf, q_ent, q_truth, q_head, q_len, f_budget):
-    """National part 2: the step's new flags ``pf`` (flag, entity, truth) join each flag's
+    """The national part: the step's new flags ``pf`` (flag, entity, truth) join each flag's
     queue region by region; each queue is served first come first served up to its capacity.
     Returns one investigation message per served flag with its sort key."""
     R = P.city_join.shape[0]
@@ -1807,7 +1789,7 @@ def behaviours(P, S, Q, s, counts, aware, on):
 
 @nb.njit(cache=True)
 def _local_phase(P, S, Q, s, counts):
-    """Steps 1-5 and 7 of the day loop for the regions this state owns (``S.own``); effects on
+    """Part A of the day loop (steps 1-6) for the regions this state owns (``S.own``); effects on
     other regions go to the outbox."""
     B = P.b_kind.shape[0]
     C = P.c_cov.shape[0]
@@ -1829,7 +1811,7 @@ def _local_phase(P, S, Q, s, counts):
                 miss = 1.0
                 for k in range(P.bsc_ptr[b * n_sig + g], P.bsc_ptr[b * n_sig + g + 1]):
                     c = P.bsc_idx[k]
-                    miss *= 1.0 - cov[c] * P.c_det[c]
+                    miss *= 1.0 - cov[c] * P.cb_det[c, b]
                 risk[b, g] = 1.0 - miss
     aware = min(P.aware_max, 1.0 - (1.0 - P.aware0) * math.exp(-P.aware_growth * s * P.dt))
 
@@ -2186,17 +2168,17 @@ def init_lists(PR, SR, QR):
 
 
 @nb.njit(cache=True)
-def draw_counts(PR, s, counts, id_counts):
-    """Candidate events per type and region and false identification hits for step s; returns a
+def draw_counts(PR, s, counts):
+    """Candidate events per type and region for step s; returns a
     bound on the records the step can create (see ``_draw_counts``)."""
-    return _draw_counts(lend(PR), s, lend(counts), lend(id_counts))
+    return _draw_counts(lend(PR), s, lend(counts))
 
 
 @nb.njit(cache=True)
-def run_steps(PR, SR, QR, first, last, counts, id_counts):
+def run_steps(PR, SR, QR, first, last, counts):
     """Steps ``first`` .. ``last - 1`` in one call; returns the first step not run (see
     ``_run_steps``)."""
-    return _run_steps(lend(PR), lend(SR), lend(QR), first, last, lend(counts), lend(id_counts))
+    return _run_steps(lend(PR), lend(SR), lend(QR), first, last, lend(counts))
 
 
 @nb.njit(cache=True)
@@ -2218,14 +2200,15 @@ def deliver(PR, SR, QR, s, mi, mx):
 
 
 @nb.njit(cache=True)
-def identify(PR, s, w_n, id_counts):
-    """National part 1, crowd identification (see ``_identify``)."""
-    return _identify(lend(PR), s, lend(w_n), lend(id_counts))
+def search_odds(PR, SR, l_stock):
+    """The identifying channels' false-alert chance for the step about to run, from the
+    national stocks ``l_stock`` (see ``_search_odds``)."""
+    _search_odds(lend(PR), lend(SR), lend(l_stock))
 
 
 @nb.njit(cache=True)
 def serve_flags(PR, pf, q_ent, q_truth, q_head, q_len, f_budget):
-    """National part 2, the flag queues (see ``_serve_flags``)."""
+    """The national part, the flag queues (see ``_serve_flags``)."""
     return _serve_flags(lend(PR), lend(pf), lend(q_ent), lend(q_truth), lend(q_head), lend(q_len), lend(f_budget))
 
 

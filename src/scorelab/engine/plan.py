@@ -54,9 +54,9 @@ Params = namedtuple(
         # behaviours
         "b_kind", "b_domain", "b_deter", "b_income", "bc_ptr", "bc_idx",
         # channels
-        "c_cov", "c_det", "c_mis_p", "c_mis_graph", "c_delay", "c_ttl", "ttl_vals", "c_start", "c_ramp",
+        "c_cov", "cb_det", "cb_fm", "c_mis_p", "c_mis_graph", "c_delay", "c_ttl", "ttl_vals", "c_start", "c_ramp",
         "c_enabled", "c_keys", "c_cov_seed", "sig_ok", "bsc_ptr", "bsc_idx",
-        "c_id_rate", "c_id_crowd", "c_id_fmr", "c_id_list", "c_id_beh", "c_id_watch",
+        "c_id_beh", "c_id_list", "c_id_hit", "c_id_fmr", "c_id_row",
         # contacts for misattribution and the social term
         "mis_ptr", "mis_idx", "mis_drawn", "drawn", "hh_start", "soc_ptr", "soc_idx", "soc_w",
         # scoring
@@ -98,6 +98,8 @@ class Plan:
     consequence_names: list[str]
     flag_names: list[str]
     consequence_sanction: list[bool]
+    #: the channels that search faces 1:N, in the order of their metric rows (params.c_id_row)
+    identifying_names: list[str]
 
     @property
     def delays(self) -> bool:
@@ -478,18 +480,27 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         return -1 if days is None else int(round(days / dt))
 
     expiry = s.safeguards.expiry
-    c_cov = np.zeros(C); c_det = np.zeros(C); c_mis_p = np.zeros(C)
+    c_cov = np.zeros(C); c_mis_p = np.zeros(C)
+    # detection and false-match rate per (channel, behaviour): the channel's, or its by_behaviour's
+    cb_det = np.zeros((C, B)); cb_fm = np.zeros((C, B))
     c_mis_graph = np.full(C, -1, dtype=np.int64); c_delay = np.zeros(C, dtype=np.int64)
     c_ttl = np.full(C, -1, dtype=np.int64); c_start = np.zeros(C, dtype=np.int64); c_ramp = np.zeros(C, dtype=np.int64)
     c_enabled = np.zeros(C, dtype=np.uint8)
     c_keys = np.zeros((C, 2), dtype=np.uint64); c_cov_seed = np.zeros(C, dtype=np.uint64)
-    c_id_rate = np.zeros(C); c_id_crowd = np.zeros(C); c_id_fmr = np.zeros(C)
-    c_id_list = np.full(C, -1, dtype=np.int64); c_id_beh = np.full(C, -1, dtype=np.int64)
-    watch_lists: list[int] = []
+    # 1:N identification: the behaviour whose acts are searched (-1: none), the watchlist, the
+    # hit rate, the false-match rate of one comparison, and the channel's row of metric columns
+    c_id_beh = np.full(C, -1, dtype=np.int64); c_id_list = np.full(C, -1, dtype=np.int64)
+    c_id_hit = np.zeros(C); c_id_fmr = np.zeros(C); c_id_row = np.full(C, -1, dtype=np.int64)
     mis_graphs: list[tuple[str, ...]] = []  # the distinct layer sets misattribution draws from
     for ci, name in enumerate(chans):
         ch = s.channels[name]
-        c_cov[ci], c_det[ci] = ch.coverage, ch.detection
+        c_cov[ci] = ch.coverage
+        cb_det[ci, :], cb_fm[ci, :] = ch.detection, ch.false_match_rate
+        for bname, how in ch.by_behaviour.items():
+            if how.detection is not None:
+                cb_det[ci, bidx[bname]] = how.detection
+            if how.false_match_rate is not None:
+                cb_fm[ci, bidx[bname]] = how.false_match_rate
         c_mis_p[ci] = ch.misattribution.probability
         if ch.misattribution.target == "contacts" and ch.misattribution.probability > 0:
             layers = (ch.misattribution.layer,) if ch.misattribution.layer else tuple(sorted(LAYERS))
@@ -509,11 +520,9 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         c_cov_seed[ci] = rng.fixed_seed(seed, f"channel.{name}.coverage")
         if ch.identification is not None:
             idn = ch.identification
-            c_id_rate[ci], c_id_crowd[ci], c_id_fmr[ci] = idn.gatherings * dt, idn.crowd_size, idn.false_match_rate
-            c_id_list[ci], c_id_beh[ci] = lidx[idn.watchlist], bidx[idn.behaviour]
-            if lidx[idn.watchlist] not in watch_lists:
-                watch_lists.append(lidx[idn.watchlist])
-    c_id_watch = np.array([watch_lists.index(x) if x >= 0 else -1 for x in c_id_list], dtype=np.int64)
+            c_id_beh[ci], c_id_list[ci] = bidx[idn.behaviour], lidx[idn.watchlist]
+            c_id_hit[ci], c_id_fmr[ci] = idn.hit_rate, idn.false_match_rate
+            c_id_row[ci] = int((c_id_row >= 0).sum())
     # one contact graph per distinct layer set: graph g's neighbours of e are
     # mis_idx[g][mis_ptr[g][e]:mis_ptr[g][e + 1]]; a single layer's are the layer's own arrays
     # (not copied; row starts int32 unless a graph has 2^31 entries or more, then all int64)
@@ -623,10 +632,10 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
             k_grades[ki, gidx[g]] = 1
         for x in s.consequences[name].lists:
             k_lists[ki, lidx[x]] = 1
-    # lists whose members are kept per region: watchlists (crowd identification picks among them)
-    # and lists of consequences that apply by list alone (their events are drawn among them)
+    # lists whose members are kept per region: those of consequences that apply by list alone
+    # (their events are drawn among them)
     k_lbucket = ((k_grades.sum(axis=1) == 0) & (k_lists.sum(axis=1) > 0)).astype(np.uint8) if K else np.zeros(0, np.uint8)
-    member_lists = list(watch_lists)
+    member_lists: list[int] = []
     for ki in np.flatnonzero(k_lbucket):
         member_lists += [int(li) for li in np.flatnonzero(k_lists[ki]) if int(li) not in member_lists]
     l_watch_row = np.array([member_lists.index(li) if li in member_lists else -1 for li in range(L)], dtype=np.int64)
@@ -683,12 +692,11 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         t_firm=t_firm, t_lam=t_lam, t_cls_row=t_cls_row, t_fac=t_fac, t_dyn_max=t_dyn_max, cls=cls, cls_shift=cls_shift,
         dm_ptr=dm_ptr, dm_attr=dm_attr, dm_lo=dm_lo, dm_hi=dm_hi, dm_factor=dm_factor,
         b_kind=b_kind, b_domain=b_domain, b_deter=b_deter, b_income=b_income, bc_ptr=bc_ptr, bc_idx=bc_idx,
-        c_cov=c_cov, c_det=c_det, c_mis_p=c_mis_p, c_mis_graph=c_mis_graph, c_delay=c_delay, c_ttl=c_ttl,
+        c_cov=c_cov, cb_det=cb_det, cb_fm=cb_fm, c_mis_p=c_mis_p, c_mis_graph=c_mis_graph, c_delay=c_delay, c_ttl=c_ttl,
         ttl_vals=np.unique(c_ttl[c_ttl >= 0]).astype(np.int64),
         c_start=c_start, c_ramp=c_ramp, c_enabled=c_enabled, c_keys=c_keys, c_cov_seed=c_cov_seed, sig_ok=sig_ok,
         bsc_ptr=bsc_ptr, bsc_idx=bsc_idx,
-        c_id_rate=c_id_rate, c_id_crowd=c_id_crowd, c_id_fmr=c_id_fmr, c_id_list=c_id_list, c_id_beh=c_id_beh,
-        c_id_watch=c_id_watch,
+        c_id_beh=c_id_beh, c_id_list=c_id_list, c_id_hit=c_id_hit, c_id_fmr=c_id_fmr, c_id_row=c_id_row,
         mis_ptr=mis_ptr, mis_idx=mis_idx, mis_drawn=mis_drawn, drawn=drawn,
         hh_start=_writable(pop.household_start, np.int32),
         soc_ptr=_writable(soc_ptr, np.int64), soc_idx=_writable(soc_idx, np.int32), soc_w=soc_w,
@@ -723,4 +731,5 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     return Plan(
         params=params, behaviour_names=beh, channel_names=chans, grade_names=grades, list_names=lists,
         consequence_names=cons, flag_names=flags, consequence_sanction=sanction,
+        identifying_names=[c for c in chans if s.channels[c].identification is not None],
     )

@@ -7,9 +7,12 @@ Why it is identical. A step is region-phased (``kernel.step``):
    another region's people go to an outbox;
 2. outboxes are delivered in (destination region, source region) order, in rounds, until
    no more messages arise;
-3. the national parts run on counts gathered from every region (crowd-identification hits,
-   then the flag queues and investigations), and their messages are delivered the same way;
+3. the national part runs on the flags gathered from every region (the flag queues and
+   investigations), and its messages are delivered the same way;
 4. the stocks are summed with float sums added region by region in region order.
+
+Before the local work, every worker is given the national list stocks as the previous
+step left them (the watchlists' sizes fix the false-alert chance of face identification).
 
 A region's state is touched only by its own work and by its messages, in an order that
 does not depend on which worker holds which region. The single-process run does exactly
@@ -64,7 +67,6 @@ class Reply(NamedTuple):
     mx: np.ndarray
     key: np.ndarray
     pending: np.ndarray
-    w_n: np.ndarray
     ghist: np.ndarray
     l_stock: np.ndarray
     ssum: np.ndarray
@@ -97,7 +99,6 @@ class ShardWorker:
         self.S, self.start_grade, self.start_score = initial_state(scenario, pop, self.plan, self.PR, own, keep_records)
         self.SR = kernel.make_state(self.S)
         self.counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
-        self.id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
 
     def start(self) -> Reply:
         """Day-0 listings of the starting grades."""
@@ -106,15 +107,17 @@ class ShardWorker:
             kernel.init_lists(self.PR, self.SR, self.QR)
         return self._reply()
 
-    def local(self, s: int) -> Reply:
-        """The regions' own work in step s (room for the step's records made first)."""
+    def local(self, s: int, l_stock: np.ndarray) -> Reply:
+        """The regions' own work in step s (room for the step's records made first), with the
+        national list stocks ``l_stock`` as the step starts."""
         self.S.money_r[:, :] = 0.0  # money is summed per step
-        bound = int(kernel.draw_counts(self.PR, s, self.counts, self.id_counts))
+        bound = int(kernel.draw_counts(self.PR, s, self.counts))
         synced = sync(self.S, self.SR)
         grown = _grow_records(synced, bound, self.keep_records, bound if self.plan.delays else 0)
         if grown is not synced:
             self.S = grown
             self.SR = kernel.make_state(self.S)
+        kernel.search_odds(self.PR, self.SR, np.ascontiguousarray(l_stock, dtype=np.int64))
         kernel.local_phase(self.PR, self.SR, self.QR, s, self.counts)
         return self._reply()
 
@@ -127,10 +130,10 @@ class ShardWorker:
     def _reply(self) -> Reply:
         """What the driver needs after every call, so that a step takes as few round trips as
         there are exchange rounds: the outbox and the flags raised since the last reply (both
-        emptied), and this shard's watch counts and stocks as they are now."""
+        emptied), and this shard's stocks as they are now."""
         S = self.S
         mi, mx, key = kernel.take_outbox(self.SR)
-        return Reply(mi, mx, key, kernel.take_pending(self.SR), S.w_n.copy(), S.ghist.copy(), S.l_stock.copy(),
+        return Reply(mi, mx, key, kernel.take_pending(self.SR), S.ghist.copy(), S.l_stock.copy(),
                      S.ssum.copy(), S.money_r.copy())
 
     def snapshot(self, steps_done: int) -> dict[str, np.ndarray]:
@@ -138,7 +141,7 @@ class ShardWorker:
         self.S = sync(self.S, self.SR)
         return state_arrays(self.S, self.M[:steps_done], self.start_grade, self.start_score)
 
-    def restore(self, step: int, arrays: dict[str, np.ndarray]) -> None:
+    def restore(self, step: int, arrays: dict[str, np.ndarray]) -> Reply:
         """Continue from a checkpoint's state of this shard (saved after ``step`` steps)."""
         # (arrays that came through Ray's object store are read-only: the state needs its own)
         saved = saved_from_arrays(step, {k: np.array(v) for k, v in arrays.items()})
@@ -147,6 +150,7 @@ class ShardWorker:
         self.SR = kernel.make_state(self.S)
         self.M[:step] = saved.metrics
         self.start_grade, self.start_score = saved.start_grade, saved.start_score
+        return self._reply()
 
     def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
         """Metrics counted here, per-person end state, records (if kept), and the regions owned."""
@@ -277,8 +281,6 @@ def simulate_sharded(
     FL, E = P.f_beh.shape[0], P.n_people + P.n_firms
     q_ent, q_truth = np.zeros((FL, E + 1), dtype=np.int32), np.zeros((FL, E + 1), dtype=np.uint8)
     q_head, q_len, f_budget = np.zeros(FL, dtype=np.int64), np.zeros(FL, dtype=np.int64), np.zeros(FL)
-    counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
-    id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
     data = scenario.model_dump(mode="json", by_alias=True)
     found = checkpoint.load_parts() if checkpoint is not None else None
     if found is not None and found[1].get("national", {}).get("owner", np.zeros(0)).tolist() != owner.tolist():
@@ -293,17 +295,16 @@ def simulate_sharded(
         else:
             first, parts = found
             nat = parts["national"]
-            pool.call("restore", [(first, parts[f"state-{k}"]) for k in range(shards)])
+            drv.call("restore", [(first, parts[f"state-{k}"]) for k in range(shards)])
             for name, arr in (("q_ent", q_ent), ("q_truth", q_truth), ("q_head", q_head), ("q_len", q_len),
                               ("f_budget", f_budget)):
                 arr[...] = nat[name]
             M[:first] = nat["M"]
             drv.pending = [[nat[f"pending_{k}"]] for k in range(shards)]
         for s in range(first, P.n_steps):
-            drv.exchange(s, drv.call("local", [(s,)] * shards))
+            l_stock = sum(r.l_stock for r in drv.latest)  # (the national stocks as the step starts)
+            drv.exchange(s, drv.call("local", [(s, l_stock)] * shards))
             if P.enabled:
-                kernel.draw_counts(PR, s, counts, id_counts)
-                drv.exchange(s, [kernel.identify(PR, s, sum(r.w_n for r in drv.latest), id_counts)])
                 pf = drv.take_pending()
                 drv.exchange(s, [kernel.serve_flags(PR, pf, q_ent, q_truth, q_head, q_len, f_budget)])
             ssum = np.zeros((R, 2))

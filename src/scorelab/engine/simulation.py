@@ -2,9 +2,12 @@
 
 A step (one day by default, ``run.step``) is **region-phased**: every region (city) does
 its own work, effects on other regions travel as messages delivered in a fixed order, and
-the national parts (crowd identification, the flag queues) run on what all regions
-gathered. The order of every effect is therefore the same however regions are spread over
-workers, which is what makes a sharded run (``engine.sharded``) identical to this one.
+the national part (the flag queues) runs on what all regions gathered. The order of every
+effect is therefore the same however regions are spread over workers, which is what makes a
+sharded run (``engine.sharded``) identical to this one.
+
+Before the step: the national size W of each watchlist searched by face identification,
+as the previous step left it, fixes that step's false-alert chance 1 - (1 - f)^W.
 
 **A. Each region's own work**, for its people and firms:
 
@@ -34,7 +37,12 @@ workers, which is what makes a sharded run (``engine.sharded``) identical to thi
    the same candidates and uniforms without deterrence and with its own
    income, so per-person differences are the system's effects (common random
    numbers). Each factual act is offered to the channels that observe it:
-   coverage, detection, misattribution. A record with no delay is visible at
+   coverage, detection, misattribution or a false match. An act that a
+   channel identifies 1:N (attendance at a gathering under face search) is
+   searched against the watchlist instead: a listed person is recognised at
+   the hit rate, anyone else raises a false alert at the chance above and is
+   recorded as a false match, about the bystander scanned; a face that
+   matches nobody leaves no record. A record with no delay is visible at
    once: points (caps, grade ceilings), social-term updates of contacts,
    grade changes, list entries, "suspicious" flags (which wait for step C).
 6. **Consequences.** Service attempts and periodic applications are drawn like
@@ -50,12 +58,9 @@ to an outbox instead of being applied.
 **B. Exchange.** Messages are delivered in (destination region, source region) order, in
 rounds until deliveries create no more.
 
-**C. National parts**, on counts gathered from every region, each followed by an exchange:
+**C. National part**, on the flags gathered from every region, followed by an exchange:
 
-7. **Identification.** Crowd scans produce false matches (Poisson with mean
-   gatherings x crowd size x false-match rate) that land on watchlisted
-   people, drawn uniformly over the members of all regions.
-8. **Investigations.** The step's new flags join each flag's queue region by
+7. **Investigations.** The step's new flags join each flag's queue region by
    region; the queue is served first come first served up to its capacity
    per step; investigation consequences follow in the person's region.
 
@@ -110,6 +115,9 @@ POOL_COLUMNS = {"p_subj": np.int32, "p_actor": np.int32, "p_beh": np.int16, "p_s
 #: Most records one process can hold (record ids are int32).
 MAX_RECORDS = 2**31 - 1
 ERROR_NAMES = ("true", "misattributed", "false_match")
+#: Per identifying channel, in the order of kernel.IC_*: faces captured (and searched), those of
+#: listed people, listed people recognised, false alerts (unlisted people matched: bystanders stopped)
+IDENTIFICATION_COLUMNS = ("scanned", "scanned_listed", "hits", "false_alerts")
 #: Per-list metric columns, in the order of kernel.LC_*: the stock and the stock of wrongful
 #: listings at the end of the step; entries, exits (by the exit rule or lifted), wrongful
 #: entries; listings lifted because what listed the entity was removed or the listing was
@@ -168,6 +176,7 @@ def metric_layout(plan: Plan) -> tuple[np.ndarray, list[str]]:
     block([f"grades.{g}" for g in plan.grade_names])
     block([f"firm_grades.{g}" for g in plan.grade_names])
     block(["score.mean", "score.sd"])
+    block([f"identification.{c}.{x}" for c in plan.identifying_names for x in IDENTIFICATION_COLUMNS])
     return np.array(offsets, dtype=np.int64), names
 
 
@@ -225,7 +234,7 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         gb_mem=np.zeros(E, dtype=np.int32), gb_pos=np.zeros(E, dtype=np.int32),
         gb_lo=np.zeros((R, 2 * (G + 1) + 1), dtype=np.int64),
         out=np.zeros((kernel.N_OUT, E), dtype=np.int8), carry=np.zeros(0, dtype=np.int64),
-        cov=np.zeros(C), risk=np.zeros((len(plan.behaviour_names), P.sig_ok.shape[0])),
+        cov=np.zeros(C), risk=np.zeros((len(plan.behaviour_names), P.sig_ok.shape[0])), id_p=np.zeros(C),
     )
 
 
@@ -257,14 +266,16 @@ def sync(S: kernel.State, SR: kernel.StateRef) -> kernel.State:
 def expected_records(plan: Plan) -> float:
     """Records the run is expected to make: acts at each behaviour's rate for each actor's
     fixed attributes (before deterrence and income effects), times the channels' coverage and
-    detection, plus the crowd scans' false matches. A first size for the record arrays, so
-    that a run seldom grows them (each growth copies them and touches fresh memory)."""
+    detection (acts searched 1:N make a record only on an alert, so not counted). A first
+    size for the record arrays, so that a run seldom grows them (each growth copies them and
+    touches fresh memory)."""
     P = plan.params
     B = P.b_kind.shape[0]
     total = 0.0
     per_code: dict[int, np.ndarray] = {}  # people per class code, by class row (rows are shared)
     for b in range(B):
-        seen = sum(P.c_cov[c] * P.c_det[c] for c in P.bc_idx[P.bc_ptr[b]:P.bc_ptr[b + 1]] if P.c_enabled[c])
+        seen = sum(P.c_cov[c] * P.cb_det[c, b] for c in P.bc_idx[P.bc_ptr[b]:P.bc_ptr[b + 1]]
+                   if P.c_enabled[c] and P.c_id_beh[c] != b)
         if seen == 0.0 or P.t_lam[b] <= 0.0:
             continue
         row = P.t_cls_row[b]
@@ -277,8 +288,7 @@ def expected_records(plan: Plan) -> float:
                 per_code[row] = np.bincount(class_codes(P, row)[: P.n_people], minlength=P.t_fac.shape[1])
             actors = float(per_code[row] @ P.t_fac[b])
         total += P.t_lam[b] * actors * P.n_steps * seen
-    crowd = P.c_id_rate * P.c_id_crowd * P.c_id_fmr * P.city_join.shape[0] * P.n_steps
-    return total + float(crowd.sum())
+    return total
 
 
 def _grow_records(S: kernel.State, needed: int, keep: bool, delayed: int = 0) -> kernel.State:
@@ -485,7 +495,6 @@ def simulate(
             parked.enter_context(pop.parked(park))
             release()  # (columns under glibc's mmap threshold leave their pages in the heap)
         counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
-        id_counts = np.zeros(P.c_cov.shape[0], dtype=np.int64)
         n = P.n_steps
         # Steps run in chunks inside numba; a chunk ends at a checkpoint, when the records need
         # more room, and (with a progress callback) every 1 % of the run so progress stays live.
@@ -495,13 +504,13 @@ def simulate(
             stop = min(n, s + chunk)
             if checkpoint is not None and checkpoint.every > 0:
                 stop = min(stop, (s // checkpoint.every + 1) * checkpoint.every)
-            reached = int(kernel.run_steps(PR, SR, QR, s, stop, counts, id_counts))
+            reached = int(kernel.run_steps(PR, SR, QR, s, stop, counts))
             if progress is not None:
                 for done in range(s + 1, reached + 1):
                     progress(done, n)
             s = reached
             if s < stop:  # step s could overflow the record arrays: grow them (new arrays, new reference)
-                bound = int(kernel.draw_counts(PR, s, counts, id_counts))
+                bound = int(kernel.draw_counts(PR, s, counts))
                 S = _grow_records(sync(S, SR), bound, keep_records, bound if plan.delays else 0)
                 SR = kernel.make_state(S)
             elif checkpoint is not None and checkpoint.due(s, n):

@@ -128,7 +128,25 @@ def check_references(s: Scenario) -> list[tuple[Path, str, bool]]:
             ref(("channels", name, "misattribution", "layer"), c.misattribution.layer, set(LAYERS), "contact layer")
         if c.identification is not None:
             ref(("channels", name, "identification", "watchlist"), c.identification.watchlist, lists, "list")
+            if c.identification.watchlist in lists and s.lists[c.identification.watchlist].actor != "person":
+                out.append((("channels", name, "identification", "watchlist"),
+                            "a watchlist of faces must be a list of people (actor: person)", False))
             ref(("channels", name, "identification", "behaviour"), c.identification.behaviour, behaviours, "behaviour")
+            # (not when 'observes' names an undefined behaviour: that is the one error to fix)
+            if c.identification.behaviour in behaviours and c.identification.behaviour not in c.observes \
+                    and all(b in behaviours for b in c.observes):
+                out.append((("channels", name, "identification", "behaviour"),
+                            f"the channel must observe {c.identification.behaviour!r} (add it to 'observes') "
+                            f"to capture the faces it searches", False))
+            elif s.behaviours.get(c.identification.behaviour) is not None \
+                    and s.behaviours[c.identification.behaviour].actor != "person":
+                out.append((("channels", name, "identification", "behaviour"),
+                            "identification searches people's faces: the behaviour must have actor 'person'", False))
+        for b in c.by_behaviour:
+            if b not in c.observes:
+                out.append((("channels", name, "by_behaviour", b),
+                            f"{b!r} is not one of the behaviours this channel observes ({', '.join(c.observes) or 'none'})",
+                            True))
 
     if s.scoring.scheme == "index" and s.scoring.rules:
         out.append((("scoring", "rules"), "point rules need scheme 'points'; an index scheme uses 'dimensions'", False))

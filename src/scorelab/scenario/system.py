@@ -97,18 +97,47 @@ class Misattribution(StrictModel):
 
 
 class Identification(StrictModel):
-    """Identification of crowds against a watchlist (for example face identification at gatherings).
+    """1:N identification (for example face search at places of mass gathering) against a watchlist.
 
-    Each gathering scans ``crowd_size`` people; each scan falsely matches a
-    watchlisted person with probability ``false_match_rate``, so a gathering
-    yields crowd_size x false_match_rate false hits on average.
+    Attendance is a behaviour: people do it at their own rate (by group or
+    attribute), so crowds scale with the population. The channel sees an act of
+    ``behaviour`` with its coverage and detection (the face is captured), then
+    searches the face against the watchlist's W members at that moment: a listed
+    person is recognised with probability ``hit_rate``; anyone else raises a false
+    alert with probability 1 - (1 - f)^W, f the ``false_match_rate`` of one
+    comparison. A record (a recognition, or a false match about the bystander who
+    was scanned) is made only on an alert; captured faces that match nobody leave
+    no record. Expected alert precision: docs/channels.md.
     """
 
-    gatherings: Rate = Field(description="gatherings scanned per covered region, e.g. '2 per day'")
-    crowd_size: Positive = Field(description="people scanned per gathering")
-    false_match_rate: Probability = Field(description="probability that one scan falsely matches someone on the watchlist")
+    behaviour: Name = Field(description="the act during which faces are captured (e.g. 'mass_gathering'); "
+                            "must be one of the channel's observed behaviours; its rate per person is the attendance")
     watchlist: Name = Field(description="the list whose members are searched for")
-    behaviour: Name = Field(description="the behaviour recorded on a hit (e.g. 'attended_gathering')")
+    hit_rate: Probability = Field(1.0, description="probability that a captured face of a listed person is recognised")
+    false_match_rate: Probability = Field(
+        description="probability that one comparison of an unlisted face with one listed person matches falsely"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_crowd_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("gatherings", "crowd_size"):
+                if key in data:
+                    raise ValueError(
+                        f"'{key}' was removed: crowds are the people who do the identification behaviour "
+                        f"(its rate per person), so they scale with the population; see docs/channels.md")
+        return data
+
+
+class ObservedBehaviour(StrictModel):
+    """How well one channel sees one of its behaviours, where it differs from the channel's own."""
+
+    detection: Probability | None = Field(None, description="probability that a seen act becomes a record "
+                                          "(default: the channel's detection)")
+    false_match_rate: Probability | None = Field(
+        None, description="share of the records not misattributed that are put on a falsely matched other "
+        "person (default: the channel's false_match_rate)")
 
 
 class Channel(StrictModel):
@@ -119,7 +148,12 @@ class Channel(StrictModel):
     regions: list[Name] | None = Field(None, description="provinces or cities covered (default: all)")
     detection: Probability = Field(1.0, description="probability that an act of a covered actor becomes a record")
     misattribution: Misattribution = Field(default_factory=Misattribution)
-    identification: Identification | None = Field(None, description="crowd identification against a watchlist")
+    false_match_rate: Probability = Field(
+        0.0, description="share of the records not misattributed that the channel's matching (a face, a plate) "
+        "puts on another person, anyone in the population; a false match (error 'false_match')")
+    by_behaviour: dict[Name, ObservedBehaviour] = Field(
+        default_factory=dict, description="behaviour -> its own detection and false-match rate on this channel")
+    identification: Identification | None = Field(None, description="1:N identification against a watchlist")
     delay: Duration = Field(0.0, description="days from act to record")
     retention: Duration | None = Field(None, description="days a record is kept (default: for ever)")
     start: Date | None = Field(None, description="date the channel starts reporting (default: run start)")
