@@ -90,6 +90,30 @@ def test_run_options_days_seed_scale_set_people_state(runner, tiny, tmp_path):
     assert set(((1000 - people.get_column("score")) % 7).to_list()) == {0}
 
 
+def test_run_reads_counts_per_1000_and_warns_on_few_events(runner, tiny, tmp_path):
+    """The summary gives each count per 1,000 people; a count of 1-19 events gets a warning
+    naming it (its per-capita reading is uncertain by more than +-44 %); --scale keeps the
+    described population in the saved scenario."""
+    from scorelab.metrics import few_events, per_thousand
+    from scorelab.results import Result
+
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["run", str(tiny), "--days", "2", "--scale", "0.5", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    head = Result.open(out).summary()
+    assert "per 1,000 people" in r.output
+    rates = per_thousand(head)
+    assert rates["records, true"] == pytest.approx(1000 * head["records, true"] / 200)
+    few = few_events(head)
+    assert few and all(0 < n < 20 for n in few.values())
+    warning = next(line for line in r.output.splitlines() if line.startswith("warning: too few events"))
+    for k, n in few.items():
+        assert f"{k} ({n})" in warning
+    assert not few_events({**head, **{k: 20.0 for k in few}})
+    saved = yaml.safe_load((out / "scenario.yaml").read_text())["population"]
+    assert (saved["people"], saved["represents"]) == (200, 400)
+
+
 def test_run_default_folder(runner, tiny, tmp_path, monkeypatch):
     """Without --out the run goes to runs/tiny-<seed>-<YYYYmmdd-HHMMSS> in the working folder."""
     monkeypatch.chdir(tmp_path)

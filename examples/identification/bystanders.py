@@ -7,7 +7,8 @@ alerts spread over people (docs/channels.md, "Face identification").
 For each false-match rate per comparison: faces scanned, the watchlist's size at the end,
 hits, false alerts (bystanders stopped), alert precision, alerts per 1,000 faces, and the
 erroneous camera records: how many, on how many people, and the most on any one person.
-A scaled run has a scaled watchlist, so fewer false alerts per face than the full system.
+A scaled run searches against the whole population's watchlist (docs/scale.md), so its
+false alerts per face are those of the full system.
 (A saved run has the same counts in ``scorelab.metrics.identification(result)``; the
 records, which results do not keep, come from the engine's own output here.)
 """
@@ -36,8 +37,8 @@ def main() -> None:
             "alerts per 1,000", "erroneous camera records", "on people", "most on one person")
     print(" | ".join(cols))
     for f in a.fmr:
-        sc = scorelab.load(a.preset, {"population.people": people,
-                                      **{f"channels.{c}.identification.false_match_rate": f for c in cams}})
+        sc = scorelab.load(a.preset, {f"channels.{c}.identification.false_match_rate": f for c in cams},
+                           scale=a.scale)
         pop, contacts = scorelab.build_population(sc, layers="read")
         out = simulate(sc, pop, contacts)
         M = out.metrics

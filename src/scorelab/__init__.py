@@ -29,11 +29,12 @@ __all__ = [
 ]
 
 
-def load(source: Any, overrides: dict[str, Any] | None = None) -> "Scenario":
-    """Load and validate a scenario from a YAML path, a built-in name or a dict."""
+def load(source: Any, overrides: dict[str, Any] | None = None, scale: float | None = None) -> "Scenario":
+    """Load and validate a scenario from a YAML path, a built-in name or a dict; with ``scale``,
+    simulate that share of its people, its absolute counts scaled with them (docs/scale.md)."""
     from scorelab.scenario.loader import load as _load
 
-    return _load(source, overrides)
+    return _load(source, overrides, scale)
 
 
 def build_population(scenario: "Scenario", chunks: int = 1,

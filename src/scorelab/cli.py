@@ -60,13 +60,9 @@ def _load(source: str, sets: list[str] | None = None, seed: int | None = None, s
     if seed is not None:
         overrides["run.seed"] = seed
     try:
-        scenario = load(source, overrides or None)
-        if scale is not None:
-            if not scale > 0:
-                _fail([f"--scale: must be > 0, got {scale}"])
-            size = max(1, round(scenario.population.people * scale))
-            scenario = load(source, {**overrides, "population.people": size})
-        return scenario
+        if scale is not None and not scale > 0:
+            _fail([f"--scale: must be > 0, got {scale}"])
+        return load(source, overrides or None, scale)
     except ScenarioError as e:
         _fail([str(p) for p in e.problems])
     except UsageError as e:
@@ -313,19 +309,33 @@ def _with_progress(console: Any, work: Callable[[Callable[[int, int], None]], An
         _fail([str(e)])
 
 
+def _rate(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
 def _print_summary(result: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
     from scorelab.results import format_value
 
+    from scorelab.metrics import few_events, per_thousand
+
+    head = result.summary()
+    rates = per_thousand(head)
     table = Table(title=f"{result.manifest['scenario']} (seed {result.seed}), against its counterfactual twin")
     table.add_column("what")
     table.add_column("value", justify="right")
-    for k, v in result.summary().items():
-        table.add_row(k, format_value(k, v))
-    table.add_row("agent-days per second", f"{result.manifest['agent_days_per_second']:,.0f}")
+    table.add_column("per 1,000 people", justify="right")
+    for k, v in head.items():
+        table.add_row(k, format_value(k, v), _rate(rates[k]) if k in rates else "")
+    table.add_row("agent-days per second", f"{result.manifest['agent_days_per_second']:,.0f}", "")
     Console(width=max(100, Console().width)).print(table)
+    few = few_events(head)
+    if few:
+        listed = ", ".join(f"{k} ({n})" for k, n in few.items())
+        typer.echo(f"warning: too few events to read per capita (+-44 % or more at 95 %): {listed}; "
+                   f"run more people (--scale) or replicates (scorelab sweep --replicates)", err=True)
     typer.echo(f"results: {result.path}")
 
 

@@ -453,6 +453,34 @@ def compute_all(r: Any) -> dict[str, pl.DataFrame]:
     return {name: f(r) for name, f in CATALOGUE.items()}
 
 
+#: Headline figures that are counts of events over the run (they grow with the population):
+#: read them per 1,000 people (``per_thousand``); a count below ``FEW_EVENTS`` is too small
+#: to be read per capita (its relative sampling error, 1 / sqrt(n), is above 22 %).
+EVENT_COUNTS = (
+    "records, true", "records, erroneous", "sanctions", "sanctions, wrongful", "sanctions, by association",
+    "sanctions, wrongful, before a correction", "listings overturned", "wrongful listings at end", "flags withdrawn",
+    "people sanctioned", "flags, true", "flags, false", "flags investigated", "lawful acts suppressed",
+    "wrongdoing deterred",
+    "bystanders stopped",
+)
+#: Headline totals that are not counts of events but also grow with the population.
+EXTENSIVE = EVENT_COUNTS + ("people-days wrongfully listed", "income lost vs twin")
+FEW_EVENTS = 20
+
+
+def per_thousand(head: dict[str, float | str]) -> dict[str, float]:
+    """The headline's extensive figures per 1,000 simulated people: what does not depend on
+    ``--scale`` (docs/scale.md)."""
+    people = float(head["people"])
+    return {k: 1000.0 * float(v) / people for k, v in head.items() if k in EXTENSIVE}
+
+
+def few_events(head: dict[str, float | str]) -> dict[str, int]:
+    """Headline counts that rest on 1 to FEW_EVENTS - 1 events: their per-capita reading is
+    uncertain by more than +-44 % (95 %); run more people or replicates."""
+    return {k: int(v) for k, v in head.items() if k in EVENT_COUNTS and 0 < float(v) < FEW_EVENTS}
+
+
 def headline(r: Any) -> dict[str, float | str]:
     """The figures the command line prints after a run."""
     r = _r(r)
@@ -483,6 +511,7 @@ def headline(r: Any) -> dict[str, float | str]:
         "people sanctioned": float(ws["people_sanctioned"]),
         "flags, true": float(t),
         "flags, false": float(f),
+        "flags investigated": float(fl.get_column("investigated").sum()),
         "lawful acts suppressed": float(ch.filter(pl.col("kind") == "disfavoured").get_column("suppressed").sum()),
         "wrongdoing deterred": float(ch.filter(pl.col("kind") == "wrongdoing").get_column("suppressed").sum()),
         "income lost vs twin": float(economic_losses(r).get_column("income_lost")[0]),

@@ -68,7 +68,7 @@ DEFAULT_FIGURES = ("sanctions", "sanctions, wrongful", "records, erroneous", "la
 HEADLINE_FIGURES = ("people", "days", "records, true", "records, erroneous", "sanctions", "sanctions, wrongful",
                     "sanctions, by association", "sanctions, wrongful, before a correction", "listings overturned",
                     "wrongful listings at end", "people-days wrongfully listed", "days to lift a wrongful listing, mean",
-                    "flags withdrawn", "people sanctioned", "flags, true", "flags, false",
+                    "flags withdrawn", "people sanctioned", "flags, true", "flags, false", "flags investigated",
                     "lawful acts suppressed", "wrongdoing deterred", "income lost vs twin")
 #: Test hook: the id of a task whose worker process exits (``os._exit(1)``) after its first
 #: step, on its first attempt only (a marker file in the sweep's work folder remembers it).

@@ -1391,10 +1391,10 @@ def search_face(P, S, Q, e, b, s, c, u, u_appeal):
 def _search_odds(P, S, l_stock):
     """For each identifying channel, the chance this step that an unlisted face falsely matches
     one of the watchlist's W members (W its national stock at the start of the step, from
-    ``l_stock``): 1 - (1 - f)^W."""
+    ``l_stock``, in the described population: a scaled run's stock / scale): 1 - (1 - f)^W."""
     for c in range(P.c_id_beh.shape[0]):
         if P.c_id_beh[c] >= 0:
-            W = float(l_stock[0, P.c_id_list[c]])
+            W = float(l_stock[0, P.c_id_list[c]]) * P.c_id_wfac[c]
             f = P.c_id_fmr[c]
             S.id_p[c] = -math.expm1(W * math.log1p(-f)) if f < 1.0 else (1.0 if W > 0.0 else 0.0)
 

@@ -56,7 +56,7 @@ Params = namedtuple(
         # channels
         "c_cov", "cb_det", "cb_fm", "c_mis_p", "c_mis_graph", "c_delay", "c_ttl", "ttl_vals", "c_start", "c_ramp",
         "c_enabled", "c_keys", "c_cov_seed", "sig_ok", "bsc_ptr", "bsc_idx",
-        "c_id_beh", "c_id_list", "c_id_hit", "c_id_fmr", "c_id_row",
+        "c_id_beh", "c_id_list", "c_id_hit", "c_id_fmr", "c_id_row", "c_id_wfac",
         # contacts for misattribution and the social term
         "mis_ptr", "mis_idx", "mis_drawn", "drawn", "hh_start", "soc_ptr", "soc_idx", "soc_w",
         # scoring
@@ -488,9 +488,12 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     c_enabled = np.zeros(C, dtype=np.uint8)
     c_keys = np.zeros((C, 2), dtype=np.uint64); c_cov_seed = np.zeros(C, dtype=np.uint64)
     # 1:N identification: the behaviour whose acts are searched (-1: none), the watchlist, the
-    # hit rate, the false-match rate of one comparison, and the channel's row of metric columns
+    # hit rate, the false-match rate of one comparison, the channel's row of metric columns, and
+    # the people a simulated watchlist member stands for (a face is searched against the whole
+    # described population's watchlist: W = simulated stock / (people / represents))
     c_id_beh = np.full(C, -1, dtype=np.int64); c_id_list = np.full(C, -1, dtype=np.int64)
     c_id_hit = np.zeros(C); c_id_fmr = np.zeros(C); c_id_row = np.full(C, -1, dtype=np.int64)
+    c_id_wfac = np.full(C, 1.0 / s.population.scale)
     mis_graphs: list[tuple[str, ...]] = []  # the distinct layer sets misattribution draws from
     for ci, name in enumerate(chans):
         ch = s.channels[name]
@@ -670,7 +673,8 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
             f_lists[fi, lidx[x]] = 1
         f_min[fi] = max(1, f.rule.min_records)
         f_within[fi] = max(1, steps(f.rule.within))
-        f_cap[fi] = f.capacity * dt
+        # (a capacity is for the described population unless fixed: docs/scale.md)
+        f_cap[fi] = f.capacity * dt * (1.0 if f.fixed_capacity else s.population.scale)
         f_income[fi], f_points[fi] = f.investigation_income, f.investigation_points
         f_list[fi] = -1 if f.add_to_list is None else lidx[f.add_to_list]
         f_cooldown[fi] = steps(f.cooldown)
@@ -697,6 +701,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         c_start=c_start, c_ramp=c_ramp, c_enabled=c_enabled, c_keys=c_keys, c_cov_seed=c_cov_seed, sig_ok=sig_ok,
         bsc_ptr=bsc_ptr, bsc_idx=bsc_idx,
         c_id_beh=c_id_beh, c_id_list=c_id_list, c_id_hit=c_id_hit, c_id_fmr=c_id_fmr, c_id_row=c_id_row,
+        c_id_wfac=c_id_wfac,
         mis_ptr=mis_ptr, mis_idx=mis_idx, mis_drawn=mis_drawn, drawn=drawn,
         hh_start=_writable(pop.household_start, np.int32),
         soc_ptr=_writable(soc_ptr, np.int64), soc_idx=_writable(soc_idx, np.int32), soc_w=soc_w,

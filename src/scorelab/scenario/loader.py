@@ -295,12 +295,25 @@ def _resolve(source: str | Path, problems: list[Problem], chain: tuple[str, ...]
     return merged, out
 
 
-def load(source: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> Scenario:
+def load(source: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | None = None,
+         scale: float | None = None) -> Scenario:
     """Load a scenario from a YAML file, a built-in scenario name, or a plain dict.
 
-    ``overrides`` are dotted paths (``{"run.days": 30}``) applied after ``extends``.
-    Raises ScenarioError listing every problem found.
+    ``overrides`` are dotted paths (``{"run.days": 30}``) applied after ``extends``. ``scale``
+    (> 0) simulates that share of the people; the scenario keeps describing its whole
+    population (``population.represents``, set to the unscaled size unless given), so its
+    absolute counts are scaled with it (docs/scale.md). Raises ScenarioError listing every
+    problem found.
     """
+    if scale is not None:
+        if not scale > 0:
+            raise ScenarioError([Problem(str(source) if not isinstance(source, Mapping) else "<dict>", None, None,
+                                         "population.people", f"scale must be > 0, got {scale}")])
+        whole = load(source, overrides)
+        extra: dict[str, Any] = {"population.people": max(1, round(whole.population.people * scale))}
+        if whole.population.represents is None:
+            extra["population.represents"] = whole.population.people
+        return load(source, {**(overrides or {}), **extra})
     problems: list[Problem] = []
     if isinstance(source, Mapping):
         label = "<dict>"

@@ -223,6 +223,10 @@ class PopulationSpec(StrictModel):
     """A synthetic population: people in households in cities, with firms and schools."""
 
     people: Count = Field(670_000, description="number of people (persons); Rongcheng pilot, 670,000 (FACTS.md)")
+    represents: Count | None = Field(
+        None, description="people the scenario describes when it simulates fewer or more of them (`--scale`): "
+        "absolute counts (flag capacities, the watchlists a face is searched against) are for this population "
+        "and are scaled by people / represents (default: people, no scaling); see docs/scale.md")
     regions: list[RegionSpec] = Field(default_factory=_default_regions, description="cities and their shares")
     age_bands: list[AgeBand] = Field(
         default_factory=_default_age_bands,
@@ -261,6 +265,18 @@ class PopulationSpec(StrictModel):
         if not 1 <= v <= MAX_PEOPLE:
             raise ValueError(f"must be between 1 and {MAX_PEOPLE}, got {v}")
         return v
+
+    @field_validator("represents")
+    @classmethod
+    def _represents(cls, v):
+        if v is not None and not 1 <= v <= 10**12:
+            raise ValueError(f"must be between 1 and 10^12 people, got {v}")
+        return v
+
+    @property
+    def scale(self) -> float:
+        """people / represents: the share of the described population that is simulated."""
+        return self.people / self.represents if self.represents else 1.0
 
     @field_validator("regions")
     @classmethod

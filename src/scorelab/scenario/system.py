@@ -335,7 +335,11 @@ class Flag(StrictModel):
     """A 'suspicious' status sent for attention, served by limited investigation capacity."""
 
     rule: FlagRule
-    capacity: Rate = Field(description="investigations per day, e.g. '50 per day'")
+    capacity: Rate = Field(description="investigations per day in the population the scenario describes "
+                           "(population.represents), e.g. '50 per day'; a scaled run serves capacity x people / "
+                           "represents")
+    fixed_capacity: bool = Field(False, description="serve exactly 'capacity' whatever the simulated population "
+                                 "(not scaled with --scale)")
     investigation_income: Real = Field(0.0, description="relative income change of an investigated person")
     investigation_points: Real = Field(0.0, description="score change of an investigated person")
     add_to_list: Name | None = Field(None, description="list an investigated person is put on")
