@@ -25,10 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import sys, time, scorelab
 from scorelab.engine.simulation import simulate
+from scorelab.scenario.system import Run
 name, days = sys.argv[1], int(sys.argv[2])
-sc = scorelab.load(name, {"run.days": days})
+plain = {"run.burn_in": 0} if "burn_in" in Run.model_fields else {}  # (revisions before burn-ins had none)
+sc = scorelab.load(name, {**plain, "run.days": days})
 pop, con = scorelab.build_population(sc)
-simulate(scorelab.load(name, {"run.days": 2}), pop, con)
+simulate(scorelab.load(name, {**plain, "run.days": 2}), pop, con)
 times = []
 for _ in range(2):
     t0 = time.perf_counter()

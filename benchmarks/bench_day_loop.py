@@ -29,7 +29,7 @@ def main() -> None:
     import scorelab
     from scorelab.engine.simulation import simulate
 
-    overrides = {"run.days": args.days}
+    overrides = {"run.burn_in": 0, "run.days": args.days}
     if args.people:
         overrides["population.people"] = args.people
     scenario = scorelab.load(args.scenario, overrides)

@@ -52,7 +52,7 @@ def status():
     return d
 
 name, people, days, sets = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
-sc = scorelab.load(name, {"population.people": people, "run.days": days, **sets})
+sc = scorelab.load(name, {"population.people": people, "run.burn_in": 0, "run.days": days, **sets})
 phases = {"start": status()}
 pop = build_population(sc.population, sc.run.seed)
 phases["population"] = status()
@@ -117,7 +117,7 @@ def main() -> None:
           "peak: the highest resident memory so far (the peak could not be reset between phases here)")
     print(f"{'people':>12} {'phase':<12} {'peak MiB':>9} {'now MiB':>9} {'estimate MiB':>13}")
     for n in sizes:
-        est = memory.estimate(scorelab.load(args.scenario, {"population.people": n, "run.days": args.days, **sets})).total
+        est = memory.estimate(scorelab.load(args.scenario, {"population.people": n, "run.burn_in": 0, "run.days": args.days, **sets})).total
         for phase, st in runs[n]["phases"].items():
             last = phase == "results"
             print(f"{n:>12,} {phase:<12} {st['VmHWM'] / mib:>9,.0f} {st['VmRSS'] / mib:>9,.0f} "
@@ -133,7 +133,7 @@ def main() -> None:
         print(f"  {phase:<12} {per[phase]:8.0f}")
     # each phase's peak, extrapolated on its own line; the run's peak is the highest of them
     at_target = max(runs[lo]["phases"][p]["VmHWM"] + per[p] * (TARGET_PEOPLE - lo) for p in per)
-    est = memory.estimate(scorelab.load(args.scenario, {"population.people": TARGET_PEOPLE, "run.days": args.days,
+    est = memory.estimate(scorelab.load(args.scenario, {"population.people": TARGET_PEOPLE, "run.burn_in": 0, "run.days": args.days,
                                                          **sets}))
     print(f"\n{TARGET_PEOPLE:,} people, extrapolated from the measured peak: {at_target / 1e9:,.1f} GB "
           f"({at_target / TARGET_BYTES:.2f}x the 24 GB target: {'met' if at_target <= TARGET_BYTES else 'not met'})")

@@ -53,7 +53,7 @@ def main() -> int:
             from bench_vs_mesa import scenario_dict
 
             return scorelab.load(scenario_dict(people, days, args.seed))
-        return scorelab.load(args.scenario, {"population.people": people, "run.days": days, "run.seed": args.seed})
+        return scorelab.load(args.scenario, {"population.people": people, "run.burn_in": 0, "run.days": days, "run.seed": args.seed})
 
     t0 = time.perf_counter()
     wp, wc = scorelab.build_population(load(5_000, 2))

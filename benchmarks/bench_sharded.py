@@ -34,12 +34,12 @@ def main() -> None:
     from scorelab.engine.sharded import simulate_sharded
     from scorelab.engine.simulation import simulate
 
-    overrides = {"run.days": args.days}
+    overrides = {"run.burn_in": 0, "run.days": args.days}
     if args.people:
         overrides["population.people"] = args.people
     sc = scorelab.load(args.scenario, overrides)
     pop, contacts = scorelab.build_population(sc)
-    small = scorelab.load(args.scenario, {"run.days": 2, "population.people": 2000})
+    small = scorelab.load(args.scenario, {"run.burn_in": 0, "run.days": 2, "population.people": 2000})
     simulate(small, *scorelab.build_population(small))  # load the kernels
     t = time.perf_counter()
     whole = simulate(sc, pop, contacts)

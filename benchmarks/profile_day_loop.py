@@ -39,9 +39,9 @@ from scorelab import rng
 from scorelab.synth import drawn
 
 name, days, freq, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-sc = scorelab.load(name, {"run.days": days})
+sc = scorelab.load(name, {"run.burn_in": 0, "run.days": days})
 pop, con = scorelab.build_population(sc)
-simulate(scorelab.load(name, {"run.days": 2}), pop, con)  # compiles every kernel the year runs
+simulate(scorelab.load(name, {"run.burn_in": 0, "run.days": 2}), pop, con)  # compiles every kernel the year runs
 
 # every compiled function of every dispatcher: start address, numba's (mangled) name
 starts = {}

@@ -44,9 +44,10 @@ def same_bytes(a: Path, b: Path) -> None:
 
 @pytest.mark.parametrize("preset", preset_names())
 def test_resumed_run_is_byte_identical(preset, tmp_path):
-    """Every built-in scenario, 3,000 people, 80 days, a checkpoint every 7 steps, stopped
-    at step 40 (6 steps after the last checkpoint at 35, which are redone)."""
-    sc = scorelab.load(preset, {"population.people": 3000, "run.days": 80})
+    """Every built-in scenario, 3,000 people, a burn-in of 20 days then 80 days, a checkpoint
+    every 7 steps, stopped at step 40 (6 steps after the last checkpoint at 35, which are
+    redone)."""
+    sc = scorelab.load(preset, {"population.people": 3000, "run.burn_in": 20, "run.days": 80})
     whole = scorelab.run(sc, out=tmp_path / "a" / "run", people_state=True)
     out = tmp_path / "b" / "run"
     with pytest.raises(Stop):
@@ -55,7 +56,7 @@ def test_resumed_run_is_byte_identical(preset, tmp_path):
     assert json.loads((folder_for(out) / "checkpoint.json").read_text())["every"] == 7
     steps = []
     resumed = scorelab.resume(out, progress=lambda done, total: steps.append(done))
-    assert steps[0] == 36 and steps[-1] == 80  # continued after the checkpoint at 35
+    assert steps[0] == 36 and steps[-1] == 100  # continued after the checkpoint at 35
     assert resumed.manifest["resumed_from_step"] == 35 and whole.manifest["resumed_from_step"] == 0
     same_bytes(tmp_path / "a" / "run", out)
     assert not folder_for(out).exists()  # removed once the results are complete

@@ -94,7 +94,9 @@ RICH = {
     "run": {"days": 200, "seed": 7, "start": "2018-01-01"},
 }
 
-PRESET_SMALL = {"population.people": 20000, "run.days": 120}  # long enough for consequences to apply
+# long enough for consequences to apply; no burn-in, so that the records and the metrics cover
+# the same steps (what a burn-in reports is checked in test_burn_in.py)
+PRESET_SMALL = {"population.people": 20000, "run.days": 120, "run.burn_in": 0}
 
 
 def load_case(name: str, overrides: dict | None = None) -> scorelab.Scenario:

@@ -101,3 +101,12 @@ def test_scale_keeps_the_described_population_and_scales_its_counts():
 def test_a_bad_scale_is_one_clear_error():
     with pytest.raises(scorelab.ScenarioError, match="scale must be > 0"):
         scorelab.load("zhima-index", scale=0)
+
+
+if __name__ == "__main__":  # the table of docs/scale.md: python tests/test_scale.py
+    for preset in sorted(SCALES):
+        found = compare(preset, SCALES[preset])
+        print(f"## {preset} ({SCALES[preset]:g} x{R_SMALL} vs {SCALES[preset] * FACTOR:g} x{R_LARGE}); "
+              f"largest z {max(z for *_, z in found):.2f}")
+        for key, a, b, z in found:
+            print(f"  {key}: {a:.4g} | {b:.4g} | z {z:.2f}")

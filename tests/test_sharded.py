@@ -31,6 +31,8 @@ FOUR_CITIES["channels"]["police"]["misattribution"]["probability"] = 0.2
 FOUR_CITIES["channels"]["police"]["false_match_rate"] = 0.05
 FOUR_CITIES["channels"]["cameras"].pop("regions")
 FOUR_CITIES["run"]["days"] = 120
+# a burn-in ends at step 35, where the checkpoint test below saves and resumes
+FOUR_CITIES["run"]["burn_in"] = "35 days"
 # corrections cross regions too: a lifted listing of a firm ends its representative's joint
 # listing, a withdrawn flag leaves the national queue
 FOUR_CITIES["safeguards"]["appeals"]["listings"] = {"contested": 0.5, "success": 1.0, "delay": "15 days"}

@@ -260,7 +260,9 @@ def run(
                   f"(estimated memory {memory.human(est.total)})...", highlight=False)
 
     def built(seconds: float) -> None:
-        console.print(f"built in {seconds:.1f} s; running {scenario.run.days} days beside the twin...", highlight=False)
+        burn = f" after a burn-in of {scenario.run.burn_in:g} days (not reported)" if scenario.run.burn_in else ""
+        console.print(f"built in {seconds:.1f} s; running {scenario.run.days} days{burn} beside the twin...",
+                      highlight=False)
 
     result = _with_progress(console, lambda progress: execute(
         scenario, out=folder, people_state=people_state, on_built=built, command=command, progress=progress,

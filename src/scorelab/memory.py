@@ -145,7 +145,7 @@ def estimate(scenario: Any) -> Estimate:
     n = int(s.population.people)
     firms = max(1, n // 15)
     entities = n + firms
-    days = float(s.run.days)
+    days = float(s.run.days + s.run.burn_in)  # (records of a burn-in stay in the state)
     n_lists, n_flags = len(s.lists), len(s.flags)
     if s.scoring.scheme == "points":
         dims = 1

@@ -258,6 +258,7 @@ class Result:
             "seed": seed,
             "days": float(out.n_steps * plan.params.dt),
             "steps": int(out.n_steps),
+            "burn_in_days": float(out.burn_in_steps * plan.params.dt),
             "step_days": float(plan.params.dt),
             "people": int(plan.params.n_people),
             "firms": int(plan.params.n_firms),

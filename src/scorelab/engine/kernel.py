@@ -1788,6 +1788,20 @@ def behaviours(P, S, Q, s, counts, aware, on):
 
 
 @nb.njit(cache=True)
+def _start_reporting(P, S):
+    """The burn-in is over: the people's outcome counters and money start again from zero, and
+    the income lost since changes already made counts from now to the end of the run (each
+    entity's factual income below the twin's, for the days left), as if made now."""
+    S.out[:, :] = 0
+    S.cnt[C_NCARRY] = 0
+    left = (P.horizon_days - P.report_from * P.dt) / YEAR
+    for e in range(S.money.shape[0]):
+        S.money[e] = 0.0
+        S.loss_f[e] = (S.income_t[e] - S.income_f[e]) * left
+        S.loss_t[e] = 0.0
+
+
+@nb.njit(cache=True)
 def _local_phase(P, S, Q, s, counts):
     """Part A of the day loop (steps 1-6) for the regions this state owns (``S.own``); effects on
     other regions go to the outbox."""
@@ -1813,7 +1827,8 @@ def _local_phase(P, S, Q, s, counts):
                     c = P.bsc_idx[k]
                     miss *= 1.0 - cov[c] * P.cb_det[c, b]
                 risk[b, g] = 1.0 - miss
-    aware = min(P.aware_max, 1.0 - (1.0 - P.aware0) * math.exp(-P.aware_growth * s * P.dt))
+    # (aware0 is the share at day 0, the reported start: a burn-in sees fewer, none long before)
+    aware = max(0.0, min(P.aware_max, 1.0 - (1.0 - P.aware0) * math.exp(-P.aware_growth * (s - P.report_from) * P.dt)))
 
     if on:
         # 2. delayed records become visible, in batches: take the due records off the channel's
@@ -2197,6 +2212,12 @@ def exchange(PR, SR, QR, s):
 def deliver(PR, SR, QR, s, mi, mx):
     """Apply the given messages to this worker's entities, in order."""
     _deliver(lend(PR), lend(SR), lend(QR), s, lend(mi), lend(mx))
+
+
+@nb.njit(cache=True)
+def start_reporting(PR, SR):
+    """The burn-in is over (see ``_start_reporting``); calling it again at once changes nothing."""
+    _start_reporting(lend(PR), lend(SR))
 
 
 @nb.njit(cache=True)

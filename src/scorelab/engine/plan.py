@@ -45,7 +45,7 @@ Params = namedtuple(
     "Params",
     [
         # sizes and time
-        "n_people", "n_firms", "n_steps", "dt", "horizon_days", "enabled", "seed_keys",
+        "n_people", "n_firms", "n_steps", "report_from", "dt", "horizon_days", "enabled", "seed_keys",
         # entities
         "ent_city", "ent_group", "ent_scored", "firm_rep", "income_pct", "city_join", "city_sig", "reg_base", "reg_p0", "reg_f0",
         # event types
@@ -297,16 +297,21 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     if refs:
         raise ScenarioError([Problem("<scenario>", None, None, ".".join(map(str, p)), m) for p, m, _ in refs])
     dt = float(s.run.step)
-    n_steps = int(math.ceil(s.run.days / dt))
+    # a burn-in runs first: step 0 is burn_in days before run.start, reporting starts at report_from
+    report_from = int(math.ceil(s.run.burn_in / dt))
+    n_steps = report_from + int(math.ceil(s.run.days / dt))
     N, F = pop.n, pop.firms.n
     E = N + F
     seed = s.run.seed
     start = s.run.start
 
-    def step_of(date) -> int:
+    def step_of(date, before: bool = False) -> int:
+        """The step of a date (0 for none); a date before step 0 is step 0 unless ``before``
+        (a channel that started earlier is part-way up its ramp at step 0)."""
         if date is None:
             return 0
-        return max(0, int(math.floor((date - start).days / dt)))
+        k = report_from + int(math.floor((date - start).days / dt))
+        return k if before else max(0, k)
 
     beh = list(s.behaviours)
     bidx = {b: i for i, b in enumerate(beh)}
@@ -516,7 +521,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         c_delay[ci] = steps(ch.delay)
         ttls = [x for x in (ch.retention, expiry) if x is not None]
         c_ttl[ci] = steps(min(ttls)) if ttls else -1
-        c_start[ci] = step_of(ch.start)
+        c_start[ci] = step_of(ch.start, before=True)
         c_ramp[ci] = steps(ch.ramp)
         c_enabled[ci] = 0 if name in disabled else 1
         c_keys[ci] = _keys(seed, f"channel.{name}")
@@ -689,7 +694,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     ap = s.safeguards.appeals
 
     params = Params(
-        n_people=N, n_firms=F, n_steps=n_steps, dt=dt, horizon_days=float(n_steps * dt),
+        n_people=N, n_firms=F, n_steps=n_steps, report_from=report_from, dt=dt, horizon_days=float(n_steps * dt),
         enabled=1 if s.scoring.enabled else 0, seed_keys=_keys(seed, "seed"),
         ent_city=ent_city, ent_group=ent_group, ent_scored=ent_scored, firm_rep=firm_rep, income_pct=income_pct,
         city_join=city_join, city_sig=city_sig, reg_base=reg_base, reg_p0=reg_p0, reg_f0=reg_f0,

@@ -37,7 +37,7 @@ from scorelab.engine.checkpoint import Checkpoint, restore_state, saved_from_arr
 from scorelab.engine.plan import compile_plan
 from scorelab.engine.simulation import (
     RECORD_COLUMNS, RunOutput, _grow_records, check_identities, end_state, initial_state, metric_layout,
-    metrics_columns, sync, without_records,
+    metrics_columns, start_reporting, sync, without_records,
 )
 from scorelab.errors import UsageError
 
@@ -151,6 +151,10 @@ class ShardWorker:
         self.M[:step] = saved.metrics
         self.start_grade, self.start_score = saved.start_grade, saved.start_score
         return self._reply()
+
+    def start_reporting(self) -> None:
+        """The burn-in is over: counters start again, start grades and scores are taken now."""
+        self.S, self.start_grade, self.start_score = start_reporting(self.plan, self.PR, self.S, self.SR)
 
     def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
         """Metrics counted here, per-person end state, records (if kept), and the regions owned."""
@@ -301,7 +305,11 @@ def simulate_sharded(
                 arr[...] = nat[name]
             M[:first] = nat["M"]
             drv.pending = [[nat[f"pending_{k}"]] for k in range(shards)]
-        for s in range(first, P.n_steps):
+        for s in range(first, P.n_steps + 1):
+            if s == P.report_from > 0:  # the burn-in is over (again after a resume there: no change)
+                pool.call("start_reporting", [()] * shards)
+            if s == P.n_steps:
+                break
             l_stock = sum(r.l_stock for r in drv.latest)  # (the national stocks as the step starts)
             drv.exchange(s, drv.call("local", [(s, l_stock)] * shards))
             if P.enabled:
@@ -340,4 +348,5 @@ def simulate_sharded(
                 people[name][mask] = arr[mask]
     records = {name: np.concatenate([f[2][name] for f in finished]) for name in finished[0][2]} if keep_records else {}
     return RunOutput(metrics=metrics_columns(plan, M, names), people=people, records=records, plan=plan,
-                     wall_seconds=time.perf_counter() - t0, n_steps=P.n_steps, first_step=first)
+                     wall_seconds=time.perf_counter() - t0, n_steps=P.n_steps - P.report_from, first_step=first,
+                     burn_in_steps=P.report_from)

@@ -68,6 +68,9 @@ rounds until deliveries create no more.
 step's metrics row; float sums (score moments, money) are kept per region and added in
 region order.
 
+A burn-in (``run.burn_in``) is steps like the others, before ``params.report_from``: at that
+step counters restart (``start_reporting``) and only the steps from it are reported.
+
 Work per step follows events (candidates, records, reviews, investigations, messages),
 never the whole population; histograms and score moments are kept up to date as scores
 change. All draws are counter-based (``scorelab.rng``), so a run is a pure function of
@@ -143,12 +146,13 @@ class RunOutput:
     records: dict[str, np.ndarray]
     plan: Plan
     wall_seconds: float
-    n_steps: int
+    n_steps: int  # reported
     first_step: int = 0  # > 0 when resumed from a checkpoint: the steps timed are the ones after it
+    burn_in_steps: int = 0  # run before the reported ones (timed, not reported)
 
     @property
     def agent_days_per_second(self) -> float:
-        steps = self.n_steps - self.first_step
+        steps = self.burn_in_steps + self.n_steps - self.first_step
         return self.plan.params.n_people * steps * self.plan.params.dt / max(self.wall_seconds, 1e-9)
 
     def total(self, prefix: str, suffix: str = "") -> float:
@@ -347,18 +351,32 @@ def initial_state(scenario: Scenario, pop: Population, plan: Plan, PR: kernel.Pa
     SR = kernel.make_state(S)
     kernel.init_scores(PR, SR)
     kernel.init_buckets(PR, SR)
+    return (S, *reported_start(plan, S))
+
+
+def reported_start(plan: Plan, S: kernel.State) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's grade and score as the reported period starts (no grade: nan score)."""
     N = plan.params.n_people
     start_grade = S.grade[:N].copy()
-    start_score = np.where(start_grade == kernel.NO_GRADE, np.nan, S.total[:N])
-    return S, start_grade, start_score
+    return start_grade, np.where(start_grade == kernel.NO_GRADE, np.nan, S.total[:N])
+
+
+def start_reporting(plan: Plan, PR: kernel.ParamsRef, S: kernel.State, SR: kernel.StateRef
+                    ) -> tuple[kernel.State, np.ndarray, np.ndarray]:
+    """At the end of a burn-in: outcome counters, money and income lost start from here, and
+    the people's start grades and scores are taken now (run.burn_in, docs/day-loop.md)."""
+    kernel.start_reporting(PR, SR)
+    S = sync(S, SR)
+    return (S, *reported_start(plan, S))
 
 
 def metrics_columns(plan: Plan, M: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
     """The metrics matrix as named columns, with ``step`` and ``day``."""
     P = plan.params
-    metrics = {"step": np.arange(P.n_steps, dtype=np.int64), "day": np.arange(P.n_steps) * P.dt}
+    n = P.n_steps - P.report_from  # (the burn-in's steps are not reported)
+    metrics = {"step": np.arange(n, dtype=np.int64), "day": np.arange(n) * P.dt}
     for i, name in enumerate(names):
-        metrics[name] = M[:, i]
+        metrics[name] = M[P.report_from:, i]
     return metrics
 
 
@@ -501,9 +519,13 @@ def simulate(
         chunk = max(1, n // 100) if progress is not None else n
         s = first
         while s < n:
+            if s == P.report_from > 0:  # (again after a resume there: it changes nothing)
+                S, start_grade, start_score = start_reporting(plan, PR, S, SR)
             stop = min(n, s + chunk)
             if checkpoint is not None and checkpoint.every > 0:
                 stop = min(stop, (s // checkpoint.every + 1) * checkpoint.every)
+            if s < P.report_from:
+                stop = min(stop, P.report_from)
             reached = int(kernel.run_steps(PR, SR, QR, s, stop, counts))
             if progress is not None:
                 for done in range(s + 1, reached + 1):
@@ -514,8 +536,12 @@ def simulate(
                 S = _grow_records(sync(S, SR), bound, keep_records, bound if plan.delays else 0)
                 SR = kernel.make_state(S)
             elif checkpoint is not None and checkpoint.due(s, n):
+                if s == P.report_from > 0:  # (saved as the reported period starts)
+                    S, start_grade, start_score = start_reporting(plan, PR, S, SR)
                 S = sync(S, SR)
                 checkpoint.save(s, S, M, start_grade, start_score)
+        if s == P.report_from > 0:  # (a run of no reported days)
+            S, start_grade, start_score = start_reporting(plan, PR, S, SR)
         wall = time.perf_counter() - t0
         metrics = metrics_columns(plan, M, names)
         S = sync(S, SR)  # (the counters' carries are grown by the kernels)
@@ -523,5 +549,5 @@ def simulate(
             del SR
             S = without_records(S)
         people, records = end_state(plan, S, start_grade, start_score, keep_records)
-    return RunOutput(metrics=metrics, people=people, records=records, plan=plan, wall_seconds=wall, n_steps=P.n_steps,
-                     first_step=first)
+    return RunOutput(metrics=metrics, people=people, records=records, plan=plan, wall_seconds=wall,
+                     n_steps=P.n_steps - P.report_from, first_step=first, burn_in_steps=P.report_from)

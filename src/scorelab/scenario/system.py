@@ -428,9 +428,12 @@ MAX_STEPS = 2**16 - 1
 class Run(StrictModel):
     """How long, from when, with which seed."""
 
-    days: Count = Field(365, description="days simulated")
+    days: Count = Field(365, description="days simulated and reported")
     seed: Count = Field(0, description="seed of every random stream")
     start: Date = Field("2018-01-01", description="calendar date of day 0")
+    burn_in: Duration = Field(0.0, description="days the system (and its twin) runs before day 0, from "
+                              "start - burn_in, so that day 0 finds it in operation; not reported "
+                              "(docs/day-loop.md#burn-in)")
     step: Duration = Field(1.0, description="time step in days")
     counterfactual: bool = Field(True, description="run the counterfactual twin (no scoring) alongside")
 
@@ -443,8 +446,8 @@ class Run(StrictModel):
 
     @model_validator(mode="after")
     def _steps_fit(self) -> "Run":
-        steps = math.ceil(self.days / self.step)
+        steps = math.ceil(self.burn_in / self.step) + math.ceil(self.days / self.step)
         if steps > MAX_STEPS:  # (an entity's last flag step is stored in 16 bits)
-            raise ValueError(f"{self.days} days in steps of {self.step} days is {steps:,} steps; "
-                             f"a run has at most {MAX_STEPS:,}")
+            raise ValueError(f"{self.burn_in:g} days of burn-in and {self.days} days in steps of {self.step} days "
+                             f"is {steps:,} steps; a run has at most {MAX_STEPS:,}")
         return self
