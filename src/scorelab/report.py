@@ -302,12 +302,24 @@ figure.plot svg{display:block;height:auto;max-width:100%}
 """
 
 
+def _scale_label(r: "Result") -> str:
+    pop = (r.scenario_data or {}).get("population", {})
+    people, whole = pop.get("people"), pop.get("represents")
+    if not whole or not people or people == whole:
+        return "the whole population described"
+    return (f"{people / whole:.3g} of the {int(whole):,} people described: counts are for the simulated people, "
+            f"rates per 1,000 are the whole population's (docs/scale.md)")
+
+
 def _meta_table(r: "Result") -> str:
     m = r.manifest
     rows = [("scenario", m.get("scenario", "?")), ("run", m.get("run_id", "?")), ("seed", m.get("seed", "?")),
             ("population", f"{int(m.get('people', 0)):,} people, {int(m.get('firms', 0)):,} firms"),
             ("days", f"{float(m.get('days', 0)):g} ({int(m.get('steps', 0)):,} steps of {float(m.get('step_days', 1)):g} d)"),
             ("start date", (r.scenario_data or {}).get("run", {}).get("start", "?")),
+            ("burn-in", f"{float(m.get('burn_in_days', 0)):g} days before the start date, run but not reported"
+             if m.get("burn_in_days") else "none: the system starts empty on the start date"),
+            ("scale", _scale_label(r)),
             ("run date", str(m.get("created", "?")).replace("T", " ")),
             ("scorelab version", m.get("scorelab_version", "?"))]
     if m.get("command"):
