@@ -519,8 +519,6 @@ def simulate(
         chunk = max(1, n // 100) if progress is not None else n
         s = first
         while s < n:
-            if s == P.report_from > 0:  # (again after a resume there: it changes nothing)
-                S, start_grade, start_score = start_reporting(plan, PR, S, SR)
             stop = min(n, s + chunk)
             if checkpoint is not None and checkpoint.every > 0:
                 stop = min(stop, (s // checkpoint.every + 1) * checkpoint.every)
@@ -530,18 +528,16 @@ def simulate(
             if progress is not None:
                 for done in range(s + 1, reached + 1):
                     progress(done, n)
-            s = reached
+            advanced, s = reached > s, reached
+            if advanced and s == P.report_from > 0:  # the burn-in is over (before a save at this step)
+                S, start_grade, start_score = start_reporting(plan, PR, S, SR)
             if s < stop:  # step s could overflow the record arrays: grow them (new arrays, new reference)
                 bound = int(kernel.draw_counts(PR, s, counts))
                 S = _grow_records(sync(S, SR), bound, keep_records, bound if plan.delays else 0)
                 SR = kernel.make_state(S)
             elif checkpoint is not None and checkpoint.due(s, n):
-                if s == P.report_from > 0:  # (saved as the reported period starts)
-                    S, start_grade, start_score = start_reporting(plan, PR, S, SR)
                 S = sync(S, SR)
                 checkpoint.save(s, S, M, start_grade, start_score)
-        if s == P.report_from > 0:  # (a run of no reported days)
-            S, start_grade, start_score = start_reporting(plan, PR, S, SR)
         wall = time.perf_counter() - t0
         metrics = metrics_columns(plan, M, names)
         S = sync(S, SR)  # (the counters' carries are grown by the kernels)
