@@ -331,6 +331,37 @@ def test_face_search_alerts_on_the_scanned_bystander_match_the_closed_form():
     assert M["flags.suspicious.true"].sum() == pairs(~fa)
 
 
+def test_rollout_gates_new_channels_not_older_institutions():
+    """City B joins the system on day 100, city A on day 0. A channel gated by the rollout (the
+    default) records B's acts only from day 100; one that is not (a court that listed debtors
+    before the system came) records every act everywhere from day 0. Exact, with coverage and
+    detection 1: the ungated channel's records are the behaviour's acts, step by step; the
+    gated channel's are its acts less B's before day 100; and B's acts before then are many."""
+    sc = scenario(
+        4000, 200, 3,
+        regions=[{"province": "P", "city": "A", "share": 0.5}, {"province": "P", "city": "B", "share": 0.5}],
+        behaviours={"speeding": {"rate": "6 per year"}, "judgment_default": {"rate": "6 per year"}},
+        channels={"cameras": {"observes": ["speeding"]},
+                  "courts": {"observes": ["judgment_default"], "gated_by_rollout": False}},
+        scoring={"scheme": "points", "rules": [{"behaviour": "speeding", "points": -1}]},
+        rollout={"default": "2018-01-01", "regions": [{"region": "B", "joins": "2018-04-11"}]},
+        run={"start": "2018-01-01"},
+    )
+    pop, _, out = run(sc)
+    rec, beh = out.records, out.plan.behaviour_names
+    in_b = pop.city[rec["actor"]] == pop.city_names.index("B")
+    court = rec["beh"] == beh.index("judgment_default")
+    steps = np.arange(out.n_steps)
+    per_step = lambda m: np.bincount(rec["step"][m], minlength=out.n_steps)  # noqa: E731
+    np.testing.assert_array_equal(per_step(court), out.metrics["events.judgment_default"])
+    assert (court & in_b & (rec["step"] < 100)).sum() > 100, "the court records in B before it joins"
+    assert not np.any(~court & in_b & (rec["step"] < 100)), "the gated cameras record nothing in B before it joins"
+    cam = per_step(~court)
+    events = out.metrics["events.speeding"]
+    np.testing.assert_array_equal(cam[steps >= 100], events[steps >= 100])
+    assert np.all(cam[steps < 100] < events[steps < 100]) and cam[:100].sum() > 0
+
+
 def test_camera_false_matches_on_ordinary_behaviours():
     """A camera that sees an ordinary act (jaywalking) with its own detection and false-match
     rate: of n acts, Binomial(n, d) are recorded; each record is misattributed with

@@ -1403,7 +1403,8 @@ def _search_odds(P, S, l_stock):
 def observe(P, S, Q, e, b, s, j):
     """Channels observing behaviour b turn an act of e into records (maybe about someone else)."""
     city = P.ent_city[e]
-    if s < P.city_join[city]:
+    before = s < P.city_join[city]  # e's region has not joined: only ungated channels record
+    if before and P.b_ungated[b] == 0:
         return
     cov = S.cov
     row = b * P.sig_ok.shape[0] + P.city_sig[city]  # the channels that can see b in e's region
@@ -1418,7 +1419,7 @@ def observe(P, S, Q, e, b, s, j):
         seen = np.uint64(0)
         for k in range(k1 - 1, k0 - 1, -1):
             c = P.bsc_idx[k]
-            ok = (cov[c] > 0.0) & (fixed_unit(P.c_cov_seed[c], e) < cov[c])
+            ok = (cov[c] > 0.0) & (fixed_unit(P.c_cov_seed[c], e) < cov[c]) & ((not before) or P.c_gated[c] == 0)
             seen = (seen << np.uint64(1)) | np.uint64(ok)
         for k in range(k0, k1):
             if (seen >> np.uint64(k - k0)) & np.uint64(1):

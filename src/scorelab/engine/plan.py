@@ -55,7 +55,7 @@ Params = namedtuple(
         "b_kind", "b_domain", "b_deter", "b_income", "bc_ptr", "bc_idx",
         # channels
         "c_cov", "cb_det", "cb_fm", "c_mis_p", "c_mis_graph", "c_delay", "c_ttl", "ttl_vals", "c_start", "c_ramp",
-        "c_enabled", "c_keys", "c_cov_seed", "sig_ok", "bsc_ptr", "bsc_idx",
+        "c_enabled", "c_gated", "b_ungated", "c_keys", "c_cov_seed", "sig_ok", "bsc_ptr", "bsc_idx",
         "c_id_beh", "c_id_list", "c_id_hit", "c_id_fmr", "c_id_row", "c_id_wfac",
         # contacts for misattribution and the social term
         "mis_ptr", "mis_idx", "mis_drawn", "drawn", "hh_start", "soc_ptr", "soc_idx", "soc_w",
@@ -491,6 +491,9 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     c_mis_graph = np.full(C, -1, dtype=np.int64); c_delay = np.zeros(C, dtype=np.int64)
     c_ttl = np.full(C, -1, dtype=np.int64); c_start = np.zeros(C, dtype=np.int64); c_ramp = np.zeros(C, dtype=np.int64)
     c_enabled = np.zeros(C, dtype=np.uint8)
+    # rollout gates a channel's records by region (1), or the channel records everywhere from
+    # its start, an institution older than the system (0); b_ungated: b has such a channel
+    c_gated = np.ones(C, dtype=np.uint8); b_ungated = np.zeros(B, dtype=np.uint8)
     c_keys = np.zeros((C, 2), dtype=np.uint64); c_cov_seed = np.zeros(C, dtype=np.uint64)
     # 1:N identification: the behaviour whose acts are searched (-1: none), the watchlist, the
     # hit rate, the false-match rate of one comparison, the channel's row of metric columns, and
@@ -524,6 +527,10 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         c_start[ci] = step_of(ch.start, before=True)
         c_ramp[ci] = steps(ch.ramp)
         c_enabled[ci] = 0 if name in disabled else 1
+        if not ch.gated_by_rollout:
+            c_gated[ci] = 0
+            for bname in ch.observes:
+                b_ungated[bidx[bname]] = 1
         c_keys[ci] = _keys(seed, f"channel.{name}")
         c_cov_seed[ci] = rng.fixed_seed(seed, f"channel.{name}.coverage")
         if ch.identification is not None:
@@ -703,7 +710,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         b_kind=b_kind, b_domain=b_domain, b_deter=b_deter, b_income=b_income, bc_ptr=bc_ptr, bc_idx=bc_idx,
         c_cov=c_cov, cb_det=cb_det, cb_fm=cb_fm, c_mis_p=c_mis_p, c_mis_graph=c_mis_graph, c_delay=c_delay, c_ttl=c_ttl,
         ttl_vals=np.unique(c_ttl[c_ttl >= 0]).astype(np.int64),
-        c_start=c_start, c_ramp=c_ramp, c_enabled=c_enabled, c_keys=c_keys, c_cov_seed=c_cov_seed, sig_ok=sig_ok,
+        c_start=c_start, c_ramp=c_ramp, c_enabled=c_enabled, c_gated=c_gated, b_ungated=b_ungated, c_keys=c_keys, c_cov_seed=c_cov_seed, sig_ok=sig_ok,
         bsc_ptr=bsc_ptr, bsc_idx=bsc_idx,
         c_id_beh=c_id_beh, c_id_list=c_id_list, c_id_hit=c_id_hit, c_id_fmr=c_id_fmr, c_id_row=c_id_row,
         c_id_wfac=c_id_wfac,

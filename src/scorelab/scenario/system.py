@@ -158,6 +158,9 @@ class Channel(StrictModel):
     retention: Duration | None = Field(None, description="days a record is kept (default: for ever)")
     start: Date | None = Field(None, description="date the channel starts reporting (default: run start)")
     ramp: Duration = Field(0.0, description="days over which coverage grows linearly from 0 after start")
+    gated_by_rollout: bool = Field(
+        True, description="records only in regions that have joined the system (rollout); false for an "
+        "institution that worked before it (courts, banks), which records everywhere from its start")
 
 
 class PointRule(StrictModel):
