@@ -76,7 +76,7 @@ def test_a_channel_that_started_before_the_run_is_part_way_up_its_ramp():
         plan = compile_plan(sc, pop, contacts)
         return int(plan.params.c_start[plan.channel_names.index("cameras")]), plan.params.report_from
 
-    assert start_step({}) == (-1461, 0)
+    assert start_step({"run.burn_in": 0}) == (-1461, 0)
     assert start_step({"run.burn_in": 365}) == (-1461 + 365, 365)
 
 

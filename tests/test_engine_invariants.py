@@ -61,6 +61,12 @@ RICH = {
                   {"behaviour": "tax", "points": -100}],
         "recovery": "150 days",
         "social": {"weight": 0.2, "layers": ["friends"]},
+        # guilt by association: listed and C- or D-graded contacts mark a person down, B-graded
+        # (most, at the base) up a little; what a contact gave fades with a half-life when it
+        # stops counting
+        "association": {"lists": ["court", "watch"], "grades": ["C", "D"], "points": -30, "cap": 60,
+                        "layers": {"household": 1.0, "friends": 0.5}, "rewards": {"grades": ["B"], "points": 1},
+                        "half_life": "20 days"},
     },
     "lists": {
         "black": {"entry": {"grades": ["C", "D"]}, "exit": {"after": "30 days"}},
@@ -418,7 +424,7 @@ def test_records_equal_events_when_everything_is_observed():
     """Coverage 1, detection 1, no misattribution, no delay: one true record per act, on its step."""
     sc = load_case("rich", {
         "channels": {"all": {"observes": ["theft", "protest"]}},
-        "lists": {}, "consequences": {}, "flags": {}, "rollout.regions": [],
+        "lists": {}, "consequences": {}, "flags": {}, "rollout.regions": [], "scoring.association": None,
     })
     pop, out = simulate_case(sc)
     rec = out.records

@@ -70,7 +70,8 @@ def test_the_case_exercises_every_crossing(four_cities):
     assert m["identification.cameras.hits"].sum() > 0
     assert m["flags.suspicious.investigated"].sum() > 50
     assert m["lists.firm_black.entries"].sum() > 20  # joint punishment of representatives
-    assert out.total("consequences.", ".association") > 0  # the social term moves grades
+    assert out.total("consequences.", ".association") > 0  # the social and association terms move grades
+    assert m["association.marked_down"].max() > 100 and m["association.marked_up"].max() > 100
     assert out.total("lists.", ".overturned") > 10  # corrections lift listings
     assert out.total("lists.", ".appealed") > 0
     assert out.total("flags.", ".investigations_overturned") + out.total("flags.", ".withdrawn") > 0
@@ -89,10 +90,10 @@ def test_any_number_of_shards_gives_the_single_process_run(four_cities, shards, 
     monkeypatch.setattr(sharded._Driver, "exchange", counting)
     part = simulate_sharded(sc, pop, contacts, shards, backend="local")
     assert_same(whole, part)
-    sent = np.bincount(np.concatenate(kinds), minlength=5)
-    # social-term changes, records and investigations all crossed (joint listings cannot:
-    # representatives work, hence live, in their firm's city)
-    assert sent[[0, 1, 4]].min() > 0, sent
+    sent = np.bincount(np.concatenate(kinds), minlength=6)
+    # social-term changes, records, investigations and association-term changes all crossed
+    # (joint listings cannot: representatives work, hence live, in their firm's city)
+    assert sent[[0, 1, 4, 5]].min() > 0, sent
 
 
 def test_a_preset_sharded_in_process():

@@ -166,6 +166,9 @@ def estimate(scenario: Any) -> Estimate:
         + 9 + 4  # outcome counters (int8, wraps booked apart), record list head
         + 8  # grade buckets (member and position)
     ) + (16 * n / entities if social else 0)  # contacts' score sums (people only)
+    association = s.scoring.association
+    if association is not None:  # what contacts give (two views, int64) and how a person counts (people only)
+        per_entity += 17 * n / entities
 
     read = layers_read(s)
     layers = {
@@ -200,6 +203,8 @@ def estimate(scenario: Any) -> Estimate:
     # index dimension with an income term)
     ranks = s.scoring.scheme != "points" and any(d.income != 0 for d in s.scoring.dimensions.values())
     plan = n * (7 + len(conditions) + (8 if social else 0) + (4 if ranks else 0)) + unions
+    if association is not None:  # its weighted graph: row starts, contacts, two amounts per edge
+        plan += n * 8 + sum(degree.get(x, 0.0) for x in association.layers) * n * (4 + 8 + 8)
 
     detect: dict[str, float] = {}
     waiting = 0.0  # records a person has waiting in the pool at a time

@@ -214,7 +214,7 @@ def corrections(r: Any) -> pl.DataFrame:
 
 def consequences(r: Any) -> pl.DataFrame:
     """Each consequence: kind, whether a sanction, times applied, wrongful (would not apply on
-    true records alone), by association (only the social term put the grade there), money
+    true records alone), by association (only the social or association term put the grade there), money
     moved (negative: fines), and the wrongful share."""
     r = _r(r)
     rows = []
@@ -256,7 +256,7 @@ def wrongful_sanctions(r: Any) -> pl.DataFrame:
 
 
 def association(r: Any) -> pl.DataFrame:
-    """Guilt by association: per consequence, applications that only the social term caused,
+    """Guilt by association: per consequence, applications that only the social or association term caused,
     and their share of all applications."""
     c = consequences(r)
     return c.select("consequence", "kind", "sanction", "applied", "association",

@@ -187,7 +187,7 @@ def findings(r: Any) -> list[str]:
     if ws["sanctions"]:
         out.append(f"{_pct(ws['wrongful'], ws['sanctions'])} of sanctions followed erroneous records "
                    f"({_n(ws['wrongful'])} of {_n(ws['sanctions'])}: they would not have applied on true records alone); "
-                   f"{_n(ws['association'])} were by association (only contacts' scores put the grade there).")
+                   f"{_n(ws['association'])} were by association (only what their contacts are put the grade there).")
         out.append(f"{_n(ws['people_sanctioned'])} people ({1000 * ws['people_sanctioned'] / people:,.1f} per 1,000) were "
                    f"sanctioned at least once, {_n(ws['people_wrongfully_sanctioned'])} of them wrongfully.")
     else:

@@ -30,7 +30,7 @@ from scorelab.engine import kernel
 from scorelab.errors import UsageError
 
 FORMAT_NAME = "scorelab-checkpoint"
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 LATEST_FILE = "latest.json"
 META_FILE = "checkpoint.json"
 SCENARIO_FILE = "scenario.yaml"

@@ -18,7 +18,7 @@ from numba.experimental import structref
 from numba.extending import overload
 
 from scorelab.engine.lending import lend
-from scorelab.engine.plan import MIS_ANYONE, MIS_HOUSEHOLD, Params
+from scorelab.engine.plan import ASSOCIATION_UNIT, MIS_ANYONE, MIS_HOUSEHOLD, Params
 from scorelab.engine.prefetch import prefetch
 from scorelab.rng import fixed_unit, philox, poisson_from_uniform, to_unit, uniform
 from scorelab.synth import drawn
@@ -38,6 +38,7 @@ State = namedtuple(
         "subj_head", "ch_pend", "cur", "cnt",
         "ghist", "ssum", "money_r", "own", "mb_i", "mb_x", "mb_key", "pf", "gb_mem", "gb_pos", "gb_lo",
         "out", "carry", "cov", "risk", "id_p",
+        "asc", "amark", "aq",
     ],
 )
 
@@ -115,7 +116,7 @@ def _grown_arrays(S):
     return (S.mb_i.copy(), S.mb_x.copy(), S.mb_key.copy(), S.pf.copy(), S.ls_list.copy(), S.ls_ent.copy(),
             S.ls_since.copy(), S.ls_next.copy(), S.ls_cal.copy(), S.ls_pend.copy(), S.ls_wpos.copy(),
             S.ls_cause.copy(), S.ls_hits.copy(), S.la_ent.copy(), S.la_list.copy(), S.la_step.copy(),
-            S.od_rec.copy(), S.od_val.copy(), S.w_mem.copy(), S.carry.copy())
+            S.od_rec.copy(), S.od_val.copy(), S.w_mem.copy(), S.carry.copy(), S.aq.copy())
 
 
 @nb.njit(cache=True)
@@ -146,17 +147,18 @@ def make_metrics(nt):
     return _to_struct(nt)
 
 # metric column offsets (MO indices)
-MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_ID = range(11)
+MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_ID, MO_ASSOC = range(12)
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
                    "ls_wpos", "ls_cause", "ls_hits", "la_ent", "la_list", "la_step", "od_rec", "od_val", "w_mem",
-                   "carry")
+                   "carry", "aq")
 # cnt slots: records in use, messages in the outbox, pending flags, delayed records waiting in
 # the pool, the pool's free list (-1: empty) and slots ever used, the same two of list slots,
 # records whose points float32 does not hold exactly, the used length of the member segments,
-# the counters' carries, listing appeals waiting
-C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD, C_WTOP, C_NCARRY, C_NLA = range(12)
-N_CNT = 12
+# the counters' carries, listing appeals waiting, the association term's fading queue (its
+# head and length)
+C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD, C_WTOP, C_NCARRY, C_NLA, C_AQH, C_AQN = range(14)
+N_CNT = 14
 # per-entity outcome counters: rows of S.out, int8; a count past int8's range wraps there and
 # the wrap is booked in S.carry (entity, counter, sign), so counts stay exact
 # (engine.simulation.counters) at 1 byte each, since few come near 127 (a carry costs 8 B
@@ -194,9 +196,12 @@ WITHDRAW = 2
 # removed (an appeal, expiry, retention); overturned on an appeal of the listing itself
 EXIT_RULE, EXIT_OVERTURNED, EXIT_APPEALED = 0, 1, 2
 # messages between regions (delivered at the step's exchange): social-term change, a record about
-# someone in another region, a joint listing and its end, an investigation
-MSG_SOC, MSG_REC, MSG_JOIN, MSG_LEAVE, MSG_INV = range(5)
+# someone in another region, a joint listing and its end, an investigation, an association-term
+# change (every one of them, also within a region: see ``restain``)
+MSG_SOC, MSG_REC, MSG_JOIN, MSG_LEAVE, MSG_INV, MSG_ASC = range(6)
 ACTIVE, REMOVED_APPEAL, DELETED = 1, 2, 3
+# what a contact gave by the association term fades in this many halvings when it stops counting
+FADE_STAGES = 5
 # A record's flags, one byte (r_flags): bits 0-1 its error (0 true, 1 misattributed, 2 false
 # match), bits 2-3 its state (0 pending, then ACTIVE, REMOVED_APPEAL or DELETED), bit 4 its
 # points applied, bit 5 contested on appeal, bits 6-7 its points as applied are none or kept
@@ -286,13 +291,180 @@ def own_score(P, S, v, e):
 
 @nb.njit(cache=True, inline="always")
 def total_score(P, S, v, e):
-    """Own score blended with the mean of contacts' own scores (views 0 and 1 only)."""
-    own = own_score(P, S, v, e)
-    if P.soc_w > 0.0 and e < P.n_people and v < 2:
+    """Own score blended with the mean of contacts' own scores, plus the association term
+    (views 0 and 1 only)."""
+    x = own_score(P, S, v, e)
+    if e >= P.n_people or v >= 2:
+        return x
+    if P.soc_w > 0.0:
         deg = P.soc_ptr[e + 1] - P.soc_ptr[e]
         if deg > 0:
-            return (1.0 - P.soc_w) * own + P.soc_w * S.soc[v, e] / deg
-    return own
+            x = (1.0 - P.soc_w) * x + P.soc_w * S.soc[v, e] / deg
+    if P.as_on:
+        x += association_term(P, S, v, e)
+        if P.scheme == 1:
+            x = min(P.hi, max(P.lo, x))
+        x = min(P.clip_hi, max(P.clip_lo, x))
+    return x
+
+
+@nb.njit(cache=True, inline="always")
+def association_term(P, S, v, e):
+    """What e's contacts add to e's score in view v (0: judged on all records, 1: on true
+    records only), within the cap."""
+    return min(P.as_cap, max(-P.as_cap, S.asc[v, e] * ASSOCIATION_UNIT))
+
+
+@nb.njit(cache=True)
+def association_marks(P, S, e):
+    """How person e counts for their contacts: bit 0 against them, bit 1 for them, judged on
+    all records and lists; bits 2 and 3 the same on true records and rightful listings only.
+    Judged on e's own records (not on what e's contacts give e), so nothing passes along a chain."""
+    m = 0
+    for l in range(P.as_lists.shape[0]):
+        if P.as_lists[l] and (S.on_list[l, e] & 1):
+            m |= 1
+            if (S.on_list[l, e] & 2) == 0:
+                m |= 4
+    if P.ent_scored[e]:
+        g0 = grade_of(P, own_score(P, S, 0, e))
+        g1 = grade_of(P, own_score(P, S, 1, e))
+        m |= P.as_pgr[g0] | (P.as_rgr[g0] << 1) | (P.as_pgr[g1] << 2) | (P.as_rgr[g1] << 3)
+    return m
+
+
+@nb.njit(cache=True, inline="always")
+def _edge_units(P, k, bits):
+    """What edge k passes on for the marks ``bits``: (view 0, view 1), in association units."""
+    d0 = 0
+    d1 = 0
+    if bits & 1:
+        d0 += P.as_pen[k]
+    if bits & 2:
+        d0 += P.as_rew[k]
+    if bits & 4:
+        d1 += P.as_pen[k]
+    if bits & 8:
+        d1 += P.as_rew[k]
+    return d0, d1
+
+
+@nb.njit(cache=True, inline="always")
+def _fading_part(d, stage):
+    """The part of d taken back at a fading stage (1 .. FADE_STAGES): half of what is left at
+    each stage, the rest at the last; the parts add up to d exactly."""
+    left = d
+    for _ in range(stage - 1):
+        left -= _half(left)
+    return left if stage == FADE_STAGES else _half(left)
+
+
+@nb.njit(cache=True, inline="always")
+def _half(x):
+    return x // 2 if x >= 0 else -((-x) // 2)
+
+
+@nb.njit(cache=True)
+def send_association(P, S, e, bits, sign, stage):
+    """Tell each contact of e what e's marks ``bits`` give them (sign +1) or no longer give
+    them (-1; at a fading stage, that stage's part)."""
+    r = P.ent_city[e]
+    for k in range(P.as_ptr[e], P.as_ptr[e + 1]):
+        d0, d1 = _edge_units(P, k, bits)
+        if stage > 0:
+            d0 = _fading_part(d0, stage)
+            d1 = _fading_part(d1, stage)
+        if d0 != 0 or d1 != 0:
+            c = P.as_idx[k]
+            push_msg(P, S, MSG_ASC, c, sign * d0, sign * d1, 0, 0, 0.0, 0.0, P.ent_city[c], r)
+
+
+@nb.njit(cache=True)
+def restain(P, S, e, s):
+    """After a change to e's records, grade or lists: if how e counts for their contacts
+    changed, tell them. What e now gives, they get at the step's exchange (a message also
+    within e's region: applying it here would refresh a contact's grade from inside a refresh);
+    what e no longer gives is taken back then too, or, with a half-life, in halvings."""
+    if P.as_on == 0 or e >= P.n_people:
+        return
+    new = association_marks(P, S, e)
+    old = np.int64(S.amark[e])
+    if new == old:
+        return
+    S.amark[e] = new
+    gained = new & ~old
+    lost = old & ~new
+    if gained:
+        send_association(P, S, e, gained, 1, 0)
+    if lost:
+        if P.as_half > 0:
+            push_fading(S, s + P.as_half, e, lost, 1)
+        else:
+            send_association(P, S, e, lost, -1, 0)
+
+
+@nb.njit(cache=True)
+def push_fading(S, due, e, bits, stage):
+    """Queue a fading stage (due steps are pushed in order: every stage is one half-life on)."""
+    head = S.cnt[C_AQH]
+    n = S.cnt[C_AQN]
+    if head + n == S.aq.shape[0]:
+        if head > 0:  # move to the front
+            S.aq[:n] = S.aq[head:head + n].copy()
+        else:
+            aq = np.zeros((max(64, 2 * n), 4), dtype=np.int64)
+            aq[:n] = S.aq[:n]
+            S.aq = aq
+        head = 0
+        S.cnt[C_AQH] = 0
+    i = head + n
+    S.aq[i, 0] = due
+    S.aq[i, 1] = e
+    S.aq[i, 2] = bits
+    S.aq[i, 3] = stage
+    S.cnt[C_AQN] = n + 1
+
+
+@nb.njit(cache=True)
+def fade_due(P, S, s):
+    """Take back the fading stages due at step s, queueing the next stage of each."""
+    while S.cnt[C_AQN] > 0 and S.aq[S.cnt[C_AQH], 0] <= s:
+        i = S.cnt[C_AQH]
+        e = S.aq[i, 1]
+        bits = S.aq[i, 2]
+        stage = S.aq[i, 3]
+        S.cnt[C_AQH] = i + 1
+        S.cnt[C_AQN] -= 1
+        send_association(P, S, e, bits, -1, stage)
+        if stage < FADE_STAGES:
+            push_fading(S, s + P.as_half, e, bits, stage + 1)
+
+
+@nb.njit(cache=True)
+def add_association(P, S, Q, e, d0, d1, s):
+    """A message of the association term reaches e: add it and refresh e's grade."""
+    scored = P.ent_scored[e] == 1
+    if scored:
+        tally_association(P, S, e, -1.0)
+    S.asc[0, e] += d0
+    S.asc[1, e] += d1
+    if scored:
+        tally_association(P, S, e, 1.0)
+    if d0 != 0:
+        refresh(P, S, Q, e, s)
+
+
+@nb.njit(cache=True, inline="always")
+def tally_association(P, S, e, sign):
+    """Add (sign 1) or take out (-1) scored person e's part of the region's association sums:
+    people marked down, people marked up, the term's sum (view 0)."""
+    x = association_term(P, S, 0, e)
+    r = P.ent_city[e]
+    if x < 0.0:
+        S.ssum[r, 2] += sign
+    elif x > 0.0:
+        S.ssum[r, 3] += sign
+    S.ssum[r, 4] += sign * x
 
 
 @nb.njit(cache=True, inline="always")
@@ -305,7 +477,9 @@ def grade_of(P, x):
 
 @nb.njit(cache=True)
 def refresh(P, S, Q, e, s):
-    """Recompute e's total score and grade; keep histograms and grade-based lists up to date."""
+    """Recompute e's total score and grade; keep histograms and grade-based lists up to date;
+    tell e's contacts if how e counts for them changed (the association term)."""
+    restain(P, S, e, s)
     if S.grade[e] == NO_GRADE:
         return
     new = total_score(P, S, 0, e)
@@ -722,6 +896,8 @@ def _enter_one(P, S, Q, l, e, s, wrongful, joint, cause):
     for l2 in range(P.l_from.shape[0]):
         if P.l_from[l2] == l and (S.on_list[l2, e] & 1) == 0 and s + P.l_after_listed[l2] <= P.n_steps:
             schedule(P, S, slot_of(S, l2, e), s + P.l_after_listed[l2])
+    if P.as_lists[l]:
+        restain(P, S, e, s)
 
 
 @nb.njit(cache=True)
@@ -785,6 +961,8 @@ def _leave_one(P, S, Q, l, e, s, how):
         S.ls_wpos[find_slot(S, l, last)] = pos
         S.w_n[row, r] -= 1
     release_slot(S, i)
+    if P.as_lists[l]:
+        restain(P, S, e, s)
 
 
 @nb.njit(cache=True)
@@ -1552,6 +1730,8 @@ def _deliver(P, S, Q, s, mi, mx):
         elif kind == MSG_LEAVE:
             if S.on_list[mi[m, 2], e] & 4:
                 _leave_one(P, S, Q, mi[m, 2], e, s, mi[m, 3])
+        elif kind == MSG_ASC:
+            add_association(P, S, Q, e, mi[m, 2], mi[m, 3], s)
         elif kind == MSG_INV:
             f = mi[m, 2]
             S.queued[f, e] = Q_INVESTIGATED | (Q_TRUE if mi[m, 3] == 1 else 0)
@@ -1674,6 +1854,17 @@ def _stocks(P, Q, s, ghist, l_stock, q_len, ssum, money_r):
         mean = s0 / n_scored
         Q.M[s, Q.MO[MO_SCORE]] = mean
         Q.M[s, Q.MO[MO_SCORE] + 1] = math.sqrt(max(0.0, s1 / n_scored - mean * mean))
+    if P.as_on:  # people marked down and up by their contacts, and the term's mean, at the step's end
+        down = 0.0
+        up = 0.0
+        acc = 0.0
+        for r in range(R):
+            down += ssum[r, 2]
+            up += ssum[r, 3]
+            acc += ssum[r, 4]
+        Q.M[s, Q.MO[MO_ASSOC]] = down
+        Q.M[s, Q.MO[MO_ASSOC] + 1] = up
+        Q.M[s, Q.MO[MO_ASSOC] + 2] = acc / n_scored if n_scored > 0 else 0.0
 
 
 @nb.njit(cache=True, inline="always")
@@ -1862,6 +2053,9 @@ def _local_phase(P, S, Q, s, counts):
                 remove_record(P, S, Q, r, REMOVED_APPEAL, s)
         S.cur[CUR_APPEAL] = max(end, S.cur[CUR_APPEAL])
         appeal_listings(P, S, Q, s)
+        # what contacts who stopped counting gave by the association term fades
+        if P.as_half > 0:
+            fade_due(P, S, s)
         # 4. list reviews that fall due
         node = S.cal_head[s]
         S.cal_head[s] = -1
@@ -1994,7 +2188,7 @@ def attempts_on_lists(P, S, Q, k, t, s, reg):
 @nb.njit(cache=True, inline="always")
 def in_set(P, S, k, e, v):
     """Whether consequence k applies to e judged on view v (v: all records, v+1: true records only),
-    and whether only the social term put e there (guilt by association)."""
+    and whether only the social or association term put e there (guilt by association)."""
     hit_list = False
     true_list = False
     for l in range(P.k_lists.shape[1]):
@@ -2014,7 +2208,7 @@ def in_set(P, S, k, e, v):
             else:
                 g_true = grade_of(P, own_score(P, S, v + 1, e))
             true_grade = P.k_grades[k, g_true] == 1
-            if v == 0 and P.soc_w > 0.0:
+            if v == 0 and (P.soc_w > 0.0 or P.as_on):
                 assoc = P.k_grades[k, grade_of(P, own_score(P, S, 0, e))] == 0
     hit = hit_list or hit_grade
     wrongful = hit and not (true_list or true_grade)
@@ -2110,6 +2304,15 @@ def _init_scores(P, S):
                 for k in range(P.soc_ptr[i], P.soc_ptr[i + 1]):
                     acc += own_score(P, S, v, P.soc_idx[k])
                 S.soc[v, i] = acc
+    if P.as_on:  # how everyone counts for their contacts at the start (by grade: lists are empty)
+        for i in range(P.n_people):
+            m = association_marks(P, S, i)
+            S.amark[i] = m
+            if m:
+                for k in range(P.as_ptr[i], P.as_ptr[i + 1]):
+                    d0, d1 = _edge_units(P, k, m)
+                    S.asc[0, P.as_idx[k]] += d0
+                    S.asc[1, P.as_idx[k]] += d1
     for e in range(E):
         if P.ent_scored[e] == 0:
             S.grade[e] = NO_GRADE
@@ -2125,6 +2328,8 @@ def _init_scores(P, S):
             S.ghist[0, g] += 1
             S.ssum[r, 0] += x
             S.ssum[r, 1] += x * x
+            if P.as_on:
+                tally_association(P, S, e, 1.0)
         else:
             S.ghist[1, g] += 1
 

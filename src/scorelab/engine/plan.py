@@ -59,6 +59,8 @@ Params = namedtuple(
         "c_id_beh", "c_id_list", "c_id_hit", "c_id_fmr", "c_id_row", "c_id_wfac",
         # contacts for misattribution and the social term
         "mis_ptr", "mis_idx", "mis_drawn", "drawn", "hh_start", "soc_ptr", "soc_idx", "soc_w",
+        # the association term (guilt by association)
+        "as_on", "as_ptr", "as_idx", "as_pen", "as_rew", "as_lists", "as_pgr", "as_rgr", "as_cap", "as_half",
         # scoring
         "scheme", "base", "lo", "hi", "clip_lo", "clip_hi", "n_dims", "dim_w", "dim_start", "dim_rec", "dim_inc",
         "pts", "cap_row", "cap", "set_cap", "recovery", "g_from",
@@ -218,6 +220,34 @@ def _csr_union(contacts: Contacts, names: list[str], n: int) -> tuple[np.ndarray
     out_idx = np.empty(bound, dtype=np.int32)
     m = _merge_rows(n, tuple(ptrs), tuple(idxs), out_ptr, out_idx)
     return out_ptr, out_idx[:m].copy()
+
+
+#: The association term's sums are kept in whole units of this many points (see kernel.restain)
+ASSOCIATION_UNIT = 1e-6
+
+
+def _weighted_union(contacts: Contacts, weights: dict[str, float], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One CSR graph of the named layers with a weight per edge: the layer's weight, the
+    largest where two people are linked by several layers."""
+    rows, cols, ws = [], [], []
+    for name, weight in weights.items():
+        if name not in contacts or weight <= 0:
+            continue
+        ptr, idx = contacts[name].to_csr()
+        rows.append(np.repeat(np.arange(n, dtype=np.int64), np.diff(ptr.astype(np.int64))))
+        cols.append(idx.astype(np.int64))
+        ws.append(np.full(len(idx), float(weight)))
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    if not rows:
+        return ptr, np.zeros(0, dtype=np.int32), np.zeros(0)
+    r, c, w = np.concatenate(rows), np.concatenate(cols), np.concatenate(ws)
+    order = np.lexsort((-w, c, r))  # by person, contact, the largest weight first
+    r, c, w = r[order], c[order], w[order]
+    first = np.ones(len(r), dtype=bool)
+    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    r, c, w = r[first], c[first], w[first]
+    np.cumsum(np.bincount(r, minlength=n), out=ptr[1:])
+    return ptr, c.astype(np.int32), w
 
 
 @nb.njit(cache=True)
@@ -565,6 +595,23 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         soc_w = float(sc.social.weight)
     else:
         soc_ptr, soc_idx, soc_w = np.zeros(1, np.int64), np.zeros(0, np.int32), 0.0  # never read
+    # the association term: per edge of the weighted contact graph, what a contact that counts
+    # against (or for) a person gives them, in whole ASSOCIATION_UNITs (exact sums, so what a
+    # contact gave is taken back exactly)
+    asc = sc.association
+    as_lists = np.zeros(L, dtype=np.uint8); as_pgr = np.zeros(G, dtype=np.uint8); as_rgr = np.zeros(G, dtype=np.uint8)
+    if asc is not None:
+        as_ptr, as_idx, as_wt = _weighted_union(contacts, dict(asc.layers), N)
+        as_pen = np.rint(as_wt * asc.points / ASSOCIATION_UNIT).astype(np.int64)
+        as_rew = np.rint(as_wt * (asc.rewards.points if asc.rewards else 0.0) / ASSOCIATION_UNIT).astype(np.int64)
+        for x in asc.lists:
+            as_lists[lidx[x]] = 1
+        for g in asc.grades:
+            as_pgr[gidx[g]] = 1
+        for g in (asc.rewards.grades if asc.rewards else []):
+            as_rgr[gidx[g]] = 1
+    else:
+        as_ptr, as_idx, as_pen, as_rew = np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.int64)
     scheme = 0 if sc.scheme == "points" else 1
     dims = list(sc.dimensions)
     n_dims = 1 if scheme == 0 else len(dims)
@@ -717,6 +764,10 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         mis_ptr=mis_ptr, mis_idx=mis_idx, mis_drawn=mis_drawn, drawn=drawn,
         hh_start=_writable(pop.household_start, np.int32),
         soc_ptr=_writable(soc_ptr, np.int64), soc_idx=_writable(soc_idx, np.int32), soc_w=soc_w,
+        as_on=0 if asc is None else 1, as_ptr=as_ptr, as_idx=as_idx, as_pen=as_pen, as_rew=as_rew,
+        as_lists=as_lists, as_pgr=as_pgr, as_rgr=as_rgr,
+        as_cap=np.inf if asc is None or asc.cap is None else float(asc.cap),
+        as_half=0 if asc is None else steps(asc.half_life),
         scheme=scheme, base=float(sc.base), lo=float(sc.range[0]), hi=float(sc.range[1]),
         clip_lo=float(clip_lo), clip_hi=float(clip_hi), n_dims=n_dims, dim_w=dim_w, dim_start=dim_start,
         dim_rec=dim_rec, dim_inc=dim_inc, pts=pts, cap_row=cap_row, cap=cap, set_cap=set_cap,

@@ -315,7 +315,7 @@ def simulate_sharded(
             if P.enabled:
                 pf = drv.take_pending()
                 drv.exchange(s, [kernel.serve_flags(PR, pf, q_ent, q_truth, q_head, q_len, f_budget)])
-            ssum = np.zeros((R, 2))
+            ssum = np.zeros((R, drv.latest[0].ssum.shape[1]))
             money = np.zeros((R, P.k_kind.shape[0]))
             for k, r in enumerate(drv.latest):  # float sums: each region's own, as its shard has them
                 ssum[owner == k] = r.ssum[owner == k]

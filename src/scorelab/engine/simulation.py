@@ -49,7 +49,7 @@ as the previous step left it, fixes that step's false-alert chance 1 - (1 - f)^W
    behaviours; each applies if the actor's grade or lists say so: refusals,
    fines, discounts, bonuses, income changes, dismissals, score changes. Each
    is marked wrongful when it would not apply on true records alone, and as
-   guilt by association when only the social term put the grade there.
+   guilt by association when only the social or association term put the grade there.
 
 Effects on another region's people (a contact's social term and grade, a record
 misattributed to someone there, a firm's joint punishment reaching its representative) go
@@ -91,7 +91,7 @@ import numpy as np
 
 from scorelab.engine import kernel
 from scorelab.engine.checkpoint import Checkpoint, restore_state
-from scorelab.engine.plan import Plan, class_codes, compile_plan
+from scorelab.engine.plan import ASSOCIATION_UNIT, Plan, class_codes, compile_plan
 from scorelab.errors import UsageError
 from scorelab.memory import release
 from scorelab.rng import Stream
@@ -121,6 +121,9 @@ ERROR_NAMES = ("true", "misattributed", "false_match")
 #: Per identifying channel, in the order of kernel.IC_*: faces captured (and searched), those of
 #: listed people, listed people recognised, false alerts (unlisted people matched: bystanders stopped)
 IDENTIFICATION_COLUMNS = ("scanned", "scanned_listed", "hits", "false_alerts")
+#: With the association term, at each step's end: scored people whose contacts lower their
+#: score, those whose contacts raise it, and the term's mean over scored people (points)
+ASSOCIATION_COLUMNS = ("association.marked_down", "association.marked_up", "association.points_mean")
 #: Per-list metric columns, in the order of kernel.LC_*: the stock and the stock of wrongful
 #: listings at the end of the step; entries, exits (by the exit rule or lifted), wrongful
 #: entries; listings lifted because what listed the entity was removed or the listing was
@@ -181,6 +184,7 @@ def metric_layout(plan: Plan) -> tuple[np.ndarray, list[str]]:
     block([f"firm_grades.{g}" for g in plan.grade_names])
     block(["score.mean", "score.sd"])
     block([f"identification.{c}.{x}" for c in plan.identifying_names for x in IDENTIFICATION_COLUMNS])
+    block(list(ASSOCIATION_COLUMNS) if plan.params.as_on else [])
     return np.array(offsets, dtype=np.int64), names
 
 
@@ -231,7 +235,9 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         subj_head=np.full(E, -1, dtype=np.int32), ch_pend=np.full((C, 2), -1, dtype=np.int64),
         vis_start=np.zeros(max(P.n_steps, 1), dtype=np.int64),
         cur=np.zeros(kernel.CUR_TTL + len(P.ttl_vals), dtype=np.int64), cnt=cnt,
-        ghist=np.zeros((2, G), dtype=np.int64), ssum=np.zeros((R, 2)), money_r=np.zeros((R, K)),
+        # per region: sum and sum of squares of scores; the association term's people marked
+        # down and up, and its sum (kernel.tally_association)
+        ghist=np.zeros((2, G), dtype=np.int64), ssum=np.zeros((R, 5)), money_r=np.zeros((R, K)),
         own=np.ones(R, dtype=np.uint8) if own is None else own.astype(np.uint8),
         mb_i=np.zeros((64, 6), dtype=np.int64), mb_x=np.zeros((64, 2)), mb_key=np.zeros(64, dtype=np.int64),
         pf=np.zeros((64, 3), dtype=np.int64),
@@ -239,6 +245,10 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
         gb_lo=np.zeros((R, 2 * (G + 1) + 1), dtype=np.int64),
         out=np.zeros((kernel.N_OUT, E), dtype=np.int8), carry=np.zeros(0, dtype=np.int64),
         cov=np.zeros(C), risk=np.zeros((len(plan.behaviour_names), P.sig_ok.shape[0])), id_p=np.zeros(C),
+        # the association term: what contacts give (views 0 and 1, in plan.ASSOCIATION_UNITs),
+        # how each person counts for their contacts, the fading queue (due, person, marks, stage)
+        asc=np.zeros((2, N if P.as_on else 0), dtype=np.int64), amark=np.zeros(N if P.as_on else 0, dtype=np.uint8),
+        aq=np.zeros((64 if P.as_on else 0, 4), dtype=np.int64),
     )
 
 
@@ -403,6 +413,11 @@ def end_state(plan: Plan, S: kernel.State, start_grade: np.ndarray, start_score:
     }
     for li, lname in enumerate(plan.list_names):
         people[f"listed.{lname}"] = (S.on_list[li, :N] & 1).astype(bool)
+    if plan.params.as_on:  # what contacts add to the score, and how the person counts for theirs
+        P = plan.params
+        people["association"] = np.clip(S.asc[0] * ASSOCIATION_UNIT, -P.as_cap, P.as_cap)
+        people["counts_against_contacts"] = (S.amark & 1).astype(bool)
+        people["counts_for_contacts"] = (S.amark & 2).astype(bool)
     if not keep_records:
         return people, {}
     n_rec = int(S.cnt[kernel.C_NREC])

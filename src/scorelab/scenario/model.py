@@ -86,6 +86,8 @@ def layers_read(s: Scenario) -> set[str]:
             read |= {ch.misattribution.layer} if ch.misattribution.layer else set(LAYERS)
     if s.scoring.social is not None and s.scoring.social.weight > 0:
         read |= set(s.scoring.social.layers)
+    if s.scoring.association is not None:
+        read |= set(s.scoring.association.layers)
     return read
 
 
@@ -166,6 +168,24 @@ def check_references(s: Scenario) -> list[tuple[Path, str, bool]]:
             if s.scoring.social.weight > 0 and getattr(spec, "storage", "stored") == "drawn":
                 out.append((("scoring", "social", "layers", i), f"the social term needs whose contacts a person is, "
                             f"which a drawn layer does not know: set contacts.{layer}.storage to stored", False))
+
+    asc = s.scoring.association
+    if asc is not None:
+        at = ("scoring", "association")
+        for layer in asc.layers:
+            ref((*at, "layers", layer), layer, set(LAYERS), "contact layer", True)
+            if getattr(getattr(s.contacts, layer, None), "storage", "stored") == "drawn":
+                out.append(((*at, "layers", layer), f"the association term needs whose contacts a person is, "
+                            f"which a drawn layer does not know: set contacts.{layer}.storage to stored", True))
+        for i, l in enumerate(asc.lists):
+            ref((*at, "lists", i), l, set(s.lists), "list")
+            if l in s.lists and s.lists[l].actor != "person":
+                out.append(((*at, "lists", i), f"list {l!r} holds firms; the association term reads lists of people", False))
+        for i, g in enumerate(asc.grades):
+            ref((*at, "grades", i), g, grades, "grade")
+        if asc.rewards is not None:
+            for i, g in enumerate(asc.rewards.grades):
+                ref((*at, "rewards", "grades", i), g, grades, "grade")
 
     out.extend(_check_bands(s))
 

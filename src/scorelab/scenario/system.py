@@ -194,6 +194,48 @@ class SocialTerm(StrictModel):
     layers: list[Name] = Field(default_factory=lambda: ["friends"], description="contact layers used")
 
 
+#: Largest points of the association term, per contact (its sums are kept in whole millionths
+#: of a point, so that a contact that stops counting takes back exactly what it gave)
+ASSOCIATION_MAX_POINTS = 1e6
+
+
+class AssociationRewards(StrictModel):
+    """Contacts in high grades raise a person's score (the association term's reward side)."""
+
+    grades: list[Name] = Field(description="a contact in one of these grades (judged on the contact's own records) counts for a person")
+    points: Annotated[float, Field(ge=0, le=ASSOCIATION_MAX_POINTS)] = Field(
+        description="points per such contact, times the weight of the layer linking them")
+
+
+class AssociationTerm(StrictModel):
+    """Guilt by association: a person's score moves with the standing of their contacts, as
+    such systems are described (a listed debtor's family marked down, a 'relationships'
+    dimension). A contact counts against a person while it is on one of ``lists`` or in one
+    of ``grades``, judged on the contact's own records and lists (their own contacts do not
+    pass on, so there is no chain); each such contact adds ``points`` times the weight of the
+    layer linking them; the sum stops at ``cap``."""
+
+    lists: list[Name] = Field(default_factory=list, description="a contact on one of these lists counts against a person")
+    grades: list[Name] = Field(
+        default_factory=list, description="a contact in one of these grades, judged on the contact's own records, counts against a person")
+    points: Annotated[float, Field(ge=-ASSOCIATION_MAX_POINTS, le=ASSOCIATION_MAX_POINTS)] = Field(
+        description="points per contact that counts against a person, times the layer's weight (negative: a penalty)")
+    layers: dict[Name, Annotated[float, Field(ge=0, le=100)]] = Field(
+        description="contact layer -> weight of a contact linked by it (a contact linked by several counts once, at the largest)")
+    cap: NonNegative | None = Field(None, description="largest change the term makes to a score, either way (points; default: none)")
+    rewards: AssociationRewards | None = Field(None, description="contacts in high grades raise a person's score (default: none)")
+    half_life: Duration = Field(
+        0.0, description="after a contact stops counting, what it gave halves every half-life (five times, then the rest goes); 0: at once")
+
+    @model_validator(mode="after")
+    def _check(self) -> "AssociationTerm":
+        if not self.layers:
+            raise ValueError("layers: name at least one contact layer and its weight, e.g. {household: 1.0}")
+        if not (self.lists or self.grades or self.rewards):
+            raise ValueError("give lists or grades whose members count against their contacts, or rewards")
+        return self
+
+
 class ScoreDistribution(StrictModel):
     """Starting scores drawn from a discrete distribution."""
 
@@ -230,7 +272,9 @@ class Scoring(StrictModel):
         None, description="points of a record expire after this many days (default: never)"
     )
     bounds: tuple[Real, Real] | None = Field(None, description="clip the score to [low, high] (default: no clip)")
-    social: SocialTerm | None = Field(None, description="social-circle term (default: off)")
+    social: SocialTerm | None = Field(None, description="social-circle term: a blend with contacts' mean score (default: off)")
+    association: AssociationTerm | None = Field(
+        None, description="guilt by association: points by contacts who are listed or in low grades (default: off)")
     start: StartScores | None = Field(None, description="starting scores by group (points scheme; default: base)")
     min_age: Count = Field(18, description="people scored from this age (years)")
     enabled: bool = Field(True, description="false switches the whole scoring system off (the counterfactual)")
