@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 
-import numba as nb
+from scorelab.jit_cache import nb
 import numpy as np
 from llvmlite import ir
 from numba.core import types

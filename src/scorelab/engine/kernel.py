@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
-import numba as nb
+from scorelab.jit_cache import nb
 import numpy as np
 from numba.core import types
 from numba.experimental import structref

@@ -18,7 +18,7 @@ from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any
 
-import numba as nb
+from scorelab.jit_cache import nb
 import numpy as np
 
 from scorelab import rng

@@ -86,7 +86,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numba as nb
+from scorelab.jit_cache import nb
 import numpy as np
 
 from scorelab.engine import kernel

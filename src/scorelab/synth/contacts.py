@@ -39,7 +39,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numba as nb
+from scorelab.jit_cache import nb
 import numpy as np
 
 from scorelab import rng

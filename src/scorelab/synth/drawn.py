@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numba as nb
+from scorelab.jit_cache import nb
 import numpy as np
 
 from scorelab import rng

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import numba as nb
+from scorelab.jit_cache import nb
 import numpy as np
 
 from scorelab import rng

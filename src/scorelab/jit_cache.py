@@ -1,0 +1,124 @@
+"""The kernels' on-disk cache, keyed on every source file they are compiled from.
+
+Numba caches a compiled function (``cache=True``) and checks only the file that defines it:
+a change to a jitted function it calls in another file (``rng.py``, ``synth/drawn.py``), or to
+a constant it reads from another module, leaves the cached machine code in use, silently.
+Here every cached function of scorelab carries one stamp instead: a hash of the source of
+every module that imports numba at its top level and of the modules whose names those import
+(``compiled_sources``). Changing any of them recompiles every kernel (a few minutes, once);
+stale code never runs.
+
+Modules with cached functions import numba from here (``from scorelab.jit_cache import nb``),
+so that the stamp is in place before their first function is decorated
+(``tests/test_jit_cache.py`` checks this, and that a callee's change reaches its caller).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+from pathlib import Path
+
+import numba as nb
+from numba.core import caching
+
+__all__ = ["compiled_sources", "install", "nb", "source_stamp"]
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _module_files(root: Path) -> dict[str, Path]:
+    """Module name -> file, for the package at ``root`` (named as its folder)."""
+    out = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = (root.name, *path.relative_to(root).with_suffix("").parts)
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return out
+
+
+def _top_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    return [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def _imports_numba(tree: ast.Module, package: str) -> bool:
+    """Whether a module imports numba at its top level, itself or through this module."""
+    for n in _top_imports(tree):
+        names = [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]
+        if any(x.split(".")[0] == "numba" or x == f"{package}.jit_cache" for x in names):
+            return True
+    return False
+
+
+def compiled_sources(root: Path = ROOT) -> list[Path]:
+    """The files jitted code is compiled from: every module importing numba at its top level,
+    and the modules the names it imports come from (followed through re-exports). Jitted code
+    reads no other module's globals."""
+    files = _module_files(root)
+    trees = {m: ast.parse(p.read_bytes()) for m, p in files.items()}
+
+    def origins(module: str, name: str, seen: set[tuple[str, str]]) -> set[str]:
+        found = {module}
+        for n in _top_imports(trees[module]):
+            if isinstance(n, ast.ImportFrom) and n.level == 0 and n.module in files:
+                for a in n.names:
+                    if (a.asname or a.name) == name and (n.module, a.name) not in seen:
+                        seen.add((n.module, a.name))
+                        sub = f"{n.module}.{a.name}"
+                        found |= {sub} if sub in files else origins(n.module, a.name, seen)
+        return found
+
+    need: set[str] = set()
+    for module, tree in trees.items():
+        if not _imports_numba(tree, root.name):
+            continue
+        need.add(module)
+        for n in _top_imports(tree):
+            if isinstance(n, ast.Import):
+                need |= {a.name for a in n.names if a.name in files}
+            elif n.level == 0 and n.module in files:
+                for a in n.names:
+                    sub = f"{n.module}.{a.name}"
+                    need |= {sub} if sub in files else origins(n.module, a.name, set())
+    return sorted(files[m] for m in need)
+
+
+@functools.lru_cache(maxsize=None)
+def source_stamp(root: Path = ROOT) -> str:
+    """A hash of ``compiled_sources(root)``: their paths and contents."""
+    h = hashlib.sha256()
+    for path in compiled_sources(root):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+class _Stamped:
+    """A numba cache locator for the functions of the package at ``_root`` whose source stamp
+    is the package's, not the defining file's."""
+
+    _root: Path
+
+    def get_source_stamp(self) -> str:
+        return source_stamp(self._root)
+
+    @classmethod
+    def from_function(cls, py_func, py_file):  # type: ignore[no-untyped-def]
+        if not Path(py_file).resolve().is_relative_to(cls._root):
+            return None
+        return super().from_function(py_func, py_file)  # type: ignore[misc]
+
+
+@functools.lru_cache(maxsize=None)
+def install(root: Path = ROOT) -> None:
+    """Give the cached functions of the package at ``root`` the package's stamp (first among
+    numba's locators; where they keep the files is numba's choice, as before: ``NUMBA_CACHE_DIR``,
+    else beside the source, else the user's cache folder)."""
+    root = Path(root).resolve()
+    bases = (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator, caching.UserWideCacheLocator)
+    ours = [type(f"Stamped{b.__name__}", (_Stamped, b), {"_root": root}) for b in bases]
+    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # (renamed in numba 0.61)
+    impl._locator_classes[:0] = ours
+
+
+install()

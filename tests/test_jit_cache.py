@@ -1,0 +1,98 @@
+"""The kernels' on-disk cache cannot go stale: every cached function is stamped with the
+source of every file jitted code is compiled from (scorelab.jit_cache)."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from scorelab import jit_cache
+
+ROOT = jit_cache.ROOT
+
+
+def test_every_module_with_cached_functions_imports_numba_through_the_stamp():
+    """A module that decorates with cache=True must import ``nb`` from scorelab.jit_cache, so
+    that the stamp is in place before its first function is decorated."""
+    for path in sorted(ROOT.rglob("*.py")):
+        text = path.read_text()
+        if "cache=True" not in text or path.name == "jit_cache.py":
+            continue
+        tree = ast.parse(text)
+        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        assert any(isinstance(n, ast.ImportFrom) and n.module == "scorelab.jit_cache" for n in top), path
+        assert not any(isinstance(n, ast.Import) and any(a.name == "numba" for a in n.names) for n in top), path
+
+
+def test_the_stamp_covers_the_kernels_and_what_they_call_and_read():
+    names = {p.relative_to(ROOT).as_posix() for p in jit_cache.compiled_sources()}
+    assert {"engine/kernel.py", "engine/plan.py", "engine/simulation.py", "rng.py", "synth/drawn.py",
+            "synth/contacts.py", "synth/population.py", "engine/lending.py", "engine/prefetch.py"} <= names
+    assert "cli.py" not in names and "report.py" not in names, "files jitted code never reads do not recompile it"
+
+
+def test_changing_any_compiled_source_changes_the_stamp(tmp_path):
+    copy = tmp_path / "scorelab"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = jit_cache.source_stamp(copy)
+    assert before == jit_cache.source_stamp.__wrapped__(copy)
+    for rel in ("rng.py", "synth/drawn.py", "errors.py"):
+        f = copy / rel
+        f.write_text(f.read_text() + "\n# changed\n")
+        after = jit_cache.source_stamp.__wrapped__(copy)
+        assert after != before, rel
+        before = after
+    f = copy / "cli.py"
+    f.write_text(f.read_text() + "\n# changed\n")
+    assert jit_cache.source_stamp.__wrapped__(copy) == before
+
+
+def _package(root: Path, value: int) -> None:
+    pkg = root / "pkgx"
+    pkg.mkdir(exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "callee.py").write_text(textwrap.dedent(f"""
+        import numba as nb
+
+        @nb.njit
+        def f():
+            return {value}
+        """))
+    (pkg / "caller.py").write_text(textwrap.dedent("""
+        import numba as nb
+
+        from pkgx.callee import f
+
+        @nb.njit(cache=True)
+        def g():
+            return f()
+        """))
+
+
+def _run(root: Path) -> int:
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, {str(root)!r})
+        from scorelab.jit_cache import install
+        install(Path({str(root)!r}) / "pkgx")
+        from pkgx.caller import g
+        print(g())
+        """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.strip())
+
+
+def test_a_change_to_a_callee_in_another_file_reaches_its_cached_caller(tmp_path):
+    """Numba alone checks only the caller's file and would run the cached caller with the old
+    callee (1); stamped, the caller is compiled again (2)."""
+    _package(tmp_path, 1)
+    assert _run(tmp_path) == 1
+    assert list((tmp_path / "pkgx" / "__pycache__").glob("caller.g-*.nbi")), "the caller was cached"
+    _package(tmp_path, 2)
+    assert _run(tmp_path) == 2
