@@ -1671,7 +1671,7 @@ def _run_steps(P, S, Q, first, last, counts):
 
 @nb.njit(cache=True)
 def step(P, S, Q, s, counts):
-    """One step of the day loop, in the order documented in engine.simulation: the watchlists'
+    """One step of the day loop, in the order of engine.steps.PHASES: the watchlists'
     sizes as the step starts, every region's own work, the exchange between regions, the
     national queues, the exchange of their results, the stocks. A sharded run does the same
     parts on several workers."""
@@ -1925,7 +1925,7 @@ def behaviour_candidate(P, S, Q, b, e, s, j, u, fac, has_dyn, risk, deterred, on
 
 @nb.njit(cache=True)
 def behaviours(P, S, Q, s, counts, aware, on):
-    """Step 5: every region's candidate acts of every behaviour, in both worlds on the same
+    """Every region's candidate acts of every behaviour, in both worlds on the same
     draws, in batches (see ``engine.prefetch``): draw the batch's actors and prefetch their
     class codes and region; keep those that pass the class factor and prefetch what their
     acts read; then act on the kept ones in order. Same draws, same order, same result as
@@ -1995,16 +1995,29 @@ def _start_reporting(P, S):
 
 @nb.njit(cache=True)
 def _local_phase(P, S, Q, s, counts):
-    """Part A of the day loop (steps 1-6) for the regions this state owns (``S.own``); effects on
-    other regions go to the outbox."""
-    B = P.b_kind.shape[0]
-    C = P.c_cov.shape[0]
+    """Part A of step s (``engine.steps.PHASES``) for the regions this state owns (``S.own``);
+    effects on other regions go to the outbox."""
     on = P.enabled == 1
     if s > 0:  # records made visible from now on are step s's (those before it, at the start: 0's)
         S.vis_start[s] = S.cnt[C_NREC]
-    # 1. rollout: channel coverage now, perceived risk by behaviour and region signature, awareness
-    # (kept in the state's scratch arrays: arrays made here would be reference-counted in every
-    # call that receives them)
+    aware = rollout(P, S, s, on)
+    if on:
+        release_delayed_records(P, S, Q, s)
+        expire_and_appeal(P, S, Q, s)
+        fade_association(P, S, s)
+        review_lists(P, S, Q, s)
+    behaviours(P, S, Q, s, counts, aware, on)
+    if on:
+        consequences(P, S, Q, s, counts)
+
+
+@nb.njit(cache=True)
+def rollout(P, S, s, on):
+    """Channel coverage now, the perceived risk of each behaviour in each region signature, and
+    the share aware (returned). Kept in the state's scratch arrays: arrays made here would be
+    reference-counted in every call that receives them."""
+    B = P.b_kind.shape[0]
+    C = P.c_cov.shape[0]
     cov = S.cov
     for c in range(C):
         cov[c] = coverage_now(P, c, s) if on else 0.0
@@ -2020,72 +2033,86 @@ def _local_phase(P, S, Q, s, counts):
                     miss *= 1.0 - cov[c] * P.cb_det[c, b]
                 risk[b, g] = 1.0 - miss
     # (aware0 is the share at day 0, the reported start: a burn-in sees fewer, none long before)
-    aware = max(0.0, min(P.aware_max, 1.0 - (1.0 - P.aware0) * math.exp(-P.aware_growth * (s - P.report_from) * P.dt)))
+    return max(0.0, min(P.aware_max, 1.0 - (1.0 - P.aware0) * math.exp(-P.aware_growth * (s - P.report_from) * P.dt)))
 
-    if on:
-        # 2. delayed records become visible, in batches: take the due records off the channel's
-        # queue and prefetch their subjects' columns, then make them visible in queue order
-        # (making a record visible never queues another, so this is the same order)
-        due = np.empty(BATCH, dtype=np.int64)
-        for c in range(C):
-            while falls_due(S, c, s):
-                m = 0
-                while m < BATCH and falls_due(S, c, s):
-                    i = fifo_pop(S.ch_pend, S.p_next, c)
-                    due[m] = i
-                    prefetch_subject(P, S, S.p_subj[i], S.p_beh[i])
-                    m += 1
-                for i in range(m):
-                    make_visible(P, S, Q, release_delayed(S, due[i], c), s)
-        # 3. points recover, records are deleted (retention, expiry), appeals succeed: walks
-        # over record ids (visibility order) up to the records old enough
-        n_rec = S.cnt[C_NREC]
-        if P.recovery >= 0:
-            end = min(n_rec, first_id(S, s - P.recovery + 1, s))  # visible at s - recovery or before
-            for r in range(S.cur[CUR_RECOVERY], end):
-                if rec_state(S, r) == ACTIVE:
-                    revert(P, S, Q, r, s)
-            S.cur[CUR_RECOVERY] = max(end, S.cur[CUR_RECOVERY])
-        expire(P, S, Q, n_rec, s)
-        end = min(n_rec, first_id(S, s - P.appeal_delay + 1, s))
-        for r in range(S.cur[CUR_APPEAL], end):
-            if S.r_flags[r] & APPEAL_BIT:
-                remove_record(P, S, Q, r, REMOVED_APPEAL, s)
-        S.cur[CUR_APPEAL] = max(end, S.cur[CUR_APPEAL])
-        appeal_listings(P, S, Q, s)
-        # what contacts who stopped counting gave by the association term fades
-        if P.as_half > 0:
-            fade_due(P, S, s)
-        # 4. list reviews that fall due
-        node = S.cal_head[s]
-        S.cal_head[s] = -1
-        while node >= 0:
-            nxt = S.ls_cal[node]
-            review_node(P, S, Q, node, s)
-            node = nxt
 
-    # 5. behaviours, in both worlds on the same draws
-    behaviours(P, S, Q, s, counts, aware, on)
+@nb.njit(cache=True)
+def release_delayed_records(P, S, Q, s):
+    """Delayed records become visible, in batches: take the due records off the channel's
+    queue and prefetch their subjects' columns, then make them visible in queue order (making
+    a record visible never queues another, so this is the same order)."""
+    due = np.empty(BATCH, dtype=np.int64)
+    for c in range(P.c_cov.shape[0]):
+        while falls_due(S, c, s):
+            m = 0
+            while m < BATCH and falls_due(S, c, s):
+                i = fifo_pop(S.ch_pend, S.p_next, c)
+                due[m] = i
+                prefetch_subject(P, S, S.p_subj[i], S.p_beh[i])
+                m += 1
+            for i in range(m):
+                make_visible(P, S, Q, release_delayed(S, due[i], c), s)
+
+
+@nb.njit(cache=True)
+def expire_and_appeal(P, S, Q, s):
+    """Points recover, records are deleted (retention, expiry), appeals succeed: walks over
+    record ids (visibility order) up to the records old enough; then upheld appeals of
+    wrongful listings."""
+    n_rec = S.cnt[C_NREC]
+    if P.recovery >= 0:
+        end = min(n_rec, first_id(S, s - P.recovery + 1, s))  # visible at s - recovery or before
+        for r in range(S.cur[CUR_RECOVERY], end):
+            if rec_state(S, r) == ACTIVE:
+                revert(P, S, Q, r, s)
+        S.cur[CUR_RECOVERY] = max(end, S.cur[CUR_RECOVERY])
+    expire(P, S, Q, n_rec, s)
+    end = min(n_rec, first_id(S, s - P.appeal_delay + 1, s))
+    for r in range(S.cur[CUR_APPEAL], end):
+        if S.r_flags[r] & APPEAL_BIT:
+            remove_record(P, S, Q, r, REMOVED_APPEAL, s)
+    S.cur[CUR_APPEAL] = max(end, S.cur[CUR_APPEAL])
+    appeal_listings(P, S, Q, s)
+
+
+@nb.njit(cache=True)
+def fade_association(P, S, s):
+    """What contacts who stopped counting gave by the association term fades (a half-life)."""
+    if P.as_half > 0:
+        fade_due(P, S, s)
+
+
+@nb.njit(cache=True)
+def review_lists(P, S, Q, s):
+    """List reviews that fall due at step s (exits, promotions), from the bucket calendar."""
+    node = S.cal_head[s]
+    S.cal_head[s] = -1
+    while node >= 0:
+        nxt = S.ls_cal[node]
+        review_node(P, S, Q, node, s)
+        node = nxt
+
+
+@nb.njit(cache=True)
+def consequences(P, S, Q, s, counts):
+    """Every region's service attempts and periodic applications of every consequence."""
+    B = P.b_kind.shape[0]
     R = P.city_join.shape[0]
-
-    if on:
-        # 7. consequences: service attempts and periodic applications
-        K = P.k_kind.shape[0]
-        for k in range(K):
-            t = B + k
-            for reg in range(R):
-                if S.own[reg] == 0:
-                    continue
-                if P.k_bucket[k]:
-                    attempts_in_grades(P, S, Q, k, t, s, reg)
-                    continue
-                if P.k_lbucket[k]:
-                    attempts_on_lists(P, S, Q, k, t, s, reg)
-                    continue
-                lo, n_ent = region_actors(P, t, reg)
-                for j in range(counts[t, reg]):
-                    e, u, u2 = candidate(P, t, s, reg, lo, n_ent, j)
-                    apply_consequence(P, S, Q, k, e, s, u, u2)
+    for k in range(P.k_kind.shape[0]):
+        t = B + k
+        for reg in range(R):
+            if S.own[reg] == 0:
+                continue
+            if P.k_bucket[k]:
+                attempts_in_grades(P, S, Q, k, t, s, reg)
+                continue
+            if P.k_lbucket[k]:
+                attempts_on_lists(P, S, Q, k, t, s, reg)
+                continue
+            lo, n_ent = region_actors(P, t, reg)
+            for j in range(counts[t, reg]):
+                e, u, u2 = candidate(P, t, s, reg, lo, n_ent, j)
+                apply_consequence(P, S, Q, k, e, s, u, u2)
 
 
 @nb.njit(cache=True, inline="always")

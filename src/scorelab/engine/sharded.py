@@ -1,18 +1,14 @@
 """Sharded runs: one run's regions (cities) split across workers, which exchange each step
 what crosses regions. The result is byte-identical to the single-process run.
 
-Why it is identical. A step is region-phased (``kernel.step``):
-
-1. every region does its own work (records, reviews, behaviours, consequences); effects on
-   another region's people go to an outbox;
-2. outboxes are delivered in (destination region, source region) order, in rounds, until
-   no more messages arise;
-3. the national part runs on the flags gathered from every region (the flag queues and
-   investigations), and its messages are delivered the same way;
-4. the stocks are summed with float sums added region by region in region order.
-
-Before the local work, every worker is given the national list stocks as the previous
-step left them (the watchlists' sizes fix the false-alert chance of face identification).
+Why it is identical. A step is region-phased, in the order of ``engine.steps.PHASES``
+(checked for both loops by ``tests/test_steps.py``): before the local work every worker is
+given the national list stocks as the previous step left them (the watchlists' sizes fix
+the false-alert chance of face identification); every region does its own work, effects on
+another region's people going to an outbox; outboxes are delivered in (destination region,
+source region) order, in rounds, until no more messages arise; the national part runs on
+the flags gathered from every region, its messages delivered the same way; the stocks are
+summed with float sums added region by region in region order.
 
 A region's state is touched only by its own work and by its messages, in an order that
 does not depend on which worker holds which region. The single-process run does exactly

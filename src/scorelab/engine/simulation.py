@@ -6,67 +6,13 @@ the national part (the flag queues) runs on what all regions gathered. The order
 effect is therefore the same however regions are spread over workers, which is what makes a
 sharded run (``engine.sharded``) identical to this one.
 
-Before the step: the national size W of each watchlist searched by face identification,
-as the previous step left it, fixes that step's false-alert chance 1 - (1 - f)^W.
-
-**A. Each region's own work**, for its people and firms:
-
-1. **Rollout.** Channel coverage now (start date, linear ramp, data
-   minimisation), the perceived risk of each behaviour in each group of
-   regions (``1 - prod(1 - coverage x detection)`` over the channels that
-   observe it), and the share of people aware of the rules.
-2. **Delayed records** whose delay has passed reach the system (step 5's
-   scoring, lists and flags happen for them now).
-3. **Expiry and appeals.** Points of records older than ``scoring.recovery``
-   stop counting; records past their channel's retention or the
-   ``safeguards.expiry`` are deleted; contested erroneous records are removed
-   after the appeal delay. Removal reverts their points, and what the record
-   caused that still stands is judged again on the remaining records:
-   listings it made are lifted ("overturned"), flags it raised are withdrawn
-   from the queue or their investigations overturned. Upheld appeals of
-   wrongful listings themselves lift them after their own delay.
-4. **List reviews** that fall due: exits after the minimum stay (and a clean
-   period, or a random wait at the exit rate), promotions from one list to
-   another (abnormal operations -> serious dishonesty).
-5. **Behaviours.** For each behaviour, candidate events are drawn for the
-   region (a Poisson number, each on a uniformly drawn actor of the region)
-   and thinned to each
-   actor's rate: static modifiers, then dynamic ones (income, employment),
-   then deterrence for aware people in joined regions
-   (``exp(-deterrence x deterrability x sensitivity x risk)``). The twin uses
-   the same candidates and uniforms without deterrence and with its own
-   income, so per-person differences are the system's effects (common random
-   numbers). Each factual act is offered to the channels that observe it:
-   coverage, detection, misattribution or a false match. An act that a
-   channel identifies 1:N (attendance at a gathering under face search) is
-   searched against the watchlist instead: a listed person is recognised at
-   the hit rate, anyone else raises a false alert at the chance above and is
-   recorded as a false match, about the bystander scanned; a face that
-   matches nobody leaves no record. A record with no delay is visible at
-   once: points (caps, grade ceilings), social-term updates of contacts,
-   grade changes, list entries, "suspicious" flags (which wait for step C).
-6. **Consequences.** Service attempts and periodic applications are drawn like
-   behaviours; each applies if the actor's grade or lists say so: refusals,
-   fines, discounts, bonuses, income changes, dismissals, score changes. Each
-   is marked wrongful when it would not apply on true records alone, and as
-   guilt by association when only the social or association term put the grade there.
-
-Effects on another region's people (a contact's social term and grade, a record
-misattributed to someone there, a firm's joint punishment reaching its representative) go
-to an outbox instead of being applied.
-
-**B. Exchange.** Messages are delivered in (destination region, source region) order, in
-rounds until deliveries create no more.
-
-**C. National part**, on the flags gathered from every region, followed by an exchange:
-
-7. **Investigations.** The step's new flags join each flag's queue region by
-   region; the queue is served first come first served up to its capacity
-   per step; investigation consequences follow in the person's region.
-
-**D. Stocks.** Grade counts, list stocks, backlogs and score moments are written to the
-step's metrics row; float sums (score moments, money) are kept per region and added in
-region order.
+The order of a step is written once, as data: ``engine.steps.PHASES`` (before the step,
+A each region's own work, B the exchange, C the national part, D the stocks), which
+``kernel.step`` follows in one process and ``engine.sharded`` over workers
+(``tests/test_steps.py``), and from which docs/day-loop.md lists it. Effects on another
+region's people (a contact's social or association term, a record misattributed to someone
+there, a firm's joint punishment reaching its representative) go to an outbox, delivered
+at the exchange in (destination region, source region) order.
 
 A burn-in (``run.burn_in``) is steps like the others, before ``params.report_from``: at that
 step counters restart (``start_reporting``) and only the steps from it are reported.
