@@ -68,8 +68,9 @@ def test_a_burn_in_with_no_reported_days_reports_nothing():
 
 
 def test_a_channel_that_started_before_the_run_is_part_way_up_its_ramp():
-    """national-2027's cameras start 2014-01-01 with a 7-year ramp: on 2018-01-01 (step 0) they
-    are 1,461 days up it, and with a year of burn-in 1,096 days."""
+    """national-2027's cameras start 2014-01-01 with a 7-year ramp: without a burn-in, on
+    2018-01-01 (step 0) they are 1,461 days up it, with a year of burn-in 1,096 days, and with
+    the preset's own 5-year burn-in (step 0 is 2013-01-01) they start 366 steps in."""
     def start_step(overrides):
         sc = scorelab.load("national-2027", {"population.people": 2000, **overrides})
         pop, contacts = scorelab.build_population(sc, layers="read")
@@ -78,6 +79,7 @@ def test_a_channel_that_started_before_the_run_is_part_way_up_its_ramp():
 
     assert start_step({"run.burn_in": 0}) == (-1461, 0)
     assert start_step({"run.burn_in": 365}) == (-1461 + 365, 365)
+    assert start_step({}) == (-1461 + 1827, 1827)
 
 
 def test_a_run_resumed_at_the_end_of_its_burn_in_is_byte_identical(tmp_path):

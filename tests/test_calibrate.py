@@ -17,6 +17,7 @@ from scorelab.calibrate import (
     TargetsError,
     calibrate,
     check,
+    evaluate,
     read_targets,
 )
 from scorelab.cli import app
@@ -222,9 +223,98 @@ def test_bad_targets_are_all_reported_at_once(tmp_path):
 def test_example_targets_file_validates_against_its_scenario():
     plan = check("rongcheng-2018", EXAMPLE, sets={"population.people": 67_000})
     assert list(plan["parameters"]) == [RATE]
-    assert plan["parameters"][RATE]["baseline"] == pytest.approx(0.004)
+    assert plan["parameters"][RATE]["baseline"] == pytest.approx(0.0028)  # the preset's fitted rate
     assert plan["scale"]["factor"] == pytest.approx(67_000 / 1.41e9)
     npcic = plan["targets"][0]
     assert npcic["window"] == "total 2018-01-01..2018-12-31"
     assert npcic["value"] == pytest.approx(2_614_000 * 67_000 / 1.41e9)
     assert npcic["sd"] == pytest.approx(math.sqrt(npcic["value"]))
+
+
+# --------------------------------------------------------------------------- scale, run, sd, built-in targets, evaluate
+
+
+def _entries_target(**extra) -> dict:
+    target = {"metric": ENTRIES, "total": "all", "value": 10_000, "sd": "poisson", "source": "made up"}
+    return {"parameters": {RATE: {"low": 0.05, "high": 5.0, "log": True, "unit": "per year"}},
+            "targets": [{**target, **extra}]}
+
+
+def test_without_scale_figures_describe_the_scenarios_represented_population():
+    town = court(1000, "0.5 per year", days=30)
+    town["population"]["represents"] = 100_000
+    plan = check(town, _entries_target())
+    assert plan["scale"]["factor"] == pytest.approx(0.01)
+    assert "1,000 simulated people / 100,000 people the scenario describes" in plan["scale"]["how"]
+    assert plan["targets"][0]["value"] == pytest.approx(100)
+    # --scale keeps the described population: the factor follows it
+    assert check(town, _entries_target(), scale=0.5)["scale"]["factor"] == pytest.approx(0.005)
+    # a scenario that names no population.represents compares the figures as published
+    plain = check(court(1000, "0.5 per year", days=30), _entries_target())
+    assert plain["scale"]["factor"] == 1.0 and "as published" in plain["scale"]["how"]
+    # an explicit scale still wins
+    assert check(town, {**_entries_target(), "scale": 0.5})["scale"]["factor"] == 0.5
+
+
+def test_run_section_sets_scale_and_days_unless_told():
+    town = court(1000, "0.5 per year")
+    tg = {**_entries_target(), "run": {"scale": 0.5, "days": 30}}
+    plan = check(town, tg)
+    assert (plan["people"], plan["days"]) == (500, 30)
+    plan = check(town, tg, scale=0.2, sets={"run.days": 60})  # the caller's --scale and --days win
+    assert (plan["people"], plan["days"]) == (200, 60)
+    with pytest.raises(scorelab.UsageError, match="a Scenario runs at its own size"):
+        check(scorelab.load(town), tg, scale=0.5)
+    assert check(scorelab.load(town), tg)["people"] == 1000  # a Scenario object runs as it is
+
+
+def test_sd_and_tolerance_add_in_quadrature():
+    town = court(1000, "0.5 per year", days=30)
+    both = check(town, _entries_target(tolerance=0.1))["targets"][0]
+    assert both["sd"] == pytest.approx(math.sqrt(10_000 + 1000.0 ** 2))
+    fixed = check(town, _entries_target(sd=30, tolerance=0.004))["targets"][0]
+    assert fixed["sd"] == pytest.approx(50.0)
+    with pytest.raises(TargetsError, match="give sd, tolerance, or both"):
+        read_targets(_entries_target(sd=None))
+
+
+def test_bad_run_section_is_located(tmp_path):
+    tg = tmp_path / "t.yaml"
+    tg.write_text(yaml.safe_dump({**_entries_target(), "run": {"scale": -1, "days": 0, "seed": 3}}, sort_keys=False))
+    with pytest.raises(TargetsError) as e:
+        read_targets(tg)
+    text = str(e.value)
+    assert "run.scale: must be a number > 0" in text
+    assert "run.days: input should be greater than or equal to 1, got 0" in text
+    assert "run.seed: unknown field 'seed'" in text
+    assert all(line.startswith(f"{tg}:") for line in text.splitlines())
+
+
+def test_builtin_targets_are_read_by_name_and_run_at_their_scale():
+    tg = read_targets("national-2027")
+    assert Path(tg.label).as_posix().endswith("scorelab/presets/targets/national-2027.yaml")
+    with pytest.raises(TargetsError, match="cannot read: .*; built-in scenarios with targets: corporate, national-2027"):
+        read_targets("no-such-preset")
+    r = CliRunner().invoke(app, ["calibrate", "national-2027", "--targets", "national-2027", "--check"])
+    assert r.exit_code == 0, r.output
+    assert "ok (4 parameter(s), 4 target(s); scale:" in r.output and "factor 0.0001)" in r.output
+    assert "2018-01-01..2018-12-31 = 261.4" in r.output
+
+
+def test_evaluate_runs_the_scenarios_own_values_with_verdicts():
+    scen = court(2000, "0.5 per year", days=90)
+    # about 2000 x 0.79 adults x 0.5 x 90 / 365.25 = 195 listings expected
+    tg = {"parameters": {RATE: {"low": 0.05, "high": 5.0, "log": True, "unit": "per year"}},
+          "targets": [{"name": "near", "metric": ENTRIES, "total": "all", "value": 195, "sd": "poisson",
+                       "tolerance": 0.1, "source": "made up"},
+                      {"name": "far", "metric": ENTRIES, "total": "all", "value": 600, "sd": "poisson",
+                       "source": "made up"}],
+          "replicates": 3}
+    e = evaluate(scen, tg)
+    assert e.info["seeds"] == [1, 2, 3] and len(e.simulated[0]) == 3
+    assert e.fit.get_column("verdict").to_list() == ["within", "off"] and e.off == ["far"]
+    again = evaluate(scen, tg)
+    assert again.fit.equals(e.fit)  # deterministic for its seeds
+    # --set may give a fitted parameter another value: evaluate that one
+    high = evaluate(scen, tg, sets={RATE: "1.5 per year"})
+    assert high.fit.get_column("simulated")[0] > 2 * e.fit.get_column("simulated")[0]

@@ -60,8 +60,9 @@ _NOT_METRICS = ("run_id", "seed", "step", "day")
 _AGGREGATES_ONLY = "targets are aggregates (one number per date or window), never per-person rows"
 
 __all__ = [
-    "Calibration", "Parameter", "Target", "Targets", "TargetsError", "TargetsFile", "TrialRecord", "calibrate",
-    "check", "chi_square_sf", "metric_names", "read_targets",
+    "OFF_Z", "Calibration", "Evaluation", "Parameter", "RunSpec", "Target", "Targets", "TargetsError", "TargetsFile",
+    "TrialRecord", "builtin_targets", "calibrate", "check", "chi_square_sf", "evaluate", "metric_names",
+    "read_targets", "run_settings", "verdict",
 ]
 
 
@@ -210,7 +211,7 @@ class Target(_Strict):
     sd: Annotated[float | str, BeforeValidator(_sd)] | None = Field(
         None, description="its standard deviation, in the units of value, or 'poisson' (sqrt of the scaled value)")
     tolerance: Annotated[float, BeforeValidator(_positive)] | None = Field(
-        None, description="or: a relative standard deviation (0.1 = 10% of value)")
+        None, description="a relative standard deviation (0.1 = 10% of value); with sd, the two add in quadrature")
     scaled: bool = Field(True, description="multiply value and sd by the file's scale factor")
     source: str = Field(description="where the figure was published")
 
@@ -226,8 +227,8 @@ class Target(_Strict):
         given = [k for k in ("at", "total", "mean") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of at, total, mean (got {', '.join(given) or 'none'})")
-        if (self.sd is None) == (self.tolerance is None):
-            raise ValueError("give exactly one of sd, tolerance")
+        if self.sd is None and self.tolerance is None:
+            raise ValueError("give sd, tolerance, or both (they add in quadrature)")
         return self
 
     @property
@@ -250,6 +251,16 @@ class Scale(_Strict):
         return self
 
 
+class RunSpec(_Strict):
+    """How the scenario is run for these targets when the command (or the caller) does not say:
+    its ``--scale`` and ``run.days``."""
+
+    scale: Annotated[float, BeforeValidator(_positive)] | None = Field(
+        None, description="the --scale the scenario runs at (a share of its population.people); --scale overrides")
+    days: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="run.days (the targets' dates need no more); --days and --set run.days override")
+
+
 def _at_least_one(v: Any) -> Any:
     if isinstance(v, (dict, list)) and not v:
         raise ValueError("give at least one")
@@ -261,7 +272,9 @@ class TargetsFile(_Strict):
 
     description: str | None = None
     scale: Annotated[Scale, BeforeValidator(_scale)] | None = Field(
-        None, description="scale of the published figures to the simulated population")
+        None, description="scale of the published figures to the simulated population (default: "
+                          "population.people / population.represents)")
+    run: RunSpec | None = Field(None, description="the --scale and run.days the scenario runs at unless told")
     parameters: Annotated[dict[str, Parameter], BeforeValidator(_at_least_one)] = Field(
         description="scenario field path -> range or choices")
     targets: Annotated[list[Target], BeforeValidator(_at_least_one)] = Field(description="published aggregates")
@@ -283,9 +296,20 @@ class Targets:
         return _loader._locate(self.label, self.doc or _loader._Doc(), loc, message, key=key)
 
 
+#: the built-in scenarios' targets files: the published outcome figures each one reproduces
+TARGETS_DIR = _loader.PRESET_DIR / "targets"
+
+
+def builtin_targets(name: str) -> Path | None:
+    """The targets file of a built-in scenario (``presets/targets/<name>.yaml``), or None."""
+    path = TARGETS_DIR / f"{name}.yaml"
+    return path if "/" not in name and _loader._is_file(path) else None
+
+
 def read_targets(source: "str | Path | Mapping[str, Any] | Targets | TargetsFile") -> Targets:
-    """Read and validate a targets file (or plain data). Raises TargetsError with every
-    problem, each as ``file:line:col: field.path: message``."""
+    """Read and validate a targets file (or plain data); a name that is no file, such as
+    ``national-2027``, reads that built-in scenario's targets file. Raises TargetsError with
+    every problem, each as ``file:line:col: field.path: message``."""
     if isinstance(source, Targets):
         return source
     if isinstance(source, TargetsFile):
@@ -296,10 +320,17 @@ def read_targets(source: "str | Path | Mapping[str, Any] | Targets | TargetsFile
     else:
         label = str(source)
         path = Path(label)
+        builtin = None if _loader._is_file(path) or path.suffix in (".yaml", ".yml") else builtin_targets(label)
+        if builtin is not None:
+            label, path = str(builtin), builtin
         try:
             raw = path.read_bytes()
         except OSError as e:
-            raise TargetsError([Problem(label, None, None, "", f"cannot read: {e.strerror or e}")]) from None
+            hint = ""
+            if not path.suffix and "/" not in label:
+                names = sorted(p.stem for p in TARGETS_DIR.glob("*.yaml"))
+                hint = f"; built-in scenarios with targets: {', '.join(names)}"
+            raise TargetsError([Problem(label, None, None, "", f"cannot read: {e.strerror or e}{hint}")]) from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -421,8 +452,12 @@ def metric_names(scenario: "Scenario") -> list[str]:
 
 def _scale_factor(spec: TargetsFile, scenario: "Scenario") -> tuple[float, str]:
     s = spec.scale
-    if s is None:
-        return 1.0, "none (figures compared as published)"
+    if s is None:  # the population the scenario's own counts describe (docs/scale.md)
+        pop = scenario.population
+        if pop.represents is None:
+            return 1.0, "none (figures compared as published; the scenario names no population.represents)"
+        how = f"{pop.people:,} simulated people / {pop.represents:,} people the scenario describes (population.represents)"
+        return pop.scale, how
     if s.factor is not None:
         return s.factor, f"explicit factor {s.factor:.6g}"
     people = scenario.population.people
@@ -517,12 +552,7 @@ def _resolve(targets: Targets, scenario: "Scenario", names: list[str]) -> tuple[
             window = f"{t.how} {start + _dt.timedelta(days=a)}..{start + _dt.timedelta(days=b)}"
         f = factor if t.scaled else 1.0
         value = t.value * f
-        if t.sd == "poisson":
-            sd = math.sqrt(max(abs(value), 1.0))
-        elif t.sd is not None:
-            sd = float(t.sd) * f
-        else:
-            sd = float(t.tolerance) * abs(value)  # type: ignore[arg-type]
+        sd = math.hypot(_absolute_sd(t, value, f), float(t.tolerance or 0.0) * abs(value))
         if not sd > 0:
             msg = "a relative tolerance of a zero value is zero: give sd instead"
             problems.append(targets.problem(loc + ("tolerance",), msg))
@@ -538,6 +568,13 @@ def _resolve(targets: Targets, scenario: "Scenario", names: list[str]) -> tuple[
     if any(n > 1 for n in seen.values()):
         goals = [_Goal(g.index, f"{g.name} #{g.index}" if seen[g.name] > 1 else g.name, *_rest(g)) for g in goals]
     return params, goals, factor, how
+
+
+def _absolute_sd(t: Target, value: float, factor: float) -> float:
+    """The part of a target's sd given as ``sd`` (0 without one), scaled like its value."""
+    if t.sd == "poisson":
+        return math.sqrt(max(abs(value), 1.0))
+    return 0.0 if t.sd is None else float(t.sd) * factor
 
 
 def _rest(g: _Goal) -> tuple[Any, ...]:
@@ -635,17 +672,35 @@ class Calibration:
         return f"Calibration({vals}; chi_square={self.loss:.4g}, trials={self.trials.height})"
 
 
-def _prepare(scenario: Any, targets: Any, sets: Mapping[str, Any] | None) -> tuple[Any, ...]:
+def run_settings(spec: TargetsFile, scale: float | None = None,
+                 sets: Mapping[str, Any] | None = None) -> tuple[float | None, dict[str, Any]]:
+    """The ``--scale`` and the overrides a run for these targets uses: the targets file's ``run``
+    section (its scale, and its days as ``run.days``) unless ``scale`` or ``sets`` say otherwise."""
+    run = spec.run or RunSpec()
+    overrides = dict(sets or {})
+    if run.days is not None and "run.days" not in overrides:
+        overrides["run.days"] = run.days
+    return (scale if scale is not None else run.scale), overrides
+
+
+def _prepare(scenario: Any, targets: Any, sets: Mapping[str, Any] | None, scale: float | None = None,
+             fitting: bool = True) -> tuple[Any, ...]:
     from scorelab.scenario.loader import load
     from scorelab.scenario.model import Scenario as _Scenario
 
-    base = scenario if isinstance(scenario, _Scenario) else load(scenario, None)
-    if sets:
-        base = load(base.model_dump(mode="json", by_alias=True), dict(sets))
     tg = read_targets(targets)
     both = sorted(set(sets or ()) & set(tg.spec.parameters))
-    if both:
+    if both and fitting:
         raise UsageError(f"--set {both[0]}: this field is a calibrated parameter; leave it to the targets file")
+    if isinstance(scenario, _Scenario):  # taken as it is: its size and days are the caller's
+        if scale is not None:
+            raise UsageError("scale: give a scenario name, file or mapping to scale; a Scenario runs at its own size")
+        base = scenario
+        if sets:
+            base = load(base.model_dump(mode="json", by_alias=True), dict(sets))
+    else:
+        factor, overrides = run_settings(tg.spec, scale, sets)
+        base = load(scenario, overrides or None, factor)
     params, goals, factor, how = _resolve(tg, base, metric_names(base))
     return base, tg, params, goals, factor, how
 
@@ -655,15 +710,20 @@ def check(
     targets: "str | Path | Mapping[str, Any] | Targets | TargetsFile",
     *,
     sets: Mapping[str, Any] | None = None,
+    scale: float | None = None,
 ) -> dict[str, Any]:
     """Check a targets file against a scenario without running any trial: parameter paths
     and ranges, metric names, dates and windows, scale. Returns what would be fitted (the
     parameters, each target's window and scaled value and sd, the scale factor); raises
-    TargetsError with every problem located in the targets file."""
-    base, tg, params, goals, factor, how = _prepare(scenario, targets, sets)
+    TargetsError with every problem located in the targets file. A scenario given by name,
+    file or mapping is loaded as the targets file's ``run`` section says (``scale`` and
+    ``sets`` override it)."""
+    base, tg, params, goals, factor, how = _prepare(scenario, targets, sets, scale)
     return {
         "targets_file": tg.label,
         "scenario": base.name,
+        "people": base.population.people,
+        "days": base.run.days,
         "scale": {"factor": factor, "how": how},
         "parameters": {p.path: {"kind": p.spec.kind, "baseline": p.baseline} for p in params},
         "targets": [{"name": g.name, "metric": g.target.metric, "window": g.window, "value": g.value, "sd": g.sd}
@@ -682,12 +742,14 @@ def calibrate(
     out: str | Path | None = None,
     progress: Callable[[TrialRecord, TrialRecord | None, int], None] | None = None,
     command: str | None = None,
+    scale: float | None = None,
 ) -> Calibration:
     """Fit the targets file's parameters of ``scenario`` to its targets.
 
-    ``scenario``: a Scenario or anything ``scorelab.load`` accepts; ``sets`` are dotted
-    overrides applied first (as ``--set``). ``trials``, ``replicates`` and ``seed`` (of the
-    optimiser) override the targets file's. Replicate r of every trial runs with
+    ``scenario``: a Scenario (run as it is) or anything ``scorelab.load`` accepts (loaded at
+    the targets file's ``run.scale`` and ``run.days``; ``scale`` and a ``run.days`` in ``sets``
+    override them); ``sets`` are dotted overrides applied first (as ``--set``). ``trials``,
+    ``replicates`` and ``seed`` (of the optimiser) override the targets file's. Replicate r of every trial runs with
     ``run.seed + r``, so trials differ only by their parameters. With ``out`` a calibration
     folder is written there atomically. ``progress(trial, best, n_trials)`` is called after
     each trial. Raises TargetsError (located problems of the targets file), ScenarioError or
@@ -695,11 +757,10 @@ def calibrate(
     """
     import optuna
 
-    import scorelab
     from scorelab.results import commit, prepare
 
     t0 = time.perf_counter()
-    base, tg, params, goals, factor, scale_how = _prepare(scenario, targets, sets)
+    base, tg, params, goals, factor, scale_how = _prepare(scenario, targets, sets, scale)
     spec = tg.spec
     n_trials = spec.trials if trials is None else trials
     n_reps = spec.replicates if replicates is None else replicates
@@ -728,7 +789,7 @@ def calibrate(
             overrides = {p.path: p.override(values[p.path]) for p in params}
             t1 = time.perf_counter()
             try:
-                sims = [[g.compute(scorelab.run(base, {**overrides, "run.seed": s}).metrics) for g in goals] for s in seeds]
+                sims = _simulate(base, goals, overrides, seeds)
             except ScenarioError as e:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 rec = TrialRecord(n + 1, values, None, [math.nan] * len(goals), [None] * len(goals),
@@ -769,6 +830,74 @@ def calibrate(
         optuna.logging.set_verbosity(previous)
 
 
+def _simulate(base: "Scenario", goals: list[_Goal], overrides: Mapping[str, Any], seeds: list[int]) -> list[list[float]]:
+    """Each goal's aggregate in a run per seed (rows: seeds; columns: goals)."""
+    import scorelab
+
+    sims = []
+    for s in seeds:  # one run per seed serves every goal
+        metrics = scorelab.run(base, {**overrides, "run.seed": s}).metrics
+        sims.append([g.compute(metrics) for g in goals])
+    return sims
+
+
+#: a check's verdict is "off" when the simulated mean is more than this many sd from the target
+OFF_Z = 2.0
+
+
+def verdict(z: float) -> str:
+    """``within`` when |z| <= OFF_Z (the simulated mean lies within two of the target's sd), else ``off``."""
+    return "within" if abs(z) <= OFF_Z else "off"
+
+
+@dataclass
+class Evaluation:
+    """The scenario's own values run against a targets file (``evaluate``). ``fit`` has the columns
+    of fit.parquet plus ``verdict``; ``simulated`` holds each target's value in every replicate."""
+
+    fit: "pl.DataFrame"
+    simulated: list[list[float]]
+    scenario: "Scenario"
+    targets: Targets
+    info: dict[str, Any]
+
+    @property
+    def off(self) -> list[str]:
+        """The targets whose verdict is ``off``."""
+        return [r["target"] for r in self.fit.iter_rows(named=True) if r["verdict"] == "off"]
+
+
+def evaluate(
+    scenario: "Scenario | str | Path | Mapping[str, Any]",
+    targets: "str | Path | Mapping[str, Any] | Targets | TargetsFile",
+    *,
+    replicates: int | None = None,
+    sets: Mapping[str, Any] | None = None,
+    scale: float | None = None,
+) -> Evaluation:
+    """Run the scenario with its own values (nothing fitted) once per replicate (seeds
+    ``run.seed + r``, the file's ``replicates`` unless given) and compare each target with the
+    mean: the fit table of ``calibrate`` with a ``verdict`` per target (``verdict``). The
+    scenario is loaded as in ``calibrate`` (the targets file's ``run`` section); ``sets`` may
+    give the fitted parameters other values, to evaluate those."""
+    import polars as pl
+
+    base, tg, _params, goals, factor, how = _prepare(scenario, targets, sets, scale, fitting=False)
+    n_reps = tg.spec.replicates if replicates is None else replicates
+    if n_reps < 1:
+        raise UsageError(f"--replicates: must be >= 1, got {n_reps}")
+    seeds = [base.run.seed + r for r in range(n_reps)]
+    sims = _simulate(base, goals, {}, seeds)
+    per_goal = [list(col) for col in zip(*sims, strict=True)]
+    means = [math.fsum(col) / len(col) for col in per_goal]
+    fit = _fit_frame(goals, means, [_sd_of(tuple(col)) for col in per_goal], n_reps)
+    fit = fit.with_columns(pl.Series("verdict", [verdict(z) for z in fit.get_column("z")], dtype=pl.String))
+    info = {"scenario": base.name, "people": base.population.people, "days": base.run.days,
+            "scale": {"factor": factor, "how": how}, "run_scale": base.population.scale, "seeds": seeds,
+            "targets_file": tg.label}
+    return Evaluation(fit, per_goal, base, tg, info)
+
+
 def _sd_of(values: tuple[float, ...]) -> float | None:
     if len(values) < 2:
         return None
@@ -788,22 +917,8 @@ def _result(base: "Scenario", tg: Targets, params: list[_Param], goals: list[_Go
     fitted = {p.path: best.params[p.path] for p in params}
     overrides = {p.path: p.override(fitted[p.path]) for p in params}
     scenario = load(base.model_dump(mode="json", by_alias=True), overrides)
-    n_rep = len(run["seeds"])
-    rows = []
-    for j, g in enumerate(goals):
-        sim, sd = best.simulated[j], best.simulated_sd[j]
-        resid = sim - g.value
-        rows.append({
-            "target": g.name, "metric": g.target.metric, "window": g.window, "published": g.target.value,
-            "scaled": g.target.scaled, "value": g.value, "sd": g.sd, "simulated": sim, "simulated_sd": sd,
-            "simulated_se": None if sd is None else sd / math.sqrt(n_rep), "residual": resid, "z": resid / g.sd,
-            "relative_error": resid / g.value if g.value != 0 else None, "source": g.target.source,
-        })
-    schema = {"target": pl.String, "metric": pl.String, "window": pl.String, "published": pl.Float64,
-              "scaled": pl.Boolean, "value": pl.Float64, "sd": pl.Float64, "simulated": pl.Float64,
-              "simulated_sd": pl.Float64, "simulated_se": pl.Float64, "residual": pl.Float64, "z": pl.Float64,
-              "relative_error": pl.Float64, "source": pl.String}
-    fit = pl.DataFrame(rows, schema=schema)
+    fit = _fit_frame(goals, best.simulated, best.simulated_sd, len(run["seeds"]))
+    rows = fit.to_dicts()
     chi2 = math.fsum(r["z"] ** 2 for r in rows)
     dof = len(goals) - len(params)
     rel = [r["relative_error"] for r in rows if r["relative_error"] is not None]
@@ -878,6 +993,30 @@ def _result(base: "Scenario", tg: Targets, params: list[_Param], goals: list[_Go
     return Calibration(fitted=fitted, overrides=overrides, best_trial=best.number, loss=best.loss,  # type: ignore[arg-type]
                        statistics=stats, fit=fit, trials=pl.DataFrame(trial_cols), parameters=parameters,
                        scenario=scenario, info=info)
+
+
+_FIT_SCHEMA = {
+    "target": "String", "metric": "String", "window": "String", "published": "Float64", "scaled": "Boolean",
+    "value": "Float64", "sd": "Float64", "simulated": "Float64", "simulated_sd": "Float64", "simulated_se": "Float64",
+    "residual": "Float64", "z": "Float64", "relative_error": "Float64", "source": "String",
+}
+
+
+def _fit_frame(goals: list[_Goal], means: list[float], sds: list[float | None], n_rep: int) -> "pl.DataFrame":
+    """One row per target: the published and scaled figure, the simulated mean over ``n_rep``
+    replicates with its sd, and the residual, z and relative error (fit.parquet's columns)."""
+    import polars as pl
+
+    rows = []
+    for g, sim, sd in zip(goals, means, sds, strict=True):
+        resid = sim - g.value
+        rows.append({
+            "target": g.name, "metric": g.target.metric, "window": g.window, "published": g.target.value,
+            "scaled": g.target.scaled, "value": g.value, "sd": g.sd, "simulated": sim, "simulated_sd": sd,
+            "simulated_se": None if sd is None else sd / math.sqrt(n_rep), "residual": resid, "z": resid / g.sd,
+            "relative_error": resid / g.value if g.value != 0 else None, "source": g.target.source,
+        })
+    return pl.DataFrame(rows, schema={k: getattr(pl, v) for k, v in _FIT_SCHEMA.items()})
 
 
 def _near_bound(x: Any, s: Parameter) -> bool:

@@ -13,14 +13,16 @@ import typer
 
 def calibrate(
     source: Annotated[str, typer.Argument(help="a built-in scenario or a YAML file")],
-    targets: Annotated[str, typer.Option("--targets", help="targets file (YAML): parameters to fit, published aggregates")],
+    targets: Annotated[str, typer.Option("--targets", help="targets file (YAML): parameters to fit, published aggregates; "
+                                                            "a built-in scenario's name reads its own")],
     trials: Annotated[int | None, typer.Option(help="optimiser trials (default: the targets file's, else 40)")] = None,
     replicates: Annotated[int | None, typer.Option(help="runs per trial, seeds run.seed + 0, 1, ... (default: the file's, "
                                                          "else 1)")] = None,
     seed: Annotated[int | None, typer.Option(help="seed of the optimiser (default: the file's, else 0); simulation seeds "
                                                   "come from run.seed")] = None,
-    days: Annotated[int | None, typer.Option(help="override run.days")] = None,
-    scale: Annotated[float | None, typer.Option(help="multiply the population size")] = None,
+    days: Annotated[int | None, typer.Option(help="override run.days (default: the targets file's run.days, if any)")] = None,
+    scale: Annotated[float | None, typer.Option(help="multiply the population size (default: the targets file's "
+                                                     "run.scale, if any)")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key=value")] = None,
     out: Annotated[str | None, typer.Option(help="calibration folder (default calibrations/<scenario>-<time>)")] = None,
     check: Annotated[bool, typer.Option("--check", help="only check the targets file against the scenario; run nothing")] = False,
@@ -36,7 +38,7 @@ def calibrate(
     from rich.console import Console
     from rich.table import Table
 
-    from scorelab.calibrate import TrialRecord
+    from scorelab.calibrate import TrialRecord, read_targets, run_settings
     from scorelab.calibrate import calibrate as fit
     from scorelab.calibrate import check as check_targets
     from scorelab.cli import _fail, _load, _parse_sets, _with_days
@@ -46,11 +48,18 @@ def calibrate(
     for name, v, low in (("trials", trials, 1), ("replicates", replicates, 1), ("seed", seed, 0)):
         if v is not None and v < low:
             _fail([f"--{name}: must be >= {low}, got {v}"])
-    scenario = _load(source, sets, None, scale)
+    try:
+        tg = read_targets(targets)
+    except ScenarioError as e:
+        _fail([str(p) for p in e.problems])
     overrides = _parse_sets(sets)
+    # the targets file's run section (scale, days), unless --scale, --days or --set run.days say otherwise
+    run_scale, run_sets = run_settings(tg.spec, scale, overrides)
+    extra = [f"run.days={run_sets['run.days']}"] if "run.days" in run_sets and "run.days" not in overrides else []
+    scenario = _load(source, sets + extra, None, run_scale)
     if check:
         try:
-            plan = check_targets(scenario, targets, sets=overrides or None)
+            plan = check_targets(scenario, tg, sets=overrides or None)
         except ScenarioError as e:
             _fail([str(p) for p in e.problems])
         except UsageError as e:
@@ -88,7 +97,7 @@ def calibrate(
         err(f"trial {rec.number:>{width}}/{total}  {values}  chi2 {rec.loss:.4g}  {best_txt}  {rec.seconds:.1f} s{mark}")
 
     try:
-        c = fit(scenario, targets, trials=trials, replicates=replicates, seed=seed, sets=overrides or None,
+        c = fit(scenario, tg, trials=trials, replicates=replicates, seed=seed, sets=overrides or None,
                 out=folder, progress=progress, command=shlex.join(parts))
     except ScenarioError as e:
         _fail([str(p) for p in e.problems])
