@@ -232,24 +232,24 @@ def test_memory_estimate_model(monkeypatch):
 
 @pytest.mark.parametrize("name", ["rongcheng-2018", "national-2027"])
 def test_memory_estimate_counts_the_state_the_engine_allocates(name):
-    """The estimate's day-loop state per entity is the bytes of the state the engine allocates
-    (records and list slots aside, which the kernels grow and the estimate counts apart),
-    within 3 %; its contacts are at least the bytes
+    """The estimate's day-loop state is the bytes of the state the engine allocates (records,
+    list slots and the other arrays that grow aside, which the estimate counts apart), for the
+    number of firms the estimate guesses (people / 15), within 3 %; its contacts are at least the bytes
     of the layers a run builds (those its rules read), and less than 70 % over (it counts
     everyone as taking part in every layer, as if no age or internet limit held)."""
-    from scorelab.engine import kernel
+    from scorelab.engine import layout
     from scorelab.engine.plan import compile_plan
-    from scorelab.engine.simulation import RECORD_COLUMNS, _alloc_state
+    from scorelab.engine.simulation import _alloc_state, state_sizes
 
     sc = scorelab.load(name, {"population.people": 20_000})
     pop, contacts = scorelab.build_population(sc, layers="read")
     plan = compile_plan(sc, pop, contacts)
     S = _alloc_state(plan, pop)
-    entities = plan.params.n_people + plan.params.n_firms
-    per_entity = sum(getattr(S, k).nbytes for k in kernel.State._fields
-                     if k not in RECORD_COLUMNS and getattr(S, k).size >= entities) / entities
+    sizes = state_sizes(plan)
+    assert sum(getattr(S, a.name).nbytes for a in layout.STATE if not a.grown) == layout.fixed_bytes(sizes)
     est = memory.estimate(sc)
-    assert est.parts["day-loop state"] / (20_000 + 20_000 // 15) == pytest.approx(per_entity, rel=0.03)
+    guessed = layout.fixed_bytes(sizes._replace(firms=20_000 // 15))
+    assert est.parts["day-loop state"] == pytest.approx(guessed, rel=0.03)
     # every person counted as taking part in each layer (age and internet limits aside): high
     assert contacts.nbytes() <= est.parts["contacts"] < 1.7 * contacts.nbytes()
 

@@ -36,9 +36,12 @@ deleted but not freed, so they count).
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
+
+from scorelab.engine import layout
 
 #: Bytes per person of the population columns (docs/population.md), and of those the day loop
 #: does not read, which wait on disk while it runs (synth.population.PARKABLE).
@@ -151,24 +154,22 @@ def estimate(scenario: Any) -> Estimate:
         dims = 1
     else:
         dims = max(1, len(s.scoring.dimensions))
-    views = 2 + 2 * len({tuple(sorted(k.domains)) for k in s.consequences.values() if k.domains is not None})
+    # a pair of score views per distinct domain set a consequence may use, under purpose limitation
+    domain_sets = {tuple(sorted(k.domains)) for k in s.consequences.values() if k.domains is not None}
+    views = 2 + (2 * len(domain_sets) if s.safeguards.purpose_limitation else 0)
     caps = sum(1 for r in getattr(s.scoring, "rules", []) or [] if getattr(r, "cap_per_year", None) is not None)
     social = s.scoring.social is not None and s.scoring.social.weight > 0
+    association = s.scoring.association
     # lists whose members are kept in slots: the lists of consequences by list alone
     members = {x for k in s.consequences.values() if k.lists and not k.grades for x in k.lists}
-
-    per_entity = (  # the arrays of engine.simulation._alloc_state
-        views * dims * 8 + 8 + 1  # raw scores per view and dimension, total, grade
-        + caps * 10  # per-year cap: points so far, year (int16)
-        + 5 * 8 + 1  # income and losses in both worlds, money; employed
-        + n_lists + 4  # on_list; the first of the entity's list slots
-        + n_flags * (4 + 1 + 1 + 2)  # queue, truth, queued, last flag
-        + 9 + 4  # outcome counters (int8, wraps booked apart), record list head
-        + 8  # grade buckets (member and position)
-    ) + (16 * n / entities if social else 0)  # contacts' score sums (people only)
-    association = s.scoring.association
-    if association is not None:  # what contacts give (two views, int64) and how a person counts (people only)
-        per_entity += 17 * n / entities
+    regions = max(1, len(s.population.regions or ()))
+    sizes = layout.Sizes(  # the day-loop state's arrays (engine.layout.STATE), as the plan would size them
+        people=n, firms=firms, views=views, dims=dims, caps=caps, lists=n_lists, flags=n_flags,
+        channels=len(s.channels), grades=len(s.grades), regions=regions, consequences=len(s.consequences),
+        behaviours=len(s.behaviours), signatures=regions, member_lists=len(members),
+        steps=int(math.ceil(days / float(s.run.step))), retentions=len(s.channels), social=social,
+        association=association is not None,
+    )
 
     read = layers_read(s)
     layers = {
@@ -223,7 +224,7 @@ def estimate(scenario: Any) -> Estimate:
         "contacts": contacts,
         "building (transient)": n * BUILD_TRANSIENT_BYTES,
         "plan": plan,
-        "day-loop state": entities * per_entity,
+        "day-loop state": layout.fixed_bytes(sizes),
         # list slots, and members of lists kept per region (4 B each, segments and their array
         # grown by doubling)
         "list slots": entities * SLOTS_PER_ENTITY_LIST * (n_lists * 2 * SLOT_BYTES + len(members) * 4 * 4),

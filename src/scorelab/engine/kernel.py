@@ -17,35 +17,59 @@ from numba.core import types
 from numba.experimental import structref
 from numba.extending import overload
 
+from scorelab.engine.layout import (
+    ASSOCIATION_COLUMNS, BLOCKS, CONSEQUENCE_COLUMNS, ERROR_NAMES, FLAG_COLUMNS, IDENTIFICATION_COLUMNS, LIST_COLUMNS,
+    N_COUNTERS, N_CURSORS, N_OUTCOMES, STATE,
+)
 from scorelab.engine.lending import lend
 from scorelab.engine.plan import ASSOCIATION_UNIT, MIS_ANYONE, MIS_HOUSEHOLD, Params
 from scorelab.engine.prefetch import prefetch
 from scorelab.rng import fixed_unit, philox, poisson_from_uniform, to_unit, uniform
 from scorelab.synth import drawn
 
-State = namedtuple(
-    "State",
-    [
-        "raw", "soc", "total", "grade", "cap_acc", "cap_year",
-        "income_f", "income_t", "loss_f", "loss_t", "money", "employed",
-        "on_list", "ls_head", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend", "ls_wpos", "ls_cause",
-        "ls_hits", "cal_head", "la_ent", "la_list", "la_step",
-        "l_stock",
-        "w_mem", "w_base", "w_cap", "w_n",
-        "q_ent", "q_truth", "q_head", "q_len", "queued", "last_flag", "f_budget",
-        "r_subj", "r_actor", "r_beh", "r_chan", "r_step", "r_flags", "r_prev", "od_rec", "od_val", "vis_start",
-        "p_subj", "p_actor", "p_beh", "p_step", "p_vis", "p_flags", "p_next",
-        "subj_head", "ch_pend", "cur", "cnt",
-        "ghist", "ssum", "money_r", "own", "mb_i", "mb_x", "mb_key", "pf", "gb_mem", "gb_pos", "gb_lo",
-        "out", "carry", "cov", "risk", "id_p",
-        "asc", "amark", "aq",
-    ],
-)
+#: The day-loop state: the arrays of engine.layout.STATE, in its order
+State = namedtuple("State", [a.name for a in STATE])
 
 #: The per-step metrics matrix (steps x columns) and its column offsets (``MO_*`` indices). One
 #: lent handle instead of two arrays: an array argument costs every call a reference count
 #: (a function call even when lent) and some dozen words of arguments.
 Metrics = namedtuple("Metrics", ["M", "MO"])
+
+
+@nb.njit(cache=True, inline="always")
+def cell(Q, block, i):
+    """Metric column i of a block of one column per item (events, grades...)."""
+    return Q.MO[block] + i
+
+
+@nb.njit(cache=True, inline="always")
+def list_cell(Q, l, col):
+    """List l's metric column ``col`` (LC_*)."""
+    return Q.MO[MO_LIST] + L_COLS * l + col
+
+
+@nb.njit(cache=True, inline="always")
+def flag_cell(Q, f, col):
+    """Flag f's metric column ``col`` (FC_*)."""
+    return Q.MO[MO_FLAG] + F_COLS * f + col
+
+
+@nb.njit(cache=True, inline="always")
+def cons_cell(Q, k, col):
+    """Consequence k's metric column ``col`` (CC_*)."""
+    return Q.MO[MO_CONS] + K_COLS * k + col
+
+
+@nb.njit(cache=True, inline="always")
+def id_cell(Q, row, col):
+    """The metric column ``col`` (IC_*) of the identifying channel of row ``row`` (P.c_id_row)."""
+    return Q.MO[MO_ID] + ID_COLS * row + col
+
+
+@nb.njit(cache=True, inline="always")
+def record_cell(Q, c, err):
+    """Channel c's records of error ``err`` (an index of ERROR_NAMES)."""
+    return Q.MO[MO_REC] + N_ERRORS * c + err
 
 # The kernels receive Params, State and Metrics as numba StructRefs: passed by reference, they compile
 # in a fraction of the time a 100-field namedtuple takes (which numba passes by value).
@@ -147,7 +171,8 @@ def make_metrics(nt):
     return _to_struct(nt)
 
 # metric column offsets (MO indices)
-MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_ID, MO_ASSOC = range(12)
+MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_ID, MO_ASSOC = range(
+    len(BLOCKS))
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
                    "ls_wpos", "ls_cause", "ls_hits", "la_ent", "la_list", "la_step", "od_rec", "od_val", "w_mem",
@@ -157,35 +182,36 @@ GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_sinc
 # records whose points float32 does not hold exactly, the used length of the member segments,
 # the counters' carries, listing appeals waiting, the association term's fading queue (its
 # head and length)
-C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD, C_WTOP, C_NCARRY, C_NLA, C_AQH, C_AQN = range(14)
-N_CNT = 14
+N_CNT = N_COUNTERS
+C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD, C_WTOP, C_NCARRY, C_NLA, C_AQH, C_AQN = range(N_CNT)
 # per-entity outcome counters: rows of S.out, int8; a count past int8's range wraps there and
 # the wrap is booked in S.carry (entity, counter, sign), so counts stay exact
 # (engine.simulation.counters) at 1 byte each, since few come near 127 (a carry costs 8 B
 # for 256 counts)
+N_OUT = N_OUTCOMES
 (OUT_SUPP, OUT_REFUSED, OUT_SANCTIONS, OUT_REWARDS, OUT_WRONGFUL, OUT_ASSOC, OUT_FLAGGED, OUT_INVESTIGATED,
- OUT_RECORDS_ERR) = range(9)
-N_OUT = 9
+ OUT_RECORDS_ERR) = range(N_OUT)
 # cur slots: the next record (id) the recovery and appeal walks look at, the next listing appeal;
 # the expiry walk of the channels whose records are kept P.ttl_vals[g] steps is at
 # cur[CUR_TTL + g] (one walk per distinct retention, not per channel). Record ids follow
 # visibility, so each walk is a cursor.
-CUR_RECOVERY, CUR_APPEAL, CUR_LAPPEAL, CUR_TTL = 0, 1, 2, 3
+CUR_RECOVERY, CUR_APPEAL, CUR_LAPPEAL = range(N_CURSORS)
+CUR_TTL = N_CURSORS
 # Why an entity is on a list (list slot's ls_cause): its records, its grade, a promotion from
 # the feeding list, its grade on day 0; a value f >= 0 is the investigation of flag f. A joint
 # listing (a firm's representative) is bit 4 of on_list. What a removed record caused is
 # re-examined by the cause (``reexamine``).
 CAUSE_RECORDS, CAUSE_GRADE, CAUSE_PROMOTION, CAUSE_START = -1, -2, -3, -4
-# metric columns per list (MO_LIST + L_COLS * l + LC_*) and per flag (MO_FLAG + F_COLS * f + FC_*)
+# metric columns per list, flag, consequence and identifying channel, numbered from the names
+# in engine.layout (written through list_cell, flag_cell, cons_cell, id_cell)
+L_COLS, F_COLS, K_COLS, ID_COLS = len(LIST_COLUMNS), len(FLAG_COLUMNS), len(CONSEQUENCE_COLUMNS), len(IDENTIFICATION_COLUMNS)
 (LC_STOCK, LC_ENTRIES, LC_EXITS, LC_WRONGFUL, LC_WSTOCK, LC_OVERTURNED, LC_APPEALED, LC_WOVERTURNED, LC_WDAYS,
- LC_WSANCTIONS) = range(10)
-L_COLS = 10
-FC_RAISED, FC_TRUE, FC_FALSE, FC_INVESTIGATED, FC_BACKLOG, FC_WITHDRAWN, FC_INV_OVERTURNED = range(7)
-F_COLS = 7
-# metric columns per identification channel (MO_ID + ID_COLS * P.c_id_row[c] + IC_*): faces
-# captured, of listed people among them, listed people recognised, false alerts on bystanders
-IC_SCANNED, IC_LISTED, IC_HITS, IC_FALSE = range(4)
-ID_COLS = 4
+ LC_WSANCTIONS) = range(L_COLS)
+FC_RAISED, FC_TRUE, FC_FALSE, FC_INVESTIGATED, FC_BACKLOG, FC_WITHDRAWN, FC_INV_OVERTURNED = range(F_COLS)
+CC_APPLIED, CC_WRONGFUL, CC_ASSOC, CC_MONEY, CC_SUCCESSES = range(K_COLS)
+IC_SCANNED, IC_LISTED, IC_HITS, IC_FALSE = range(ID_COLS)
+AC_DOWN, AC_UP, AC_MEAN = range(len(ASSOCIATION_COLUMNS))
+N_ERRORS = len(ERROR_NAMES)
 # S.queued bits per (flag, entity): waiting in the national queue; the last flag was
 # investigated; the last flag was true (what a withdrawal or an overturned investigation reads)
 Q_WAITING, Q_INVESTIGATED, Q_TRUE = 1, 2, 4
@@ -881,10 +907,9 @@ def _enter_one(P, S, Q, l, e, s, wrongful, joint, cause):
     S.ls_since[i] = s
     S.ls_cause[i] = cause
     S.l_stock[0, l] += 1
-    base = Q.MO[MO_LIST] + L_COLS * l
-    Q.M[s, base + LC_ENTRIES] += 1
+    Q.M[s, list_cell(Q, l, LC_ENTRIES)] += 1
     if wrongful:
-        Q.M[s, base + LC_WRONGFUL] += 1
+        Q.M[s, list_cell(Q, l, LC_WRONGFUL)] += 1
         S.l_stock[1, l] += 1
         if not joint and P.la_p > 0.0 and uniform(P.k_lappeal[0], P.k_lappeal[1], e, s, l, 0) < P.la_p:
             queue_list_appeal(S, l, e, s)  # (a joint listing follows the firm's)
@@ -938,19 +963,18 @@ def _leave_one(P, S, Q, l, e, s, how):
     wrongful = (S.on_list[l, e] & 2) != 0
     S.on_list[l, e] = 0
     S.l_stock[0, l] -= 1
-    base = Q.MO[MO_LIST] + L_COLS * l
-    Q.M[s, base + LC_EXITS] += 1
+    Q.M[s, list_cell(Q, l, LC_EXITS)] += 1
     i = find_slot(S, l, e)
     if wrongful:
         S.l_stock[1, l] -= 1
     if how != EXIT_RULE:  # dated: the step's row; history (entries, sanctions) stays as it was
-        Q.M[s, base + LC_OVERTURNED] += 1
+        Q.M[s, list_cell(Q, l, LC_OVERTURNED)] += 1
         if how == EXIT_APPEALED:
-            Q.M[s, base + LC_APPEALED] += 1
+            Q.M[s, list_cell(Q, l, LC_APPEALED)] += 1
         if wrongful:
-            Q.M[s, base + LC_WOVERTURNED] += 1
-            Q.M[s, base + LC_WDAYS] += (s - S.ls_since[i]) * P.dt
-            Q.M[s, base + LC_WSANCTIONS] += S.ls_hits[i]
+            Q.M[s, list_cell(Q, l, LC_WOVERTURNED)] += 1
+            Q.M[s, list_cell(Q, l, LC_WDAYS)] += (s - S.ls_since[i]) * P.dt
+            Q.M[s, list_cell(Q, l, LC_WSANCTIONS)] += S.ls_hits[i]
     row = P.l_watch_row[l]
     if row >= 0:  # swap-remove from the region's member segment
         r = P.ent_city[e]
@@ -1032,9 +1056,8 @@ def raise_flags(P, S, Q, r, s):
         S.last_flag[f, e] = s + 1
         S.queued[f, e] = Q_WAITING
         push_pending(S, f, e, 1 if truth else 0)
-        base = Q.MO[MO_FLAG] + F_COLS * f
-        Q.M[s, base + FC_RAISED] += 1
-        Q.M[s, base + (FC_TRUE if truth else FC_FALSE)] += 1
+        Q.M[s, flag_cell(Q, f, FC_RAISED)] += 1
+        Q.M[s, flag_cell(Q, f, FC_TRUE if truth else FC_FALSE)] += 1
         bump(S, OUT_FLAGGED, e, 1)
 
 
@@ -1048,7 +1071,7 @@ def make_visible(P, S, Q, r, s):
     S.r_prev[r] = S.subj_head[e]
     S.subj_head[e] = r
     err = rec_err(S, r)
-    Q.M[s, Q.MO[MO_REC] + 3 * c + err] += 1
+    Q.M[s, record_cell(Q, c, err)] += 1
     if err:
         bump(S, OUT_RECORDS_ERR, e, 1)
     if P.scheme == 0:
@@ -1159,7 +1182,7 @@ def remove_record(P, S, Q, r, state, s):
         return
     set_state(S, r, state)
     revert(P, S, Q, r, s)
-    Q.M[s, Q.MO[MO_REMOVED] + (0 if state == REMOVED_APPEAL else 1)] += 1
+    Q.M[s, cell(Q, MO_REMOVED, 0 if state == REMOVED_APPEAL else 1)] += 1
     reexamine(P, S, Q, r, s)
 
 
@@ -1232,12 +1255,11 @@ def judge_flag(P, S, Q, f, e, s):
         return -1
     S.queued[f, e] = 0
     S.last_flag[f, e] = 0
-    base = Q.MO[MO_FLAG] + F_COLS * f
     if q & Q_WAITING:
         push_pending(S, f, e, WITHDRAW)
-        Q.M[s, base + FC_WITHDRAWN] += 1
+        Q.M[s, flag_cell(Q, f, FC_WITHDRAWN)] += 1
         return -1
-    Q.M[s, base + FC_INV_OVERTURNED] += 1
+    Q.M[s, flag_cell(Q, f, FC_INV_OVERTURNED)] += 1
     if P.f_points[f] != 0.0 and P.scheme == 0:
         add_points(P, S, Q, e, -P.f_points[f], (q & Q_TRUE) != 0, s)
     l = P.f_list[f]
@@ -1553,15 +1575,15 @@ def search_face(P, S, Q, e, b, s, c, u, u_appeal):
     listed, e is recognised with the hit rate (a true record); otherwise e, the bystander who
     was scanned, raises a false alert with probability 1 - (1 - f)^W (S.id_p), and the record
     (a false match, erroneous) is about e. A face that matches nobody leaves no record."""
-    col = Q.MO[MO_ID] + ID_COLS * P.c_id_row[c]
-    Q.M[s, col + IC_SCANNED] += 1
+    row = P.c_id_row[c]
+    Q.M[s, id_cell(Q, row, IC_SCANNED)] += 1
     if S.on_list[P.c_id_list[c], e] & 1:
-        Q.M[s, col + IC_LISTED] += 1
+        Q.M[s, id_cell(Q, row, IC_LISTED)] += 1
         if u < P.c_id_hit[c]:
-            Q.M[s, col + IC_HITS] += 1
+            Q.M[s, id_cell(Q, row, IC_HITS)] += 1
             new_record(P, S, Q, e, e, b, c, s, 0, 0)
     elif u < S.id_p[c]:
-        Q.M[s, col + IC_FALSE] += 1
+        Q.M[s, id_cell(Q, row, IC_FALSE)] += 1
         new_record(P, S, Q, e, e, b, c, s, 2, 1 if u_appeal < P.appeal_p * P.appeal_success else 0)
 
 
@@ -1829,19 +1851,19 @@ def _stocks(P, Q, s, ghist, l_stock, q_len, ssum, money_r):
     region in region order, so they do not depend on which worker ran which region."""
     G = P.g_from.shape[0]
     for g in range(G):
-        Q.M[s, Q.MO[MO_GRADE] + g] = ghist[0, g]
-        Q.M[s, Q.MO[MO_FGRADE] + g] = ghist[1, g]
+        Q.M[s, cell(Q, MO_GRADE, g)] = ghist[0, g]
+        Q.M[s, cell(Q, MO_FGRADE, g)] = ghist[1, g]
     for l in range(P.l_actor.shape[0]):
-        Q.M[s, Q.MO[MO_LIST] + L_COLS * l + LC_STOCK] = l_stock[0, l]
-        Q.M[s, Q.MO[MO_LIST] + L_COLS * l + LC_WSTOCK] = l_stock[1, l]
+        Q.M[s, list_cell(Q, l, LC_STOCK)] = l_stock[0, l]
+        Q.M[s, list_cell(Q, l, LC_WSTOCK)] = l_stock[1, l]
     for f in range(P.f_beh.shape[0]):
-        Q.M[s, Q.MO[MO_FLAG] + F_COLS * f + FC_BACKLOG] = q_len[f]
+        Q.M[s, flag_cell(Q, f, FC_BACKLOG)] = q_len[f]
     R = ssum.shape[0]
     for k in range(P.k_kind.shape[0]):
         acc = 0.0
         for r in range(R):
             acc += money_r[r, k]
-        Q.M[s, Q.MO[MO_CONS] + 5 * k + 3] = acc
+        Q.M[s, cons_cell(Q, k, CC_MONEY)] = acc
     n_scored = 0
     for g in range(G):
         n_scored += ghist[0, g]
@@ -1852,8 +1874,8 @@ def _stocks(P, Q, s, ghist, l_stock, q_len, ssum, money_r):
             s0 += ssum[r, 0]
             s1 += ssum[r, 1]
         mean = s0 / n_scored
-        Q.M[s, Q.MO[MO_SCORE]] = mean
-        Q.M[s, Q.MO[MO_SCORE] + 1] = math.sqrt(max(0.0, s1 / n_scored - mean * mean))
+        Q.M[s, cell(Q, MO_SCORE, 0)] = mean
+        Q.M[s, cell(Q, MO_SCORE, 1)] = math.sqrt(max(0.0, s1 / n_scored - mean * mean))
     if P.as_on:  # people marked down and up by their contacts, and the term's mean, at the step's end
         down = 0.0
         up = 0.0
@@ -1862,9 +1884,9 @@ def _stocks(P, Q, s, ghist, l_stock, q_len, ssum, money_r):
             down += ssum[r, 2]
             up += ssum[r, 3]
             acc += ssum[r, 4]
-        Q.M[s, Q.MO[MO_ASSOC]] = down
-        Q.M[s, Q.MO[MO_ASSOC] + 1] = up
-        Q.M[s, Q.MO[MO_ASSOC] + 2] = acc / n_scored if n_scored > 0 else 0.0
+        Q.M[s, cell(Q, MO_ASSOC, AC_DOWN)] = down
+        Q.M[s, cell(Q, MO_ASSOC, AC_UP)] = up
+        Q.M[s, cell(Q, MO_ASSOC, AC_MEAN)] = acc / n_scored if n_scored > 0 else 0.0
 
 
 @nb.njit(cache=True, inline="always")
@@ -1912,10 +1934,10 @@ def behaviour_candidate(P, S, Q, b, e, s, j, u, fac, has_dyn, risk, deterred, on
     twin = u < a_t
     fact = u < a_f
     if twin:
-        Q.M[s, Q.MO[MO_TWIN] + b] += 1
+        Q.M[s, cell(Q, MO_TWIN, b)] += 1
         change_income(P, S.income_t, S.loss_t, e, P.b_income[b], s)
     if fact:
-        Q.M[s, Q.MO[MO_EVENTS] + b] += 1
+        Q.M[s, cell(Q, MO_EVENTS, b)] += 1
         change_income(P, S.income_f, S.loss_f, e, P.b_income[b], s)
         if on:
             observe(P, S, Q, e, b, s, j)
@@ -2250,17 +2272,16 @@ def apply_consequence(P, S, Q, k, e, s, u, u2):
     kind = P.k_kind[k]
     if kind == 5 and (S.employed[e] & 1) == 0:
         return  # nobody to dismiss
-    base = Q.MO[MO_CONS] + 5 * k
-    Q.M[s, base] += 1
+    Q.M[s, cons_cell(Q, k, CC_APPLIED)] += 1
     if wrongful:
-        Q.M[s, base + 1] += 1
+        Q.M[s, cons_cell(Q, k, CC_WRONGFUL)] += 1
         bump(S, OUT_WRONGFUL, e, 1)
         for l in range(P.k_lists.shape[1]):  # the wrongful listing it rests on, if any (counted if lifted)
             if P.k_lists[k, l] and (S.on_list[l, e] & 3) == 3:
                 S.ls_hits[find_slot(S, l, e)] += 1
                 break
     if assoc:
-        Q.M[s, base + 2] += 1
+        Q.M[s, cons_cell(Q, k, CC_ASSOC)] += 1
         bump(S, OUT_ASSOC, e, 1)
     if kind == 0:
         bump(S, OUT_REFUSED, e, 1)
@@ -2277,7 +2298,7 @@ def apply_consequence(P, S, Q, k, e, s, u, u2):
         if P.k_out_on[k]:  # a random outcome by grade: success or failure points
             if u2 < P.k_out_p[k, S.grade[e]]:
                 pts = P.k_out_succ[k]
-                Q.M[s, base + 4] += 1
+                Q.M[s, cons_cell(Q, k, CC_SUCCESSES)] += 1
             else:
                 pts = P.k_out_fail[k]
         add_points(P, S, Q, e, pts, not wrongful, s)
@@ -2311,7 +2332,7 @@ def add_points(P, S, Q, e, pts, in_true_views, s):
 
 @nb.njit(cache=True)
 def investigate(P, S, Q, f, e, truth, s):
-    Q.M[s, Q.MO[MO_FLAG] + F_COLS * f + FC_INVESTIGATED] += 1
+    Q.M[s, flag_cell(Q, f, FC_INVESTIGATED)] += 1
     bump(S, OUT_INVESTIGATED, e, 1)
     change_income(P, S.income_f, S.loss_f, e, P.f_income[f], s)
     if P.f_points[f] != 0.0 and P.scheme == 0:

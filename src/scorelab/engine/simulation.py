@@ -35,8 +35,9 @@ from pathlib import Path
 from scorelab.jit_cache import nb
 import numpy as np
 
-from scorelab.engine import kernel
+from scorelab.engine import kernel, layout
 from scorelab.engine.checkpoint import Checkpoint, restore_state
+from scorelab.engine.layout import IDENTITY_COLUMNS, POOL_COLUMNS, RECORD_COLUMNS, metric_layout  # noqa: F401 (re-exported)
 from scorelab.engine.plan import ASSOCIATION_UNIT, Plan, class_codes, compile_plan
 from scorelab.errors import UsageError
 from scorelab.memory import release
@@ -45,44 +46,8 @@ from scorelab.scenario.model import Scenario
 from scorelab.synth.contacts import Contacts
 from scorelab.synth.population import Population
 
-# 20 bytes a record; record ids (and the subject's chain) are int32. The step a record became
-# visible follows from its id (kernel.first_id), and its points as applied from its flags
-# (kernel.rec_delta): neither has a column.
-RECORD_COLUMNS = {
-    "r_subj": np.int32, "r_actor": np.int32, "r_beh": np.int16, "r_chan": np.uint8, "r_step": np.int32,
-    # error, state, applied, appealed, and whether the points as applied are none, the rule's
-    # or kept apart (kernel.ERR_BITS, ..., kernel.rec_delta)
-    "r_flags": np.uint8, "r_prev": np.int32,
-}
-#: Record columns only the records handed back read (the day loop never does): a run that
-#: keeps no records keeps them empty (12 bytes a record instead of 20).
-IDENTITY_COLUMNS = ("r_actor", "r_step")
-#: The pool of delayed records (made, not yet visible): a record id is given when a record
-#: becomes visible, so the pool holds what a record is until then, in its channel's queue.
-POOL_COLUMNS = {"p_subj": np.int32, "p_actor": np.int32, "p_beh": np.int16, "p_step": np.int32,
-                "p_vis": np.int32, "p_flags": np.uint8, "p_next": np.int32}
 #: Most records one process can hold (record ids are int32).
 MAX_RECORDS = 2**31 - 1
-ERROR_NAMES = ("true", "misattributed", "false_match")
-#: Per identifying channel, in the order of kernel.IC_*: faces captured (and searched), those of
-#: listed people, listed people recognised, false alerts (unlisted people matched: bystanders stopped)
-IDENTIFICATION_COLUMNS = ("scanned", "scanned_listed", "hits", "false_alerts")
-#: With the association term, at each step's end: scored people whose contacts lower their
-#: score, those whose contacts raise it, and the term's mean over scored people (points)
-ASSOCIATION_COLUMNS = ("association.marked_down", "association.marked_up", "association.points_mean")
-#: Per-list metric columns, in the order of kernel.LC_*: the stock and the stock of wrongful
-#: listings at the end of the step; entries, exits (by the exit rule or lifted), wrongful
-#: entries; listings lifted because what listed the entity was removed or the listing was
-#: appealed ("overturned", of which "appealed" on an appeal of the listing itself); of the
-#: wrongful ones lifted: how many, the days they had stood, and the wrongful sanctions they
-#: had driven until then.
-LIST_COLUMNS = ("stock", "entries", "exits", "wrongful_entries", "wrongful_stock", "overturned", "appealed",
-                "wrongful_overturned", "wrongful_days_overturned", "wrongful_sanctions_overturned")
-#: Per-flag metric columns, in the order of kernel.FC_*: raised, true, false, investigated, the
-#: backlog at the end of the step; flags withdrawn from the queue and investigations overturned
-#: because what raised them was removed.
-FLAG_COLUMNS = ("raised", "true", "false", "investigated", "backlog", "withdrawn", "investigations_overturned")
-assert len(LIST_COLUMNS) == kernel.L_COLS and len(FLAG_COLUMNS) == kernel.F_COLS
 
 
 @dataclass
@@ -109,93 +74,30 @@ class RunOutput:
         return float(sum(v.sum() for k, v in self.metrics.items() if k.startswith(prefix) and k.endswith(suffix)))
 
 
-def metric_layout(plan: Plan) -> tuple[np.ndarray, list[str]]:
-    """Column offsets (kernel.MO_*) and names of the per-step metrics."""
-    names: list[str] = []
-    offsets = []
-
-    def block(labels: list[str]) -> None:
-        offsets.append(len(names))
-        names.extend(labels)
-
-    block([f"events.{b}" for b in plan.behaviour_names])
-    block([f"events_twin.{b}" for b in plan.behaviour_names])
-    block([f"records.{c}.{x}" for c in plan.channel_names for x in ERROR_NAMES])
-    block(["records_removed.appeal", "records_removed.deleted"])
-    block([f"consequences.{k}.{x}" for k in plan.consequence_names
-           for x in ("applied", "wrongful", "association", "money", "successes")])
-    block([f"lists.{l}.{x}" for l in plan.list_names for x in LIST_COLUMNS])
-    block([f"flags.{f}.{x}" for f in plan.flag_names for x in FLAG_COLUMNS])
-    block([f"grades.{g}" for g in plan.grade_names])
-    block([f"firm_grades.{g}" for g in plan.grade_names])
-    block(["score.mean", "score.sd"])
-    block([f"identification.{c}.{x}" for c in plan.identifying_names for x in IDENTIFICATION_COLUMNS])
-    block(list(ASSOCIATION_COLUMNS) if plan.params.as_on else [])
-    return np.array(offsets, dtype=np.int64), names
+def state_sizes(plan: Plan) -> layout.Sizes:
+    """What the day-loop state's shapes depend on, for this plan (``engine.layout``)."""
+    P = plan.params
+    return layout.Sizes(
+        people=P.n_people, firms=P.n_firms, views=P.n_views, dims=P.n_dims,
+        caps=int(P.cap_row.max(initial=-1) + 1), lists=len(plan.list_names), flags=len(plan.flag_names),
+        channels=len(plan.channel_names), grades=len(plan.grade_names), regions=P.city_join.shape[0],
+        consequences=P.k_kind.shape[0], behaviours=len(plan.behaviour_names), signatures=P.sig_ok.shape[0],
+        member_lists=int(max(P.l_watch_row.max(initial=-1) + 1, 0)), steps=P.n_steps,
+        retentions=len(P.ttl_vals), social=P.soc_w > 0, association=bool(P.as_on),
+    )
 
 
 def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> kernel.State:
-    """Zeroed day-loop state; ``own`` marks the regions this state runs (default: all)."""
-    P = plan.params
-    N, F = P.n_people, P.n_firms
-    E = N + F
-    L = len(plan.list_names)
-    FL = len(plan.flag_names)
-    C = len(plan.channel_names)
-    G = len(plan.grade_names)
-    W = int(max(P.l_watch_row.max(initial=-1) + 1, 0))
-    R = P.city_join.shape[0]
-    K = P.k_kind.shape[0]
-    n_caps = int(P.cap_row.max(initial=-1) + 1)
-    income = np.concatenate([pop.income.astype(np.float64), np.zeros(F)])
-    employed = np.concatenate([(pop.employer >= 0).astype(np.uint8) * 3, np.zeros(F, dtype=np.uint8)])
-    rec = {k: np.zeros(0, dtype=t) for k, t in (RECORD_COLUMNS | POOL_COLUMNS).items()}
-    cnt = np.zeros(kernel.N_CNT, dtype=np.int64)
-    cnt[kernel.C_PFREE] = cnt[kernel.C_LFREE] = -1
-    return kernel.State(
-        # contacts' score sums only with the social term (no other kernel reads them)
-        raw=np.zeros((P.n_views, E, P.n_dims)), soc=np.zeros((2, N if P.soc_w > 0 else 0)), total=np.zeros(E),
-        grade=np.zeros(E, dtype=np.uint8), cap_acc=np.zeros((n_caps, E)), cap_year=np.full((n_caps, E), -1, dtype=np.int16),
-        income_f=income.copy(), income_t=income.copy(), loss_f=np.zeros(E), loss_t=np.zeros(E), money=np.zeros(E),
-        employed=employed,
-        # list slots (grown by the kernels): an entity's listing step and pending review per list
-        on_list=np.zeros((L, E), dtype=np.uint8), ls_head=np.full(E, -1, dtype=np.int32),
-        ls_list=np.zeros(0, dtype=np.int16), ls_ent=np.zeros(0, dtype=np.int32), ls_since=np.zeros(0, dtype=np.int32),
-        ls_next=np.zeros(0, dtype=np.int32), ls_cal=np.zeros(0, dtype=np.int32), ls_pend=np.zeros(0, dtype=np.uint8),
-        ls_wpos=np.zeros(0, dtype=np.int32), od_rec=np.zeros(0, dtype=np.int32), od_val=np.zeros(0),
-        # why an entity is on the list (kernel.CAUSE_*), and the wrongful sanctions the listing drove
-        ls_cause=np.zeros(0, dtype=np.int16), ls_hits=np.zeros(0, dtype=np.int32),
-        cal_head=np.full(P.n_steps + 1, -1, dtype=np.int64),
-        # upheld appeals of wrongful listings, in listing order (grown by the kernels)
-        la_ent=np.zeros(0, dtype=np.int32), la_list=np.zeros(0, dtype=np.int16), la_step=np.zeros(0, dtype=np.int32),
-        # stock of each list, and of its wrongful listings
-        l_stock=np.zeros((2, L), dtype=np.int64),
-        # members of lists kept per region, in per-region segments (grown by the kernels)
-        w_mem=np.zeros(0, dtype=np.int32), w_base=np.zeros((W, R), dtype=np.int64),
-        w_cap=np.zeros((W, R), dtype=np.int64), w_n=np.zeros((W, R), dtype=np.int64),
-        q_ent=np.zeros((FL, E + 1), dtype=np.int32), q_truth=np.zeros((FL, E + 1), dtype=np.uint8),
-        q_head=np.zeros(FL, dtype=np.int64), q_len=np.zeros(FL, dtype=np.int64), queued=np.zeros((FL, E), dtype=np.uint8),
-        # the step each entity was flagged last, plus one (0: never; runs have at most MAX_STEPS steps)
-        last_flag=np.zeros((FL, E), dtype=np.uint16), f_budget=np.zeros(FL),
-        **rec,
-        subj_head=np.full(E, -1, dtype=np.int32), ch_pend=np.full((C, 2), -1, dtype=np.int64),
-        vis_start=np.zeros(max(P.n_steps, 1), dtype=np.int64),
-        cur=np.zeros(kernel.CUR_TTL + len(P.ttl_vals), dtype=np.int64), cnt=cnt,
-        # per region: sum and sum of squares of scores; the association term's people marked
-        # down and up, and its sum (kernel.tally_association)
-        ghist=np.zeros((2, G), dtype=np.int64), ssum=np.zeros((R, 5)), money_r=np.zeros((R, K)),
-        own=np.ones(R, dtype=np.uint8) if own is None else own.astype(np.uint8),
-        mb_i=np.zeros((64, 6), dtype=np.int64), mb_x=np.zeros((64, 2)), mb_key=np.zeros(64, dtype=np.int64),
-        pf=np.zeros((64, 3), dtype=np.int64),
-        gb_mem=np.zeros(E, dtype=np.int32), gb_pos=np.zeros(E, dtype=np.int32),
-        gb_lo=np.zeros((R, 2 * (G + 1) + 1), dtype=np.int64),
-        out=np.zeros((kernel.N_OUT, E), dtype=np.int8), carry=np.zeros(0, dtype=np.int64),
-        cov=np.zeros(C), risk=np.zeros((len(plan.behaviour_names), P.sig_ok.shape[0])), id_p=np.zeros(C),
-        # the association term: what contacts give (views 0 and 1, in plan.ASSOCIATION_UNITs),
-        # how each person counts for their contacts, the fading queue (due, person, marks, stage)
-        asc=np.zeros((2, N if P.as_on else 0), dtype=np.int64), amark=np.zeros(N if P.as_on else 0, dtype=np.uint8),
-        aq=np.zeros((64 if P.as_on else 0, 4), dtype=np.int64),
-    )
+    """The day-loop state at its start (``engine.layout.STATE``): incomes and employment from
+    the population; ``own`` marks the regions this state runs (default: all)."""
+    arrays = layout.allocate(state_sizes(plan))
+    F = plan.params.n_firms
+    arrays["income_f"][:] = arrays["income_t"][:] = np.concatenate([pop.income.astype(np.float64), np.zeros(F)])
+    arrays["employed"][:] = np.concatenate([(pop.employer >= 0).astype(np.uint8) * 3, np.zeros(F, dtype=np.uint8)])
+    arrays["cnt"][kernel.C_PFREE] = arrays["cnt"][kernel.C_LFREE] = -1  # the free lists are empty
+    if own is not None:
+        arrays["own"][:] = own.astype(np.uint8)
+    return kernel.State(**arrays)
 
 
 def _start_scores(scenario: Scenario, pop: Population, S: kernel.State) -> None:
