@@ -1,0 +1,69 @@
+"""Consequences: what a grade or a list opens or closes, refusals of a service, fines,
+discounts, bonuses, income changes, dismissals, score changes (docs/lists-and-consequences.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from scorelab.engine.plan.context import Context
+from scorelab.engine.plan.params import CONSEQUENCE_CODES
+from scorelab.scenario.system import Consequence
+
+
+def _sanction(c: Consequence) -> bool:
+    """Whether a consequence harms whom it applies to."""
+    return (c.kind in ("refusal", "fine", "dismissal") or (c.kind == "income" and c.income_change < 0)
+            or (c.kind == "score" and c.points < 0))
+
+
+def plan_consequences(cx: Context, k_view: np.ndarray) -> dict[str, Any]:
+    """Per consequence: its kind, the grades and lists it applies to, its probability, amount,
+    income change and points, whether it is a sanction, how its events are drawn (``k_bucket``,
+    ``k_lbucket``, and ``l_watch_row``: each list's row among the lists kept per region), and
+    the outcome of an application; ``k_view`` (plan_views) is the view each one reads."""
+    s, G, L, K = cx.s, cx.G, cx.L, cx.K
+    ks = [s.consequences[x] for x in cx.cons]
+    k_grades = np.zeros((K, G), dtype=np.uint8); k_lists = np.zeros((K, L), dtype=np.uint8)
+    for ki, c in enumerate(ks):
+        for g in c.grades:
+            k_grades[ki, cx.gidx[g]] = 1
+        for x in c.lists:
+            k_lists[ki, cx.lidx[x]] = 1
+    # lists whose members are kept per region: those of consequences that apply by list alone
+    # (their events are drawn among them)
+    k_lbucket = ((k_grades.sum(axis=1) == 0) & (k_lists.sum(axis=1) > 0)).astype(np.uint8) if K else np.zeros(0, np.uint8)
+    member_lists: list[int] = []
+    for ki in np.flatnonzero(k_lbucket):
+        member_lists += [int(li) for li in np.flatnonzero(k_lists[ki]) if int(li) not in member_lists]
+    return dict(
+        k_kind=np.array([CONSEQUENCE_CODES[c.kind] for c in ks], dtype=np.int64),
+        k_grades=k_grades, k_lists=k_lists,
+        k_prob=np.array([c.probability for c in ks], dtype=np.float64),
+        k_amount=np.array([c.amount for c in ks], dtype=np.float64),
+        k_income=np.array([c.income_change for c in ks], dtype=np.float64),
+        k_points=np.array([c.points for c in ks], dtype=np.float64),
+        k_sanction=np.array([_sanction(c) for c in ks], dtype=np.uint8).reshape(K),
+        # attempts drawn among the actors in the consequence's grades: by grade alone, on the grades as held
+        k_bucket=((k_lists.sum(axis=1) == 0) & (k_grades.sum(axis=1) > 0) & (k_view == 0)).astype(np.uint8)
+        if K else np.zeros(0, dtype=np.uint8),
+        k_lbucket=k_lbucket,
+        l_watch_row=np.array([member_lists.index(li) if li in member_lists else -1 for li in range(L)], dtype=np.int64),
+        **_outcomes(cx, ks),
+    )
+
+
+def _outcomes(cx: Context, ks: list[Consequence]) -> dict[str, Any]:
+    """Applications with an outcome: whether a consequence has one, the chance of success in
+    each grade, and the points of success and of failure."""
+    K = len(ks)
+    k_out_on = np.zeros(K, dtype=np.uint8); k_out_p = np.zeros((K, cx.G))
+    k_out_succ = np.zeros(K); k_out_fail = np.zeros(K)
+    for ki, c in enumerate(ks):
+        oc = c.outcome
+        if oc is not None:
+            k_out_on[ki], k_out_succ[ki], k_out_fail[ki] = 1, oc.success_points, oc.failure_points
+            for g, p in oc.success_probability.items():
+                k_out_p[ki, cx.gidx[g]] = p
+    return dict(k_out_on=k_out_on, k_out_p=k_out_p, k_out_succ=k_out_succ, k_out_fail=k_out_fail)

@@ -1,0 +1,60 @@
+"""Entities and regions: people are ids ``0..N-1``, firms ``N..N+F-1``; regions are cities, and
+each joins the system on its rollout date."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from scorelab.engine.plan.context import Context
+
+
+def plan_entities(cx: Context) -> dict[str, Any]:
+    """Each entity's city, group and whether it is scored, firms' representatives, the income
+    percentile an index dimension reads, and each region's ranges of entity slots, people and
+    firms (docs/population.md, docs/day-loop.md)."""
+    s, pop, N, F = cx.s, cx.pop, cx.N, cx.F
+    # (int16: 2 bytes an entity each; a population has at most 255 groups, and cities beyond
+    # int16's range, which no scenario reaches, keep int32)
+    city_type = np.int16 if len(pop.city_names) <= np.iinfo(np.int16).max else np.int32
+    ent_city = np.concatenate([pop.city.astype(city_type), pop.firms.city.astype(city_type)])
+    n_groups = len(pop.group_names)
+    ent_group = np.concatenate([pop.group.astype(np.int16), np.full(F, n_groups, dtype=np.int16)])
+    ent_scored = np.concatenate([(pop.age >= s.scoring.min_age), np.ones(F, dtype=bool)]).astype(np.uint8)
+    firm_rep = pop.firms.representative.astype(np.int32)
+    income_pct = np.zeros(0, dtype=np.float32)  # only an index dimension with an income term reads it
+    if s.scoring.scheme != "points" and any(d.income != 0 for d in s.scoring.dimensions.values()):
+        income_pct = np.full(N + F, 0.5, dtype=np.float32)
+        order = np.argsort(pop.income, kind="stable")
+        income_pct[order] = (np.arange(N, dtype=np.float64) + 0.5) / max(N, 1)
+
+    n_cities = len(pop.city_names)
+    # regions are cities: each region's entities own a range of slots in per-region arrays
+    reg_base = np.zeros(n_cities + 1, dtype=np.int64)
+    reg_base[1:] = np.cumsum(np.bincount(ent_city, minlength=n_cities))
+    # candidate events are drawn per region, over its people [reg_p0[r], reg_p0[r+1]) and its
+    # firms N + [reg_f0[r], reg_f0[r+1]): people and firms are stored in city order
+    if np.any(np.diff(pop.city.astype(np.int64)) < 0) or np.any(np.diff(pop.firms.city.astype(np.int64)) < 0):
+        raise RuntimeError("people and firms must be stored in city order (synth.population)")
+    reg_p0 = np.zeros(n_cities + 1, dtype=np.int64)
+    reg_p0[1:] = np.cumsum(np.bincount(pop.city, minlength=n_cities))
+    reg_f0 = np.zeros(n_cities + 1, dtype=np.int64)
+    reg_f0[1:] = np.cumsum(np.bincount(pop.firms.city, minlength=n_cities))
+    return dict(ent_city=ent_city, ent_group=ent_group, ent_scored=ent_scored, firm_rep=firm_rep,
+                income_pct=income_pct, reg_base=reg_base, reg_p0=reg_p0, reg_f0=reg_f0)
+
+
+def plan_rollout(cx: Context) -> dict[str, Any]:
+    """The step each city joins (docs/rollout-and-safeguards.md): the default date, a
+    province's date for its cities, a city's own date over its province's."""
+    s, pop = cx.s, cx.pop
+    city_join = np.full(len(pop.city_names), cx.step_of(s.rollout.default), dtype=np.int32)
+    for rj in s.rollout.regions:  # provinces first, then cities override
+        if rj.region in pop.province_names:
+            p = pop.province_names.index(rj.region)
+            city_join[np.asarray(pop.city_province) == p] = cx.step_of(rj.joins)
+    for rj in s.rollout.regions:
+        if rj.region in pop.city_names:
+            city_join[pop.city_names.index(rj.region)] = cx.step_of(rj.joins)
+    return dict(city_join=city_join)

@@ -1,0 +1,91 @@
+"""What several planners use: errors, writable arrays, stream keys and unions of contact layers."""
+
+from __future__ import annotations
+
+from scorelab.jit_cache import nb
+import numpy as np
+
+from scorelab import rng
+from scorelab.errors import Problem, ScenarioError
+from scorelab.synth.contacts import Contacts
+
+
+def fail(path: str, message: str) -> ScenarioError:
+    return ScenarioError([Problem("<scenario>", None, None, path, message)])
+
+
+def writable(a: np.ndarray, dtype) -> np.ndarray:
+    """``a`` as ``dtype``, copied only when the type differs or ``a`` is read-only (as arrays
+    shared through Ray's object store are): the kernels are compiled for writable arrays."""
+    a = a.astype(dtype, copy=False)
+    return a if a.flags.writeable else a.copy()
+
+
+def stream_keys(seed: int, name: str) -> np.ndarray:
+    """The two key words of a named stream (docs/randomness.md)."""
+    k0, k1 = rng.key(seed, name)
+    return np.array([k0, k1], dtype=np.uint64)
+
+
+def csr_union(contacts: Contacts, names: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """One CSR graph that is the union of the named layers (duplicates removed), in O(edges);
+    a single layer is the layer's own arrays (row starts int32 or int64, as the layer has them)."""
+    parts = [contacts[name].to_csr() for name in names if name in contacts]
+    if not parts:  # no stored layer: row starts of one entry, read as no neighbours
+        return np.zeros(1, dtype=np.int32), np.zeros(0, dtype=np.int32)
+    if len(parts) == 1:  # one layer is already sorted and free of duplicates
+        ptr = parts[0][0]
+        return writable(ptr, ptr.dtype if ptr.dtype == np.int64 else np.int32), writable(parts[0][1], np.int32)
+    ptrs = [writable(p, np.int64) for p, _ in parts]
+    idxs = [writable(i, np.int32) for _, i in parts]
+    bound = sum(int(p[-1]) for p in ptrs)
+    out_ptr = np.zeros(n + 1, dtype=np.int64)
+    out_idx = np.empty(bound, dtype=np.int32)
+    m = merge_rows(n, tuple(ptrs), tuple(idxs), out_ptr, out_idx)
+    return out_ptr, out_idx[:m].copy()
+
+
+def weighted_union(contacts: Contacts, weights: dict[str, float], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One CSR graph of the named layers with a weight per edge: the layer's weight, the
+    largest where two people are linked by several layers."""
+    rows, cols, ws = [], [], []
+    for name, weight in weights.items():
+        if name not in contacts or weight <= 0:
+            continue
+        ptr, idx = contacts[name].to_csr()
+        rows.append(np.repeat(np.arange(n, dtype=np.int64), np.diff(ptr.astype(np.int64))))
+        cols.append(idx.astype(np.int64))
+        ws.append(np.full(len(idx), float(weight)))
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    if not rows:
+        return ptr, np.zeros(0, dtype=np.int32), np.zeros(0)
+    r, c, w = np.concatenate(rows), np.concatenate(cols), np.concatenate(ws)
+    order = np.lexsort((-w, c, r))  # by person, contact, the largest weight first
+    r, c, w = r[order], c[order], w[order]
+    first = np.ones(len(r), dtype=bool)
+    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    r, c, w = r[first], c[first], w[first]
+    np.cumsum(np.bincount(r, minlength=n), out=ptr[1:])
+    return ptr, c.astype(np.int32), w
+
+
+@nb.njit(cache=True)
+def merge_rows(n, ptrs, idxs, out_ptr, out_idx):
+    """Row by row, the sorted union of the rows of several CSR graphs; the number of entries."""
+    m = 0
+    for i in range(n):
+        start = m
+        for k in range(len(ptrs)):
+            for q in range(ptrs[k][i], ptrs[k][i + 1]):
+                out_idx[m] = idxs[k][q]
+                m += 1
+        if m - start > 1:
+            out_idx[start:m] = np.sort(out_idx[start:m])
+            w = start + 1
+            for q in range(start + 1, m):
+                if out_idx[q] != out_idx[w - 1]:
+                    out_idx[w] = out_idx[q]
+                    w += 1
+            m = w
+        out_ptr[i + 1] = m
+    return m
