@@ -30,9 +30,8 @@ import numpy as np
 
 from scorelab.engine import kernel
 from scorelab.engine.checkpoint import Checkpoint, restore_state, saved_from_arrays, state_arrays
-from scorelab.engine.plan import compile_plan
 from scorelab.engine.simulation import (
-    RECORD_COLUMNS, RunOutput, _grow_records, check_identities, end_state, initial_state, metric_layout,
+    RECORD_COLUMNS, RunOutput, _grow_records, check_identities, end_state, initial_state, setup,
     metrics_columns, start_reporting, sync, without_records,
 )
 from scorelab.errors import UsageError
@@ -83,12 +82,8 @@ class ShardWorker:
 
         scenario = load(scenario_data)
         pop, contacts = built if built is not None else build_population(scenario, layers="read")
-        self.plan = compile_plan(scenario, pop, contacts)
+        self.plan, self.PR, self.M, _, self.QR = setup(scenario, pop, contacts)  # (QR holds M itself)
         P = self.plan.params
-        self.PR = kernel.make_params(P)
-        self.MO, names = metric_layout(self.plan)
-        self.M = np.zeros((P.n_steps, len(names)))
-        self.QR = kernel.make_metrics(kernel.Metrics(self.M, self.MO))  # (holds M itself, not a copy)
         own = np.zeros(P.city_join.shape[0], dtype=np.uint8)
         own[own_regions] = 1
         self.keep_records = keep_records
@@ -269,14 +264,10 @@ def simulate_sharded(
     Without ``keep_records`` the workers send back no records."""
     check_shards(scenario, shards)
     t0 = time.perf_counter()
-    plan = compile_plan(scenario, pop, contacts)
+    plan, PR, M, names, QR = setup(scenario, pop, contacts)  # M: the stocks here; counts come from the workers
     P = plan.params
-    PR = kernel.make_params(P)
     R = int(P.city_join.shape[0])
     owner = assign_regions(np.diff(P.reg_base), shards)
-    MO, names = metric_layout(plan)
-    M = np.zeros((P.n_steps, len(names)))  # the national part's columns (stocks); counts come from the workers
-    QR = kernel.make_metrics(kernel.Metrics(M, MO))
     # national state: the flag queues, as in kernel.State
     FL, E = P.f_beh.shape[0], P.n_people + P.n_firms
     q_ent, q_truth = np.zeros((FL, E + 1), dtype=np.int32), np.zeros((FL, E + 1), dtype=np.uint8)

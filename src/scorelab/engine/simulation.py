@@ -30,6 +30,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 from pathlib import Path
 
 from scorelab.jit_cache import nb
@@ -330,6 +331,26 @@ def _walk_queues(heads, nxt, n):
     return slots[:m], chan[:m]
 
 
+class Setup(NamedTuple):
+    """What every run of a scenario starts from: the plan and its kernel handle, and the
+    per-step metrics (zeros) with their names and kernel handle (which holds ``M`` itself)."""
+
+    plan: Plan
+    PR: Any
+    M: np.ndarray
+    names: list[str]
+    QR: Any
+
+
+def setup(scenario: Scenario, pop: Population, contacts: Contacts) -> Setup:
+    """The plan and the metrics of a run, as the single-process loop, a shard and the sharded
+    driver all start (a shard and the driver each fill the metrics they own)."""
+    plan = compile_plan(scenario, pop, contacts)
+    MO, names = metric_layout(plan)
+    M = np.zeros((plan.params.n_steps, len(names)))
+    return Setup(plan, kernel.make_params(plan.params), M, names, kernel.make_metrics(kernel.Metrics(M, MO)))
+
+
 def simulate(
     scenario: Scenario,
     pop: Population,
@@ -347,12 +368,8 @@ def simulate(
     not hold records). With ``park``, the population's columns the day loop does not read
     wait in that folder while it runs (``Population.parked``)."""
     t0 = time.perf_counter()
-    plan = compile_plan(scenario, pop, contacts)
+    plan, PR, M, names, QR = setup(scenario, pop, contacts)
     P = plan.params
-    MO, names = metric_layout(plan)
-    M = np.zeros((P.n_steps, len(names)))
-    QR = kernel.make_metrics(kernel.Metrics(M, MO))  # (holds M itself: the kernels fill it)
-    PR = kernel.make_params(P)
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:
         if saved.metrics.shape[1] != M.shape[1] or not 0 <= saved.step <= P.n_steps:
