@@ -192,7 +192,9 @@ def _ids(lo: int, hi: int) -> np.ndarray:
     return np.arange(lo, hi, dtype=np.uint64)
 
 
-def _chunk_bounds(total: int, chunks: int) -> list[tuple[int, int]]:
+def chunk_bounds(total: int, chunks: int) -> list[tuple[int, int]]:
+    """``chunks`` consecutive ranges (lo, hi) covering 0 .. total (a build in chunks gives the
+    same result as one pass)."""
     if chunks < 1:
         raise ValueError(f"chunks must be >= 1, got {chunks}")
     edges = [total * k // chunks for k in range(chunks + 1)]
@@ -341,7 +343,7 @@ def build_population(spec: PopulationSpec, seed: int, chunks: int = 1) -> Popula
     n_h = starts.shape[0] - 1
     n = spec.people
     parts: list[dict[str, np.ndarray]] = []
-    for h_lo, h_hi in _chunk_bounds(n_h, chunks):
+    for h_lo, h_hi in chunk_bounds(n_h, chunks):
         p_lo, p_hi = int(starts[h_lo]), int(starts[h_hi])
         hids = _ids(h_lo, h_hi)
         sizes = np.diff(starts[h_lo : h_hi + 1])
@@ -424,7 +426,7 @@ def build_population(spec: PopulationSpec, seed: int, chunks: int = 1) -> Popula
     s_sch = Stream(seed, "population.school")
     employer = np.full(n, -1, dtype=np.int32)
     school = np.full(n, -1, dtype=np.int32)
-    for p_lo, p_hi in (( int(starts[a]), int(starts[b])) for a, b in _chunk_bounds(n_h, chunks)):
+    for p_lo, p_hi in (( int(starts[a]), int(starts[b])) for a, b in chunk_bounds(n_h, chunks)):
         sl = slice(p_lo, p_hi)
         e_idx = np.flatnonzero(employed[sl]) + p_lo
         if e_idx.size:
