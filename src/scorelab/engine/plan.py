@@ -31,7 +31,6 @@ from scorelab.synth.population import SEX_NAMES, Population
 KIND_CODES = {"wrongdoing": 0, "civic": 1, "disfavoured": 2, "neutral": 3}
 CONSEQUENCE_CODES = {"refusal": 0, "fine": 1, "discount": 2, "bonus": 3, "income": 4, "dismissal": 5, "score": 6}
 DYNAMIC_CODES = {name: i for i, name in enumerate(DYNAMIC_ATTRIBUTES)}  # income 0, employed 1
-NO_GRADE = 255
 #: ``c_mis_graph`` of a channel whose misattribution lands on a uniformly drawn other person.
 MIS_ANYONE = -1
 #: ``c_mis_graph`` of a channel whose misattribution lands on another member of the household
