@@ -57,13 +57,13 @@ phases = {"start": status()}
 pop = build_population(sc.population, sc.run.seed)
 phases["population"] = status()
 contacts = build_contacts(pop, sc.contacts, sc.run.seed, only=layers_read(sc))
-memory.release()  # as scorelab.results.execute
+memory.release()  # as scorelab.runner.execute
 phases["contacts"] = status()
 park = Path(tempfile.mkdtemp()) / "population"  # as scorelab.run: what the loop does not read waits on disk
 out = simulate(sc, pop, contacts, keep_records=False, park=park)  # as scorelab.run: results hold no records
 phases["day loop"] = status()
 edges, layers = contacts.n_edges, list(contacts.names)
-out.plan = out.plan.without_tables()  # as scorelab.results.execute: the tables need no plan arrays nor contacts
+out.plan = out.plan.without_tables()  # as scorelab.runner.execute: the tables need no plan arrays nor contacts
 del contacts
 memory.release()
 phases["released"] = status()  # the result tables' own phase starts here

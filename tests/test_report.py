@@ -203,11 +203,11 @@ def test_report_command(runs, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from scorelab.report_cli import report
+    from scorelab.cli.report import report
 
     app = typer.Typer()
     app.command()(report)
-    app.command("other")(lambda: None)  # two commands: typer keeps 'report' as a subcommand, as in cli.py
+    app.command("other")(lambda: None)  # two commands: typer keeps 'report' as a subcommand, as in scorelab.cli
     out = tmp_path / "sub" / "r.html"
     res = CliRunner().invoke(app, ["report", str(runs["base"]), str(runs["safeguarded"]), "--out", str(out),
                                    "--png", str(tmp_path / "figs")])

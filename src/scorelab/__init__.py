@@ -42,18 +42,9 @@ def build_population(scenario: "Scenario", chunks: int = 1,
     """Build the synthetic population and its contact layers for a scenario (seed from ``run.seed``):
     every enabled layer, or with ``layers="read"`` only those the day loop reads (misattribution
     to contacts, the social term), as ``run`` does. A layer is the same either way."""
-    from scorelab.synth.contacts import build_contacts
-    from scorelab.synth.population import build_population as _build
+    from scorelab.synth.world import build_world
 
-    if layers not in ("all", "read"):
-        raise UsageError(f"layers must be 'all' or 'read', not {layers!r}")
-    only = None
-    if layers == "read":
-        from scorelab.scenario.model import layers_read
-
-        only = layers_read(scenario)
-    pop = _build(scenario.population, scenario.run.seed, chunks=chunks)
-    return pop, build_contacts(pop, scenario.contacts, scenario.run.seed, chunks=chunks, only=only)
+    return build_world(scenario, chunks, layers)
 
 
 def run(
@@ -79,20 +70,10 @@ def run(
     population's regions are split over that many Ray actors (on the cluster at
     ``ray_address``, or a local Ray); the result is identical to a single-process run.
     """
-    from scorelab import memory
-    from scorelab.results import execute
-    from scorelab.scenario.model import Scenario as _Scenario
+    from scorelab.runner import run as _run
 
-    if not isinstance(scenario, _Scenario) or overrides:
-        scenario = load(scenario if not isinstance(scenario, _Scenario) else scenario.model_dump(mode="json", by_alias=True), overrides)
-    if check_memory:
-        copies = shards + 1 if shards is not None and ray_address is None else 1
-        est, avail, fits = memory.check(scenario, copies)
-        if not fits:
-            raise UsageError(f"the run needs about {copies} x {memory.human(est.total)} of memory but about "
-                             f"{memory.human(avail or 0)} is available; reduce population.people or use a Ray cluster")
-    return execute(scenario, out=out, people_state=people_state, progress=progress, command="scorelab.run(...)",
-                   checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address)
+    return _run(scenario, overrides, out=out, people_state=people_state, progress=progress, check_memory=check_memory,
+                checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address)
 
 
 def resume(out: str | Path, progress: Callable[[int, int], None] | None = None,
@@ -100,7 +81,7 @@ def resume(out: str | Path, progress: Callable[[int, int], None] | None = None,
     """Continue a run started with ``checkpoint_every`` that stopped (crash, kill) before
     writing ``out``; the result is byte-identical to an uninterrupted run. A sharded run
     continues with its shards, on the Ray cluster at ``ray_address`` or a local Ray."""
-    from scorelab.results import resume as _resume
+    from scorelab.runner import resume as _resume
 
     return _resume(out, progress=progress, ray_address=ray_address)
 

@@ -1,7 +1,8 @@
 """The metric catalogue: what a run did, as polars DataFrames.
 
-Every metric is a pure function of a ``Result`` or of a results folder (a path is opened
-with ``Result.open``), so reports can be rebuilt without rerunning. Each reads only the
+Every metric is a pure function of a run's tables (a ``Result``, or any
+``tables.RunTables``) or of a results folder (a path is opened with ``RunTables.open``), so
+reports can be rebuilt without rerunning. Each reads only the
 per-step metrics (``metrics.parquet``), the per-cell sums (``groups.parquet``), the end
 score value counts (``scores.parquet``) and the names in the manifest; none needs the
 opt-in per-person file. Formulas: docs/metrics.md.
@@ -13,37 +14,31 @@ effects are twin minus factual (acts suppressed) or factual minus twin (income l
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 
+from scorelab import vocabulary as V
 from scorelab.errors import UsageError
-
-if TYPE_CHECKING:
-    from scorelab.results import Result
+from scorelab.tables import RunTables, as_run_tables
+from scorelab.vocabulary import EVENT_COUNTS, EXTENSIVE
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 BY = ("group", "province", "city", "urban")
 
 
-def _r(r: Any) -> "Result":
-    from scorelab.results import Result
-
-    return r if isinstance(r, Result) else Result.open(r)
-
-
-def _total(r: "Result", column: str) -> float:
+def _total(r: RunTables, column: str) -> float:
     """Sum over steps of one metric column (0 if the run has no such column)."""
     return float(r.metrics.get_column(column).sum()) if column in r.metrics.columns else 0.0
 
 
-def _last(r: "Result", column: str) -> float:
+def _last(r: RunTables, column: str) -> float:
     m = r.metrics
     return float(m.get_column(column)[-1]) if column in m.columns and m.height else 0.0
 
 
-def _max(r: "Result", column: str) -> float:
+def _max(r: RunTables, column: str) -> float:
     m = r.metrics
     return float(m.get_column(column).max()) if column in m.columns and m.height else 0.0
 
@@ -81,7 +76,7 @@ def gini(x: np.ndarray, w: np.ndarray | None = None) -> float | None:
 
 def score_distribution(r: Any) -> pl.DataFrame:
     """End scores of scored people: count, mean, sd, min, quantiles, max, Gini (one row)."""
-    r = _r(r)
+    r = as_run_tables(r)
     s = r.scores.sort("score")
     x = s.get_column("score").to_numpy().astype(np.float64)
     w = s.get_column("people").to_numpy().astype(np.float64)
@@ -99,13 +94,13 @@ def score_distribution(r: Any) -> pl.DataFrame:
 
 def score_series(r: Any) -> pl.DataFrame:
     """Mean and standard deviation of scored people's scores at the end of each step."""
-    r = _r(r)
+    r = as_run_tables(r)
     return r.metrics.select("day", pl.col("score.mean").alias("mean"), pl.col("score.sd").alias("sd"))
 
 
 def grade_shares(r: Any) -> pl.DataFrame:
     """People per grade at the start (before day 0) and at the end of the run, and shares."""
-    r = _r(r)
+    r = as_run_tables(r)
     grades = r.names["grades"]
     start = r.scores.group_by("start_grade").agg(pl.col("people").sum())
     start_n = dict(zip(start.get_column("start_grade").to_list(), start.get_column("people").to_list()))
@@ -123,7 +118,7 @@ def grade_shares(r: Any) -> pl.DataFrame:
 
 def grade_shares_over_time(r: Any) -> pl.DataFrame:
     """People per grade at the end of each step, long format (day, grade, people, share)."""
-    r = _r(r)
+    r = as_run_tables(r)
     grades = r.names["grades"]
     cols = [f"grades.{g}" for g in grades]
     long = r.metrics.select("day", *cols).unpivot(index="day", variable_name="grade", value_name="people")
@@ -134,7 +129,7 @@ def grade_shares_over_time(r: Any) -> pl.DataFrame:
 def grade_transitions(r: Any) -> pl.DataFrame:
     """Grade transition matrix start -> end: people and share of the start grade's people,
     every (start, end) pair including empty ones, in grade order."""
-    r = _r(r)
+    r = as_run_tables(r)
     grades = r.names["grades"]
     cells = r.scores.group_by("start_grade", "grade").agg(pl.col("people").sum())
     n = {(a, b): int(c) for a, b, c in cells.iter_rows()}
@@ -153,7 +148,7 @@ def grade_transitions(r: Any) -> pl.DataFrame:
 def records(r: Any) -> pl.DataFrame:
     """Records made, by channel and error status (true, misattributed, false_match), with the
     share of the channel's records."""
-    r = _r(r)
+    r = as_run_tables(r)
     rows = []
     for c in r.names["channels"]:
         counts = {x: _total(r, f"records.{c}.{x}") for x in ("true", "misattributed", "false_match")}
@@ -166,12 +161,12 @@ def records(r: Any) -> pl.DataFrame:
 def records_removed(r: Any) -> pl.DataFrame:
     """Records removed, by reason (appeal: erroneous records removed on appeal; deleted: past
     retention or expiry)."""
-    r = _r(r)
+    r = as_run_tables(r)
     return pl.DataFrame({"reason": ["appeal", "deleted"],
                          "records": [int(_total(r, "records_removed.appeal")), int(_total(r, "records_removed.deleted"))]})
 
 
-def _step_days(r: "Result") -> float:
+def _step_days(r: RunTables) -> float:
     return float(r.manifest.get("step_days", 1.0))
 
 
@@ -182,7 +177,7 @@ def corrections(r: Any) -> pl.DataFrame:
     listings, those lifted, the mean days they had stood (error to correction), the wrongful
     sanctions they had driven until then, those still standing at the end and the people-days
     spent wrongfully listed; flags withdrawn from the queue and investigations overturned."""
-    r = _r(r)
+    r = as_run_tables(r)
     lists_ = list(r.names["lists"])
 
     def over_lists(x: str) -> float:
@@ -216,7 +211,7 @@ def consequences(r: Any) -> pl.DataFrame:
     """Each consequence: kind, whether a sanction, times applied, wrongful (would not apply on
     true records alone), by association (only the social or association term put the grade there), money
     moved (negative: fines), and the wrongful share."""
-    r = _r(r)
+    r = as_run_tables(r)
     rows = []
     for k, info in r.names["consequences"].items():
         applied = _total(r, f"consequences.{k}.applied")
@@ -242,7 +237,7 @@ def sanctions_by_kind(r: Any) -> pl.DataFrame:
 def wrongful_sanctions(r: Any) -> pl.DataFrame:
     """All sanctions together: applied, wrongful, by association, wrongful share, and the people
     sanctioned at least once / wrongfully at least once (one row)."""
-    r = _r(r)
+    r = as_run_tables(r)
     c = consequences(r).filter(pl.col("sanction"))
     applied, wrongful = int(c.get_column("applied").sum()), int(c.get_column("wrongful").sum())
     g = r.groups
@@ -278,7 +273,7 @@ def flags(r: Any) -> pl.DataFrame:
     """Each flag: raised, true and false positives, precision = true / (true + false),
     investigated, backlog at the end and its maximum, withdrawn from the queue and
     investigations overturned (what raised them was removed)."""
-    r = _r(r)
+    r = as_run_tables(r)
     rows = []
     for f in r.names["flags"]:
         t, fa = _total(r, f"flags.{f}.true"), _total(r, f"flags.{f}.false")
@@ -297,7 +292,7 @@ def identification(r: Any) -> pl.DataFrame:
     those of listed people, listed people recognised, false alerts (unlisted people matched:
     bystanders stopped and recorded), alerts per 1,000 faces, and alert precision =
     hits / (hits + false alerts); its expected value is in docs/channels.md."""
-    r = _r(r)
+    r = as_run_tables(r)
     rows = []
     for c in r.names.get("identification", []):
         scanned, listed = _total(r, f"identification.{c}.scanned"), _total(r, f"identification.{c}.scanned_listed")
@@ -314,7 +309,7 @@ def lists(r: Any) -> pl.DataFrame:
     the entity was removed or the listing was appealed), wrongful entries over the run; stock at
     the end of the first step, at the end, and its maximum; wrongful listings at the end and the
     entity-days spent wrongfully listed."""
-    r = _r(r)
+    r = as_run_tables(r)
     rows = []
     m = r.metrics
     for name, actor in r.names["lists"].items():
@@ -333,7 +328,7 @@ def lists(r: Any) -> pl.DataFrame:
 
 def list_flows(r: Any) -> pl.DataFrame:
     """Per step and list: stock at the end of the step, entries, exits, wrongful entries."""
-    r = _r(r)
+    r = as_run_tables(r)
     parts = []
     for name in r.names["lists"]:
         parts.append(r.metrics.select(
@@ -352,7 +347,7 @@ def chilling(r: Any) -> pl.DataFrame:
     """Acts per behaviour in the twin and in the factual world; suppressed = twin - factual,
     suppressed_share = suppressed / twin. For 'disfavoured' (lawful) behaviours this is the
     chilling effect; for 'wrongdoing' it is deterrence."""
-    r = _r(r)
+    r = as_run_tables(r)
     rows = []
     for b, kind in r.names["behaviours"].items():
         fact, twin = _total(r, f"events.{b}"), _total(r, f"events_twin.{b}")
@@ -365,7 +360,7 @@ def chilling(r: Any) -> pl.DataFrame:
 def economic_losses(r: Any) -> pl.DataFrame:
     """People's income lost against the twin (total and per person), fines paid, discounts and
     bonuses received, and net money moved by consequences (one row)."""
-    r = _r(r)
+    r = as_run_tables(r)
     g = r.groups
     people = int(g.get_column("people").sum())
     lost = float(g.get_column("income_lost").sum())
@@ -392,7 +387,7 @@ def disparate_impact(r: Any, by: str = "group", reference: str = "overall") -> p
         raise UsageError(f"disparate_impact: by must be one of {', '.join(BY)}, got {by!r}")
     if reference not in ("overall", "best"):
         raise UsageError(f"disparate_impact: reference must be 'overall' or 'best', got {reference!r}")
-    r = _r(r)
+    r = as_run_tables(r)
     g = r.groups
     cells = g.group_by(by).agg(pl.col("people").sum(), *[pl.col(m).sum() for m in IMPACT_MEASURES]).sort(by)
     cells = cells.with_columns([(pl.col(m) / pl.col("people")).alias(f"{m}_per_capita") for m in IMPACT_MEASURES])
@@ -449,29 +444,19 @@ CATALOGUE: dict[str, Callable[[Any], pl.DataFrame]] = {
 
 def compute_all(r: Any) -> dict[str, pl.DataFrame]:
     """Every metric of the catalogue, by name."""
-    r = _r(r)
+    r = as_run_tables(r)
     return {name: f(r) for name, f in CATALOGUE.items()}
 
 
-#: Headline figures that are counts of events over the run (they grow with the population):
-#: read them per 1,000 people (``per_thousand``); a count below ``FEW_EVENTS`` is too small
-#: to be read per capita (its relative sampling error, 1 / sqrt(n), is above 22 %).
-EVENT_COUNTS = (
-    "records, true", "records, erroneous", "sanctions", "sanctions, wrongful", "sanctions, by association",
-    "sanctions, wrongful, before a correction", "listings overturned", "wrongful listings at end", "flags withdrawn",
-    "people sanctioned", "flags, true", "flags, false", "flags investigated", "lawful acts suppressed",
-    "wrongdoing deterred",
-    "bystanders stopped",
-)
-#: Headline totals that are not counts of events but also grow with the population.
-EXTENSIVE = EVENT_COUNTS + ("people-days wrongfully listed", "income lost vs twin")
+#: Below this many events a headline count is too few to be read per capita
+#: (``vocabulary.EVENT_COUNTS``: its relative sampling error, 1 / sqrt(n), is above 22 %).
 FEW_EVENTS = 20
 
 
 def per_thousand(head: dict[str, float | str]) -> dict[str, float]:
     """The headline's extensive figures per 1,000 simulated people: what does not depend on
     ``--scale`` (docs/scale.md)."""
-    people = float(head["people"])
+    people = float(head[V.PEOPLE])
     return {k: 1000.0 * float(v) / people for k, v in head.items() if k in EXTENSIVE}
 
 
@@ -482,8 +467,8 @@ def few_events(head: dict[str, float | str]) -> dict[str, int]:
 
 
 def headline(r: Any) -> dict[str, float | str]:
-    """The figures the command line prints after a run."""
-    r = _r(r)
+    """The figures the command line prints after a run (names: ``scorelab.vocabulary``)."""
+    r = as_run_tables(r)
     m = r.manifest
     rec = records(r)
     status = rec.group_by("status").agg(pl.col("records").sum())
@@ -494,41 +479,41 @@ def headline(r: Any) -> dict[str, float | str]:
     ch = chilling(r)
     t, f = int(fl.get_column("true").sum()), int(fl.get_column("false").sum())
     out: dict[str, float | str] = {
-        "people": float(m["people"]),
-        "days": float(m["days"]),
-        "records, true": float(by_status.get("true", 0)),
-        "records, erroneous": float(by_status.get("misattributed", 0) + by_status.get("false_match", 0)),
-        "sanctions": float(ws["sanctions"]),
-        "sanctions, wrongful": float(ws["wrongful"]),
-        "sanctions, by association": float(ws["association"]),
-        "sanctions, wrongful, before a correction": float(cor["wrongful_sanctions_before_correction"]),
-        "listings overturned": float(cor["listings_overturned"]),
-        "wrongful listings at end": float(cor["wrongful_listings_at_end"]),
-        "people-days wrongfully listed": float(cor["people_days_wrongfully_listed"]),
+        V.PEOPLE: float(m["people"]),
+        V.DAYS: float(m["days"]),
+        V.RECORDS_TRUE: float(by_status.get("true", 0)),
+        V.RECORDS_ERRONEOUS: float(by_status.get("misattributed", 0) + by_status.get("false_match", 0)),
+        V.SANCTIONS: float(ws["sanctions"]),
+        V.SANCTIONS_WRONGFUL: float(ws["wrongful"]),
+        V.SANCTIONS_BY_ASSOCIATION: float(ws["association"]),
+        V.SANCTIONS_WRONGFUL_BEFORE_CORRECTION: float(cor["wrongful_sanctions_before_correction"]),
+        V.LISTINGS_OVERTURNED: float(cor["listings_overturned"]),
+        V.WRONGFUL_LISTINGS_AT_END: float(cor["wrongful_listings_at_end"]),
+        V.PEOPLE_DAYS_WRONGFULLY_LISTED: float(cor["people_days_wrongfully_listed"]),
         # (0 when no wrongful listing was lifted)
-        "days to lift a wrongful listing, mean": float(cor["days_to_correction_mean"] or 0.0),
-        "flags withdrawn": float(cor["flags_withdrawn"]),
-        "people sanctioned": float(ws["people_sanctioned"]),
-        "flags, true": float(t),
-        "flags, false": float(f),
-        "flags investigated": float(fl.get_column("investigated").sum()),
-        "lawful acts suppressed": float(ch.filter(pl.col("kind") == "disfavoured").get_column("suppressed").sum()),
-        "wrongdoing deterred": float(ch.filter(pl.col("kind") == "wrongdoing").get_column("suppressed").sum()),
-        "income lost vs twin": float(economic_losses(r).get_column("income_lost")[0]),
+        V.DAYS_TO_LIFT_WRONGFUL_LISTING: float(cor["days_to_correction_mean"] or 0.0),
+        V.FLAGS_WITHDRAWN: float(cor["flags_withdrawn"]),
+        V.PEOPLE_SANCTIONED: float(ws["people_sanctioned"]),
+        V.FLAGS_TRUE: float(t),
+        V.FLAGS_FALSE: float(f),
+        V.FLAGS_INVESTIGATED: float(fl.get_column("investigated").sum()),
+        V.LAWFUL_ACTS_SUPPRESSED: float(ch.filter(pl.col("kind") == "disfavoured").get_column("suppressed").sum()),
+        V.WRONGDOING_DETERRED: float(ch.filter(pl.col("kind") == "wrongdoing").get_column("suppressed").sum()),
+        V.INCOME_LOST: float(economic_losses(r).get_column("income_lost")[0]),
     }
     idn = identification(r)
     if idn.height:  # (runs with face identification only)
         hits, false = int(idn.get_column("hits").sum()), int(idn.get_column("false_alerts").sum())
         scanned = int(idn.get_column("scanned").sum())
-        out["bystanders stopped"] = float(false)
-        out["alert precision"] = float(_ratio(hits, hits + false) or 0.0)
-        out["alerts per 1,000 faces scanned"] = float(_ratio(1000.0 * (hits + false), scanned) or 0.0)
+        out[V.BYSTANDERS_STOPPED] = float(false)
+        out[V.ALERT_PRECISION] = float(_ratio(hits, hits + false) or 0.0)
+        out[V.ALERTS_PER_THOUSAND_FACES] = float(_ratio(1000.0 * (hits + false), scanned) or 0.0)
     for row in grade_shares(r).iter_rows(named=True):
-        out[f"grade {row['grade']} share"] = float(row["end_share"] or 0.0)
+        out[V.grade_share(row["grade"])] = float(row["end_share"] or 0.0)
     w = worst_hit(r, "group")
     if w is None:
-        out["worst-hit group"] = "none (no sanctions)"
+        out[V.WORST_HIT_GROUP] = "none (no sanctions)"
     else:
         ratio = f", {w['ratio']:.2f}x the overall rate" if w["ratio"] is not None else ""
-        out["worst-hit group"] = f"{w['value']} ({w['sanctions_per_capita'] * 1000:,.1f} sanctions per 1,000{ratio})"
+        out[V.WORST_HIT_GROUP] = f"{w['value']} ({w['sanctions_per_capita'] * 1000:,.1f} sanctions per 1,000{ratio})"
     return out

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from scorelab.atomic import write_bytes as _write_atomic
 from scorelab.engine import kernel
 from scorelab.errors import UsageError
 
@@ -207,9 +208,3 @@ def restore_state(saved: Saved, record_columns: dict[str, type]) -> kernel.State
             arr = grown
         fields[name] = np.ascontiguousarray(arr)
     return kernel.State(**fields)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

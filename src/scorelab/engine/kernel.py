@@ -26,6 +26,7 @@ from scorelab.engine.plan import ASSOCIATION_UNIT, MIS_ANYONE, MIS_HOUSEHOLD, Pa
 from scorelab.engine.prefetch import prefetch
 from scorelab.rng import fixed_unit, philox, poisson_from_uniform, to_unit, uniform
 from scorelab.synth import drawn
+from scorelab.vocabulary import NO_GRADE
 
 #: The day-loop state: the arrays of engine.layout.STATE, in its order
 State = namedtuple("State", [a.name for a in STATE])
@@ -235,7 +236,6 @@ FADE_STAGES = 5
 # through a person's records read state and error of each).
 ERR_BITS, STATE_BITS, APPLIED_BIT, APPEAL_BIT, DELTA_ZERO, DELTA_APART = 3, 12, 16, 32, 64, 128
 ACTIVE_BITS = ACTIVE << 2
-NO_GRADE = 255
 YEAR = 365.25
 #: candidate events handled per batch (draw and prefetch, then act): enough loads in flight to
 #: hide memory latency, few enough that the batch's data stays in the first cache levels

@@ -77,11 +77,11 @@ class ShardWorker:
         """``built``: the (population, contacts) the driver built, shared instead of built again
         (through Ray's object store, read-only); None builds them from the scenario's seed.
         ``keep_records``: whether the records will be handed back (and so keep their identities)."""
-        from scorelab import build_population
         from scorelab.scenario.loader import load
+        from scorelab.synth.world import build_world
 
         scenario = load(scenario_data)
-        pop, contacts = built if built is not None else build_population(scenario, layers="read")
+        pop, contacts = built if built is not None else build_world(scenario, layers="read")
         self.plan, self.PR, self.M, _, self.QR = setup(scenario, pop, contacts)  # (QR holds M itself)
         P = self.plan.params
         own = np.zeros(P.city_join.shape[0], dtype=np.uint8)

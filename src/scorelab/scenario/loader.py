@@ -344,6 +344,15 @@ def load(source: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | 
     return validate(data, label, doc)
 
 
+def override_value(raw: str) -> Any:
+    """The value of a ``key=value`` override as typed (``--set``, ``--vary``): a YAML scalar
+    (number, boolean, null, quoted string), the text itself when it is not YAML, "" when empty."""
+    try:
+        return yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        return raw
+
+
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any], label: str) -> dict[str, Any]:
     """Set dotted paths (``scoring.base=900``) in plain scenario data."""
     data = copy.deepcopy(data)

@@ -97,80 +97,109 @@ def check_references(s: Scenario) -> list[tuple[Path, str, bool]]:
     Returns ``(field path, message, at_key)`` triples (``at_key``: the problem is the
     mapping key at the end of the path, not its value); empty means consistent.
     """
-    out: list[tuple[Path, str, bool]] = []
-    behaviours = set(s.behaviours)
-    grades = [g.name for g in s.grades]
-    lists = set(s.lists)
-    channels = set(s.channels)
-    regions = region_names(s.population)
-    groups = set(s.population.groups)
+    c = _References(s)
+    c.behaviours()
+    c.channels()
+    c.scoring()
+    c.association()
+    c.out.extend(_check_bands(s))
+    c.lists()
+    c.consequences()
+    c.flags()
+    c.the_rest()
+    return c.out
 
-    def ref(path: Path, value: str | None, known: set[str] | list[str], what: str, at_key: bool = False) -> None:
+
+class _References:
+    """``check_references`` section by section: the names each section may use, and the
+    problems found so far (``out``, in the order of the sections)."""
+
+    def __init__(self, s: Scenario) -> None:
+        self.s = s
+        self.out: list[tuple[Path, str, bool]] = []
+        self.behaviour_names = set(s.behaviours)
+        self.grades = [g.name for g in s.grades]
+        self.list_names = set(s.lists)
+        self.channel_names = set(s.channels)
+        self.regions = region_names(s.population)
+        self.groups = set(s.population.groups)
+
+    def ref(self, path: Path, value: str | None, known: set[str] | list[str], what: str, at_key: bool = False) -> None:
         if value is not None and value not in known:
-            out.append((path, _undefined(what, value, known), at_key))
+            self.out.append((path, _undefined(what, value, known), at_key))
 
-    for name, b in s.behaviours.items():
-        attrs = set(attribute_names(b.actor))
-        for i, mod in enumerate(b.modifiers):
-            where = ("behaviours", name, "modifiers", i, "when")
-            for attr, value in mod.when.items():
-                ref(where + (attr,), attr, attrs, f"{b.actor} attribute", True)
-                out.extend(_check_attribute_value(s, b.actor, attr, value, where + (attr,)))
-            dynamic = [a for a in mod.when if b.actor == "person" and a in DYNAMIC_ATTRIBUTES]
-            if dynamic and len(mod.when) > 1:
-                out.append((where, f"a modifier on {dynamic[0]} (which changes during a run) must test only that attribute; "
-                            "use one modifier per condition", False))
+    def behaviours(self) -> None:
+        s, out = self.s, self.out
+        for name, b in s.behaviours.items():
+            attrs = set(attribute_names(b.actor))
+            for i, mod in enumerate(b.modifiers):
+                where = ("behaviours", name, "modifiers", i, "when")
+                for attr, value in mod.when.items():
+                    self.ref(where + (attr,), attr, attrs, f"{b.actor} attribute", True)
+                    out.extend(_check_attribute_value(s, b.actor, attr, value, where + (attr,)))
+                dynamic = [a for a in mod.when if b.actor == "person" and a in DYNAMIC_ATTRIBUTES]
+                if dynamic and len(mod.when) > 1:
+                    out.append((where, f"a modifier on {dynamic[0]} (which changes during a run) must test only that "
+                                "attribute; use one modifier per condition", False))
 
-    for name, c in s.channels.items():
-        for i, b in enumerate(c.observes):
-            ref(("channels", name, "observes", i), b, behaviours, "behaviour")
-        for i, r in enumerate(c.regions or []):
-            ref(("channels", name, "regions", i), r, regions, "region")
-        if c.misattribution.layer is not None:
-            ref(("channels", name, "misattribution", "layer"), c.misattribution.layer, set(LAYERS), "contact layer")
-        if c.identification is not None:
-            ref(("channels", name, "identification", "watchlist"), c.identification.watchlist, lists, "list")
-            if c.identification.watchlist in lists and s.lists[c.identification.watchlist].actor != "person":
-                out.append((("channels", name, "identification", "watchlist"),
-                            "a watchlist of faces must be a list of people (actor: person)", False))
-            ref(("channels", name, "identification", "behaviour"), c.identification.behaviour, behaviours, "behaviour")
-            # (not when 'observes' names an undefined behaviour: that is the one error to fix)
-            if c.identification.behaviour in behaviours and c.identification.behaviour not in c.observes \
-                    and all(b in behaviours for b in c.observes):
-                out.append((("channels", name, "identification", "behaviour"),
-                            f"the channel must observe {c.identification.behaviour!r} (add it to 'observes') "
-                            f"to capture the faces it searches", False))
-            elif s.behaviours.get(c.identification.behaviour) is not None \
-                    and s.behaviours[c.identification.behaviour].actor != "person":
-                out.append((("channels", name, "identification", "behaviour"),
-                            "identification searches people's faces: the behaviour must have actor 'person'", False))
-        for b in c.by_behaviour:
-            if b not in c.observes:
-                out.append((("channels", name, "by_behaviour", b),
-                            f"{b!r} is not one of the behaviours this channel observes ({', '.join(c.observes) or 'none'})",
-                            True))
+    def channels(self) -> None:
+        s, out, ref, behaviours, lists = self.s, self.out, self.ref, self.behaviour_names, self.list_names
+        for name, c in s.channels.items():
+            for i, b in enumerate(c.observes):
+                ref(("channels", name, "observes", i), b, behaviours, "behaviour")
+            for i, r in enumerate(c.regions or []):
+                ref(("channels", name, "regions", i), r, self.regions, "region")
+            if c.misattribution.layer is not None:
+                ref(("channels", name, "misattribution", "layer"), c.misattribution.layer, set(LAYERS), "contact layer")
+            if c.identification is not None:
+                ref(("channels", name, "identification", "watchlist"), c.identification.watchlist, lists, "list")
+                if c.identification.watchlist in lists and s.lists[c.identification.watchlist].actor != "person":
+                    out.append((("channels", name, "identification", "watchlist"),
+                                "a watchlist of faces must be a list of people (actor: person)", False))
+                ref(("channels", name, "identification", "behaviour"), c.identification.behaviour, behaviours,
+                    "behaviour")
+                # (not when 'observes' names an undefined behaviour: that is the one error to fix)
+                if c.identification.behaviour in behaviours and c.identification.behaviour not in c.observes \
+                        and all(b in behaviours for b in c.observes):
+                    out.append((("channels", name, "identification", "behaviour"),
+                                f"the channel must observe {c.identification.behaviour!r} (add it to 'observes') "
+                                f"to capture the faces it searches", False))
+                elif s.behaviours.get(c.identification.behaviour) is not None \
+                        and s.behaviours[c.identification.behaviour].actor != "person":
+                    out.append((("channels", name, "identification", "behaviour"),
+                                "identification searches people's faces: the behaviour must have actor 'person'", False))
+            for b in c.by_behaviour:
+                if b not in c.observes:
+                    out.append((("channels", name, "by_behaviour", b),
+                                f"{b!r} is not one of the behaviours this channel observes "
+                                f"({', '.join(c.observes) or 'none'})", True))
 
-    if s.scoring.scheme == "index" and s.scoring.rules:
-        out.append((("scoring", "rules"), "point rules need scheme 'points'; an index scheme uses 'dimensions'", False))
-    for i, rule in enumerate(s.scoring.rules):
-        ref(("scoring", "rules", i, "behaviour"), rule.behaviour, behaviours, "behaviour")
-        ref(("scoring", "rules", i, "set_grade"), rule.set_grade, grades, "grade")
-    for dname, dim in s.scoring.dimensions.items():
-        for b in dim.records:
-            ref(("scoring", "dimensions", dname, "records", b), b, behaviours, "behaviour", True)
-    if s.scoring.start is not None:
-        for g in s.scoring.start.by_group:
-            ref(("scoring", "start", "by_group", g), g, groups, "group", True)
-    if s.scoring.social is not None:
-        for i, layer in enumerate(s.scoring.social.layers):
-            ref(("scoring", "social", "layers", i), layer, set(LAYERS), "contact layer")
-            spec = getattr(s.contacts, layer, None)
-            if s.scoring.social.weight > 0 and getattr(spec, "storage", "stored") == "drawn":
-                out.append((("scoring", "social", "layers", i), f"the social term needs whose contacts a person is, "
-                            f"which a drawn layer does not know: set contacts.{layer}.storage to stored", False))
+    def scoring(self) -> None:
+        s, out, ref, behaviours = self.s, self.out, self.ref, self.behaviour_names
+        if s.scoring.scheme == "index" and s.scoring.rules:
+            out.append((("scoring", "rules"), "point rules need scheme 'points'; an index scheme uses 'dimensions'", False))
+        for i, rule in enumerate(s.scoring.rules):
+            ref(("scoring", "rules", i, "behaviour"), rule.behaviour, behaviours, "behaviour")
+            ref(("scoring", "rules", i, "set_grade"), rule.set_grade, self.grades, "grade")
+        for dname, dim in s.scoring.dimensions.items():
+            for b in dim.records:
+                ref(("scoring", "dimensions", dname, "records", b), b, behaviours, "behaviour", True)
+        if s.scoring.start is not None:
+            for g in s.scoring.start.by_group:
+                ref(("scoring", "start", "by_group", g), g, self.groups, "group", True)
+        if s.scoring.social is not None:
+            for i, layer in enumerate(s.scoring.social.layers):
+                ref(("scoring", "social", "layers", i), layer, set(LAYERS), "contact layer")
+                spec = getattr(s.contacts, layer, None)
+                if s.scoring.social.weight > 0 and getattr(spec, "storage", "stored") == "drawn":
+                    out.append((("scoring", "social", "layers", i), f"the social term needs whose contacts a person "
+                                f"is, which a drawn layer does not know: set contacts.{layer}.storage to stored", False))
 
-    asc = s.scoring.association
-    if asc is not None:
+    def association(self) -> None:
+        s, out, ref, grades = self.s, self.out, self.ref, self.grades
+        asc = s.scoring.association
+        if asc is None:
+            return
         at = ("scoring", "association")
         for layer in asc.layers:
             ref((*at, "layers", layer), layer, set(LAYERS), "contact layer", True)
@@ -187,49 +216,56 @@ def check_references(s: Scenario) -> list[tuple[Path, str, bool]]:
             for i, g in enumerate(asc.rewards.grades):
                 ref((*at, "rewards", "grades", i), g, grades, "grade")
 
-    out.extend(_check_bands(s))
+    def lists(self) -> None:
+        s, out, ref = self.s, self.out, self.ref
+        for name, lst in s.lists.items():
+            for i, b in enumerate(lst.entry.behaviours):
+                ref(("lists", name, "entry", "behaviours", i), b, self.behaviour_names, "behaviour")
+            for i, g in enumerate(lst.entry.grades):
+                ref(("lists", name, "entry", "grades", i), g, self.grades, "grade")
+            ref(("lists", name, "entry", "from_list"), lst.entry.from_list, self.list_names, "list")
+            if lst.joint_punishment and lst.actor != "firm":
+                out.append((("lists", name, "joint_punishment"), "joint punishment needs a firm list (actor: firm)", False))
 
-    for name, lst in s.lists.items():
-        for i, b in enumerate(lst.entry.behaviours):
-            ref(("lists", name, "entry", "behaviours", i), b, behaviours, "behaviour")
-        for i, g in enumerate(lst.entry.grades):
-            ref(("lists", name, "entry", "grades", i), g, grades, "grade")
-        ref(("lists", name, "entry", "from_list"), lst.entry.from_list, lists, "list")
-        if lst.joint_punishment and lst.actor != "firm":
-            out.append((("lists", name, "joint_punishment"), "joint punishment needs a firm list (actor: firm)", False))
+    def consequences(self) -> None:
+        s, out, ref, grades = self.s, self.out, self.ref, self.grades
+        for name, c in s.consequences.items():
+            if c.outcome is not None:
+                if c.kind != "score":
+                    out.append((("consequences", name, "outcome"), "an outcome needs kind 'score'", False))
+                for g in c.outcome.success_probability:
+                    ref(("consequences", name, "outcome", "success_probability", g), g, grades, "grade", True)
+            for i, g in enumerate(c.grades):
+                ref(("consequences", name, "grades", i), g, grades, "grade")
+            for i, lname in enumerate(c.lists):
+                ref(("consequences", name, "lists", i), lname, self.list_names, "list")
+            if not c.grades and not c.lists:
+                out.append((("consequences", name), "needs 'grades' or 'lists' to say whom it applies to", False))
+            if c.kind == "refusal":
+                if c.service is None:
+                    out.append((("consequences", name, "service"), "a refusal needs the service refused", False))
+                if c.attempts is None:
+                    out.append((("consequences", name, "attempts"), "a refusal needs an attempt rate, e.g. '2 per year'",
+                                False))
 
-    for name, c in s.consequences.items():
-        if c.outcome is not None:
-            if c.kind != "score":
-                out.append((("consequences", name, "outcome"), "an outcome needs kind 'score'", False))
-            for g in c.outcome.success_probability:
-                ref(("consequences", name, "outcome", "success_probability", g), g, grades, "grade", True)
-        for i, g in enumerate(c.grades):
-            ref(("consequences", name, "grades", i), g, grades, "grade")
-        for i, lname in enumerate(c.lists):
-            ref(("consequences", name, "lists", i), lname, lists, "list")
-        if not c.grades and not c.lists:
-            out.append((("consequences", name), "needs 'grades' or 'lists' to say whom it applies to", False))
-        if c.kind == "refusal":
-            if c.service is None:
-                out.append((("consequences", name, "service"), "a refusal needs the service refused", False))
-            if c.attempts is None:
-                out.append((("consequences", name, "attempts"), "a refusal needs an attempt rate, e.g. '2 per year'", False))
+    def flags(self) -> None:
+        ref = self.ref
+        for name, f in self.s.flags.items():
+            for i, b in enumerate(f.rule.behaviours):
+                ref(("flags", name, "rule", "behaviours", i), b, self.behaviour_names, "behaviour")
+            for i, lname in enumerate(f.rule.lists):
+                ref(("flags", name, "rule", "lists", i), lname, self.list_names, "list")
+            ref(("flags", name, "add_to_list"), f.add_to_list, self.list_names, "list")
 
-    for name, f in s.flags.items():
-        for i, b in enumerate(f.rule.behaviours):
-            ref(("flags", name, "rule", "behaviours", i), b, behaviours, "behaviour")
-        for i, lname in enumerate(f.rule.lists):
-            ref(("flags", name, "rule", "lists", i), lname, lists, "list")
-        ref(("flags", name, "add_to_list"), f.add_to_list, lists, "list")
-
-    for g in s.responses.risk_sensitivity:
-        ref(("responses", "risk_sensitivity", g), g, groups, "group", True)
-    for i, rj in enumerate(s.rollout.regions):
-        ref(("rollout", "regions", i, "region"), rj.region, regions, "region")
-    for i, ch in enumerate(s.safeguards.disabled_channels):
-        ref(("safeguards", "disabled_channels", i), ch, channels, "channel")
-    return out
+    def the_rest(self) -> None:
+        """Responses, rollout and safeguards."""
+        s, ref = self.s, self.ref
+        for g in s.responses.risk_sensitivity:
+            ref(("responses", "risk_sensitivity", g), g, self.groups, "group", True)
+        for i, rj in enumerate(s.rollout.regions):
+            ref(("rollout", "regions", i, "region"), rj.region, self.regions, "region")
+        for i, ch in enumerate(s.safeguards.disabled_channels):
+            ref(("safeguards", "disabled_channels", i), ch, self.channel_names, "channel")
 
 
 def _categories(s: Scenario, actor: str, attr: str) -> list[str] | None:

@@ -34,26 +34,17 @@ stores only the population's ``household_start`` array.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from scorelab.jit_cache import nb
 import numpy as np
 
 from scorelab import rng
-from scorelab.scenario.population import (
-    ContactsSpec,
-    LognormalDegree,
-    NegativeBinomialDegree,
-    PoissonDegree,
-    SocialLayerSpec,
-)
-from scorelab.synth.population import Population, _chunk_bounds
-
-if TYPE_CHECKING:
-    from scorelab.synth.drawn import DrawnLayer
+from scorelab.scenario.population import ContactsSpec, SocialLayerSpec
+from scorelab.synth.drawn import DrawnLayer, drawn_layer
+from scorelab.synth.population import Population, chunk_bounds
+from scorelab.synth.weights import layer_weights, mode_probabilities, partition, participants
 
 INT32_MAX = 2**31 - 1
 
@@ -189,71 +180,12 @@ class Contacts:
 
 
 @nb.njit(cache=True)
-def _gamma(k0, k1, i, shape):
-    """Gamma(shape, 1) by Marsaglia-Tsang; attempt t uses counter (i, 0, 1, t)."""
-    a = shape + 1.0 if shape < 1.0 else shape
-    d = a - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
-    x = d
-    u3 = 0.5
-    for t in range(1000):
-        u0, u1, u2, u3 = rng.uniform4(k0, k1, i, 0, 1, t)
-        z = math.sqrt(-2.0 * math.log(1.0 - u0)) * math.cos(2.0 * math.pi * u1)
-        v = 1.0 + c * z
-        if v <= 0.0:
-            continue
-        v = v * v * v
-        if math.log(1.0 - u2) < 0.5 * z * z + d - d * v + d * math.log(v):
-            x = d * v
-            break
-    if shape < 1.0:
-        x *= (1.0 - u3) ** (1.0 / shape)
-    return x
-
-
-@nb.njit(cache=True)
-def weight_of(k0, k1, kind, mean, param, i):
-    """Participant i's weight: kind 0 Poisson (w = mean), 1 gamma (shape param, mean), 2
-    lognormal (sigma param, mean). Drawn layers (``synth.drawn``) make it again when needed."""
-    if kind == 0:
-        return mean
-    if kind == 1:
-        return _gamma(k0, k1, i, param) * (mean / param)
-    z = rng.normal(k0, k1, i, 0, 0, 0)
-    return mean * math.exp(param * z - 0.5 * param * param)
-
-
-@nb.njit(cache=True)
-def _weights(k0, k1, active, kind, mean, param, lo, hi, w):
-    for i in range(lo, hi):
-        w[i] = weight_of(k0, k1, kind, mean, param, i) if active[i] else 0.0
-
-
-@nb.njit(cache=True)
 def _stub_counts(k0, k1, w, lo, hi, out):
     for i in range(lo, hi):
         if w[i] > 0.0:
             out[i] = rng.poisson_from_uniform(0.5 * w[i], rng.uniform(k0, k1, i, 0, 0, 0))
         else:
             out[i] = 0
-
-
-@nb.njit(cache=True)
-def _partition(block, w, nblocks, order, seg):
-    """Counting sort of participants (w > 0) by block, stable in person id."""
-    n = block.shape[0]
-    seg[:] = 0
-    for i in range(n):
-        if w[i] > 0.0:
-            seg[block[i] + 1] += 1
-    for b in range(nblocks):
-        seg[b + 1] += seg[b]
-    pos = seg[:-1].copy()
-    for i in range(n):
-        if w[i] > 0.0:
-            b = block[i]
-            order[pos[b]] = i
-            pos[b] += 1
 
 
 @nb.njit(cache=True)
@@ -378,29 +310,6 @@ def _csr_from_stubs(n, stub_ptr, dst):
 # --------------------------------------------------------------------------- builder
 
 
-_KIND = {"poisson": 0, "negative_binomial": 1, "lognormal": 2}
-
-
-def _degree_params(deg) -> tuple[int, float, float]:
-    if isinstance(deg, PoissonDegree):
-        return 0, deg.mean, 0.0
-    if isinstance(deg, NegativeBinomialDegree):
-        return 1, deg.mean, deg.dispersion
-    if isinstance(deg, LognormalDegree):
-        return 2, deg.mean, deg.sigma
-    raise TypeError(f"unknown degree distribution {deg!r}")
-
-
-def layer_weights(pop_n: int, active: np.ndarray, degree, seed: int, layer: str, chunks: int = 1) -> np.ndarray:
-    """Chung-Lu weights (float64, expected degrees) for a layer; 0 for non-participants."""
-    kind, mean, param = _degree_params(degree)
-    k0, k1 = rng.key(seed, f"contacts.{layer}.weight")
-    w = np.empty(pop_n, dtype=np.float64)
-    for lo, hi in _chunk_bounds(pop_n, chunks):
-        _weights(k0, k1, active, kind, float(mean), float(param), lo, hi, w)
-    return w
-
-
 def chung_lu(
     w: np.ndarray,
     modes: list[tuple[float, np.ndarray | None]],
@@ -450,7 +359,7 @@ def chung_lu(
             blocks2[p] = b
         nb_ = int(b.max(initial=0)) + 1 if b is not None else 1
         seg = np.zeros(nb_ + 1, dtype=np.int64)
-        _partition(blocks2[p], w, nb_, orders[p], seg)
+        partition(blocks2[p], w, nb_, orders[p], seg)
         _alias_tables(orders[p], w, seg, nb_, probs[p], aliases[p], small, large)
         segs[p, : nb_ + 1] = seg
         segs[p, nb_ + 1 :] = seg[-1]
@@ -458,14 +367,14 @@ def chung_lu(
 
     k0, k1 = rng.key(seed, f"contacts.{layer}.stubs")
     counts = np.empty(n, dtype=np.int64)
-    for lo, hi in _chunk_bounds(n, chunks):
+    for lo, hi in chunk_bounds(n, chunks):
         _stub_counts(k0, k1, w, lo, hi, counts)
     stub_ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=stub_ptr[1:])
     del counts
     dst = np.empty(int(stub_ptr[-1]), dtype=np.int32)
     k0, k1 = rng.key(seed, f"contacts.{layer}.partner")
-    for lo, hi in _chunk_bounds(n, chunks):
+    for lo, hi in chunk_bounds(n, chunks):
         _stub_partners(k0, k1, stub_ptr, lo, hi, mode_cdf, blocks2, orders, probs, aliases, segs, dst)
     del blocks2, orders, probs, aliases, segs
     indptr, indices = _csr_from_stubs(n, stub_ptr, dst)
@@ -481,24 +390,9 @@ def _dense_codes(*keys: np.ndarray) -> np.ndarray:
     return code.astype(np.int32) if code.max(initial=0) <= INT32_MAX else code
 
 
-def mode_probabilities(spec: SocialLayerSpec) -> tuple[float, float, float, float]:
-    """Probabilities of a social layer's mixing modes: same city and group, same city, same
-    group, anyone (stored layers here; drawn layers in synth.drawn, in this order)."""
-    c, g = spec.same_city, spec.same_group
-    return c * g, c * (1 - g), (1 - c) * g, (1 - c) * (1 - g)
-
-
 def _social_modes(pop: Population, spec: SocialLayerSpec) -> list[tuple[float, np.ndarray | None]]:
     blocks = (_dense_codes(pop.city, pop.group), pop.city.astype(np.int32), pop.group.astype(np.int32), None)
     return list(zip(mode_probabilities(spec), blocks))
-
-
-def participants(pop: Population, name: str, spec: SocialLayerSpec) -> np.ndarray:
-    """Who takes part in a social layer: aged min_age or more, and internet users for online."""
-    active = pop.age >= spec.min_age
-    if name == "online":
-        active &= pop.internet
-    return active
 
 
 def build_contacts(pop: Population, spec: ContactsSpec, seed: int, chunks: int = 1,
@@ -537,8 +431,6 @@ def build_contacts(pop: Population, spec: ContactsSpec, seed: int, chunks: int =
         if not s.enabled or not wanted(name):
             continue
         if s.storage == "drawn":
-            from scorelab.synth.drawn import drawn_layer  # (it builds on this module)
-
             layers[name] = drawn_layer(pop, name, s, seed, chunks)
             continue
         w = layer_weights(n, participants(pop, name, s), s.degree, seed, name, chunks)

@@ -41,15 +41,8 @@ import numpy as np
 
 from scorelab import rng
 from scorelab.scenario.population import SocialLayerSpec
-from scorelab.synth.contacts import (
-    _degree_params,
-    _partition,
-    layer_weights,
-    mode_probabilities,
-    participants,
-    weight_of,
-)
 from scorelab.synth.population import Population
+from scorelab.synth.weights import degree_params, layer_weights, mode_probabilities, partition, participants, weight_of
 
 #: A cell's cap on the capped part of a weight, in multiples of its mean participant weight:
 #: rejection takes about KAPPA tries; participants above it (in Rongcheng 5 in a million for
@@ -70,7 +63,7 @@ class DrawnTables(NamedTuple):
     """What drawing a layer's contacts needs (arguments of the numba functions)."""
 
     keys: np.ndarray  #: uint64[4]: the weight stream's key, then the drawn stream's
-    spec: np.ndarray  #: float64[3]: weight kind (contacts._KIND), mean, parameter
+    spec: np.ndarray  #: float64[3]: weight kind (weights.KIND), mean, parameter
     mode_cdf: np.ndarray  #: float64[4]: cumulative mode probabilities (N_MODES order)
     active: np.ndarray  #: uint8, participants as bits (np.packbits order)
     city: np.ndarray  #: per person (the population's column, shared)
@@ -287,7 +280,7 @@ def drawn_layer(pop: Population, name: str, spec: SocialLayerSpec, seed: int, ch
     cell = (pop.city.astype(np.int64) * n_groups + pop.group).astype(np.int32)
     order = np.empty(int(np.count_nonzero(w > 0.0)), dtype=np.int32)
     seg = np.zeros(n_cells + 1, dtype=np.int64)
-    _partition(cell, w, n_cells, order, seg)
+    partition(cell, w, n_cells, order, seg)
     mass = np.bincount(cell, weights=w, minlength=n_cells)
     size = np.diff(seg)
     cap = np.where(size > 0, KAPPA * mass / np.maximum(size, 1), 0.0)
@@ -304,7 +297,7 @@ def drawn_layer(pop: Population, name: str, spec: SocialLayerSpec, seed: int, ch
     del w
     cell_mass = light + excess
     gcum = np.cumsum(cell_mass.reshape(n_cities, n_groups).T, axis=1)
-    kind, mean, param = _degree_params(spec.degree)
+    kind, mean, param = degree_params(spec.degree)
     wk = rng.key(seed, f"contacts.{name}.weight")
     dk = rng.key(seed, f"contacts.{name}.drawn")
     cdf = np.cumsum(mode_probabilities(spec))

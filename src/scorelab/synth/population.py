@@ -192,7 +192,9 @@ def _ids(lo: int, hi: int) -> np.ndarray:
     return np.arange(lo, hi, dtype=np.uint64)
 
 
-def _chunk_bounds(total: int, chunks: int) -> list[tuple[int, int]]:
+def chunk_bounds(total: int, chunks: int) -> list[tuple[int, int]]:
+    """``chunks`` consecutive ranges (lo, hi) covering 0 .. total (a build in chunks gives the
+    same result as one pass)."""
     if chunks < 1:
         raise ValueError(f"chunks must be >= 1, got {chunks}")
     edges = [total * k // chunks for k in range(chunks + 1)]
@@ -306,6 +308,52 @@ def build_population(spec: PopulationSpec, seed: int, chunks: int = 1) -> Popula
     occupation_employed = np.array([False] * 3 + [o.employed for o in spec.occupations], dtype=bool)
     sector_names = tuple(spec.firms.sectors)
 
+    starts = _household_starts(spec, seed)
+    cols = _people_columns(spec, seed, starts, chunks)
+    city = cols["city"]
+    age = cols["age"]
+    employed = occupation_employed[cols["occupation"]]
+    student = cols["occupation"] == STUDENT
+    n_cities = len(regions)
+
+    # per-city firm and school tables (global, O(cities + entities))
+    emp_per_city = np.bincount(city[employed], minlength=n_cities)
+    stu_per_city = np.bincount(city[student], minlength=n_cities)
+    f = spec.firms
+    sch = spec.schools
+    f_target, f_city, f_ptr = _entity_table(seed, "population.firm_size", emp_per_city, f.mean_size, f.size_sigma)
+    s_target, s_city, s_ptr = _entity_table(seed, "population.school_size", stu_per_city, sch.mean_size, sch.size_sigma)
+    f_sector = _firm_sectors(spec, seed, f_target, f_ptr)
+    employer, school = _members(seed, starts, chunks, city, employed, student, (f_target, f_ptr), (s_target, s_ptr))
+    del employed, student
+
+    n_firms = f_target.shape[0]
+    f_size = np.bincount(employer[employer >= 0], minlength=n_firms).astype(np.int32)
+    s_size = np.bincount(school[school >= 0], minlength=s_target.shape[0]).astype(np.int32)
+    rep = _representatives_of(spec, seed, employer, age, city, f_city)
+
+    firms = Firms(
+        size=f_size, size_target=f_target, sector=f_sector, province=city_province[f_city], city=f_city,
+        representative=rep,
+    )
+    schools = Schools(size=s_size, size_target=s_target, province=city_province[s_city], city=s_city)
+    people = dict(age=age, sex=cols["sex"], city=city, urban=cols["urban"], income=cols["income"],
+                  occupation=cols["occupation"], employer=employer, school=school, internet=cols["internet"],
+                  online_shopper=cols["online_shopper"], car=cols["car"], group=cols["group"])
+    people, household, starts, firms = _in_city_order(people, starts, firms)
+    return Population(
+        **people, province=city_province[people["city"]], household=household, household_start=starts,
+        firms=firms, schools=schools, province_names=province_names, city_names=city_names,
+        city_province=city_province, occupation_names=occupation_names, occupation_employed=occupation_employed,
+        group_names=group_names, sector_names=sector_names, adult_age=spec.adult_age, seed=seed,
+    )
+
+
+def _people_columns(spec: PopulationSpec, seed: int, starts: np.ndarray, chunks: int) -> dict[str, np.ndarray]:
+    """Every person's own attributes (region, hukou, group, age, sex, schooling, occupation,
+    income, internet, car; household), households in ``chunks`` ranges, concatenated."""
+    regions = spec.regions
+    group_names = tuple(spec.groups)
     region_cdf = _cdf([r.share for r in regions])
     urban_share = np.array([r.urban_share for r in regions])
     group_cdf = np.array(
@@ -337,11 +385,9 @@ def build_population(spec: PopulationSpec, seed: int, chunks: int = 1) -> Popula
         rows = group_cdf[region]
         return np.minimum((u[:, None] >= rows).sum(axis=1), len(group_names) - 1).astype(np.uint8)
 
-    starts = _household_starts(spec, seed)
     n_h = starts.shape[0] - 1
-    n = spec.people
     parts: list[dict[str, np.ndarray]] = []
-    for h_lo, h_hi in _chunk_bounds(n_h, chunks):
+    for h_lo, h_hi in chunk_bounds(n_h, chunks):
         p_lo, p_hi = int(starts[h_lo]), int(starts[h_hi])
         hids = _ids(h_lo, h_hi)
         sizes = np.diff(starts[h_lo : h_hi + 1])
@@ -387,44 +433,49 @@ def build_population(spec: PopulationSpec, seed: int, chunks: int = 1) -> Popula
             dict(age=age, sex=sex, city=city, urban=urban, income=income, occupation=occupation, internet=internet,
                  online_shopper=shopper, car=car, group=group, household=household)
         )
-    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    del parts
-    city = cols["city"]
-    age = cols["age"]
-    employed = occupation_employed[cols["occupation"]]
-    student = cols["occupation"] == STUDENT
-    n_cities = len(regions)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
-    # per-city firm and school tables (global, O(cities + entities))
-    def entity_table(stream_name, needed_per_city, mean, sigma):
-        stream = Stream(seed, stream_name)
-        sizes = [_sized_entities(stream, c, int(needed_per_city[c]), mean, sigma) for c in range(n_cities)]
-        ptr = np.zeros(n_cities + 1, dtype=np.int64)
-        ptr[1:] = np.cumsum([len(s) for s in sizes])
-        target = np.concatenate(sizes) if sizes else np.zeros(0, np.int32)
-        ecity = np.repeat(np.arange(n_cities, dtype=np.uint16), np.diff(ptr))
-        return target.astype(np.int32), ecity, ptr
 
-    emp_per_city = np.bincount(city[employed], minlength=n_cities)
-    stu_per_city = np.bincount(city[student], minlength=n_cities)
-    f = spec.firms
-    f_target, f_city, f_ptr = entity_table("population.firm_size", emp_per_city, f.mean_size, f.size_sigma)
-    s_target, s_city, s_ptr = entity_table("population.school_size", stu_per_city, sch.mean_size, sch.size_sigma)
-    # Sector by (city, rank within city): independent of other cities' firm counts.
+def _entity_table(seed: int, stream_name: str, needed_per_city: np.ndarray, mean: float,
+                  sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Firms or schools, city by city, sized to hold ``needed_per_city`` people: (target size,
+    city, each city's range of entities)."""
+    n_cities = needed_per_city.shape[0]
+    stream = Stream(seed, stream_name)
+    sizes = [_sized_entities(stream, c, int(needed_per_city[c]), mean, sigma) for c in range(n_cities)]
+    ptr = np.zeros(n_cities + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(s) for s in sizes])
+    target = np.concatenate(sizes) if sizes else np.zeros(0, np.int32)
+    ecity = np.repeat(np.arange(n_cities, dtype=np.uint16), np.diff(ptr))
+    return target.astype(np.int32), ecity, ptr
+
+
+def _firm_sectors(spec: PopulationSpec, seed: int, f_target: np.ndarray, f_ptr: np.ndarray) -> np.ndarray:
+    """Sector by (city, rank within city): independent of other cities' firm counts."""
     s_sector = Stream(seed, "population.firm_sector")
-    sector_cdf = _cdf(list(f.sectors.values()))
+    sector_cdf = _cdf(list(spec.firms.sectors.values()))
     f_sector = np.empty(f_target.shape[0], dtype=np.uint8)
-    for c in range(n_cities):
+    for c in range(f_ptr.shape[0] - 1):
         lo, hi = int(f_ptr[c]), int(f_ptr[c + 1])
         f_sector[lo:hi] = _inverse_cdf(sector_cdf, s_sector.uniform(_ids(0, hi - lo), slot=c))
+    return f_sector
+
+
+def _members(seed: int, starts: np.ndarray, chunks: int, city: np.ndarray, employed: np.ndarray,
+             student: np.ndarray, firms: tuple[np.ndarray, np.ndarray],
+             schools: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each employed person's employer and each student's school, in their own city with
+    probability proportional to the target sizes (-1 for the others)."""
+    (f_target, f_ptr), (s_target, s_ptr) = firms, schools
     f_cum = np.cumsum(f_target, dtype=np.int64)
     s_cum = np.cumsum(s_target, dtype=np.int64)
-
     s_emp = Stream(seed, "population.employer")
     s_sch = Stream(seed, "population.school")
+    n = city.shape[0]
     employer = np.full(n, -1, dtype=np.int32)
     school = np.full(n, -1, dtype=np.int32)
-    for p_lo, p_hi in (( int(starts[a]), int(starts[b])) for a, b in _chunk_bounds(n_h, chunks)):
+    n_h = starts.shape[0] - 1
+    for p_lo, p_hi in (( int(starts[a]), int(starts[b])) for a, b in chunk_bounds(n_h, chunks)):
         sl = slice(p_lo, p_hi)
         e_idx = np.flatnonzero(employed[sl]) + p_lo
         if e_idx.size:
@@ -432,11 +483,14 @@ def build_population(spec: PopulationSpec, seed: int, chunks: int = 1) -> Popula
         s_idx = np.flatnonzero(student[sl]) + p_lo
         if s_idx.size:
             school[s_idx] = _pick_within_city(s_sch.uniform(s_idx), city[s_idx], s_cum, s_ptr)
-    del employed, student
+    return employer, school
 
-    n_firms = f_target.shape[0]
-    f_size = np.bincount(employer[employer >= 0], minlength=n_firms).astype(np.int32)
-    s_size = np.bincount(school[school >= 0], minlength=s_target.shape[0]).astype(np.int32)
+
+def _representatives_of(spec: PopulationSpec, seed: int, employer: np.ndarray, age: np.ndarray, city: np.ndarray,
+                        f_city: np.ndarray) -> np.ndarray:
+    """Each firm's legal representative: one of its adult employees, else an adult of its city."""
+    n_firms = f_city.shape[0]
+    n_cities = len(spec.regions)
     rep = np.full(n_firms, -1, dtype=np.int32)
     k0, k1 = rng.key(seed, "population.representative")
     _representatives(employer, age, np.int64(spec.adult_age), k0, k1, n_firms, rep)
@@ -452,22 +506,7 @@ def build_population(spec: PopulationSpec, seed: int, chunks: int = 1) -> Popula
             raise RuntimeError("a city with firms has no adults")
         u = Stream(seed, "population.representative_fallback").uniform(missing)
         rep[missing] = adults[a_ptr[fc] + np.minimum((u * cnt).astype(np.int64), cnt - 1)]
-
-    firms = Firms(
-        size=f_size, size_target=f_target, sector=f_sector, province=city_province[f_city], city=f_city,
-        representative=rep,
-    )
-    schools = Schools(size=s_size, size_target=s_target, province=city_province[s_city], city=s_city)
-    people = dict(age=age, sex=cols["sex"], city=city, urban=cols["urban"], income=cols["income"],
-                  occupation=cols["occupation"], employer=employer, school=school, internet=cols["internet"],
-                  online_shopper=cols["online_shopper"], car=cols["car"], group=cols["group"])
-    people, household, starts, firms = _in_city_order(people, starts, firms)
-    return Population(
-        **people, province=city_province[people["city"]], household=household, household_start=starts,
-        firms=firms, schools=schools, province_names=province_names, city_names=city_names,
-        city_province=city_province, occupation_names=occupation_names, occupation_employed=occupation_employed,
-        group_names=group_names, sector_names=sector_names, adult_age=spec.adult_age, seed=seed,
-    )
+    return rep
 
 
 def _in_city_order(people: dict[str, np.ndarray], starts: np.ndarray, firms: Firms

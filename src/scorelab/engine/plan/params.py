@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from scorelab.scenario.model import DYNAMIC_ATTRIBUTES, LAYERS
+from scorelab.vocabulary import NO_GRADE  # noqa: F401 (re-exported: the plan's users read it here)
 
 KIND_CODES = {"wrongdoing": 0, "civic": 1, "disfavoured": 2, "neutral": 3}
 CONSEQUENCE_CODES = {"refusal": 0, "fine": 1, "discount": 2, "bonus": 3, "income": 4, "dismissal": 5, "score": 6}
 DYNAMIC_CODES = {name: i for i, name in enumerate(DYNAMIC_ATTRIBUTES)}  # income 0, employed 1
-NO_GRADE = 255
 #: ``c_mis_graph`` of a channel whose misattribution lands on a uniformly drawn other person.
 MIS_ANYONE = -1
 #: ``c_mis_graph`` of a channel whose misattribution lands on another member of the household

@@ -1,4 +1,4 @@
-"""The ``scorelab report`` command (registered in cli.py with ``app.command()(report)``).
+"""The ``scorelab report`` command.
 
 Heavy imports (matplotlib, polars) stay inside the function so ``scorelab --help`` is instant.
 """
@@ -25,7 +25,7 @@ def report(
 
     try:
         if len(runs) == 1 and (Path(runs[0]) / "sweep.json").is_file():
-            from scorelab import sweep_report
+            from scorelab.report import sweep as sweep_report
 
             if png is not None:
                 raise UsageError("--png: not available for a sweep report")

@@ -1,10 +1,10 @@
-"""The report of a sweep: one self-contained HTML page built on ``scorelab.report``.
+"""The report of a sweep: one self-contained HTML page.
 
-It uses the run report's page shell (``report.page_head``: the Content-Security-Policy that
-forbids scripts and every fetch, the styles), its escaping (``report.e``), its inline-SVG
-figures (``report.svg`` through ``report._figure_html``, under ``report._RC``) and its
-self-measured size; the figures are drawn with ``scorelab.plots`` helpers (``_fig``,
-``label``), so names from a scenario are never read as mathematics.
+It uses the page shell of every report (``report.page``: the Content-Security-Policy that
+forbids scripts and every fetch, the styles, the escaping ``e``, inline-SVG figures through
+``figure_html`` under ``RC``, the self-measured size); the figures are drawn with
+``scorelab.plots`` helpers (``new_figure``, ``label``), so names from a scenario are never
+read as mathematics.
 
 Content: the sweep's spec (scenario, design, varied keys, seeds, command, versions), the
 summary table (per setting: n and, for a few headline figures, the mean with its
@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from scorelab import plots as P
-from scorelab import report as R
 from scorelab.errors import UsageError
-from scorelab.sweep import DEFAULT_FIGURES, SweepResult, format_value
+from scorelab.report.page import RC, SIZE_MARK, e, figure_html, page_head, version, with_size, write_page
+from scorelab.sweep import SweepResult, format_setting
+from scorelab.vocabulary import DEFAULT_FIGURES, format_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -60,7 +61,7 @@ def figure(sweep: Any, name: str) -> "Figure":
 
     s = _open(sweep)
     _choose(s, [name])
-    with matplotlib.rc_context(R._RC):
+    with matplotlib.rc_context(RC):
         return _draw(s, name)
 
 
@@ -71,7 +72,7 @@ def _draw(s: SweepResult, name: str) -> "Figure":
     level = float(s.info.get("level", 0.95))
     panels = keys or [""]
     if len(panels) <= 3:
-        fig, axes = P._fig((10.0, 3.4), ncols=len(panels))
+        fig, axes = P.new_figure((10.0, 3.4), ncols=len(panels))
     else:  # more keys than fit in a row: rows of three panels
         from matplotlib.figure import Figure
 
@@ -90,7 +91,7 @@ def _draw(s: SweepResult, name: str) -> "Figure":
             groups = {(): rows}
         xs_all = [r[key] for r in rows] if key else [0] * len(rows)
         numeric = _numeric(xs_all)
-        cats = list(dict.fromkeys(format_value(v) for v in xs_all)) if not numeric else []
+        cats = list(dict.fromkeys(format_setting(v) for v in xs_all)) if not numeric else []
         n_groups = len(groups)
         for gi, (gvals, grs) in enumerate(groups.items()):
             pts = []
@@ -101,17 +102,17 @@ def _draw(s: SweepResult, name: str) -> "Figure":
                     continue
                 lo = r["ci_lo"] if r["ci_lo"] is not None else mean
                 hi = r["ci_hi"] if r["ci_hi"] is not None else mean
-                xpos = float(x) if numeric else cats.index(format_value(x)) + (gi - (n_groups - 1) / 2) * 0.1
+                xpos = float(x) if numeric else cats.index(format_setting(x)) + (gi - (n_groups - 1) / 2) * 0.1
                 pts.append((xpos, mean, mean - lo, hi - mean))
             pts.sort()
             if not pts:
                 continue
-            lab = ", ".join(f"{k}={format_value(v)}" for k, v in zip(others, gvals)) if gvals else None
+            lab = ", ".join(f"{k}={format_setting(v)}" for k, v in zip(others, gvals)) if gvals else None
             ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[[p[2] for p in pts], [p[3] for p in pts]],
                         fmt="o" if random_design or not key else "o-", capsize=3, markersize=4, linewidth=1.2,
                         alpha=0.6 if random_design else 1.0, label=P.short(lab, 40) if lab else None)
         if not rows:
-            P._empty(ax, "no values")
+            P.empty(ax, "no values")
         if not numeric:
             ax.set_xticks(range(len(cats)))
             ax.set_xticklabels([P.short(c, 16) for c in cats], rotation=30 if len(cats) > 4 else 0,
@@ -134,7 +135,7 @@ def _figures(s: SweepResult, names: Sequence[str]) -> list[tuple[str, str, str, 
     import matplotlib
 
     out = []
-    with matplotlib.rc_context(R._RC):
+    with matplotlib.rc_context(RC):
         for name in names:
             slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "figure"
             out.append(("sweep", slug, f"{name}: mean and confidence interval by setting", _draw(s, name)))
@@ -149,7 +150,7 @@ def _spec_table(s: SweepResult) -> str:
     vary = []
     for a in spec["vary"]:
         vary.append(f"{a['key']} = {a['range'][0]}..{a['range'][1]}" if "range" in a
-                    else f"{a['key']} = " + ", ".join(format_value(v) for v in a["values"]))
+                    else f"{a['key']} = " + ", ".join(format_setting(v) for v in a["values"]))
     rows: list[tuple[str, Any]] = [
         ("scenario", info.get("name", "?")), ("source", spec.get("source", "")), ("design", design),
         ("varied", "; ".join(vary) if vary else "nothing (replicates only)"),
@@ -158,7 +159,7 @@ def _spec_table(s: SweepResult) -> str:
         ("settings x replicates", f"{len(info['settings'])} x {len(seeds)} = {len(info['tasks'])} runs"),
     ]
     if spec.get("overrides"):
-        rows.append(("every run", ", ".join(f"{k}={format_value(v)}" for k, v in spec["overrides"].items())))
+        rows.append(("every run", ", ".join(f"{k}={format_setting(v)}" for k, v in spec["overrides"].items())))
     if info.get("command"):
         rows.append(("command", info["command"]))
     rows += [("started", str(info.get("created", "?")).replace("T", " ")),
@@ -169,25 +170,23 @@ def _spec_table(s: SweepResult) -> str:
                                                    f"({info.get('ran', 0)} run, {info.get('skipped', 0)} already complete, "
                                                    f"{info.get('retried', 0)} attempts lost and retried)"))
     rows.append(("versions", ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items())))
-    return "<table class='meta'>" + "".join(f"<tr><td>{R.e(k)}</td><td>{R.e(v)}</td></tr>" for k, v in rows) + "</table>"
+    return "<table class='meta'>" + "".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in rows) + "</table>"
 
 
 def _summary_table(s: SweepResult, names: Sequence[str]) -> str:
-    from scorelab.results import format_value as fmt
-
     wide = s.wide(names)
     level = float(s.info.get("level", 0.95))
-    th = "".join(f"<th>{R.e(k)}</th>" for k in s.keys) + "<th class='n'>n</th>"
-    th += "".join(f"<th class='n'>{R.e(f)}</th>" for f in names)
+    th = "".join(f"<th>{e(k)}</th>" for k in s.keys) + "<th class='n'>n</th>"
+    th += "".join(f"<th class='n'>{e(f)}</th>" for f in names)
     body = []
     for row in wide.head(MAX_ROWS).iter_rows(named=True):
-        cells = [f"<td>{R.e(row['setting'])}</td>"]
-        cells += [f"<td>{R.e(format_value(row[k]) if row[k] is not None else '')}</td>" for k in s.keys]
-        cells.append(f"<td class='n'>{R.e(row['n'])}</td>")
+        cells = [f"<td>{e(row['setting'])}</td>"]
+        cells += [f"<td>{e(format_setting(row[k]) if row[k] is not None else '')}</td>" for k in s.keys]
+        cells.append(f"<td class='n'>{e(row['n'])}</td>")
         for f in names:
             m, lo, hi = row[f"{f} mean"], row[f"{f} lo"], row[f"{f} hi"]
-            txt = "" if m is None else fmt(f, m) if lo is None or hi is None else f"{fmt(f, m)} [{fmt(f, lo)}, {fmt(f, hi)}]"
-            cells.append(f"<td class='n'>{R.e(txt)}</td>")
+            txt = "" if m is None else format_figure(f, m) if lo is None or hi is None else f"{format_figure(f, m)} [{format_figure(f, lo)}, {format_figure(f, hi)}]"
+            cells.append(f"<td class='n'>{e(txt)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = (f"<p class='note'>The first {MAX_ROWS} of {wide.height} settings; every one is in summary.parquet.</p>"
             if wide.height > MAX_ROWS else "")
@@ -200,31 +199,31 @@ def _summary_table(s: SweepResult, names: Sequence[str]) -> str:
 def render(sweep: Any, figures: Sequence[str] | None = None, generated: str | None = None,
            drawn: list[tuple[str, str, str, "Figure"]] | None = None) -> str:
     """The report page of a sweep (a ``SweepResult`` or a sweep folder); ``figures``: the
-    headline figures to show (default: a few of ``sweep.DEFAULT_FIGURES``)."""
+    headline figures to show (default: those of ``vocabulary.DEFAULT_FIGURES`` the sweep has)."""
     s = _open(sweep)
     names = _choose(s, figures)
     generated = generated or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     figs = drawn if drawn is not None else _figures(s, names)
     title = f"scorelab sweep: {s.info.get('name', '?')}"
     parts = [
-        R.page_head(title),
-        f"<h1>{R.e(title)}</h1>",
+        page_head(title),
+        f"<h1>{e(title)}</h1>",
         f"<p class='note'>Synthetic populations; each run is measured against its counterfactual twin (same people and "
-        f"random numbers, scoring off), and every setting has the same replicate seeds. Generated {R.e(generated)} by "
-        f"scorelab {R.e(R._version())}. This file: {R._SIZE_MARK}, self-contained (no scripts, nothing loaded from "
+        f"random numbers, scoring off), and every setting has the same replicate seeds. Generated {e(generated)} by "
+        f"scorelab {e(version())}. This file: {SIZE_MARK}, self-contained (no scripts, nothing loaded from "
         f"elsewhere).</p>",
         "<section id='spec'><h2>Sweep</h2>", _spec_table(s), "</section>",
         "<section id='summary'><h2>Summary by setting</h2>", _summary_table(s, names), "</section>",
         "<section id='figures'><h2>Figures</h2>",
     ]
-    parts += [R._figure_html(section, name, t, fig) for section, name, t, fig in figs]
+    parts += [figure_html(section, name, t, fig) for section, name, t, fig in figs]
     parts.append("</section>")
-    parts.append(f"<p class='note'>Report size: {R._SIZE_MARK}.</p></main></body></html>\n")
-    return R._with_size("".join(parts))
+    parts.append(f"<p class='note'>Report size: {SIZE_MARK}.</p></main></body></html>\n")
+    return with_size("".join(parts))
 
 
 def write(sweep: Any, out: str | Path | None = None, figures: Sequence[str] | None = None) -> Path:
     """Write the report page (default ``<sweep folder>/report.html``); returns its path."""
     s = _open(sweep)
     path = Path(out) if out is not None else s.path / "report.html"
-    return R.write_page(render(s, figures), path, f"{path}: cannot write the sweep report")
+    return write_page(render(s, figures), path, f"{path}: cannot write the sweep report")

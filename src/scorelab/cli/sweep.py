@@ -1,4 +1,4 @@
-"""The ``scorelab sweep`` command (registered in cli.py with ``app.command()(sweep)``).
+"""The ``scorelab sweep`` command.
 
 Heavy imports (numba kernels, polars, Ray) stay inside the function so ``scorelab --help``
 is instant.
@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from scorelab.cli.common import fail, load_scenario, parse_sets, with_days
 
 if TYPE_CHECKING:
     from scorelab.sweep import Event, SweepResult
@@ -46,17 +48,16 @@ def sweep(
     import datetime as _dt
     from pathlib import Path
 
-    from scorelab.cli import _fail, _load, _with_days
-    from scorelab.errors import UsageError
     from scorelab import sweep as S
+    from scorelab.errors import UsageError
 
     if backend not in S.BACKENDS:
-        _fail([f"--backend: expected one of {', '.join(S.BACKENDS)}, got {backend!r}"])
+        fail([f"--backend: expected one of {', '.join(S.BACKENDS)}, got {backend!r}"])
     if address is not None and backend != "ray":
-        _fail(["--address: only with --backend ray"])
+        fail(["--address: only with --backend ray"])
     try:
         if backend == "ray":
-            S._import_ray()  # before anything is planned or written
+            S.import_ray()  # before anything is planned or written
         if resume is not None:
             given = [n for n, v in (("SOURCE", source), ("--vary", vary), ("--samples", samples),
                                     ("--replicates", replicates), ("--seeds", seeds), ("--design-seed", design_seed),
@@ -64,16 +65,16 @@ def sweep(
             if design != "grid":
                 given.append("--design")
             if given:
-                _fail([f"--resume: the sweep continues as it was planned; drop {', '.join(given)}"])
+                fail([f"--resume: the sweep continues as it was planned; drop {', '.join(given)}"])
             figures = _figures(figure, S.read_spec(resume)[0].scenario)
             typer.echo(f"resuming the sweep {resume}...", err=True)
             result = S.resume_sweep(resume, backend=backend, workers=workers, address=address, retries=retries,
                                     progress=_progress)
         else:
             if source is None:
-                _fail(["scorelab sweep: give a SOURCE (a built-in scenario or a YAML file), or --resume DIR"])
-            sets = _with_days(set_, days)
-            scenario = _load(source, sets, None, scale)
+                fail(["scorelab sweep: give a SOURCE (a built-in scenario or a YAML file), or --resume DIR"])
+            sets = with_days(set_, days)
+            scenario = load_scenario(source, sets, None, scale)
             spec = S.make_spec(scenario, list(vary or []), design=design, samples=samples, replicates=replicates,
                                seeds=_parse_seeds(seeds) if seeds is not None else None, design_seed=design_seed,
                                source=source, overrides=_overrides(sets))
@@ -88,7 +89,7 @@ def sweep(
             result = S.run_sweep(spec, folder, backend=backend, workers=workers, address=address, retries=retries,
                                  progress=_progress, command=command)
     except UsageError as e:
-        _fail([str(e)])
+        fail([str(e)])
     _print_table(result, figures)
     parts = [f"{result.runs.height} runs", f"{result.ran} run now"]
     if result.skipped:
@@ -97,12 +98,12 @@ def sweep(
         parts.append(f"{result.retried} attempt(s) lost with their worker and retried")
     typer.echo(f"sweep: {result.path} ({', '.join(parts)})")
     if report:
-        from scorelab import sweep_report
+        from scorelab.report import sweep as sweep_report
 
         try:
             path = sweep_report.write(result, result.path / "report.html", figures=figures)
         except UsageError as e:
-            _fail([str(e)])
+            fail([str(e)])
         typer.echo(f"report: {path} ({path.stat().st_size:,} bytes)")
 
 
@@ -117,33 +118,29 @@ def _progress(ev: "Event") -> None:
 
 
 def _parse_seeds(text: str) -> list[int]:
-    from scorelab.cli import _fail
-
     out = []
     for part in text.split(","):
         try:
             out.append(int(part.strip()))
         except ValueError:
-            _fail([f"--seeds {text}: expected whole numbers separated by commas, got {part.strip()!r}"])
+            fail([f"--seeds {text}: expected whole numbers separated by commas, got {part.strip()!r}"])
     return out
 
 
 def _overrides(sets: list[str]) -> dict[str, Any]:
-    from scorelab.cli import _parse_sets
-
-    return _parse_sets(sets)
+    return parse_sets(sets)
 
 
 def _figures(chosen: list[str] | None, scenario: dict[str, Any]) -> list[str]:
-    from scorelab.cli import _fail
-    from scorelab.sweep import DEFAULT_FIGURES, headline_figures
+    from scorelab.sweep import headline_figures
+    from scorelab.vocabulary import DEFAULT_FIGURES
 
     known = headline_figures(scenario)
     if not chosen:
         return [f for f in DEFAULT_FIGURES if f in known]
     for f in chosen:
         if f not in known:
-            _fail([f"--figure {f}: not a numeric headline figure; choose from {', '.join(known)}"])
+            fail([f"--figure {f}: not a numeric headline figure; choose from {', '.join(known)}"])
     return list(dict.fromkeys(chosen))
 
 
@@ -181,8 +178,8 @@ def _print_table(result: "SweepResult", figures: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from scorelab.results import format_value
-    from scorelab.sweep import format_value as fmt_setting
+    from scorelab.sweep import format_setting
+    from scorelab.vocabulary import format_figure
 
     wide = result.wide([f for f in figures if f in result.figures])
     level = float(result.info.get("level", 0.95))
@@ -197,14 +194,14 @@ def _print_table(result: "SweepResult", figures: list[str]) -> None:
     for f in shown:
         table.add_column(f, justify="right", overflow="fold")
     for row in wide.iter_rows(named=True):
-        cells = [row["setting"], *(fmt_setting(row[k]) for k in result.keys), str(row["n"])]
+        cells = [row["setting"], *(format_setting(row[k]) for k in result.keys), str(row["n"])]
         for f in shown:
             mean, lo, hi = row[f"{f} mean"], row[f"{f} lo"], row[f"{f} hi"]
             if mean is None:
                 cells.append("")
             elif lo is None or hi is None:
-                cells.append(format_value(f, mean))
+                cells.append(format_figure(f, mean))
             else:
-                cells.append(f"{format_value(f, mean)} [{format_value(f, lo)}, {format_value(f, hi)}]")
+                cells.append(f"{format_figure(f, mean)} [{format_figure(f, lo)}, {format_figure(f, hi)}]")
         table.add_row(*cells)
     Console(width=max(120, Console().width)).print(table)

@@ -1,4 +1,4 @@
-"""The ``scorelab calibrate`` command (registered in cli.py with ``app.command()(calibrate)``).
+"""The ``scorelab calibrate`` command.
 
 Heavy imports (optuna, polars, the engine) stay inside the function so ``scorelab --help``
 is instant.
@@ -6,9 +6,15 @@ is instant.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from scorelab.cli.common import fail, load_scenario, parse_sets, with_days
+
+if TYPE_CHECKING:
+    from scorelab.calibrate import Calibration, TrialRecord
 
 
 def calibrate(
@@ -35,39 +41,25 @@ def calibrate(
     import shlex
     from pathlib import Path
 
-    from rich.console import Console
-    from rich.table import Table
-
-    from scorelab.calibrate import TrialRecord, read_targets, run_settings
+    from scorelab.calibrate import read_targets, run_settings
     from scorelab.calibrate import calibrate as fit
-    from scorelab.calibrate import check as check_targets
-    from scorelab.cli import _fail, _load, _parse_sets, _with_days
     from scorelab.errors import ScenarioError, UsageError
 
-    sets = _with_days(set_, days)
+    sets = with_days(set_, days)
     for name, v, low in (("trials", trials, 1), ("replicates", replicates, 1), ("seed", seed, 0)):
         if v is not None and v < low:
-            _fail([f"--{name}: must be >= {low}, got {v}"])
+            fail([f"--{name}: must be >= {low}, got {v}"])
     try:
         tg = read_targets(targets)
     except ScenarioError as e:
-        _fail([str(p) for p in e.problems])
-    overrides = _parse_sets(sets)
+        fail([str(p) for p in e.problems])
+    overrides = parse_sets(sets)
     # the targets file's run section (scale, days), unless --scale, --days or --set run.days say otherwise
     run_scale, run_sets = run_settings(tg.spec, scale, overrides)
     extra = [f"run.days={run_sets['run.days']}"] if "run.days" in run_sets and "run.days" not in overrides else []
-    scenario = _load(source, sets + extra, None, run_scale)
+    scenario = load_scenario(source, sets + extra, None, run_scale)
     if check:
-        try:
-            plan = check_targets(scenario, tg, sets=overrides or None)
-        except ScenarioError as e:
-            _fail([str(p) for p in e.problems])
-        except UsageError as e:
-            _fail([str(e)])
-        typer.echo(f"{targets}: ok ({len(plan['parameters'])} parameter(s), {len(plan['targets'])} target(s); "
-                   f"scale: {plan['scale']['how']}, factor {plan['scale']['factor']:.4g})")
-        for g in plan["targets"]:
-            typer.echo(f"  {g['name']}: {g['metric']} {g['window']} = {g['value']:,.6g} (sd {g['sd']:.4g})")
+        _check(scenario, tg, overrides, targets)
         return
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     folder = out if out is not None else str(Path("calibrations") / f"{scenario.name or 'scenario'}-{stamp}")
@@ -80,6 +72,35 @@ def calibrate(
         parts += ["--set", item]
     if out is not None:
         parts += ["--out", out]
+    try:
+        c = fit(scenario, tg, trials=trials, replicates=replicates, seed=seed, sets=overrides or None,
+                out=folder, progress=_progress(scenario, targets), command=shlex.join(parts))
+    except ScenarioError as e:
+        fail([str(p) for p in e.problems])
+    except UsageError as e:
+        fail([str(e)])
+    _print_calibration(c)
+
+
+def _check(scenario: Any, tg: Any, overrides: dict[str, Any], targets: str) -> None:
+    """``--check``: what would be fitted, or every problem of the targets file."""
+    from scorelab.calibrate import check as check_targets
+    from scorelab.errors import ScenarioError, UsageError
+
+    try:
+        plan = check_targets(scenario, tg, sets=overrides or None)
+    except ScenarioError as e:
+        fail([str(p) for p in e.problems])
+    except UsageError as e:
+        fail([str(e)])
+    typer.echo(f"{targets}: ok ({len(plan['parameters'])} parameter(s), {len(plan['targets'])} target(s); "
+               f"scale: {plan['scale']['how']}, factor {plan['scale']['factor']:.4g})")
+    for g in plan["targets"]:
+        typer.echo(f"  {g['name']}: {g['metric']} {g['window']} = {g['value']:,.6g} (sd {g['sd']:.4g})")
+
+
+def _progress(scenario: Any, targets: str) -> Callable[[TrialRecord, TrialRecord | None, int], None]:
+    """The log of the trials, one line each on stderr."""
     def err(line: str) -> None:
         typer.echo(line, err=True)
 
@@ -96,13 +117,14 @@ def calibrate(
         best_txt = f"best {best.loss:.4g} (trial {best.number})" if best is not None else ""
         err(f"trial {rec.number:>{width}}/{total}  {values}  chi2 {rec.loss:.4g}  {best_txt}  {rec.seconds:.1f} s{mark}")
 
-    try:
-        c = fit(scenario, tg, trials=trials, replicates=replicates, seed=seed, sets=overrides or None,
-                out=folder, progress=progress, command=shlex.join(parts))
-    except ScenarioError as e:
-        _fail([str(p) for p in e.problems])
-    except UsageError as e:
-        _fail([str(e)])
+    return progress
+
+
+def _print_calibration(c: Calibration) -> None:
+    """The fitted values, the fit to each target and the goodness of fit."""
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(width=max(140, Console().width))
     longest = max([len(k) for k in c.parameters] + [len(n) for n in c.fit.get_column("target").to_list()])
     table = Table(title=f"fitted values (best of {c.trials.height} trials: trial {c.best_trial})")

@@ -1,0 +1,197 @@
+"""The ``scorelab run`` command (and ``--resume``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from scorelab.cli.common import fail, load_scenario, with_days
+from scorelab.errors import UsageError
+
+
+def _run_command(source: str, days: int | None, seed: int | None, scale: float | None, out: str | None,
+                 sets: list[str], people_state: bool, checkpoint_every: int | None, shards: int | None) -> str:
+    """The command as a user would retype it (stored in the manifest)."""
+    import shlex
+
+    parts = ["scorelab", "run", source]
+    if days is not None:
+        parts += ["--days", str(days)]
+    if seed is not None:
+        parts += ["--seed", str(seed)]
+    if scale is not None:
+        parts += ["--scale", repr(scale)]
+    if out is not None:
+        parts += ["--out", out]
+    for item in sets:
+        parts += ["--set", item]
+    if people_state:
+        parts.append("--people-state")
+    if checkpoint_every is not None:
+        parts += ["--checkpoint-every", str(checkpoint_every)]
+    if shards is not None:
+        parts += ["--shards", str(shards)]
+    return shlex.join(parts)
+
+
+def run(
+    source: Annotated[str | None, typer.Argument(help="a built-in scenario or a YAML file")] = None,
+    days: Annotated[int | None, typer.Option(help="override run.days")] = None,
+    seed: Annotated[int | None, typer.Option(help="override run.seed")] = None,
+    out: Annotated[str | None, typer.Option(help="results folder (default runs/<scenario>-<seed>-<time>)")] = None,
+    scale: Annotated[float | None, typer.Option(help="multiply the population size")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a field: key=value")] = None,
+    people_state: Annotated[bool, typer.Option("--people-state", help="also write people.parquet (one row per person)")] = False,
+    checkpoint_every: Annotated[int | None, typer.Option(
+        help="save the run's state every N steps, so that --resume can finish it after a crash")] = None,
+    resume: Annotated[str | None, typer.Option(
+        help="finish the checkpointed run whose results folder is this (no SOURCE or other options)")] = None,
+    shards: Annotated[int | None, typer.Option(
+        help="split the population's regions over N Ray actors (same result as one process)")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="with --shards, or --resume of a sharded run: the Ray cluster to use (default: a local Ray)")] = None,
+    memory_check: Annotated[bool, typer.Option(
+        help="refuse a run whose memory estimate (which leans high) exceeds 90 % of the memory available")] = True,
+) -> None:
+    """Run a scenario with its counterfactual twin, write a results folder and print what the system did."""
+    from rich.console import Console
+
+    from scorelab import memory
+    from scorelab.atomic import check_writable
+    from scorelab.runner import execute
+    from scorelab.tables import default_run_id
+
+    if resume is not None:
+        given = [n for n, v in (("SOURCE", source), ("--days", days), ("--seed", seed), ("--out", out),
+                                ("--scale", scale), ("--set", set_), ("--checkpoint-every", checkpoint_every),
+                                ("--shards", shards))
+                 if v] + (["--people-state"] if people_state else [])
+        if given:
+            fail([f"--resume: the run continues as it was started; drop {', '.join(given)}"])
+        _resume_command(resume, address)
+        return
+    if source is None:
+        fail(["scorelab run: give a SOURCE (a built-in scenario or a YAML file), or --resume DIR"])
+    if checkpoint_every is not None and checkpoint_every < 1:
+        fail([f"--checkpoint-every: must be at least 1 step, got {checkpoint_every}"])
+    if shards is not None and shards < 1:
+        fail([f"--shards: must be at least 1, got {shards}"])
+    if address is not None and shards is None:
+        fail(["--address: only with --shards (or --resume of a sharded run)"])
+    sets = with_days(set_, days)
+    scenario = load_scenario(source, sets, seed, scale)
+    if shards is not None:
+        from scorelab.engine.sharded import check_shards
+
+        try:
+            check_shards(scenario, shards)
+        except UsageError as e:
+            fail([str(e)])
+    copies = shards + 1 if shards is not None and address is None else 1
+    est, avail, fits = memory.check(scenario, copies)
+    fits = fits or not memory_check
+    if not fits and copies > 1:
+        fail([
+            f"--shards {shards}: on this machine the driver and each of the {shards} actors hold the whole run, "
+            f"{copies} x {memory.human(est.total)}, but about {memory.human(avail or 0)} is available; use fewer "
+            f"shards, --scale, or a Ray cluster (--address)"
+        ])
+    if not fits:
+        fail([
+            f"scorelab run: {scenario.population.people:,} people need about {memory.human(est.total)} of memory "
+            f"but about {memory.human(avail or 0)} is available ({est.describe()}); use --scale "
+            f"{max(0.0001, 0.8 * (avail or 0) / max(est.total, 1)):.2g} for a smaller population, or a distributed run "
+            f"(docs/results.md, memory model); the estimate leans high: --no-memory-check runs it anyway"
+        ])
+    folder = out if out is not None else str(Path("runs") / default_run_id(scenario))
+    try:
+        check_writable(Path(folder))
+    except UsageError as e:
+        fail([str(e)])
+    command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state, checkpoint_every, shards)
+    console = Console(stderr=True)
+    console.print(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
+                  f"(estimated memory {memory.human(est.total)})...", highlight=False)
+
+    def built(seconds: float) -> None:
+        burn = f" after a burn-in of {scenario.run.burn_in:g} days (not reported)" if scenario.run.burn_in else ""
+        console.print(f"built in {seconds:.1f} s; running {scenario.run.days} days{burn} beside the twin...",
+                      highlight=False)
+
+    result = _with_progress(console, lambda progress: execute(
+        scenario, out=folder, people_state=people_state, on_built=built, command=command, progress=progress,
+        checkpoint_every=checkpoint_every, shards=shards, ray_address=address))
+    _print_summary(result)
+
+
+def _resume_command(folder: str, address: str | None) -> None:
+    from rich.console import Console
+
+    from scorelab.runner import resume
+
+    console = Console(stderr=True)
+
+    def built(seconds: float) -> None:
+        console.print(f"resuming {folder}: rebuilt the population in {seconds:.1f} s; continuing the day loop "
+                      f"from its checkpoint...", highlight=False)
+
+    _print_summary(_with_progress(console, lambda progress: resume(folder, progress=progress, on_built=built,
+                                                                   ray_address=address)))
+
+
+def _with_progress(console: Any, work: Callable[[Callable[[int, int], None]], Any]) -> Any:
+    """Run ``work(progress)`` with a progress bar on a terminal, or plain lines otherwise;
+    a UsageError becomes a one-line failure."""
+    import time
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    try:
+        if console.is_terminal:
+            with Progress(TextColumn("day loop"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                          TimeRemainingColumn(), console=console) as bar:
+                task = bar.add_task("run", total=None)
+                return work(lambda done, total: bar.update(task, completed=done, total=total))
+        last = [time.monotonic()]
+
+        def plain(done: int, total: int) -> None:
+            now = time.monotonic()
+            if done == total or done % max(1, total // 10) == 0 or now - last[0] >= 10:
+                last[0] = now
+                console.print(f"step {done}/{total}", highlight=False)
+
+        return work(plain)
+    except UsageError as e:
+        fail([str(e)])
+
+
+def _rate(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def _print_summary(result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from scorelab.metrics import few_events, per_thousand
+    from scorelab.vocabulary import format_figure
+
+    head = result.summary()
+    rates = per_thousand(head)
+    table = Table(title=f"{result.manifest['scenario']} (seed {result.seed}), against its counterfactual twin")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_column("per 1,000 people", justify="right")
+    for k, v in head.items():
+        table.add_row(k, format_figure(k, v), _rate(rates[k]) if k in rates else "")
+    table.add_row("agent-days per second", f"{result.manifest['agent_days_per_second']:,.0f}", "")
+    Console(width=max(100, Console().width)).print(table)
+    few = few_events(head)
+    if few:
+        listed = ", ".join(f"{k} ({n})" for k, n in few.items())
+        typer.echo(f"warning: too few events to read per capita (+-44 % or more at 95 %): {listed}; "
+                   f"run more people (--scale) or replicates (scorelab sweep --replicates)", err=True)
+    typer.echo(f"results: {result.path}")

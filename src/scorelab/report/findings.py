@@ -1,0 +1,140 @@
+"""The key findings of a report, as plain sentences computed from ``scorelab.metrics``:
+of one run (``findings``), and of what changed from the first run to the others
+(``compare_findings``). The page escapes them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from scorelab import metrics as M
+from scorelab import plots as P
+from scorelab import vocabulary as V
+from scorelab.tables import as_run_tables
+
+#: The headline figures whose change the comparison's findings name, in this order.
+COMPARED = (V.SANCTIONS_WRONGFUL, V.SANCTIONS, V.RECORDS_ERRONEOUS, V.LAWFUL_ACTS_SUPPRESSED, V.PEOPLE_SANCTIONED,
+            V.PEOPLE_DAYS_WRONGFULLY_LISTED, V.WRONGFUL_LISTINGS_AT_END, V.LISTINGS_OVERTURNED)
+
+
+def _n(v: float) -> str:
+    return f"{v:,.0f}"
+
+
+def _pct(a: float, b: float) -> str:
+    return f"{100 * a / b:.1f}%" if b else "n/a"
+
+
+def findings(r: Any) -> list[str]:
+    """Key findings of one run as plain sentences (text, not yet escaped)."""
+    r = as_run_tables(r)
+    out: list[str] = []
+    people = float(r.manifest.get("people") or 0)
+    days = float(r.manifest.get("days") or 0)
+    rec = M.records(r)
+    by = dict(rec.group_by("status").agg(pl.col("records").sum()).iter_rows())
+    total = float(sum(by.values()))
+    err = float(by.get("misattributed", 0) + by.get("false_match", 0))
+    if total:
+        out.append(f"{_n(err)} of {_n(total)} records ({_pct(err, total)}) were erroneous: "
+                   f"{_n(by.get('misattributed', 0))} misattributed to someone else and "
+                   f"{_n(by.get('false_match', 0))} false camera matches.")
+    else:
+        out.append(f"No records were made in {days:g} days.")
+    ws = M.wrongful_sanctions(r).row(0, named=True)
+    if ws["sanctions"]:
+        out.append(f"{_pct(ws['wrongful'], ws['sanctions'])} of sanctions followed erroneous records "
+                   f"({_n(ws['wrongful'])} of {_n(ws['sanctions'])}: they would not have applied on true records alone); "
+                   f"{_n(ws['association'])} were by association (only what their contacts are put the grade there).")
+        out.append(f"{_n(ws['people_sanctioned'])} people ({1000 * ws['people_sanctioned'] / people:,.1f} per 1,000) were "
+                   f"sanctioned at least once, {_n(ws['people_wrongfully_sanctioned'])} of them wrongfully.")
+    else:
+        out.append(f"No sanctions were applied in {days:g} days.")
+    cor = M.corrections(r).row(0, named=True)
+    removed = cor["records_removed_appeal"] + cor["records_deleted"]
+    if removed or cor["listings_overturned"] or cor["wrongful_listings_at_end"]:
+        lifted = (f"{_n(cor['listings_overturned'])} listings were lifted because what listed the person was removed"
+                  + (f" or the listing was appealed ({_n(cor['listings_appealed'])})" if cor["listings_appealed"] else "")
+                  + (f", {_n(cor['wrongful_listings_overturned'])} of them wrongful, after "
+                     f"{cor['days_to_correction_mean']:,.1f} days on average" if cor["wrongful_listings_overturned"] else ""))
+        out.append(f"Safeguards removed {_n(cor['records_removed_appeal'])} records on appeal and deleted "
+                   f"{_n(cor['records_deleted'])} on expiry or retention; {lifted}; {_n(cor['flags_withdrawn'])} flags "
+                   f"were withdrawn and {_n(cor['investigations_overturned'])} investigations overturned. "
+                   f"{_n(cor['wrongful_sanctions_before_correction'])} wrongful sanctions had happened on listings "
+                   f"later lifted; {_n(cor['wrongful_listings_at_end'])} wrongful listings still stood at the end, and "
+                   f"people spent {_n(cor['people_days_wrongfully_listed'])} days wrongfully listed in all.")
+    ch = M.chilling(r)
+    for kind, what, verb in (("disfavoured", "lawful acts", "did not happen that would have without the system"),
+                             ("wrongdoing", "acts of wrongdoing", "were deterred")):
+        sub = ch.filter(pl.col("kind") == kind)
+        if sub.height == 0:
+            continue
+        sup, twin = float(sub.get_column("suppressed").sum()), float(sub.get_column("events_twin").sum())
+        top = sub.filter(pl.col("suppressed") > 0).sort("suppressed", descending=True).head(3)
+        detail = ", ".join(f"{_n(s)} {b.replace('_', ' ')}" for b, s in zip(top.get_column("behaviour").to_list(),
+                                                                           top.get_column("suppressed").to_list()))
+        out.append(f"{_n(sup)} {what} {verb} ({_pct(sup, twin)} of the twin's {_n(twin)})"
+                   + (f": {detail}." if detail else "."))
+    fl = M.flags(r)
+    if fl.height:
+        t, f = float(fl.get_column("true").sum()), float(fl.get_column("false").sum())
+        if t + f:
+            out.append(f"{_pct(t, t + f)} of judged flags were true ({_n(t)} true, {_n(f)} false); the investigation "
+                       f"backlog ended at {_n(fl.get_column('backlog_end').sum())} (at most "
+                       f"{_n(fl.get_column('backlog_max').max())}).")
+    for row in M.lists(r).iter_rows(named=True):
+        if row["entries"] or row["stock_end"]:
+            who = "firms" if row["actor"] == "firm" else "people"
+            out.append(f"The {row['list'].replace('_', ' ')} held {_n(row['stock_end'])} {who} at the end "
+                       f"({_n(row['entries'])} entries, {_n(row['exits'])} exits, "
+                       f"{_n(row['wrongful_entries'])} wrongful entries).")
+    order = P.grade_order(r)
+    rank = {g: i for i, g in enumerate(order)}
+    tr = M.grade_transitions(r)
+    moved = {"down": 0, "up": 0}
+    scored = 0
+    for s, en, p, _ in tr.iter_rows():
+        scored += p
+        if rank.get(en, 0) > rank.get(s, 0):
+            moved["down"] += p
+        elif rank.get(en, 0) < rank.get(s, 0):
+            moved["up"] += p
+    if scored:
+        out.append(f"{_pct(moved['down'], scored)} of scored people ended in a lower grade than they started, "
+                   f"{_pct(moved['up'], scored)} in a higher one.")
+    w = M.worst_hit(r, "group")
+    if w is not None and w["ratio"] is not None and M.disparate_impact(r, "group").height > 1:
+        out.append(f"The most sanctioned group, {w['value']}, had {w['sanctions_per_capita'] * 1000:,.1f} sanctions "
+                   f"per 1,000 people, {w['ratio']:.2f} times the overall rate.")
+    lost = M.economic_losses(r).row(0, named=True)
+    if lost["income_lost"]:
+        out.append(f"Income lost against the twin: {lost['income_lost']:,.0f} in all, "
+                   f"{lost['income_lost_per_person']:,.2f} per person.")
+    return out
+
+
+def compare_findings(results: Sequence[Any]) -> list[str]:
+    """What changed from the first run to each other one, as sentences."""
+    rs = [as_run_tables(r) for r in results]
+    base, bh = rs[0], M.headline(rs[0])
+    out = []
+    for r in rs[1:]:
+        h = M.headline(r)
+        parts = []
+        for k in COMPARED:
+            a, b = float(bh.get(k, 0.0)), float(h.get(k, 0.0))  # type: ignore[arg-type]
+            if a == b:
+                continue
+            rel = f" ({(b - a) / abs(a):+.0%})" if a else ""
+            parts.append(f"{k} {_n(a)} \u2192 {_n(b)}{rel}")
+        if parts:
+            out.append(f"Against {P.run_label(base)}, {P.run_label(r)}: " + "; ".join(parts) + ".")
+        else:
+            out.append(f"{P.run_label(r)} has the same headline figures as {P.run_label(base)}.")
+        if float(h[V.PEOPLE]) != float(bh[V.PEOPLE]) or float(h[V.DAYS]) != float(bh[V.DAYS]):
+            out.append(f"Note: {P.run_label(r)} has {_n(float(h[V.PEOPLE]))} people over {float(h[V.DAYS]):g} days, "
+                       f"{P.run_label(base)} {_n(float(bh[V.PEOPLE]))} over {float(bh[V.DAYS]):g}; compare rates "
+                       f"(the figures above are per 1,000 people) rather than totals.")
+    return out

@@ -1,0 +1,224 @@
+"""The report of one or more runs: the page (``render``, ``write``), its figures as PNG
+(``write_pngs``) and one figure for Jupyter (``plot``)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scorelab import metrics as M
+from scorelab import plots as P
+from scorelab import vocabulary as V
+from scorelab.errors import UsageError
+from scorelab.report.findings import compare_findings, findings
+from scorelab.report.page import RC, SIZE_MARK, e, figure_html, page_head, version, with_size, write_page
+from scorelab.tables import RunTables, as_run_tables
+from scorelab.vocabulary import format_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: Figure names ``plot()`` and ``--png`` accept: per run, and (several runs) comparisons.
+PLOT_NAMES = tuple(P.PLOTS)
+COMPARE_NAMES = tuple(P.COMPARE_PLOTS)
+#: Headline keys where a rise is worse (red) or better (green) in the comparison table.
+_WORSE_UP = (V.RECORDS_ERRONEOUS, V.SANCTIONS, V.SANCTIONS_WRONGFUL, V.SANCTIONS_BY_ASSOCIATION,
+             V.PEOPLE_SANCTIONED, V.FLAGS_FALSE, V.LAWFUL_ACTS_SUPPRESSED, V.INCOME_LOST,
+             V.WRONGFUL_LISTINGS_AT_END, V.PEOPLE_DAYS_WRONGFULLY_LISTED, V.DAYS_TO_LIFT_WRONGFUL_LISTING,
+             V.BYSTANDERS_STOPPED, V.ALERTS_PER_THOUSAND_FACES)
+_BETTER_UP = (V.WRONGDOING_DETERRED, V.FLAGS_TRUE, V.ALERT_PRECISION)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot(result: Any, name: str) -> "Figure":
+    """One figure of a run (a ``Result`` or results folder) as a matplotlib Figure, which
+    Jupyter shows inline. ``name`` is one of ``PLOT_NAMES``; for comparisons, pass a list of
+    runs and one of ``COMPARE_NAMES``."""
+    import matplotlib
+
+    if isinstance(result, (list, tuple)):
+        if name not in P.COMPARE_PLOTS:
+            raise UsageError(f"plot: with several runs, name must be one of {', '.join(COMPARE_NAMES)}, got {name!r}")
+        with matplotlib.rc_context(RC):
+            return P.COMPARE_PLOTS[name][1]([as_run_tables(r) for r in result])
+    if name not in P.PLOTS:
+        raise UsageError(f"plot: name must be one of {', '.join(PLOT_NAMES)}, got {name!r}")
+    with matplotlib.rc_context(RC):
+        return P.PLOTS[name][1](as_run_tables(result))
+
+
+def _figures(results: Sequence[RunTables]) -> list[tuple[str, str, str, "Figure"]]:
+    """(section, name, title, figure) for comparisons (2+ runs) then each run."""
+    import matplotlib
+
+    out = []
+    with matplotlib.rc_context(RC):
+        if len(results) > 1:
+            for name, (title, f) in P.COMPARE_PLOTS.items():
+                out.append(("compare", name, title, f(results)))
+        for i, r in enumerate(results):
+            for name, (title, f) in P.PLOTS.items():
+                out.append((f"run{i + 1}", name, title, f(r)))
+    return out
+
+
+def write_pngs(results: Sequence[Any], folder: str | Path, dpi: int = 110,
+               figures: list[tuple[str, str, str, "Figure"]] | None = None) -> list[Path]:
+    """Every figure as a PNG in ``folder`` (created): ``<run>-<name>.png`` and, with several
+    runs, ``compare_<what>.png``. Returns the paths written."""
+    import matplotlib
+
+    rs = [as_run_tables(r) for r in results]
+    base = Path(folder)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--png {folder}: cannot create the folder: {err.strerror or err}") from None
+    labels = _file_labels(rs)
+    written = []
+    for section, name, _title, fig in figures if figures is not None else _figures(rs):
+        path = base / (f"{name}.png" if section == "compare" else f"{labels[int(section[3:]) - 1]}-{name}.png")
+        try:
+            with matplotlib.rc_context(RC):
+                fig.savefig(path, dpi=dpi, metadata={"Software": None})
+        except OSError as err:
+            raise UsageError(f"--png {folder}: cannot write {path.name}: {err.strerror or err}") from None
+        written.append(path)
+    return written
+
+
+def _file_labels(rs: Sequence[RunTables]) -> list[str]:
+    labs = ["".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in P.run_label(r)).strip(".") or "run" for r in rs]
+    return [l if labs.count(l) == 1 else f"{l}-{i + 1}" for i, l in enumerate(labs)]
+
+
+# --------------------------------------------------------------------------- page
+
+
+def _scale_label(r: RunTables) -> str:
+    pop = (r.scenario_data or {}).get("population", {})
+    people, whole = pop.get("people"), pop.get("represents")
+    if not whole or not people or people == whole:
+        return "the whole population described"
+    return (f"{people / whole:.3g} of the {int(whole):,} people described: counts are for the simulated people, "
+            f"rates per 1,000 are the whole population's (docs/scale.md)")
+
+
+def _meta_table(r: RunTables) -> str:
+    m = r.manifest
+    rows = [("scenario", m.get("scenario", "?")), ("run", m.get("run_id", "?")), ("seed", m.get("seed", "?")),
+            ("population", f"{int(m.get('people', 0)):,} people, {int(m.get('firms', 0)):,} firms"),
+            ("days", f"{float(m.get('days', 0)):g} ({int(m.get('steps', 0)):,} steps of {float(m.get('step_days', 1)):g} d)"),
+            ("start date", (r.scenario_data or {}).get("run", {}).get("start", "?")),
+            ("burn-in", f"{float(m.get('burn_in_days', 0)):g} days before the start date, run but not reported"
+             if m.get("burn_in_days") else "none: the system starts empty on the start date"),
+            ("scale", _scale_label(r)),
+            ("run date", str(m.get("created", "?")).replace("T", " ")),
+            ("scorelab version", m.get("scorelab_version", "?"))]
+    if m.get("command"):
+        rows.append(("command", m["command"]))
+    return "<table class='meta'>" + "".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in rows) + "</table>"
+
+
+def _summary_table(r: RunTables) -> str:
+    rows = "".join(f"<tr><td>{e(k)}</td><td class='n'>{e(format_figure(k, v))}</td></tr>" for k, v in M.headline(r).items())
+    return f"<table class='summary'><tr><th>what</th><th class='n'>value</th></tr>{rows}</table>"
+
+
+def _compare_table(rs: Sequence[RunTables]) -> str:
+    heads = [M.headline(r) for r in rs]
+    labels = [P.run_label(r) for r in rs]
+    th = "".join(f"<th class='n'>{e(l)}</th>" for l in labels)
+    th += "".join(f"<th class='n'>\u0394 {e(l)}</th>" for l in labels[1:])
+    body = []
+    for k in heads[0]:
+        cells, deltas = [], []
+        base = heads[0].get(k)
+        for i, h in enumerate(heads):
+            v = h.get(k)
+            cls = ""
+            if i and v != base:
+                cls = "changed"
+                if isinstance(v, float) and isinstance(base, float):
+                    if k in _WORSE_UP:
+                        cls = "worse" if v > base else "better"
+                    elif k in _BETTER_UP:
+                        cls = "better" if v > base else "worse"
+            cells.append(f"<td class='n {cls}'>{e(format_figure(k, v)) if v is not None else ''}</td>")
+            if i:
+                if isinstance(v, float) and isinstance(base, float):
+                    d = v - base
+                    if not d:
+                        txt = "="
+                    elif "share" in k:
+                        txt = f"{100 * d:+.1f} pp"
+                    else:
+                        rel = f" ({d / abs(base):+.0%})" if base else ""
+                        txt = ("+" if d > 0 else "") + format_figure(k, d) + rel
+                else:
+                    txt = "=" if v == base else "differs"
+                deltas.append(f"<td class='n {cls}'>{e(txt)}</td>")
+        body.append(f"<tr><td>{e(k)}</td>{''.join(cells)}{''.join(deltas)}</tr>")
+    return (f"<table class='compare'><tr><th>what</th>{th}</tr>{''.join(body)}</table>"
+            "<p class='note'>\u0394: difference from the first run (pp: percentage points). Red: worse, green: better (more harm, or less "
+            "deterrence, is worse); yellow: changed.</p>")
+
+
+def render(results: Sequence[Any], generated: str | None = None,
+           figures: list[tuple[str, str, str, "Figure"]] | None = None) -> str:
+    """The report page for one or more runs (Results or results folders)."""
+    rs = [as_run_tables(r) for r in results]
+    if not rs:
+        raise UsageError("report: give at least one run")
+    generated = generated or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    figs = figures if figures is not None else _figures(rs)
+    by_section: dict[str, list[str]] = {}
+    for section, name, title, fig in figs:
+        by_section.setdefault(section, []).append(figure_html(section, name, title, fig))
+    title = (f"scorelab report: {rs[0].manifest.get('scenario', '?')}" if len(rs) == 1
+             else "scorelab report: " + " vs ".join(str(r.manifest.get("scenario", "?")) for r in rs))
+    parts = [
+        page_head(title),
+        f"<h1>{e(title)}</h1>",
+        f"<p class='note'>Synthetic populations; every figure is against the run's counterfactual twin (same people and "
+        f"random numbers, scoring off). Generated {e(generated)} by scorelab {e(version())}. This file: "
+        f"{SIZE_MARK}, self-contained (no scripts, nothing loaded from elsewhere).</p>",
+    ]
+    if len(rs) > 1:
+        parts.append("<section id='compare'><h2>Comparison</h2>")
+        parts.append("<ul class='findings'>" + "".join(f"<li>{e(s)}</li>" for s in compare_findings(rs)) + "</ul>")
+        parts.append(_compare_table(rs))
+        parts += by_section.get("compare", [])
+        parts.append("</section>")
+    for i, r in enumerate(rs):
+        sec = f"run{i + 1}"
+        desc = str((r.scenario_data or {}).get("description") or "").strip()
+        parts.append(f"<section id='{sec}' class='run'><h2>{e(r.manifest.get('scenario', '?'))}"
+                     f"{' (run ' + str(i + 1) + ')' if len(rs) > 1 else ''}</h2>")
+        if desc:
+            parts.append(f"<p class='desc'>{e(desc)}</p>")
+        parts.append(_meta_table(r))
+        parts.append("<h3>Key findings</h3><ul class='findings'>" + "".join(f"<li>{e(s)}</li>" for s in findings(r)) + "</ul>")
+        parts.append("<h3>Headline figures</h3>" + _summary_table(r))
+        parts.append("<h3>Figures</h3>")
+        parts += by_section.get(sec, [])
+        parts.append("</section>")
+    parts.append(f"<p class='note'>Report size: {SIZE_MARK}. Long series are thinned to at most {P.MAX_POINTS} "
+                 f"points (levels by stride, flows summed per bucket, as a rate per day).</p></main></body></html>\n")
+    return with_size("".join(parts))
+
+
+def write(results: Sequence[Any], out: str | Path = "report.html", png: str | Path | None = None) -> Path:
+    """Write the report page to ``out`` (and PNGs to ``png`` if given); returns the page's path."""
+    rs = [as_run_tables(r) for r in results]
+    if not rs:
+        raise UsageError("report: give at least one run")
+    figs = _figures(rs)
+    path = write_page(render(rs, figures=figs), Path(out), f"--out {out}: cannot write the report")
+    if png is not None:
+        write_pngs(rs, png, figures=figs)
+    return path

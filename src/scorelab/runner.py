@@ -1,0 +1,176 @@
+"""Running a scenario: build its synthetic world, run the day loop beside the counterfactual
+twin, and wrap the output as a ``Result`` (saved as a results folder when asked).
+
+``scorelab.run`` and ``scorelab.resume`` are ``run`` and ``resume`` here; a sweep's tasks and a
+calibration's trials run through ``run`` too. The engine (``scorelab.engine``) is imported when
+a run starts, so that importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scorelab import atomic
+from scorelab.errors import UsageError
+from scorelab.results import Result
+from scorelab.tables import people_frame
+
+if TYPE_CHECKING:
+    from scorelab.scenario.model import Scenario
+
+
+def run(
+    scenario: "Scenario | Any",
+    overrides: dict[str, Any] | None = None,
+    *,
+    out: str | Path | None = None,
+    people_state: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    check_memory: bool = True,
+    checkpoint_every: int | None = None,
+    shards: int | None = None,
+    ray_address: str | None = None,
+) -> Result:
+    """``scorelab.run``: load ``scenario`` (with ``overrides``) unless it is a Scenario, check
+    that the run fits in memory (``check_memory``), then ``execute`` it."""
+    from scorelab import memory
+    from scorelab.scenario.loader import load
+    from scorelab.scenario.model import Scenario as _Scenario
+
+    if not isinstance(scenario, _Scenario) or overrides:
+        scenario = load(scenario if not isinstance(scenario, _Scenario) else scenario.model_dump(mode="json", by_alias=True), overrides)
+    if check_memory:
+        copies = shards + 1 if shards is not None and ray_address is None else 1
+        est, avail, fits = memory.check(scenario, copies)
+        if not fits:
+            raise UsageError(f"the run needs about {copies} x {memory.human(est.total)} of memory but about "
+                             f"{memory.human(avail or 0)} is available; reduce population.people or use a Ray cluster")
+    return execute(scenario, out=out, people_state=people_state, progress=progress, command="scorelab.run(...)",
+                   checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address)
+
+
+def resume(
+    out: str | Path,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    on_built: Callable[[float], None] | None = None,
+    ray_address: str | None = None,
+) -> Result:
+    """Continue a checkpointed run whose results folder would be ``out`` (see ``execute``);
+    the result is byte-identical to the run never having stopped. A sharded run continues
+    with as many shards (on the Ray cluster at ``ray_address``, or a local Ray)."""
+    from scorelab.engine.checkpoint import Checkpoint, folder_for
+    from scorelab.scenario.loader import load
+
+    final = Path(out)
+    if (final / "manifest.json").is_file():
+        raise UsageError(f"{final}: the run is already complete; nothing to resume")
+    if not folder_for(final).is_dir():
+        raise UsageError(f"{final}: no checkpoint to resume (no {folder_for(final).name} beside it; "
+                         f"was the run started with --checkpoint-every?)")
+    _, data, options = Checkpoint.open(folder_for(final))
+    atomic.remove_stale_staging(final)
+    shards = options.get("shards")
+    return execute(load(data), out=final, people_state=bool(options.get("people_state", False)), progress=progress,
+                   on_built=on_built, command=str(options.get("command", "")), resume=True,
+                   shards=int(shards) if shards is not None else None, ray_address=ray_address)
+
+
+def execute(
+    scenario: "Scenario",
+    *,
+    out: str | Path | None = None,
+    people_state: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    on_built: Callable[[float], None] | None = None,
+    command: str | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    shards: int | None = None,
+    ray_address: str | None = None,
+) -> Result:
+    """Build the population, run the day loop with its twin, wrap the output and (if ``out``)
+    save the results folder atomically. The staging folder exists from the start (an
+    unwritable ``out`` fails before any work) and is removed if anything goes wrong.
+
+    With ``checkpoint_every`` the state is saved every that many steps in the hidden
+    ``.<out>.checkpoint`` folder, which survives a failed or killed run and is removed once
+    the results folder is complete; with ``resume`` the run continues from that folder.
+
+    With ``shards`` the regions are split over that many Ray actors (``ray_address``: an
+    existing cluster; default a local Ray), with the same result as one process."""
+    from scorelab import memory
+    from scorelab.engine.checkpoint import Checkpoint, folder_for
+    from scorelab.engine.simulation import simulate
+    from scorelab.synth.world import build_world
+
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    final = Path(out) if out is not None else None
+    if (checkpoint_every or resume) and final is None:
+        raise UsageError("checkpoints need a results folder (--out)")
+    if shards is not None:
+        from scorelab.engine.sharded import check_shards
+
+        check_shards(scenario, shards)
+    staging = atomic.prepare(final) if final is not None else None
+    checkpoint = None
+    try:
+        if final is not None and resume:
+            checkpoint = Checkpoint.open(folder_for(final))[0]
+        elif final is not None and checkpoint_every:
+            data = scenario.model_dump(mode="json", by_alias=True)
+            checkpoint = Checkpoint.create(folder_for(final), checkpoint_every, data,
+                                           {"people_state": bool(people_state), "command": command or "",
+                                            "shards": shards})
+        if staging is not None:  # the scenario first: a partial folder says what was running
+            import yaml
+
+            (staging / "scenario.yaml").write_text(yaml.safe_dump(
+                scenario.model_dump(mode="json", by_alias=True), sort_keys=False, allow_unicode=True), encoding="utf-8")
+        t_start = t0 = time.perf_counter()
+        # only the layers the day loop reads: the others would cost time and memory for nothing
+        pop, contacts = build_world(scenario, layers="read")
+        memory.release()  # the build's transient pages, which the day loop's arrays would not reuse
+        if on_built is not None:
+            on_built(time.perf_counter() - t0)
+        if shards is not None:
+            from scorelab.engine.sharded import simulate_sharded
+
+            output = simulate_sharded(scenario, pop, contacts, shards, backend="ray", address=ray_address,
+                                      progress=progress, checkpoint=checkpoint, keep_records=False)
+        else:  # a results folder holds no records: they are freed before the result tables are built;
+            # the population's columns the loop does not read wait in the staging folder meanwhile
+            park = staging / ".population" if staging is not None else None
+            output = simulate(scenario, pop, contacts, progress, checkpoint, keep_records=False, park=park)
+        # the result tables read the plan's names and sizes only: the plan's arrays and the contact
+        # layers (about a third of what the results phase held) are freed before they are built
+        output.plan = output.plan.without_tables()
+        del contacts
+        memory.release()  # their pages, and the freed day-loop state's, back to the system
+        people = people_frame(output, pop)
+        # the other tables read `people` only: the population's columns and the end-state arrays
+        # that `people` holds converted (grades, flags) are freed before they are built
+        del pop
+        output.people = {}
+        memory.release()
+        run_id = final.name if final is not None else None
+        result = Result.from_people(output, scenario, people, run_id=run_id, command=command, created=created)
+        result.manifest["loop_seconds"] = result.manifest["wall_seconds"]
+        result.manifest["resumed_from_step"] = int(output.first_step)
+        result.manifest["wall_seconds"] = time.perf_counter() - t_start
+        if staging is not None and final is not None:
+            result.write_into(staging, people=people_state)
+            result.manifest["people_state"] = bool(people_state)
+            result.path = atomic.commit(staging, final)
+        if checkpoint is not None:
+            shutil.rmtree(checkpoint.folder, ignore_errors=True)
+        return result
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise

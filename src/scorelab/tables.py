@@ -1,0 +1,426 @@
+"""A run's tables (``RunTables``) and the results folder that holds them.
+
+``RunTables`` is what a run leaves: the per-step metrics, the end state summed by cell and
+by score, optionally one row per person, the scenario and the manifest. It reads and writes
+results folders and knows nothing of what is computed from them: the metrics, the figures
+and the reports read it (``scorelab.metrics``, ``scorelab.plots``, ``scorelab.report``), and
+``scorelab.results.Result`` adds to it the conveniences that call them (``summary``, ``plot``).
+
+A results folder (format documented in docs/results.md) holds:
+
+* ``scenario.yaml``: the resolved scenario, loadable with ``scorelab.load``;
+* ``manifest.json``: format version, scorelab version, seed, timings, platform, command,
+  and the names in the run (behaviours with kinds, consequences with kinds, ...);
+* ``metrics.parquet``: one row per step: ``run_id, seed, step, day`` and one column per metric;
+* ``groups.parquet``: per-person end state summed over cells of (group, province, city,
+  urban): what disparate-impact metrics need without the per-person file;
+* ``scores.parquet``: end scores of scored people as value counts with their start and end
+  grade: score quantiles, Gini and grade transitions without the per-person file;
+* ``people.parquet`` (opt-in): per-person end state with population columns joined.
+
+Writing is atomic (``scorelab.atomic``): everything goes into a hidden sibling
+``.<name>.partial-<pid>`` (created before the run starts, so an unwritable place fails at
+once) and is renamed to the final name only when complete; ``manifest.json`` is written
+last. A run killed midway leaves at most a hidden ``.partial`` folder without a manifest,
+which ``RunTables.open`` and ``scorelab runs`` refuse to treat as a run.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+import polars as pl
+
+from scorelab import atomic
+from scorelab.errors import UsageError
+from scorelab.vocabulary import NO_GRADE
+
+if TYPE_CHECKING:
+    from scorelab.engine.simulation import RunOutput
+    from scorelab.scenario.model import Scenario
+    from scorelab.synth.population import Population
+
+#: Version of the results-folder layout; bumped when files or columns change meaning.
+#: 2: people.parquet's group, province, city, start_grade and grade are Enum (were String).
+FORMAT_VERSION = 2
+#: Versions ``RunTables.open`` can read (version 1's people frame keeps its String columns).
+READABLE_VERSIONS = (1, 2)
+FORMAT_NAME = "scorelab-results"
+#: Above this many distinct end scores, ``scores.parquet`` holds scores in this many equal-width bins.
+MAX_DISTINCT_SCORES = 200_000
+SCORE_BINS = 100_000
+
+PERSON_KEYS = ("group", "province", "city", "urban")
+_COUNTERS_PEOPLE = {
+    "sanctioned_people": "sanctions",
+    "wrongfully_sanctioned_people": "wrongful_sanctions",
+    "association_people": "association_sanctions",
+    "refused_people": "refusals",
+    "rewarded_people": "rewards",
+    "flagged_people": "flags",
+    "people_with_erroneous_records": "erroneous_records",
+    "people_with_suppressed_acts": "acts_suppressed",
+}
+
+
+def _version() -> str:
+    from scorelab import __version__
+
+    return __version__
+
+
+# --------------------------------------------------------------------------- building frames
+
+
+def _names(scenario: "Scenario", plan: Any) -> dict[str, Any]:
+    """Names in the run and what they are (stored in the manifest, used by the metrics)."""
+    return {
+        "behaviours": {b: scenario.behaviours[b].kind for b in plan.behaviour_names},
+        "channels": list(plan.channel_names),
+        "grades": list(plan.grade_names),
+        "lists": {l: scenario.lists[l].actor for l in plan.list_names},
+        "consequences": {
+            k: {"kind": scenario.consequences[k].kind, "sanction": bool(s), "actor": scenario.consequences[k].actor}
+            for k, s in zip(plan.consequence_names, plan.consequence_sanction)
+        },
+        "flags": list(plan.flag_names),
+        "identification": list(plan.identifying_names),
+        "scheme": scenario.scoring.scheme,
+    }
+
+
+def _labels(codes: np.ndarray, table: tuple[str, ...] | list[str], missing: int | None = None) -> pl.Series:
+    """The names of integer codes as an Enum column (one byte a person for up to 256 names; a
+    String column took 16), null where a code is ``missing``. Categories in the table's order,
+    a repeated name once (cities of two provinces may share a name)."""
+    cats = list(dict.fromkeys(table))
+    at = {name: i for i, name in enumerate(cats)}
+    # codes -> positions in [*cats, None]: a missing code points at the trailing null
+    to = np.full(max(len(table), 0 if missing is None else missing + 1), len(cats), dtype=np.uint32)
+    to[: len(table)] = [at[name] for name in table]
+    if missing is not None:
+        to[missing] = len(cats)
+    return pl.Series([*cats, None], dtype=pl.Enum(cats)).gather(to[codes])
+
+
+def _masked(values: np.ndarray, valid: np.ndarray) -> pl.Series:
+    """Float64 values null where not ``valid``, sharing the array (the state's own; a copy
+    with NaN put in took 8 more bytes a person)."""
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    bits = np.packbits(valid, bitorder="little")
+    return pl.from_arrow(pa.Array.from_buffers(pa.float64(), len(values), [pa.py_buffer(bits), pa.py_buffer(values)]))
+
+
+def people_frame(out: "RunOutput", pop: "Population") -> pl.DataFrame:
+    """A run's per-person table (``RunTables.people``): one row per person, the population's
+    columns beside the end state, whose numeric columns it shares (no copy)."""
+    plan = out.plan
+    grades = list(plan.grade_names)
+    N = int(plan.params.n_people)
+    state = out.people
+    score = state["score"]
+    cols: dict[str, Any] = {
+        "person": np.arange(N, dtype=np.int32),
+        "group": _labels(pop.group, pop.group_names),
+        "province": _labels(pop.province, pop.province_names),
+        "city": _labels(pop.city, pop.city_names),
+        "urban": pop.urban.astype(bool, copy=False),
+        "age": pop.age.astype(np.int16),
+        "start_score": pl.Series(state["start_score"], nan_to_null=True),  # NaN where not scored
+        "start_grade": _labels(state["start_grade"], grades, NO_GRADE),
+        "score": _masked(score, (state["grade"] != NO_GRADE) & ~np.isnan(score)),
+        "grade": _labels(state["grade"], grades, NO_GRADE),
+    }
+    for k, v in state.items():
+        if k not in ("score", "grade", "start_score", "start_grade"):
+            cols[k] = v
+    return pl.DataFrame(cols)
+
+
+def _strings(df: pl.DataFrame) -> pl.DataFrame:
+    """Enum columns as strings: the small per-cell tables keep their string columns (tables of
+    runs with other names concatenate, and sort by name)."""
+    return df.with_columns(pl.col(c).cast(pl.String) for c, t in df.schema.items() if isinstance(t, pl.Enum))
+
+
+def _groups_frame(people: pl.DataFrame) -> pl.DataFrame:
+    """People's end state summed over (group, province, city, urban) cells."""
+    skip = {"person", "age", "start_score", "score", "start_grade", "grade", *PERSON_KEYS}
+    numeric = [c for c, t in people.schema.items() if c not in skip and (t.is_numeric() or t == pl.Boolean)]
+    aggs = [pl.len().alias("people"), pl.col("grade").is_not_null().sum().alias("scored")]
+    aggs += [pl.col(c).cast(pl.Float64).sum().alias(c) for c in numeric]
+    aggs += [(pl.col(src) != 0).sum().alias(name) for name, src in _COUNTERS_PEOPLE.items() if src in people.columns]
+    # grouped by one integer cell number made of the keys' codes: grouping by the four keys
+    # encoded each row's keys first (at 3 million people 99 MiB at the peak, this 53); the
+    # same groups of rows in the same order, hence the same sums (not lazily: a lazy query
+    # sums in another order, and income sums differed in the last bits)
+    sizes = [len(people.schema[k].categories) if isinstance(people.schema[k], pl.Enum) else 2 for k in PERSON_KEYS]
+    index = pl.UInt32 if np.prod(sizes, dtype=np.float64) < 2**32 else pl.UInt64
+    cell = pl.lit(0, dtype=index)
+    for k, n in zip(PERSON_KEYS, sizes):
+        cell = cell * n + pl.col(k).to_physical().cast(index)
+    cells = people.with_columns(cell.alias("_cell")).group_by("_cell").agg(pl.col(PERSON_KEYS).first(), *aggs)
+    return _strings(cells.drop("_cell")).sort(list(PERSON_KEYS))
+
+
+def _scores_frame(people: pl.DataFrame) -> tuple[pl.DataFrame, float | None]:
+    """Value counts of (start grade, end grade, end score) over scored people."""
+    # a lazy query reads the three columns in batches: filtering and grouping them whole took
+    # 119 MiB at 3 million people, this 14 (counts and exact keys: no sum whose order matters)
+    scored = people.lazy().select("start_grade", "grade", "score").filter(pl.col("grade").is_not_null())
+    width: float | None = None
+    stats = scored.select(n=pl.col("score").n_unique(), lo=pl.col("score").min(), hi=pl.col("score").max()).collect()
+    if stats.item(0, "n") > MAX_DISTINCT_SCORES:
+        lo, hi = stats.item(0, "lo"), stats.item(0, "hi")
+        width = (hi - lo) / SCORE_BINS or 1.0
+        scored = scored.with_columns(((pl.col("score") - lo) / width).floor().mul(width).add(lo + width / 2).alias("score"))
+    vc = scored.group_by("start_grade", "grade", "score").agg(pl.len().cast(pl.Int64).alias("people")).collect()
+    return _strings(vc).sort("score", "start_grade", "grade"), width
+
+
+# --------------------------------------------------------------------------- the tables
+
+
+class RunTables:
+    """A run's tables: metrics per step, end state, scenario and manifest.
+
+    ``metrics`` (one row per step), ``groups`` and ``scores`` are always present; ``people``
+    (one row per person) is present after a run and in folders saved with ``people=True``.
+    Metric functions in ``scorelab.metrics`` take these tables (or a folder, read with
+    ``RunTables.open``); ``scorelab.results.Result`` is this class with ``summary`` and ``plot``.
+    """
+
+    def __init__(
+        self,
+        *,
+        scenario: dict[str, Any],
+        manifest: dict[str, Any],
+        metrics: pl.DataFrame,
+        groups: pl.DataFrame,
+        scores: pl.DataFrame,
+        people: pl.DataFrame | None = None,
+        path: Path | None = None,
+    ) -> None:
+        self.scenario_data = scenario
+        self.manifest = manifest
+        self.metrics = metrics
+        self.groups = groups
+        self.scores = scores
+        self._people = people
+        self.path = path
+
+    # ---------------------------------------------------------------- construction
+
+    @classmethod
+    def from_output(cls, out: "RunOutput", scenario: "Scenario", pop: "Population", *, run_id: str | None = None,
+                    command: str | None = None, created: str | None = None) -> Self:
+        """Wrap a finished engine run (``RunOutput``) with its scenario and population."""
+        return cls.from_people(out, scenario, people_frame(out, pop), run_id=run_id, command=command, created=created)
+
+    @classmethod
+    def from_people(cls, out: "RunOutput", scenario: "Scenario", people: pl.DataFrame, *, run_id: str | None = None,
+                    command: str | None = None, created: str | None = None) -> Self:
+        """``from_output`` with the per-person table already built (``people_frame(out, pop)``):
+        what the other tables need of the population and the end state is in it, so a caller
+        can free those first (``execute`` does)."""
+        plan = out.plan
+        seed = int(scenario.run.seed)
+        created = created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        run_id = run_id or default_run_id(scenario, created)
+        cols: dict[str, Any] = {
+            "run_id": pl.Series([run_id] * out.n_steps, dtype=pl.String),
+            "seed": pl.Series([seed] * out.n_steps, dtype=pl.Int64),
+            "step": np.asarray(out.metrics["step"], dtype=np.int64),
+            "day": np.asarray(out.metrics["day"], dtype=np.float64),
+        }
+        for k, v in out.metrics.items():
+            if k not in ("step", "day"):
+                cols[k] = np.asarray(v, dtype=np.float64)
+        metrics = pl.DataFrame(cols)
+        groups = _groups_frame(people)
+        scores, width = _scores_frame(people)
+        manifest = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "scorelab_version": _version(),
+            "run_id": run_id,
+            "scenario": scenario.name,
+            "seed": seed,
+            "days": float(out.n_steps * plan.params.dt),
+            "steps": int(out.n_steps),
+            "burn_in_days": float(out.burn_in_steps * plan.params.dt),
+            "step_days": float(plan.params.dt),
+            "people": int(plan.params.n_people),
+            "firms": int(plan.params.n_firms),
+            "created": created,
+            "wall_seconds": float(out.wall_seconds),
+            "agent_days_per_second": float(out.agent_days_per_second),
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "command": command or "",
+            "names": _names(scenario, plan),
+            "scores_bin_width": width,
+            "people_state": False,
+        }
+        return cls(scenario=scenario.model_dump(mode="json", by_alias=True), manifest=manifest, metrics=metrics,
+                   groups=groups, scores=scores, people=people)
+
+    @classmethod
+    def open(cls, path: str | Path) -> Self:
+        """Read a results folder back (UsageError with one line if it is not a complete,
+        readable results folder)."""
+        import yaml
+
+        p = Path(path)
+        if not p.is_dir():
+            raise UsageError(f"{p}: no such results folder")
+        mpath = p / "manifest.json"
+        if not mpath.is_file():
+            raise UsageError(f"{p}: not a complete results folder (no manifest.json; an interrupted run?)")
+        try:
+            manifest = json.loads(mpath.read_text())
+        except (OSError, ValueError) as e:
+            raise UsageError(f"{mpath}: unreadable manifest: {e}") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+            raise UsageError(f"{p}: not a scorelab results folder (manifest format is {manifest.get('format')!r})"
+                             if isinstance(manifest, dict) else f"{p}: not a scorelab results folder")
+        version = manifest.get("format_version")
+        if version not in READABLE_VERSIONS:
+            raise UsageError(
+                f"{p}: results format version {version} (written by scorelab {manifest.get('scorelab_version', '?')}) "
+                f"is not readable by scorelab {_version()}, which reads version(s) "
+                f"{', '.join(map(str, READABLE_VERSIONS))}"
+            )
+        try:
+            scenario = yaml.safe_load((p / "scenario.yaml").read_text(encoding="utf-8"))
+            metrics = pl.read_parquet(p / "metrics.parquet")
+            groups = _drop_run_id(pl.read_parquet(p / "groups.parquet"))
+            scores = _drop_run_id(pl.read_parquet(p / "scores.parquet"))
+            people = _drop_run_id(pl.read_parquet(p / "people.parquet")) if (p / "people.parquet").is_file() else None
+        except (OSError, pl.exceptions.PolarsError, yaml.YAMLError) as e:
+            raise UsageError(f"{p}: damaged results folder: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        return cls(scenario=scenario, manifest=manifest, metrics=metrics, groups=groups, scores=scores,
+                   people=people, path=p)
+
+    # ---------------------------------------------------------------- access
+
+    @property
+    def people(self) -> pl.DataFrame:
+        """Per-person end state (raises UsageError when the folder was saved without it)."""
+        if self._people is None:
+            raise UsageError(f"{self.path}: saved without per-person state (rerun with --people-state)")
+        return self._people
+
+    @property
+    def has_people(self) -> bool:
+        return self._people is not None
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest["run_id"])
+
+    @property
+    def seed(self) -> int:
+        return int(self.manifest["seed"])
+
+    @property
+    def names(self) -> dict[str, Any]:
+        return self.manifest["names"]
+
+    @property
+    def scenario(self) -> "Scenario":
+        """The scenario as run, validated."""
+        from scorelab.scenario.loader import load
+
+        return load(self.scenario_data)
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return (f"{type(self).__name__}({m['run_id']!r}: {m['scenario']}, seed {m['seed']}, {m['people']:,} people, "
+                f"{m['days']:g} days{', saved at ' + str(self.path) if self.path else ''})")
+
+    # ---------------------------------------------------------------- writing
+
+    def save(self, path: str | Path, people: bool = False) -> Path:
+        """Write a results folder atomically at ``path`` (which must not exist, or be empty)."""
+        final = Path(path)
+        with atomic.staged_folder(final) as staging:
+            self.write_into(staging, people=people)
+        return final
+
+    def write_into(self, folder: Path, people: bool = False) -> None:
+        """Write every file into an existing (staging) folder; the manifest last."""
+        import yaml
+
+        manifest = dict(self.manifest)
+        manifest["people_state"] = bool(people)
+        (folder / "scenario.yaml").write_text(
+            yaml.safe_dump(self.scenario_data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        self.metrics.write_parquet(folder / "metrics.parquet")
+        run_id = pl.lit(self.run_id, dtype=pl.String).alias("run_id")
+        self.groups.with_columns(run_id).select("run_id", *self.groups.columns).write_parquet(folder / "groups.parquet")
+        self.scores.with_columns(run_id).select("run_id", *self.scores.columns).write_parquet(folder / "scores.parquet")
+        if people:
+            df = self.people
+            df.with_columns(run_id).select("run_id", *df.columns).write_parquet(folder / "people.parquet")
+        atomic.write_text(folder / "manifest.json", json.dumps(manifest, indent=2))
+
+    def equals(self, other: "RunTables") -> bool:
+        """Same metrics, groups, scores and (when both have it) people."""
+        same = self.metrics.equals(other.metrics) and self.groups.equals(other.groups) and self.scores.equals(other.scores)
+        if self.has_people and other.has_people:
+            same = same and self.people.equals(other.people)
+        return same
+
+
+def _drop_run_id(df: pl.DataFrame) -> pl.DataFrame:
+    return df.drop("run_id") if "run_id" in df.columns else df
+
+
+def as_run_tables(r: "RunTables | str | Path") -> RunTables:
+    """``r`` itself when it is a run's tables (a ``Result``, ...), else the results folder at
+    ``r`` read back (UsageError, one line, when it is not one)."""
+    return r if isinstance(r, RunTables) else RunTables.open(r)
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def default_run_id(scenario: "Scenario", created: str | None = None) -> str:
+    """``<scenario>-<seed>-<YYYYmmdd-HHMMSS>`` (UTC)."""
+    when = _dt.datetime.fromisoformat(created) if created else _dt.datetime.now(_dt.timezone.utc)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in scenario.name) or "scenario"
+    return f"{safe}-{scenario.run.seed}-{when.strftime('%Y%m%d-%H%M%S')}"
+
+
+def list_runs(root: str | Path) -> list[dict[str, Any]]:
+    """Manifests of the complete run folders directly under ``root`` (hidden folders and
+    folders without a manifest are skipped), oldest first, each with its ``path``."""
+    base = Path(root)
+    found = []
+    if not base.is_dir():
+        return found
+    for d in sorted(base.iterdir()):
+        if d.name.startswith(".") or not d.is_dir():
+            continue
+        mpath = d / "manifest.json"
+        if not mpath.is_file():
+            continue
+        try:
+            m = json.loads(mpath.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(m, dict) or m.get("format") != FORMAT_NAME:
+            continue
+        m["path"] = str(d)
+        found.append(m)
+    found.sort(key=lambda m: (str(m.get("created", "")), m["path"]))
+    return found

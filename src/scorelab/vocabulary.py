@@ -1,0 +1,100 @@
+"""The names the layers share: the headline figures of a run and a few constants.
+
+The headline (``metrics.headline``) is what a run is summed up by: the command line prints it,
+the report tables and compares it, a sweep averages it per setting, and its figures are the
+columns of a sweep's ``runs.parquet``. Each figure's name is spelled here once; the modules
+that build, show or choose figures import the names instead of writing the strings again.
+
+The engine's kernels read ``NO_GRADE`` from here, so this module is one of the sources their
+compiled cache is keyed on (``jit_cache``): changing it recompiles them once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES", "METRIC_ID_COLUMNS",
+    "NO_GRADE", "format_figure", "grade_share",
+]
+
+#: The grade code of an entity that is not scored (the engine's state, the results' people).
+NO_GRADE = 255
+
+#: Columns of a run's per-step metrics frame (``metrics.parquet``) that identify a row; every
+#: other column is a metric.
+METRIC_ID_COLUMNS = ("run_id", "seed", "step", "day")
+
+# --------------------------------------------------------------------------- headline figures
+
+PEOPLE = "people"
+DAYS = "days"
+RECORDS_TRUE = "records, true"
+RECORDS_ERRONEOUS = "records, erroneous"
+SANCTIONS = "sanctions"
+SANCTIONS_WRONGFUL = "sanctions, wrongful"
+SANCTIONS_BY_ASSOCIATION = "sanctions, by association"
+SANCTIONS_WRONGFUL_BEFORE_CORRECTION = "sanctions, wrongful, before a correction"
+LISTINGS_OVERTURNED = "listings overturned"
+WRONGFUL_LISTINGS_AT_END = "wrongful listings at end"
+PEOPLE_DAYS_WRONGFULLY_LISTED = "people-days wrongfully listed"
+DAYS_TO_LIFT_WRONGFUL_LISTING = "days to lift a wrongful listing, mean"
+FLAGS_WITHDRAWN = "flags withdrawn"
+PEOPLE_SANCTIONED = "people sanctioned"
+FLAGS_TRUE = "flags, true"
+FLAGS_FALSE = "flags, false"
+FLAGS_INVESTIGATED = "flags investigated"
+LAWFUL_ACTS_SUPPRESSED = "lawful acts suppressed"
+WRONGDOING_DETERRED = "wrongdoing deterred"
+INCOME_LOST = "income lost vs twin"
+# runs with face identification only
+BYSTANDERS_STOPPED = "bystanders stopped"
+ALERT_PRECISION = "alert precision"
+ALERTS_PER_THOUSAND_FACES = "alerts per 1,000 faces scanned"
+# the one text figure, last
+WORST_HIT_GROUP = "worst-hit group"
+
+#: The numeric headline figures every run has, in the headline's order (then, for runs with
+#: face identification, ``IDENTIFICATION_FIGURES``, then one ``grade_share`` per grade, then
+#: ``WORST_HIT_GROUP``).
+HEADLINE_FIGURES = (
+    PEOPLE, DAYS, RECORDS_TRUE, RECORDS_ERRONEOUS, SANCTIONS, SANCTIONS_WRONGFUL, SANCTIONS_BY_ASSOCIATION,
+    SANCTIONS_WRONGFUL_BEFORE_CORRECTION, LISTINGS_OVERTURNED, WRONGFUL_LISTINGS_AT_END, PEOPLE_DAYS_WRONGFULLY_LISTED,
+    DAYS_TO_LIFT_WRONGFUL_LISTING, FLAGS_WITHDRAWN, PEOPLE_SANCTIONED, FLAGS_TRUE, FLAGS_FALSE, FLAGS_INVESTIGATED,
+    LAWFUL_ACTS_SUPPRESSED, WRONGDOING_DETERRED, INCOME_LOST,
+)
+IDENTIFICATION_FIGURES = (BYSTANDERS_STOPPED, ALERT_PRECISION, ALERTS_PER_THOUSAND_FACES)
+
+
+def grade_share(grade: str) -> str:
+    """The headline figure of the share of scored people in a grade at the end."""
+    return f"grade {grade} share"
+
+
+#: Headline figures that are counts of events over the run (they grow with the population):
+#: read them per 1,000 people (``metrics.per_thousand``); a count below ``metrics.FEW_EVENTS``
+#: is too small to be read per capita (its relative sampling error, 1 / sqrt(n), is above 22 %).
+EVENT_COUNTS = (
+    RECORDS_TRUE, RECORDS_ERRONEOUS, SANCTIONS, SANCTIONS_WRONGFUL, SANCTIONS_BY_ASSOCIATION,
+    SANCTIONS_WRONGFUL_BEFORE_CORRECTION, LISTINGS_OVERTURNED, WRONGFUL_LISTINGS_AT_END, FLAGS_WITHDRAWN,
+    PEOPLE_SANCTIONED, FLAGS_TRUE, FLAGS_FALSE, FLAGS_INVESTIGATED, LAWFUL_ACTS_SUPPRESSED,
+    WRONGDOING_DETERRED,
+    BYSTANDERS_STOPPED,
+)
+#: Headline totals that are not counts of events but also grow with the population.
+EXTENSIVE = EVENT_COUNTS + (PEOPLE_DAYS_WRONGFULLY_LISTED, INCOME_LOST)
+
+#: Headline figures the command line and the sweep report show unless told otherwise.
+DEFAULT_FIGURES = (SANCTIONS, SANCTIONS_WRONGFUL, RECORDS_ERRONEOUS, LAWFUL_ACTS_SUPPRESSED, INCOME_LOST)
+
+
+def format_figure(name: str, value: Any) -> str:
+    """How tables show a headline figure: text as it is, shares and precisions as percentages,
+    small fractional numbers with two decimals, the rest as whole numbers."""
+    if isinstance(value, str):
+        return value
+    if "share" in name or "precision" in name:
+        return f"{value:.1%}"
+    if isinstance(value, float) and abs(value) < 100 and value != int(value):
+        return f"{value:,.2f}"
+    return f"{value:,.0f}"
