@@ -34,7 +34,9 @@ import ctypes, json, os, signal, subprocess, sys, time
 import numba
 import scorelab
 from scorelab.engine.simulation import simulate
+import importlib, pkgutil
 from scorelab.engine import kernel, plan
+kernel_modules = [importlib.import_module(f"scorelab.engine.kernel.{m.name}") for m in pkgutil.iter_modules(kernel.__path__)]
 from scorelab import rng
 from scorelab.synth import drawn
 
@@ -45,7 +47,7 @@ simulate(scorelab.load(name, {"run.burn_in": 0, "run.days": 2}), pop, con)  # co
 
 # every compiled function of every dispatcher: start address, numba's (mangled) name
 starts = {}
-for mod in (kernel, plan, rng, drawn):
+for mod in (*kernel_modules, plan, rng, drawn):
     for attr in dir(mod):
         d = getattr(mod, attr)
         if not isinstance(d, numba.core.registry.CPUDispatcher):

@@ -9,6 +9,7 @@ import pytest
 
 import scorelab
 from scorelab.engine import kernel
+from scorelab.engine.kernel.association import fading_part
 from scorelab.engine.simulation import simulate
 from scorelab.errors import ScenarioError
 
@@ -107,7 +108,7 @@ def test_what_a_contact_gave_fades_by_the_half_life(runs):
 
 @pytest.mark.parametrize("d", [1, 2, 3, 31, 32, 33, 1000001, -7, -1000000, 123456789, -987654321])
 def test_fading_parts_add_up_to_what_was_given(d):
-    parts = [kernel._fading_part(d, k) for k in range(1, kernel.FADE_STAGES + 1)]
+    parts = [fading_part(d, k) for k in range(1, kernel.FADE_STAGES + 1)]
     assert sum(parts) == d
     assert all(abs(x) <= abs(d) for x in parts) and all(x * d >= 0 for x in parts)
     assert abs(parts[0]) == abs(d) // 2

@@ -9,7 +9,8 @@ import inspect
 import textwrap
 from pathlib import Path
 
-from scorelab.engine import kernel, sharded
+from scorelab.engine import sharded
+from scorelab.engine.kernel import phases
 from scorelab.engine.steps import PHASES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,8 +49,8 @@ def calls(fn, names: set[str], loop_over: str | None = None) -> list[str]:
 def test_the_kernel_step_follows_the_table():
     names = {p.kernel for p in PHASES} | {"_local_phase"}
     order: list[str] = []
-    for name in calls(kernel.step, names):
-        order += calls(kernel._local_phase, names) if name == "_local_phase" else [name]
+    for name in calls(phases.step, names):
+        order += calls(phases._local_phase, names) if name == "_local_phase" else [name]
     assert order == [p.kernel for p in PHASES]
 
 

@@ -9,7 +9,7 @@ expected records and listings.
 
 The metric columns are blocks (``BLOCKS``, the kernels' ``MO_*``) of per-item columns (a
 list's ``LIST_COLUMNS``, the kernels' ``LC_*``...): ``metric_layout`` names them for a plan,
-and the kernels write them through named cells (``kernel.list_cell`` ...), whose column
+and the kernels write them through named cells (``kernel.cells.list_cell`` ...), whose column
 constants are numbered from the same tuples.
 """
 
@@ -27,12 +27,12 @@ __all__ = [
 ]
 
 # 20 bytes a record; record ids (and the subject's chain) are int32. The step a record became
-# visible follows from its id (kernel.first_id), and its points as applied from its flags
-# (kernel.rec_delta): neither has a column.
+# visible follows from its id (kernel.stores.first_id), and its points as applied from its flags
+# (kernel.stores.rec_delta): neither has a column.
 RECORD_COLUMNS = {
     "r_subj": np.int32, "r_actor": np.int32, "r_beh": np.int16, "r_chan": np.uint8, "r_step": np.int32,
     # error, state, applied, appealed, and whether the points as applied are none, the rule's
-    # or kept apart (kernel.ERR_BITS, ..., kernel.rec_delta)
+    # or kept apart (kernel.constants.ERR_BITS, ..., kernel.stores.rec_delta)
     "r_flags": np.uint8, "r_prev": np.int32,
 }
 #: Record columns only the records handed back read (the day loop never does): a run that
@@ -146,7 +146,7 @@ STATE: tuple[Array, ...] = (
     Array("cur", np.int64, lambda z: (N_CURSORS + z.retentions,)),
     Array("cnt", np.int64, lambda z: (N_COUNTERS,)),
     # per region: grade counts, sums and squares of scores and the association term's sums
-    # (kernel.tally_association), money per consequence, whether this state runs the region
+    # (kernel.association.tally_association), money per consequence, whether this state runs the region
     Array("ghist", np.int64, lambda z: (2, z.grades)),
     Array("ssum", np.float64, lambda z: (z.regions, 5)),
     Array("money_r", np.float64, lambda z: (z.regions, z.consequences)),

@@ -8,7 +8,7 @@ sharded run (``engine.sharded``) identical to this one.
 
 The order of a step is written once, as data: ``engine.steps.PHASES`` (before the step,
 A each region's own work, B the exchange, C the national part, D the stocks), which
-``kernel.step`` follows in one process and ``engine.sharded`` over workers
+``kernel.phases.step`` follows in one process and ``engine.sharded`` over workers
 (``tests/test_steps.py``), and from which docs/day-loop.md lists it. Effects on another
 region's people (a contact's social or association term, a record misattributed to someone
 there, a firm's joint punishment reaching its representative) go to an outbox, delivered
@@ -46,6 +46,7 @@ from scorelab.rng import Stream
 from scorelab.scenario.model import Scenario
 from scorelab.synth.contacts import Contacts
 from scorelab.synth.population import Population
+from scorelab.vocabulary import NO_GRADE
 
 #: Most records one process can hold (record ids are int32).
 MAX_RECORDS = 2**31 - 1
@@ -217,7 +218,7 @@ def reported_start(plan: Plan, S: kernel.State) -> tuple[np.ndarray, np.ndarray]
     """Each person's grade and score as the reported period starts (no grade: nan score)."""
     N = plan.params.n_people
     start_grade = S.grade[:N].copy()
-    return start_grade, np.where(start_grade == kernel.NO_GRADE, np.nan, S.total[:N])
+    return start_grade, np.where(start_grade == NO_GRADE, np.nan, S.total[:N])
 
 
 def start_reporting(plan: Plan, PR: kernel.ParamsRef, S: kernel.State, SR: kernel.StateRef

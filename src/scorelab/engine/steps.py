@@ -2,8 +2,8 @@
 
 ``PHASES`` is the day loop's step as data: what happens, in which part (before the step, A
 each region's own work, B the exchange of messages between regions, C the national part,
-D the stocks), and which function does it in the single-process kernel (``kernel.step``
-and ``kernel._local_phase``) and in a sharded run (``engine.sharded``). The step section of
+D the stocks), and which function does it in the single-process kernel (``kernel.phases.step``
+and ``kernel.phases._local_phase``) and in a sharded run (``engine.sharded``). The step section of
 docs/day-loop.md is generated from it (``python tools/gen_step_docs.py``), and
 ``tests/test_steps.py`` checks that both loops call the functions in this order.
 """
@@ -17,7 +17,7 @@ __all__ = ["PARTS", "PHASES", "Phase", "markdown"]
 
 class Phase(NamedTuple):
     part: str  # "before", "A", "B", "C" or "D"
-    kernel: str  # the function of engine.kernel that does it
+    kernel: str  # the function of engine.kernel.phases (or of the concept's module) that does it
     sharded: str  # the call that does it in a sharded run (a worker's or the driver's)
     title: str
     summary: str  # Markdown

@@ -23,7 +23,7 @@ MIS_HOUSEHOLD = -2
 #: Contact graphs misattribution can draw from (``mis_idx`` is a tuple of this many, a fixed
 #: type for the kernels): at most one per layer and one for all layers together.
 MIS_SLOTS = len(LAYERS) + 1
-#: The association term's sums are kept in whole units of this many points (see kernel.restain)
+#: The association term's sums are kept in whole units of this many points (see kernel.association.restain)
 ASSOCIATION_UNIT = 1e-6
 
 #: Most channels, behaviours and lists in a scenario (a record's channel and behaviour, and a

@@ -1,0 +1,49 @@
+"""Where a kernel writes a metric: named cells of the per-step metrics matrix ``Q.M``, one per
+block of ``engine.layout`` (a list's column, a flag's, a consequence's...), so that no kernel
+does arithmetic on offsets.
+"""
+
+from __future__ import annotations
+
+from scorelab.jit_cache import nb
+
+from scorelab.engine.kernel.constants import (
+    F_COLS, ID_COLS, K_COLS, L_COLS, MO_CONS, MO_FLAG, MO_ID, MO_LIST, MO_REC, N_ERRORS,
+)
+
+
+
+@nb.njit(cache=True, inline="always")
+def cell(Q, block, i):
+    """Metric column i of a block of one column per item (events, grades...)."""
+    return Q.MO[block] + i
+
+
+@nb.njit(cache=True, inline="always")
+def list_cell(Q, l, col):
+    """List l's metric column ``col`` (LC_*)."""
+    return Q.MO[MO_LIST] + L_COLS * l + col
+
+
+@nb.njit(cache=True, inline="always")
+def flag_cell(Q, f, col):
+    """Flag f's metric column ``col`` (FC_*)."""
+    return Q.MO[MO_FLAG] + F_COLS * f + col
+
+
+@nb.njit(cache=True, inline="always")
+def cons_cell(Q, k, col):
+    """Consequence k's metric column ``col`` (CC_*)."""
+    return Q.MO[MO_CONS] + K_COLS * k + col
+
+
+@nb.njit(cache=True, inline="always")
+def id_cell(Q, row, col):
+    """The metric column ``col`` (IC_*) of the identifying channel of row ``row`` (P.c_id_row)."""
+    return Q.MO[MO_ID] + ID_COLS * row + col
+
+
+@nb.njit(cache=True, inline="always")
+def record_cell(Q, c, err):
+    """Channel c's records of error ``err`` (an index of ERROR_NAMES)."""
+    return Q.MO[MO_REC] + N_ERRORS * c + err
