@@ -194,3 +194,18 @@ def test_no_function_is_too_long():
                 if n > MAX_FUNCTION_LINES:
                     long[f"{p.relative_to(ROOT).as_posix()}:{node.lineno} {node.name}"] = n
     assert not long
+
+
+def test_the_architecture_page_names_every_kernel_module():
+    """docs/architecture.md's table of the kernels names each module of engine/kernel/ (and no other),
+    in an order in which each imports only those above it."""
+    text = (ROOT.parent.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text[text.index("## The kernels"):]
+    listed = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
+    kernel = ROOT / "engine" / "kernel"
+    assert sorted(listed) == sorted(p.stem for p in kernel.glob("*.py") if p.stem != "__init__")
+    files = module_files()
+    for i, name in enumerate(listed):
+        deps = imports(f"{PACKAGE}.engine.kernel.{name}", kernel / f"{name}.py", files, everywhere=True)
+        below = {f"{PACKAGE}.engine.kernel.{m}" for m in listed[i:]}
+        assert not deps & below, f"{name} imports a kernel module listed after it: {sorted(deps & below)}"
