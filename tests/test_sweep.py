@@ -250,6 +250,20 @@ def test_a_worker_killed_mid_sweep_is_retried_by_ray(reference, ray_session, tmp
     assert [e.attempt for e in events if e.task.id == KILLED] == [2]
 
 
+def test_ray_is_started_in_one_place(monkeypatch):
+    """engine/ray_start.py starts Ray for sharded runs and sweeps; without Ray, each says
+    which option needs it."""
+    from scorelab.engine import ray_start
+
+    src = Path(S.__file__).resolve().parents[1]
+    callers = sorted(str(p.relative_to(src)) for p in src.rglob("*.py") if "ray.init(" in p.read_text())
+    assert callers == ["engine/ray_start.py"]
+    monkeypatch.setitem(sys.modules, "ray", None)
+    for what in ("--shards", "--backend ray"):
+        with pytest.raises(UsageError, match=f"^{what} needs Ray.*scorelab\\[ray\\]"):
+            ray_start.start_ray(what)
+
+
 def test_an_interrupted_sweep_resumes_where_it_stopped(reference, tmp_path, monkeypatch, runner):
     out = tmp_path / "resumed"
     monkeypatch.setenv(S.TEST_EXIT_ENV, KILLED)

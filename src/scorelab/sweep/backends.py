@@ -195,11 +195,9 @@ def run_process(scenario: dict[str, Any], tasks: list[Task], track: Tracker, wor
 
 def import_ray() -> Any:
     """Ray, or a UsageError saying how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise UsageError("--backend ray needs Ray, which is not installed: pip install 'scorelab[ray]'") from None
-    return ray
+    from scorelab.engine.ray_start import import_ray as _import
+
+    return _import("--backend ray")
 
 
 def run_ray(scenario: dict[str, Any], tasks: list[Task], track: Tracker, address: str | None,
@@ -207,21 +205,9 @@ def run_ray(scenario: dict[str, Any], tasks: list[Task], track: Tracker, address
     """Ray tasks (one CPU each), retried by Ray when their worker dies (``max_retries``).
     Uses the Ray instance already initialised in this process, else starts or joins one
     (``address``) and shuts it down at the end."""
-    ray = import_ray()
-    started = False
-    if not ray.is_initialized():
-        import logging
+    from scorelab.engine.ray_start import start_ray
 
-        kw: dict[str, Any] = {"address": address} if address else {"include_dashboard": False}
-        kw["logging_level"] = logging.WARNING
-        if workers is not None and not address:
-            kw["num_cpus"] = workers
-        try:
-            ray.init(**kw)
-        except Exception as e:  # noqa: BLE001 - connection problems, bad address
-            raise UsageError(f"--backend ray: cannot start or join Ray{' at ' + address if address else ''}: "
-                             f"{(str(e).strip().splitlines() or [type(e).__name__])[0]}") from None
-        started = True
+    ray, started = start_ray("--backend ray", address, num_cpus=workers)
     try:
         remote = ray.remote(num_cpus=1, max_retries=max(0, track.max_attempts - 1), retry_exceptions=False)(run_task)
         ref = ray.put(scenario)
