@@ -148,21 +148,59 @@ class Tracker:
         return UsageError(f"task {t.id} ({t.describe()}) failed: {what}; completed runs are kept in {self.work}")
 
 
-def run_process(scenario: dict[str, Any], tasks: list[Task], track: Tracker, workers: int,
-                 test_exit: str | None) -> None:
-    """A local process pool (spawned workers). When a worker dies the pool breaks; the
-    unfinished tasks go to a new pool, and each task that was running counts an attempt."""
+def end_with_parent(parent: int) -> None:
+    """Pool worker initializer: the worker ends when ``parent`` (the sweep's driver) dies,
+    even by SIGKILL, rather than live on running tasks nobody will collect. On Linux the
+    kernel sends it SIGKILL (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread checks
+    ``os.getppid()`` every half second."""
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0:  # 1: PR_SET_PDEATHSIG
+                if os.getppid() != parent:  # the driver died before the call
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="scorelab-parent-watch", daemon=True).start()
+
+
+def process_pool(workers: int) -> Any:
+    """A ``concurrent.futures.ProcessPoolExecutor`` of ``workers`` spawned processes, each of
+    which ends when this process dies (``end_with_parent``)."""
     import concurrent.futures as cf
     import multiprocessing as mp
+
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                  initializer=end_with_parent, initargs=(os.getpid(),))
+
+
+def run_process(scenario: dict[str, Any], tasks: list[Task], track: Tracker, workers: int,
+                 test_exit: str | None) -> None:
+    """A local process pool (spawned workers, which die with this process). When a worker
+    dies the pool breaks; the unfinished tasks go to a new pool, and each task that was
+    running counts an attempt."""
+    import concurrent.futures as cf
     from concurrent.futures.process import BrokenProcessPool
 
-    ctx = mp.get_context("spawn")
     pending = [t for t in tasks if not track.complete(t)]
     blind = 0
     while pending:
         broken = False
         reported: set[str] = set()
-        ex = cf.ProcessPoolExecutor(max_workers=max(1, min(workers, len(pending))), mp_context=ctx)
+        ex = process_pool(max(1, min(workers, len(pending))))
         try:
             futs = {ex.submit(run_task, scenario, t, str(track.runs_dir), test_exit): t for t in pending}
             for f in cf.as_completed(futs):
