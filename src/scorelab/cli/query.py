@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from scorelab.cli.common import fail
+from scorelab.cli.common import fail, say, table, terminal
 
 
 def _sql_list(paths: list[str]) -> str:
@@ -27,8 +27,6 @@ def query(
     """
     import duckdb
     import polars as pl
-    from rich.console import Console
-    from rich.table import Table
 
     from scorelab.tables import READABLE_VERSIONS, list_runs
 
@@ -38,8 +36,8 @@ def query(
     found = []
     for m in list_runs(base):
         if m.get("format_version") not in READABLE_VERSIONS:
-            typer.echo(f"skipping {m['path']}: results format version {m.get('format_version')} is not readable "
-                       f"by this scorelab", err=True)
+            say(f"skipping {m['path']}: results format version {m.get('format_version')} is not readable "
+                f"by this scorelab", err=True)
             continue
         found.append(m)
     if not found:
@@ -62,20 +60,20 @@ def query(
     try:
         cur = con.execute(sql)
         if cur.description is None:
-            typer.echo("ok")
+            say("ok")
             return
         columns = [d[0] for d in cur.description]
         rows = cur.fetchmany(limit + 1)
     except duckdb.Error as e:
         fail([f"query: {str(e).splitlines()[0]}"])
-    table = Table()
+    out = table()
     for c in columns:
-        table.add_column(c)
+        out.add_column(c)
     for row in rows[:limit]:
-        table.add_row(*[_cell(v) for v in row])
-    Console(width=max(120, Console().width)).print(table)
+        out.add_row(*[_cell(v) for v in row])
+    terminal(min_width=120).print(out)
     if len(rows) > limit:
-        typer.echo(f"(more than {limit} rows; showing the first {limit}; use --limit)", err=True)
+        say(f"(more than {limit} rows; showing the first {limit}; use --limit)", err=True)
 
 
 def _cell(v: Any) -> str:
