@@ -157,6 +157,14 @@ def test_headline_figures_are_the_numeric_columns(reference):
     (["--vary", "population.people=1,2", "--address", "auto"], ["--address", "--backend ray"]),
     (["--vary", "population.people=1,2", "--figure", "nope"], ["--figure nope", "headline figure"]),
     (["--vary", "population.people=1,2", "--set", "population.people=x"], ["--set", "population.people"]),
+    # designs too large to run are refused at once, before anything is expanded in memory (issue 21)
+    (["--vary", "population.people=100..300", "--design", "random", "--samples", str(10**12)],
+     ["--samples 1000000000000", "1,000,000,000,000 runs", "at most 100,000 runs"]),
+    (["--vary", "population.people=1,2", "--replicates", str(10**12)], ["--replicates 1000000000000", "at most 100,000"]),
+    (["--vary", "run.days=" + ",".join(map(str, range(1, 41))),
+      "--vary", "population.people=" + ",".join(map(str, range(100, 140))),
+      "--vary", "scoring.rules.0.points=" + ",".join(map(str, range(-80, 0)))],
+     ["--vary: 40 x 40 x 80 values x 1 replicate(s) = 128,000 runs", "at most 100,000"]),
 ])
 def test_bad_arguments_fail_in_one_line_before_any_work(runner, tiny, tmp_path, args, needles):
     out = tmp_path / "out"
@@ -171,6 +179,22 @@ def test_ray_missing_says_what_to_install(runner, tiny, tmp_path, monkeypatch):
                             "--out", str(tmp_path / "out")])
     one_line_error(r, "scorelab[ray]")
     assert not (tmp_path / "out").exists() and not S.work_path(tmp_path / "out").exists()
+
+
+def test_a_design_too_large_is_refused_before_it_is_expanded():
+    """Through the library too, and for a spec read back from a sweep folder (settings())."""
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(UsageError, match="at most 100,000 runs"):
+        S.make_spec(TINY, ["population.people=100..300"], design="random", samples=10**12)
+    with pytest.raises(UsageError, match="at most 100,000 runs"):
+        S.make_spec(TINY, VARY, replicates=S.MAX_RUNS // 4 + 1)  # 4 settings
+    big = S.SweepSpec(scenario=spec().scenario, axes=(S.parse_vary("population.people=100..300"),),
+                      design="random", samples=10**15, seeds=(1, 2))
+    with pytest.raises(UsageError, match="2,000,000,000,000,000 runs"):
+        S.settings(big)
+    assert time.perf_counter() - t0 < 5
 
 
 # --------------------------------------------------------------------------- statistics
@@ -248,6 +272,89 @@ def test_a_worker_killed_mid_sweep_is_retried_by_ray(reference, ray_session, tmp
     same_tables(r, reference)
     assert r.retried == 1
     assert [e.attempt for e in events if e.task.id == KILLED] == [2]
+
+
+_DRIVER = """
+import sys, time
+from scorelab.sweep.backends import process_pool
+
+if __name__ == "__main__":
+    pool = process_pool(2)
+    futures = [pool.submit(time.sleep, 120) for _ in range(2)]
+    while len(pool._processes) < 2:
+        time.sleep(0.05)
+    print(" ".join(map(str, pool._processes)), flush=True)
+    time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by its new parent, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_pool_workers_die_with_their_driver(tmp_path):
+    """The sweep driver killed with SIGKILL: its pool workers, busy with a task, end within
+    a few seconds (before: they lived on until their task was done)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    src = str(Path(S.__file__).resolve().parents[2])  # this scorelab's sources, whatever the cwd
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    driver = subprocess.Popen([sys.executable, "-c", _DRIVER], stdout=subprocess.PIPE, text=True, env=env,
+                              cwd=tmp_path)
+    workers: list[int] = []
+    try:
+        workers = [int(p) for p in driver.stdout.readline().split()]  # type: ignore[union-attr]
+        assert len(workers) == 2 and all(_alive(p) for p in workers)
+        time.sleep(0.5)  # the workers have run their initializer and taken their task
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
+        deadline = time.monotonic() + 5
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in workers if _alive(p)], "pool workers outlived their driver"
+    finally:
+        driver.kill()
+        for p in workers:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+
+
+def test_the_parent_watch_elsewhere_than_linux(tmp_path):
+    """Where prctl is missing, a thread ends the worker once its parent is gone (here: a
+    'parent' pid that is not its parent)."""
+    import subprocess
+
+    code = ("import sys, time\n"
+            "from scorelab.sweep.backends import end_with_parent\n"
+            "sys.platform = 'darwin'\n"
+            "print('watching', flush=True); end_with_parent(-1); time.sleep(30); sys.exit(5)")
+    src = str(Path(S.__file__).resolve().parents[2])
+    r = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": src}, timeout=25, cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert r.stdout == "watching\n" and r.returncode == 1, r.stderr
+
+
+def test_ray_is_started_in_one_place(monkeypatch):
+    """engine/ray_start.py starts Ray for sharded runs and sweeps; without Ray, each says
+    which option needs it."""
+    from scorelab.engine import ray_start
+
+    src = Path(S.__file__).resolve().parents[1]
+    callers = sorted(str(p.relative_to(src)) for p in src.rglob("*.py") if "ray.init(" in p.read_text())
+    assert callers == ["engine/ray_start.py"]
+    monkeypatch.setitem(sys.modules, "ray", None)
+    for what in ("--shards", "--backend ray"):
+        with pytest.raises(UsageError, match=f"^{what} needs Ray.*scorelab\\[ray\\]"):
+            ray_start.start_ray(what)
 
 
 def test_an_interrupted_sweep_resumes_where_it_stopped(reference, tmp_path, monkeypatch, runner):

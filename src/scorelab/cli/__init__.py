@@ -12,6 +12,7 @@ import sys
 import typer
 
 from scorelab.cli import calibrate, population, presets, query, report, run, runs, schema, show, sweep, validate
+from scorelab.cli.common import say
 
 app = typer.Typer(
     name="scorelab",
@@ -30,7 +31,7 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        say("interrupted", err=True)
         sys.exit(130)
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from scorelab.cli.common import fail, load_scenario, parse_sets, with_days
+from scorelab.cli.common import fail, file_name, load_scenario, parse_sets, say, table, terminal, with_days
 
 if TYPE_CHECKING:
     from scorelab.calibrate import Calibration, TrialRecord
@@ -62,7 +62,7 @@ def calibrate(
         _check(scenario, tg, overrides, targets)
         return
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    folder = out if out is not None else str(Path("calibrations") / f"{scenario.name or 'scenario'}-{stamp}")
+    folder = out if out is not None else str(Path("calibrations") / f"{file_name(scenario.name, 'scenario')}-{stamp}")
     parts = ["scorelab", "calibrate", source, "--targets", targets]
     for flag, v in (("--trials", trials), ("--replicates", replicates), ("--seed", seed), ("--days", days),
                     ("--scale", scale)):
@@ -93,16 +93,16 @@ def _check(scenario: Any, tg: Any, overrides: dict[str, Any], targets: str) -> N
         fail([str(p) for p in e.problems])
     except UsageError as e:
         fail([str(e)])
-    typer.echo(f"{targets}: ok ({len(plan['parameters'])} parameter(s), {len(plan['targets'])} target(s); "
-               f"scale: {plan['scale']['how']}, factor {plan['scale']['factor']:.4g})")
+    say(f"{targets}: ok ({len(plan['parameters'])} parameter(s), {len(plan['targets'])} target(s); "
+        f"scale: {plan['scale']['how']}, factor {plan['scale']['factor']:.4g})")
     for g in plan["targets"]:
-        typer.echo(f"  {g['name']}: {g['metric']} {g['window']} = {g['value']:,.6g} (sd {g['sd']:.4g})")
+        say(f"  {g['name']}: {g['metric']} {g['window']} = {g['value']:,.6g} (sd {g['sd']:.4g})")
 
 
 def _progress(scenario: Any, targets: str) -> Callable[[TrialRecord, TrialRecord | None, int], None]:
     """The log of the trials, one line each on stderr."""
     def err(line: str) -> None:
-        typer.echo(line, err=True)
+        say(line, err=True)
 
     def progress(rec: TrialRecord, best: TrialRecord | None, total: int) -> None:
         if rec.number == 1:  # the targets file has been checked: start the log
@@ -122,16 +122,13 @@ def _progress(scenario: Any, targets: str) -> Callable[[TrialRecord, TrialRecord
 
 def _print_calibration(c: Calibration) -> None:
     """The fitted values, the fit to each target and the goodness of fit."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=max(140, Console().width))
+    console = terminal(min_width=140)
     longest = max([len(k) for k in c.parameters] + [len(n) for n in c.fit.get_column("target").to_list()])
-    table = Table(title=f"fitted values (best of {c.trials.height} trials: trial {c.best_trial})")
+    fitted_table = table(f"fitted values (best of {c.trials.height} trials: trial {c.best_trial})")
     for col, just in (("parameter", "left"), ("range", "left"), ("scenario's value", "right"), ("fitted", "right"),
                       ("trials with chi2 <= best + 1", "right")):
-        table.add_column(col, justify=just, overflow="fold",  # type: ignore[arg-type]
-                         min_width=min(longest, 50) if col == "parameter" else None)
+        fitted_table.add_column(col, justify=just, overflow="fold",  # type: ignore[arg-type]
+                                min_width=min(longest, 50) if col == "parameter" else None)
     for path, p in c.parameters.items():
         if p["choices"] is not None:
             rng = ", ".join(map(str, p["choices"]))
@@ -140,9 +137,9 @@ def _print_calibration(c: Calibration) -> None:
         iv = p.get("interval")
         near = f"{_short(iv[0])} .. {_short(iv[1])}" if iv else ""
         fitted = p["fitted_shown"] + (" (at the edge of the range)" if p.get("at_bound") else "")
-        table.add_row(path, rng, p["baseline_shown"], fitted, near)
-    console.print(table)
-    fit_table = Table(title="fit to each target (scaled to the simulated population)")
+        fitted_table.add_row(path, rng, p["baseline_shown"], fitted, near)
+    console.print(fitted_table)
+    fit_table = table("fit to each target (scaled to the simulated population)")
     for col, just in (("target", "left"), ("published", "right"), ("target value", "right"), ("sd", "right"),
                       ("simulated (mean ± sd)", "right"), ("z", "right"), ("rel. error", "right"), ("source", "left")):
         fit_table.add_column(col, justify=just, overflow="fold",  # type: ignore[arg-type]
@@ -162,10 +159,10 @@ def _print_calibration(c: Calibration) -> None:
         line += f"; RMSE of relative errors {s['rmse_relative']:.1%}"
     if s["baseline_chi_square"] is not None:
         line += f"; the scenario's own values: chi-square {s['baseline_chi_square']:.4g}"
-    typer.echo(line)
+    say(line)
     sc = c.info["scale"]
-    typer.echo(f"scale: {sc['how']}" + (f" = {sc['factor']:.4g}" if "factor" in sc["how"] or "/" in sc["how"] else ""))
-    typer.echo(f"calibration: {c.path}")
+    say(f"scale: {sc['how']}" + (f" = {sc['factor']:.4g}" if "factor" in sc["how"] or "/" in sc["how"] else ""))
+    say(f"calibration: {c.path}")
 
 
 def _short(v: object) -> str:

@@ -1,4 +1,14 @@
-"""What the commands share: one-line failures, ``--set`` and ``--days``, loading a scenario.
+"""What the commands share: printing safely, one-line failures, ``--set`` and ``--days``,
+loading a scenario.
+
+Everything a command prints goes through here. Text that comes from a user (a scenario's,
+group's or grade's name, a folder, a value, an SQL column) is shown by ``safe``: characters
+that are not printable (controls such as ESC and NUL, bidirectional overrides such as
+U+202E, separators, lone surrogates of undecodable file names) appear as their escapes
+(``\\x1b``, ``\\u202e``), so that no name can move the cursor, recolour, hide or reorder
+what the terminal shows. Rich output goes through ``terminal`` and ``table``: markup and
+emoji codes are off (a name such as ``[/]`` or ``[link=...]`` is shown as it is, never
+read as markup), and every header and cell is ``safe``.
 
 Imports of numba kernels and data libraries stay inside the commands so that
 ``scorelab --help`` is instant.
@@ -6,6 +16,7 @@ Imports of numba kernels and data libraries stay inside the commands so that
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NoReturn
 
 import typer
@@ -13,11 +24,69 @@ import typer
 from scorelab.errors import ScenarioError, UsageError
 
 
+def safe(value: object) -> str:
+    """``value`` as text that is safe on a terminal: every character that is not printable
+    (``str.isprintable``, the rule ``repr`` follows) replaced by its escape, e.g. ESC by
+    ``\\x1b``, NUL by ``\\x00``, U+202E by ``\\u202e``, a newline by ``\\n``."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def say(line: object, err: bool = False) -> None:
+    """Print one line (made ``safe``) to stdout, or stderr with ``err``."""
+    typer.echo(safe(line), err=err)
+
+
+def say_lines(text: str, err: bool = False) -> None:
+    """Print text of several lines, each made ``safe``."""
+    for line in text.splitlines():
+        say(line, err=err)
+
+
 def fail(lines: list[str], code: int = 2) -> NoReturn:
-    """Print each line to stderr and exit with ``code`` (2: a usage problem)."""
+    """Print each line (made ``safe``) to stderr and exit with ``code`` (2: a usage problem)."""
     for line in lines:
-        typer.echo(line, err=True)
+        say(line, err=True)
     raise typer.Exit(code)
+
+
+def terminal(stderr: bool = False, min_width: int | None = None) -> Any:
+    """A rich Console that reads no markup and no emoji codes in what it prints (at least
+    ``min_width`` columns wide, if given, so that tables stay readable when piped)."""
+    from rich.console import Console
+
+    width = max(min_width, Console().width) if min_width is not None else None
+    return Console(stderr=stderr, width=width, markup=False, emoji=False)
+
+
+def table(title: object = None) -> Any:
+    """A rich Table whose title, column headers and cells are made ``safe`` (cells that are
+    not text are left as they are)."""
+    return _table_class()(title=safe(title) if title is not None else None)
+
+
+@functools.cache
+def _table_class() -> type:
+    from rich.table import Table
+
+    class SafeTable(Table):
+        def add_column(self, header: Any = "", *args: Any, **kw: Any) -> None:
+            super().add_column(safe(header) if isinstance(header, str) else header, *args, **kw)
+
+        def add_row(self, *cells: Any, **kw: Any) -> None:
+            super().add_row(*(safe(c) if isinstance(c, str) else c for c in cells), **kw)
+
+    return SafeTable
+
+
+def file_name(name: str, default: str) -> str:
+    """``name`` as one safe file or folder name: letters, digits, ``-``, ``_`` and ``.``
+    kept, anything else (a slash, a control character) as ``_``; ``default`` when empty
+    or only dots."""
+    out = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    return out if out.strip(".") else default
 
 
 def parse_sets(sets: list[str]) -> dict[str, Any]:

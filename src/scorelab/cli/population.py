@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from scorelab.cli.common import fail, load_scenario
+from scorelab.cli.common import fail, load_scenario, table, terminal
 
 
 def population(
@@ -19,9 +19,6 @@ def population(
     """Build a scenario's synthetic population and contact layers and summarise them."""
     import time
 
-    from rich.console import Console
-    from rich.table import Table
-
     from scorelab.synth.contacts import build_contacts
     from scorelab.synth.population import build_population
 
@@ -33,14 +30,14 @@ def population(
     t1 = time.perf_counter()
     contacts = build_contacts(pop, scenario.contacts, scenario.run.seed, chunks=chunks)
     t2 = time.perf_counter()
-    table = Table(title=f"{scenario.name}: synthetic population (seed {scenario.run.seed})")
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    table.add_row("people", f"{pop.n:,}")
-    table.add_row("firms", f"{pop.firms.n:,}")
+    summary = table(f"{scenario.name}: synthetic population (seed {scenario.run.seed})")
+    summary.add_column("what")
+    summary.add_column("value", justify="right")
+    summary.add_row("people", f"{pop.n:,}")
+    summary.add_row("firms", f"{pop.firms.n:,}")
     for name, layer in contacts.layers.items():
-        table.add_row(f"{name} edges", f"{layer.n_edges:,}")
-    table.add_row("memory, people and firms", f"{pop.nbytes() / 2**20:,.1f} MiB")
-    table.add_row("memory, contacts", f"{contacts.nbytes() / 2**20:,.1f} MiB")
-    table.add_row("build time", f"{t1 - t0:.2f} s + {t2 - t1:.2f} s")
-    Console().print(table)
+        summary.add_row(f"{name} edges", f"{layer.n_edges:,}")
+    summary.add_row("memory, people and firms", f"{pop.nbytes() / 2**20:,.1f} MiB")
+    summary.add_row("memory, contacts", f"{contacts.nbytes() / 2**20:,.1f} MiB")
+    summary.add_row("build time", f"{t1 - t0:.2f} s + {t2 - t1:.2f} s")
+    terminal().print(summary)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import typer
+from scorelab.cli.common import say
 
 
 def presets() -> None:
@@ -12,4 +12,4 @@ def presets() -> None:
     for name in preset_names():
         s = load(name)
         first = (s.description.strip().splitlines() or [""])[0]
-        typer.echo(f"{name:<20} {first}")
+        say(f"{name:<20} {first}")

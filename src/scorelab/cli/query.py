@@ -1,4 +1,13 @@
-"""The ``scorelab query`` command."""
+"""The ``scorelab query`` command: read-only SQL (DuckDB) over the run folders.
+
+DuckDB is opened so that a query reads the run folders and nothing else: extensions are
+neither installed nor loaded on demand, external access (files, URLs, ``COPY ... TO``,
+``ATTACH``) is off except for the runs folder, and the configuration is locked so that SQL
+cannot turn any of it back on. Only reading statements run (``SELECT``, ``WITH``, ``FROM``,
+``DESCRIBE``, ``SHOW``, ``SUMMARIZE``): ``COPY``, ``INSTALL``, ``CREATE`` and the like are
+refused with one line. A run folder whose Parquet files cannot be read is skipped with one
+warning line naming it, and the other runs still answer.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +16,19 @@ from typing import Annotated, Any
 
 import typer
 
-from scorelab.cli.common import fail
+from scorelab.cli.common import fail, say, table, terminal
+
+VIEWS = ("metrics", "people", "groups", "scores")
+#: The statement types a query may hold (DuckDB parses DESCRIBE, SHOW and SUMMARIZE as SELECT).
+READING = ("SELECT",)
 
 
 def _sql_list(paths: list[str]) -> str:
     return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _first(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def query(
@@ -19,34 +36,99 @@ def query(
     runs_dir: Annotated[str, typer.Option("--runs", help="folder holding run folders")] = "runs",
     limit: Annotated[int, typer.Option(help="most rows to print")] = 200,
 ) -> None:
-    """Run SQL (DuckDB) over every run's Parquet files and print the result.
+    """Run read-only SQL (DuckDB) over every run's Parquet files and print the result.
 
     Views: metrics (one row per run and step), people (runs saved with --people-state),
     groups (end state summed by group, province, city, urban), scores (end-score value counts),
     runs (one row per run). Metric names hold dots: quote them, e.g. "score.mean".
+    Only reading statements run; files outside the runs folder, URLs and extensions are out
+    of reach.
     """
     import duckdb
-    import polars as pl
-    from rich.console import Console
-    from rich.table import Table
 
-    from scorelab.tables import READABLE_VERSIONS, list_runs
-
+    if limit < 1:
+        fail([f"--limit: must be at least 1, got {limit}"])
     base = Path(runs_dir)
     if not base.is_dir():
         fail([f"--runs {runs_dir}: no such folder"])
+    found = _readable_runs(base)
+    if not found:
+        fail([f"--runs {runs_dir}: no runs there"])
+    con = _connect(base, found)
+    _check_statements(con, sql)
+    while True:
+        try:
+            cur = con.execute(sql)
+            columns = [d[0] for d in cur.description] if cur.description is not None else []
+            rows = cur.fetchmany(limit + 1) if columns else []
+            break
+        except duckdb.Error as e:
+            damaged = _damaged_runs(con, found, base.resolve()) if _may_be_damage(e) else []
+            if not damaged:
+                fail([f"query: {_first(e)}"])
+            for m, why in damaged:
+                say(f"skipping {m['path']}: damaged results folder: {why}", err=True)
+            found = [m for m in found if all(m is not d for d, _ in damaged)]
+            if not found:
+                fail([f"--runs {runs_dir}: no readable runs there"])
+            con = _connect(base, found)
+    if not columns:
+        say("ok")
+        return
+    out = table()
+    for c in columns:
+        out.add_column(c)
+    for row in rows[:limit]:
+        out.add_row(*[_cell(v) for v in row])
+    terminal(min_width=120).print(out)
+    if len(rows) > limit:
+        say(f"(more than {limit} rows; showing the first {limit}; use --limit)", err=True)
+
+
+def _files(m: dict[str, Any], root: Path | None = None) -> dict[str, Path]:
+    """The view files a run folder holds, by view (under ``root``, the runs folder resolved,
+    if given: the form in which DuckDB may read them)."""
+    folder = Path(m["path"])
+    where = folder if root is None else root / folder.name
+    return {v: where / f"{v}.parquet" for v in VIEWS if (folder / f"{v}.parquet").is_file()}
+
+
+def _readable_runs(base: Path) -> list[dict[str, Any]]:
+    """The manifests of the runs under ``base`` whose results format this scorelab reads and
+    whose Parquet files open (their footers read); one warning line for each skipped."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from scorelab.tables import READABLE_VERSIONS, list_runs
+
     found = []
     for m in list_runs(base):
         if m.get("format_version") not in READABLE_VERSIONS:
-            typer.echo(f"skipping {m['path']}: results format version {m.get('format_version')} is not readable "
-                       f"by this scorelab", err=True)
+            say(f"skipping {m['path']}: results format version {m.get('format_version')} is not readable "
+                f"by this scorelab", err=True)
+            continue
+        try:
+            for f in _files(m).values():
+                pq.read_metadata(f)
+        except (OSError, ValueError, pa.ArrowException) as e:
+            say(f"skipping {m['path']}: damaged results folder: {f.name}: {_first(e)}", err=True)
             continue
         found.append(m)
-    if not found:
-        fail([f"--runs {runs_dir}: no runs there"])
-    con = duckdb.connect(":memory:")
-    for view in ("metrics", "people", "groups", "scores"):
-        files = [str(Path(m["path"]) / f"{view}.parquet") for m in found if (Path(m["path"]) / f"{view}.parquet").is_file()]
+    return found
+
+
+def _connect(base: Path, found: list[dict[str, Any]]) -> Any:
+    """An in-memory DuckDB with the views over ``found``, locked down: no extension installed
+    or loaded on demand, no external access but to the runs folder, configuration locked."""
+    import duckdb
+    import polars as pl
+
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+                                             "autoload_known_extensions": False,
+                                             "allow_community_extensions": False})
+    root = base.resolve()
+    for view in VIEWS:
+        files = [str(f) for m in found for v, f in _files(m, root).items() if v == view]
         if files:
             con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_sql_list(files)}, union_by_name = true)")
         else:
@@ -59,23 +141,52 @@ def query(
     } for m in found]).to_arrow()
     con.register("_runs_table", runs_df)
     con.execute("CREATE VIEW runs AS SELECT * FROM _runs_table")
+    con.execute("SET allowed_directories = ?", [[str(root).rstrip("/") + "/"]])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def _check_statements(con: Any, sql: str) -> None:
+    """One-line refusal of SQL that is empty, does not parse, or holds a statement that
+    does not only read."""
+    import duckdb
+
     try:
-        cur = con.execute(sql)
-        if cur.description is None:
-            typer.echo("ok")
-            return
-        columns = [d[0] for d in cur.description]
-        rows = cur.fetchmany(limit + 1)
+        statements = con.extract_statements(sql)
     except duckdb.Error as e:
-        fail([f"query: {str(e).splitlines()[0]}"])
-    table = Table()
-    for c in columns:
-        table.add_column(c)
-    for row in rows[:limit]:
-        table.add_row(*[_cell(v) for v in row])
-    Console(width=max(120, Console().width)).print(table)
-    if len(rows) > limit:
-        typer.echo(f"(more than {limit} rows; showing the first {limit}; use --limit)", err=True)
+        fail([f"query: {_first(e)}"])
+    if not statements:
+        fail(["query: no SQL statement given, e.g. scorelab query 'select * from runs'"])
+    for st in statements:
+        if st.type.name not in READING:
+            fail([f"query: {st.type.name} statements are refused: scorelab query only reads "
+                  f"(SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE)"])
+
+
+def _may_be_damage(e: BaseException) -> bool:
+    """Whether a failed query may have met a damaged file (not a mistake in the SQL)."""
+    import duckdb
+
+    mistakes = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException, duckdb.PermissionException,
+                duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException)
+    return not isinstance(e, mistakes) or "parquet" in str(e).lower()
+
+
+def _damaged_runs(con: Any, found: list[dict[str, Any]], root: Path) -> list[tuple[dict[str, Any], str]]:
+    """The runs one of whose files fails to read in full, each with the first failure."""
+    import duckdb
+
+    out = []
+    for m in found:
+        for f in _files(m, root).values():
+            try:
+                con.execute("SELECT count(*) FROM read_parquet(?) WHERE hash(COLUMNS(*)) IS NOT NULL",
+                            [str(f)]).fetchall()
+            except duckdb.Error as e:
+                out.append((m, f"{f.name}: {_first(e)}"))
+                break
+    return out
 
 
 def _cell(v: Any) -> str:

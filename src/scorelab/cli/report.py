@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from scorelab.cli.common import fail, say
 
 def report(
     runs: Annotated[list[str], typer.Argument(
@@ -35,9 +36,8 @@ def report(
 
             path = rep.write(runs, out, png)
     except UsageError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2) from None
+        fail([str(e)])
     size = path.stat().st_size
-    typer.echo(f"report: {path} ({size:,} bytes)")
+    say(f"report: {path} ({size:,} bytes)")
     if png is not None:
-        typer.echo(f"figures: {png}")
+        say(f"figures: {png}")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from scorelab.cli.common import fail, load_scenario, with_days
+from scorelab.cli.common import fail, load_scenario, safe, say, table, terminal, with_days
 from scorelab.errors import UsageError
 
 
@@ -57,8 +57,6 @@ def run(
         help="refuse a run whose memory estimate (which leans high) exceeds 90 % of the memory available")] = True,
 ) -> None:
     """Run a scenario with its counterfactual twin, write a results folder and print what the system did."""
-    from rich.console import Console
-
     from scorelab import memory
     from scorelab.atomic import check_writable
     from scorelab.runner import execute
@@ -112,9 +110,9 @@ def run(
     except UsageError as e:
         fail([str(e)])
     command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state, checkpoint_every, shards)
-    console = Console(stderr=True)
-    console.print(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
-                  f"(estimated memory {memory.human(est.total)})...", highlight=False)
+    console = terminal(stderr=True)
+    console.print(safe(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
+                       f"(estimated memory {memory.human(est.total)})..."), highlight=False)
 
     def built(seconds: float) -> None:
         burn = f" after a burn-in of {scenario.run.burn_in:g} days (not reported)" if scenario.run.burn_in else ""
@@ -128,15 +126,13 @@ def run(
 
 
 def _resume_command(folder: str, address: str | None) -> None:
-    from rich.console import Console
-
     from scorelab.runner import resume
 
-    console = Console(stderr=True)
+    console = terminal(stderr=True)
 
     def built(seconds: float) -> None:
-        console.print(f"resuming {folder}: rebuilt the population in {seconds:.1f} s; continuing the day loop "
-                      f"from its checkpoint...", highlight=False)
+        console.print(safe(f"resuming {folder}: rebuilt the population in {seconds:.1f} s; continuing the day loop "
+                           f"from its checkpoint..."), highlight=False)
 
     _print_summary(_with_progress(console, lambda progress: resume(folder, progress=progress, on_built=built,
                                                                    ray_address=address)))
@@ -173,25 +169,22 @@ def _rate(x: float) -> str:
 
 
 def _print_summary(result: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     from scorelab.metrics import few_events, per_thousand
     from scorelab.vocabulary import format_figure
 
     head = result.summary()
     rates = per_thousand(head)
-    table = Table(title=f"{result.manifest['scenario']} (seed {result.seed}), against its counterfactual twin")
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    table.add_column("per 1,000 people", justify="right")
+    out = table(f"{result.manifest['scenario']} (seed {result.seed}), against its counterfactual twin")
+    out.add_column("what")
+    out.add_column("value", justify="right")
+    out.add_column("per 1,000 people", justify="right")
     for k, v in head.items():
-        table.add_row(k, format_figure(k, v), _rate(rates[k]) if k in rates else "")
-    table.add_row("agent-days per second", f"{result.manifest['agent_days_per_second']:,.0f}", "")
-    Console(width=max(100, Console().width)).print(table)
+        out.add_row(k, format_figure(k, v), _rate(rates[k]) if k in rates else "")
+    out.add_row("agent-days per second", f"{result.manifest['agent_days_per_second']:,.0f}", "")
+    terminal(min_width=100).print(out)
     few = few_events(head)
     if few:
         listed = ", ".join(f"{k} ({n})" for k, n in few.items())
-        typer.echo(f"warning: too few events to read per capita (+-44 % or more at 95 %): {listed}; "
-                   f"run more people (--scale) or replicates (scorelab sweep --replicates)", err=True)
-    typer.echo(f"results: {result.path}")
+        say(f"warning: too few events to read per capita (+-44 % or more at 95 %): {listed}; "
+            f"run more people (--scale) or replicates (scorelab sweep --replicates)", err=True)
+    say(f"results: {result.path}")

@@ -7,14 +7,11 @@ from typing import Annotated
 
 import typer
 
-from scorelab.cli.common import fail
+from scorelab.cli.common import fail, say, table, terminal
 
 
 def runs(directory: Annotated[str, typer.Argument(help="folder holding run folders")] = "runs") -> None:
     """List the run folders under DIRECTORY (default ./runs)."""
-    from rich.console import Console
-    from rich.table import Table
-
     from scorelab.tables import list_runs
 
     base = Path(directory)
@@ -23,17 +20,17 @@ def runs(directory: Annotated[str, typer.Argument(help="folder holding run folde
     found = list_runs(base)
     partial = [d for d in base.iterdir() if d.is_dir() and d.name.startswith(".") and ".partial" in d.name]
     if not found:
-        typer.echo(f"{directory}: no runs" + (f" ({len(partial)} incomplete)" if partial else ""))
+        say(f"{directory}: no runs" + (f" ({len(partial)} incomplete)" if partial else ""))
         return
-    table = Table(title=f"runs in {directory}")
-    table.add_column("run", no_wrap=True)
+    listing = table(f"runs in {directory}")
+    listing.add_column("run", no_wrap=True)
     for col, just in ( ("scenario", "left"), ("seed", "right"), ("days", "right"),
                       ("people", "right"), ("date", "left"), ("wall time", "right"), ("people.parquet", "left")):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+        listing.add_column(col, justify=just)  # type: ignore[arg-type]
     for m in found:
-        table.add_row(Path(m["path"]).name, str(m.get("scenario", "?")), str(m.get("seed", "?")),
-                      f"{m.get('days', 0):g}", f"{m.get('people', 0):,}", str(m.get("created", "?")).replace("T", " ")[:19],
-                      f"{m.get('wall_seconds', 0):.1f} s", "yes" if m.get("people_state") else "no")
-    Console(width=max(120, Console().width)).print(table)
+        listing.add_row(Path(m["path"]).name, str(m.get("scenario", "?")), str(m.get("seed", "?")),
+                        f"{m.get('days', 0):g}", f"{m.get('people', 0):,}", str(m.get("created", "?")).replace("T", " ")[:19],
+                        f"{m.get('wall_seconds', 0):.1f} s", "yes" if m.get("people_state") else "no")
+    terminal(min_width=120).print(listing)
     if partial:
-        typer.echo(f"{len(partial)} incomplete run folder(s) (interrupted runs) not listed", err=True)
+        say(f"{len(partial)} incomplete run folder(s) (interrupted runs) not listed", err=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import typer
+from scorelab.cli.common import say_lines
 
 
 def schema() -> None:
@@ -11,4 +11,4 @@ def schema() -> None:
 
     from scorelab.scenario.model import Scenario
 
-    typer.echo(json.dumps(Scenario.model_json_schema(by_alias=True, mode="validation"), indent=2))
+    say_lines(json.dumps(Scenario.model_json_schema(by_alias=True, mode="validation"), indent=2))

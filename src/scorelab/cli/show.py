@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from scorelab.cli.common import load_scenario
+from scorelab.cli.common import load_scenario, say_lines
 
 
 def show(source: Annotated[str, typer.Argument(help="a built-in scenario or a YAML file")]) -> None:
@@ -15,4 +15,9 @@ def show(source: Annotated[str, typer.Argument(help="a built-in scenario or a YA
 
     scenario = load_scenario(source)
     data = scenario.model_dump(mode="json", by_alias=True)
-    typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    if not all(line.isprintable() for line in text.splitlines()):
+        # YAML leaves some characters that a terminal acts on (U+202E...) as they are; without
+        # allow_unicode it writes every non-ASCII character as an escape, which reads back the same
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=False)
+    say_lines(text)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from scorelab.cli.common import fail, load_scenario, parse_sets, with_days
+from scorelab.cli.common import fail, file_name, load_scenario, parse_sets, say, table, terminal, with_days
 
 if TYPE_CHECKING:
     from scorelab.sweep import Event, SweepResult
@@ -67,7 +67,7 @@ def sweep(
             if given:
                 fail([f"--resume: the sweep continues as it was planned; drop {', '.join(given)}"])
             figures = _figures(figure, S.read_spec(resume)[0].scenario)
-            typer.echo(f"resuming the sweep {resume}...", err=True)
+            say(f"resuming the sweep {resume}...", err=True)
             result = S.resume_sweep(resume, backend=backend, workers=workers, address=address, retries=retries,
                                     progress=_progress)
         else:
@@ -80,10 +80,10 @@ def sweep(
                                source=source, overrides=_overrides(sets))
             figures = _figures(figure, spec.scenario)
             folder = out if out is not None else str(
-                Path("sweeps") / f"{_safe(spec.name)}-{_dt.datetime.now(_dt.timezone.utc).strftime('%Y%m%d-%H%M%S')}")
+                Path("sweeps") / f"{file_name(spec.name, 'sweep')}-{_dt.datetime.now(_dt.timezone.utc).strftime('%Y%m%d-%H%M%S')}")
             n_set, n_rep = len(S.settings(spec)), len(spec.seeds)
-            typer.echo(f"{spec.name}: {n_set} setting(s) x {n_rep} replicate(s) = {n_set * n_rep} runs "
-                       f"({backend} backend) -> {folder}", err=True)
+            say(f"{spec.name}: {n_set} setting(s) x {n_rep} replicate(s) = {n_set * n_rep} runs "
+                f"({backend} backend) -> {folder}", err=True)
             command = _command(source, vary, design, samples, replicates, seeds, design_seed, days, scale, set_,
                                folder, backend, address, workers, retries)
             result = S.run_sweep(spec, folder, backend=backend, workers=workers, address=address, retries=retries,
@@ -96,7 +96,7 @@ def sweep(
         parts.append(f"{result.skipped} already complete")
     if result.retried:
         parts.append(f"{result.retried} attempt(s) lost with their worker and retried")
-    typer.echo(f"sweep: {result.path} ({', '.join(parts)})")
+    say(f"sweep: {result.path} ({', '.join(parts)})")
     if report:
         from scorelab.report import sweep as sweep_report
 
@@ -104,17 +104,16 @@ def sweep(
             path = sweep_report.write(result, result.path / "report.html", figures=figures)
         except UsageError as e:
             fail([str(e)])
-        typer.echo(f"report: {path} ({path.stat().st_size:,} bytes)")
+        say(f"report: {path} ({path.stat().st_size:,} bytes)")
 
 
 def _progress(ev: "Event") -> None:
     width = len(str(ev.total))
     if ev.kind == "done":
         again = f", attempt {ev.attempt}" if ev.attempt > 1 else ""
-        typer.echo(f"[{ev.done:>{width}}/{ev.total}] {ev.task.id} ({ev.task.describe()}): {ev.seconds:.1f} s{again}",
-                   err=True)
+        say(f"[{ev.done:>{width}}/{ev.total}] {ev.task.id} ({ev.task.describe()}): {ev.seconds:.1f} s{again}", err=True)
     else:
-        typer.echo(f"{ev.task.id}: its worker process died; retrying (attempt {ev.attempt})", err=True)
+        say(f"{ev.task.id}: its worker process died; retrying (attempt {ev.attempt})", err=True)
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -144,10 +143,6 @@ def _figures(chosen: list[str] | None, scenario: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "sweep"
-
-
 def _command(source: str, vary: list[str] | None, design: str, samples: int | None, replicates: int | None,
              seeds: str | None, design_seed: int | None, days: int | None, scale: float | None,
              sets: list[str] | None, out: str, backend: str, address: str | None, workers: int | None,
@@ -175,24 +170,21 @@ def _command(source: str, vary: list[str] | None, design: str, samples: int | No
 
 
 def _print_table(result: "SweepResult", figures: list[str]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     from scorelab.sweep import format_setting
     from scorelab.vocabulary import format_figure
 
     wide = result.wide([f for f in figures if f in result.figures])
     level = float(result.info.get("level", 0.95))
     n_rep = len(result.info["spec"]["seeds"])
-    table = Table(title=f"{result.info.get('name', 'sweep')}: {wide.height} setting(s) x {n_rep} replicate(s); "
-                        f"mean [{level:.0%} CI]")
-    table.add_column("setting", no_wrap=True)
+    out = table(f"{result.info.get('name', 'sweep')}: {wide.height} setting(s) x {n_rep} replicate(s); "
+                f"mean [{level:.0%} CI]")
+    out.add_column("setting", no_wrap=True)
     for k in result.keys:
-        table.add_column(k, justify="right", overflow="fold")
-    table.add_column("n", justify="right")
+        out.add_column(k, justify="right", overflow="fold")
+    out.add_column("n", justify="right")
     shown = [f for f in figures if f in result.figures]
     for f in shown:
-        table.add_column(f, justify="right", overflow="fold")
+        out.add_column(f, justify="right", overflow="fold")
     for row in wide.iter_rows(named=True):
         cells = [row["setting"], *(format_setting(row[k]) for k in result.keys), str(row["n"])]
         for f in shown:
@@ -203,5 +195,5 @@ def _print_table(result: "SweepResult", figures: list[str]) -> None:
                 cells.append(format_figure(f, mean))
             else:
                 cells.append(f"{format_figure(f, mean)} [{format_figure(f, lo)}, {format_figure(f, hi)}]")
-        table.add_row(*cells)
-    Console(width=max(120, Console().width)).print(table)
+        out.add_row(*cells)
+    terminal(min_width=120).print(out)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from scorelab.cli.common import say
 from scorelab.errors import ScenarioError
 
 
@@ -17,10 +18,10 @@ def validate(files: Annotated[list[str], typer.Argument(help="scenario files or 
     for f in files:
         try:
             load(f)
-            typer.echo(f"{f}: ok")
+            say(f"{f}: ok")
         except ScenarioError as e:
             bad = True
             for p in e.problems:
-                typer.echo(str(p), err=True)
+                say(p, err=True)
     if bad:
         raise typer.Exit(2)

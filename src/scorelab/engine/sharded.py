@@ -166,21 +166,9 @@ class _Pool:
         self.started = False
         regions = [np.flatnonzero(owner == k).tolist() for k in range(shards)]
         if backend == "ray":
-            try:
-                import ray
-            except ImportError:
-                raise UsageError("sharded runs on Ray need Ray: pip install 'scorelab[ray]'") from None
-            if not ray.is_initialized():
-                import logging
+            from scorelab.engine.ray_start import start_ray
 
-                try:
-                    ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                             logging_level=logging.WARNING)
-                except Exception as e:  # noqa: BLE001 - connection problems, a bad address
-                    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                    raise UsageError(f"--shards: cannot start or join Ray{' at ' + address if address else ''}: "
-                                     f"{first}") from None
-                self.started = True
+            ray, self.started = start_ray("--shards", address, log_to_driver=False)
             self.ray = ray
             actor = ray.remote(num_cpus=1)(ShardWorker)
             # on one machine the actors read the driver's population from shared memory; on a

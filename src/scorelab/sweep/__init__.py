@@ -35,6 +35,7 @@ from scorelab.sweep.backends import BACKENDS, TEST_EXIT_ENV, Event, import_ray, 
 from scorelab.sweep.design import (
     DESIGNS,
     ID_COLUMNS,
+    MAX_RUNS,
     TIMING_COLUMNS,
     Axis,
     Setting,
@@ -56,7 +57,7 @@ from scorelab.vocabulary import DEFAULT_FIGURES, HEADLINE_FIGURES
 
 __all__ = [
     "BACKENDS", "DEFAULT_FIGURES", "DESIGNS", "FORMAT_NAME", "FORMAT_VERSION", "HEADLINE_FIGURES", "ID_COLUMNS",
-    "LEVEL", "TEST_EXIT_ENV", "TIMING_COLUMNS", "Axis", "Event", "Setting", "SweepResult", "SweepSpec", "Task",
+    "LEVEL", "MAX_RUNS", "TEST_EXIT_ENV", "TIMING_COLUMNS", "Axis", "Event", "Setting", "SweepResult", "SweepSpec", "Task",
     "describe", "format_setting", "headline_figures", "import_ray", "make_spec", "numeric_figures", "parse_vary",
     "plan_sweep", "read_spec", "replicate_seeds", "resume_sweep", "run_sweep", "run_task", "runs_table", "settings",
     "summary_table", "t_quantile", "validate", "work_path",

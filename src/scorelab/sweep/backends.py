@@ -148,21 +148,59 @@ class Tracker:
         return UsageError(f"task {t.id} ({t.describe()}) failed: {what}; completed runs are kept in {self.work}")
 
 
-def run_process(scenario: dict[str, Any], tasks: list[Task], track: Tracker, workers: int,
-                 test_exit: str | None) -> None:
-    """A local process pool (spawned workers). When a worker dies the pool breaks; the
-    unfinished tasks go to a new pool, and each task that was running counts an attempt."""
+def end_with_parent(parent: int) -> None:
+    """Pool worker initializer: the worker ends when ``parent`` (the sweep's driver) dies,
+    even by SIGKILL, rather than live on running tasks nobody will collect. On Linux the
+    kernel sends it SIGKILL (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread checks
+    ``os.getppid()`` every half second."""
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0:  # 1: PR_SET_PDEATHSIG
+                if os.getppid() != parent:  # the driver died before the call
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="scorelab-parent-watch", daemon=True).start()
+
+
+def process_pool(workers: int) -> Any:
+    """A ``concurrent.futures.ProcessPoolExecutor`` of ``workers`` spawned processes, each of
+    which ends when this process dies (``end_with_parent``)."""
     import concurrent.futures as cf
     import multiprocessing as mp
+
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                  initializer=end_with_parent, initargs=(os.getpid(),))
+
+
+def run_process(scenario: dict[str, Any], tasks: list[Task], track: Tracker, workers: int,
+                 test_exit: str | None) -> None:
+    """A local process pool (spawned workers, which die with this process). When a worker
+    dies the pool breaks; the unfinished tasks go to a new pool, and each task that was
+    running counts an attempt."""
+    import concurrent.futures as cf
     from concurrent.futures.process import BrokenProcessPool
 
-    ctx = mp.get_context("spawn")
     pending = [t for t in tasks if not track.complete(t)]
     blind = 0
     while pending:
         broken = False
         reported: set[str] = set()
-        ex = cf.ProcessPoolExecutor(max_workers=max(1, min(workers, len(pending))), mp_context=ctx)
+        ex = process_pool(max(1, min(workers, len(pending))))
         try:
             futs = {ex.submit(run_task, scenario, t, str(track.runs_dir), test_exit): t for t in pending}
             for f in cf.as_completed(futs):
@@ -195,11 +233,9 @@ def run_process(scenario: dict[str, Any], tasks: list[Task], track: Tracker, wor
 
 def import_ray() -> Any:
     """Ray, or a UsageError saying how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise UsageError("--backend ray needs Ray, which is not installed: pip install 'scorelab[ray]'") from None
-    return ray
+    from scorelab.engine.ray_start import import_ray as _import
+
+    return _import("--backend ray")
 
 
 def run_ray(scenario: dict[str, Any], tasks: list[Task], track: Tracker, address: str | None,
@@ -207,21 +243,9 @@ def run_ray(scenario: dict[str, Any], tasks: list[Task], track: Tracker, address
     """Ray tasks (one CPU each), retried by Ray when their worker dies (``max_retries``).
     Uses the Ray instance already initialised in this process, else starts or joins one
     (``address``) and shuts it down at the end."""
-    ray = import_ray()
-    started = False
-    if not ray.is_initialized():
-        import logging
+    from scorelab.engine.ray_start import start_ray
 
-        kw: dict[str, Any] = {"address": address} if address else {"include_dashboard": False}
-        kw["logging_level"] = logging.WARNING
-        if workers is not None and not address:
-            kw["num_cpus"] = workers
-        try:
-            ray.init(**kw)
-        except Exception as e:  # noqa: BLE001 - connection problems, bad address
-            raise UsageError(f"--backend ray: cannot start or join Ray{' at ' + address if address else ''}: "
-                             f"{(str(e).strip().splitlines() or [type(e).__name__])[0]}") from None
-        started = True
+    ray, started = start_ray("--backend ray", address, num_cpus=workers)
     try:
         remote = ray.remote(num_cpus=1, max_retries=max(0, track.max_attempts - 1), retry_exceptions=False)(run_task)
         ref = ray.put(scenario)

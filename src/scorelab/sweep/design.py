@@ -25,6 +25,10 @@ from scorelab.scenario.model import Scenario
 from scorelab.vocabulary import HEADLINE_FIGURES, grade_share
 
 DESIGNS = ("grid", "random")
+#: The most runs (settings x replicates) a design may have: each run is a results folder and a
+#: row of ``sweep.json``, and a design is expanded in memory before anything runs, so a larger
+#: one is refused at once rather than exhausting memory (docs/sweeps.md).
+MAX_RUNS = 100_000
 #: Columns of ``runs.parquet`` that identify a task (a varied key may not take their names).
 ID_COLUMNS = ("task", "setting", "replicate", "seed")
 #: Columns of ``runs.parquet`` that measure time, not results: leave them out when comparing sweeps.
@@ -140,18 +144,26 @@ def replicate_seeds(base_seed: int, replicates: int | None = None, seeds: Sequen
         seeds = [int(s) for s in seeds]
         if not seeds:
             raise UsageError("--seeds: give at least one seed")
+        if len(seeds) > MAX_RUNS:
+            raise UsageError(f"--seeds: {len(seeds):,} seeds; a sweep may have at most {MAX_RUNS:,} runs "
+                             f"(settings x replicates; docs/sweeps.md)")
         bad = [s for s in seeds if not 0 <= s < 2**64]
         if bad:
             raise UsageError(f"--seeds: seeds must be in [0, 2**64), got {bad[0]}")
-        dup = [s for i, s in enumerate(seeds) if s in seeds[:i]]
-        if dup:
-            raise UsageError(f"--seeds: the seed {dup[0]} is given twice")
+        seen: set[int] = set()
+        for s in seeds:
+            if s in seen:
+                raise UsageError(f"--seeds: the seed {s} is given twice")
+            seen.add(s)
         if replicates is not None and replicates != len(seeds):
             raise UsageError(f"--replicates {replicates} disagrees with the {len(seeds)} seeds of --seeds; give one of them")
         return tuple(seeds)
     n = 1 if replicates is None else int(replicates)
     if n < 1:
         raise UsageError(f"--replicates: must be at least 1, got {n}")
+    if n > MAX_RUNS:
+        raise UsageError(f"--replicates {n}: a sweep may have at most {MAX_RUNS:,} runs (settings x replicates; "
+                         f"docs/sweeps.md)")
     if base_seed + n > 2**64:
         raise UsageError(f"--replicates: run.seed {base_seed} + {n} replicates passes 2**64; give --seeds")
     return tuple(base_seed + i for i in range(n))
@@ -270,8 +282,26 @@ def make_spec(
                      overrides=_json_value(dict(overrides or {})))
     if not 0 <= spec.design_seed < 2**64:
         raise UsageError(f"--design-seed: must be in [0, 2**64), got {spec.design_seed}")
+    check_size(spec)  # (settings() checks it too, before expanding a design)
     validate(spec)
     return spec
+
+
+def design_size(spec: SweepSpec) -> int:
+    """The number of runs of ``spec`` (settings x replicate seeds), without expanding it."""
+    n_settings = math.prod(len(a.values) for a in spec.axes) if spec.design == "grid" else int(spec.samples or 0)
+    return n_settings * max(1, len(spec.seeds))
+
+
+def check_size(spec: SweepSpec) -> None:
+    """A UsageError (one line) if ``spec`` has more than ``MAX_RUNS`` runs: refused before
+    its settings and tasks are expanded in memory."""
+    n = design_size(spec)
+    if n > MAX_RUNS:
+        what = f"--samples {spec.samples}" if spec.design == "random" else \
+            "--vary: " + " x ".join(str(len(a.values)) for a in spec.axes) + " values"
+        raise UsageError(f"{what} x {len(spec.seeds)} replicate(s) = {n:,} runs: a sweep may have at most "
+                         f"{MAX_RUNS:,} runs (docs/sweeps.md)")
 
 
 def headline_figures(scenario: dict[str, Any]) -> list[str]:
@@ -309,7 +339,9 @@ def _ids(n: int, prefix: str) -> list[str]:
 def settings(spec: SweepSpec) -> list[Setting]:
     """The design's settings, in order: the grid's combinations (the first key varies
     slowest), or the random design's ``samples`` draws (counter-based: draw i of key j is
-    ``Stream(design_seed, "sweep.design")`` at entity i, slot j)."""
+    ``Stream(design_seed, "sweep.design")`` at entity i, slot j). A design of more than
+    ``MAX_RUNS`` runs is refused (UsageError) before anything is expanded."""
+    check_size(spec)
     if spec.design == "grid":
         combos = [dict(zip(spec.keys, vals)) for vals in itertools.product(*(a.values for a in spec.axes))]
     else:
