@@ -97,3 +97,44 @@ def test_a_change_to_a_callee_in_another_file_reaches_its_cached_caller(tmp_path
     assert list((tmp_path / "pkgx" / "__pycache__").glob("caller.g-*.nbi")), "the caller was cached"
     _package(tmp_path, 2)
     assert _run(tmp_path) == 2
+
+
+def test_a_jitted_callee_is_compiled_once_for_every_constant_and_small_integer(tmp_path):
+    """Called from jitted code with constants 0, 1, 2 and -1, an int32, an int16 and an int64,
+    a callee of the package is compiled once (for int64); numba alone compiles it six times
+    (a signature per literal, and one per integer width)."""
+    pkg = tmp_path / "pkgy"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "kernels.py").write_text(textwrap.dedent("""
+        import numba as nb
+        import numpy as np
+
+        @nb.njit
+        def callee(k, x):
+            return k * 3 + x
+
+        @nb.njit
+        def caller(a, b):
+            return (callee(0, a) + callee(1, a) + callee(2, b) + callee(-1, np.int64(a))
+                    + callee(np.int32(b), a) + callee(np.int16(b), np.int16(1)))
+        """))
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        import numpy as np
+        sys.path.insert(0, {str(tmp_path)!r})
+        from scorelab.jit_cache import compile_once_per_function
+        if sys.argv[1] == "once":
+            compile_once_per_function(Path({str(tmp_path)!r}) / "pkgy")
+        from pkgy.kernels import callee, caller
+        print(caller(np.int32(5), np.int32(7)), len(callee.signatures))
+        """)
+    out = {}
+    for mode in ("once", "plain"):
+        done = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        out[mode] = done.stdout.split()
+    assert out["once"][0] == out["plain"][0] == str(0 * 3 + 5 + 1 * 3 + 5 + 2 * 3 + 7 - 3 + 5 + 7 * 3 + 5 + 7 * 3 + 1)
+    assert out["once"][1] == "1"
+    assert int(out["plain"][1]) >= 5
