@@ -30,18 +30,14 @@ def query(
     from rich.console import Console
     from rich.table import Table
 
-    from scorelab.tables import READABLE_VERSIONS, list_runs
+    from scorelab.tables import scan_runs
 
     base = Path(runs_dir)
     if not base.is_dir():
         fail([f"--runs {runs_dir}: no such folder"])
-    found = []
-    for m in list_runs(base):
-        if m.get("format_version") not in READABLE_VERSIONS:
-            typer.echo(f"skipping {m['path']}: results format version {m.get('format_version')} is not readable "
-                       f"by this scorelab", err=True)
-            continue
-        found.append(m)
+    found, damaged = scan_runs(base, verify=True)
+    for line in damaged:  # (a damaged or unreadable folder, named, with what is wrong)
+        typer.echo(f"skipping {line}", err=True)
     if not found:
         fail([f"--runs {runs_dir}: no runs there"])
     con = duckdb.connect(":memory:")

@@ -11,16 +11,18 @@ from scorelab.cli.common import fail
 
 
 def runs(directory: Annotated[str, typer.Argument(help="folder holding run folders")] = "runs") -> None:
-    """List the run folders under DIRECTORY (default ./runs)."""
+    """List the run folders under DIRECTORY (default ./runs); a damaged one is skipped with one line."""
     from rich.console import Console
     from rich.table import Table
 
-    from scorelab.tables import list_runs
+    from scorelab.tables import scan_runs
 
     base = Path(directory)
     if not base.is_dir():
         fail([f"{directory}: no such folder"])
-    found = list_runs(base)
+    found, damaged = scan_runs(base)
+    for line in damaged:  # (each names its folder and what is wrong)
+        typer.echo(f"skipping {line}", err=True)
     partial = [d for d in base.iterdir() if d.is_dir() and d.name.startswith(".") and ".partial" in d.name]
     if not found:
         typer.echo(f"{directory}: no runs" + (f" ({len(partial)} incomplete)" if partial else ""))
