@@ -188,11 +188,17 @@ def _path(out: Path, name: str) -> Path:
 @FUZZ
 @given(name=st.sampled_from(FILES), at=st.floats(0, 1, exclude_max=True))
 def test_a_truncated_file_is_refused_with_one_line(saved, tmp_path, name, at):
+    """Any file cut short is refused with one line naming it (a text file that lost only its
+    trailing white space is the same file)."""
     out = copy(saved, tmp_path)
     path = _path(out, name)
     data = path.read_bytes()
-    path.write_bytes(data[: int(len(data) * at)])
-    assert resume(saved, out, name if name != "state.npz" else "state.npz") == "refused"
+    cut = int(len(data) * at)
+    path.write_bytes(data[:cut])
+    if name == "state.npz" or data[cut:].strip():
+        assert resume(saved, out, name) == "refused"
+    else:
+        resume(saved, out)
     shutil.rmtree(out.parent)
 
 
@@ -293,3 +299,49 @@ def test_any_json_value_anywhere_is_refused_or_harmless(saved, tmp_path, name, d
     _put(ck(out) / name, key, value)
     resume(saved, out)
     shutil.rmtree(out.parent)
+
+
+# --------------------------------------------------------------------------- sharded runs
+
+
+def test_a_sharded_runs_parts_are_checked_too(tmp_path):
+    """A sharded run's save: every ``state-<k>`` part as above, and ``national.npz`` (the flag
+    queues of ``layout.STATE``, the metric rows, the split into shards, each shard's pending
+    flags) by name, dtype and shape; the parts must be those of the run's shards."""
+    from scorelab.engine import kernel, layout
+    from scorelab.engine.checkpoint_files import Fit, check_parts
+    from scorelab.errors import UsageError
+
+    sizes = layout.Sizes(people=10, firms=2, views=2, dims=1, caps=0, lists=1, flags=2, channels=1, grades=3,
+                         regions=3, consequences=1, behaviours=1, signatures=1, member_lists=0, steps=20,
+                         retentions=0, social=False, association=False)
+    fit = Fit(sizes, metric_columns=7, shards=2)
+    state = layout.allocate(sizes)
+    state["cnt"][[kernel.C_PFREE, kernel.C_LFREE]] = -1  # (the free lists are empty, as a run starts)
+
+    def national() -> dict[str, np.ndarray]:
+        return {**{k: state[k] for k in ("q_ent", "q_truth", "q_head", "q_len", "f_budget")}, "M": np.zeros((5, 7)),
+                "owner": np.array([0, 1, 1]), "pending_0": np.zeros((0, 3), dtype=np.int64),
+                "pending_1": np.zeros((2, 3), dtype=np.int64)}
+
+    def shard() -> dict[str, np.ndarray]:
+        return {**{f"S.{k}": v for k, v in state.items()}, "M": np.zeros((5, 7)),
+                "start_grade": np.zeros(10, dtype=np.uint8), "start_score": np.zeros(10)}
+
+    check_parts(tmp_path, 5, {"state-0": shard(), "state-1": shard(), "national": national()}, fit)
+    cases = {
+        "q_ent: shape (2, 6), expected (2, 13)": lambda n: n.__setitem__("q_ent", n["q_ent"][:, :6]),
+        "owner: a shard outside 0 .. 1": lambda n: n.__setitem__("owner", np.array([0, 1, 2])),
+        "pending_1: missing": lambda n: n.pop("pending_1"),
+        "pending_0: dtype float64": lambda n: n.__setitem__("pending_0", np.zeros((0, 3))),
+        "M: shape (4, 7)": lambda n: n.__setitem__("M", np.zeros((4, 7))),
+    }
+    for needle, change in cases.items():
+        n = national()
+        change(n)
+        with pytest.raises(UsageError, match=needle.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+            check_parts(tmp_path, 5, {"state-0": shard(), "state-1": shard(), "national": n}, fit)
+    with pytest.raises(UsageError, match="another split into shards"):
+        check_parts(tmp_path, 5, {f"state-{k}": shard() for k in range(3)} | {"national": national()}, fit)
+    with pytest.raises(UsageError, match="of a sharded run"):
+        check_parts(tmp_path, 5, {"state-0": shard(), "national": national()}, fit._replace(shards=None))

@@ -58,18 +58,27 @@ def nothing_but(parent: Path, *names: str) -> None:
     assert sorted(p.name for p in parent.iterdir()) == sorted(names)
 
 
-@pytest.mark.parametrize("error", ["OSError", "polars"])
+@pytest.mark.parametrize("error", ["OSError", "polars", "polars without the system's error"])
 def test_results_that_do_not_fit_leave_nothing(src, tmp_path, monkeypatch, error):
-    """The Parquet writes fail: one line naming the folder and the reason; no results folder,
-    no staging folder, no temporary file."""
+    """The Parquet writes fail (polars names the system's error, or, when the footer's write
+    fails, only "Invalid thrift: transport error"): one line naming the folder and the
+    reason; no results folder, no staging folder, no temporary file."""
     def polars_enospc(*args, **kwargs):
         raise pl.exceptions.ComputeError("parquet: File out of specification: underlying IO error: "
                                          "No space left on device (os error 28)")
 
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", enospc if error == "OSError" else polars_enospc)
+    def polars_thrift(*args, **kwargs):
+        raise pl.exceptions.ComputeError("parquet: File out of specification: Invalid thrift: transport error")
+
+    fail = {"OSError": enospc, "polars": polars_enospc}.get(error, polars_thrift)
+    reason = FULL if fail is not polars_thrift else "Invalid thrift: transport error (the disk is full: free some space)"
+    if fail is polars_thrift:
+        usage = shutil.disk_usage(tmp_path)
+        monkeypatch.setattr(atomic.shutil, "disk_usage", lambda p: usage._replace(free=0))
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", fail)
     out = tmp_path / "runs" / "run"
     one_line_error(invoke("run", str(src), "--out", str(out)),
-                   f"{out}: cannot write the results: {FULL}; nothing was written there")
+                   f"{out}: cannot write the results: ", f"{reason}; nothing was written there")
     nothing_but(out.parent)
 
 
@@ -174,14 +183,26 @@ def test_atomic_writes_remove_their_temporary_file(tmp_path, monkeypatch):
 
 
 def test_a_killed_runs_staging_is_removed_when_a_run_starts_beside_it(src, tmp_path):
-    """Staging folders of dead processes (a run killed with SIGKILL: its parked population
-    inside) go when a run starts writing into the same folder; those of live processes stay."""
+    """Staging folders of dead processes of this machine (a run killed with SIGKILL: its
+    parked population inside) go when a run starts writing into the same folder; those of
+    live processes, and those another machine writes (a sweep's task on a cluster), stay."""
+    import socket
+
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = tmp_path / f".killed.partial-{int(dead.stdout)}"
+    pid = int(dead.stdout)
+    stale = tmp_path / f".killed.partial-{pid}"
     (stale / ".population").mkdir(parents=True)
     (stale / ".population" / "age.npy").write_bytes(b"x" * 1000)
+    (stale / atomic.HOST_FILE).write_text(socket.gethostname())
+    legacy = tmp_path / f".older.partial-{pid}"  # (written before the machine was recorded)
+    legacy.mkdir()
     live = tmp_path / ".other.partial-1"  # (pid 1 runs as long as the machine)
     live.mkdir()
+    remote = tmp_path / f".remote.partial-{pid}"
+    remote.mkdir()
+    (remote / atomic.HOST_FILE).write_text("another-machine")
     r = invoke("run", str(src), "--out", str(tmp_path / "new"))
     assert r.exit_code == 0, r.output
-    nothing_but(tmp_path, "new", live.name)
+    nothing_but(tmp_path, "new", live.name, remote.name)
+    nothing_but(tmp_path / "new", "groups.parquet", "manifest.json", "metrics.parquet", "scenario.yaml",
+                "scores.parquet")

@@ -5,7 +5,8 @@ Everything is first written under a hidden temporary name beside the final one, 
 leftover, never a half-written file or folder under the final name. Results folders, sweep
 folders, calibration folders, checkpoints and report pages are all written this way.
 
-A staged folder is ``.<name>.partial-<pid>``: the pid tells a leftover of a dead process
+A staged folder is ``.<name>.partial-<pid>``, holding the name of its machine (``.host``,
+removed when it is committed): the pid tells a leftover of a dead process of this machine
 (``remove_dead_staging``, run whenever a folder is prepared beside it) from the staging folder
 of a live one.
 
@@ -22,6 +23,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +36,8 @@ __all__ = [
     "write_with",
 ]
 
+#: The file in a staging folder naming the machine whose process writes it.
+HOST_FILE = ".host"
 #: Errors of the disk rather than of the program: no room, no quota left, a file too large.
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -68,7 +72,20 @@ def write_failure(target: Path, what: str, exc: BaseException, after: str = "") 
     reason = (err.strerror or str(err)) if err is not None else (str(exc).splitlines() or [type(exc).__name__])[0]
     if err is not None and err.errno in DISK_FULL:
         reason += " (free some space)"
+    elif err is None and _nearly_full(Path(target)):  # (a library that lost the system's error on the way)
+        reason += " (the disk is full: free some space)"
     return WriteFailure(f"{target}: cannot {what}: {reason}{'; ' + after if after else ''}", reason)
+
+
+def _nearly_full(path: Path) -> bool:
+    """Whether the disk of ``path`` (or of its nearest existing folder) has under 1 MiB free."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            try:
+                return shutil.disk_usage(folder).free < (1 << 20)
+            except OSError:
+                return False
+    return False
 
 
 def _human(n: float) -> str:
@@ -159,10 +176,13 @@ def prepare(final: Path) -> Path:
         final.parent.mkdir(parents=True, exist_ok=True)
         if staging.exists():
             shutil.rmtree(staging)
-        staging.mkdir()
-        probe = staging / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # the staging folder appears with its machine's name in it (made under another name,
+        # then renamed), so that no process elsewhere ever sees it without (``_remove_dead``)
+        making = staging.with_name(staging.name.replace(".partial-", ".making-"))
+        shutil.rmtree(making, ignore_errors=True)
+        making.mkdir()
+        (making / HOST_FILE).write_text(socket.gethostname(), encoding="utf-8")  # (also the write probe)
+        os.replace(making, staging)
     except OSError as e:
         raise UsageError(f"{final}: cannot write results there: {e.strerror or e}") from None
     return staging
@@ -170,6 +190,7 @@ def prepare(final: Path) -> Path:
 
 def commit(staging: Path, final: Path) -> Path:
     """Rename a complete staging folder to its final name."""
+    (staging / HOST_FILE).unlink(missing_ok=True)
     if final.exists():
         final.rmdir()  # empty (checked in prepare)
     os.replace(staging, final)
@@ -203,16 +224,27 @@ def remove_stale_staging(final: Path) -> None:
 
 def remove_dead_staging(parent: Path) -> None:
     """Remove the hidden staging folders (``.<name>.partial-<pid>``) under ``parent`` of every
-    process that no longer runs: what a killed run left, the population it parked there
-    included. Those of live processes (of this machine: the pid is all a folder records) are
-    left alone."""
+    process of this machine that no longer runs: what a killed run left, the population it
+    parked there included. Those of live processes, and those made on another machine (a
+    sweep's tasks on a cluster share a folder: their pids mean nothing here), are left alone."""
     _remove_dead(Path(parent).glob(".*.partial-*"))
+
+
+def _made_here(folder: Path) -> bool:
+    """Whether a staging folder was made on this machine (one made before the machine's name
+    was recorded in it is taken to be)."""
+    try:
+        return (folder / HOST_FILE).read_text(encoding="utf-8").strip() == socket.gethostname()
+    except FileNotFoundError:
+        return True
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _remove_dead(folders: Iterator[Path]) -> None:
     for d in folders:
         pid = d.name.rsplit("-", 1)[1]
-        if not d.is_dir() or not pid.isdigit() or int(pid) == os.getpid():
+        if not d.is_dir() or not pid.isdigit() or int(pid) == os.getpid() or not _made_here(d):
             continue
         try:
             os.kill(int(pid), 0)

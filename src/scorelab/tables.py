@@ -337,8 +337,9 @@ class RunTables:
 
     def write_into(self, folder: Path, people: bool = False, name: Path | None = None) -> None:
         """Write every file into an existing (staging) folder; the manifest last, with each
-        file's size and SHA-256. A write that fails (a full disk) is one UsageError line naming
-        ``name`` (the folder's final name; default ``folder``); the caller removes the folder."""
+        file's size and SHA-256. A write that fails (a full disk: an OSError, or polars' error,
+        which does not always name the system's) is one UsageError line naming ``name`` (the
+        folder's final name; default ``folder``); the caller removes the folder."""
         import yaml
 
         manifest = dict(self.manifest)
@@ -361,9 +362,7 @@ class RunTables:
                 files[file] = atomic.digest(folder / file)
             manifest["files"] = files
             (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")  # (the folder is staged)
-        except Exception as exc:
-            if atomic.os_error(exc) is None:
-                raise
+        except (OSError, pl.exceptions.PolarsError) as exc:  # (writing frames made here: the disk's doing)
             raise atomic.write_failure(Path(name or folder), "write the results", exc) from None
 
     def equals(self, other: "RunTables") -> bool:
