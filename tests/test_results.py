@@ -101,12 +101,13 @@ def test_people_frame_joins_population_columns(result):
 
 
 def test_version_1_folder_reads_back(result, tmp_path):
-    """A folder of results-format version 1 (people's names as String columns) still opens,
-    with the same values."""
+    """A folder of results-format version 1 (people's names as String columns, and no digests
+    of the files in the manifest) still opens, with the same values."""
     path = result.save(tmp_path / "r", people=True)
     people = pl.read_parquet(path / "people.parquet")
     people.with_columns(pl.col(pl.Enum).cast(pl.String)).write_parquet(path / "people.parquet")
     man = json.loads((path / "manifest.json").read_text())
+    del man["files"]
     (path / "manifest.json").write_text(json.dumps({**man, "format_version": 1}))
     back = Result.open(path)
     assert back.people.get_column("grade").dtype == pl.String
@@ -129,7 +130,8 @@ def test_exception_inside_progress_leaves_nothing(tmp_path):
 def test_sigkilled_run_leaves_nothing_that_looks_complete(tmp_path):
     """A `scorelab run` killed with SIGKILL in the middle of its day loop leaves no results
     folder under the requested name; the hidden partial folder has no manifest, is not
-    listed by list_runs and is refused by Result.open."""
+    listed by list_runs and is refused by Result.open; the next run written beside it
+    removes it."""
     scenario = tmp_path / "slow.yaml"
     import yaml
 
@@ -158,6 +160,8 @@ def test_sigkilled_run_leaves_nothing_that_looks_complete(tmp_path):
         with pytest.raises(scorelab.UsageError, match="not a complete results folder"):
             Result.open(p)
     assert list_runs(tmp_path / "runs") == []
+    scorelab.run(tiny(), out=tmp_path / "runs" / "again")  # a later run beside it removes the dead run's folder
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["again"]
 
 
 def test_other_format_version_is_refused_with_one_line(result, tmp_path):

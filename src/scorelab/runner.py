@@ -81,6 +81,13 @@ def resume(
                    shards=int(shards) if shards is not None else None, ray_address=ray_address)
 
 
+def _disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is the disk's doing (full, no quota left), wherever the run was writing
+    (the staging folder, the population parked there, a checkpoint)."""
+    err = atomic.os_error(exc)
+    return err is not None and err.errno in atomic.DISK_FULL
+
+
 def execute(
     scenario: "Scenario",
     *,
@@ -164,13 +171,20 @@ def execute(
         result.manifest["resumed_from_step"] = int(output.first_step)
         result.manifest["wall_seconds"] = time.perf_counter() - t_start
         if staging is not None and final is not None:
-            result.write_into(staging, people=people_state)
+            try:
+                result.write_into(staging, people=people_state, name=final)
+            except UsageError as e:  # (a full disk: the staging folder is removed below)
+                kept = f"; {checkpoint.intact()}" if checkpoint is not None else ""
+                raise UsageError(f"{e}; nothing was written there{kept}") from None
             result.manifest["people_state"] = bool(people_state)
             result.path = atomic.commit(staging, final)
         if checkpoint is not None:
             shutil.rmtree(checkpoint.folder, ignore_errors=True)
         return result
-    except BaseException:
+    except BaseException as exc:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, Exception) and not isinstance(exc, UsageError) and _disk_full(exc):
+            kept = f"; {checkpoint.intact()}" if checkpoint is not None else ""
+            raise atomic.write_failure(final or Path("."), "finish the run", exc, f"nothing was written there{kept}") from None
         raise

@@ -21,8 +21,12 @@ A results folder (format documented in docs/results.md) holds:
 Writing is atomic (``scorelab.atomic``): everything goes into a hidden sibling
 ``.<name>.partial-<pid>`` (created before the run starts, so an unwritable place fails at
 once) and is renamed to the final name only when complete; ``manifest.json`` is written
-last. A run killed midway leaves at most a hidden ``.partial`` folder without a manifest,
-which ``RunTables.open`` and ``scorelab runs`` refuse to treat as a run.
+last, with the size and SHA-256 of every other file. A run killed midway leaves at most a
+hidden ``.partial`` folder without a manifest, which ``RunTables.open`` and ``scorelab runs``
+refuse to treat as a run; a write that fails (a full disk) is one line and leaves nothing.
+
+Reading checks a folder before anything is computed from it (``scorelab.results_files``): a
+damaged one is refused with one line naming the file.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import polars as pl
 
 from scorelab import atomic
 from scorelab.errors import UsageError
+from scorelab.results_files import FORMAT_NAME, FORMAT_VERSION, READABLE_VERSIONS, read_folder, scan_runs
 from scorelab.vocabulary import NO_GRADE
 
 if TYPE_CHECKING:
@@ -46,12 +51,11 @@ if TYPE_CHECKING:
     from scorelab.scenario.model import Scenario
     from scorelab.synth.population import Population
 
-#: Version of the results-folder layout; bumped when files or columns change meaning.
-#: 2: people.parquet's group, province, city, start_grade and grade are Enum (were String).
-FORMAT_VERSION = 2
-#: Versions ``RunTables.open`` can read (version 1's people frame keeps its String columns).
-READABLE_VERSIONS = (1, 2)
-FORMAT_NAME = "scorelab-results"
+__all__ = [
+    "FORMAT_NAME", "FORMAT_VERSION", "READABLE_VERSIONS", "RunTables", "as_run_tables", "default_run_id", "list_runs",
+    "people_frame", "scan_runs",
+]
+
 #: Above this many distinct end scores, ``scores.parquet`` holds scores in this many equal-width bins.
 MAX_DISTINCT_SCORES = 200_000
 SCORE_BINS = 100_000
@@ -275,40 +279,15 @@ class RunTables:
 
     @classmethod
     def open(cls, path: str | Path) -> Self:
-        """Read a results folder back (UsageError with one line if it is not a complete,
-        readable results folder)."""
-        import yaml
-
+        """Read a results folder back (UsageError with one line, naming the file, if it is not
+        a complete, undamaged results folder: ``results_files.read_folder``)."""
         p = Path(path)
-        if not p.is_dir():
-            raise UsageError(f"{p}: no such results folder")
-        mpath = p / "manifest.json"
-        if not mpath.is_file():
-            raise UsageError(f"{p}: not a complete results folder (no manifest.json; an interrupted run?)")
-        try:
-            manifest = json.loads(mpath.read_text())
-        except (OSError, ValueError) as e:
-            raise UsageError(f"{mpath}: unreadable manifest: {e}") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-            raise UsageError(f"{p}: not a scorelab results folder (manifest format is {manifest.get('format')!r})"
-                             if isinstance(manifest, dict) else f"{p}: not a scorelab results folder")
-        version = manifest.get("format_version")
-        if version not in READABLE_VERSIONS:
-            raise UsageError(
-                f"{p}: results format version {version} (written by scorelab {manifest.get('scorelab_version', '?')}) "
-                f"is not readable by scorelab {_version()}, which reads version(s) "
-                f"{', '.join(map(str, READABLE_VERSIONS))}"
-            )
-        try:
-            scenario = yaml.safe_load((p / "scenario.yaml").read_text(encoding="utf-8"))
-            metrics = pl.read_parquet(p / "metrics.parquet")
-            groups = _drop_run_id(pl.read_parquet(p / "groups.parquet"))
-            scores = _drop_run_id(pl.read_parquet(p / "scores.parquet"))
-            people = _drop_run_id(pl.read_parquet(p / "people.parquet")) if (p / "people.parquet").is_file() else None
-        except (OSError, pl.exceptions.PolarsError, yaml.YAMLError) as e:
-            raise UsageError(f"{p}: damaged results folder: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-        return cls(scenario=scenario, manifest=manifest, metrics=metrics, groups=groups, scores=scores,
-                   people=people, path=p)
+        folder = read_folder(p)
+        t = folder.tables
+        people = t["people"]
+        return cls(scenario=folder.scenario, manifest=folder.manifest, metrics=t["metrics"],
+                   groups=_drop_run_id(t["groups"]), scores=_drop_run_id(t["scores"]),
+                   people=_drop_run_id(people) if people is not None else None, path=p)
 
     # ---------------------------------------------------------------- access
 
@@ -353,25 +332,38 @@ class RunTables:
         """Write a results folder atomically at ``path`` (which must not exist, or be empty)."""
         final = Path(path)
         with atomic.staged_folder(final) as staging:
-            self.write_into(staging, people=people)
+            self.write_into(staging, people=people, name=final)
         return final
 
-    def write_into(self, folder: Path, people: bool = False) -> None:
-        """Write every file into an existing (staging) folder; the manifest last."""
+    def write_into(self, folder: Path, people: bool = False, name: Path | None = None) -> None:
+        """Write every file into an existing (staging) folder; the manifest last, with each
+        file's size and SHA-256. A write that fails (a full disk: an OSError, or polars' error,
+        which does not always name the system's) is one UsageError line naming ``name`` (the
+        folder's final name; default ``folder``); the caller removes the folder."""
         import yaml
 
         manifest = dict(self.manifest)
         manifest["people_state"] = bool(people)
-        (folder / "scenario.yaml").write_text(
-            yaml.safe_dump(self.scenario_data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        self.metrics.write_parquet(folder / "metrics.parquet")
         run_id = pl.lit(self.run_id, dtype=pl.String).alias("run_id")
-        self.groups.with_columns(run_id).select("run_id", *self.groups.columns).write_parquet(folder / "groups.parquet")
-        self.scores.with_columns(run_id).select("run_id", *self.scores.columns).write_parquet(folder / "scores.parquet")
+        writers: dict[str, Any] = {
+            "scenario.yaml": lambda path: path.write_text(
+                yaml.safe_dump(self.scenario_data, sort_keys=False, allow_unicode=True), encoding="utf-8"),
+            "metrics.parquet": self.metrics.write_parquet,
+            "groups.parquet": self.groups.with_columns(run_id).select("run_id", *self.groups.columns).write_parquet,
+            "scores.parquet": self.scores.with_columns(run_id).select("run_id", *self.scores.columns).write_parquet,
+        }
         if people:
             df = self.people
-            df.with_columns(run_id).select("run_id", *df.columns).write_parquet(folder / "people.parquet")
-        atomic.write_text(folder / "manifest.json", json.dumps(manifest, indent=2))
+            writers["people.parquet"] = df.with_columns(run_id).select("run_id", *df.columns).write_parquet
+        try:
+            files = {}
+            for file, write in writers.items():
+                write(folder / file)
+                files[file] = atomic.digest(folder / file)
+            manifest["files"] = files
+            (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")  # (the folder is staged)
+        except (OSError, pl.exceptions.PolarsError) as exc:  # (writing frames made here: the disk's doing)
+            raise atomic.write_failure(Path(name or folder), "write the results", exc) from None
 
     def equals(self, other: "RunTables") -> bool:
         """Same metrics, groups, scores and (when both have it) people."""
@@ -402,25 +394,7 @@ def default_run_id(scenario: "Scenario", created: str | None = None) -> str:
 
 
 def list_runs(root: str | Path) -> list[dict[str, Any]]:
-    """Manifests of the complete run folders directly under ``root`` (hidden folders and
-    folders without a manifest are skipped), oldest first, each with its ``path``."""
-    base = Path(root)
-    found = []
-    if not base.is_dir():
-        return found
-    for d in sorted(base.iterdir()):
-        if d.name.startswith(".") or not d.is_dir():
-            continue
-        mpath = d / "manifest.json"
-        if not mpath.is_file():
-            continue
-        try:
-            m = json.loads(mpath.read_text())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(m, dict) or m.get("format") != FORMAT_NAME:
-            continue
-        m["path"] = str(d)
-        found.append(m)
-    found.sort(key=lambda m: (str(m.get("created", "")), m["path"]))
-    return found
+    """Manifests of the complete, readable run folders directly under ``root`` (hidden
+    folders, folders without a manifest and damaged folders are skipped: ``scan_runs`` says
+    why), oldest first, each with its ``path``."""
+    return scan_runs(root)[0]

@@ -94,26 +94,15 @@ def _files(m: dict[str, Any], root: Path | None = None) -> dict[str, Path]:
 
 
 def _readable_runs(base: Path) -> list[dict[str, Any]]:
-    """The manifests of the runs under ``base`` whose results format this scorelab reads and
-    whose Parquet files open (their footers read); one warning line for each skipped."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """The manifests of the runs under ``base`` that this scorelab reads and whose files are
+    whole (``tables.scan_runs``: manifest, digests, footers, columns); one line for each
+    skipped folder. (Damage a digest does not catch, in a folder written before digests, is
+    found when a query reads it: ``_damaged_runs``.)"""
+    from scorelab.tables import scan_runs
 
-    from scorelab.tables import READABLE_VERSIONS, list_runs
-
-    found = []
-    for m in list_runs(base):
-        if m.get("format_version") not in READABLE_VERSIONS:
-            say(f"skipping {m['path']}: results format version {m.get('format_version')} is not readable "
-                f"by this scorelab", err=True)
-            continue
-        try:
-            for f in _files(m).values():
-                pq.read_metadata(f)
-        except (OSError, ValueError, pa.ArrowException) as e:
-            say(f"skipping {m['path']}: damaged results folder: {f.name}: {_first(e)}", err=True)
-            continue
-        found.append(m)
+    found, damaged = scan_runs(base, verify=True)
+    for line in damaged:  # (each names its folder and what is wrong)
+        say(f"skipping {line}", err=True)
     return found
 
 

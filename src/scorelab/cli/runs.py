@@ -11,13 +11,15 @@ from scorelab.cli.common import fail, say, table, terminal
 
 
 def runs(directory: Annotated[str, typer.Argument(help="folder holding run folders")] = "runs") -> None:
-    """List the run folders under DIRECTORY (default ./runs)."""
-    from scorelab.tables import list_runs
+    """List the run folders under DIRECTORY (default ./runs); a damaged one is skipped with one line."""
+    from scorelab.tables import scan_runs
 
     base = Path(directory)
     if not base.is_dir():
         fail([f"{directory}: no such folder"])
-    found = list_runs(base)
+    found, damaged = scan_runs(base)
+    for line in damaged:  # (each names its folder and what is wrong)
+        say(f"skipping {line}", err=True)
     partial = [d for d in base.iterdir() if d.is_dir() and d.name.startswith(".") and ".partial" in d.name]
     if not found:
         say(f"{directory}: no runs" + (f" ({len(partial)} incomplete)" if partial else ""))

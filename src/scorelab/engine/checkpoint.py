@@ -11,8 +11,16 @@ A checkpoint folder holds ``checkpoint.json`` (what is running: scenario fingerp
 scorelab version, how often to save, the results options), ``scenario.yaml``, and the
 latest saved step as a folder ``step-<n>/`` of ``.npz`` parts: ``state.npz`` for a
 single-process run; ``state-<k>.npz`` per shard and ``national.npz`` for a sharded run.
-``latest.json`` names the complete step folder and is replaced atomically after every part
-is written, so a crash while saving leaves the previous step in force.
+``latest.json`` names the complete step folder and records each part's size and SHA-256; it
+is replaced atomically after every part is written, so a crash while saving leaves the
+previous step in force. A save that does not fit on the disk is refused before it starts
+(its size is known: the arrays are stored uncompressed), and one that fails midway (a full
+disk) removes what it wrote: either way the run ends with one line saying that the previous
+save is intact.
+
+Nothing read back is trusted (``engine.checkpoint_files``): the JSON files are read into
+strict models, each part must have the digest ``latest.json`` recorded, and its arrays the
+names, dtypes and shapes of the plan's state; whatever is wrong is one line naming the file.
 """
 
 from __future__ import annotations
@@ -20,24 +28,29 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from scorelab.atomic import write_bytes as _write_atomic
+from scorelab import atomic
 from scorelab.engine import kernel
+from scorelab.engine.checkpoint_files import DAMAGED, Fit, Latest, Meta, check_parts, read_part
 from scorelab.errors import UsageError
 
 FORMAT_NAME = "scorelab-checkpoint"
-FORMAT_VERSION = 9
+#: 10: latest.json records each part's size and SHA-256
+FORMAT_VERSION = 10
 LATEST_FILE = "latest.json"
 META_FILE = "checkpoint.json"
 SCENARIO_FILE = "scenario.yaml"
+#: Room a part needs beyond its arrays' bytes (zip and .npy headers), per array.
+_ARRAY_OVERHEAD = 1024
 
 
-def fingerprint(scenario_data: dict[str, Any]) -> str:
+def fingerprint(scenario_data: Any) -> str:
     """Identity of a run: the resolved scenario and the scorelab version that runs it."""
     from scorelab import __version__
 
@@ -63,17 +76,17 @@ class Saved:
 
 @dataclass
 class Checkpoint:
-    """Where and how often a run saves its state (``every`` steps; 0 saves nothing)."""
+    """Where and how often a run saves its state (``every`` steps; 0 saves nothing), and the
+    step of its latest save (None before the first)."""
 
     folder: Path
     every: int
     fingerprint: str
+    saved_step: int | None = None
 
     @classmethod
     def create(cls, folder: Path, every: int, scenario_data: dict[str, Any], options: dict[str, Any]) -> "Checkpoint":
         """Start a fresh checkpoint folder (replacing an old one) describing the run."""
-        import shutil
-
         import yaml
 
         from scorelab import __version__
@@ -81,42 +94,61 @@ class Checkpoint:
         if every < 1:
             raise UsageError(f"--checkpoint-every: must be at least 1 step, got {every}")
         folder = Path(folder)
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
         fp = fingerprint(scenario_data)
-        (folder / SCENARIO_FILE).write_text(yaml.safe_dump(scenario_data, sort_keys=False, allow_unicode=True),
-                                            encoding="utf-8")
-        meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "scorelab_version": __version__,
-                "fingerprint": fp, "every": int(every), "options": options}
-        _write_atomic(folder / META_FILE, json.dumps(meta, indent=2).encode())
+        meta = Meta(format=FORMAT_NAME, format_version=FORMAT_VERSION, scorelab_version=__version__,
+                    fingerprint=fp, every=int(every), options=options)
+        try:
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            (folder / SCENARIO_FILE).write_text(yaml.safe_dump(scenario_data, sort_keys=False, allow_unicode=True),
+                                                encoding="utf-8")
+            atomic.write_bytes(folder / META_FILE, meta.model_dump_json(indent=2).encode())
+        except (OSError, UsageError) as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(exc, UsageError):
+                raise
+            raise atomic.write_failure(folder, "create the checkpoint folder", exc) from None
         return cls(folder=folder, every=int(every), fingerprint=fp)
 
     @classmethod
     def open(cls, folder: Path) -> tuple["Checkpoint", dict[str, Any], dict[str, Any]]:
         """An existing checkpoint folder: (checkpoint, scenario data, options). UsageError
-        (one line) when it is missing, damaged, or from another scorelab version."""
+        (one line) when it is missing, damaged, or from another format or scorelab version.
+        The latest save's parts are checked to exist with their recorded sizes here; their
+        digests and arrays when they are loaded."""
         import yaml
 
         from scorelab import __version__
+        from scorelab.json_files import parse_model, read_json
 
         folder = Path(folder)
         mpath = folder / META_FILE
         if not mpath.is_file():
             raise UsageError(f"{folder}: no checkpoint here (was the run started with --checkpoint-every?)")
-        try:
-            meta = json.loads(mpath.read_text())
-            data = yaml.safe_load((folder / SCENARIO_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError, yaml.YAMLError) as e:
-            raise UsageError(f"{folder}: damaged checkpoint: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME or meta.get("format_version") != FORMAT_VERSION:
-            raise UsageError(f"{mpath}: not a scorelab checkpoint of format version {FORMAT_VERSION}")
-        if meta.get("scorelab_version") != __version__:
-            raise UsageError(f"{folder}: checkpoint written by scorelab {meta.get('scorelab_version')}, "
+        raw = read_json(mpath, DAMAGED)
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
+            raise UsageError(f"{mpath}: not a scorelab checkpoint; {DAMAGED}")
+        if raw.get("format_version") != FORMAT_VERSION:
+            raise UsageError(f"{mpath}: checkpoint format version {raw.get('format_version')!r}, but this scorelab "
+                             f"resumes version {FORMAT_VERSION} only; start the run again")
+        meta = parse_model(mpath, raw, Meta, DAMAGED)
+        if meta.scorelab_version != __version__:
+            raise UsageError(f"{folder}: checkpoint written by scorelab {meta.scorelab_version}, "
                              f"which cannot be resumed by scorelab {__version__}; start the run again")
-        if fingerprint(data) != meta.get("fingerprint"):
+        spath = folder / SCENARIO_FILE
+        try:
+            data = yaml.safe_load(spath.read_bytes().decode("utf-8"))
+            same = fingerprint(data) == meta.fingerprint
+        except (OSError, ValueError, TypeError, yaml.YAMLError) as e:
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise UsageError(f"{spath}: unreadable: {reason}; {DAMAGED}") from None
+        if not same:
             raise UsageError(f"{folder}: {SCENARIO_FILE} no longer matches the checkpoint (edited?); start the run again")
-        return cls(folder=folder, every=int(meta["every"]), fingerprint=meta["fingerprint"]), data, meta.get("options", {})
+        checkpoint = cls(folder=folder, every=meta.every, fingerprint=meta.fingerprint)
+        latest = checkpoint._latest()
+        checkpoint.saved_step = latest.step if latest is not None else None
+        return checkpoint, data, meta.options.model_dump()
 
     def due(self, steps_done: int, n_steps: int) -> bool:
         """Whether to save after ``steps_done`` steps (never after the last: the results follow)."""
@@ -127,9 +159,11 @@ class Checkpoint:
         """Write a single-process run's state after ``steps_done`` steps."""
         self.save_parts(steps_done, {"state": state_arrays(S, M[:steps_done], start_grade, start_score)})
 
-    def load(self) -> Saved | None:
-        """A single-process run's latest state, or None when the run was stopped before its first save."""
-        found = self.load_parts()
+    def load(self, sizes: Any = None, metric_columns: int | None = None) -> Saved | None:
+        """A single-process run's latest state, or None when the run was stopped before its
+        first save. With the run's state ``sizes`` (``engine.layout.Sizes``) and number of
+        metric columns, every array is checked to be the one the run allocates."""
+        found = self.load_parts(sizes, metric_columns)
         if found is None:
             return None
         step, parts = found
@@ -137,42 +171,89 @@ class Checkpoint:
             raise UsageError(f"{self.folder}: the checkpoint is of a sharded run; resume it with its shards")
         return saved_from_arrays(step, parts["state"])
 
+    def intact(self) -> str:
+        """What is left to resume from, after a save failed: one clause."""
+        name = self.folder.name
+        resume = (f"`scorelab run --resume {self.folder.parent / name[1:-len('.checkpoint')]}` continues from it"
+                  if name.startswith(".") and name.endswith(".checkpoint") else f"it is kept in {self.folder}")
+        if self.saved_step is None:
+            return "no earlier checkpoint was saved: the run must start again"
+        return f"the checkpoint of step {self.saved_step} is intact: {resume}"
+
     def save_parts(self, steps_done: int, parts: dict[str, dict[str, np.ndarray]]) -> None:
         """Write the parts of the state after ``steps_done`` steps into a new step folder, then
-        point ``latest.json`` at it and remove older step folders."""
-        import shutil
-
+        point ``latest.json`` at it (with each part's size and SHA-256) and remove older step
+        folders. A save that cannot fit or fails midway leaves the previous one in force and
+        raises one UsageError line."""
         step_dir = self.folder / f"step-{steps_done:09d}"
-        if step_dir.exists():
-            shutil.rmtree(step_dir)
-        step_dir.mkdir()
-        for name, arrays in parts.items():
-            with open(step_dir / f"{name}.npz", "wb") as fh:
-                np.savez(fh, step=np.int64(steps_done), fingerprint=np.array(self.fingerprint), **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-        _write_atomic(self.folder / LATEST_FILE, json.dumps({"step": steps_done, "folder": step_dir.name}).encode())
+        what = f"save the checkpoint of step {steps_done}"
+        shutil.rmtree(step_dir, ignore_errors=True)
+        needed = sum(a.nbytes + _ARRAY_OVERHEAD for arrays in parts.values() for a in arrays.values())
+        atomic.check_space(self.folder, needed, what, self.intact())
+        try:
+            step_dir.mkdir()
+            files = {}
+            for name, arrays in parts.items():
+                path = step_dir / f"{name}.npz"
+                with open(path, "wb") as fh:
+                    np.savez(fh, step=np.int64(steps_done), fingerprint=np.array(self.fingerprint), **arrays)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                files[path.name] = atomic.digest(path)
+            latest = Latest(step=steps_done, folder=step_dir.name, files=files)
+            atomic.write_bytes(self.folder / LATEST_FILE, latest.model_dump_json(indent=2).encode(), what, self.intact())
+        except BaseException as exc:
+            shutil.rmtree(step_dir, ignore_errors=True)
+            if not isinstance(exc, UsageError) and atomic.os_error(exc) is not None:
+                raise atomic.write_failure(self.folder, what, exc, self.intact()) from None
+            raise
+        self.saved_step = steps_done
         for old in self.folder.glob("step-*"):
             if old != step_dir:
                 shutil.rmtree(old, ignore_errors=True)
 
-    def load_parts(self) -> tuple[int, dict[str, dict[str, np.ndarray]]] | None:
-        """(step, parts) of the latest complete save, or None when nothing was saved yet."""
-        latest = self.folder / LATEST_FILE
-        if not latest.is_file():
+    def _latest(self) -> Latest | None:
+        """``latest.json``, its step folder and parts present with their recorded sizes; None
+        when nothing was saved yet."""
+        from scorelab.json_files import read_model
+
+        path = self.folder / LATEST_FILE
+        if not path.is_file():
             return None
-        try:
-            info = json.loads(latest.read_text())
-            step_dir = self.folder / str(info["folder"])
-            parts = {}
-            for path in sorted(step_dir.glob("*.npz")):
-                with np.load(path, allow_pickle=False) as z:
-                    if str(z["fingerprint"]) != self.fingerprint or int(z["step"]) != int(info["step"]):
-                        raise UsageError(f"{path}: state belongs to another run or step; start the run again")
-                    parts[path.stem] = {k: z[k] for k in z.files if k not in ("fingerprint", "step")}
-        except (OSError, ValueError, KeyError) as e:
-            raise UsageError(f"{latest}: damaged checkpoint: {e}") from None
-        return int(info["step"]), parts
+        latest = read_model(path, Latest, DAMAGED)
+        step_dir = self.folder / latest.folder
+        if not step_dir.is_dir():
+            raise UsageError(f"{path}: folder: {latest.folder} does not exist; {DAMAGED}")
+        for name, recorded in latest.files.items():
+            part = step_dir / name
+            size = part.stat().st_size if part.is_file() else None
+            if size is None:
+                raise UsageError(f"{part}: missing (listed in {LATEST_FILE}); {DAMAGED}")
+            if size != recorded.bytes:
+                raise UsageError(f"{part}: damaged: {size:,} bytes where {LATEST_FILE} records {recorded.bytes:,} "
+                                 f"(truncated or replaced); {DAMAGED}")
+        return latest
+
+    def load_parts(self, sizes: Any = None, metric_columns: int | None = None, shards: int | None = None
+                   ) -> tuple[int, dict[str, dict[str, np.ndarray]]] | None:
+        """(step, parts) of the latest complete save, or None when nothing was saved yet. Each
+        part is checked against the digest ``latest.json`` recorded, and with the run's
+        ``sizes`` and ``metric_columns`` (and ``shards``) every array against the state the
+        run allocates (``checkpoint_files.check_parts``)."""
+        from scorelab.json_files import check_digest
+
+        latest = self._latest()
+        if latest is None:
+            return None
+        step_dir = self.folder / latest.folder
+        parts = {}
+        for name, recorded in sorted(latest.files.items()):
+            path = step_dir / name
+            check_digest(path, recorded, LATEST_FILE, DAMAGED)
+            parts[path.stem] = read_part(path, self.fingerprint, latest.step)
+        if sizes is not None and metric_columns is not None:
+            check_parts(step_dir, latest.step, parts, Fit(sizes, int(metric_columns), shards))
+        return latest.step, parts
 
 
 def state_arrays(S: kernel.State, metrics: np.ndarray, start_grade: np.ndarray,
@@ -192,7 +273,7 @@ def saved_from_arrays(step: int, arrays: dict[str, np.ndarray]) -> Saved:
         return Saved(step=step, state=state, metrics=arrays["M"], start_grade=arrays["start_grade"],
                      start_score=arrays["start_score"])
     except KeyError as e:
-        raise UsageError(f"checkpoint state lacks {e}; start the run again") from None
+        raise UsageError(f"checkpoint state lacks {e}; {DAMAGED}") from None
 
 
 def restore_state(saved: Saved, record_columns: dict[str, type]) -> kernel.State:
@@ -200,7 +281,7 @@ def restore_state(saved: Saved, record_columns: dict[str, type]) -> kernel.State
     fields = {}
     for name in kernel.State._fields:
         if name not in saved.state:
-            raise UsageError(f"checkpoint state lacks {name!r}; start the run again")
+            raise UsageError(f"checkpoint state lacks {name!r}; {DAMAGED}")
         arr = saved.state[name]
         if name in record_columns and arr.shape[0] > 0:  # (an empty column is one the run does not keep)
             grown = np.zeros(max(1024, 2 * arr.shape[0]), dtype=arr.dtype)

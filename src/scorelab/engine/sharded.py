@@ -32,7 +32,7 @@ from scorelab.engine import kernel
 from scorelab.engine.checkpoint import Checkpoint, restore_state, saved_from_arrays, state_arrays
 from scorelab.engine.simulation import (
     RECORD_COLUMNS, RunOutput, _grow_records, check_identities, end_state, initial_state, setup,
-    metrics_columns, start_reporting, sync, without_records,
+    metrics_columns, start_reporting, state_sizes, sync, without_records,
 )
 from scorelab.errors import UsageError
 
@@ -261,7 +261,7 @@ def simulate_sharded(
     q_ent, q_truth = np.zeros((FL, E + 1), dtype=np.int32), np.zeros((FL, E + 1), dtype=np.uint8)
     q_head, q_len, f_budget = np.zeros(FL, dtype=np.int64), np.zeros(FL, dtype=np.int64), np.zeros(FL)
     data = scenario.model_dump(mode="json", by_alias=True)
-    found = checkpoint.load_parts() if checkpoint is not None else None
+    found = checkpoint.load_parts(state_sizes(plan), M.shape[1], shards) if checkpoint is not None else None
     if found is not None and found[1].get("national", {}).get("owner", np.zeros(0)).tolist() != owner.tolist():
         raise UsageError(f"{checkpoint.folder}: the checkpoint was made with another split into shards; "
                          f"resume it with the shards it was started with")

@@ -371,7 +371,7 @@ def simulate(
     t0 = time.perf_counter()
     plan, PR, M, names, QR = setup(scenario, pop, contacts)
     P = plan.params
-    saved = checkpoint.load() if checkpoint is not None else None
+    saved = checkpoint.load(state_sizes(plan), M.shape[1]) if checkpoint is not None else None
     if saved is not None:
         if saved.metrics.shape[1] != M.shape[1] or not 0 <= saved.step <= P.n_steps:
             raise UsageError(f"{checkpoint.folder}: checkpoint does not fit this run; start the run again")

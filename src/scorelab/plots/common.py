@@ -115,7 +115,8 @@ def grade_order(r: RunTables) -> list[str]:
     the order of the names in the run."""
     names = list(r.names["grades"])
     bands = {}
-    for g in (r.scenario_data or {}).get("grades") or []:
+    grades = (r.scenario_data or {}).get("grades")
+    for g in grades if isinstance(grades, list) else []:
         if isinstance(g, dict) and g.get("name") in names:
             lo = g.get("from")
             bands[g["name"]] = float(lo) if isinstance(lo, (int, float)) else float("-inf")

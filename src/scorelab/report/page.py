@@ -117,10 +117,13 @@ def version() -> str:
 
 def write_page(page: str, path: Path, failure: str) -> Path:
     """Write an HTML page atomically (a hidden temporary name, then a rename), creating its
-    folder; UsageError ``"<failure>: <reason>"`` when that fails."""
+    folder; UsageError ``"<failure>: <reason>"`` when that fails (a write that fails midway,
+    on a full disk, leaves no temporary file behind: ``atomic.write_with``)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_text(path, page)
+    except atomic.WriteFailure as err:
+        raise UsageError(f"{failure}: {err.reason}") from None
     except OSError as err:
         raise UsageError(f"{failure}: {err.strerror or err}") from None
     return path

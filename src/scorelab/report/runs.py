@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scorelab import atomic
 from scorelab import metrics as M
 from scorelab import plots as P
 from scorelab import vocabulary as V
@@ -83,8 +84,10 @@ def write_pngs(results: Sequence[Any], folder: str | Path, dpi: int = 110,
     for section, name, _title, fig in figures if figures is not None else _figures(rs):
         path = base / (f"{name}.png" if section == "compare" else f"{labels[int(section[3:]) - 1]}-{name}.png")
         try:
-            with matplotlib.rc_context(RC):
-                fig.savefig(path, dpi=dpi, metadata={"Software": None})
+            with matplotlib.rc_context(RC):  # (a PNG that fails midway, on a full disk, is removed)
+                atomic.write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None}))
+        except atomic.WriteFailure as err:
+            raise UsageError(f"--png {folder}: cannot write {path.name}: {err.reason}") from None
         except OSError as err:
             raise UsageError(f"--png {folder}: cannot write {path.name}: {err.strerror or err}") from None
         written.append(path)
@@ -99,10 +102,17 @@ def _file_labels(rs: Sequence[RunTables]) -> list[str]:
 # --------------------------------------------------------------------------- page
 
 
+def _section(r: RunTables, key: str) -> dict[str, Any]:
+    """A section of the run's scenario as a mapping (empty if the folder's scenario lacks it)."""
+    value = (r.scenario_data or {}).get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _scale_label(r: RunTables) -> str:
-    pop = (r.scenario_data or {}).get("population", {})
+    pop = _section(r, "population")
     people, whole = pop.get("people"), pop.get("represents")
-    if not whole or not people or people == whole:
+    if not isinstance(whole, (int, float)) or not isinstance(people, (int, float)) or not whole or not people \
+            or people == whole:
         return "the whole population described"
     return (f"{people / whole:.3g} of the {int(whole):,} people described: counts are for the simulated people, "
             f"rates per 1,000 are the whole population's (docs/scale.md)")
@@ -113,7 +123,7 @@ def _meta_table(r: RunTables) -> str:
     rows = [("scenario", m.get("scenario", "?")), ("run", m.get("run_id", "?")), ("seed", m.get("seed", "?")),
             ("population", f"{int(m.get('people', 0)):,} people, {int(m.get('firms', 0)):,} firms"),
             ("days", f"{float(m.get('days', 0)):g} ({int(m.get('steps', 0)):,} steps of {float(m.get('step_days', 1)):g} d)"),
-            ("start date", (r.scenario_data or {}).get("run", {}).get("start", "?")),
+            ("start date", _section(r, "run").get("start", "?")),
             ("burn-in", f"{float(m.get('burn_in_days', 0)):g} days before the start date, run but not reported"
              if m.get("burn_in_days") else "none: the system starts empty on the start date"),
             ("scale", _scale_label(r)),
