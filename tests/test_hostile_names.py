@@ -158,3 +158,12 @@ def test_commands_print_only_through_common():
                     isinstance(f, ast.Attribute) and f.attr in ("echo", "secho", "Console", "Table"):
                 found.append(f"{path.name}:{node.lineno}")
     assert not found, found
+
+
+def test_a_run_folder_named_with_glob_characters_reads_back(world):
+    """A folder named with ``[b]`` is a path, not a glob pattern: polars read it as a pattern
+    (``report`` failed: "invalid glob pattern")."""
+    from scorelab.tables import read_folder
+
+    folder = read_folder(world["run"])
+    assert folder.tables["metrics"].height == 2

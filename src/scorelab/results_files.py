@@ -213,14 +213,15 @@ def check_files(folder: Path, manifest: dict[str, Any], verify: bool) -> None:
 
 def _schema(path: Path) -> pl.Schema:
     try:
-        return pl.read_parquet_schema(path)
+        with open(path, "rb") as f:  # (a file, not a path: polars reads a path as a glob pattern)
+            return pl.read_parquet_schema(f)
     except Exception as e:  # (polars and its Rust readers raise several kinds on a damaged file)
         raise UsageError(f"{path}: unreadable Parquet file: {_first_line(e)}") from None
 
 
 def _read(path: Path) -> pl.DataFrame:
     try:
-        return pl.read_parquet(path)
+        return pl.read_parquet(path, glob=False)
     except Exception as e:  # (as above)
         raise UsageError(f"{path}: unreadable Parquet file: {_first_line(e)}") from None
 
@@ -228,7 +229,7 @@ def _read(path: Path) -> pl.DataFrame:
 def _rows(path: Path) -> int:
     """A Parquet file's rows, from its footer."""
     try:
-        return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+        return int(pl.scan_parquet(path, glob=False).select(pl.len()).collect().item())
     except Exception as e:  # (as above)
         raise UsageError(f"{path}: unreadable Parquet file: {_first_line(e)}") from None
 

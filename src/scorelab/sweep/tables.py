@@ -172,8 +172,8 @@ class SweepResult:
         if info.get("status") != "complete":
             raise UsageError(f"{p}: the sweep is not complete; continue it with scorelab sweep --resume {p}")
         try:
-            runs = pl.read_parquet(p / "runs.parquet")
-            summary = pl.read_parquet(p / "summary.parquet")
+            runs = pl.read_parquet(p / "runs.parquet", glob=False)
+            summary = pl.read_parquet(p / "summary.parquet", glob=False)
         except (OSError, pl.exceptions.PolarsError) as e:
             raise UsageError(f"{p}: damaged sweep folder: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
         return cls(path=p, info=info, runs=runs, summary=summary)
