@@ -271,3 +271,22 @@ def test_the_memory_check_can_be_skipped(runner, tiny, tmp_path, monkeypatch):
     r = runner.invoke(app, ["run", str(tiny), "--days", "3", "--out", str(tmp_path / "y"), "--no-memory-check"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "y" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["sweep", "rongcheng-2018", "--vary", "run.seed=1,2", "--samples", "1e12"], "scorelab sweep: Invalid value for '--samples'"),
+    (["--nope"], "scorelab: No such option: --nope"),
+    (["validate"], "scorelab validate: Missing argument"),
+    (["run", "rongcheng-2018", "--scale", "abc"], "scorelab run: Invalid value for '--scale'"),
+    (["nosuch"], "scorelab: No such command 'nosuch'"),
+])
+def test_a_misused_command_line_is_one_line(argv, names, capsys):
+    """click's framed usage message (five lines and a box) is one line naming the command and
+    the option, with where to find help; exit 2."""
+    from scorelab.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    err = capsys.readouterr().err
+    assert done.value.code == 2
+    assert err.count("\n") == 1 and err.startswith(names) and "--help)" in err, err

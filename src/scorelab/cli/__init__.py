@@ -27,12 +27,27 @@ for _command in (validate.validate, schema.schema, presets.presets, show.show, p
     app.command()(_command)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The ``scorelab`` command. A misused command line (an unknown option, a value of the wrong
+    type, a missing argument) is one line naming the command and the option, exit 2, instead
+    of click's framed usage message."""
+    # (click's UsageError, whether typer uses click or its own copy of it)
+    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
     try:
-        app()
+        code = app(args=argv, prog_name="scorelab", standalone_mode=False)
+    except usage_error as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # (the help is printed: no command was given)
+            sys.exit(2)
+        where = e.ctx.command_path if e.ctx is not None else "scorelab"
+        say(f"{where}: {' '.join(e.format_message().split())} (see {where} --help)", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        say("aborted", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         say("interrupted", err=True)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
