@@ -7,6 +7,15 @@ plan gives for a run and the scenario gives for an estimate. Arrays the kernels 
 fill (records, list slots, the outbox) start small; the estimate counts them apart, from the
 expected records and listings.
 
+The state's names are short, because the kernels read them on every line; each group of
+``STATE`` says what it holds, and a name's prefix says its store: ``r_`` a record, ``p_`` a
+delayed record in the pool, ``od_`` a record's points kept apart, ``ls_`` a list slot (an
+entity's listing), ``la_`` a listing appeal, ``l_`` a list, ``w_`` the members of lists kept
+per region, ``q_`` a flag's national queue, ``f_`` a flag, ``gb_`` the grade buckets,
+``mb_`` the outbox of messages between regions, ``pf`` the pending flags, ``aq`` the
+association term's fading queue, ``asc``/``amark`` the association term; ``_f``/``_t`` the
+factual world and the twin.
+
 The metric columns are blocks (``BLOCKS``, the kernels' ``MO_*``) of per-item columns (a
 list's ``LIST_COLUMNS``, the kernels' ``LC_*``...): ``metric_layout`` names them for a plan,
 and the kernels write them through named cells (``kernel.cells.list_cell`` ...), whose column
