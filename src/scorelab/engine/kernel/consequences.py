@@ -160,13 +160,14 @@ def apply_consequence(P, S, Q, k, e, s, u, u2):
     if kind == 5 and (S.employed[e] & 1) == 0:
         return  # nobody to dismiss
     Q.M[s, cons_cell(Q, k, CC_APPLIED)] += 1
-    if wrongful:
+    if wrongful:  # (a reward to someone graded or listed wrongly: counted, but no wrongful sanction)
         Q.M[s, cons_cell(Q, k, CC_WRONGFUL)] += 1
-        bump(S, OUT_WRONGFUL, e, 1)
-        for l in range(P.k_lists.shape[1]):  # the wrongful listing it rests on, if any (counted if lifted)
-            if P.k_lists[k, l] and (S.on_list[l, e] & 3) == 3:
-                S.ls_hits[find_slot(S, l, e)] += 1
-                break
+        if P.k_sanction[k]:
+            bump(S, OUT_WRONGFUL, e, 1)
+            for l in range(P.k_lists.shape[1]):  # the wrongful listing it rests on, if any (counted if lifted)
+                if P.k_lists[k, l] and (S.on_list[l, e] & 3) == 3:
+                    S.ls_hits[find_slot(S, l, e)] += 1
+                    break
     if assoc:
         Q.M[s, cons_cell(Q, k, CC_ASSOC)] += 1
         bump(S, OUT_ASSOC, e, 1)

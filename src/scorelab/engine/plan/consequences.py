@@ -9,13 +9,8 @@ import numpy as np
 
 from scorelab.engine.plan.context import Context
 from scorelab.engine.plan.params import CONSEQUENCE_CODES
+from scorelab.scenario.model import _is_sanction as _sanction
 from scorelab.scenario.system import Consequence
-
-
-def _sanction(c: Consequence) -> bool:
-    """Whether a consequence harms whom it applies to."""
-    return (c.kind in ("refusal", "fine", "dismissal") or (c.kind == "income" and c.income_change < 0)
-            or (c.kind == "score" and c.points < 0))
 
 
 def plan_consequences(cx: Context, k_view: np.ndarray) -> dict[str, Any]:
