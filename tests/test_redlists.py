@@ -1,5 +1,6 @@
-"""Red lists (issue 20): a red list enters on civic records (or high grades) with the machinery
-blacklists use, its rewards go to its members only and count as no sanction.
+"""Red lists and promotion (issue 20): a red list enters on civic records (or high grades) with
+the machinery blacklists use, its rewards go to its members only and count as no sanction; a
+promotion is an employee's income gain at a rate by grade, for public, private or any employers.
 
 Statistical checks use 4 standard deviations of the estimator (a false alarm about once in
 16,000 checks); every run has a fixed seed, so the suite is deterministic."""
@@ -120,15 +121,54 @@ def test_without_red_lists_nothing_else_changes(red, plain):
         assert np.array_equal(a.people[k], b.people[k]), k
 
 
+def _promotion_case(employer: str = "any", seed: int = 7) -> scorelab.Scenario:
+    """Half the adults start in grade A (1100), half in B (1000); nothing moves scores. Employees
+    are promoted every 30 days at 0.3 (A) and 0.1 (B), a 5 % income gain."""
+    return scenario(
+        PEOPLE, DAYS, seed,
+        scoring={"start": {"default": {"values": [1100, 1000], "shares": [0.5, 0.5]}}},
+        grades=[{"name": "A", "from": 1050}, {"name": "B", "below": 1050}],
+        consequences={"promotion": {"kind": "promotion", "rates": {"A": 0.3, "B": 0.1}, "every": "30 days",
+                                    "income_change": 0.05, "employer": employer}},
+    )
+
+
+@pytest.mark.parametrize("employer", ["any", "public"])
+def test_promotions_by_grade_match_their_rates(employer):
+    """Applications come at 1 / 30 days per person in a promotion's grades; an employee in grade g
+    is promoted with the grade's rate, so the promotions of grade g are Poisson with mean
+    (employees in g) x DAYS / 30 x rate(g): 4 sd. With employer 'public' only employees of
+    firms of the sector 'public' are promoted (exact), at the same rates. No promotion is a
+    sanction; the unemployed are never promoted (exact)."""
+    pop, out = _run(_promotion_case(employer))
+    p = out.people
+    emp = pop.employer >= 0
+    if employer == "public":
+        public = np.array([s == "public" for s in pop.sector_names])
+        emp &= public[pop.firms.sector[np.maximum(pop.employer, 0)]]
+    assert not np.any((p["rewards"] > 0) & ~emp)
+    assert p["sanctions"].sum() == 0
+    for g, code, rate in (("A", 0, 0.3), ("B", 1, 0.1)):
+        mine = emp & (p["start_grade"] == code)
+        expected = mine.sum() * DAYS / 30.0 * rate
+        within(float(p["rewards"][mine].sum()), expected, math.sqrt(expected), f"promotions in grade {g}")
+    promoted = p["rewards"] > 0
+    assert np.all(p["income"][promoted] > p["income_twin"][promoted])
+
+
 @pytest.mark.parametrize("change, message", [
     ({"consequences": {"x": {"kind": "refusal", "service": "s", "attempts": "1 per year", "lists": ["good"]}}},
      "consequences.x.lists.0: 'good' is a red list"),
+    ({"consequences": {"x": {"kind": "promotion", "grades": ["A"], "income_change": 0.1}}},
+     "consequences.x.rates: a promotion needs rates by grade"),
+    ({"consequences": {"x": {"kind": "bonus", "grades": ["A"], "employer": "public"}}},
+     "consequences.x.employer: an employer needs kind 'promotion'"),
     ({"scoring": {"association": {"lists": ["good"], "points": -10, "layers": {"household": 1.0}}}},
      "scoring.association.lists.0: 'good' is a red list"),
 ])
 def test_red_list_and_promotion_mistakes_are_one_line_errors(change, message):
-    """A red list's sanction and a red list counted against contacts are each refused with the
-    field's path."""
+    """A red list's sanction, a promotion without rates, an employer on another kind and a red
+    list counted against contacts are each refused with the field's path."""
     data = {"population": {"people": 100}, "grades": [{"name": "A", "from": 960}, {"name": "D", "below": 960}],
             "lists": {"good": {"kind": "red", "entry": {"grades": ["A"]}}}, **change}
     with pytest.raises(ScenarioError, match=message.replace(".", r"\.")) as info:

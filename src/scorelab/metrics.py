@@ -253,7 +253,7 @@ def wrongful_sanctions(r: Any) -> pl.DataFrame:
 
 
 def rewards(r: Any) -> pl.DataFrame:
-    """All rewards together (discounts, bonuses, priority, gains of income or
+    """All rewards together (discounts, bonuses, priority, promotions, gains of income or
     points; by grade or by list) and those of red lists: applied, wrongful (to someone graded or
     listed wrongly: on true records alone it would not apply), the people rewarded, and the
     red-listed entities at the end (one row)."""

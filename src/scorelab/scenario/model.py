@@ -247,7 +247,7 @@ class _References:
                 ref(("consequences", name, "grades", i), g, grades, "grade")
             for i, lname in enumerate(c.lists):
                 ref(("consequences", name, "lists", i), lname, self.list_names, "list")
-            if not c.grades and not c.lists:
+            if not c.grades and not c.lists and not c.rates:
                 out.append((("consequences", name), "needs 'grades' or 'lists' to say whom it applies to", False))
             self.rewards(name, c)
             if c.kind == "refusal":
@@ -258,12 +258,26 @@ class _References:
                                 False))
 
     def rewards(self, name: str, c: Consequence) -> None:
-        """Red lists give rewards only."""
+        """Red lists give rewards only; promotion's rates by grade and employer."""
         s, out, ref = self.s, self.out, self.ref
         for i, lname in enumerate(c.lists):
             if lname in s.lists and s.lists[lname].kind == "red" and _is_sanction(c):
                 out.append((("consequences", name, "lists", i), f"{lname!r} is a red list: its consequences are "
-                            f"rewards (discount, bonus, priority, a gain of income or points)", False))
+                            f"rewards (discount, bonus, priority, promotion, a gain of income or points)", False))
+        if c.kind != "promotion":
+            if c.rates:
+                out.append((("consequences", name, "rates"), "rates by grade need kind 'promotion'", False))
+            if c.employer != "any":
+                out.append((("consequences", name, "employer"), "an employer needs kind 'promotion'", False))
+            return
+        for g in c.rates:
+            ref(("consequences", name, "rates", g), g, self.grades, "grade", True)
+        if not c.rates:
+            out.append((("consequences", name, "rates"), "a promotion needs rates by grade, e.g. {AAA: 0.1}", False))
+        if c.income_change <= 0:
+            out.append((("consequences", name, "income_change"), "a promotion needs a gain of income, e.g. 0.1", False))
+        if c.actor != "person":
+            out.append((("consequences", name, "actor"), "a promotion is of people", False))
 
     def flags(self) -> None:
         ref = self.ref
