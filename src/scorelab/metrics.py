@@ -176,9 +176,11 @@ def corrections(r: Any) -> pl.DataFrame:
     appealed (``listings_overturned``, of which ``listings_appealed``); of the wrongful
     listings, those lifted, the mean days they had stood (error to correction), the wrongful
     sanctions they had driven until then, those still standing at the end and the people-days
-    spent wrongfully listed; flags withdrawn from the queue and investigations overturned."""
+    spent wrongfully listed; flags withdrawn from the queue and investigations overturned.
+    Blacklists only: a red listing is no sanction (its wrongful ones are in ``rewards``)."""
     r = as_run_tables(r)
-    lists_ = list(r.names["lists"])
+    red = set(r.names.get("red_lists", []))
+    lists_ = [x for x in r.names["lists"] if x not in red]
 
     def over_lists(x: str) -> float:
         return sum(_total(r, f"lists.{name}.{x}") for name in lists_)
@@ -248,6 +250,45 @@ def wrongful_sanctions(r: Any) -> pl.DataFrame:
         "people_wrongfully_sanctioned": int(g.get_column("wrongfully_sanctioned_people").sum()),
     }], schema={"sanctions": pl.Int64, "wrongful": pl.Int64, "association": pl.Int64, "wrongful_share": pl.Float64,
                 "people_sanctioned": pl.Int64, "people_wrongfully_sanctioned": pl.Int64})
+
+
+def rewards(r: Any) -> pl.DataFrame:
+    """All rewards together (discounts, bonuses, priority, promotions, gains of income or
+    points; by grade or by list) and those of red lists: applied, wrongful (to someone graded or
+    listed wrongly: on true records alone it would not apply), the people rewarded, and the
+    red-listed entities at the end (one row)."""
+    r = as_run_tables(r)
+    c = consequences(r).filter(~pl.col("sanction"))
+    red = set(r.names.get("red_lists", []))
+    via_red = [k for k, info in r.names["consequences"].items() if info.get("red_list")]
+    cr = c.filter(pl.col("consequence").is_in(via_red))
+    g = r.groups
+    return pl.DataFrame([{
+        "rewards": int(c.get_column("applied").sum()), "wrongful": int(c.get_column("wrongful").sum()),
+        "red_list_rewards": int(cr.get_column("applied").sum()),
+        "red_list_rewards_wrongful": int(cr.get_column("wrongful").sum()),
+        "people_rewarded": int(g.get_column("rewarded_people").sum()) if "rewarded_people" in g.columns else 0,
+        "red_listed_at_end": int(sum(_last(r, f"lists.{x}.stock") for x in red)),
+        "red_listed_wrongfully_at_end": int(sum(_last(r, f"lists.{x}.wrongful_stock") for x in red)),
+    }], schema={"rewards": pl.Int64, "wrongful": pl.Int64, "red_list_rewards": pl.Int64,
+                "red_list_rewards_wrongful": pl.Int64, "people_rewarded": pl.Int64, "red_listed_at_end": pl.Int64,
+                "red_listed_wrongfully_at_end": pl.Int64})
+
+
+def rewards_by(r: Any, by: str = "group") -> pl.DataFrame:
+    """Rewards by ``by`` (group, province, city or urban): people, rewards, people rewarded,
+    rewards per 1,000 people and the ratio to the overall rate (null when nobody was rewarded):
+    the distribution of rewards beside that of sanctions (``disparate_impact``)."""
+    if by not in BY:
+        raise UsageError(f"rewards_by: by must be one of {', '.join(BY)}, got {by!r}")
+    g = as_run_tables(r).groups
+    cells = g.group_by(by).agg(pl.col("people", "rewards", "rewarded_people").sum()).sort(by)
+    people, total = float(g.get_column("people").sum()), float(g.get_column("rewards").sum())
+    overall = total / people if people else 0.0
+    return cells.with_columns(
+        (1000.0 * pl.col("rewards") / pl.col("people")).alias("rewards_per_1000"),
+        ((pl.col("rewards") / pl.col("people")) / overall if overall else pl.lit(None, dtype=pl.Float64))
+        .alias("rewards_ratio"))
 
 
 def association(r: Any) -> pl.DataFrame:
@@ -428,6 +469,8 @@ CATALOGUE: dict[str, Callable[[Any], pl.DataFrame]] = {
     "consequences": consequences,
     "sanctions_by_kind": sanctions_by_kind,
     "wrongful_sanctions": wrongful_sanctions,
+    "rewards": rewards,
+    "rewards_by_group": lambda r: rewards_by(r, "group"),
     "association": association,
     "service_refusals": service_refusals,
     "flags": flags,
@@ -508,6 +551,11 @@ def headline(r: Any) -> dict[str, float | str]:
         out[V.BYSTANDERS_STOPPED] = float(false)
         out[V.ALERT_PRECISION] = float(_ratio(hits, hits + false) or 0.0)
         out[V.ALERTS_PER_THOUSAND_FACES] = float(_ratio(1000.0 * (hits + false), scanned) or 0.0)
+    if r.names.get("red_lists"):  # (runs with red lists only)
+        rw = rewards(r).row(0, named=True)
+        out[V.REWARDS] = float(rw["rewards"])
+        out[V.REWARDS_WRONGFUL] = float(rw["wrongful"])
+        out[V.RED_LISTED_AT_END] = float(rw["red_listed_at_end"])
     for row in grade_shares(r).iter_rows(named=True):
         out[V.grade_share(row["grade"])] = float(row["end_share"] or 0.0)
     w = worst_hit(r, "group")

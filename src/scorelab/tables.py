@@ -89,8 +89,10 @@ def _names(scenario: "Scenario", plan: Any) -> dict[str, Any]:
         "channels": list(plan.channel_names),
         "grades": list(plan.grade_names),
         "lists": {l: scenario.lists[l].actor for l in plan.list_names},
+        "red_lists": [l for l in plan.list_names if scenario.lists[l].kind == "red"],
         "consequences": {
-            k: {"kind": scenario.consequences[k].kind, "sanction": bool(s), "actor": scenario.consequences[k].actor}
+            k: {"kind": scenario.consequences[k].kind, "sanction": bool(s), "actor": scenario.consequences[k].actor,
+                "red_list": any(scenario.lists[x].kind == "red" for x in scenario.consequences[k].lists)}
             for k, s in zip(plan.consequence_names, plan.consequence_sanction)
         },
         "flags": list(plan.flag_names),

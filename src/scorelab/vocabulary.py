@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES", "METRIC_ID_COLUMNS",
+    "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES", "RED_LIST_FIGURES", "METRIC_ID_COLUMNS",
     "NO_GRADE", "format_figure", "grade_share",
 ]
 
@@ -51,6 +51,10 @@ INCOME_LOST = "income lost vs twin"
 BYSTANDERS_STOPPED = "bystanders stopped"
 ALERT_PRECISION = "alert precision"
 ALERTS_PER_THOUSAND_FACES = "alerts per 1,000 faces scanned"
+# runs with red lists only
+REWARDS = "rewards"
+REWARDS_WRONGFUL = "rewards, wrongful"
+RED_LISTED_AT_END = "red-listed at end"
 # the one text figure, last
 WORST_HIT_GROUP = "worst-hit group"
 
@@ -64,6 +68,9 @@ HEADLINE_FIGURES = (
     LAWFUL_ACTS_SUPPRESSED, WRONGDOING_DETERRED, INCOME_LOST,
 )
 IDENTIFICATION_FIGURES = (BYSTANDERS_STOPPED, ALERT_PRECISION, ALERTS_PER_THOUSAND_FACES)
+#: Figures of runs with red lists, after the identification figures: every reward (by grade or
+#: list), those that went to people graded or listed wrongly, red-listed entities at the end.
+RED_LIST_FIGURES = (REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END)
 
 
 def grade_share(grade: str) -> str:
@@ -79,7 +86,7 @@ EVENT_COUNTS = (
     SANCTIONS_WRONGFUL_BEFORE_CORRECTION, LISTINGS_OVERTURNED, WRONGFUL_LISTINGS_AT_END, FLAGS_WITHDRAWN,
     PEOPLE_SANCTIONED, FLAGS_TRUE, FLAGS_FALSE, FLAGS_INVESTIGATED, LAWFUL_ACTS_SUPPRESSED,
     WRONGDOING_DETERRED,
-    BYSTANDERS_STOPPED,
+    BYSTANDERS_STOPPED, REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END,
 )
 #: Headline totals that are not counts of events but also grow with the population.
 EXTENSIVE = EVENT_COUNTS + (PEOPLE_DAYS_WRONGFULLY_LISTED, INCOME_LOST)

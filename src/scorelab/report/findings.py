@@ -84,12 +84,15 @@ def findings(r: Any) -> list[str]:
             out.append(f"{_pct(t, t + f)} of judged flags were true ({_n(t)} true, {_n(f)} false); the investigation "
                        f"backlog ended at {_n(fl.get_column('backlog_end').sum())} (at most "
                        f"{_n(fl.get_column('backlog_max').max())}).")
+    red = set(r.names.get("red_lists", []))
     for row in M.lists(r).iter_rows(named=True):
         if row["entries"] or row["stock_end"]:
             who = "firms" if row["actor"] == "firm" else "people"
-            out.append(f"The {row['list'].replace('_', ' ')} held {_n(row['stock_end'])} {who} at the end "
+            out.append(f"The {row['list'].replace('_', ' ')}{' (a red list)' if row['list'] in red else ''} held {_n(row['stock_end'])} {who} at the end "
                        f"({_n(row['entries'])} entries, {_n(row['exits'])} exits, "
                        f"{_n(row['wrongful_entries'])} wrongful entries).")
+    if red:
+        out.append(_rewards(r))
     order = P.grade_order(r)
     rank = {g: i for i, g in enumerate(order)}
     tr = M.grade_transitions(r)
@@ -138,3 +141,16 @@ def compare_findings(results: Sequence[Any]) -> list[str]:
                        f"{P.run_label(base)} {_n(float(bh[V.PEOPLE]))} over {float(bh[V.DAYS]):g}; compare rates "
                        f"(the figures above are per 1,000 people) rather than totals.")
     return out
+
+
+def _rewards(r: Any) -> str:
+    """Rewards, those of red lists, the wrongful ones, and their spread over groups."""
+    rw = M.rewards(r).row(0, named=True)
+    by = M.rewards_by(r, "group")
+    spread = "; ".join(f"{g}: {x:,.1f} per 1,000" for g, x in zip(by.get_column("group").to_list(),
+                                                                 by.get_column("rewards_per_1000").to_list()))
+    return (f"{_n(rw['rewards'])} rewards were given to {_n(rw['people_rewarded'])} people, "
+            f"{_n(rw['red_list_rewards'])} of them for being on a red list; {_n(rw['wrongful'])} went to people "
+            f"graded or listed wrongly ({_n(rw['red_list_rewards_wrongful'])} on a red list, by false civic records). "
+            f"{_n(rw['red_listed_at_end'])} were red-listed at the end. By group: {spread}.")
+

@@ -153,6 +153,8 @@ class _References:
                 ref(("channels", name, "misattribution", "layer"), c.misattribution.layer, set(LAYERS), "contact layer")
             if c.identification is not None:
                 ref(("channels", name, "identification", "watchlist"), c.identification.watchlist, lists, "list")
+                if c.identification.watchlist in lists and s.lists[c.identification.watchlist].kind == "red":
+                    out.append((("channels", name, "identification", "watchlist"), "a red list is no watchlist", False))
                 if c.identification.watchlist in lists and s.lists[c.identification.watchlist].actor != "person":
                     out.append((("channels", name, "identification", "watchlist"),
                                 "a watchlist of faces must be a list of people (actor: person)", False))
@@ -210,6 +212,9 @@ class _References:
             ref((*at, "lists", i), l, set(s.lists), "list")
             if l in s.lists and s.lists[l].actor != "person":
                 out.append(((*at, "lists", i), f"list {l!r} holds firms; the association term reads lists of people", False))
+            elif l in s.lists and s.lists[l].kind == "red":
+                out.append(((*at, "lists", i), f"{l!r} is a red list; the association term counts blacklists against "
+                            f"contacts", False))
         for i, g in enumerate(asc.grades):
             ref((*at, "grades", i), g, grades, "grade")
         if asc.rewards is not None:
@@ -224,6 +229,9 @@ class _References:
             for i, g in enumerate(lst.entry.grades):
                 ref(("lists", name, "entry", "grades", i), g, self.grades, "grade")
             ref(("lists", name, "entry", "from_list"), lst.entry.from_list, self.list_names, "list")
+            if lst.kind == "red" and lst.entry.from_list is not None and s.lists.get(lst.entry.from_list) is not None \
+                    and s.lists[lst.entry.from_list].kind != "red":
+                out.append((("lists", name, "entry", "from_list"), "a red list is not entered from a blacklist", False))
             if lst.joint_punishment and lst.actor != "firm":
                 out.append((("lists", name, "joint_punishment"), "joint punishment needs a firm list (actor: firm)", False))
 
@@ -239,14 +247,37 @@ class _References:
                 ref(("consequences", name, "grades", i), g, grades, "grade")
             for i, lname in enumerate(c.lists):
                 ref(("consequences", name, "lists", i), lname, self.list_names, "list")
-            if not c.grades and not c.lists:
+            if not c.grades and not c.lists and not c.rates:
                 out.append((("consequences", name), "needs 'grades' or 'lists' to say whom it applies to", False))
+            self.rewards(name, c)
             if c.kind == "refusal":
                 if c.service is None:
                     out.append((("consequences", name, "service"), "a refusal needs the service refused", False))
                 if c.attempts is None:
                     out.append((("consequences", name, "attempts"), "a refusal needs an attempt rate, e.g. '2 per year'",
                                 False))
+
+    def rewards(self, name: str, c: Consequence) -> None:
+        """Red lists give rewards only; promotion's rates by grade and employer."""
+        s, out, ref = self.s, self.out, self.ref
+        for i, lname in enumerate(c.lists):
+            if lname in s.lists and s.lists[lname].kind == "red" and _is_sanction(c):
+                out.append((("consequences", name, "lists", i), f"{lname!r} is a red list: its consequences are "
+                            f"rewards (discount, bonus, priority, promotion, a gain of income or points)", False))
+        if c.kind != "promotion":
+            if c.rates:
+                out.append((("consequences", name, "rates"), "rates by grade need kind 'promotion'", False))
+            if c.employer != "any":
+                out.append((("consequences", name, "employer"), "an employer needs kind 'promotion'", False))
+            return
+        for g in c.rates:
+            ref(("consequences", name, "rates", g), g, self.grades, "grade", True)
+        if not c.rates:
+            out.append((("consequences", name, "rates"), "a promotion needs rates by grade, e.g. {AAA: 0.1}", False))
+        if c.income_change <= 0:
+            out.append((("consequences", name, "income_change"), "a promotion needs a gain of income, e.g. 0.1", False))
+        if c.actor != "person":
+            out.append((("consequences", name, "actor"), "a promotion is of people", False))
 
     def flags(self) -> None:
         ref = self.ref
@@ -334,6 +365,12 @@ def _check_bands(s: Scenario) -> list[tuple[Path, str, bool]]:
         elif lower.below > upper.from_:
             out.append((("grades", i + 1, "below"), f"overlaps grade {upper.name!r} which starts at {upper.from_:g}", False))
     return out
+
+
+def _is_sanction(c: Consequence) -> bool:
+    """Whether a consequence harms whom it applies to (engine.plan.consequences reads the same)."""
+    return (c.kind in ("refusal", "fine", "dismissal") or (c.kind == "income" and c.income_change < 0)
+            or (c.kind == "score" and c.points < 0))
 
 
 def _undefined(what: str, value: str, known: set[str] | list[str]) -> str:

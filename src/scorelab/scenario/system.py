@@ -324,7 +324,10 @@ class ListExit(StrictModel):
 class BlackOrRedList(StrictModel):
     """A blacklist or redlist with entry and exit rules."""
 
-    kind: Literal["black", "red"] = Field("black", description="black (sanctions) or red (rewards)")
+    kind: Literal["black", "red"] = Field(
+        "black", description="black (its consequences are sanctions) or red (a list of 'trustworthy' people: its "
+        "consequences are rewards, a wrongful red listing is not appealed and counts as no sanction; "
+        "docs/lists-and-consequences.md#red-lists)")
     actor: Actor = Field("person")
     entry: ListEntry
     exit: ListExit = Field(default_factory=ListExit)
@@ -344,13 +347,16 @@ class Outcome(StrictModel):
     failure_points: Real = Field(0.0, description="score change on failure (points)")
 
 
-ConsequenceKind = Literal["refusal", "fine", "discount", "bonus", "income", "dismissal", "score"]
+ConsequenceKind = Literal["refusal", "fine", "discount", "bonus", "income", "dismissal", "score", "priority",
+                          "promotion"]
 
 
 class Consequence(StrictModel):
     """What a grade or a list opens or closes."""
 
-    kind: ConsequenceKind = Field(description="refusal of a service, fine, discount, bonus, income change, dismissal or score change")
+    kind: ConsequenceKind = Field(description="refusal of a service, fine, discount, bonus, income change, dismissal, "
+                                  "score change, priority (a refusal's mirror: an attempt at the service served first, "
+                                  "a reward) or promotion (an employee's income gain at a rate by grade, a reward)")
     grades: list[Name] = Field(default_factory=list, description="applies to actors in these grades")
     lists: list[Name] = Field(default_factory=list, description="applies to actors on these lists")
     actor: Actor = Field("person")
@@ -366,6 +372,15 @@ class Consequence(StrictModel):
     )
     outcome: Outcome | None = Field(
         None, description="kind 'score' only: a random success or failure by grade instead of fixed points"
+    )
+    rates: dict[Name, Probability] = Field(
+        default_factory=dict, description="kind 'promotion' only: grade -> probability that an employee in the grade "
+        "is promoted in each period 'every' (dimensionless; grades not listed: never); the grades it applies to. "
+        "The twin promotes nobody: give the promotions the rating adds, not the ordinary ones"
+    )
+    employer: Literal["public", "private", "any"] = Field(
+        "any", description="kind 'promotion' only: employees of public employers (firms of the sector named "
+        "'public'), of the others, or any"
     )
 
 

@@ -151,22 +151,35 @@ def in_set(P, S, k, e, v):
     return hit, wrongful, assoc and not hit_list
 
 
+@nb.njit(cache=True, inline="always")
+def promoted(P, S, k, e, u2):
+    """Whether employee e is promoted by promotion k: an employer of its kind (public, private or
+    any) and a success at the rate of e's grade."""
+    if P.k_employer[k] != 0 and (P.ent_public[e] == 1) != (P.k_employer[k] == 1):
+        return False
+    g = S.grade[e]
+    return g != NO_GRADE and u2 < P.k_out_p[k, g]
+
+
 @nb.njit(cache=True)
 def apply_consequence(P, S, Q, k, e, s, u, u2):
     hit, wrongful, assoc = in_set(P, S, k, e, P.k_view[k])
     if not hit or u >= P.k_prob[k]:
         return
     kind = P.k_kind[k]
-    if kind == 5 and (S.employed[e] & 1) == 0:
-        return  # nobody to dismiss
+    if (kind == 5 or kind == 8) and (S.employed[e] & 1) == 0:
+        return  # nobody to dismiss or promote
+    if kind == 8 and not promoted(P, S, k, e, u2):
+        return
     Q.M[s, cons_cell(Q, k, CC_APPLIED)] += 1
-    if wrongful:
+    if wrongful:  # (a reward to someone graded or listed wrongly: counted, but no wrongful sanction)
         Q.M[s, cons_cell(Q, k, CC_WRONGFUL)] += 1
-        bump(S, OUT_WRONGFUL, e, 1)
-        for l in range(P.k_lists.shape[1]):  # the wrongful listing it rests on, if any (counted if lifted)
-            if P.k_lists[k, l] and (S.on_list[l, e] & 3) == 3:
-                S.ls_hits[find_slot(S, l, e)] += 1
-                break
+        if P.k_sanction[k]:
+            bump(S, OUT_WRONGFUL, e, 1)
+            for l in range(P.k_lists.shape[1]):  # the wrongful listing it rests on, if any (counted if lifted)
+                if P.k_lists[k, l] and (S.on_list[l, e] & 3) == 3:
+                    S.ls_hits[find_slot(S, l, e)] += 1
+                    break
     if assoc:
         Q.M[s, cons_cell(Q, k, CC_ASSOC)] += 1
         bump(S, OUT_ASSOC, e, 1)

@@ -1,4 +1,4 @@
-"""Black- and watchlists: entry (by records, grade, promotion, a flag's investigation, a
+"""Black-, red- and watchlists: entry (by records, grade, promotion, a flag's investigation, a
 firm's representative jointly), exit by the list's rule, reviews that fall due on the
 calendar, and appeals of a listing.
 """
@@ -71,8 +71,8 @@ def enter_one(P, S, Q, l, e, s, wrongful, joint, cause):
     if wrongful:
         Q.M[s, list_cell(Q, l, LC_WRONGFUL)] += 1
         S.l_stock[1, l] += 1
-        if not joint and P.la_p > 0.0 and uniform(P.k_lappeal[0], P.k_lappeal[1], e, s, l, 0) < P.la_p:
-            queue_list_appeal(S, l, e, s)  # (a joint listing follows the firm's)
+        if not joint and not P.l_red[l] and P.la_p > 0.0 and uniform(P.k_lappeal[0], P.k_lappeal[1], e, s, l, 0) < P.la_p:
+            queue_list_appeal(S, l, e, s)  # (a joint listing follows the firm's; nobody appeals a red listing)
     row = P.l_watch_row[l]
     if row >= 0:  # members of a watch list are kept per region, in the region's segment
         S.ls_wpos[i] = add_member(S, row, P.ent_city[e], e)

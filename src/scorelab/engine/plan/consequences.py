@@ -9,13 +9,8 @@ import numpy as np
 
 from scorelab.engine.plan.context import Context
 from scorelab.engine.plan.params import CONSEQUENCE_CODES
+from scorelab.scenario.model import _is_sanction as _sanction
 from scorelab.scenario.system import Consequence
-
-
-def _sanction(c: Consequence) -> bool:
-    """Whether a consequence harms whom it applies to."""
-    return (c.kind in ("refusal", "fine", "dismissal") or (c.kind == "income" and c.income_change < 0)
-            or (c.kind == "score" and c.points < 0))
 
 
 def plan_consequences(cx: Context, k_view: np.ndarray) -> dict[str, Any]:
@@ -27,7 +22,7 @@ def plan_consequences(cx: Context, k_view: np.ndarray) -> dict[str, Any]:
     ks = [s.consequences[x] for x in cx.cons]
     k_grades = np.zeros((K, G), dtype=np.uint8); k_lists = np.zeros((K, L), dtype=np.uint8)
     for ki, c in enumerate(ks):
-        for g in c.grades:
+        for g in [*c.grades, *c.rates]:  # (a promotion applies in the grades of its rates)
             k_grades[ki, cx.gidx[g]] = 1
         for x in c.lists:
             k_lists[ki, cx.lidx[x]] = 1
@@ -51,7 +46,23 @@ def plan_consequences(cx: Context, k_view: np.ndarray) -> dict[str, Any]:
         k_lbucket=k_lbucket,
         l_watch_row=np.array([member_lists.index(li) if li in member_lists else -1 for li in range(L)], dtype=np.int64),
         **_outcomes(cx, ks),
+        **_employers(cx, ks),
     )
+
+
+def _employers(cx: Context, ks: list[Consequence]) -> dict[str, Any]:
+    """Promotions' employers: per consequence 0 any, 1 public, 2 private; and, only when a
+    promotion names one (else empty), per person whether the employer is public (a firm of the
+    sector named 'public': the population has no other public-private attribute)."""
+    codes = {"any": 0, "public": 1, "private": 2}
+    k_employer = np.array([codes[c.employer] for c in ks], dtype=np.int64)
+    ent_public = np.zeros(0, dtype=np.uint8)
+    if k_employer.any():
+        pop = cx.pop
+        public = np.array([name == "public" for name in pop.sector_names] + [False], dtype=np.uint8)
+        ent_public = public[np.where(pop.employer >= 0, pop.firms.sector[np.maximum(pop.employer, 0)],
+                                     len(pop.sector_names))]
+    return dict(k_employer=k_employer, ent_public=ent_public)
 
 
 def _outcomes(cx: Context, ks: list[Consequence]) -> dict[str, Any]:
@@ -61,6 +72,9 @@ def _outcomes(cx: Context, ks: list[Consequence]) -> dict[str, Any]:
     k_out_on = np.zeros(K, dtype=np.uint8); k_out_p = np.zeros((K, cx.G))
     k_out_succ = np.zeros(K); k_out_fail = np.zeros(K)
     for ki, c in enumerate(ks):
+        if c.kind == "promotion":  # its rates by grade, as an outcome's chances of success
+            for g, p in c.rates.items():
+                k_out_p[ki, cx.gidx[g]] = p
         oc = c.outcome
         if oc is not None:
             k_out_on[ki], k_out_succ[ki], k_out_fail[ki] = 1, oc.success_points, oc.failure_points

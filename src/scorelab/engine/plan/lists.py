@@ -13,7 +13,8 @@ from scorelab.engine.plan.context import Context
 def plan_lists(cx: Context) -> dict[str, Any]:
     """Per list: whose it is (0 people, 1 firms), the behaviours and grades that enter it, the
     records needed and within how many steps, the list it promotes from and after how long, the
-    steps until exit and clean steps that exit, the exit rate per step, and joint punishment.
+    steps until exit and clean steps that exit, the exit rate per step, joint punishment, and
+    whether it is a red list (rewards; a wrongful red listing is not appealed).
     (``l_watch_row`` is the consequences': plan_consequences.)"""
     s, B, G, L = cx.s, cx.B, cx.G, cx.L
     l_actor = np.array([0 if s.lists[x].actor == "person" else 1 for x in cx.lists], dtype=np.int64)
@@ -38,4 +39,5 @@ def plan_lists(cx: Context) -> dict[str, Any]:
         l_joint[li] = 1 if lst.joint_punishment else 0
     return dict(l_actor=l_actor, l_beh=l_beh, l_min=l_min, l_within=l_within, l_grades=l_grades, l_from=l_from,
                 l_after_listed=l_after_listed, l_after=l_after, l_clean=l_clean, l_exit_rate=l_exit_rate,
-                l_joint=l_joint)
+                l_joint=l_joint,
+                l_red=np.array([s.lists[x].kind == "red" for x in cx.lists], dtype=np.uint8).reshape(L))

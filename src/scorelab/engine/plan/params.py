@@ -13,7 +13,8 @@ from scorelab.scenario.model import DYNAMIC_ATTRIBUTES, LAYERS
 from scorelab.vocabulary import NO_GRADE  # noqa: F401 (re-exported: the plan's users read it here)
 
 KIND_CODES = {"wrongdoing": 0, "civic": 1, "disfavoured": 2, "neutral": 3}
-CONSEQUENCE_CODES = {"refusal": 0, "fine": 1, "discount": 2, "bonus": 3, "income": 4, "dismissal": 5, "score": 6}
+CONSEQUENCE_CODES = {"refusal": 0, "fine": 1, "discount": 2, "bonus": 3, "income": 4, "dismissal": 5, "score": 6,
+                     "priority": 7, "promotion": 8}
 DYNAMIC_CODES = {name: i for i, name in enumerate(DYNAMIC_ATTRIBUTES)}  # income 0, employed 1
 #: ``c_mis_graph`` of a channel whose misattribution lands on a uniformly drawn other person.
 MIS_ANYONE = -1
@@ -59,10 +60,10 @@ Params = namedtuple(
         "n_views", "view_dom", "view_true",
         # lists
         "l_actor", "l_beh", "l_min", "l_within", "l_grades", "l_from", "l_after_listed", "l_after",
-        "l_clean", "l_exit_rate", "l_joint", "l_watch_row",
+        "l_clean", "l_exit_rate", "l_joint", "l_watch_row", "l_red",
         # consequences
         "k_kind", "k_grades", "k_lists", "k_prob", "k_amount", "k_income", "k_points", "k_view", "k_sanction", "k_bucket", "k_lbucket",
-        "k_out_on", "k_out_p", "k_out_succ", "k_out_fail",
+        "k_out_on", "k_out_p", "k_out_succ", "k_out_fail", "k_employer", "ent_public",
         # flags
         "f_beh", "f_min", "f_within", "f_lists", "f_cap", "f_income", "f_points", "f_list", "f_cooldown",
         # responses and safeguards
