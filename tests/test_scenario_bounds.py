@@ -64,6 +64,7 @@ def test_non_finite_numbers_are_refused_everywhere(sets, field):
     ({"scoring.base": 1.5e12}, "scoring.base", "at most 1e+12"),
     ({"population.firms.mean_size": 1e-300}, "population.firms.mean_size", "at least 1"),
     ({"population.schools.size_sigma": 30}, "population.schools.size_sigma", "at most 2.5"),
+    ({"contacts.friends.degree.mean": 1e9}, "contacts.friends.degree.mean", "at most 10000"),
     ({"population.represents": 10**13}, "population.represents", "at most 1000000000000"),
 ])
 def test_numbers_past_their_bounds_are_refused(sets, field, message):
@@ -81,3 +82,13 @@ def test_every_number_in_the_reference_states_its_bounds():
     for path, kind, *_ in gen.rows(scorelab.Scenario, ""):
         if any(w in kind for w in ("number", "integer", "rate", "duration", "age")):
             assert any(b in kind for b in ("in [", "in (", "at most")), (path, kind)
+
+
+def test_scale_must_be_finite():
+    """``--scale inf`` raised OverflowError; a scale past any population is refused as such."""
+    (p,) = problems("rongcheng-2018", scale=math.inf)
+    assert "scale must be > 0 and finite" in p.message
+    (p,) = problems("rongcheng-2018", scale=1e300)
+    assert p.path == "population.people" and "at most" in p.message
+
+

@@ -47,7 +47,7 @@ from hypothesis import strategies as st
 
 import scorelab
 from scorelab.errors import ScenarioError
-from scorelab.scenario.loader import _SafeComposer
+from scorelab.scenario.yamlread import SafeComposer
 
 BASE_TEXT = """\
 name: fuzz city
@@ -165,7 +165,7 @@ class FAST_SAFE_LOADER(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # noqa: 
     """Parses plain data like the scenario loader (YAML 1.2 booleans), with libyaml for speed."""
 
 
-FAST_SAFE_LOADER.yaml_implicit_resolvers = _SafeComposer.yaml_implicit_resolvers
+FAST_SAFE_LOADER.yaml_implicit_resolvers = SafeComposer.yaml_implicit_resolvers
 
 #: Examples per test; their sum must reach 10,000 (checked by test_zz_enough_examples).
 EXAMPLES = {"lines": 5000, "values": 1500, "base": 1500, "child": 2000}
