@@ -358,12 +358,11 @@ class RunTables:
 
     def write_into(self, folder: Path, people: bool = False) -> None:
         """Write every file into an existing (staging) folder; the manifest last."""
-        import yaml
+        from scorelab.scenario.yamlread import dump_yaml
 
         manifest = dict(self.manifest)
         manifest["people_state"] = bool(people)
-        (folder / "scenario.yaml").write_text(
-            yaml.safe_dump(self.scenario_data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        (folder / "scenario.yaml").write_text(dump_yaml(self.scenario_data), encoding="utf-8")
         self.metrics.write_parquet(folder / "metrics.parquet")
         run_id = pl.lit(self.run_id, dtype=pl.String).alias("run_id")
         self.groups.with_columns(run_id).select("run_id", *self.groups.columns).write_parquet(folder / "groups.parquet")

@@ -74,9 +74,8 @@ class Checkpoint:
         """Start a fresh checkpoint folder (replacing an old one) describing the run."""
         import shutil
 
-        import yaml
-
         from scorelab import __version__
+        from scorelab.scenario.yamlread import dump_yaml
 
         if every < 1:
             raise UsageError(f"--checkpoint-every: must be at least 1 step, got {every}")
@@ -85,8 +84,7 @@ class Checkpoint:
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         fp = fingerprint(scenario_data)
-        (folder / SCENARIO_FILE).write_text(yaml.safe_dump(scenario_data, sort_keys=False, allow_unicode=True),
-                                            encoding="utf-8")
+        (folder / SCENARIO_FILE).write_text(dump_yaml(scenario_data), encoding="utf-8")
         meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "scorelab_version": __version__,
                 "fingerprint": fp, "every": int(every), "options": options}
         _write_atomic(folder / META_FILE, json.dumps(meta, indent=2).encode())
