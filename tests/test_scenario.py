@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 import scorelab
 from scorelab.cli import app
 from scorelab.errors import Problem, ScenarioError
-from scorelab.scenario import loader
+from scorelab.scenario import loader, yamlread
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -220,7 +220,7 @@ def test_bad_merge_key(tmp_path: Path) -> None:
 def test_control_character_and_bad_utf8(tmp_path: Path) -> None:
     """A NUL character, or bytes that are not UTF-8, give a located one-line problem."""
     path = write(tmp_path, "nul.yaml", "name: x\nrun: {days: 3\x00}\n")
-    assert_problem(only(path), path, 2, 14, "", "invalid YAML: special character #x0000")
+    assert_problem(only(path), path, 2, 14, "", "invalid YAML: not a text file (binary data: a NUL byte)")
     raw = tmp_path / "latin1.yaml"
     raw.write_bytes(b"name: x\ndescription: caf\xe9\n")
     assert_problem(only(raw), raw, 2, 17, "", "invalid YAML: not UTF-8 text (byte 0xe9)")
@@ -229,7 +229,7 @@ def test_control_character_and_bad_utf8(tmp_path: Path) -> None:
 def test_alias_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Aliases that expand to more values than the loader allows ("billion laughs") are
     refused instead of exhausting memory (limit lowered here to keep the test fast)."""
-    monkeypatch.setattr(loader, "MAX_VALUES", 5_000)
+    monkeypatch.setattr(yamlread, "MAX_VALUES", 5_000)
     rows = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
     for prev, name in zip("abcdef", "bcdefg"):
         rows.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")

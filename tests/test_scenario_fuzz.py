@@ -23,13 +23,15 @@ no other exception escapes. Every problem then names
 
 Every problem is a single line (``str(problem)`` has no newline).
 
-Budget (``EXAMPLES``): 5,000 line/character mutations of the whole file, 1,500
-value-only mutations (each also loaded as a dict and compared), 1,500 mutated
-base files loaded through a child's ``extends:`` and 2,000 mutated child files
-over a valid base: 10,000 files. ``test_zz_enough_examples`` (last in the file)
-asserts that at least 10,000 were actually loaded. All tests are derandomized
-(and use no example database) so CI sees the same files every run. The whole
-file takes about 65 s on two cores.
+Budget (``EXAMPLES``): in CI, 1,000 line/character mutations of the whole file,
+300 value-only mutations (each also loaded as a dict and compared), 300 mutated
+base files loaded through a child's ``extends:`` and 400 mutated child files over
+a valid base: 2,000 files, about 13 s on two cores. With ``SCORELAB_FUZZ=nightly``
+five times as many, 10,000 files (about 65 s): ``SCORELAB_FUZZ=nightly pytest
+tests/test_scenario_fuzz.py``. ``test_zz_enough_examples`` (last in the file)
+asserts that they were all actually loaded. In CI the tests are derandomized (and
+use no example database) so CI sees the same files every run; the nightly size
+draws new files every night.
 """
 
 from __future__ import annotations
@@ -42,12 +44,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from scenario_strategies import NIGHTLY, SETTINGS, fuzz_examples
 
 import scorelab
 from scorelab.errors import ScenarioError
-from scorelab.scenario.loader import _SafeComposer
+from scorelab.scenario.yamlread import FastComposer, SafeComposer
 
 BASE_TEXT = """\
 name: fuzz city
@@ -165,10 +168,11 @@ class FAST_SAFE_LOADER(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # noqa: 
     """Parses plain data like the scenario loader (YAML 1.2 booleans), with libyaml for speed."""
 
 
-FAST_SAFE_LOADER.yaml_implicit_resolvers = _SafeComposer.yaml_implicit_resolvers
+FAST_SAFE_LOADER.yaml_implicit_resolvers = SafeComposer.yaml_implicit_resolvers
 
-#: Examples per test; their sum must reach 10,000 (checked by test_zz_enough_examples).
-EXAMPLES = {"lines": 5000, "values": 1500, "base": 1500, "child": 2000}
+#: Examples per test (CI size; five times as many, 10,000 in all, with SCORELAB_FUZZ=nightly);
+#: test_zz_enough_examples checks that they all ran.
+EXAMPLES = {k: fuzz_examples(n, 5 * n) for k, n in {"lines": 1000, "values": 300, "base": 300, "child": 400}.items()}
 RUN: Counter[str] = Counter()
 
 WORKDIR = Path(tempfile.mkdtemp(prefix="scorelab-fuzz-"))
@@ -318,12 +322,6 @@ YAML_PHASE = WHOLE_DOCUMENT + (
     "duplicate key", "not allowed", "cannot read", "invalid merge key", "text with an unpaired surrogate",
 )
 
-SETTINGS = dict(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-)
 
 
 def test_base_text_is_valid() -> None:
@@ -343,6 +341,47 @@ def test_mutated_file_fails_cleanly(data: bytes) -> None:
     path = WORKDIR / "city.yaml"
     path.write_bytes(data)
     check_load(path, {str(path): data})
+    if RUN["lines"] % 5 == 0:
+        check_parsers_agree(data)
+
+
+def check_parsers_agree(data: bytes) -> None:
+    """What libyaml composes (the loader's fast path), PyYAML's own parser composes the same:
+    node for node, the same tags, values and positions. (Where libyaml fails, the loader
+    uses PyYAML's parser anyway.)"""
+    if not hasattr(yaml, "CSafeLoader") or b"\0" in data:
+        return
+    try:
+        text = data.decode("utf-8")
+        fast = yaml.compose(text, Loader=FastComposer)
+    except Exception:  # noqa: BLE001 - the loader falls back to PyYAML's parser
+        return
+    slow = yaml.compose(text, Loader=SafeComposer)  # raises: libyaml accepted what PyYAML refuses
+
+    seen: set[tuple[int, int]] = set()  # (aliases share nodes, and may loop)
+
+    def same(a: yaml.Node | None, b: yaml.Node | None) -> None:
+        if a is None or b is None:
+            assert a is b is None
+            return
+        if (id(a), id(b)) in seen:
+            return
+        seen.add((id(a), id(b)))
+        assert (type(a), a.tag, a.start_mark.line, a.start_mark.column) == (
+            type(b), b.tag, b.start_mark.line, b.start_mark.column), (a, b)
+        if isinstance(a, yaml.ScalarNode):
+            assert a.value == b.value, (a, b)
+        elif isinstance(a, yaml.SequenceNode):
+            assert len(a.value) == len(b.value)
+            for x, y in zip(a.value, b.value):
+                same(x, y)
+        else:
+            assert len(a.value) == len(b.value)
+            for (k1, v1), (k2, v2) in zip(a.value, b.value):
+                same(k1, k2)
+                same(v1, v2)
+
+    same(fast, slow)
 
 
 # Value-only mutations keep the YAML structure, so the same data can also be given as a dict.
@@ -454,11 +493,12 @@ def test_mutated_child_of_valid_base(data: bytes) -> None:
 
 
 def test_zz_enough_examples() -> None:
-    """At least 10,000 mutated files were loaded by the tests above (skipped when only some of
-    them were selected, e.g. with -k)."""
+    """All the mutated files were loaded by the tests above: 2,000, or at least 10,000 with
+    SCORELAB_FUZZ=nightly (skipped when only some of them were selected, e.g. with -k)."""
     if any(RUN[k] == 0 for k in EXAMPLES):
         pytest.skip("not all fuzz tests ran in this session")
-    assert sum(EXAMPLES.values()) >= 10_000
-    assert sum(RUN[k] for k in EXAMPLES) >= 10_000, dict(RUN)
+    total = 10_000 if NIGHTLY else 2_000
+    assert sum(EXAMPLES.values()) >= total
+    assert sum(RUN[k] for k in EXAMPLES) >= total, dict(RUN)
     # the dict comparison is not vacuous: most value mutations still parse as a mapping
     assert RUN["compared"] >= EXAMPLES["values"] // 2, dict(RUN)

@@ -32,17 +32,8 @@ from scorelab.scenario.model import Scenario
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "scenario-reference.md"
 
-#: Field types with units, recognised by their validator: (type, unit).
-VALIDATORS: dict[Any, tuple[str, str]] = {
-    base._probability: ("probability", "share in [0, 1]"),
-    base._non_negative: ("number >= 0", ""),
-    base._positive: ("number > 0", ""),
-    base._finite: ("number", ""),
-    base._count: ("integer >= 0", ""),
-    base._rate: ("rate", "events per day, week, month or year"),
-    base._duration: ("duration", "days (or weeks, months, years)"),
-    base._date: ("date", "ISO date"),
-}
+# Field types with units are recognised by their validator, which names its type (with its
+# bounds) and unit: ``doc_type`` and ``doc_unit`` (scorelab.scenario.base).
 NAME_META = typing.get_args(base.Name)[1:]
 
 #: Units written in a description as "(years)", "(people)", "(CNY per year)"...
@@ -70,7 +61,31 @@ fails when this file and the models disagree). The guide to the language is
   number means days. Stored in days.
 - **date**: ISO calendar date, `2018-04-01`.
 - **probability**: a number in [0, 1]; also used for shares.
-- **integer >= 0**: counts (people, days, records, ages in years).
+- **integer**: counts (people, days, records) and ages in years.
+
+## Bounds
+
+Every number has bounds, shown in the Type column, that the engine can honour: a
+value `scorelab validate` accepts runs (or is refused, before any work, in one
+line, such as a run that needs more memory than there is). They are far beyond
+any real value:
+
+- no number is NaN or infinite (`1e400`, `.inf`), in any field;
+- plain numbers (points, money, factors, weights) are at most 10^12 in size, and
+  relative changes of income between -1 (all of it) and 1 (doubled);
+- counts are at most 2,147,483,647, ages at most 150 years, `run.seed` at most
+  2^63 - 1 and `population.represents` at most 10^12;
+- rates are at most 1,000 per day for one actor (a behaviour's rate times its
+  modifiers' factors above 1 as well), a flag's capacity at most 10^12 per day;
+- durations are at most 1,000,000 days (about 2,738 years), `run.step` from
+  0.001 to 365.25 days, a consequence's `every` at least 0.001 days, and a run's
+  days (with its burn-in) stay within the calendar (years 1 to 9999) and at most
+  65,535 steps;
+- a firm's or school's mean size is from 1 to 10,000 people, with a log-size
+  sigma of at most 2.5; a contact layer's mean degree is at most 10,000.
+
+Numbers may be written as YAML 1.2 reads them: `1e5` and `1.0e308` are numbers
+(YAML 1.1 reads them as text).
 
 ## `extends:`
 
@@ -84,6 +99,10 @@ value so the default applies again. Chains are allowed; a cycle is an error.
 
 Every problem is one line, `file:line:col: field.path: message`, e.g.
 `city.yaml:14:5: channels.cameras.coverage: must be between 0 and 1, got 1.5`.
+A message quotes at most a short excerpt of a value (40 characters of its
+Python repr, escaped). Only files named `*.yaml` or `*.yml` are read, given or
+extended; a file larger than 16 MiB or with binary data is one problem that
+quotes nothing of it.
 All problems of a file are reported at once and `scorelab validate` exits
 with status 2. Problems in an extended file name that file and its lines.
 References between sections (undefined behaviours, channels, grades, lists,
@@ -131,8 +150,8 @@ def describe(tp: Any, metadata: list[Any] = ()) -> tuple[str, str]:
     """A readable type and its unit."""
     tp, meta = _split(tp, metadata)
     for m in meta:
-        if isinstance(m, BeforeValidator) and m.func in VALIDATORS:
-            return VALIDATORS[m.func]
+        if isinstance(m, BeforeValidator) and hasattr(m.func, "doc_type"):
+            return m.func.doc_type, m.func.doc_unit
     if any(m in NAME_META for m in meta):
         return "name", ""
     tp, optional = _unwrap_optional(tp)

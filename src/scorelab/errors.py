@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+#: Longest excerpt of a value that a message quotes (characters of its repr).
+EXCERPT = 40
+
+
+def excerpt(value: Any, limit: int = EXCERPT) -> str:
+    """``repr(value)`` cut to ``limit`` characters: what a message quotes of a value from a
+    file (escaped and on one line by ``repr``, and short however long the value is)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True, order=True)

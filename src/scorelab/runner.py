@@ -135,10 +135,10 @@ def execute(
                                            {"people_state": bool(people_state), "command": command or "",
                                             "shards": shards})
         if staging is not None:  # the scenario first: a partial folder says what was running
-            import yaml
+            from scorelab.scenario.yamlread import dump_yaml
 
-            (staging / "scenario.yaml").write_text(yaml.safe_dump(
-                scenario.model_dump(mode="json", by_alias=True), sort_keys=False, allow_unicode=True), encoding="utf-8")
+            (staging / "scenario.yaml").write_text(dump_yaml(scenario.model_dump(mode="json", by_alias=True)),
+                                                   encoding="utf-8")
         t_start = t0 = time.perf_counter()
         # only the layers the day loop reads: the others would cost time and memory for nothing
         pop, contacts = build_world(scenario, layers="read")

@@ -342,14 +342,13 @@ class RunTables:
         file's size and SHA-256. A write that fails (a full disk: an OSError, or polars' error,
         which does not always name the system's) is one UsageError line naming ``name`` (the
         folder's final name; default ``folder``); the caller removes the folder."""
-        import yaml
+        from scorelab.scenario.yamlread import dump_yaml
 
         manifest = dict(self.manifest)
         manifest["people_state"] = bool(people)
         run_id = pl.lit(self.run_id, dtype=pl.String).alias("run_id")
         writers: dict[str, Any] = {
-            "scenario.yaml": lambda path: path.write_text(
-                yaml.safe_dump(self.scenario_data, sort_keys=False, allow_unicode=True), encoding="utf-8"),
+            "scenario.yaml": lambda path: path.write_text(dump_yaml(self.scenario_data), encoding="utf-8"),
             "metrics.parquet": self.metrics.write_parquet,
             "groups.parquet": self.groups.with_columns(run_id).select("run_id", *self.groups.columns).write_parquet,
             "scores.parquet": self.scores.with_columns(run_id).select("run_id", *self.scores.columns).write_parquet,

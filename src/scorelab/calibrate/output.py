@@ -173,7 +173,7 @@ def _near_bound(x: Any, s: Parameter) -> bool:
 
 def write_folder(c: Calibration, folder: Path) -> None:
     """The calibration folder's files; ``calibration.json`` last."""
-    import yaml
+    from scorelab.scenario.yamlread import dump_yaml
 
     c.trials.write_parquet(folder / "trials.parquet")
     c.fit.write_parquet(folder / "fit.parquet")
@@ -183,8 +183,7 @@ def write_folder(c: Calibration, folder: Path) -> None:
     ]
     header += [f"#   {k}: {v!r}" for k, v in c.overrides.items()]
     header.append("# The scenario exactly as calibrated (population size, days and --set included).")
-    text = "\n".join(header) + "\n" + yaml.safe_dump(c.scenario.model_dump(mode="json", by_alias=True),
-                                                     sort_keys=False, allow_unicode=True)
+    text = "\n".join(header) + "\n" + dump_yaml(c.scenario.model_dump(mode="json", by_alias=True))
     (folder / "fitted.yaml").write_text(text, encoding="utf-8")
     doc = dict(c.info)
     doc["fitted"] = {k: {"value": v, "override": c.overrides[k]} for k, v in c.fitted.items()}

@@ -27,7 +27,7 @@ from scorelab.calibrate.targets import (
     read_targets,
 )
 from scorelab.errors import Problem, ScenarioError, UsageError
-from scorelab.scenario import loader as _loader
+from scorelab.scenario.problems import problem_order
 from scorelab.vocabulary import METRIC_ID_COLUMNS
 
 if TYPE_CHECKING:
@@ -238,7 +238,7 @@ def _resolve(targets: Targets, scenario: "Scenario", names: list[str]) -> tuple[
     if days <= 0 and not problems:
         problems.append(Problem(targets.label, None, None, "", "the scenario runs no days (run.days 0): nothing to fit"))
     if problems:
-        raise TargetsError(sorted(set(problems), key=_loader._order))
+        raise TargetsError(sorted(set(problems), key=problem_order))
     seen: dict[str, int] = {}
     for g in goals:  # names label columns: keep them unique
         seen[g.name] = seen.get(g.name, 0) + 1

@@ -30,8 +30,10 @@ from pydantic import (
 )
 
 from scorelab.errors import Problem, ScenarioError
-from scorelab.scenario import loader as _loader
-from scorelab.scenario.base import _date
+from scorelab.scenario.base import parse_date as _date
+from scorelab.scenario.loader import PRESET_DIR
+from scorelab.scenario.problems import locate, problem_from_pydantic, problem_order
+from scorelab.scenario.yamlread import Doc, is_file, line_col, read_yaml
 
 _AGGREGATES_ONLY = "targets are aggregates (one number per date or window), never per-person rows"
 
@@ -263,17 +265,17 @@ class Targets:
     data: Any = field(repr=False, default=None)
 
     def problem(self, loc: tuple[str | int, ...], message: str, key: bool = False) -> Problem:
-        return _loader._locate(self.label, self.doc or _loader._Doc(), loc, message, key=key)
+        return locate(self.label, self.doc or Doc(), loc, message, key=key)
 
 
 #: the built-in scenarios' targets files: the published outcome figures each one reproduces
-TARGETS_DIR = _loader.PRESET_DIR / "targets"
+TARGETS_DIR = PRESET_DIR / "targets"
 
 
 def builtin_targets(name: str) -> Path | None:
     """The targets file of a built-in scenario (``presets/targets/<name>.yaml``), or None."""
     path = TARGETS_DIR / f"{name}.yaml"
-    return path if "/" not in name and _loader._is_file(path) else None
+    return path if "/" not in name and is_file(path) else None
 
 
 def read_targets(source: "str | Path | Mapping[str, Any] | Targets | TargetsFile") -> Targets:
@@ -286,11 +288,11 @@ def read_targets(source: "str | Path | Mapping[str, Any] | Targets | TargetsFile
         return Targets(source, "<targets>")
     problems: list[Problem] = []
     if isinstance(source, Mapping):
-        label, data, doc = "<targets>", dict(source), _loader._Doc()
+        label, data, doc = "<targets>", dict(source), Doc()
     else:
         label = str(source)
         path = Path(label)
-        builtin = None if _loader._is_file(path) or path.suffix in (".yaml", ".yml") else builtin_targets(label)
+        builtin = None if is_file(path) or path.suffix in (".yaml", ".yml") else builtin_targets(label)
         if builtin is not None:
             label, path = str(builtin), builtin
         try:
@@ -304,10 +306,10 @@ def read_targets(source: "str | Path | Mapping[str, Any] | Targets | TargetsFile
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            line, col = _loader._line_col(raw[: e.start].decode("utf-8"), e.start)
+            line, col = line_col(raw[: e.start].decode("utf-8"), e.start)
             msg = f"invalid YAML: not UTF-8 text (byte {raw[e.start]:#04x})"
             raise TargetsError([Problem(label, line, col, "", msg)]) from None
-        data, doc = _loader._read_yaml(label, text, problems)
+        data, doc = read_yaml(label, text, problems)
         if problems:
             raise TargetsError(problems)
     if not isinstance(data, dict):
@@ -317,7 +319,7 @@ def read_targets(source: "str | Path | Mapping[str, Any] | Targets | TargetsFile
         spec = TargetsFile.model_validate(data)
     except ValidationError as e:
         found = {_problem(err, label, doc, data) for err in e.errors()}
-        raise TargetsError(sorted(found, key=_loader._order)) from None
+        raise TargetsError(sorted(found, key=problem_order)) from None
     return Targets(spec, label, doc, data)
 
 
@@ -327,4 +329,4 @@ def _problem(err: Any, label: str, doc: Any, data: Any) -> Problem:
     def note(parent: Any) -> str:
         return f" ({_AGGREGATES_ONLY})" if tuple(parent[:1]) == ("targets",) else ""
 
-    return _loader._problem_from_pydantic(err, label, doc, data, model=TargetsFile, unknown_note=note)
+    return problem_from_pydantic(err, label, doc, data, model=TargetsFile, unknown_note=note)

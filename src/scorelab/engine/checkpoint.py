@@ -87,9 +87,9 @@ class Checkpoint:
     @classmethod
     def create(cls, folder: Path, every: int, scenario_data: dict[str, Any], options: dict[str, Any]) -> "Checkpoint":
         """Start a fresh checkpoint folder (replacing an old one) describing the run."""
-        import yaml
 
         from scorelab import __version__
+        from scorelab.scenario.yamlread import dump_yaml
 
         if every < 1:
             raise UsageError(f"--checkpoint-every: must be at least 1 step, got {every}")
@@ -101,8 +101,7 @@ class Checkpoint:
             if folder.exists():
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
-            (folder / SCENARIO_FILE).write_text(yaml.safe_dump(scenario_data, sort_keys=False, allow_unicode=True),
-                                                encoding="utf-8")
+            (folder / SCENARIO_FILE).write_text(dump_yaml(scenario_data), encoding="utf-8")
             atomic.write_bytes(folder / META_FILE, meta.model_dump_json(indent=2).encode())
         except (OSError, UsageError) as exc:
             shutil.rmtree(folder, ignore_errors=True)

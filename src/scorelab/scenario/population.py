@@ -14,10 +14,19 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from scorelab.scenario.base import Count, Name, NonNegative, Positive, Probability, StrictModel
+from scorelab.scenario.base import Age, Count, Name, NonNegative, Positive, Probability, StrictModel, count, number
 
 _SUM_TOL = 1e-6
 MAX_PEOPLE = 2**31 - 1  # person ids are int32
+MAX_REPRESENTS = 10**12
+#: Mean target size of a firm or school (people): entity sizes are drawn lognormal around it
+#: and stored in 32 bits, with room for the tail.
+EntitySize = number(1.0, 1e4)
+#: Standard deviation of a log size or log income (dimensionless): the draws' tail stays finite.
+LogSigma = number(0.0, 2.5)
+IncomeSigma = number(0.0, 5.0)
+#: Mean contacts per participant of a layer.
+MeanDegree = number(0.0, 1e4)
 
 
 def _check_sum(values, what: str) -> None:
@@ -32,8 +41,8 @@ def _check_sum(values, what: str) -> None:
 class AgeBand(StrictModel):
     """A band of ages (inclusive) and the share of people in it; ages are uniform inside a band."""
 
-    min: Count = Field(description="youngest age in the band (years)")
-    max: Count = Field(description="oldest age in the band, inclusive (years, at most 120)")
+    min: Age = Field(description="youngest age in the band (years)")
+    max: Age = Field(description="oldest age in the band, inclusive (years, at most 120)")
     share: Probability = Field(description="share of all people in this band (dimensionless)")
 
     @model_validator(mode="after")
@@ -112,7 +121,7 @@ class IncomeSpec(StrictModel):
     median_rural: Positive = Field(
         25000.0, description="median annual income of a rural-registered earner with factor 1 (CNY per year); assumption"
     )
-    sigma: NonNegative = Field(0.6, description="standard deviation of log income (dimensionless); assumption")
+    sigma: IncomeSigma = Field(0.6, description="standard deviation of log income (dimensionless); assumption")
     pension_factor: NonNegative = Field(
         0.5, description="retired people's income as a multiple of their registration's median (dimensionless); assumption"
     )
@@ -121,7 +130,7 @@ class IncomeSpec(StrictModel):
 class AgeShare(StrictModel):
     """A share that holds from ``min_age`` up to the next entry's ``min_age``."""
 
-    min_age: Count = Field(description="age from which the share applies (years)")
+    min_age: Age = Field(description="age from which the share applies (years)")
     share: Probability = Field(description="probability (dimensionless)")
 
 
@@ -160,7 +169,7 @@ class InternetSpec(StrictModel):
 class CarSpec(StrictModel):
     """Car ownership rising with income: p = min(max_share, share_at_median * (income / median_urban) ** elasticity)."""
 
-    min_age: Count = Field(18, description="youngest car owner (years); assumption")
+    min_age: Age = Field(18, description="youngest car owner (years); assumption")
     share_at_median: Probability = Field(
         0.25, description="ownership probability at the urban median income (dimensionless); assumption"
     )
@@ -171,8 +180,8 @@ class CarSpec(StrictModel):
 class FirmSpec(StrictModel):
     """Legal entities (firms, government bodies) that employ the employed people of each city."""
 
-    mean_size: Positive = Field(15.0, description="mean target employee count per firm (people); assumption")
-    size_sigma: NonNegative = Field(
+    mean_size: EntitySize = Field(15.0, description="mean target employee count per firm (people); assumption")
+    size_sigma: LogSigma = Field(
         1.2, description="standard deviation of log firm size (dimensionless); heavy tail, assumption"
     )
     sectors: dict[Name, Probability] = Field(
@@ -197,17 +206,17 @@ class FirmSpec(StrictModel):
 class SchoolSpec(StrictModel):
     """Enrolment by age and the schools (and universities) of each city."""
 
-    start_age: Count = Field(6, description="age at which school starts (years); China's school entry age")
-    end_age: Count = Field(18, description="age at which school ends, exclusive (years); assumption")
+    start_age: Age = Field(6, description="age at which school starts (years); China's school entry age")
+    end_age: Age = Field(18, description="age at which school ends, exclusive (years); assumption")
     enrolment: Probability = Field(
         0.95, description="share of children aged start_age..end_age-1 in school (dimensionless); assumption"
     )
-    tertiary_end_age: Count = Field(22, description="age at which tertiary study ends, exclusive (years); assumption")
+    tertiary_end_age: Age = Field(22, description="age at which tertiary study ends, exclusive (years); assumption")
     tertiary_enrolment: Probability = Field(
         0.5, description="share of people aged end_age..tertiary_end_age-1 studying (dimensionless); assumption"
     )
-    mean_size: Positive = Field(800.0, description="mean target student count per school (people); assumption")
-    size_sigma: NonNegative = Field(0.5, description="standard deviation of log school size (dimensionless); assumption")
+    mean_size: EntitySize = Field(800.0, description="mean target student count per school (people); assumption")
+    size_sigma: LogSigma = Field(0.5, description="standard deviation of log school size (dimensionless); assumption")
 
     @model_validator(mode="after")
     def _ages(self) -> "SchoolSpec":
@@ -223,7 +232,7 @@ class PopulationSpec(StrictModel):
     """A synthetic population: people in households in cities, with firms and schools."""
 
     people: Count = Field(670_000, description="number of people (persons); Rongcheng pilot, 670,000 (FACTS.md)")
-    represents: Count | None = Field(
+    represents: count(MAX_REPRESENTS) | None = Field(
         None, description="people the scenario describes when it simulates fewer or more of them (`--scale`): "
         "absolute counts (flag capacities, the watchlists a face is searched against) are for this population "
         "and are scaled by people / represents (default: people, no scaling); see docs/scale.md")
@@ -238,12 +247,12 @@ class PopulationSpec(StrictModel):
         description="share of households with 1, 2, 3, ... members (dimensionless); assumption, mean 2.59 "
         "(2020 census mean ~2.62)",
     )
-    adult_age: Count = Field(
+    adult_age: Age = Field(
         18, description="age of majority (years); Rongcheng scores everyone aged 18+ (FACTS.md). "
         "Every household has at least one adult"
     )
-    working_age: Count = Field(16, description="youngest age with an occupation (years); assumption")
-    retirement_age: Count = Field(60, description="age from which people are retired (years); assumption")
+    working_age: Age = Field(16, description="youngest age with an occupation (years); assumption")
+    retirement_age: Age = Field(60, description="age from which people are retired (years); assumption")
     groups: dict[Name, Probability] = Field(
         default_factory=lambda: {"majority": 0.91, "minority": 0.09},
         description="the categorical group attribute used for disparate-impact analysis and its shares "
@@ -269,7 +278,7 @@ class PopulationSpec(StrictModel):
     @field_validator("represents")
     @classmethod
     def _represents(cls, v):
-        if v is not None and not 1 <= v <= 10**12:
+        if v is not None and not 1 <= v <= MAX_REPRESENTS:
             raise ValueError(f"must be between 1 and 10^12 people, got {v}")
         return v
 
@@ -372,15 +381,15 @@ class PoissonDegree(StrictModel):
     """Every participant has the same weight: degrees are Poisson(mean)."""
 
     distribution: Literal["poisson"] = Field("poisson", description="degree distribution family")
-    mean: NonNegative = Field(description="mean degree (contacts per person)")
+    mean: MeanDegree = Field(description="mean degree (contacts per person)")
 
 
 class NegativeBinomialDegree(StrictModel):
     """Gamma-distributed weights: degrees are negative binomial, variance mean + mean**2 / dispersion."""
 
     distribution: Literal["negative_binomial"] = Field("negative_binomial", description="degree distribution family")
-    mean: NonNegative = Field(description="mean degree (contacts per person)")
-    dispersion: Positive = Field(
+    mean: MeanDegree = Field(description="mean degree (contacts per person)")
+    dispersion: number(0.01, 1e6) = Field(
         2.0, description="gamma shape k of the weights (dimensionless); smaller is more unequal; assumption"
     )
 
@@ -389,8 +398,8 @@ class LognormalDegree(StrictModel):
     """Lognormal weights: degrees are Poisson-lognormal, variance mean + mean**2 * (exp(sigma**2) - 1)."""
 
     distribution: Literal["lognormal"] = Field("lognormal", description="degree distribution family")
-    mean: NonNegative = Field(description="mean degree (contacts per person)")
-    sigma: NonNegative = Field(1.0, description="standard deviation of log weight (dimensionless); assumption")
+    mean: MeanDegree = Field(description="mean degree (contacts per person)")
+    sigma: number(0.0, 5.0) = Field(1.0, description="standard deviation of log weight (dimensionless); assumption")
 
 
 DegreeSpec = Annotated[
@@ -441,7 +450,7 @@ class SocialLayerSpec(StrictModel):
         description="probability, independent of same_city, that a contact is drawn within the participant's group "
         "(dimensionless)"
     )
-    min_age: Count = Field(0, description="youngest participant (years)")
+    min_age: Age = Field(0, description="youngest participant (years)")
     storage: Literal["stored", "drawn"] = Field(
         "stored",
         description="stored: the layer is built and kept as a graph (8 B an edge); drawn: not stored, each "

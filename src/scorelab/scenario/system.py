@@ -8,35 +8,64 @@ name. Cross-references are checked in ``scenario.model.Scenario``.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
+from scorelab.errors import excerpt
 from scorelab.scenario.base import (
+    MAX_MAGNITUDE,
+    MAX_RATE,
+    Age,
     Count,
     Date,
     Duration,
     Name,
     NonNegative,
-    Positive,
     Probability,
     Rate,
     Real,
+    Seed,
     StrictModel,
+    duration,
+    number,
+    rate,
 )
+
+#: A relative change of income (-0.3: a third lost): from all of it lost to doubled.
+RelativeChange = number(-1.0, 1.0)
+#: A factor multiplying a behaviour's rate.
+Factor = number(0.0, 1e6)
+#: Most investigations per day a flag's capacity may name (in the population described).
+MAX_CAPACITY = 1e12
+Capacity = rate(MAX_CAPACITY, " in the population described")
+#: Shortest step and period (days): a step of about 1.4 minutes; a period that recurs at most
+#: MAX_RATE times a day.
+MIN_STEP = 0.001
+MAX_STEP = 365.25
 
 Actor = Literal["person", "firm"]
 BehaviourKind = Literal["wrongdoing", "civic", "disfavoured", "neutral"]
 
 
+def _plain_value(x: Any) -> bool:
+    """A text, boolean, or finite number within the schema's magnitude."""
+    if isinstance(x, (bool, str)):
+        return True
+    if isinstance(x, int):
+        return abs(x) <= MAX_MAGNITUDE
+    return isinstance(x, float) and math.isfinite(x) and abs(x) <= MAX_MAGNITUDE
+
+
 def _attribute_value(value: Any) -> Any:
-    scalar = (bool, int, float, str)
-    if isinstance(value, scalar) and not (isinstance(value, float) and math.isnan(value)):
+    if _plain_value(value):
         return value
-    if isinstance(value, list) and value and all(isinstance(x, scalar) for x in value):
+    if isinstance(value, list) and value and all(_plain_value(x) for x in value):
         return value
-    raise ValueError(f"must be a value, a list of values or a range [lo, hi], got {value!r}")
+    raise ValueError(f"must be a value, a list of values or a range [lo, hi] (numbers finite and at most "
+                     f"{MAX_MAGNITUDE:g} in size), got {excerpt(value)}")
 
 
 AttributeValue = Annotated[
@@ -60,7 +89,7 @@ class Modifier(StrictModel):
         description="attribute -> value; a list of values matches any of them; for numeric attributes "
         "a two-element list [lo, hi] is an inclusive range. All conditions must hold."
     )
-    factor: NonNegative = Field(description="rate multiplier for matching actors (dimensionless)")
+    factor: Factor = Field(description="rate multiplier for matching actors (dimensionless)")
 
 
 class Behaviour(StrictModel):
@@ -75,15 +104,25 @@ class Behaviour(StrictModel):
     domain: Name = Field("general", description="the life domain the act belongs to, used by purpose limitation")
     rate: Rate = Field(description="base rate per actor, with unit, e.g. '0.2 per year'")
     modifiers: list[Modifier] = Field(default_factory=list, description="attribute-dependent rate multipliers")
-    min_age: Count = Field(0, description="people younger than this never do it (years)")
+    min_age: Age = Field(0, description="people younger than this never do it (years)")
     deterrability: Probability = Field(
         1.0,
         description="how strongly the act responds to perceived observation (0 = not at all, 1 = fully); "
         "multiplies the response section's deterrence",
     )
-    income_effect: Real = Field(
+    income_effect: RelativeChange = Field(
         0.0, description="relative change of the actor's income per act (e.g. -0.02); assumption, default 0"
     )
+
+    @model_validator(mode="after")
+    def _most_often(self) -> "Behaviour":
+        top = self.rate
+        for m in self.modifiers:
+            top *= max(1.0, m.factor)
+        if top > MAX_RATE:
+            raise ValueError(f"the rate times its modifiers' factors above 1 is {top:.4g} per day; an actor does "
+                             f"one behaviour at most {MAX_RATE:g} times a day")
+        return self
 
 
 class Misattribution(StrictModel):
@@ -203,7 +242,7 @@ class AssociationRewards(StrictModel):
     """Contacts in high grades raise a person's score (the association term's reward side)."""
 
     grades: list[Name] = Field(description="a contact in one of these grades (judged on the contact's own records) counts for a person")
-    points: Annotated[float, Field(ge=0, le=ASSOCIATION_MAX_POINTS)] = Field(
+    points: number(0.0, ASSOCIATION_MAX_POINTS) = Field(
         description="points per such contact, times the weight of the layer linking them")
 
 
@@ -218,9 +257,9 @@ class AssociationTerm(StrictModel):
     lists: list[Name] = Field(default_factory=list, description="a contact on one of these lists counts against a person")
     grades: list[Name] = Field(
         default_factory=list, description="a contact in one of these grades, judged on the contact's own records, counts against a person")
-    points: Annotated[float, Field(ge=-ASSOCIATION_MAX_POINTS, le=ASSOCIATION_MAX_POINTS)] = Field(
+    points: number(-ASSOCIATION_MAX_POINTS, ASSOCIATION_MAX_POINTS) = Field(
         description="points per contact that counts against a person, times the layer's weight (negative: a penalty)")
-    layers: dict[Name, Annotated[float, Field(ge=0, le=100)]] = Field(
+    layers: dict[Name, number(0.0, 100.0)] = Field(
         description="contact layer -> weight of a contact linked by it (a contact linked by several counts once, at the largest)")
     cap: NonNegative | None = Field(None, description="largest change the term makes to a score, either way (points; default: none)")
     rewards: AssociationRewards | None = Field(None, description="contacts in high grades raise a person's score (default: none)")
@@ -276,7 +315,7 @@ class Scoring(StrictModel):
     association: AssociationTerm | None = Field(
         None, description="guilt by association: points by contacts who are listed or in low grades (default: off)")
     start: StartScores | None = Field(None, description="starting scores by group (points scheme; default: base)")
-    min_age: Count = Field(18, description="people scored from this age (years)")
+    min_age: Age = Field(18, description="people scored from this age (years)")
     enabled: bool = Field(True, description="false switches the whole scoring system off (the counterfactual)")
 
     @model_validator(mode="after")
@@ -364,9 +403,10 @@ class Consequence(StrictModel):
     attempts: Rate | None = Field(None, description="how often an actor tries to use the service, e.g. '2 per year'")
     probability: Probability = Field(1.0, description="probability per attempt (refusal) or per period that it applies")
     amount: Real = Field(0.0, description="money per application (fine, discount, bonus) in the population's currency")
-    income_change: Real = Field(0.0, description="relative income change on application (e.g. -0.3 for job loss)")
+    income_change: RelativeChange = Field(0.0, description="relative income change on application (e.g. -0.3 for job loss)")
     points: Real = Field(0.0, description="score change on application (kind 'score')")
-    every: Duration = Field(365.25, description="period of recurring consequences (fines, discounts, bonuses)")
+    every: duration(1.0 / MAX_RATE) = Field(
+        365.25, description="period of recurring consequences (fines, discounts, bonuses)")
     domains: list[Name] | None = Field(
         None, description="domains whose records this consequence may use under purpose limitation (default: all)"
     )
@@ -397,12 +437,12 @@ class Flag(StrictModel):
     """A 'suspicious' status sent for attention, served by limited investigation capacity."""
 
     rule: FlagRule
-    capacity: Rate = Field(description="investigations per day in the population the scenario describes "
+    capacity: Capacity = Field(description="investigations per day in the population the scenario describes "
                            "(population.represents), e.g. '50 per day'; a scaled run serves capacity x people / "
                            "represents")
     fixed_capacity: bool = Field(False, description="serve exactly 'capacity' whatever the simulated population "
                                  "(not scaled with --scale)")
-    investigation_income: Real = Field(0.0, description="relative income change of an investigated person")
+    investigation_income: RelativeChange = Field(0.0, description="relative income change of an investigated person")
     investigation_points: Real = Field(0.0, description="score change of an investigated person")
     add_to_list: Name | None = Field(None, description="list an investigated person is put on")
     cooldown: Duration = Field(90.0, description="days before the same person can be flagged again")
@@ -491,20 +531,13 @@ class Run(StrictModel):
     """How long, from when, with which seed."""
 
     days: Count = Field(365, description="days simulated and reported")
-    seed: Count = Field(0, description="seed of every random stream")
+    seed: Seed = Field(0, description="seed of every random stream")
     start: Date = Field("2018-01-01", description="calendar date of day 0")
     burn_in: Duration = Field(0.0, description="days the system (and its twin) runs before day 0, from "
                               "start - burn_in, so that day 0 finds it in operation; not reported "
                               "(docs/day-loop.md#burn-in)")
-    step: Duration = Field(1.0, description="time step in days")
+    step: duration(MIN_STEP, MAX_STEP) = Field(1.0, description="time step in days")
     counterfactual: bool = Field(True, description="run the counterfactual twin (no scoring) alongside")
-
-    @field_validator("step")
-    @classmethod
-    def _step_positive(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError(f"must be > 0 days, got {v}")
-        return v
 
     @model_validator(mode="after")
     def _steps_fit(self) -> "Run":
@@ -512,4 +545,9 @@ class Run(StrictModel):
         if steps > MAX_STEPS:  # (an entity's last flag step is stored in 16 bits)
             raise ValueError(f"{self.burn_in:g} days of burn-in and {self.days} days in steps of {self.step} days "
                              f"is {steps:,} steps; a run has at most {MAX_STEPS:,}")
+        first = self.start.toordinal() - math.ceil(self.burn_in)
+        last = self.start.toordinal() + self.days + math.ceil(self.step)
+        if first < _dt.date.min.toordinal() or last > _dt.date.max.toordinal():
+            raise ValueError(f"from {self.burn_in:g} days before {self.start} to {self.days} days after it leaves "
+                             f"the calendar (years 1 to 9999)")
         return self

@@ -156,10 +156,9 @@ def run_sweep(
                              f"scorelab sweep --resume {out}, remove that folder, or choose another --out")
         if old is not None:
             info["created"] = old.get("created", info["created"])
-        import yaml
+        from scorelab.scenario.yamlread import dump_yaml
 
-        (work / "scenario.yaml").write_text(yaml.safe_dump(spec.scenario, sort_keys=False, allow_unicode=True),
-                                            encoding="utf-8")
+        (work / "scenario.yaml").write_text(dump_yaml(spec.scenario), encoding="utf-8")
         _write_json(work / "sweep.json", info)
         runs_dir = work / "runs"
         complete = [t for t in tasks if (runs_dir / t.id / "manifest.json").is_file()]

@@ -9,6 +9,10 @@ import numpy as np
 
 from scorelab.engine.plan.context import Context
 
+#: Most investigations one step's capacity may hold: more than any queue of entities, and
+#: exact as a float.
+MAX_SERVED = 2.0**53
+
 
 def plan_flags(cx: Context) -> dict[str, Any]:
     """Per flag: the behaviours whose records count and the lists on which a hit counts, the
@@ -27,8 +31,10 @@ def plan_flags(cx: Context) -> dict[str, Any]:
             f_lists[fi, cx.lidx[x]] = 1
         f_min[fi] = max(1, f.rule.min_records)
         f_within[fi] = max(1, cx.steps(f.rule.within))
-        # (a capacity is for the described population unless fixed: docs/scale.md)
-        f_cap[fi] = f.capacity * dt * (1.0 if f.fixed_capacity else s.population.scale)
+        # (a capacity is for the described population unless fixed: docs/scale.md; past
+        # MAX_SERVED a step serves its whole queue all the same, and the kernels' count of
+        # investigations stays a 64-bit integer)
+        f_cap[fi] = min(f.capacity * dt * (1.0 if f.fixed_capacity else s.population.scale), MAX_SERVED)
         f_income[fi], f_points[fi] = f.investigation_income, f.investigation_points
         f_list[fi] = -1 if f.add_to_list is None else cx.lidx[f.add_to_list]
         f_cooldown[fi] = cx.steps(f.cooldown)
