@@ -273,6 +273,22 @@ def test_the_memory_check_can_be_skipped(runner, tiny, tmp_path, monkeypatch):
     assert (tmp_path / "y" / "manifest.json").is_file()
 
 
+def test_running_out_of_memory_is_one_line(runner, tiny, tmp_path, monkeypatch):
+    """A run that exhausts memory (the check skipped, or the estimate short) ends in one line and
+    leaves no results folder, not a MemoryError traceback."""
+    import scorelab.runner
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(scorelab.runner, "execute", exhausted)
+    r = runner.invoke(app, ["run", str(tiny), "--out", str(tmp_path / "z"), "--no-memory-check"])
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    lines = r.output.strip().splitlines()  # (the line saying the run started, then the failure)
+    assert len(lines) == 2 and "building 400 people" in lines[0] and "out of memory" in lines[1], r.output
+    assert not (tmp_path / "z").exists()
+
+
 @pytest.mark.parametrize("argv, names", [
     (["sweep", "rongcheng-2018", "--vary", "run.seed=1,2", "--samples", "1e12"], "scorelab sweep: Invalid value for '--samples'"),
     (["--nope"], "scorelab: No such option: --nope"),

@@ -162,6 +162,9 @@ def _with_progress(console: Any, work: Callable[[Callable[[int, int], None]], An
         return work(plain)
     except UsageError as e:
         fail([str(e)])
+    except MemoryError:  # (the estimate was passed by, with --no-memory-check, or was short)
+        fail(["scorelab run: out of memory; no results were written (use --scale for a smaller population, or keep "
+              "the memory check on)"])
 
 
 def _rate(x: float) -> str:
