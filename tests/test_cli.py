@@ -306,3 +306,23 @@ def test_a_misused_command_line_is_one_line(argv, names, capsys):
     err = capsys.readouterr().err
     assert done.value.code == 2
     assert err.count("\n") == 1 and err.startswith(names) and "--help)" in err, err
+
+
+def test_incomes_at_the_bounds_stay_finite(tmp_path):
+    """The largest income change a scenario may set (+100 % an act) at a high rate doubles an
+    income past float64's range within days; incomes are capped (kernel.INCOME_CAP), so income
+    lost vs twin stays a number (it was NaN: inf - inf)."""
+    import math
+
+    import scorelab
+    from scorelab.engine.kernel.constants import INCOME_CAP
+    from scorelab.metrics import headline
+
+    data = {**TINY, "behaviours": {**TINY["behaviours"], "gain": {"kind": "civic", "rate": "1000 per day",
+                                                                   "income_effect": 1.0}}}
+    path = tmp_path / "gain.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = scorelab.run(str(path), {"run.days": 3, "population.people": 50})
+    figures = headline(result)
+    lost = figures["income lost vs twin"]
+    assert isinstance(lost, float) and math.isfinite(lost) and abs(lost) <= 2 * 50 * INCOME_CAP, figures

@@ -261,7 +261,7 @@ class _References:
         """Red lists give rewards only; promotion's rates by grade and employer."""
         s, out, ref = self.s, self.out, self.ref
         for i, lname in enumerate(c.lists):
-            if lname in s.lists and s.lists[lname].kind == "red" and _is_sanction(c):
+            if lname in s.lists and s.lists[lname].kind == "red" and is_sanction(c):
                 out.append((("consequences", name, "lists", i), f"{lname!r} is a red list: its consequences are "
                             f"rewards (discount, bonus, priority, promotion, a gain of income or points)", False))
         if c.kind != "promotion":
@@ -367,7 +367,7 @@ def _check_bands(s: Scenario) -> list[tuple[Path, str, bool]]:
     return out
 
 
-def _is_sanction(c: Consequence) -> bool:
+def is_sanction(c: Consequence) -> bool:
     """Whether a consequence harms whom it applies to (engine.plan.consequences reads the same)."""
     return (c.kind in ("refusal", "fine", "dismissal") or (c.kind == "income" and c.income_change < 0)
             or (c.kind == "score" and c.points < 0))

@@ -76,6 +76,10 @@ FADE_STAGES = 5
 ERR_BITS, STATE_BITS, APPLIED_BIT, APPEAL_BIT, DELTA_ZERO, DELTA_APART = 3, 12, 16, 32, 64, 128
 ACTIVE_BITS = ACTIVE << 2
 YEAR = 365.25
+#: A person's income never exceeds this (in the population's currency a year): the bounds a
+#: scenario may set (an income change of +100 % at up to 1,000 acts a day) could otherwise
+#: double it past float64's range, and income lost vs twin would be inf - inf = NaN
+INCOME_CAP = 1e15
 #: candidate events handled per batch (draw and prefetch, then act): enough loads in flight to
 #: hide memory latency, few enough that the batch's data stays in the first cache levels
 BATCH = 64

@@ -12,7 +12,7 @@ import numpy as np
 from scorelab.engine.prefetch import prefetch
 from scorelab.engine.kernel.constants import (
     C_AQH, C_AQN, C_LFREE, C_LTOP, C_NCARRY, C_NMSG, C_NOD, C_NPEND, C_NPOOL, C_NREC, C_PFREE, C_WTOP, DELTA_APART,
-    DELTA_ZERO, ERR_BITS, N_OUT, STATE_BITS, YEAR,
+    DELTA_ZERO, ERR_BITS, INCOME_CAP, N_OUT, STATE_BITS, YEAR,
 )
 
 
@@ -335,6 +335,6 @@ def change_income(P, income, loss, e, frac, s):
     if frac == 0.0:
         return
     old = income[e]
-    new = max(0.0, old * (1.0 + frac))
+    new = min(max(0.0, old * (1.0 + frac)), INCOME_CAP)
     income[e] = new
     loss[e] += (old - new) * (P.horizon_days - s * P.dt) / YEAR

@@ -9,7 +9,7 @@ import numpy as np
 
 from scorelab.engine.plan.context import Context
 from scorelab.engine.plan.params import CONSEQUENCE_CODES
-from scorelab.scenario.model import _is_sanction as _sanction
+from scorelab.scenario.model import is_sanction
 from scorelab.scenario.system import Consequence
 
 
@@ -39,7 +39,7 @@ def plan_consequences(cx: Context, k_view: np.ndarray) -> dict[str, Any]:
         k_amount=np.array([c.amount for c in ks], dtype=np.float64),
         k_income=np.array([c.income_change for c in ks], dtype=np.float64),
         k_points=np.array([c.points for c in ks], dtype=np.float64),
-        k_sanction=np.array([_sanction(c) for c in ks], dtype=np.uint8).reshape(K),
+        k_sanction=np.array([is_sanction(c) for c in ks], dtype=np.uint8).reshape(K),
         # attempts drawn among the actors in the consequence's grades: by grade alone, on the grades as held
         k_bucket=((k_lists.sum(axis=1) == 0) & (k_grades.sum(axis=1) > 0) & (k_view == 0)).astype(np.uint8)
         if K else np.zeros(0, dtype=np.uint8),
@@ -60,8 +60,10 @@ def _employers(cx: Context, ks: list[Consequence]) -> dict[str, Any]:
     if k_employer.any():
         pop = cx.pop
         public = np.array([name == "public" for name in pop.sector_names] + [False], dtype=np.uint8)
-        ent_public = public[np.where(pop.employer >= 0, pop.firms.sector[np.maximum(pop.employer, 0)],
-                                     len(pop.sector_names))]
+        sector = np.full(len(pop.employer), len(pop.sector_names))  # (no employer: not public)
+        employed = pop.employer >= 0
+        sector[employed] = pop.firms.sector[pop.employer[employed]]
+        ent_public = public[sector]
     return dict(k_employer=k_employer, ent_public=ent_public)
 
 
