@@ -138,3 +138,40 @@ def test_a_jitted_callee_is_compiled_once_for_every_constant_and_small_integer(t
     assert out["once"][0] == out["plain"][0] == str(0 * 3 + 5 + 1 * 3 + 5 + 2 * 3 + 7 - 3 + 5 + 7 * 3 + 5 + 7 * 3 + 1)
     assert out["once"][1] == "1"
     assert int(out["plain"][1]) >= 5
+
+
+def test_a_compile_watch_times_compilation_and_says_so_once():
+    """A watch calls ``on_start`` once, at the first compilation, and counts the outermost
+    compilations' time (a callee compiled inside its caller's compilation is not counted
+    twice); code already compiled is no compilation."""
+    import numba
+
+    @numba.njit
+    def inner(x):
+        return x + 1
+
+    @numba.njit
+    def outer(x):
+        return inner(x) * 2
+
+    told = []
+    with jit_cache.compile_watch(lambda: told.append(1)) as watch:
+        assert outer(3) == 8
+    assert told == [1] and watch.seconds > 0
+    with jit_cache.compile_watch(lambda: told.append(2)) as again:
+        assert outer(4) == 10
+    assert told == [1] and again.seconds == 0
+
+
+def test_a_run_says_when_it_compiles_and_leaves_compilation_out_of_its_time(tmp_path):
+    """A run tells ``on_compile`` exactly when it compiled, and its manifest keeps the compile
+    time apart from the wall time (it leaked into the speed a first run reported)."""
+    import scorelab
+    from scorelab.runner import execute
+
+    told = []
+    scenario = scorelab.load("safeguarded", {"run.days": 3, "run.burn_in": 0, "population.people": 300})
+    result = execute(scenario, on_compile=lambda: told.append(1))
+    seconds = result.manifest["compile_seconds"]
+    assert (told == [1]) == (seconds > 0) and told in ([], [1])
+    assert result.manifest["wall_seconds"] >= 0

@@ -24,14 +24,17 @@ not change (the golden runs are byte-identical).
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numba as nb
 from numba.core import caching, dispatcher, types
 
-__all__ = ["compiled_sources", "install", "nb", "source_stamp", "widened"]
+__all__ = ["CompileWatch", "compile_watch", "compiled_sources", "install", "nb", "source_stamp", "widened"]
 
 ROOT = Path(__file__).resolve().parent
 
@@ -153,6 +156,54 @@ def compile_once_per_function(root: Path = ROOT) -> None:
         return original(self, args, kws)
 
     dispatcher.Dispatcher.get_call_template = get_call_template
+
+
+class CompileWatch:
+    """Numba compiling while it is open: ``seconds`` of compilation (the outermost compilations,
+    not counting the callees they compile again); ``on_start`` is called once, when the first
+    compilation starts (loading from the cache is no compilation)."""
+
+    def __init__(self, on_start: Callable[[], None] | None = None) -> None:
+        self.seconds = 0.0
+        self._on_start = on_start
+        self._depth = 0
+        self._since = 0.0
+
+    def start(self) -> None:
+        if self._depth == 0:
+            if self._on_start is not None:
+                self._on_start()
+                self._on_start = None
+            self._since = time.perf_counter()
+        self._depth += 1
+
+    def end(self) -> None:
+        self._depth = max(0, self._depth - 1)
+        if self._depth == 0:
+            self.seconds += time.perf_counter() - self._since
+
+
+@contextlib.contextmanager
+def compile_watch(on_start: Callable[[], None] | None = None) -> Iterator[CompileWatch]:
+    """A ``CompileWatch`` over the block: what a run's time spent compiling, so that its speed
+    leaves it out and a user is told that the first run compiles."""
+    from numba.core import event
+
+    watch = CompileWatch(on_start)
+
+    class _Listener(event.Listener):
+        def on_start(self, ev: event.Event) -> None:
+            watch.start()
+
+        def on_end(self, ev: event.Event) -> None:
+            watch.end()
+
+    listener = _Listener()
+    event.register("numba:compile", listener)
+    try:
+        yield watch
+    finally:
+        event.unregister("numba:compile", listener)
 
 
 install()

@@ -9,6 +9,7 @@ a run starts, so that importing this module stays cheap.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import shutil
 import time
 from collections.abc import Callable
@@ -22,6 +23,14 @@ from scorelab.tables import people_frame
 
 if TYPE_CHECKING:
     from scorelab.scenario.model import Scenario
+
+#: Said when a run starts compiling the kernels (a first run, or after scorelab changed)
+COMPILING = ("compiling the simulation kernels (first run only: about two minutes of CPU on a 2-core machine; "
+             "later runs load them from the cache)")
+
+
+def _log_compiling() -> None:
+    logging.getLogger("scorelab").warning(COMPILING)
 
 
 def run(
@@ -98,6 +107,7 @@ def execute(
     command: str | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
+    on_compile: Callable[[], None] | None = None,
     shards: int | None = None,
     ray_address: str | None = None,
 ) -> Result:
@@ -110,10 +120,14 @@ def execute(
     the results folder is complete; with ``resume`` the run continues from that folder.
 
     With ``shards`` the regions are split over that many Ray actors (``ray_address``: an
-    existing cluster; default a local Ray), with the same result as one process."""
+    existing cluster; default a local Ray), with the same result as one process.
+
+    ``on_compile`` is called once if the kernels have to be compiled (default: a logged
+    warning, ``COMPILING``); compilation never counts in the run's time or speed."""
     from scorelab import memory
     from scorelab.engine.checkpoint import Checkpoint, folder_for
     from scorelab.engine.simulation import simulate
+    from scorelab.jit_cache import compile_watch
     from scorelab.synth.world import build_world
 
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -145,15 +159,16 @@ def execute(
         memory.release()  # the build's transient pages, which the day loop's arrays would not reuse
         if on_built is not None:
             on_built(time.perf_counter() - t0)
-        if shards is not None:
-            from scorelab.engine.sharded import simulate_sharded
+        with compile_watch(on_compile or _log_compiling) as compiling:
+            if shards is not None:
+                from scorelab.engine.sharded import simulate_sharded
 
-            output = simulate_sharded(scenario, pop, contacts, shards, backend="ray", address=ray_address,
-                                      progress=progress, checkpoint=checkpoint, keep_records=False)
-        else:  # a results folder holds no records: they are freed before the result tables are built;
-            # the population's columns the loop does not read wait in the staging folder meanwhile
-            park = staging / ".population" if staging is not None else None
-            output = simulate(scenario, pop, contacts, progress, checkpoint, keep_records=False, park=park)
+                output = simulate_sharded(scenario, pop, contacts, shards, backend="ray", address=ray_address,
+                                          progress=progress, checkpoint=checkpoint, keep_records=False)
+            else:  # a results folder holds no records: they are freed before the result tables are built;
+                # the population's columns the loop does not read wait in the staging folder meanwhile
+                park = staging / ".population" if staging is not None else None
+                output = simulate(scenario, pop, contacts, progress, checkpoint, keep_records=False, park=park)
         # the result tables read the plan's names and sizes only: the plan's arrays and the contact
         # layers (about a third of what the results phase held) are freed before they are built
         output.plan = output.plan.without_tables()
@@ -169,7 +184,8 @@ def execute(
         result = Result.from_people(output, scenario, people, run_id=run_id, command=command, created=created)
         result.manifest["loop_seconds"] = result.manifest["wall_seconds"]
         result.manifest["resumed_from_step"] = int(output.first_step)
-        result.manifest["wall_seconds"] = time.perf_counter() - t_start
+        result.manifest["wall_seconds"] = time.perf_counter() - t_start - compiling.seconds
+        result.manifest["compile_seconds"] = compiling.seconds
         if staging is not None and final is not None:
             try:
                 result.write_into(staging, people=people_state, name=final)

@@ -59,7 +59,7 @@ def run(
     """Run a scenario with its counterfactual twin, write a results folder and print what the system did."""
     from scorelab import memory
     from scorelab.atomic import check_writable
-    from scorelab.runner import execute
+    from scorelab.runner import COMPILING, execute
     from scorelab.tables import default_run_id
 
     if resume is not None:
@@ -119,9 +119,12 @@ def run(
         console.print(f"built in {seconds:.1f} s; running {scenario.run.days} days{burn} beside the twin...",
                       highlight=False)
 
+    def compiling() -> None:
+        console.print(COMPILING + "...", highlight=False)
+
     result = _with_progress(console, lambda progress: execute(
         scenario, out=folder, people_state=people_state, on_built=built, command=command, progress=progress,
-        checkpoint_every=checkpoint_every, shards=shards, ray_address=address))
+        checkpoint_every=checkpoint_every, shards=shards, ray_address=address, on_compile=compiling))
     _print_summary(result)
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from pathlib import Path
 
-from scorelab.jit_cache import nb
+from scorelab.jit_cache import compile_watch, nb
 import numpy as np
 
 from scorelab.engine import kernel, layout
@@ -65,6 +65,7 @@ class RunOutput:
     n_steps: int  # reported
     first_step: int = 0  # > 0 when resumed from a checkpoint: the steps timed are the ones after it
     burn_in_steps: int = 0  # run before the reported ones (timed, not reported)
+    compile_seconds: float = 0.0  # numba compiling the kernels during the run (not in wall_seconds)
 
     @property
     def agent_days_per_second(self) -> float:
@@ -368,63 +369,65 @@ def simulate(
     output has no records, and their memory is freed when the run ends (results folders do
     not hold records). With ``park``, the population's columns the day loop does not read
     wait in that folder while it runs (``Population.parked``)."""
-    t0 = time.perf_counter()
-    plan, PR, M, names, QR = setup(scenario, pop, contacts)
-    P = plan.params
-    saved = checkpoint.load(state_sizes(plan), M.shape[1]) if checkpoint is not None else None
-    if saved is not None:
-        if saved.metrics.shape[1] != M.shape[1] or not 0 <= saved.step <= P.n_steps:
-            raise UsageError(f"{checkpoint.folder}: checkpoint does not fit this run; start the run again")
-        S = restore_state(saved, RECORD_COLUMNS)
-        check_identities(S, keep_records)
-        M[: saved.step] = saved.metrics
-        start_grade, start_score = saved.start_grade, saved.start_score
-        first = saved.step
-    else:
-        S, start_grade, start_score = initial_state(scenario, pop, plan, PR, keep_records=keep_records)
+    with compile_watch() as watch:
+        t0 = time.perf_counter()
+        plan, PR, M, names, QR = setup(scenario, pop, contacts)
+        P = plan.params
+        saved = checkpoint.load(state_sizes(plan), M.shape[1]) if checkpoint is not None else None
+        if saved is not None:
+            if saved.metrics.shape[1] != M.shape[1] or not 0 <= saved.step <= P.n_steps:
+                raise UsageError(f"{checkpoint.folder}: checkpoint does not fit this run; start the run again")
+            S = restore_state(saved, RECORD_COLUMNS)
+            check_identities(S, keep_records)
+            M[: saved.step] = saved.metrics
+            start_grade, start_score = saved.start_grade, saved.start_score
+            first = saved.step
+        else:
+            S, start_grade, start_score = initial_state(scenario, pop, plan, PR, keep_records=keep_records)
+            SR = kernel.make_state(S)
+            if P.enabled and P.n_steps > 0:
+                kernel.init_lists(PR, SR, QR)
+                kernel.exchange(PR, SR, QR, 0)  # joint listings of representatives elsewhere
+            S = sync(S, SR)
+            first = 0
         SR = kernel.make_state(S)
-        if P.enabled and P.n_steps > 0:
-            kernel.init_lists(PR, SR, QR)
-            kernel.exchange(PR, SR, QR, 0)  # joint listings of representatives elsewhere
-        S = sync(S, SR)
-        first = 0
-    SR = kernel.make_state(S)
-    with contextlib.ExitStack() as parked:
-        if park is not None:  # (the plan and the state hold what the loop reads of the population)
-            parked.enter_context(pop.parked(park))
-            release()  # (columns under glibc's mmap threshold leave their pages in the heap)
-        counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
-        n = P.n_steps
-        # Steps run in chunks inside numba; a chunk ends at a checkpoint, when the records need
-        # more room, and (with a progress callback) every 1 % of the run so progress stays live.
-        chunk = max(1, n // 100) if progress is not None else n
-        s = first
-        while s < n:
-            stop = min(n, s + chunk)
-            if checkpoint is not None and checkpoint.every > 0:
-                stop = min(stop, (s // checkpoint.every + 1) * checkpoint.every)
-            if s < P.report_from:
-                stop = min(stop, P.report_from)
-            reached = int(kernel.run_steps(PR, SR, QR, s, stop, counts))
-            if progress is not None:
-                for done in range(s + 1, reached + 1):
-                    progress(done, n)
-            advanced, s = reached > s, reached
-            if advanced and s == P.report_from > 0:  # the burn-in is over (before a save at this step)
-                S, start_grade, start_score = start_reporting(plan, PR, S, SR)
-            if s < stop:  # step s could overflow the record arrays: grow them (new arrays, new reference)
-                bound = int(kernel.draw_counts(PR, s, counts))
-                S = _grow_records(sync(S, SR), bound, keep_records, bound if plan.delays else 0)
-                SR = kernel.make_state(S)
-            elif checkpoint is not None and checkpoint.due(s, n):
-                S = sync(S, SR)
-                checkpoint.save(s, S, M, start_grade, start_score)
-        wall = time.perf_counter() - t0
-        metrics = metrics_columns(plan, M, names)
-        S = sync(S, SR)  # (the counters' carries are grown by the kernels)
-        if not keep_records:  # free the records before the end state derives its columns (the run's peak)
-            del SR
-            S = without_records(S)
-        people, records = end_state(plan, S, start_grade, start_score, keep_records)
-    return RunOutput(metrics=metrics, people=people, records=records, plan=plan, wall_seconds=wall,
-                     n_steps=P.n_steps - P.report_from, first_step=first, burn_in_steps=P.report_from)
+        with contextlib.ExitStack() as parked:
+            if park is not None:  # (the plan and the state hold what the loop reads of the population)
+                parked.enter_context(pop.parked(park))
+                release()  # (columns under glibc's mmap threshold leave their pages in the heap)
+            counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
+            n = P.n_steps
+            # Steps run in chunks inside numba; a chunk ends at a checkpoint, when the records need
+            # more room, and (with a progress callback) every 1 % of the run so progress stays live.
+            chunk = max(1, n // 100) if progress is not None else n
+            s = first
+            while s < n:
+                stop = min(n, s + chunk)
+                if checkpoint is not None and checkpoint.every > 0:
+                    stop = min(stop, (s // checkpoint.every + 1) * checkpoint.every)
+                if s < P.report_from:
+                    stop = min(stop, P.report_from)
+                reached = int(kernel.run_steps(PR, SR, QR, s, stop, counts))
+                if progress is not None:
+                    for done in range(s + 1, reached + 1):
+                        progress(done, n)
+                advanced, s = reached > s, reached
+                if advanced and s == P.report_from > 0:  # the burn-in is over (before a save at this step)
+                    S, start_grade, start_score = start_reporting(plan, PR, S, SR)
+                if s < stop:  # step s could overflow the record arrays: grow them (new arrays, new reference)
+                    bound = int(kernel.draw_counts(PR, s, counts))
+                    S = _grow_records(sync(S, SR), bound, keep_records, bound if plan.delays else 0)
+                    SR = kernel.make_state(S)
+                elif checkpoint is not None and checkpoint.due(s, n):
+                    S = sync(S, SR)
+                    checkpoint.save(s, S, M, start_grade, start_score)
+            wall = time.perf_counter() - t0 - watch.seconds  # (a first run's compilation is not its speed)
+            metrics = metrics_columns(plan, M, names)
+            S = sync(S, SR)  # (the counters' carries are grown by the kernels)
+            if not keep_records:  # free the records before the end state derives its columns (the run's peak)
+                del SR
+                S = without_records(S)
+            people, records = end_state(plan, S, start_grade, start_score, keep_records)
+        return RunOutput(metrics=metrics, people=people, records=records, plan=plan, wall_seconds=wall,
+                         n_steps=P.n_steps - P.report_from, first_step=first, burn_in_steps=P.report_from,
+                         compile_seconds=watch.seconds)
