@@ -45,3 +45,16 @@ class ScenarioError(Exception):
 
 class UsageError(Exception):
     """Bad command-line or API use (unknown preset, unwritable folder...), one line."""
+
+
+def require_extra(module: str, extra: str, what: str) -> Any:
+    """The module ``module`` of the optional extra ``extra``, or a UsageError naming ``what``
+    (a command or option) and the install command: a minimal ``pip install scorelab`` runs and
+    reports; SQL, calibration and Ray are extras."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UsageError(f"{what} needs {module.split('.')[0]}, which is not installed: "
+                         f"pip install 'scorelab[{extra}]'") from None

@@ -51,6 +51,18 @@ class Result(RunTables):
 
         return plot(self, name)
 
+    def to_pandas(self, table: str = "metrics") -> Any:
+        """One of the run's tables (``metrics``, ``groups``, ``scores`` or ``people``) as a
+        pandas DataFrame (needs the ``pandas`` extra)."""
+        from scorelab.errors import UsageError, require_extra
+
+        require_extra("pandas", "pandas", "Result.to_pandas()")
+        frames = {"metrics": lambda: self.metrics, "groups": lambda: self.groups, "scores": lambda: self.scores,
+                  "people": lambda: self.people}
+        if table not in frames:
+            raise UsageError(f"to_pandas: no table {table!r}; tables: {', '.join(frames)}")
+        return frames[table]().to_pandas()
+
     def _repr_html_(self) -> str:
         import html
 

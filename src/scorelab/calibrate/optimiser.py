@@ -18,7 +18,7 @@ from scorelab.calibrate.evaluation import sd_of, simulate
 from scorelab.calibrate.output import Calibration, TrialRecord, build_calibration, write_folder
 from scorelab.calibrate.resolve import prepare
 from scorelab.calibrate.targets import Targets, TargetsFile
-from scorelab.errors import ScenarioError, UsageError
+from scorelab.errors import ScenarioError, UsageError, require_extra
 
 if TYPE_CHECKING:
     from scorelab.scenario.model import Scenario
@@ -48,7 +48,7 @@ def calibrate(
     each trial. Raises TargetsError (located problems of the targets file), ScenarioError or
     UsageError.
     """
-    import optuna
+    optuna = require_extra("optuna", "calibrate", "calibration (scorelab calibrate)")
 
     t0 = time.perf_counter()
     base, tg, params, goals, factor, scale_how = prepare(scenario, targets, sets, scale)

@@ -8,6 +8,7 @@ stay inside the commands so that ``scorelab --help`` is instant.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -18,9 +19,24 @@ app = typer.Typer(
     name="scorelab",
     help="Simulate social-credit and mass-scoring systems on synthetic populations.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from scorelab import __version__
+
+        say(f"scorelab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    """Simulate social-credit and mass-scoring systems on synthetic populations."""
 
 for _command in (validate.validate, schema.schema, presets.presets, show.show, population.population, run.run,
                  runs.runs, query.query, report.report, sweep.sweep, calibrate.calibrate):

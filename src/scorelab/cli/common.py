@@ -54,11 +54,22 @@ def fail(lines: list[str], code: int = 2) -> NoReturn:
 
 def terminal(stderr: bool = False, min_width: int | None = None) -> Any:
     """A rich Console that reads no markup and no emoji codes in what it prints (at least
-    ``min_width`` columns wide, if given, so that tables stay readable when piped)."""
+    ``min_width`` columns wide, if given)."""
     from rich.console import Console
 
     width = max(min_width, Console().width) if min_width is not None else None
     return Console(stderr=stderr, width=width, markup=False, emoji=False)
+
+
+def print_table(out: Any, stderr: bool = False) -> None:
+    """Print a table so that it fits: as wide as the terminal when there is one (rich wraps the
+    cells), and at its natural width when the output is piped or redirected, so that no cell is
+    cut to "..." in a file (a wide query result reads whole with --format csv)."""
+    console = terminal(stderr=stderr)
+    if not console.is_terminal:
+        natural = console.measure(out, options=console.options.update_width(100_000)).maximum
+        console = terminal(stderr=stderr, min_width=min(max(80, natural), 100_000))
+    console.print(out)
 
 
 def table(title: object = None) -> Any:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from scorelab.cli.common import fail, load_scenario, table, terminal
+from scorelab.cli.common import fail, load_scenario, print_table, table
 
 
 def population(
@@ -40,4 +40,4 @@ def population(
     summary.add_row("memory, people and firms", f"{pop.nbytes() / 2**20:,.1f} MiB")
     summary.add_row("memory, contacts", f"{contacts.nbytes() / 2**20:,.1f} MiB")
     summary.add_row("build time", f"{t1 - t0:.2f} s + {t2 - t1:.2f} s")
-    terminal().print(summary)
+    print_table(summary)

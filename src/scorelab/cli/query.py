@@ -16,9 +16,11 @@ from typing import Annotated, Any
 
 import typer
 
-from scorelab.cli.common import fail, say, table, terminal
+from scorelab.cli.common import fail, print_table, say, table
+from scorelab.errors import UsageError, require_extra
 
 VIEWS = ("metrics", "people", "groups", "scores")
+FORMATS = ("table", "csv", "json")
 #: The statement types a query may hold (DuckDB parses DESCRIBE, SHOW and SUMMARIZE as SELECT).
 READING = ("SELECT",)
 
@@ -35,6 +37,7 @@ def query(
     sql: Annotated[str, typer.Argument(help="SQL over the views metrics, people, groups, scores, runs")],
     runs_dir: Annotated[str, typer.Option("--runs", help="folder holding run folders")] = "runs",
     limit: Annotated[int, typer.Option(help="most rows to print")] = 200,
+    format_: Annotated[str, typer.Option("--format", help="table (default), csv or json (one object per row)")] = "table",
 ) -> None:
     """Run read-only SQL (DuckDB) over every run's Parquet files and print the result.
 
@@ -44,10 +47,15 @@ def query(
     Only reading statements run; files outside the runs folder, URLs and extensions are out
     of reach.
     """
-    import duckdb
+    try:
+        duckdb = require_extra("duckdb", "sql", "scorelab query")
+    except UsageError as e:
+        fail([str(e)])
 
     if limit < 1:
         fail([f"--limit: must be at least 1, got {limit}"])
+    if format_ not in FORMATS:
+        fail([f"--format {format_}: expected one of {', '.join(FORMATS)}"])
     base = Path(runs_dir)
     if not base.is_dir():
         fail([f"--runs {runs_dir}: no such folder"])
@@ -65,7 +73,7 @@ def query(
         except duckdb.Error as e:
             damaged = _damaged_runs(con, found, base.resolve()) if _may_be_damage(e) else []
             if not damaged:
-                fail([f"query: {_first(e)}"])
+                fail([f"query: {_first(e)}{_hint(e, sql)}"])
             for m, why in damaged:
                 say(f"skipping {m['path']}: damaged results folder: {why}", err=True)
             found = [m for m in found if all(m is not d for d, _ in damaged)]
@@ -75,14 +83,49 @@ def query(
     if not columns:
         say("ok")
         return
-    out = table()
-    for c in columns:
-        out.add_column(c)
-    for row in rows[:limit]:
-        out.add_row(*[_cell(v) for v in row])
-    terminal(min_width=120).print(out)
+    if format_ == "table":
+        out = table()
+        for c in columns:
+            out.add_column(c, overflow="fold")
+        for row in rows[:limit]:
+            out.add_row(*[_cell(v) for v in row])
+        print_table(out)
+    else:
+        _write_rows(format_, columns, rows[:limit])
     if len(rows) > limit:
         say(f"(more than {limit} rows; showing the first {limit}; use --limit)", err=True)
+
+
+def _write_rows(format_: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """Rows as CSV (a header line, then one line a row) or JSON Lines on standard output."""
+    import csv
+    import json
+    import math
+    import sys
+
+    if format_ == "csv":
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(columns)
+        w.writerows([["" if v is None else v for v in row] for row in rows])
+    else:
+        for row in rows:
+            # NaN and infinities are not JSON: null, as a missing value
+            clean = [None if isinstance(v, float) and not math.isfinite(v) else v for v in row]
+            sys.stdout.write(json.dumps(dict(zip(columns, clean)), default=str) + "\n")
+
+
+def _hint(e: BaseException, sql: str) -> str:
+    """A hint for the commonest mistake: a metric name with dots left unquoted (DuckDB reads
+    ``score.mean`` as the column ``mean`` of a table ``score``)."""
+    import re
+
+    m = re.search(r'Referenced (?:table|column) "([^"]+)" not found', str(e))
+    if m is None:
+        return ""
+    dotted = re.search(r'(?<!")\b' + re.escape(m.group(1)) + r'(?:\.\w+)+', sql)
+    if dotted is None:
+        return ""
+    return f'; metric names hold dots: quote them, e.g. "{dotted.group(0)}"'
 
 
 def _files(m: dict[str, Any], root: Path | None = None) -> dict[str, Path]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from scorelab.cli.common import fail, load_scenario, safe, say, table, terminal, with_days
+from scorelab.cli.common import fail, load_scenario, safe, say, print_table, table, terminal, with_days
 from scorelab.errors import UsageError
 
 
@@ -187,7 +187,7 @@ def _print_summary(result: Any) -> None:
     for k, v in head.items():
         out.add_row(k, format_figure(k, v), _rate(rates[k]) if k in rates else "")
     out.add_row("agent-days per second", f"{result.manifest['agent_days_per_second']:,.0f}", "")
-    terminal(min_width=100).print(out)
+    print_table(out)
     few = few_events(head)
     if few:
         listed = ", ".join(f"{k} ({n})" for k, n in few.items())

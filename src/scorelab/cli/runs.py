@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from scorelab.cli.common import fail, say, table, terminal
+from scorelab.cli.common import fail, say, print_table, table
 
 
 def runs(directory: Annotated[str, typer.Argument(help="folder holding run folders")] = "runs") -> None:
@@ -33,6 +33,6 @@ def runs(directory: Annotated[str, typer.Argument(help="folder holding run folde
         listing.add_row(Path(m["path"]).name, str(m.get("scenario", "?")), str(m.get("seed", "?")),
                         f"{m.get('days', 0):g}", f"{m.get('people', 0):,}", str(m.get("created", "?")).replace("T", " ")[:19],
                         f"{m.get('wall_seconds', 0):.1f} s", "yes" if m.get("people_state") else "no")
-    terminal(min_width=120).print(listing)
+    print_table(listing)
     if partial:
         say(f"{len(partial)} incomplete run folder(s) (interrupted runs) not listed", err=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from scorelab.cli.common import fail, file_name, load_scenario, parse_sets, say, table, terminal, with_days
+from scorelab.cli.common import fail, file_name, load_scenario, parse_sets, say, print_table, table, with_days
 
 if TYPE_CHECKING:
     from scorelab.sweep import Event, SweepResult
@@ -196,4 +196,4 @@ def _print_table(result: "SweepResult", figures: list[str]) -> None:
             else:
                 cells.append(f"{format_figure(f, mean)} [{format_figure(f, lo)}, {format_figure(f, hi)}]")
         out.add_row(*cells)
-    terminal(min_width=120).print(out)
+    print_table(out)
