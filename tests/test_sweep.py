@@ -20,6 +20,7 @@ import yaml
 from scorelab import sweep as S
 from scorelab.cli import app
 from scorelab.errors import UsageError
+from scorelab.sweep.statistics import figure_kind, poisson_interval, t_quantile
 from test_cli import TINY as CLI_TINY
 from test_cli import one_line_error
 
@@ -207,7 +208,8 @@ def test_confidence_intervals_by_hand(reference):
     assert d["n"] == 3 and d["mean"] == pytest.approx(7 / 3) and d["sd"] == pytest.approx(sd)
     assert (d["ci_lo"], d["ci_hi"]) == (pytest.approx(7 / 3 - half), pytest.approx(7 / 3 + half))
     assert S.describe([5.0]) == {"n": 1, "mean": 5.0, "sd": None, "se": None, "ci_lo": None, "ci_hi": None}
-    # the summary of the reference sweep, recomputed from its runs table
+    # the summary of the reference sweep, recomputed from its runs table: the t interval,
+    # widened to the Poisson interval for counts and cut at the quantity's bounds
     t1 = math.tan(math.pi * 0.475)  # t(0.975, 1 degree of freedom): two replicates
     for row in reference.summary.iter_rows(named=True):
         xs = reference.runs.filter(pl.col("setting") == row["setting"]).get_column(row["figure"]).to_list()
@@ -216,11 +218,70 @@ def test_confidence_intervals_by_hand(reference):
         assert row["mean"] == pytest.approx(m, abs=1e-12)
         assert row["sd"] == pytest.approx(s, abs=1e-12)
         assert row["se"] == pytest.approx(s / math.sqrt(2), abs=1e-12)
-        assert row["ci_lo"] == pytest.approx(m - t1 * s / math.sqrt(2), abs=1e-9)
-        assert row["ci_hi"] == pytest.approx(m + t1 * s / math.sqrt(2), abs=1e-9)
+        lo, hi = m - t1 * s / math.sqrt(2), m + t1 * s / math.sqrt(2)
+        kind = figure_kind(row["figure"])
+        if kind == "count":
+            p_lo, p_hi = poisson_interval(sum(xs))
+            lo, hi = min(lo, p_lo / 2), max(hi, p_hi / 2)
+        if kind != "any":
+            lo = max(lo, 0.0)
+        if kind == "share":
+            hi = min(hi, 1.0)
+        assert row["ci_lo"] == pytest.approx(lo, abs=1e-9)
+        assert row["ci_hi"] == pytest.approx(hi, abs=1e-9)
+        assert kind == "any" or row["ci_lo"] >= 0
     sub = reference.summary.filter(pl.col("figure") == "sanctions")
     assert sub.columns[:3] == ["setting", "population.people", "scoring.rules.0.points"]
     assert sub.get_column("population.people").to_list() == [150, 150, 250, 250]
+
+
+def test_intervals_respect_the_quantity():
+    """Issue 22: with two replicates, intervals on counts went negative ("sanctions 5.50
+    [-26.27, 37.27]"). A count's interval never goes below zero and is at least the Poisson
+    interval of the total; a share stays in [0, 1]; income lost (a gain possible) is left."""
+    d = S.describe([0.0, 11.0], kind="count")  # the t interval alone is 5.5 -+ 69.9
+    assert d["ci_lo"] == 0.0 and d["ci_hi"] == pytest.approx(5.5 + t_quantile(0.975, 1) * 5.5)
+    # nothing counted in 2 runs: not [0, 0] but the Poisson upper bound of a total of 0 (3.689), per run
+    z = S.describe([0.0, 0.0], kind="count")
+    assert z["ci_lo"] == 0.0 and z["ci_hi"] == pytest.approx(3.6888794541139363 / 2, rel=1e-9)
+    # one replicate: the Poisson interval (Garwood, 95 %, k = 100: 81.364 .. 121.627)
+    one = S.describe([100.0], kind="count")
+    assert (one["ci_lo"], one["ci_hi"]) == (pytest.approx(81.3639, abs=1e-3), pytest.approx(121.6268, abs=1e-3))
+    share = S.describe([0.01, 0.99], kind="share")
+    assert share["ci_lo"] == 0.0 and share["ci_hi"] == 1.0
+    income = S.describe([-50.0, 10.0], kind="any")
+    assert income["ci_lo"] < -50
+    assert figure_kind("sanctions") == "count" and figure_kind("grade A share") == "share"
+    assert figure_kind("income lost vs twin") == "any" and figure_kind("people-days wrongfully listed") == "nonnegative"
+
+
+def test_a_sweep_shows_the_direct_effect_of_its_key(runner, tmp_path):
+    """Issue 22: the README's appeals sweep gave identical headline rows. The table now shows
+    the figure the varied key moves directly (records removed on appeal), which moves here from
+    none to some, and a line says which figures moved beyond the replicates' noise."""
+    scenario = copy.deepcopy(TINY)
+    scenario["channels"]["police"]["misattribution"] = {"probability": 0.3}
+    scenario["safeguards"] = {"appeals": {"delay": "1 days", "success": 1.0}}
+    src = tmp_path / "appeals.yaml"
+    src.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    r = runner.invoke(app, ["sweep", str(src), "--vary", "safeguards.appeals.contested=0,1", "--replicates", "3",
+                            "--out", str(tmp_path / "sw"), "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    res = S.SweepResult.open(tmp_path / "sw")
+    removed = res.summary.filter(pl.col("figure") == "records removed on appeal").sort("safeguards.appeals.contested")
+    none, some = removed.get_column("mean").to_list()
+    assert none == 0 and some > 20
+    assert removed.get_column("ci_lo").to_list()[0] == 0.0  # never below zero
+    assert "records removed on appeal" in r.output
+    assert "moved beyond the replicates' noise: records removed on appeal" in r.output
+
+
+def test_the_line_when_nothing_moved():
+    from scorelab.cli.sweep import _moved_line
+
+    wide = pl.DataFrame({"sanctions lo": [1.0, 2.0], "sanctions hi": [5.0, 6.0]})
+    line = _moved_line(wide, ["sanctions"], ["records removed on appeal"])
+    assert line.startswith("no figure moved beyond its interval") and "--replicates" in line
 
 
 # --------------------------------------------------------------------------- backends

@@ -170,10 +170,15 @@ def _command(source: str, vary: list[str] | None, design: str, samples: int | No
 
 
 def _print_table(result: "SweepResult", figures: list[str]) -> None:
+    """Per setting, each figure's mean [interval]: first the figures the varied keys move
+    directly (``sweep.direct``), then the chosen ones; then a line on which figures moved
+    beyond the replicates' noise."""
     from scorelab.sweep import format_setting
+    from scorelab.sweep.direct import direct_figures
     from scorelab.vocabulary import format_figure
 
-    wide = result.wide([f for f in figures if f in result.figures])
+    shown = [f for f in dict.fromkeys([*direct_figures(result.keys), *figures]) if f in result.figures]
+    wide = result.wide(shown)
     level = float(result.info.get("level", 0.95))
     n_rep = len(result.info["spec"]["seeds"])
     out = table(f"{result.info.get('name', 'sweep')}: {wide.height} setting(s) x {n_rep} replicate(s); "
@@ -182,7 +187,6 @@ def _print_table(result: "SweepResult", figures: list[str]) -> None:
     for k in result.keys:
         out.add_column(k, justify="right", overflow="fold")
     out.add_column("n", justify="right")
-    shown = [f for f in figures if f in result.figures]
     for f in shown:
         out.add_column(f, justify="right", overflow="fold")
     for row in wide.iter_rows(named=True):
@@ -197,3 +201,25 @@ def _print_table(result: "SweepResult", figures: list[str]) -> None:
                 cells.append(f"{format_figure(f, mean)} [{format_figure(f, lo)}, {format_figure(f, hi)}]")
         out.add_row(*cells)
     print_table(out)
+    if wide.height > 1:
+        say(_moved_line(wide, shown, direct_figures(result.keys)))
+
+
+def _moved_line(wide: Any, shown: list[str], direct: list[str]) -> str:
+    """Which figures moved between settings beyond their intervals (two settings whose
+    intervals do not overlap), or a line saying that none did."""
+    moved, unknown = [], []
+    for f in shown:
+        lo, hi = wide.get_column(f"{f} lo").to_list(), wide.get_column(f"{f} hi").to_list()
+        if any(v is None for v in lo + hi):
+            unknown.append(f)
+        elif max(lo) > min(hi):
+            moved.append(f)
+    if moved:
+        return f"moved beyond the replicates' noise: {', '.join(moved)}"
+    line = "no figure moved beyond its interval between settings"
+    if direct:
+        line += f" (not even the direct effect: {', '.join(direct)})"
+    if unknown:
+        line += f"; without intervals (one replicate): {', '.join(unknown)}"
+    return line + "; more replicates (--replicates) or people (--scale) may show an effect"

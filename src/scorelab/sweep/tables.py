@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from scorelab.errors import UsageError
 from scorelab.sweep.design import ID_COLUMNS, TIMING_COLUMNS, SweepSpec, Task, format_setting
-from scorelab.sweep.statistics import LEVEL, describe
+from scorelab.sweep.direct import extra_values
+from scorelab.sweep.statistics import LEVEL, describe, figure_kind
 
 if TYPE_CHECKING:
     import polars as pl
@@ -51,7 +52,7 @@ def runs_table(tasks: Sequence[Task], keys: Sequence[str], runs_dir: Path) -> "p
     heads, walls = [], []
     for t in tasks:
         r = RunTables.open(runs_dir / t.id)
-        heads.append(metrics.headline(r))
+        heads.append({**metrics.headline(r), **extra_values(r, keys)})
         walls.append(float(r.manifest.get("wall_seconds") or 0.0))
     figures: list[str] = []
     for h in heads:
@@ -87,7 +88,8 @@ def numeric_figures(runs: "pl.DataFrame", keys: Sequence[str]) -> list[str]:
 def summary_table(runs: "pl.DataFrame", keys: Sequence[str], level: float = LEVEL) -> "pl.DataFrame":
     """Per setting and numeric figure (long, in setting then figure order): the varied
     values, ``figure``, ``n``, ``mean``, ``sd`` (n - 1 in the denominator), ``se`` = sd /
-    sqrt(n) and ``ci_lo``/``ci_hi`` = mean -+ t(0.5 + level / 2, n - 1) * se."""
+    sqrt(n) and ``ci_lo``/``ci_hi``: the interval of the mean that respects the figure's kind
+    (``statistics.describe``: Student-t, with counts' Poisson interval, cut at bounds)."""
     import polars as pl
 
     figures = numeric_figures(runs, keys)
@@ -97,7 +99,7 @@ def summary_table(runs: "pl.DataFrame", keys: Sequence[str], level: float = LEVE
         sub = runs.filter(pl.col("setting") == sid)
         first = sub.row(0, named=True)
         for f in figures:
-            d = describe(sub.get_column(f).to_list(), level)
+            d = describe(sub.get_column(f).to_list(), level, figure_kind(f))
             rows["setting"].append(sid)
             for k in keys:
                 rows[k].append(first[k])
