@@ -530,8 +530,21 @@ def test_extends_override_semantics(tmp_path: Path) -> None:
     assert s.channels["cam"].observes == ["a"]
     assert s.channels["cam"].coverage == 0.5
     assert s.description == ""
-    assert s.name == "base"
+    assert s.name == "child"  # (issue 22: a file that changes a scenario is not labelled with its name)
     assert set(s.behaviours) == {"a", "b"}
+
+
+def test_a_file_that_extends_is_named_after_itself(tmp_path: Path) -> None:
+    """Issue 22: a file that extends a preset without naming itself was labelled with the
+    preset's name in the summary, `scorelab runs` and the report."""
+    f = tmp_path / "2my city.yaml"
+    f.write_text("extends: rongcheng-2018\nsafeguards: {purpose_limitation: true}\n")
+    assert scorelab.load(str(f)).name == "_2my_city"
+    g = tmp_path / "named.yaml"
+    g.write_text("extends: rongcheng-2018\nname: mine\n")
+    assert scorelab.load(str(g)).name == "mine"
+    assert scorelab.load({"extends": "rongcheng-2018"}).name == "rongcheng-2018-modified"
+    assert scorelab.load("national-2027-ihs").name == "national-2027-ihs"  # a preset names itself
 
 
 def test_extends_null_removes_named_entry(tmp_path: Path) -> None:

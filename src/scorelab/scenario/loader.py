@@ -102,6 +102,15 @@ def _locate_source(src: str, problems: list[Problem]) -> Path | None:
         return None
 
 
+def derived_name(stem: str, parent: str) -> str:
+    """The name of a scenario that extends ``parent`` without naming itself: its file's name
+    (``stem``) as a scenario name (letters, digits, ``_.-``), else ``<parent>-modified``."""
+    name = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "_.-") else "_" for ch in stem)
+    if name and not (name[0].isalpha() or name[0] == "_"):
+        name = "_" + name
+    return name or f"{parent or 'scenario'}-modified"
+
+
 def _resolve(source: str | Path, problems: list[Problem], chain: tuple[str, ...]) -> tuple[Any, Doc]:
     """Read a file (or built-in scenario) and everything it extends."""
     src = str(source)
@@ -147,6 +156,10 @@ def _resolve(source: str | Path, problems: list[Problem], chain: tuple[str, ...]
     marks: dict[Loc, Mark] = {}
     keys: dict[Loc, Mark] = {}
     merged = _merge(base, data, base_doc.values, doc.values, (), marks)
+    if "name" not in data and path.parent != PRESET_DIR:
+        # a file that changes a scenario is not that scenario: named after the file, so that
+        # the summary, `scorelab runs` and the report do not label it with the preset's name
+        merged["name"] = derived_name(path.stem, str(base.get("name", "")))
     keys.update(base_doc.keys)
     keys.update(doc.keys)
     out = Doc()
@@ -188,7 +201,10 @@ def load(source: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | 
             base, base_doc = _resolve(parent, problems, ())
             if base is not None:
                 marks: dict[Loc, Mark] = {}
+                named = "name" in data
                 data = _merge(base, data, base_doc.values, {}, (), marks)
+                if not named:
+                    data["name"] = derived_name("", str(base.get("name", "")))
                 doc.values, doc.keys, doc.written = marks, base_doc.keys, base_doc.written
     else:
         label = _shown(str(source))
