@@ -20,7 +20,8 @@ import yaml
 from scorelab import sweep as S
 from scorelab.cli import app
 from scorelab.errors import UsageError
-from scorelab.sweep.statistics import figure_kind, poisson_interval, t_quantile
+from scorelab.intervals import poisson_interval
+from scorelab.sweep.statistics import figure_kind, t_quantile
 from test_cli import TINY as CLI_TINY
 from test_cli import one_line_error
 

@@ -15,7 +15,7 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES", "RED_LIST_FIGURES", "METRIC_ID_COLUMNS",
-    "NO_GRADE", "format_figure", "grade_share",
+    "NO_GRADE", "figure_unit", "format_figure", "grade_share",
 ]
 
 #: The grade code of an entity that is not scored (the engine's state, the results' people).
@@ -93,6 +93,30 @@ EXTENSIVE = EVENT_COUNTS + (PEOPLE_DAYS_WRONGFULLY_LISTED, INCOME_LOST)
 
 #: Headline figures the command line and the sweep report show unless told otherwise.
 DEFAULT_FIGURES = (SANCTIONS, SANCTIONS_WRONGFUL, RECORDS_ERRONEOUS, LAWFUL_ACTS_SUPPRESSED, INCOME_LOST)
+
+
+#: The unit of each headline figure (incomes are in the population's currency, CNY in the
+#: built-in scenarios); a grade share is of scored people at the end.
+_UNITS = {
+    PEOPLE: "people", DAYS: "days", RECORDS_TRUE: "records", RECORDS_ERRONEOUS: "records",
+    SANCTIONS: "sanctions", SANCTIONS_WRONGFUL: "sanctions", SANCTIONS_BY_ASSOCIATION: "sanctions",
+    SANCTIONS_WRONGFUL_BEFORE_CORRECTION: "sanctions", LISTINGS_OVERTURNED: "listings",
+    WRONGFUL_LISTINGS_AT_END: "listings", PEOPLE_DAYS_WRONGFULLY_LISTED: "person-days", DAYS_TO_LIFT_WRONGFUL_LISTING: "days",
+    FLAGS_WITHDRAWN: "flags", PEOPLE_SANCTIONED: "people", FLAGS_TRUE: "flags", FLAGS_FALSE: "flags",
+    FLAGS_INVESTIGATED: "flags", LAWFUL_ACTS_SUPPRESSED: "acts", WRONGDOING_DETERRED: "acts",
+    INCOME_LOST: "CNY", BYSTANDERS_STOPPED: "people", ALERT_PRECISION: "% of alerts",
+    ALERTS_PER_THOUSAND_FACES: "alerts per 1,000 faces", REWARDS: "rewards", REWARDS_WRONGFUL: "rewards",
+    RED_LISTED_AT_END: "people and firms",
+}
+
+
+def figure_unit(name: str) -> str:
+    """The unit a headline figure is counted in ("" for a text figure or one not known here)."""
+    if name in _UNITS:
+        return _UNITS[name]
+    if "share" in name:
+        return "% of scored people"
+    return ""
 
 
 def format_figure(name: str, value: Any) -> str:

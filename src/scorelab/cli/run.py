@@ -176,17 +176,18 @@ def _rate(x: float) -> str:
 
 def _print_summary(result: Any) -> None:
     from scorelab.metrics import few_events, per_thousand
-    from scorelab.vocabulary import format_figure
+    from scorelab.vocabulary import figure_unit, format_figure
 
     head = result.summary()
     rates = per_thousand(head)
     out = table(f"{result.manifest['scenario']} (seed {result.seed}), against its counterfactual twin")
     out.add_column("what")
     out.add_column("value", justify="right")
+    out.add_column("unit")
     out.add_column("per 1,000 people", justify="right")
     for k, v in head.items():
-        out.add_row(k, format_figure(k, v), _rate(rates[k]) if k in rates else "")
-    out.add_row("agent-days per second", f"{result.manifest['agent_days_per_second']:,.0f}", "")
+        out.add_row(k, format_figure(k, v), figure_unit(k), _rate(rates[k]) if k in rates else "")
+    out.add_row("agent-days per second", f"{result.manifest['agent_days_per_second']:,.0f}", "", "")
     print_table(out)
     few = few_events(head)
     if few:

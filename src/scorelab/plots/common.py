@@ -78,13 +78,14 @@ def thin_flow(day: np.ndarray, *ys: np.ndarray, step_days: float = 1.0,
 # --------------------------------------------------------------------------- helpers
 
 
-def new_figure(size: tuple[float, float] = WIDE, ncols: int = 1, **kw: Any) -> tuple["Figure", list["Axes"]]:
-    """A figure (no pyplot) with ``ncols`` axes in a row."""
+def new_figure(size: tuple[float, float] = WIDE, ncols: int = 1, nrows: int = 1,
+               **kw: Any) -> tuple["Figure", list["Axes"]]:
+    """A figure (no pyplot) with ``nrows`` rows of ``ncols`` axes, listed row by row."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size, layout="constrained")
-    axes = fig.subplots(1, ncols, squeeze=False, **kw)[0]
-    return fig, list(axes)
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
+    return fig, [ax for row in axes for ax in row]
 
 
 def empty(ax: "Axes", text: str) -> None:
@@ -103,6 +104,26 @@ def column(r: RunTables, name: str) -> np.ndarray:
 def day_column(r: RunTables) -> np.ndarray:
     """The day of each step."""
     return r.metrics.get_column("day").to_numpy().astype(np.float64)
+
+
+def dates(r: RunTables, days: np.ndarray) -> np.ndarray:
+    """Calendar dates (numpy datetime64[D]) of days counted from the run's start date, for
+    time axes that read as dates; days from 0 when the scenario has no start date."""
+    start = ((r.scenario_data or {}).get("run") or {}).get("start")
+    try:
+        origin = np.datetime64(str(start), "D")
+    except (ValueError, TypeError):
+        origin = np.datetime64("1970-01-01", "D")
+    return origin + np.round(days).astype("timedelta64[D]")
+
+
+def date_axis(ax: "Axes") -> None:
+    """A time axis of dates, labelled concisely (month and year as the span needs)."""
+    import matplotlib.dates as mdates
+
+    loc = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(loc)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
 
 
 def days_per_step(r: RunTables) -> float:

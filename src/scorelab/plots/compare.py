@@ -10,9 +10,12 @@ import numpy as np
 
 from scorelab import metrics as M
 from scorelab import vocabulary as V
+from scorelab.intervals import poisson_interval
 from scorelab.plots.common import (
-    TALL,
     WIDE,
+    column,
+    date_axis,
+    dates,
     day_column,
     empty,
     grade_order,
@@ -33,24 +36,37 @@ def _labels(results: Sequence[RunTables]) -> list[str]:
     return [short(l, 32) if labs.count(l) == 1 else f"{short(l, 28)} #{i + 1}" for i, l in enumerate(labs)]
 
 
+#: The smallest span of the mean-score axis, as a share of the scores' level: a drift of 3.5
+#: points on 1,000 drawn across the whole axis looked dramatic.
+MIN_SCORE_SPAN = 0.05
+
+
 def fig_compare_scores(results: Sequence[RunTables]) -> "Figure":
-    """Mean score over time, one line per run."""
+    """Mean score over time, one line per run, on an axis at least ``MIN_SCORE_SPAN`` of the
+    level wide."""
     fig, (a,) = new_figure(WIDE)
+    lo, hi = np.inf, -np.inf
     for r, lab in zip(results, _labels(results)):
         ss = M.score_series(r)
         d, mu = thin_level(ss.get_column("day").to_numpy().astype(float),
                            ss.get_column("mean").fill_null(np.nan).to_numpy().astype(float))
-        a.plot(d, mu, label=lab)
-    a.set_xlabel("day")
-    a.set_ylabel("mean score")
+        a.plot(dates(r, d), mu, label=lab)
+        if np.isfinite(mu).any():
+            lo, hi = min(lo, float(np.nanmin(mu))), max(hi, float(np.nanmax(mu)))
+    if np.isfinite(lo):
+        mid, span = (lo + hi) / 2, max(hi - lo, MIN_SCORE_SPAN * abs((lo + hi) / 2))
+        a.set_ylim(mid - 0.55 * span, mid + 0.55 * span)
+    date_axis(a)
+    a.set_ylabel("mean score (points)")
     a.ticklabel_format(axis="y", useOffset=False, style="plain")
     a.legend(fontsize=8)
-    a.set_title("mean score, run against run")
+    a.set_title(f"mean score, run against run (axis at least {MIN_SCORE_SPAN:.0%} of the level)")
     return fig
 
 
 def fig_compare_sanctions(results: Sequence[RunTables]) -> "Figure":
-    """Cumulative sanctions and wrongful sanctions per 1,000 people, run against run."""
+    """Cumulative sanctions and wrongful sanctions per 1,000 people, run against run (the twin
+    has none: its line is zero)."""
     fig, (a, b) = new_figure(WIDE, 2)
     for i, (r, lab) in enumerate(zip(results, _labels(results))):
         s = sanctions_series(r)
@@ -58,36 +74,81 @@ def fig_compare_sanctions(results: Sequence[RunTables]) -> "Figure":
         day = day_column(r)
         d, ap, wr = thin_level(day, np.cumsum(s["applied"]) * k, np.cumsum(s["wrongful"]) * k)
         colour = f"C{i % 10}"
-        a.plot(d, ap, color=colour, label=lab)
-        b.plot(d, wr, color=colour, label=lab)
+        a.plot(dates(r, d), ap, color=colour, label=lab)
+        b.plot(dates(r, d), wr, color=colour, label=lab)
     for ax, t in ((a, "sanctions"), (b, "wrongful sanctions")):
-        ax.set_xlabel("day")
+        date_axis(ax)
+        ax.axhline(0.0, color="0.5", lw=1, ls=":", label="twin (no system): 0")
         ax.set_ylabel("cumulative, per 1,000 people")
         ax.set_title(t)
         ax.legend(fontsize=7)
     return fig
 
 
-#: What the side-by-side bar chart compares (per 1,000 people).
+def _lawful(r: RunTables) -> list[str]:
+    return [b for b, kind in r.names.get("behaviours", {}).items() if kind in ("disfavoured", "civic", "neutral")]
+
+
+def fig_compare_lawful(results: Sequence[RunTables]) -> "Figure":
+    """Lawful acts (disfavoured, civic, neutral) per 1,000 people, cumulative: each run's
+    factual world (solid) beside its twin (dashed), so the chilling effect is the gap."""
+    fig, (a,) = new_figure(WIDE)
+    drawn = False
+    for i, (r, lab) in enumerate(zip(results, _labels(results))):
+        names = _lawful(r)
+        if not names:
+            continue
+        k = 1000.0 / max(1, int(r.manifest.get("people") or 1))
+        fact = sum(column(r, f"events.{b}") for b in names)
+        twin = sum(column(r, f"events_twin.{b}") for b in names)
+        d, f_, t_ = thin_level(day_column(r), np.cumsum(fact) * k, np.cumsum(twin) * k)
+        colour = f"C{i % 10}"
+        a.plot(dates(r, d), f_, color=colour, label=f"{lab}: with the system")
+        a.plot(dates(r, d), t_, color=colour, ls="--", label=f"{lab}: twin")
+        drawn = True
+    if not drawn:
+        empty(a, "no lawful behaviours in these runs")
+        return fig
+    date_axis(a)
+    a.set_ylabel("lawful acts, cumulative, per 1,000 people")
+    a.legend(fontsize=7)
+    a.set_title("lawful acts with the system (solid) and in the twin (dashed)")
+    return fig
+
+
+#: What the harms panels compare (per 1,000 people), one panel each.
 HARMS = (V.RECORDS_ERRONEOUS, V.SANCTIONS, V.SANCTIONS_WRONGFUL, V.SANCTIONS_BY_ASSOCIATION, V.PEOPLE_SANCTIONED,
          V.FLAGS_FALSE, V.LAWFUL_ACTS_SUPPRESSED)
 
 
 def fig_compare_harms(results: Sequence[RunTables]) -> "Figure":
-    """Key harms per 1,000 people, run against run."""
-    fig, (a,) = new_figure(TALL)
+    """Key harms per 1,000 people, run against run: one panel per harm on its own scale (one
+    bar chart flattened every harm but the largest), each bar with its 95 % Poisson interval."""
+    n = len(HARMS)
+    cols = 4
+    rows = (n + cols - 1) // cols
+    fig, axes = new_figure((10.0, 2.4 * rows), cols, nrows=rows)
     labs = _labels(results)
-    x = np.arange(len(HARMS))
-    wdt = 0.8 / len(results)
-    for i, (r, lab) in enumerate(zip(results, labs)):
-        h = M.headline(r)
-        k = 1000.0 / max(1.0, float(h[V.PEOPLE]))
-        vals = [float(h.get(m, 0.0)) * k for m in HARMS]  # type: ignore[arg-type]
-        a.bar(x + (i - (len(results) - 1) / 2) * wdt, vals, width=wdt, label=lab)
-    a.set_xticks(x, [m.replace(", ", "\n") for m in HARMS], fontsize=8)
-    a.set_ylabel("per 1,000 people")
-    a.legend(fontsize=8)
-    a.set_title("harms per 1,000 people")
+    for j, harm in enumerate(HARMS):
+        ax = axes[j]
+        vals, los, his = [], [], []
+        for r in results:
+            h = M.headline(r)
+            k = 1000.0 / max(1.0, float(h[V.PEOPLE]))
+            v = max(0.0, float(h.get(harm, 0.0)))  # type: ignore[arg-type]
+            lo, hi = poisson_interval(v)
+            vals.append(v * k)
+            los.append((v - lo) * k)
+            his.append((hi - v) * k)
+        x = np.arange(len(results))
+        ax.bar(x, vals, color=[f"C{i % 10}" for i in range(len(results))], yerr=[los, his], capsize=3)
+        ax.set_xticks(x, [short(l, 12) for l in labs], fontsize=7)
+        ax.set_title(harm, fontsize=9)
+        ax.tick_params(axis="y", labelsize=7)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    axes[0].set_ylabel("per 1,000 people", fontsize=8)
+    fig.suptitle("harms per 1,000 people (each panel its own scale; bars: 95 % Poisson interval)", fontsize=10)
     return fig
 
 
@@ -119,6 +180,7 @@ def fig_compare_grades(results: Sequence[RunTables]) -> "Figure":
 COMPARE_PLOTS: dict[str, tuple[str, Callable[[Sequence[RunTables]], "Figure"]]] = {
     "compare_harms": ("Harms per 1,000 people", fig_compare_harms),
     "compare_sanctions": ("Sanctions over time", fig_compare_sanctions),
+    "compare_lawful": ("Lawful acts against the twin", fig_compare_lawful),
     "compare_scores": ("Mean score over time", fig_compare_scores),
     "compare_grades": ("End grade shares", fig_compare_grades),
 }

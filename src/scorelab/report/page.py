@@ -78,7 +78,8 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 figure.plot{background:#fff;border:1px solid #e3e3e3;border-radius:4px;margin:1em 0;padding:.5em}
 figure.plot figcaption{font-weight:600;margin:0 0 .3em}
 figure.plot svg{display:block;height:auto;max-width:100%}
-.worse{background:#fde2e1}.better{background:#dff3e3}.changed{background:#fff4cc}
+.worse{background:#fde2e1}.better{background:#dff3e3}.changed{background:#fff4cc}.noise{color:#777}
+.warning{background:#fff4cc;border-left:4px solid #e0a800;padding:.4em .6em}.unit{color:#555;font-size:.85em}
 .note{color:#555;font-size:.85em}
 .desc{white-space:pre-wrap;color:#444}
 """

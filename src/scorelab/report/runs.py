@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from scorelab import atomic
 from scorelab import metrics as M
 from scorelab import plots as P
-from scorelab import vocabulary as V
 from scorelab.errors import UsageError
+from scorelab.report.compare import compare_table, differences_html, single_seed_warning
 from scorelab.report.findings import compare_findings, findings
 from scorelab.report.page import RC, SIZE_MARK, e, figure_html, page_head, version, with_size, write_page
 from scorelab.tables import RunTables, as_run_tables
-from scorelab.vocabulary import format_figure
+from scorelab.vocabulary import figure_unit, format_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -24,13 +24,6 @@ if TYPE_CHECKING:
 #: Figure names ``plot()`` and ``--png`` accept: per run, and (several runs) comparisons.
 PLOT_NAMES = tuple(P.PLOTS)
 COMPARE_NAMES = tuple(P.COMPARE_PLOTS)
-#: Headline keys where a rise is worse (red) or better (green) in the comparison table.
-_WORSE_UP = (V.RECORDS_ERRONEOUS, V.SANCTIONS, V.SANCTIONS_WRONGFUL, V.SANCTIONS_BY_ASSOCIATION,
-             V.PEOPLE_SANCTIONED, V.FLAGS_FALSE, V.LAWFUL_ACTS_SUPPRESSED, V.INCOME_LOST,
-             V.WRONGFUL_LISTINGS_AT_END, V.PEOPLE_DAYS_WRONGFULLY_LISTED, V.DAYS_TO_LIFT_WRONGFUL_LISTING,
-             V.BYSTANDERS_STOPPED, V.ALERTS_PER_THOUSAND_FACES)
-_BETTER_UP = (V.WRONGDOING_DETERRED, V.FLAGS_TRUE, V.ALERT_PRECISION)
-
 
 # --------------------------------------------------------------------------- figures
 
@@ -135,47 +128,9 @@ def _meta_table(r: RunTables) -> str:
 
 
 def _summary_table(r: RunTables) -> str:
-    rows = "".join(f"<tr><td>{e(k)}</td><td class='n'>{e(format_figure(k, v))}</td></tr>" for k, v in M.headline(r).items())
-    return f"<table class='summary'><tr><th>what</th><th class='n'>value</th></tr>{rows}</table>"
-
-
-def _compare_table(rs: Sequence[RunTables]) -> str:
-    heads = [M.headline(r) for r in rs]
-    labels = [P.run_label(r) for r in rs]
-    th = "".join(f"<th class='n'>{e(l)}</th>" for l in labels)
-    th += "".join(f"<th class='n'>\u0394 {e(l)}</th>" for l in labels[1:])
-    body = []
-    for k in heads[0]:
-        cells, deltas = [], []
-        base = heads[0].get(k)
-        for i, h in enumerate(heads):
-            v = h.get(k)
-            cls = ""
-            if i and v != base:
-                cls = "changed"
-                if isinstance(v, float) and isinstance(base, float):
-                    if k in _WORSE_UP:
-                        cls = "worse" if v > base else "better"
-                    elif k in _BETTER_UP:
-                        cls = "better" if v > base else "worse"
-            cells.append(f"<td class='n {cls}'>{e(format_figure(k, v)) if v is not None else ''}</td>")
-            if i:
-                if isinstance(v, float) and isinstance(base, float):
-                    d = v - base
-                    if not d:
-                        txt = "="
-                    elif "share" in k:
-                        txt = f"{100 * d:+.1f} pp"
-                    else:
-                        rel = f" ({d / abs(base):+.0%})" if base else ""
-                        txt = ("+" if d > 0 else "") + format_figure(k, d) + rel
-                else:
-                    txt = "=" if v == base else "differs"
-                deltas.append(f"<td class='n {cls}'>{e(txt)}</td>")
-        body.append(f"<tr><td>{e(k)}</td>{''.join(cells)}{''.join(deltas)}</tr>")
-    return (f"<table class='compare'><tr><th>what</th>{th}</tr>{''.join(body)}</table>"
-            "<p class='note'>\u0394: difference from the first run (pp: percentage points). Red: worse, green: better (more harm, or less "
-            "deterrence, is worse); yellow: changed.</p>")
+    rows = "".join(f"<tr><td>{e(k)}</td><td class='n'>{e(format_figure(k, v))}</td><td class='unit'>{e(figure_unit(k))}</td></tr>"
+                   for k, v in M.headline(r).items())
+    return f"<table class='summary'><tr><th>what</th><th class='n'>value</th><th>unit</th></tr>{rows}</table>"
 
 
 def render(results: Sequence[Any], generated: str | None = None,
@@ -200,8 +155,10 @@ def render(results: Sequence[Any], generated: str | None = None,
     ]
     if len(rs) > 1:
         parts.append("<section id='compare'><h2>Comparison</h2>")
+        parts.append(f"<p class='warning'>{e(single_seed_warning(rs))}</p>")
         parts.append("<ul class='findings'>" + "".join(f"<li>{e(s)}</li>" for s in compare_findings(rs)) + "</ul>")
-        parts.append(_compare_table(rs))
+        parts.append(differences_html(rs))
+        parts.append("<h3>Headline figures</h3>" + compare_table(rs))
         parts += by_section.get("compare", [])
         parts.append("</section>")
     for i, r in enumerate(rs):

@@ -23,11 +23,11 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
+from scorelab.intervals import LEVEL, poisson_interval
 from scorelab.sweep.direct import EXTRA_FIGURES
 from scorelab.vocabulary import EVENT_COUNTS, INCOME_LOST
 
-#: Confidence level of the intervals in ``summary.parquet``.
-LEVEL = 0.95
+#: Confidence level of the intervals in ``summary.parquet`` (``intervals.LEVEL``).
 
 Kind = Literal["count", "share", "nonnegative", "any"]
 
@@ -39,17 +39,6 @@ def t_quantile(p: float, df: int) -> float:
     from scipy.stats import t
 
     return float(t.ppf(p, df))
-
-
-def poisson_interval(total: float, level: float = LEVEL) -> tuple[float, float]:
-    """The exact (Garwood) interval of a Poisson mean from one observed count ``total``
-    (rounded to a whole number): chi-square quantiles, 0 below when nothing was counted."""
-    from scipy.stats import chi2
-
-    k = max(0, round(total))
-    a = 1.0 - level
-    lo = 0.0 if k == 0 else float(chi2.ppf(a / 2, 2 * k)) / 2
-    return lo, float(chi2.ppf(1 - a / 2, 2 * k + 2)) / 2
 
 
 def figure_kind(name: str) -> Kind:

@@ -1,0 +1,169 @@
+"""The comparison of several runs in the report: what differs between their scenarios, the
+headline side by side with units, and what a reader may and may not conclude from it.
+
+Honesty rules (issue 22): a figure is coloured better or worse only when every run models
+what it counts (a run without flags has no "flags, true" to lose); a difference of two event
+counts within their Poisson noise (|a - b| < 1.96 sqrt(a + b)) is shown as such, not
+coloured; and runs of one seed each carry a warning that differences below the noise between
+seeds are not effects.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from scorelab import metrics as M
+from scorelab import plots as P
+from scorelab import vocabulary as V
+from scorelab.report.page import e
+from scorelab.tables import RunTables
+from scorelab.vocabulary import format_figure
+
+#: Headline keys where a rise is worse (red) or better (green) in the comparison table.
+WORSE_UP = (V.RECORDS_ERRONEOUS, V.SANCTIONS, V.SANCTIONS_WRONGFUL, V.SANCTIONS_BY_ASSOCIATION,
+            V.SANCTIONS_WRONGFUL_BEFORE_CORRECTION, V.PEOPLE_SANCTIONED, V.FLAGS_FALSE, V.LAWFUL_ACTS_SUPPRESSED,
+            V.INCOME_LOST, V.WRONGFUL_LISTINGS_AT_END, V.PEOPLE_DAYS_WRONGFULLY_LISTED,
+            V.DAYS_TO_LIFT_WRONGFUL_LISTING, V.BYSTANDERS_STOPPED, V.ALERTS_PER_THOUSAND_FACES, V.REWARDS_WRONGFUL)
+BETTER_UP = (V.WRONGDOING_DETERRED, V.FLAGS_TRUE, V.ALERT_PRECISION)
+
+#: The scenario section a headline figure needs: a run whose scenario has none of it does not
+#: model what the figure counts (its zero is "not modelled", not "none").
+_NEEDS = {
+    V.FLAGS_TRUE: "flags", V.FLAGS_FALSE: "flags", V.FLAGS_INVESTIGATED: "flags", V.FLAGS_WITHDRAWN: "flags",
+    V.LISTINGS_OVERTURNED: "lists", V.WRONGFUL_LISTINGS_AT_END: "lists", V.PEOPLE_DAYS_WRONGFULLY_LISTED: "lists",
+    V.DAYS_TO_LIFT_WRONGFUL_LISTING: "lists", V.SANCTIONS: "consequences", V.SANCTIONS_WRONGFUL: "consequences",
+    V.SANCTIONS_BY_ASSOCIATION: "consequences", V.SANCTIONS_WRONGFUL_BEFORE_CORRECTION: "consequences",
+    V.PEOPLE_SANCTIONED: "consequences",
+}
+#: At most this many scenario differences are listed per run (the rest counted).
+MAX_DIFFERENCES = 40
+
+
+def models(r: RunTables, figure: str) -> bool:
+    """Whether the run's scenario models what ``figure`` counts."""
+    data = r.scenario_data or {}
+    section = _NEEDS.get(figure)
+    if section is not None:
+        return bool(data.get(section))
+    if figure == V.SANCTIONS_BY_ASSOCIATION:
+        return bool((data.get("scoring") or {}).get("association"))
+    return True
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def _show(v: Any) -> str:
+    if v is None:
+        return "(none)"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    text = str(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def scenario_differences(base: RunTables, other: RunTables) -> list[str]:
+    """The scenario settings that differ between two runs, safeguards first, as
+    ``key: base value -> other value`` (the seed included; name and description left out)."""
+    a, b = _flatten(base.scenario_data or {}), _flatten(other.scenario_data or {})
+    keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k) and k.split(".")[0] not in ("name", "description")]
+    keys.sort(key=lambda k: (not k.startswith("safeguards."), not k.startswith("run.seed")))
+    return [f"{k}: {_show(a.get(k))} \u2192 {_show(b.get(k))}" for k in keys]
+
+
+def differences_html(rs: Sequence[RunTables]) -> str:
+    """Per run after the first: the list of its scenario's differences from the first's."""
+    parts = []
+    for r in rs[1:]:
+        diffs = scenario_differences(rs[0], r)
+        head = f"{P.run_label(r)} against {P.run_label(rs[0])}"
+        if not diffs:
+            parts.append(f"<p>{e(head)}: the same scenario (only the run differs).</p>")
+            continue
+        more = len(diffs) - MAX_DIFFERENCES
+        items = "".join(f"<li><code>{e(d)}</code></li>" for d in diffs[:MAX_DIFFERENCES])
+        if more > 0:
+            items += f"<li>... and {more} more (scorelab show each run's scenario.yaml)</li>"
+        parts.append(f"<p>{e(head)}: {len(diffs)} setting(s) differ</p><ul class='diffs'>{items}</ul>")
+    return "<h3>What differs</h3>" + "".join(parts)
+
+
+def within_noise(figure: str, a: float, b: float) -> bool:
+    """Whether two event counts differ by less than their Poisson noise at 95 %."""
+    return figure in V.EVENT_COUNTS and a >= 0 and b >= 0 and abs(a - b) < 1.96 * math.sqrt(a + b)
+
+
+def single_seed_warning(rs: Sequence[RunTables]) -> str:
+    """The warning a comparison of single runs needs."""
+    seeds = {r.manifest.get("seed") for r in rs}
+    same = " with the same seed" if len(seeds) == 1 else ""
+    return (f"Each run here is one seed{same}: a difference smaller than the noise between seeds is not an "
+            "effect. Counts whose difference is within their Poisson noise are marked \"within noise\"; for "
+            "intervals, compare with replicates: scorelab sweep ... --replicates 5 (docs/sweeps.md).")
+
+
+def _delta(k: str, v: Any, base: Any) -> str:
+    if not (isinstance(v, float) and isinstance(base, float)):
+        return "=" if v == base else "differs"
+    d = v - base
+    if not d:
+        return "="
+    if "share" in k or "precision" in k:
+        return f"{100 * d:+.1f} pp"
+    rel = f" ({d / abs(base):+.0%})" if base else ""
+    return ("+" if d > 0 else "") + format_figure(k, d) + rel
+
+
+def _cls(k: str, v: Any, base: Any, modelled: bool) -> str:
+    if v == base or not modelled:
+        return ""
+    if not (isinstance(v, float) and isinstance(base, float)):
+        return "changed"
+    if within_noise(k, base, v):
+        return "noise"
+    if k in WORSE_UP:
+        return "worse" if v > base else "better"
+    if k in BETTER_UP:
+        return "better" if v > base else "worse"
+    return "changed"
+
+
+def compare_table(rs: Sequence[RunTables]) -> str:
+    """The headline side by side, with units and the difference from the first run."""
+    heads = [M.headline(r) for r in rs]
+    labels = [P.run_label(r) for r in rs]
+    th = "<th>unit</th>" + "".join(f"<th class='n'>{e(l)}</th>" for l in labels)
+    th += "".join(f"<th class='n'>\u0394 {e(l)}</th>" for l in labels[1:])
+    body = []
+    for k in dict.fromkeys(x for h in heads for x in h):
+        base = heads[0].get(k)
+        modelled = [models(r, k) for r in rs]
+        cells, deltas = [], []
+        for i, h in enumerate(heads):
+            v = h.get(k)
+            both = modelled[0] and modelled[i]
+            cls = _cls(k, v, base, both) if i else ""
+            text = "not modelled" if not modelled[i] else (format_figure(k, v) if v is not None else "")
+            cells.append(f"<td class='n {cls}'>{e(text)}</td>")
+            if i:
+                if not both or v is None or base is None:
+                    txt = "not comparable"
+                elif cls == "noise":
+                    txt = f"{_delta(k, v, base)}, within noise"
+                else:
+                    txt = _delta(k, v, base)
+                deltas.append(f"<td class='n {cls}'>{e(txt)}</td>")
+        body.append(f"<tr><td>{e(k)}</td><td class='unit'>{e(V.figure_unit(k))}</td>{''.join(cells)}{''.join(deltas)}</tr>")
+    return (f"<table class='compare'><tr><th>what</th>{th}</tr>{''.join(body)}</table>"
+            "<p class='note'>\u0394: difference from the first run (pp: percentage points). Red: worse, green: better "
+            "(more harm, or less deterrence, is worse); yellow: changed; grey: a difference of counts within their "
+            "Poisson noise (|a - b| &lt; 1.96 \u221a(a + b)), not an effect. A figure a run's scenario does not "
+            "model is \"not modelled\" and never coloured.</p>")
