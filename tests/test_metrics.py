@@ -204,33 +204,31 @@ def test_blacklist_stock_and_flows(run):
 
 
 def test_disparate_impact_by_hand(run):
-    """Per-capita sanctions, wrongful sanctions and income loss by group, province and urban
-    registration, and their ratios to the overall rate and to the best-off cell, equal the
-    same figures computed with numpy from the per-person table."""
+    """Sanctions per 1,000 by group, province and urban registration, and their ratios to the
+    overall rate, equal the same figures computed with numpy from the per-person table; the
+    worst-hit group is the ranked one with the highest rate (tests/test_impact.py has the rest)."""
     sc, pop, out, r = run
     people = r.people
     sanctions = people.get_column("sanctions").to_numpy().astype(float)
     overall = sanctions.mean()
     for by in ("group", "province", "urban"):
         keys = people.get_column(by).to_list()
+        if by == "urban":
+            keys = ["urban" if k else "rural" for k in keys]
         cells = sorted(set(keys))
         rate = {c: sanctions[np.array([x == c for x in keys])].mean() for c in cells}
-        d = metrics.disparate_impact(r, by)
-        assert d.get_column(by).to_list() == cells
+        d = metrics.impact(r, by, "sanctions").sort("cell")
+        assert d.get_column("cell").to_list() == cells
         assert d.get_column("people").to_list() == [keys.count(c) for c in cells]
-        assert d.get_column("sanctions_per_capita").to_list() == pytest.approx([rate[c] for c in cells])
-        assert d.get_column("sanctions_ratio").to_list() == pytest.approx([rate[c] / overall for c in cells])
-        assert d.get_column("wrongful_sanctions_ratio").null_count() == len(cells)  # reference 0 -> null
-        best = metrics.disparate_impact(r, by, reference="best")
-        low = min(rate.values())
-        expected = [rate[c] / low if low else None for c in cells]
-        got = best.get_column("sanctions_ratio").to_list()
-        assert (got == expected) if low == 0 else got == pytest.approx(expected)
+        assert d.get_column("per_1000").to_list() == pytest.approx([1000 * rate[c] for c in cells])
+        assert d.get_column("ratio").to_list() == pytest.approx([rate[c] / overall for c in cells])
+        assert metrics.impact(r, by, "wrongful_sanctions").get_column("ratio").null_count() == len(cells)  # 0 -> null
     w = metrics.worst_hit(r)
-    rates = {g: sanctions[people.get_column("group").to_numpy() == g].mean() for g in set(people.get_column("group"))}
-    assert w["value"] == max(rates, key=rates.get)
+    ranked = metrics.impact(r, "group", "sanctions").filter(pl.col("ranked"))
+    rates = dict(zip(ranked.get_column("cell").to_list(), ranked.get_column("per_1000").to_list()))
+    assert w.cell == (max(rates, key=rates.get) if rates else None)
     with pytest.raises(scorelab.UsageError):
-        metrics.disparate_impact(r, "shoe_size")
+        metrics.impact(r, "shoe_size")
 
 
 def test_no_chilling_without_responses(run):

@@ -60,12 +60,12 @@ def test_round_trip_gives_identical_frames(result, tmp_path):
 
 
 def test_folder_layout_manifest_and_tidy_metrics(result, tmp_path):
-    """The folder holds scenario.yaml, manifest.json, metrics/groups/scores Parquet (people only
+    """The folder holds scenario.yaml, manifest.json, metrics/groups/scores/impact Parquet (people only
     when asked); metrics.parquet has run_id, seed, day then one column per metric, one row
     per day; the manifest carries versions, seed, timings, platform and command."""
     path = result.save(tmp_path / "r")
     assert sorted(p.name for p in path.iterdir()) == [
-        "groups.parquet", "manifest.json", "metrics.parquet", "scenario.yaml", "scores.parquet"]
+        "groups.parquet", "impact.parquet", "manifest.json", "metrics.parquet", "scenario.yaml", "scores.parquet"]
     m = pl.read_parquet(path / "metrics.parquet")
     assert m.columns[:4] == ["run_id", "seed", "step", "day"]
     assert m.height == 10 and m.get_column("day").to_list() == [float(d) for d in range(10)]
@@ -205,7 +205,7 @@ def test_api_run_returns_a_result(result):
     s = result.summary()
     assert s["people"] == 500 and s["days"] == 10
     assert s["records, true"] == result.metrics.get_column("records.police.true").sum()
-    assert "worst-hit group" in s
+    assert "worst-hit group (sanctions)" in s and "worst-hit group (flags)" in s
     assert "tiny" in repr(result) and "<table>" in result._repr_html_()
     assert set(scorelab.__all__) >= {"load", "run", "Result", "Scenario"}
 

@@ -34,7 +34,8 @@ from test_results import tiny
 EXAMPLES = int(os.environ.get("SCORELAB_FUZZ_EXAMPLES", "15"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-DATA_FILES = ("scenario.yaml", "metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet")
+DATA_FILES = ("scenario.yaml", "metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet",
+              "impact.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +147,11 @@ FILE_CASES = {
                                 "scores.parquet: score:"),
     "metrics.parquet empty": (_bytes("metrics.parquet", b""), "metrics.parquet: unreadable Parquet file"),
     "people.parquet missing": (lambda run: (run / "people.parquet").unlink(), "people.parquet: missing"),
+    "impact without per_1000": (_table("impact.parquet", lambda df: df.drop("per_1000")),
+                                "impact.parquet: per_1000: missing column"),
+    "impact with text ranks": (_table("impact.parquet", lambda df: df.with_columns(pl.col("rank").cast(pl.String))),
+                               "impact.parquet: rank: a column of String"),
+    "impact.parquet missing": (lambda run: (run / "impact.parquet").unlink(), "impact.parquet: missing"),
 }
 
 
@@ -157,7 +163,7 @@ def test_a_wrong_file_is_refused_and_skipped(folder, tmp_path, case, verified):
     damage, needle = FILE_CASES[case]
     run = copy(folder, tmp_path)
     damage(run)
-    if case == "people.parquet missing":
+    if case.endswith(".parquet missing"):
         refused_everywhere(run, needle)
         return
     if verified:
@@ -218,18 +224,18 @@ def test_query_skips_a_damaged_folder_and_queries_the_others(folder, tmp_path):
 
 
 def test_every_required_column_is_one_the_readers_need(folder):
-    """The columns ``REQUIRED`` names exist in a fresh folder; the disparate-impact measures
-    and the counters of people the metrics read are among the groups' required columns."""
-    from scorelab.metrics import IMPACT_MEASURES
+    """The columns ``REQUIRED`` names exist in a fresh folder; every harm of the impact table
+    is a column of the groups table (what a folder without impact.parquet is read from)."""
+    from scorelab.impact import HARMS
 
     for table, columns in REQUIRED.items():
         schema = pl.read_parquet_schema(folder / f"{table}.parquet")
         assert set(columns) <= set(schema), table
-    assert set(IMPACT_MEASURES) <= set(REQUIRED["groups"])
+    assert set(HARMS) <= set(pl.read_parquet_schema(folder / "groups.parquet"))
 
 
 def _columns(folder: Path) -> list[tuple[str, str]]:
-    return [(t, c) for t in ("metrics", "groups", "scores") for c in pl.read_parquet_schema(folder / f"{t}.parquet")]
+    return [(t, c) for t in ("metrics", "groups", "scores", "impact") for c in pl.read_parquet_schema(folder / f"{t}.parquet")]
 
 
 @pytest.mark.skipif("SCORELAB_FUZZ_EXAMPLES" not in os.environ, reason="nightly size: set SCORELAB_FUZZ_EXAMPLES")
@@ -245,3 +251,24 @@ def test_a_report_without_any_one_column_is_written_or_refused(folder, tmp_path)
         assert "Traceback" not in r.output and (r.exit_code == 0 or len(r.output.strip().splitlines()) == 1), \
             f"{table}.{column}: {r.output}"
         shutil.rmtree(run.parent)
+
+
+def test_a_folder_of_version_2_is_read_without_impact_parquet(folder, tmp_path):
+    """A folder written before impact.parquet (format version 2) is read: its impact table is
+    computed from people.parquet, and without that from groups.parquet's axes."""
+    run = copy(folder, tmp_path)
+    (run / "impact.parquet").unlink()
+    m = json.loads((run / "manifest.json").read_text())
+    m["format_version"] = 2
+    del m["files"]["impact.parquet"]
+    (run / "manifest.json").write_text(json.dumps(m))
+    assert Result.open(run).impact().equals(Result.open(folder).impact())
+    (run / "people.parquet").unlink()
+    m["people_state"] = False
+    del m["files"]["people.parquet"]
+    (run / "manifest.json").write_text(json.dumps(m))
+    axes = set(Result.open(run).impact().get_column("axis").unique())
+    assert axes == {"all", "group", "urban", "province", "city"}
+    from scorelab.metrics import headline
+
+    assert "worst-hit group (sanctions)" in headline(Result.open(run))

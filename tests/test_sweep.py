@@ -134,7 +134,7 @@ def test_headline_figures_are_the_numeric_columns(reference):
     figures = S.headline_figures(S.make_spec(TINY).scenario)
     assert S.numeric_figures(reference.runs, reference.keys) == figures
     assert reference.figures == figures
-    assert reference.runs.schema["worst-hit group"] == pl.String
+    assert reference.runs.schema["worst-hit group (sanctions)"] == pl.String
 
 
 # --------------------------------------------------------------------------- errors

@@ -21,6 +21,10 @@ import polars as pl
 
 from scorelab import vocabulary as V
 from scorelab.errors import UsageError
+from scorelab.impact import AXES as IMPACT_AXES
+from scorelab.impact import HARMS as IMPACT_HARMS
+from scorelab.impact import Worst, describe_worst
+from scorelab.impact import worst_hit as impact_worst
 from scorelab.tables import RunTables, as_run_tables
 from scorelab.vocabulary import EVENT_COUNTS, EXTENSIVE
 
@@ -417,41 +421,27 @@ def economic_losses(r: Any) -> pl.DataFrame:
 
 # --------------------------------------------------------------------------- disparate impact
 
-IMPACT_MEASURES = ("sanctions", "wrongful_sanctions", "income_lost", "refusals", "flags")
 
-
-def disparate_impact(r: Any, by: str = "group", reference: str = "overall") -> pl.DataFrame:
-    """Per-capita outcomes by ``by`` (group, province, city or urban) and their ratio to a
-    reference: ``overall`` (the whole population's per-capita value) or ``best`` (the lowest
-    per-capita value among the cells, per measure). Ratios are null when the reference is 0."""
-    if by not in BY:
-        raise UsageError(f"disparate_impact: by must be one of {', '.join(BY)}, got {by!r}")
-    if reference not in ("overall", "best"):
-        raise UsageError(f"disparate_impact: reference must be 'overall' or 'best', got {reference!r}")
+def impact(r: Any, axis: str | None = None, harm: str | None = None) -> pl.DataFrame:
+    """Each harm per 1,000 people by axis (``scorelab.impact.AXES``: group, income decile, age
+    band, urban or rural, occupation, province, city; ``all`` for everyone), with counts, 95 %
+    intervals, the ratio to the overall rate and a rank among cells with at least
+    ``impact.MIN_EVENTS`` events and ``impact.MIN_PEOPLE`` people; optionally one axis or harm."""
     r = as_run_tables(r)
-    g = r.groups
-    cells = g.group_by(by).agg(pl.col("people").sum(), *[pl.col(m).sum() for m in IMPACT_MEASURES]).sort(by)
-    cells = cells.with_columns([(pl.col(m) / pl.col("people")).alias(f"{m}_per_capita") for m in IMPACT_MEASURES])
-    total_people = float(g.get_column("people").sum())
-    exprs = []
-    for m in IMPACT_MEASURES:
-        if reference == "overall":
-            ref = float(g.get_column(m).sum()) / total_people if total_people else 0.0
-        else:
-            ref = float(cells.get_column(f"{m}_per_capita").min() or 0.0)
-        exprs.append((pl.col(f"{m}_per_capita") / ref if ref else pl.lit(None, dtype=pl.Float64)).alias(f"{m}_ratio"))
-    return cells.with_columns(exprs)
+    d = r.impact()
+    for key, value, known in (("axis", axis, ("all", *IMPACT_AXES)), ("harm", harm, IMPACT_HARMS)):
+        if value is None:
+            continue
+        if value not in known:
+            raise UsageError(f"impact: {key} must be one of {', '.join(known)}, got {value!r}")
+        d = d.filter(pl.col(key) == value)
+    return d
 
 
-def worst_hit(r: Any, by: str = "group") -> dict[str, Any] | None:
-    """The cell with the most sanctions per person and its ratio to the overall rate (None if
-    nobody was sanctioned)."""
-    d = disparate_impact(r, by)
-    if d.height == 0 or not (d.get_column("sanctions").sum() > 0):
-        return None
-    row = d.sort("sanctions_per_capita", descending=True).row(0, named=True)
-    return {"by": by, "value": row[by], "sanctions_per_capita": row["sanctions_per_capita"],
-            "ratio": row["sanctions_ratio"]}
+def worst_hit(r: Any, harm: str = "sanctions", axis: str = "group") -> Worst:
+    """The worst-hit cell of ``axis`` for ``harm`` among the ranked ones (``impact.worst_hit``):
+    ``cell`` None, and ``reason`` why, when no cell has enough events to be ranked."""
+    return impact_worst(impact(r, axis, harm), harm, axis)
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -479,9 +469,7 @@ CATALOGUE: dict[str, Callable[[Any], pl.DataFrame]] = {
     "list_flows": list_flows,
     "chilling": chilling,
     "economic_losses": economic_losses,
-    "disparate_impact_group": lambda r: disparate_impact(r, "group"),
-    "disparate_impact_province": lambda r: disparate_impact(r, "province"),
-    "disparate_impact_urban": lambda r: disparate_impact(r, "urban"),
+    "impact": impact,
 }
 
 
@@ -558,10 +546,7 @@ def headline(r: Any) -> dict[str, float | str]:
         out[V.RED_LISTED_AT_END] = float(rw["red_listed_at_end"])
     for row in grade_shares(r).iter_rows(named=True):
         out[V.grade_share(row["grade"])] = float(row["end_share"] or 0.0)
-    w = worst_hit(r, "group")
-    if w is None:
-        out[V.WORST_HIT_GROUP] = "none (no sanctions)"
-    else:
-        ratio = f", {w['ratio']:.2f}x the overall rate" if w["ratio"] is not None else ""
-        out[V.WORST_HIT_GROUP] = f"{w['value']} ({w['sanctions_per_capita'] * 1000:,.1f} sanctions per 1,000{ratio})"
+    table = r.impact()
+    for harm, name in V.WORST_HIT.items():
+        out[name] = describe_worst(impact_worst(table.filter(pl.col("axis") == "group"), harm))
     return out

@@ -36,11 +36,14 @@ __all__ = [
 
 #: Version of the results-folder layout; bumped when files or columns change meaning.
 #: 2: people.parquet's group, province, city, start_grade and grade are Enum (were String).
-FORMAT_VERSION = 2
-#: Versions ``RunTables.open`` can read (version 1's people frame keeps its String columns).
-READABLE_VERSIONS = (1, 2)
+#: 3: impact.parquet (disparate impact by axis and harm); groups.parquet counts false flags
+#: and the people who lost income; people.parquet holds occupation and income_decile.
+FORMAT_VERSION = 3
+#: Versions ``RunTables.open`` can read (version 1's people frame keeps its String columns;
+#: before 3, the impact table is computed from the people or groups table).
+READABLE_VERSIONS = (1, 2, 3)
 FORMAT_NAME = "scorelab-results"
-TABLES = ("metrics", "groups", "scores", "people")
+TABLES = ("metrics", "groups", "scores", "people", "impact")
 
 
 # --------------------------------------------------------------------------- manifest
@@ -141,6 +144,8 @@ REQUIRED: dict[str, dict[str, str]] = {
                "wrongfully_sanctioned_people": "number"},
     "scores": {"start_grade": "text", "grade": "text", "score": "number", "people": "number"},
     "people": {"person": "number"},
+    "impact": {"axis": "text", "cell": "text", "harm": "text", "people": "number", "count": "number",
+               "events": "number", "per_1000": "number", "ratio": "number", "ranked": "flag", "rank": "number"},
 }
 #: The per-list metric columns the readers select by name.
 LIST_FLOWS = ("stock", "entries", "exits", "wrongful_entries")
@@ -189,7 +194,8 @@ def _check_columns(path: Path, schema: pl.Schema, required: dict[str, str], numb
 
 def _files(p: Path, manifest: dict[str, Any]) -> list[str]:
     """The files the folder must hold besides the manifest."""
-    return ["scenario.yaml", *(f"{t}.parquet" for t in TABLES if t != "people" or manifest.get("people_state"))]
+    return ["scenario.yaml", *(f"{t}.parquet" for t in TABLES if (t != "people" or manifest.get("people_state"))
+                               and (t != "impact" or manifest["format_version"] >= 3))]
 
 
 def check_files(folder: Path, manifest: dict[str, Any], verify: bool) -> None:

@@ -16,6 +16,8 @@ A results folder (format documented in docs/results.md) holds:
   urban): what disparate-impact metrics need without the per-person file;
 * ``scores.parquet``: end scores of scored people as value counts with their start and end
   grade: score quantiles, Gini and grade transitions without the per-person file;
+* ``impact.parquet``: each harm per 1,000 people by group, income decile, age band, urban or
+  rural, occupation, province and city, with counts, intervals and ranks (``scorelab.impact``);
 * ``people.parquet`` (opt-in): per-person end state with population columns joined.
 
 Writing is atomic (``scorelab.atomic``): everything goes into a hidden sibling
@@ -43,6 +45,7 @@ import polars as pl
 
 from scorelab import atomic
 from scorelab.errors import UsageError
+from scorelab.impact import impact_frame, impact_from_groups, income_deciles
 from scorelab.results_files import FORMAT_NAME, FORMAT_VERSION, READABLE_VERSIONS, read_folder, scan_runs
 from scorelab.vocabulary import NO_GRADE
 
@@ -70,6 +73,7 @@ _COUNTERS_PEOPLE = {
     "flagged_people": "flags",
     "people_with_erroneous_records": "erroneous_records",
     "people_with_suppressed_acts": "acts_suppressed",
+    "falsely_flagged_people": "false_flags",
 }
 
 
@@ -140,6 +144,9 @@ def people_frame(out: "RunOutput", pop: "Population") -> pl.DataFrame:
         "city": _labels(pop.city, pop.city_names),
         "urban": pop.urban.astype(bool, copy=False),
         "age": pop.age.astype(np.int16),
+        "occupation": _labels(pop.occupation, pop.occupation_names),
+        # (of the population's income before the run: the twin's and the factual world's differ after)
+        "income_decile": income_deciles(pop.income),
         "start_score": pl.Series(state["start_score"], nan_to_null=True),  # NaN where not scored
         "start_grade": _labels(state["start_grade"], grades, NO_GRADE),
         "score": _masked(score, (state["grade"] != NO_GRADE) & ~np.isnan(score)),
@@ -159,11 +166,13 @@ def _strings(df: pl.DataFrame) -> pl.DataFrame:
 
 def _groups_frame(people: pl.DataFrame) -> pl.DataFrame:
     """People's end state summed over (group, province, city, urban) cells."""
-    skip = {"person", "age", "start_score", "score", "start_grade", "grade", *PERSON_KEYS}
+    skip = {"person", "age", "income_decile", "start_score", "score", "start_grade", "grade", *PERSON_KEYS}
     numeric = [c for c, t in people.schema.items() if c not in skip and (t.is_numeric() or t == pl.Boolean)]
     aggs = [pl.len().alias("people"), pl.col("grade").is_not_null().sum().alias("scored")]
     aggs += [pl.col(c).cast(pl.Float64).sum().alias(c) for c in numeric]
     aggs += [(pl.col(src) != 0).sum().alias(name) for name, src in _COUNTERS_PEOPLE.items() if src in people.columns]
+    if "income_lost" in people.columns:
+        aggs.append((pl.col("income_lost") > 0).sum().alias("people_losing_income"))
     # grouped by one integer cell number made of the keys' codes: grouping by the four keys
     # encoded each row's keys first (at 3 million people 99 MiB at the peak, this 53); the
     # same groups of rows in the same order, hence the same sums (not lazily: a lazy query
@@ -213,6 +222,7 @@ class RunTables:
         groups: pl.DataFrame,
         scores: pl.DataFrame,
         people: pl.DataFrame | None = None,
+        impact: pl.DataFrame | None = None,
         path: Path | None = None,
     ) -> None:
         self.scenario_data = scenario
@@ -221,6 +231,7 @@ class RunTables:
         self.groups = groups
         self.scores = scores
         self._people = people
+        self._impact = impact
         self.path = path
 
     # ---------------------------------------------------------------- construction
@@ -277,7 +288,7 @@ class RunTables:
             "people_state": False,
         }
         return cls(scenario=scenario.model_dump(mode="json", by_alias=True), manifest=manifest, metrics=metrics,
-                   groups=groups, scores=scores, people=people)
+                   groups=groups, scores=scores, people=people, impact=impact_frame(people))
 
     @classmethod
     def open(cls, path: str | Path) -> Self:
@@ -289,7 +300,8 @@ class RunTables:
         people = t["people"]
         return cls(scenario=folder.scenario, manifest=folder.manifest, metrics=t["metrics"],
                    groups=_drop_run_id(t["groups"]), scores=_drop_run_id(t["scores"]),
-                   people=_drop_run_id(people) if people is not None else None, path=p)
+                   people=_drop_run_id(people) if people is not None else None,
+                   impact=_drop_run_id(t["impact"]) if t.get("impact") is not None else None, path=p)
 
     # ---------------------------------------------------------------- access
 
@@ -303,6 +315,15 @@ class RunTables:
     @property
     def has_people(self) -> bool:
         return self._people is not None
+
+    def impact(self) -> pl.DataFrame:
+        """Each harm per 1,000 people by group, income decile, age band, urban or rural,
+        occupation, province and city (``scorelab.impact``): the run's ``impact.parquet``; for
+        a folder written before it, computed from the per-person table if saved, else along
+        the axes of ``groups.parquet``."""
+        if self._impact is None:
+            self._impact = impact_frame(self._people) if self._people is not None else impact_from_groups(self.groups)
+        return self._impact
 
     @property
     def run_id(self) -> str:
@@ -352,6 +373,7 @@ class RunTables:
             "metrics.parquet": self.metrics.write_parquet,
             "groups.parquet": self.groups.with_columns(run_id).select("run_id", *self.groups.columns).write_parquet,
             "scores.parquet": self.scores.with_columns(run_id).select("run_id", *self.scores.columns).write_parquet,
+            "impact.parquet": lambda path: _with_run_id(self.impact(), run_id).write_parquet(path),
         }
         if people:
             df = self.people
@@ -369,9 +391,14 @@ class RunTables:
     def equals(self, other: "RunTables") -> bool:
         """Same metrics, groups, scores and (when both have it) people."""
         same = self.metrics.equals(other.metrics) and self.groups.equals(other.groups) and self.scores.equals(other.scores)
+        same = same and self.impact().equals(other.impact())
         if self.has_people and other.has_people:
             same = same and self.people.equals(other.people)
         return same
+
+
+def _with_run_id(df: pl.DataFrame, run_id: pl.Expr) -> pl.DataFrame:
+    return df.with_columns(run_id).select("run_id", *df.columns)
 
 
 def _drop_run_id(df: pl.DataFrame) -> pl.DataFrame:

@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES", "RED_LIST_FIGURES", "METRIC_ID_COLUMNS",
+    "WORST_HIT",
     "NO_GRADE", "figure_unit", "format_figure", "grade_share",
 ]
 
@@ -55,12 +56,20 @@ ALERTS_PER_THOUSAND_FACES = "alerts per 1,000 faces scanned"
 REWARDS = "rewards"
 REWARDS_WRONGFUL = "rewards, wrongful"
 RED_LISTED_AT_END = "red-listed at end"
-# the one text figure, last
-WORST_HIT_GROUP = "worst-hit group"
+# the text figures, last: the worst-hit group per harm (``impact.worst_hit``), by the harm's
+# name in the impact table; a group is named only when its count reaches the minimum
+WORST_HIT = {
+    "sanctions": "worst-hit group (sanctions)",
+    "wrongful_sanctions": "worst-hit group (wrongful sanctions)",
+    "flags": "worst-hit group (flags)",
+    "false_flags": "worst-hit group (false flags)",
+    "income_lost": "worst-hit group (income lost)",
+    "acts_suppressed": "worst-hit group (acts suppressed)",
+}
 
 #: The numeric headline figures every run has, in the headline's order (then, for runs with
 #: face identification, ``IDENTIFICATION_FIGURES``, then one ``grade_share`` per grade, then
-#: ``WORST_HIT_GROUP``).
+#: the ``WORST_HIT`` texts).
 HEADLINE_FIGURES = (
     PEOPLE, DAYS, RECORDS_TRUE, RECORDS_ERRONEOUS, SANCTIONS, SANCTIONS_WRONGFUL, SANCTIONS_BY_ASSOCIATION,
     SANCTIONS_WRONGFUL_BEFORE_CORRECTION, LISTINGS_OVERTURNED, WRONGFUL_LISTINGS_AT_END, PEOPLE_DAYS_WRONGFULLY_LISTED,

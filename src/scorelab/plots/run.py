@@ -15,7 +15,6 @@ from scorelab.plots.common import (
     C_MATCH,
     C_TRUE,
     KIND_COLOURS,
-    MAX_CELLS,
     WIDE,
     column,
     day_column,
@@ -31,10 +30,10 @@ from scorelab.plots.common import (
     thin_level,
     top,
 )
+from scorelab.plots.impact import fig_impact
 from scorelab.tables import RunTables
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 
@@ -274,48 +273,6 @@ def fig_chilling(r: RunTables) -> "Figure":
     return fig
 
 
-def _impact_panel(ax: "Axes", d: pl.DataFrame, by: str, title: str) -> None:
-    measures = ("sanctions", "wrongful_sanctions", "refusals", "flags")
-    if d.height == 0:
-        empty(ax, "no cells")
-        ax.set_title(title)
-        return
-    if d.height > MAX_CELLS:
-        d = d.sort("people", descending=True).head(MAX_CELLS).sort(by)
-        title += f" (largest {MAX_CELLS})"
-    cells = [("urban" if v else "rural") if isinstance(v, bool) else short(v, 18) for v in d.get_column(by).to_list()]
-    x = np.arange(len(cells))
-    wdt = 0.8 / len(measures)
-    any_bar = False
-    for i, m in enumerate(measures):
-        vals = [v if v is not None else np.nan for v in d.get_column(f"{m}_ratio").to_list()]
-        if np.isfinite(vals).any():
-            any_bar = True
-        ax.bar(x + (i - (len(measures) - 1) / 2) * wdt, np.nan_to_num(vals), width=wdt, label=m.replace("_", " "))
-    ax.axhline(1.0, color="#333333", linewidth=0.8, linestyle="--")
-    ax.set_xticks(x, cells, fontsize=8, rotation=30 if len(cells) > 4 else 0, ha="right" if len(cells) > 4 else "center")
-    ax.set_ylabel("per capita / overall")
-    if not any_bar:
-        ax.text(0.5, 0.9, "nothing to compare (no sanctions, refusals or flags)", ha="center", transform=ax.transAxes,
-                fontsize=8, color="#666666")
-    ax.legend(fontsize=7)
-    ax.set_title(title)
-
-
-def fig_disparate_impact(r: RunTables) -> "Figure":
-    """Per-capita outcomes by group and by region (province; urban against rural), as ratios to
-    the whole population's rate (1 = the same)."""
-    fig, (a, b, c) = new_figure((12.0, 3.8), 3, width_ratios=[2, 2, 1])
-    _impact_panel(a, M.disparate_impact(r, "group"), "group", "by group")
-    prov = M.disparate_impact(r, "province")
-    if prov.height > 1:
-        _impact_panel(b, prov, "province", "by province")
-    else:
-        _impact_panel(b, M.disparate_impact(r, "city"), "city", "by city")
-    _impact_panel(c, M.disparate_impact(r, "urban"), "urban", "urban / rural")
-    return fig
-
-
 def fig_lists(r: RunTables) -> "Figure":
     """Black- and redlist stock over time, and entries, exits, wrongful entries per list."""
     fig, (a, b) = new_figure(WIDE, 2)
@@ -393,7 +350,7 @@ PLOTS: dict[str, tuple[str, Callable[[RunTables], "Figure"]]] = {
     "sanctions": ("Sanctions and wrongful sanctions", fig_sanctions),
     "flags": ("Flag precision and backlog", fig_flags),
     "chilling": ("Chilling and deterrence against the twin", fig_chilling),
-    "disparate_impact": ("Disparate impact by group and region", fig_disparate_impact),
+    "disparate_impact": ("Disparate impact by harm: group, income, age, urban or rural, occupation, region", fig_impact),
     "lists": ("Blacklist stock and flows", fig_lists),
     "mobility": ("Grade mobility matrix", fig_mobility),
 }

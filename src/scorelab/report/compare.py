@@ -35,8 +35,11 @@ _NEEDS = {
     V.LISTINGS_OVERTURNED: "lists", V.WRONGFUL_LISTINGS_AT_END: "lists", V.PEOPLE_DAYS_WRONGFULLY_LISTED: "lists",
     V.DAYS_TO_LIFT_WRONGFUL_LISTING: "lists", V.SANCTIONS: "consequences", V.SANCTIONS_WRONGFUL: "consequences",
     V.SANCTIONS_BY_ASSOCIATION: "consequences", V.SANCTIONS_WRONGFUL_BEFORE_CORRECTION: "consequences",
-    V.PEOPLE_SANCTIONED: "consequences",
+    V.PEOPLE_SANCTIONED: "consequences", V.WORST_HIT["sanctions"]: "consequences",
+    V.WORST_HIT["wrongful_sanctions"]: "consequences", V.WORST_HIT["flags"]: "flags", V.WORST_HIT["false_flags"]: "flags",
 }
+#: The harm of each worst-hit figure, by the figure's name.
+_WORST = {name: harm for harm, name in V.WORST_HIT.items()}
 #: At most this many scenario differences are listed per run (the rest counted).
 MAX_DIFFERENCES = 40
 
@@ -110,6 +113,14 @@ def single_seed_warning(rs: Sequence[RunTables]) -> str:
             "intervals, compare with replicates: scorelab sweep ... --replicates 5 (docs/sweeps.md).")
 
 
+def _worst_delta(k: str, r: RunTables, base: RunTables) -> str:
+    """A worst-hit figure's change: whether the same group is named (its rate may differ)."""
+    a, b = M.worst_hit(base, _WORST[k]), M.worst_hit(r, _WORST[k])
+    if a.cell == b.cell:
+        return "same group" if a.cell is not None else "none ranked in either"
+    return f"{a.cell or 'none ranked'} \u2192 {b.cell or 'none ranked'}"
+
+
 def _delta(k: str, v: Any, base: Any) -> str:
     if not (isinstance(v, float) and isinstance(base, float)):
         return "=" if v == base else "differs"
@@ -151,11 +162,15 @@ def compare_table(rs: Sequence[RunTables]) -> str:
             v = h.get(k)
             both = modelled[0] and modelled[i]
             cls = _cls(k, v, base, both) if i else ""
+            if i and both and k in _WORST:  # (its text holds rates: changed only if another group is named)
+                cls = "changed" if "\u2192" in _worst_delta(k, rs[i], rs[0]) else ""
             text = "not modelled" if not modelled[i] else (format_figure(k, v) if v is not None else "")
             cells.append(f"<td class='n {cls}'>{e(text)}</td>")
             if i:
                 if not both or v is None or base is None:
                     txt = "not comparable"
+                elif k in _WORST:
+                    txt = _worst_delta(k, rs[i], rs[0])
                 elif cls == "noise":
                     txt = f"{_delta(k, v, base)}, within noise"
                 else:

@@ -12,6 +12,7 @@ import polars as pl
 from scorelab import metrics as M
 from scorelab import plots as P
 from scorelab import vocabulary as V
+from scorelab.impact import MIN_EVENTS, MIN_PEOPLE, describe_worst
 from scorelab.tables import as_run_tables
 
 #: The headline figures whose change the comparison's findings name, in this order.
@@ -107,14 +108,41 @@ def findings(r: Any) -> list[str]:
     if scored:
         out.append(f"{_pct(moved['down'], scored)} of scored people ended in a lower grade than they started, "
                    f"{_pct(moved['up'], scored)} in a higher one.")
-    w = M.worst_hit(r, "group")
-    if w is not None and w["ratio"] is not None and M.disparate_impact(r, "group").height > 1:
-        out.append(f"The most sanctioned group, {w['value']}, had {w['sanctions_per_capita'] * 1000:,.1f} sanctions "
-                   f"per 1,000 people, {w['ratio']:.2f} times the overall rate.")
+    out += _worst_hit(r)
     lost = M.economic_losses(r).row(0, named=True)
     if lost["income_lost"]:
         out.append(f"Income lost against the twin: {lost['income_lost']:,.0f} in all, "
                    f"{lost['income_lost_per_person']:,.2f} per person.")
+    return out
+
+
+def _worst_hit(r: Any) -> list[str]:
+    """The worst-hit group per harm, in one sentence, when the run has more than one group and
+    some group is ranked (at least ``impact.MIN_EVENTS`` events among ``impact.MIN_PEOPLE``
+    people); a second sentence when the harms name different groups."""
+    if M.impact(r, "group", "sanctions").height < 2:
+        return []
+    worst = {h: M.worst_hit(r, h) for h in V.WORST_HIT}
+    named = {h: w for h, w in worst.items() if w.cell is not None}
+    if not named:
+        return []
+    parts = [f"{h.replace('_', ' ')}: {describe_worst(w)}" for h, w in named.items()]
+    out = [f"Worst-hit group per harm (a group is ranked only with at least {MIN_EVENTS} events among "
+           f"{MIN_PEOPLE:,} people): " + "; ".join(parts) + "."]
+    cells = {w.cell for w in named.values()}
+    if len(cells) > 1:
+        out.append("The harms do not fall on one group: " + ", ".join(sorted(str(c) for c in cells))
+                   + " are each the worst hit by some harm (scorelab query 'select * from impact').")
+    return out
+
+
+def _worst_changes(base: Any, r: Any) -> list[str]:
+    """The harms whose worst-hit group differs between two runs."""
+    out = []
+    for h in V.WORST_HIT:
+        a, b = M.worst_hit(base, h), M.worst_hit(r, h)
+        if a.cell != b.cell:
+            out.append(f"worst-hit group ({h.replace('_', ' ')}) {a.cell or 'none ranked'} \u2192 {b.cell or 'none ranked'}")
     return out
 
 
@@ -132,6 +160,7 @@ def compare_findings(results: Sequence[Any]) -> list[str]:
                 continue
             rel = f" ({(b - a) / abs(a):+.0%})" if a else ""
             parts.append(f"{k} {_n(a)} \u2192 {_n(b)}{rel}")
+        parts += _worst_changes(base, r)
         if parts:
             out.append(f"Against {P.run_label(base)}, {P.run_label(r)}: " + "; ".join(parts) + ".")
         else:

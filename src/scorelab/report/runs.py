@@ -14,6 +14,7 @@ from scorelab import plots as P
 from scorelab.errors import UsageError
 from scorelab.report.compare import compare_table, differences_html, single_seed_warning
 from scorelab.report.findings import compare_findings, findings
+from scorelab.report.impact import impact_table
 from scorelab.report.page import RC, SIZE_MARK, e, figure_html, page_head, version, with_size, write_page
 from scorelab.tables import RunTables, as_run_tables
 from scorelab.vocabulary import figure_unit, format_figure
@@ -171,6 +172,7 @@ def render(results: Sequence[Any], generated: str | None = None,
         parts.append(_meta_table(r))
         parts.append("<h3>Key findings</h3><ul class='findings'>" + "".join(f"<li>{e(s)}</li>" for s in findings(r)) + "</ul>")
         parts.append("<h3>Headline figures</h3>" + _summary_table(r))
+        parts.append("<h3>Disparate impact</h3>" + impact_table(r))
         parts.append("<h3>Figures</h3>")
         parts += by_section.get(sec, [])
         parts.append("</section>")

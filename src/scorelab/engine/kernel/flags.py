@@ -10,7 +10,7 @@ import numpy as np
 
 from scorelab.engine.kernel.constants import (
     ACTIVE_BITS, ERR_BITS, FC_FALSE, FC_INVESTIGATED, FC_INV_OVERTURNED, FC_RAISED, FC_TRUE, FC_WITHDRAWN, MSG_INV,
-    OUT_FLAGGED, OUT_INVESTIGATED, Q_INVESTIGATED, Q_TRUE, Q_WAITING, STATE_BITS, WITHDRAW,
+    OUT_FALSE_FLAGGED, OUT_FLAGGED, OUT_INVESTIGATED, Q_INVESTIGATED, Q_TRUE, Q_WAITING, STATE_BITS, WITHDRAW,
 )
 from scorelab.engine.kernel.cells import flag_cell
 from scorelab.engine.kernel.stores import bump, change_income, find_slot, first_id, push_pending, rec_err, vis_step
@@ -71,6 +71,8 @@ def raise_flags(P, S, Q, r, s):
         Q.M[s, flag_cell(Q, f, FC_RAISED)] += 1
         Q.M[s, flag_cell(Q, f, FC_TRUE if truth else FC_FALSE)] += 1
         bump(S, OUT_FLAGGED, e, 1)
+        if not truth:  # (per person, for the disparate impact of false flags: scorelab.impact)
+            bump(S, OUT_FALSE_FLAGGED, e, 1)
 
 
 @nb.njit(cache=True)
