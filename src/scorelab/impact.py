@@ -97,18 +97,19 @@ def _axis_key(axis: str) -> pl.Expr:
         return pl.sum_horizontal([(pl.col("age") >= edge).cast(pl.Int32) for edge in AGE_BANDS[1:]])
     if axis in ("urban", "income_decile"):
         return pl.col(axis).cast(pl.Int32)
-    return pl.col(axis).cast(pl.String)
+    # (an Enum column is grouped as it is, in the scenario's order: a string per person would
+    # cost 16 bytes or more while grouping)
+    return pl.col(axis)
 
 
 def _label(axis: str, key: Any) -> str:
+    """The name of a numeric cell key: an age band, urban or rural, an income decile."""
     if axis == "age_band":
         lo = AGE_BANDS[int(key)]
         return f"{lo}+" if int(key) == len(AGE_BANDS) - 1 else f"{lo}-{AGE_BANDS[int(key) + 1] - 1}"
     if axis == "urban":
         return "urban" if key else "rural"
-    if axis == "income_decile":
-        return "no income" if key == 0 else f"decile {key}"
-    return str(key)
+    return "no income" if key == 0 else f"decile {key}"
 
 
 def _source(axis: str) -> str:
@@ -163,7 +164,13 @@ def impact_from_groups(groups: pl.DataFrame) -> pl.DataFrame:
 
 def _long(axis: str, sums: pl.DataFrame, harms: list[str]) -> pl.DataFrame:
     """One row per (cell, harm) of an axis' sums."""
-    cells = [_label(axis, k) if axis != "all" else "all" for k in sums.get_column("_key").to_list()]
+    keys = sums.get_column("_key")
+    if axis == "all":
+        cells = ["all"] * sums.height
+    elif axis in ("age_band", "urban", "income_decile"):
+        cells = [_label(axis, k) for k in keys.to_list()]
+    else:
+        cells = keys.cast(pl.String).to_list()
     rows = []
     for h in harms:
         sq = sums.get_column(f"{h}.sq") if f"{h}.sq" in sums.columns else pl.Series([None] * sums.height)

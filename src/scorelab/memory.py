@@ -57,9 +57,10 @@ END_STATE_BYTES = 100
 END_STATE_DERIVED_BYTES = 16
 #: Bytes per person of the result tables (people, groups, score distributions) while built,
 #: over the end state they share: the per-person table's own columns (person, age, names,
-#: flags: 12 B) and the transients of the lookups and the per-cell grouping, rounded up
-#: (the results phase measured 135 B/person marginal with the population and end state).
-RESULT_BYTES = 32
+#: flags: 12 B; occupation and income decile: 2 B) and the transients of the lookups, the
+#: per-cell grouping and the impact table's per-axis grouping, rounded up (the results phase
+#: measured 135 B/person marginal with the population and end state).
+RESULT_BYTES = 36
 #: Bytes per stored directed edge in a CSR layer (int32 index).
 EDGE_BYTES = 4
 #: Bytes per person of a drawn contact layer (synth.drawn: participants' order, 4 B each, and
