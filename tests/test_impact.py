@@ -171,14 +171,19 @@ def _people(cells: dict[str, dict[str, float]], n: dict[str, int]) -> pl.DataFra
 
 def test_a_cell_below_the_minimum_count_is_never_ranked():
     """A group of 50 people with 10 sanctions (200 per 1,000) is shown but not ranked: the
-    worst-hit group is the large one (30 among 1,000); with one sanction in all, no group is
-    named, and the line says so with its counts in words ("1 sanction", "1 person")."""
-    d = I.impact_frame(_people({"few": {"sanctions": 10}, "many": {"sanctions": 30}}, {"few": 50, "many": 1000}))
+    worst-hit group is the large one with 30 among 1,000 (not the one with 20); with one large
+    group ranked alone, none is named (nothing to compare it with); with one sanction in all,
+    none, and the line says so with its counts in words ("1 sanction", "1 person")."""
+    sizes = {"few": 50, "many": 1000, "more": 1000}
+    d = I.impact_frame(_people({"few": {"sanctions": 10}, "many": {"sanctions": 30}, "more": {"sanctions": 20}}, sizes))
     few = d.filter((pl.col("axis") == "group") & (pl.col("cell") == "few") & (pl.col("harm") == "sanctions"))
     assert few.item(0, "per_1000") == pytest.approx(200.0) and not few.item(0, "ranked")
+    assert few.item(0, "rank") is None
     w = I.worst_hit(d, "sanctions")
     assert w.cell == "many" and w.count == 30
-    assert I.describe_worst(w).startswith("many: 30.0 sanctions per 1,000")
+    assert I.describe_worst(w) == "many: 30.0 sanctions per 1,000, 1.02x the overall rate (30 sanctions among 1,000 people)"
+    alone = I.impact_frame(_people({"few": {"sanctions": 10}, "many": {"sanctions": 30}, "more": {}}, sizes))
+    assert I.describe_worst(I.worst_hit(alone, "sanctions")).startswith("none ranked: only many has 20 sanctions")
     one = I.impact_frame(_people({"a": {"sanctions": 1}, "b": {}}, {"a": 1, "b": 400}))
     text = I.describe_worst(I.worst_hit(one, "sanctions"))
     assert text.startswith("none ranked") and "1 sanction among 1 person" in text and "1 people" not in text
@@ -242,3 +247,19 @@ def test_rates_per_1000_do_not_depend_on_scale():
         assert b["people"] == a["people"] // 2
         se = 1000.0 * np.sqrt(a["count"] / a["people"] ** 2 + b["count"] / b["people"] ** 2)
         assert abs(a["per_1000"] - b["per_1000"]) <= 5 * max(se, 1e-9), harm
+
+
+def test_query_view_impact(result, tmp_path):
+    """``scorelab query`` has the view ``impact``: the folder's rows, with its run id."""
+    from typer.testing import CliRunner
+
+    from scorelab.cli import app
+
+    result.save(tmp_path / "runs" / "a")
+    sql = "select harm, cell, per_1000, ranked from impact where axis = 'group' and harm = 'flags' order by cell"
+    out = CliRunner().invoke(app, ["query", sql, "--runs", str(tmp_path / "runs"), "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    rows = out.output.strip().splitlines()
+    expected = result.impact().filter((pl.col("axis") == "group") & (pl.col("harm") == "flags")).sort("cell")
+    assert rows[0] == "harm,cell,per_1000,ranked" and len(rows) == 1 + expected.height
+    assert [r.split(",")[1] for r in rows[1:]] == expected.get_column("cell").to_list()

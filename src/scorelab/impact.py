@@ -24,7 +24,7 @@ One row per (axis, cell, harm), and one per harm for the whole population (axis 
 * ``ranked``: at least ``MIN_EVENTS`` events among at least ``MIN_PEOPLE`` people. A cell
   below either is shown but never ranked: one sanction among a few dozen people made a
   group "10.61 times the overall rate". ``rank``: 1 for the worst-hit ranked cell per axis
-  and harm.
+  and harm; ``worst_hit`` names it only when at least two cells of the axis are ranked.
 
 Docs: docs/metrics.md ("Disparate impact").
 """
@@ -275,25 +275,32 @@ def persons(n: float) -> str:
 
 
 def worst_hit(impact: pl.DataFrame, harm: str, axis: str = "group") -> Worst:
-    """The ranked cell of ``axis`` with the highest rate of ``harm`` (rank 1); when none is
-    ranked, ``cell`` is None and ``reason`` says why (no events, too few, no net harm)."""
+    """The ranked cell of ``axis`` with the highest rate of ``harm`` (rank 1), when at least two
+    cells are ranked (one ranked cell is compared with nothing); otherwise ``cell`` is None
+    and ``reason`` says why (no events, too few, no net harm)."""
     rows = impact.filter((pl.col("axis") == axis) & (pl.col("harm") == harm))
     total = float(rows.get_column("count").sum()) if rows.height else 0.0
-    top = rows.filter(pl.col("rank") == 1)
-    if top.height:
-        r = top.row(0, named=True)
-        if r["per_1000"] > 0:
-            return Worst(harm, axis, r["cell"], r["per_1000"], r["ratio"], r["count"], r["events"], r["affected"],
-                         r["people"], "")
+    ranked = rows.filter(pl.col("ranked"))
     nothing = Worst(harm, axis, None, 0.0, None, total, 0.0, None, 0, "")
     if not rows.height or rows.get_column("events").fill_null(0).max() <= 0:  # type: ignore[operator]
         noun = "income lost" if harm == MONEY else NOUNS.get(harm, (harm, harm))[1]
         return nothing._replace(reason=f"none (no {noun})")
-    if top.height:
+    if ranked.height >= 2:
+        r = ranked.filter(pl.col("rank") == 1).row(0, named=True)
+        if r["per_1000"] > 0:
+            return Worst(harm, axis, r["cell"], r["per_1000"], r["ratio"], r["count"], r["events"], r["affected"],
+                         r["people"], "")
         return nothing._replace(reason="none (no net harm in any ranked cell)")
+    rule = f"{counted(MIN_EVENTS, harm)} among {persons(MIN_PEOPLE)}"
+    if ranked.height == 1:
+        only = ranked.row(0, named=True)
+        rest = rows.filter(~pl.col("ranked")).sort("events", descending=True).row(0, named=True)
+        return nothing._replace(
+            reason=f"none ranked: only {only['cell']} has {rule}, nothing to compare it with "
+                   f"(next: {rest['cell']}, {counted(rest['events'], harm)} among {persons(rest['people'])})")
     most = rows.sort("events", descending=True).row(0, named=True)
     return nothing._replace(
-        reason=f"none ranked: no {axis} has {counted(MIN_EVENTS, harm)} among {persons(MIN_PEOPLE)} "
+        reason=f"none ranked: no {axis} has {rule} "
                f"(the most: {most['cell']}, {counted(most['events'], harm)} among {persons(most['people'])})")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from scorelab import metrics as M
-from scorelab.impact import AXES, MIN_EVENTS, MIN_PEOPLE, counted, persons
+from scorelab.impact import AXES, MIN_EVENTS, MIN_PEOPLE, counted, persons, worst_hit
 from scorelab.report.page import e
 
 #: Column titles of the axes.
@@ -21,17 +21,18 @@ def _rate(harm: str, per_1000: float) -> str:
     return f"{per_1000 / 1000:,.2f} per person" if harm == "income_lost" else f"{per_1000:,.1f} per 1,000"
 
 
-def _cell(harm: str, rows: pl.DataFrame) -> str:
-    top = rows.filter(pl.col("rank") == 1)
-    if not top.height or not (top.item(0, "per_1000") or 0) > 0:
-        return "<span class='unit'>none ranked</span>"
-    r = top.row(0, named=True)
-    ratio = f"{r['ratio']:.2f}\u00d7" if r["ratio"] is not None else ""
-    count = (f"{r['affected']:,} of {persons(r['people'])} lost income" if harm == "income_lost"
-             else f"{counted(r['count'], harm)} among {persons(r['people'])}")
-    title = (f"{_rate(harm, r['per_1000'])}, 95 % interval {r['per_1000_lo']:,.1f} to {r['per_1000_hi']:,.1f} per 1,000"
-             if r["per_1000_lo"] is not None and r["per_1000_hi"] is not None else _rate(harm, r["per_1000"]))
-    return (f"<span title='{e(title)}'><b>{e(r['cell'])}</b> {e(ratio)}</span>"
+def _cell(harm: str, axis: str, d: pl.DataFrame) -> str:
+    w = worst_hit(d, harm, axis)
+    if w.cell is None:
+        short = "none" if w.reason.startswith("none (no ") else "none ranked"
+        return f"<span class='unit' title='{e(w.reason)}'>{e(short)}</span>"
+    r = d.filter((pl.col("axis") == axis) & (pl.col("harm") == harm) & (pl.col("cell") == w.cell)).row(0, named=True)
+    ratio = f"{w.ratio:.2f}\u00d7" if w.ratio is not None else ""
+    count = (f"{w.affected:,} of {persons(w.people)} lost income" if harm == "income_lost"
+             else f"{counted(w.count, harm)} among {persons(w.people)}")
+    title = (f"{_rate(harm, w.per_1000)}, 95 % interval {r['per_1000_lo']:,.1f} to {r['per_1000_hi']:,.1f} per 1,000"
+             if r["per_1000_lo"] is not None and r["per_1000_hi"] is not None else _rate(harm, w.per_1000))
+    return (f"<span title='{e(title)}'><b>{e(w.cell)}</b> {e(ratio)}</span>"
             f"<br><span class='unit'>{e(count)}</span>")
 
 
@@ -44,12 +45,12 @@ def impact_table(r: Any) -> str:
     for harm in dict.fromkeys(d.get_column("harm").to_list()):
         everyone = d.filter((pl.col("axis") == "all") & (pl.col("harm") == harm))
         rate = _rate(harm, everyone.item(0, "per_1000") or 0.0) if everyone.height else ""
-        cells = "".join(f"<td>{_cell(harm, d.filter((pl.col('axis') == a) & (pl.col('harm') == harm)))}</td>"
-                        for a in axes)
+        cells = "".join(f"<td>{_cell(harm, a, d)}</td>" for a in axes)
         body.append(f"<tr><td>{e(harm.replace('_', ' '))}</td><td class='n'>{e(rate)}</td>{cells}</tr>")
     return (f"<table class='impact'>{head}</tr>{''.join(body)}</table>"
             f"<p class='note'>The worst-hit cell of each axis per harm, as a multiple of everyone's rate (hover for "
             f"the rate and its 95 % interval). A cell is ranked only with at least {MIN_EVENTS} events (for income, "
-            f"{MIN_EVENTS} people who lost some) among at least {MIN_PEOPLE:,} people; every cell, ranked or not, "
+            f"{MIN_EVENTS} people who lost some) among at least {MIN_PEOPLE:,} people, and named only when two cells "
+            f"or more of the axis are (hover over \"none ranked\" for why); every cell, ranked or not, "
             f"is in <code>scorelab query 'select * from impact'</code> and <code>result.impact()</code>. Income lost "
             f"is in the population's currency; acts suppressed are net of acts the system encouraged.</p>")
