@@ -106,3 +106,88 @@ def test_to_pandas(runs):
     assert r.to_pandas("groups")["people"].sum() == 200
     with pytest.raises(scorelab.UsageError, match="tables: metrics"):
         r.to_pandas("nope")
+
+
+def test_run_prints_the_verdict_before_the_table(runner, tmp_path):
+    path = tmp_path / "tiny.yaml"
+    scenario = copy.deepcopy(TINY)
+    scenario["population"]["people"] = 200
+    scenario["run"]["days"] = 3
+    path.write_text(yaml.safe_dump(scenario))
+    r = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "one")])
+    assert r.exit_code == 0, r.output
+    out = r.output
+    verdict = out.index("What the system did, against its counterfactual twin:")
+    assert verdict < out.index("records, true")
+    said = [line for line in out[verdict:].splitlines()[1:4]]
+    assert all(line.startswith("- ") for line in said), said
+    assert scorelab.Result.open(tmp_path / "one").verdict() == [line[2:] for line in said]
+
+
+def test_run_replicates_writes_one_folder_per_seed_and_prints_intervals(runner, tmp_path):
+    path = tmp_path / "tiny.yaml"
+    scenario = copy.deepcopy(TINY)
+    scenario["population"]["people"] = 200
+    scenario["run"]["days"] = 3
+    path.write_text(yaml.safe_dump(scenario))
+    out = tmp_path / "reps"
+    r = runner.invoke(app, ["run", str(path), "--replicates", "2", "--seed", "7", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["seed-7", "seed-8"]
+    assert "means of 2 seeds, 95 % intervals" in r.output and "95 % interval" in r.output
+    assert scorelab.Result.open(out / "seed-8").seed == 8
+    # each replicate is the run of its seed
+    single = scorelab.run(scorelab.load(str(path), {"run.seed": 8}))
+    assert scorelab.Result.open(out / "seed-8").summary() == single.summary()
+    # the report of the folder reports them together, as replicates
+    page = tmp_path / "reps.html"
+    r = runner.invoke(app, ["report", str(out), "--out", str(page)])
+    assert r.exit_code == 0, r.output
+    assert "2 replicates" in page.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--replicates", "0"], "--replicates: must be 1 to 100"),
+    (["--replicates", "3", "--checkpoint-every", "2"], "--replicates: not with --checkpoint-every"),
+])
+def test_run_replicates_refuses_bad_values_in_one_line(runner, args, needle):
+    one_line_error(runner.invoke(app, ["run", "rongcheng-2018", *args]), needle)
+
+
+def test_help_text_reflows_to_the_terminal(runner):
+    """Help paragraphs are reflowed to the width, not kept at the source's line breaks."""
+    wide = runner.invoke(app, ["report", "--help"], env={"COLUMNS": "160"}, terminal_width=160)
+    narrow = runner.invoke(app, ["report", "--help"], env={"COLUMNS": "60"}, terminal_width=60)
+    assert wide.exit_code == narrow.exit_code == 0
+    assert "of one or more runs; with two or more, a side-by-side comparison" in wide.output
+    assert max(len(line) for line in narrow.output.splitlines()) <= 60
+
+
+def test_a_terminal_sees_a_spinner_that_says_the_kernels_compile():
+    import time
+
+    from rich.console import Console
+
+    from scorelab.cli.run import _with_progress
+    from scorelab.runner import COMPILING
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    said = []
+
+    def work(progress, compiling):
+        compiling()
+        time.sleep(0.3)  # (the live display refreshes 10 times a second)
+        said.append("compiled")
+        progress(1, 2)
+        progress(2, 2)
+        return 42
+
+    assert _with_progress(console, work) == 42 and said == ["compiled"]
+    import re
+
+    text = " ".join(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", " ", out.getvalue()).split())
+    assert COMPILING in text and "compiling the kernels (first run only)" in text and "day loop" in text
+    piped = io.StringIO()
+    assert _with_progress(Console(file=piped, force_terminal=False, width=120), work) == 42
+    assert COMPILING in " ".join(piped.getvalue().split()) and "step 2/2" in piped.getvalue()
