@@ -184,6 +184,9 @@ def test_a_cell_below_the_minimum_count_is_never_ranked():
     assert I.describe_worst(w) == "many: 30.0 sanctions per 1,000, 1.02x the overall rate (30 sanctions among 1,000 people)"
     alone = I.impact_frame(_people({"few": {"sanctions": 10}, "many": {"sanctions": 30}, "more": {}}, sizes))
     assert I.describe_worst(I.worst_hit(alone, "sanctions")).startswith("none ranked: only many has 20 sanctions")
+    single = I.impact_frame(_people({"all of us": {"sanctions": 30}}, {"all of us": 1000}))
+    assert I.describe_worst(I.worst_hit(single, "sanctions")) == \
+        "none ranked: one group only (all of us), nothing to compare it with"
     one = I.impact_frame(_people({"a": {"sanctions": 1}, "b": {}}, {"a": 1, "b": 400}))
     text = I.describe_worst(I.worst_hit(one, "sanctions"))
     assert text.startswith("none ranked") and "1 sanction among 1 person" in text and "1 people" not in text

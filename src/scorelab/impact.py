@@ -292,6 +292,8 @@ def worst_hit(impact: pl.DataFrame, harm: str, axis: str = "group") -> Worst:
                          r["people"], "")
         return nothing._replace(reason="none (no net harm in any ranked cell)")
     rule = f"{counted(MIN_EVENTS, harm)} among {persons(MIN_PEOPLE)}"
+    if ranked.height == 1 and rows.height == 1:
+        return nothing._replace(reason=f"none ranked: one {axis} only ({rows.item(0, 'cell')}), nothing to compare it with")
     if ranked.height == 1:
         only = ranked.row(0, named=True)
         rest = rows.filter(~pl.col("ranked")).sort("events", descending=True).row(0, named=True)

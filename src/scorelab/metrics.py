@@ -438,6 +438,20 @@ def impact(r: Any, axis: str | None = None, harm: str | None = None) -> pl.DataF
     return d
 
 
+def disparate_impact(r: Any, by: str = "group") -> pl.DataFrame:
+    """The impact table of one axis, wide: one row per cell (the column ``by``, in name order)
+    with its people and, per harm, its count (``<harm>``), rate per 1,000
+    (``<harm>_per_1000``) and ratio to the overall rate (``<harm>_ratio``, null when that is 0)."""
+    d = impact(r, by)
+    out = d.select(pl.col("cell").alias(by), "people").unique(by, keep="first", maintain_order=True)
+    for h in dict.fromkeys(d.get_column("harm").to_list()):
+        rows = d.filter(pl.col("harm") == h).select(pl.col("cell").alias(by), pl.col("count").alias(h),
+                                                    pl.col("per_1000").alias(f"{h}_per_1000"),
+                                                    pl.col("ratio").alias(f"{h}_ratio"))
+        out = out.join(rows, on=by, how="left")
+    return out.sort(by)
+
+
 def worst_hit(r: Any, harm: str = "sanctions", axis: str = "group") -> Worst:
     """The worst-hit cell of ``axis`` for ``harm`` among the ranked ones (``impact.worst_hit``):
     ``cell`` None, and ``reason`` why, when no cell has enough events to be ranked."""
@@ -470,6 +484,7 @@ CATALOGUE: dict[str, Callable[[Any], pl.DataFrame]] = {
     "chilling": chilling,
     "economic_losses": economic_losses,
     "impact": impact,
+    "disparate_impact_group": disparate_impact,
 }
 
 

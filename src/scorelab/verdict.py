@@ -88,15 +88,7 @@ def lawful_behaviour(rs: Sequence[RunTables]) -> str:
 
 
 def _group_cells(r: RunTables) -> pl.DataFrame:
-    """One row per group (in name order): people, and each harm's count and its ratio to the
-    overall rate (``<harm>_ratio``), from the run's impact table (``metrics.impact``)."""
-    d = M.impact(r, "group")
-    out = d.filter(pl.col("harm") == HARMS[0][0]).select(pl.col("cell").alias("group"), "people")
-    for col, _ in HARMS:
-        rows = d.filter(pl.col("harm") == col).select(pl.col("cell").alias("group"), pl.col("count").alias(col),
-                                                      pl.col("ratio").alias(f"{col}_ratio"))
-        out = out.join(rows, on="group", how="left")
-    return out.sort("group")
+    return M.disparate_impact(r, "group")
 
 
 def groups_hit(rs: Sequence[RunTables]) -> str:
