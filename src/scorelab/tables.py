@@ -97,6 +97,7 @@ def _names(scenario: "Scenario", plan: Any) -> dict[str, Any]:
         },
         "flags": list(plan.flag_names),
         "identification": list(plan.identifying_names),
+        "audio": list(plan.audio_names),
         "scheme": scenario.scoring.scheme,
     }
 

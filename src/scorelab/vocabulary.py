@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES", "RED_LIST_FIGURES", "METRIC_ID_COLUMNS",
+    "AUDIO_FIGURES", "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES", "RED_LIST_FIGURES", "METRIC_ID_COLUMNS",
     "NO_GRADE", "figure_unit", "format_figure", "grade_share",
 ]
 
@@ -51,6 +51,10 @@ INCOME_LOST = "income lost vs twin"
 BYSTANDERS_STOPPED = "bystanders stopped"
 ALERT_PRECISION = "alert precision"
 ALERTS_PER_THOUSAND_FACES = "alerts per 1,000 faces scanned"
+# runs with in-car audio only
+AUDIO_RECORDS = "in-car audio records"
+AUDIO_RECORDS_FALSE = "in-car audio records, false"
+AUDIO_FALSE_SHARE = "in-car audio records, false share"
 # runs with red lists only
 REWARDS = "rewards"
 REWARDS_WRONGFUL = "rewards, wrongful"
@@ -59,7 +63,8 @@ RED_LISTED_AT_END = "red-listed at end"
 WORST_HIT_GROUP = "worst-hit group"
 
 #: The numeric headline figures every run has, in the headline's order (then, for runs with
-#: face identification, ``IDENTIFICATION_FIGURES``, then one ``grade_share`` per grade, then
+#: face identification, ``IDENTIFICATION_FIGURES``, for runs with in-car audio, ``AUDIO_FIGURES``,
+#: for runs with red lists, ``RED_LIST_FIGURES``, then one ``grade_share`` per grade, then
 #: ``WORST_HIT_GROUP``).
 HEADLINE_FIGURES = (
     PEOPLE, DAYS, RECORDS_TRUE, RECORDS_ERRONEOUS, SANCTIONS, SANCTIONS_WRONGFUL, SANCTIONS_BY_ASSOCIATION,
@@ -68,7 +73,10 @@ HEADLINE_FIGURES = (
     LAWFUL_ACTS_SUPPRESSED, WRONGDOING_DETERRED, INCOME_LOST,
 )
 IDENTIFICATION_FIGURES = (BYSTANDERS_STOPPED, ALERT_PRECISION, ALERTS_PER_THOUSAND_FACES)
-#: Figures of runs with red lists, after the identification figures: every reward (by grade or
+#: Figures of runs with in-car audio, after the identification figures: records the microphones
+#: made, those about someone who said nothing watched (false positives, passengers), their share.
+AUDIO_FIGURES = (AUDIO_RECORDS, AUDIO_RECORDS_FALSE, AUDIO_FALSE_SHARE)
+#: Figures of runs with red lists, after the identification (and audio) figures: every reward (by grade or
 #: list), those that went to people graded or listed wrongly, red-listed entities at the end.
 RED_LIST_FIGURES = (REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END)
 
@@ -86,7 +94,7 @@ EVENT_COUNTS = (
     SANCTIONS_WRONGFUL_BEFORE_CORRECTION, LISTINGS_OVERTURNED, WRONGFUL_LISTINGS_AT_END, FLAGS_WITHDRAWN,
     PEOPLE_SANCTIONED, FLAGS_TRUE, FLAGS_FALSE, FLAGS_INVESTIGATED, LAWFUL_ACTS_SUPPRESSED,
     WRONGDOING_DETERRED,
-    BYSTANDERS_STOPPED, REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END,
+    BYSTANDERS_STOPPED, REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END, AUDIO_RECORDS, AUDIO_RECORDS_FALSE,
 )
 #: Headline totals that are not counts of events but also grow with the population.
 EXTENSIVE = EVENT_COUNTS + (PEOPLE_DAYS_WRONGFULLY_LISTED, INCOME_LOST)
@@ -106,7 +114,8 @@ _UNITS = {
     FLAGS_INVESTIGATED: "flags", LAWFUL_ACTS_SUPPRESSED: "acts", WRONGDOING_DETERRED: "acts",
     INCOME_LOST: "CNY", BYSTANDERS_STOPPED: "people", ALERT_PRECISION: "% of alerts",
     ALERTS_PER_THOUSAND_FACES: "alerts per 1,000 faces", REWARDS: "rewards", REWARDS_WRONGFUL: "rewards",
-    RED_LISTED_AT_END: "people and firms",
+    RED_LISTED_AT_END: "people and firms", AUDIO_RECORDS: "records", AUDIO_RECORDS_FALSE: "records",
+    AUDIO_FALSE_SHARE: "% of in-car audio records",
 }
 
 

@@ -40,9 +40,15 @@ def findings(r: Any) -> list[str]:
     if total:
         out.append(f"{_n(err)} of {_n(total)} records ({_pct(err, total)}) were erroneous: "
                    f"{_n(by.get('misattributed', 0))} misattributed to someone else and "
-                   f"{_n(by.get('false_match', 0))} false camera matches.")
+                   f"{_n(by.get('false_match', 0))} false matches (a face, a plate, a keyword).")
     else:
         out.append(f"No records were made in {days:g} days.")
+    for a in M.audio(r).iter_rows(named=True):
+        made = a["hits"] + a["false_positives"] + a["passenger_records"]
+        out.append(f"In-car microphones ({a['channel']}) made {_n(made)} records, "
+                   f"{_n(a['false_positives'] + a['passenger_records'])} ({_pct(made - a['hits'], made)}) of them about "
+                   f"someone who said nothing watched: {_n(a['false_positives'])} false positives on "
+                   f"{_n(a['trips'])} trips and {_n(a['passenger_records'])} records about passengers.")
     ws = M.wrongful_sanctions(r).row(0, named=True)
     if ws["sanctions"]:
         out.append(f"{_pct(ws['wrongful'], ws['sanctions'])} of sanctions followed erroneous records "

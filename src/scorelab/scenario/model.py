@@ -170,11 +170,38 @@ class _References:
                         and s.behaviours[c.identification.behaviour].actor != "person":
                     out.append((("channels", name, "identification", "behaviour"),
                                 "identification searches people's faces: the behaviour must have actor 'person'", False))
+            if c.audio is not None:
+                self.audio(name, c)
             for b in c.by_behaviour:
                 if b not in c.observes:
                     out.append((("channels", name, "by_behaviour", b),
                                 f"{b!r} is not one of the behaviours this channel observes "
                                 f"({', '.join(c.observes) or 'none'})", True))
+
+    def audio(self, name: str, c: Channel) -> None:
+        """An audio channel's trips and talk: defined behaviours of people, observed, not the same."""
+        s, out, behaviours = self.s, self.out, self.behaviour_names
+        where = ("channels", name, "audio")
+        if c.identification is not None:
+            out.append((where, "a channel either listens in cars (audio) or searches faces (identification), not "
+                        "both: make two channels", False))
+        for key in ("trips", "talk"):
+            b = getattr(c.audio, key)
+            self.ref(where + (key,), b, behaviours, "behaviour")
+            if b not in behaviours or not all(x in behaviours for x in c.observes):
+                continue
+            if b not in c.observes:
+                out.append((where + (key,), f"the channel must observe {b!r} (add it to 'observes')", False))
+            elif s.behaviours[b].actor != "person":
+                out.append((where + (key,), "people drive and talk in cars: the behaviour must have actor 'person'",
+                            False))
+        how = c.by_behaviour.get(c.audio.trips)
+        if how is not None and how.detection is not None:
+            out.append((("channels", name, "by_behaviour", c.audio.trips, "detection"), "a trip is heard only "
+                        "as a false positive: set audio.false_positive, not a detection", False))
+        if c.audio.trips == c.audio.talk:
+            out.append((where + ("talk",), "trips and talk must be different behaviours (the talk is what some "
+                        "trips carry)", False))
 
     def scoring(self) -> None:
         s, out, ref, behaviours = self.s, self.out, self.ref, self.behaviour_names

@@ -50,6 +50,7 @@ Params = namedtuple(
         "c_cov", "cb_det", "cb_fm", "c_mis_p", "c_mis_graph", "c_delay", "c_ttl", "ttl_vals", "c_start", "c_ramp",
         "c_enabled", "c_gated", "b_ungated", "c_keys", "c_cov_seed", "sig_ok", "bsc_ptr", "bsc_idx",
         "c_id_beh", "c_id_list", "c_id_hit", "c_id_fmr", "c_id_row", "c_id_wfac",
+        "c_au_trip", "c_au_talk", "c_au_pass", "c_au_row", "c_au_key", "b_au_extra",
         # contacts for misattribution and the social term
         "mis_ptr", "mis_idx", "mis_drawn", "drawn", "hh_start", "soc_ptr", "soc_idx", "soc_w",
         # the association term (guilt by association)
@@ -89,6 +90,8 @@ class Plan:
     consequence_sanction: list[bool]
     #: the channels that search faces 1:N, in the order of their metric rows (params.c_id_row)
     identifying_names: list[str]
+    #: the channels that listen in cars, in the order of their metric rows (params.c_au_row)
+    audio_names: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def delays(self) -> bool:
