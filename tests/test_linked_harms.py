@@ -226,3 +226,21 @@ def test_linkage_mistakes_are_one_line_errors(change, message):
     with pytest.raises(ScenarioError, match=message.replace(".", r"\.").replace("(", r"\(").replace(")", r"\)")) as info:
         scorelab.load(data)
     assert "\n" not in str(info.value).strip()
+
+
+def test_a_saved_run_keeps_the_linked_figures(family, tmp_path):
+    """Parquet and manifest: groups.parquet holds linked_sanctions and linked_sanctioned_people
+    (what `scorelab query` reads), the manifest each consequence's `through`, and the folder
+    read back gives the same linked figures and tables."""
+    import polars as pl
+
+    sc, pop, _, out = family
+    r = RunTables.from_output(out, sc, pop)
+    path = r.save(tmp_path / "run")
+    back = RunTables.open(path)
+    groups = pl.read_parquet(path / "groups.parquet")
+    assert groups.get_column("linked_sanctions").sum() == out.people["linked_sanctions"].sum()
+    assert groups.get_column("linked_sanctioned_people").sum() == (out.people["linked_sanctions"] > 0).sum()
+    assert back.names["consequences"]["school"]["through"] == "parents"
+    assert LH.headline_figures(back) == LH.headline_figures(r)
+    assert LH.linked_harms(back).equals(LH.linked_harms(r))

@@ -169,6 +169,6 @@ def _linked(r: Any) -> list[str]:
                    f"{_n(s['wage_cuts'])} wage cuts, {_n(s['employee_sanctions_wrongful'])} wrongful).")
     if LH.has_fines(r):
         f = LH.fines(r)
-        out.append(f"People paid {_n(f.get_column('paid').sum())} in {_n(f.get_column('applied').sum())} fines "
+        out.append(f"People paid {_n(f.get_column('paid').sum())} CNY in {_n(f.get_column('applied').sum())} fines "
                    f"({_n(f.get_column('wrongful').sum())} of them on a wrongful grade or listing).")
     return out
