@@ -532,8 +532,8 @@ def test_the_comparison_lists_what_differs_safeguards_first(compared):
 
 def test_a_comparison_of_single_seeds_warns(compared, story):
     page = compared.read_text(encoding="utf-8")
-    assert "class='warning'" in page and "one seed" in page
-    assert "one seed" not in story["replicates_page"]
+    assert "class='warning'" in page and "a single seed" in page
+    assert "a single seed" not in story["replicates_page"]
 
 
 def test_every_number_in_the_summary_has_its_unit(single):
@@ -566,7 +566,8 @@ def test_the_verdict_agrees_with_the_metrics(runs):
     ws = M.wrongful_sanctions(r).row(0, named=True)
     who, lawful, groups = r.verdict()
     assert f"sanctioned {ws['people_sanctioned']:,} people" in who
-    assert f"{ws['people_wrongfully_sanctioned']:,} of them" in who
+    wrong = ws["people_wrongfully_sanctioned"]
+    assert (f"{wrong:,} of them" if wrong else "none of them wrongfully") in who
     sup = M.chilling(r).filter(pl.col("kind") == "disfavoured").get_column("suppressed").sum()
     assert f"{sup:,} lawful acts" in lawful
     # every group the third sentence names as worst on a harm has the highest rate of it
@@ -586,6 +587,8 @@ def test_the_verdict_names_no_group_on_too_few_events(tmp_path):
     for col, what in (("sanctions", "sanctions"), ("wrongful_sanctions", "wrongful sanctions"), ("flags", "police flags")):
         if d.get_column(col).sum() < 20:
             assert f"overall rate of {what} (" not in groups, groups
+    if d.get_column("sanctions").sum() < 20:  # income is lost mostly through sanctions
+        assert "overall rate of income lost" not in groups, groups
 
 
 def test_replicates_are_reported_as_means_with_intervals(story):
@@ -610,3 +613,28 @@ def test_comparison_figures_draw_the_twin_dates_and_honest_axes(runs, story):
     assert any("2018" in t or "Jan" in t or "Feb" in t for t in labels), labels   # calendar dates
     harms = P.COMPARE_PLOTS["compare_harms"][1](rs)
     assert len([a for a in harms.axes if a.get_visible()]) == len(P.HARMS)     # each harm on its own scale
+
+
+def test_browser_screenshots_open_with_the_verdict(browser, tmp_path_factory):
+    """Screenshots of the first screen of a single run's report and of `rongcheng-2018`
+    against `safeguarded` (the presets, at 3,350 people for 60 days), saved in
+    ``$SCORELAB_SCREENSHOTS`` when set (to look at them), else in a temporary folder. The
+    first screen must show the verdict, with no console error."""
+    shots = Path(os.environ.get("SCORELAB_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path_factory.mktemp("presets")
+    runs = [scorelab.run(scorelab.load(name, {"run.days": 60}, scale=0.005), out=tmp / name)
+            for name in ("rongcheng-2018", "safeguarded")]
+    pages = {"single": R.write(runs[:1], tmp / "single.html"), "compare": R.write(runs, tmp / "compare.html")}
+    for name, page in pages.items():
+        browser.open(page.as_uri())
+        assert browser.console_errors() == []
+        top = browser.evaluate("document.querySelector('#verdict').getBoundingClientRect().top")
+        height = browser.evaluate("window.innerHeight")
+        assert 0 <= top < height / 2, (name, top, height)
+        first_screen = browser.evaluate("document.querySelector('#verdict').innerText")
+        assert "sanctioned" in first_screen and "Lawful behaviour" in first_screen or "lawful" in first_screen
+        (shots / f"report-{name}.png").write_bytes(browser.screenshot())
+        (shots / f"report-{name}.txt").write_text(first_screen, encoding="utf-8")
+    compare_text = browser.evaluate("document.body.innerText")
+    assert "What differs" in compare_text and "safeguards." in compare_text

@@ -98,8 +98,11 @@ def groups_hit(rs: Sequence[RunTables]) -> str:
         return "The population is one group, so no group can lose more than another (see impact by region)."
     worst: dict[str, list[str]] = {}
     too_few = []
+    sanctions = sum(float(c.get_column("sanctions").sum()) for c in cells) / len(cells)
     for col, what in HARMS:
         total = sum(float(c.get_column(col).sum()) for c in cells) / len(cells)
+        if col == "income_lost" and sanctions < MIN_EVENTS:
+            continue  # (income is lost mostly through sanctions: too few of them to rank it either)
         if col != "income_lost" and total < MIN_EVENTS:
             if total > 0:
                 too_few.append(f"{what} ({total:,.0f})")

@@ -104,8 +104,8 @@ def within_noise(figure: str, a: float, b: float) -> bool:
 def single_seed_warning(rs: Sequence[RunTables]) -> str:
     """The warning a comparison of single runs needs."""
     seeds = {r.manifest.get("seed") for r in rs}
-    same = " with the same seed" if len(seeds) == 1 else ""
-    return (f"Each run here is one seed{same}: a difference smaller than the noise between seeds is not an "
+    same = " (the same seed for all)" if len(seeds) == 1 else ""
+    return (f"Each run here is a single seed{same}: a difference smaller than the noise between seeds is not an "
             "effect. Counts whose difference is within their Poisson noise are marked \"within noise\"; for "
             "intervals, compare with replicates: scorelab sweep ... --replicates 5 (docs/sweeps.md).")
 
