@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from scorelab import linked_harms as LH
 from scorelab import vocabulary as V
 from scorelab.errors import UsageError
 from scorelab.tables import RunTables, as_run_tables
@@ -488,6 +489,10 @@ CATALOGUE: dict[str, Callable[[Any], pl.DataFrame]] = {
     "rewards": rewards,
     "rewards_by_group": lambda r: rewards_by(r, "group"),
     "association": association,
+    "linked_harms": LH.linked_harms,
+    "linked_summary": LH.linked_summary,
+    "linked_by_year": LH.linked_by_year,
+    "fines": LH.fines,
     "service_refusals": service_refusals,
     "flags": flags,
     "identification": identification,
@@ -579,6 +584,7 @@ def headline(r: Any) -> dict[str, float | str]:
         out[V.REWARDS] = float(rw["rewards"])
         out[V.REWARDS_WRONGFUL] = float(rw["wrongful"])
         out[V.RED_LISTED_AT_END] = float(rw["red_listed_at_end"])
+    out.update(LH.headline_figures(r))  # (runs with consequences through parents or employer, or fines on people)
     for row in grade_shares(r).iter_rows(named=True):
         out[V.grade_share(row["grade"])] = float(row["end_share"] or 0.0)
     w = worst_hit(r, "group")

@@ -56,6 +56,7 @@ class ConsequenceName(_Open):
     kind: str
     sanction: bool
     actor: str
+    through: str = "self"  # whose rating decides: self, parents, employer (absent before: self)
 
 
 class Names(_Open):

@@ -57,7 +57,7 @@ POOL_COLUMNS = {"p_subj": np.int32, "p_actor": np.int32, "p_beh": np.int16, "p_s
 #: kernel.C_*), per-entity outcome counters (``out``: kernel.OUT_*), record walks' cursors
 #: before the retention walks (``cur``: kernel.CUR_*)
 N_COUNTERS = 14
-N_OUTCOMES = 9
+N_OUTCOMES = 10
 N_CURSORS = 3
 
 

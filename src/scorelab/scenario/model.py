@@ -277,6 +277,7 @@ class _References:
             if not c.grades and not c.lists and not c.rates:
                 out.append((("consequences", name), "needs 'grades' or 'lists' to say whom it applies to", False))
             self.rewards(name, c)
+            self.links(name, c)
             if c.kind == "refusal":
                 if c.service is None:
                     out.append((("consequences", name, "service"), "a refusal needs the service refused", False))
@@ -305,6 +306,31 @@ class _References:
             out.append((("consequences", name, "income_change"), "a promotion needs a gain of income, e.g. 0.1", False))
         if c.actor != "person":
             out.append((("consequences", name, "actor"), "a promotion is of people", False))
+
+    def links(self, name: str, c: Consequence) -> None:
+        """A consequence through parents or employer applies to a person judged by someone else:
+        the lists it reads hold that someone (people for parents, firms for employer)."""
+        s, out, at = self.s, self.out, ("consequences", name, "through")
+        if c.through == "self":
+            return
+        if c.actor != "person":
+            out.append((at, f"through: {c.through} judges a person by their {c.through}: the consequence needs "
+                        f"actor 'person'", False))
+        if c.kind == "promotion":
+            out.append((at, "a promotion is judged on the employee's own grade (through: self)", False))
+        holds = "firm" if c.through == "employer" else "person"
+        for i, lname in enumerate(c.lists):
+            if lname in s.lists and s.lists[lname].actor != holds:
+                what = "firms" if holds == "person" else "people"
+                out.append((("consequences", name, "lists", i), f"list {lname!r} holds {what}; through: {c.through} "
+                            f"reads lists of {'people' if holds == 'person' else 'firms'}", False))
+        if c.through == "parents":
+            if not any(p > 0 for p in s.population.household_sizes[1:]):
+                out.append((at, "through: parents needs households of two or more people (population.household_sizes "
+                            "gives every household one member: nobody lives with a parent)", False))
+            elif s.scoring.min_age <= 0:
+                out.append((at, "through: parents judges children, people under the scoring age, and scoring.min_age "
+                            "is 0: nobody is a child", False))
 
     def flags(self) -> None:
         ref = self.ref

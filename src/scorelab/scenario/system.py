@@ -452,6 +452,13 @@ class Consequence(StrictModel):
         "any", description="kind 'promotion' only: employees of public employers (firms of the sector named "
         "'public'), of the others, or any"
     )
+    through: Literal["self", "parents", "employer"] = Field(
+        "self", description="whose grade or listing decides: the person's own (self); their parents' (a child, "
+        "a person under the scoring age, is judged by the scored adults of their household: the first two, the "
+        "population having no other parent link), a sanction that crosses generations; or their employer's (an "
+        "employee is judged by the firm they work for, whose grades and lists are firms'). The consequence "
+        "applies to the person: parents and employer need actor 'person'"
+    )
 
 
 class FlagRule(StrictModel):

@@ -30,7 +30,7 @@ C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD, C_WTO
 # for 256 counts)
 N_OUT = N_OUTCOMES
 (OUT_SUPP, OUT_REFUSED, OUT_SANCTIONS, OUT_REWARDS, OUT_WRONGFUL, OUT_ASSOC, OUT_FLAGGED, OUT_INVESTIGATED,
- OUT_RECORDS_ERR) = range(N_OUT)
+ OUT_RECORDS_ERR, OUT_LINKED) = range(N_OUT)
 # cur slots: the next record (id) the recovery and appeal walks look at, the next listing appeal;
 # the expiry walk of the channels whose records are kept P.ttl_vals[g] steps is at
 # cur[CUR_TTL + g] (one walk per distinct retention, not per channel). Record ids follow

@@ -64,7 +64,7 @@ Params = namedtuple(
         "l_clean", "l_exit_rate", "l_joint", "l_watch_row", "l_red",
         # consequences
         "k_kind", "k_grades", "k_lists", "k_prob", "k_amount", "k_income", "k_points", "k_view", "k_sanction", "k_bucket", "k_lbucket",
-        "k_out_on", "k_out_p", "k_out_succ", "k_out_fail", "k_employer", "ent_public",
+        "k_out_on", "k_out_p", "k_out_succ", "k_out_fail", "k_employer", "ent_public", "k_through", "ent_employer",
         # flags
         "f_beh", "f_min", "f_within", "f_lists", "f_cap", "f_income", "f_points", "f_list", "f_cooldown",
         # responses and safeguards
