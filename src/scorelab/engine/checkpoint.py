@@ -41,7 +41,7 @@ from scorelab.engine.checkpoint_files import DAMAGED, Fit, Latest, Meta, check_p
 from scorelab.errors import UsageError
 
 FORMAT_NAME = "scorelab-checkpoint"
-#: 10: latest.json records each part's size and SHA-256; 11: a tenth outcome counter (false flags)
+#: 10: latest.json records each part's size and SHA-256; 11: outcome counters of sanctions for another's rating and of false flags
 FORMAT_VERSION = 11
 LATEST_FILE = "latest.json"
 META_FILE = "checkpoint.json"

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = [
-    "ASSOCIATION_COLUMNS", "BLOCKS", "CONSEQUENCE_COLUMNS", "ERROR_NAMES", "FLAG_COLUMNS", "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS",
+    "ASSOCIATION_COLUMNS", "AUDIO_COLUMNS", "BLOCKS", "CONSEQUENCE_COLUMNS", "ERROR_NAMES", "FLAG_COLUMNS", "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS",
     "LIST_COLUMNS", "N_COUNTERS", "N_CURSORS", "N_OUTCOMES", "POOL_COLUMNS", "RECORD_COLUMNS", "STATE", "Array", "Sizes",
     "allocate", "fixed_bytes", "metric_layout",
 ]
@@ -57,7 +57,7 @@ POOL_COLUMNS = {"p_subj": np.int32, "p_actor": np.int32, "p_beh": np.int16, "p_s
 #: kernel.C_*), per-entity outcome counters (``out``: kernel.OUT_*), record walks' cursors
 #: before the retention walks (``cur``: kernel.CUR_*)
 N_COUNTERS = 14
-N_OUTCOMES = 10
+N_OUTCOMES = 11
 N_CURSORS = 3
 
 
@@ -203,6 +203,10 @@ CONSEQUENCE_COLUMNS = ("applied", "wrongful", "association", "money", "successes
 #: Per identifying channel, in the order of kernel.IC_*: faces captured (and searched), those of
 #: listed people, listed people recognised, false alerts (unlisted people matched: bystanders stopped)
 IDENTIFICATION_COLUMNS = ("scanned", "scanned_listed", "hits", "false_alerts")
+#: Per in-car audio channel, in the order of kernel.AU_*: covered trips, covered acts of the watched
+#: talk, talk heard (true records about drivers), false positives (false records about drivers on
+#: trips without it), and the records about passengers of either
+AUDIO_COLUMNS = ("trips", "talk", "hits", "false_positives", "passenger_records")
 #: With the association term, in the order of kernel.AC_*, at each step's end: scored people
 #: whose contacts lower their score, those whose contacts raise it, and the term's mean over
 #: scored people (points)
@@ -221,7 +225,7 @@ LIST_COLUMNS = ("stock", "entries", "exits", "wrongful_entries", "wrongful_stock
 FLAG_COLUMNS = ("raised", "true", "false", "investigated", "backlog", "withdrawn", "investigations_overturned")
 #: The blocks, in the order of kernel.MO_*
 BLOCKS = ("events", "events_twin", "records", "records_removed", "consequences", "lists", "flags", "grades",
-          "firm_grades", "score", "identification", "association")
+          "firm_grades", "score", "identification", "association", "audio")
 
 
 def metric_layout(plan: Any) -> tuple[np.ndarray, list[str]]:
@@ -239,6 +243,7 @@ def metric_layout(plan: Any) -> tuple[np.ndarray, list[str]]:
         "score": ["score.mean", "score.sd"],
         "identification": [f"identification.{c}.{x}" for c in plan.identifying_names for x in IDENTIFICATION_COLUMNS],
         "association": list(ASSOCIATION_COLUMNS) if plan.params.as_on else [],
+        "audio": [f"audio.{c}.{x}" for c in plan.audio_names for x in AUDIO_COLUMNS],
     }
     names: list[str] = []
     offsets = []
