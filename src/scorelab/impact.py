@@ -259,7 +259,7 @@ NOUNS = {
     "sanctions": ("sanction", "sanctions"), "wrongful_sanctions": ("wrongful sanction", "wrongful sanctions"),
     "flags": ("flag", "flags"), "false_flags": ("false flag", "false flags"),
     "acts_suppressed": ("act suppressed", "acts suppressed"),
-    "erroneous_records": ("erroneous record", "erroneous records"), MONEY: ("person lost income", "people lost income"),
+    "erroneous_records": ("erroneous record", "erroneous records"), MONEY: ("person who lost income", "people who lost income"),
 }
 
 
