@@ -34,7 +34,8 @@ from test_results import tiny
 EXAMPLES = int(os.environ.get("SCORELAB_FUZZ_EXAMPLES", "15"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-DATA_FILES = ("scenario.yaml", "metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet")
+DATA_FILES = ("scenario.yaml", "metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet",
+              "regions.parquet", "trajectories.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +147,16 @@ FILE_CASES = {
                                 "scores.parquet: score:"),
     "metrics.parquet empty": (_bytes("metrics.parquet", b""), "metrics.parquet: unreadable Parquet file"),
     "people.parquet missing": (lambda run: (run / "people.parquet").unlink(), "people.parquet: missing"),
+    "regions.parquet missing": (lambda run: (run / "regions.parquet").unlink(), "regions.parquet: missing"),
+    "trajectories.parquet missing": (lambda run: (run / "trajectories.parquet").unlink(),
+                                     "trajectories.parquet: missing"),
+    "regions without records held": (_table("regions.parquet", lambda df: df.drop("records_held")),
+                                     "regions.parquet: records_held: missing column"),
+    "regions a row short": (_table("regions.parquet", lambda df: df.head(df.height - 1)),
+                            "regions.parquet: 11 rows, not a row per step"),
+    "trajectories with text scores": (_table("trajectories.parquet",
+                                             lambda df: df.with_columns(pl.col("score").cast(pl.String))),
+                                      "trajectories.parquet: score:"),
 }
 
 
@@ -157,7 +168,7 @@ def test_a_wrong_file_is_refused_and_skipped(folder, tmp_path, case, verified):
     damage, needle = FILE_CASES[case]
     run = copy(folder, tmp_path)
     damage(run)
-    if case == "people.parquet missing":
+    if case.endswith("parquet missing"):
         refused_everywhere(run, needle)
         return
     if verified:

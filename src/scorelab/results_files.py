@@ -36,11 +36,16 @@ __all__ = [
 
 #: Version of the results-folder layout; bumped when files or columns change meaning.
 #: 2: people.parquet's group, province, city, start_grade and grade are Enum (were String).
-FORMAT_VERSION = 2
-#: Versions ``RunTables.open`` can read (version 1's people frame keeps its String columns).
-READABLE_VERSIONS = (1, 2)
+#: 3: regions.parquet and trajectories.parquet; metrics' data.* columns; people's and groups'
+#: records_held, channels_holding, domains_holding.
+FORMAT_VERSION = 3
+#: Versions ``RunTables.open`` can read (version 1's people frame keeps its String columns;
+#: versions 1 and 2 have no per-region series nor trajectories).
+READABLE_VERSIONS = (1, 2, 3)
 FORMAT_NAME = "scorelab-results"
-TABLES = ("metrics", "groups", "scores", "people")
+TABLES = ("metrics", "groups", "scores", "people", "regions", "trajectories")
+#: Tables a folder holds from the format version given.
+SINCE = {"regions": 3, "trajectories": 3}
 
 
 # --------------------------------------------------------------------------- manifest
@@ -141,6 +146,13 @@ REQUIRED: dict[str, dict[str, str]] = {
                "wrongfully_sanctioned_people": "number"},
     "scores": {"start_grade": "text", "grade": "text", "score": "number", "people": "number"},
     "people": {"person": "number"},
+    "regions": {"step": "number", "day": "number", "region": "number", "province": "text", "city": "text",
+                "people": "number", "records_true": "number", "records_erroneous": "number", "sanctions": "number",
+                "sanctions_wrongful": "number", "rewards": "number", "rewards_wrongful": "number",
+                "listings": "number", "records_held": "number", "people_with_data": "number"},
+    "trajectories": {"person": "number", "step": "number", "day": "number", "group": "text", "score": "number",
+                     "grade": "text", "lists": "number", "flags": "number", "sanctions": "number",
+                     "records_held": "number", "income": "number", "income_twin": "number"},
 }
 #: The per-list metric columns the readers select by name.
 LIST_FLOWS = ("stock", "entries", "exits", "wrongful_entries")
@@ -189,7 +201,9 @@ def _check_columns(path: Path, schema: pl.Schema, required: dict[str, str], numb
 
 def _files(p: Path, manifest: dict[str, Any]) -> list[str]:
     """The files the folder must hold besides the manifest."""
-    return ["scenario.yaml", *(f"{t}.parquet" for t in TABLES if t != "people" or manifest.get("people_state"))]
+    version = manifest.get("format_version", FORMAT_VERSION)
+    held = [t for t in TABLES if (t != "people" or manifest.get("people_state")) and version >= SINCE.get(t, 0)]
+    return ["scenario.yaml", *(f"{t}.parquet" for t in held)]
 
 
 def check_files(folder: Path, manifest: dict[str, Any], verify: bool) -> None:
@@ -295,6 +309,11 @@ def _consistent(p: Path, manifest: dict[str, Any], tables: dict[str, pl.DataFram
     assert metrics is not None and groups is not None
     mpath = p / "manifest.json"
     _check_rows(p / "metrics.parquet", metrics.height, manifest)
+    for name in ("regions", "trajectories"):  # a row per step of each region / sampled person
+        own = tables[name]
+        if own is not None and manifest["steps"] and own.height % manifest["steps"]:
+            raise UsageError(f"{p / (name + '.parquet')}: {own.height} rows, not a row per step "
+                             f"({manifest['steps']} steps) of each {'region' if name == 'regions' else 'person'}")
     if abs(manifest["days"] - manifest["steps"] * manifest["step_days"]) > 1e-6 * max(1.0, manifest["days"]):
         raise UsageError(f"{mpath}: days: {manifest['days']:g}, but {manifest['steps']} steps of "
                          f"{manifest['step_days']:g} days")

@@ -31,6 +31,7 @@ from scorelab.plots.common import (
     thin_level,
     top,
 )
+from scorelab.plots.regions import fig_data_held, fig_lives, fig_regions
 from scorelab.tables import RunTables
 
 if TYPE_CHECKING:
@@ -396,4 +397,7 @@ PLOTS: dict[str, tuple[str, Callable[[RunTables], "Figure"]]] = {
     "disparate_impact": ("Disparate impact by group and region", fig_disparate_impact),
     "lists": ("Blacklist stock and flows", fig_lists),
     "mobility": ("Grade mobility matrix", fig_mobility),
+    "data_held": ("What is known about a person: data held against the twin", fig_data_held),
+    "regions": ("Regions over time", fig_regions),
+    "lives": ("The lives of five sampled people", fig_lives),
 }
