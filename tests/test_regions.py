@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -101,3 +102,24 @@ def test_a_sharded_run_gives_the_same_regions():
     for k in a.metrics:
         if k.startswith(("regions.", "data.")):
             assert np.array_equal(a.metrics[k], b.metrics[k]), k
+
+
+def test_a_version_2_folder_reads_without_them(run, tmp_path):
+    """A folder written before format 3 has no regions nor trajectories: it opens, says what
+    it lacks in one line when asked, and its report is still written."""
+    import shutil
+
+    path = Path(shutil.copytree(run.path, tmp_path / "old"))
+    for f in ("regions.parquet", "trajectories.parquet"):
+        (path / f).unlink()
+    man = json.loads((path / "manifest.json").read_text())
+    del man["files"]
+    (path / "manifest.json").write_text(json.dumps({**man, "format_version": 2}))
+    back = scorelab.Result.open(path)
+    with pytest.raises(UsageError, match="results format 3"):
+        back.regions
+    with pytest.raises(UsageError, match="results format 3"):
+        back.trajectory()
+    from scorelab.report import render
+
+    assert "data-plot='regions'" in render([back])

@@ -65,7 +65,8 @@ def test_folder_layout_manifest_and_tidy_metrics(result, tmp_path):
     per day; the manifest carries versions, seed, timings, platform and command."""
     path = result.save(tmp_path / "r")
     assert sorted(p.name for p in path.iterdir()) == [
-        "groups.parquet", "manifest.json", "metrics.parquet", "scenario.yaml", "scores.parquet"]
+        "groups.parquet", "manifest.json", "metrics.parquet", "regions.parquet", "scenario.yaml", "scores.parquet",
+        "trajectories.parquet"]
     m = pl.read_parquet(path / "metrics.parquet")
     assert m.columns[:4] == ["run_id", "seed", "step", "day"]
     assert m.height == 10 and m.get_column("day").to_list() == [float(d) for d in range(10)]

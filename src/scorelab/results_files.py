@@ -253,6 +253,16 @@ def _check_rows(path: Path, rows: int, manifest: dict[str, Any]) -> None:
         raise UsageError(f"{path}: {rows} rows where manifest.json says {manifest['steps']} steps")
 
 
+#: Tables of a row per step of each region or sampled person
+OWN_STEPS = ("regions", "trajectories")
+
+
+def _check_steps(path: Path, rows: int, manifest: dict[str, Any]) -> None:
+    if manifest["steps"] and rows % manifest["steps"]:
+        what = "region" if path.name.startswith("regions") else "person"
+        raise UsageError(f"{path}: {rows} rows, not a row per step ({manifest['steps']} steps) of each {what}")
+
+
 def _first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
@@ -309,11 +319,10 @@ def _consistent(p: Path, manifest: dict[str, Any], tables: dict[str, pl.DataFram
     assert metrics is not None and groups is not None
     mpath = p / "manifest.json"
     _check_rows(p / "metrics.parquet", metrics.height, manifest)
-    for name in ("regions", "trajectories"):  # a row per step of each region / sampled person
+    for name in OWN_STEPS:
         own = tables[name]
-        if own is not None and manifest["steps"] and own.height % manifest["steps"]:
-            raise UsageError(f"{p / (name + '.parquet')}: {own.height} rows, not a row per step "
-                             f"({manifest['steps']} steps) of each {'region' if name == 'regions' else 'person'}")
+        if own is not None:
+            _check_steps(p / f"{name}.parquet", own.height, manifest)
     if abs(manifest["days"] - manifest["steps"] * manifest["step_days"]) > 1e-6 * max(1.0, manifest["days"]):
         raise UsageError(f"{mpath}: days: {manifest['days']:g}, but {manifest['steps']} steps of "
                          f"{manifest['step_days']:g} days")
@@ -354,6 +363,9 @@ def scan_runs(root: str | Path, verify: bool = False) -> tuple[list[dict[str, An
             check_files(d, m, verify)
             read_scenario(d / "scenario.yaml")
             _check_rows(d / "metrics.parquet", _rows(d / "metrics.parquet"), m)
+            for name in OWN_STEPS:
+                if (d / f"{name}.parquet").is_file():
+                    _check_steps(d / f"{name}.parquet", _rows(d / f"{name}.parquet"), m)
         except UsageError as e:
             damaged.append(str(e))
             continue

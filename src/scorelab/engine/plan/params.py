@@ -76,6 +76,11 @@ Params = namedtuple(
 )
 
 
+#: Small tables the result tables read after the plan's others are freed: each region's first
+#: person (its people), the sampled people of the trajectories
+KEPT_TABLES = ("reg_p0", "tr_ids")
+
+
 @dataclass
 class Plan:
     """Numeric tables for a run plus the names needed to label its output."""
@@ -98,7 +103,8 @@ class Plan:
 
     def without_tables(self) -> "Plan":
         """The same names and sizes (what labels a run's output) without the arrays the day
-        loop reads: per-entity tables and contact graphs, some of them the layers' own arrays."""
+        loop reads: per-entity tables and contact graphs, some of them the layers' own arrays;
+        the small ones the result tables read are kept (``KEPT_TABLES``)."""
         P = self.params
         return dataclasses.replace(self, params=P._replace(
-            **{k: None for k, v in P._asdict().items() if isinstance(v, (np.ndarray, tuple))}))
+            **{k: None for k, v in P._asdict().items() if isinstance(v, (np.ndarray, tuple)) and k not in KEPT_TABLES}))
