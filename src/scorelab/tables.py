@@ -431,9 +431,9 @@ class RunTables:
             "groups.parquet": self.groups.with_columns(run_id).select("run_id", *self.groups.columns).write_parquet,
             "scores.parquet": self.scores.with_columns(run_id).select("run_id", *self.scores.columns).write_parquet,
         }
-        for name, own in (("regions", self._regions), ("trajectories", self._trajectories)):
+        for table, own in (("regions", self._regions), ("trajectories", self._trajectories)):
             if own is not None:
-                writers[f"{name}.parquet"] = own.with_columns(run_id).select("run_id", *own.columns).write_parquet
+                writers[f"{table}.parquet"] = own.with_columns(run_id).select("run_id", *own.columns).write_parquet
         if people:
             df = self.people
             writers["people.parquet"] = df.with_columns(run_id).select("run_id", *df.columns).write_parquet
