@@ -11,7 +11,7 @@ import polars as pl
 
 from scorelab import metrics_data as D
 from scorelab.errors import UsageError
-from scorelab.plots.common import C_ERR, C_TRUE, MAX_ROWS, WIDE, empty, label, new_figure, short, thin_flow, thin_level
+from scorelab.plots.common import C_ERR, C_TRUE, MAX_ROWS, WIDE, empty, label, new_figure, short, thin_level
 from scorelab.tables import RunTables
 
 if TYPE_CHECKING:
@@ -22,14 +22,20 @@ LIVES = 5
 _OLD = "not kept by the scorelab that wrote this run"
 
 
+#: Most lines a figure names in its legend.
+LEGEND = 10
+
+
 def _level(r: RunTables) -> str:
-    """Cities when few enough to read, else provinces."""
-    return "city" if r.regions.get_column("region").n_unique() <= MAX_ROWS else "province"
+    """Cities when few enough to read or all in one province, else provinces."""
+    reg = r.regions
+    few = reg.get_column("region").n_unique() <= MAX_ROWS
+    return "city" if few or reg.get_column("province").n_unique() == 1 else "province"
 
 
 def fig_regions(r: RunTables) -> "Figure":
-    """Records made per 1,000 people a day, and the share of people with data held, per city
-    (or province), over time: rollout region by region."""
+    """Records made per 1,000 people since the start, and records held per person, per city (or
+    province; the most populous ``MAX_ROWS``), over time: rollout region by region."""
     fig, (a, b) = new_figure(WIDE, 2)
     try:
         level = _level(r)
@@ -39,23 +45,23 @@ def fig_regions(r: RunTables) -> "Figure":
         empty(b, _OLD)
         return fig
     names = s.select(level, "people").unique(level).sort("people", descending=True).get_column(level).to_list()
-    step_days = float(r.manifest.get("step_days", 1.0)) or 1.0
     for name in names[:MAX_ROWS]:
         one = s.filter(pl.col(level) == name)
         day = one.get_column("day").to_numpy()
         records = (one.get_column("records_true") + one.get_column("records_erroneous")).to_numpy().astype(float)
         people = float(one.get_column("people")[0]) or 1.0
-        d, rec = thin_flow(day, records, step_days=step_days)
+        d, rec = thin_level(day, np.cumsum(records))  # (cumulative: a daily rate is mostly noise in a town)
         a.plot(d, 1000.0 * rec / people, label=short(label(name), 20))
-        d, held = thin_level(day, one.get_column("people_with_data").to_numpy().astype(float))
+        d, held = thin_level(day, one.get_column("records_held").to_numpy().astype(float))
         b.plot(d, held / people)
     if len(names) > MAX_ROWS:
         a.text(1.0, -0.2, f"{len(names) - MAX_ROWS} more not shown", transform=a.transAxes, ha="right", fontsize=7,
                color="#666666")
-    a.set_title(f"records per 1,000 people a day, by {level}")
+    a.set_title(f"records made per 1,000 people since day 0, by {level}")
     a.set_xlabel("day")
-    a.legend(fontsize=7)
-    b.set_title("share of people with data held")
+    if len(names) <= LEGEND:
+        a.legend(fontsize=7)
+    b.set_title("records held per person")
     b.set_xlabel("day")
     b.set_ylim(0, None)
     return fig
