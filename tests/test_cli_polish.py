@@ -106,3 +106,49 @@ def test_to_pandas(runs):
     assert r.to_pandas("groups")["people"].sum() == 200
     with pytest.raises(scorelab.UsageError, match="tables: metrics"):
         r.to_pandas("nope")
+
+
+def test_run_prints_the_verdict_before_the_table(runner, tmp_path):
+    path = tmp_path / "tiny.yaml"
+    scenario = copy.deepcopy(TINY)
+    scenario["population"]["people"] = 200
+    scenario["run"]["days"] = 3
+    path.write_text(yaml.safe_dump(scenario))
+    r = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "one")])
+    assert r.exit_code == 0, r.output
+    out = r.output
+    verdict = out.index("What the system did, against its counterfactual twin:")
+    assert verdict < out.index("records, true")
+    said = [line for line in out[verdict:].splitlines()[1:4]]
+    assert all(line.startswith("- ") for line in said), said
+    assert scorelab.Result.open(tmp_path / "one").verdict() == [line[2:] for line in said]
+
+
+def test_run_replicates_writes_one_folder_per_seed_and_prints_intervals(runner, tmp_path):
+    path = tmp_path / "tiny.yaml"
+    scenario = copy.deepcopy(TINY)
+    scenario["population"]["people"] = 200
+    scenario["run"]["days"] = 3
+    path.write_text(yaml.safe_dump(scenario))
+    out = tmp_path / "reps"
+    r = runner.invoke(app, ["run", str(path), "--replicates", "2", "--seed", "7", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["seed-7", "seed-8"]
+    assert "means of 2 seeds, 95 % intervals" in r.output and "95 % interval" in r.output
+    assert scorelab.Result.open(out / "seed-8").seed == 8
+    # each replicate is the run of its seed
+    single = scorelab.run(scorelab.load(str(path), {"run.seed": 8}))
+    assert scorelab.Result.open(out / "seed-8").summary() == single.summary()
+    # the report of the folder reports them together, as replicates
+    page = tmp_path / "reps.html"
+    r = runner.invoke(app, ["report", str(out), "--out", str(page)])
+    assert r.exit_code == 0, r.output
+    assert "2 replicates" in page.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--replicates", "0"], "--replicates: must be 1 to 100"),
+    (["--replicates", "3", "--checkpoint-every", "2"], "--replicates: not with --checkpoint-every"),
+])
+def test_run_replicates_refuses_bad_values_in_one_line(runner, args, needle):
+    one_line_error(runner.invoke(app, ["run", "rongcheng-2018", *args]), needle)

@@ -474,3 +474,167 @@ def test_browser_makes_no_network_request(browser, single, compared, tmp_path):
     bad.write_text("<!DOCTYPE html><html><body><img src='http://127.0.0.1:9/x.png'></body></html>")
     browser.open(bad.as_uri())
     assert any(u.startswith("http://127.0.0.1:9/") for u in browser.requests())
+
+
+# --------------------------------------------------------------------------- the story the page tells (issue 22)
+# Each test here failed on the report as a new user found it: a figure one run does not model
+# coloured as worse, no list of what differs, no units, no warning on single seeds, no twin
+# series, a score axis that magnified a drift, one bar flattening every other harm, no verdict.
+
+
+@pytest.fixture(scope="module")
+def story(runs, tmp_path_factory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("story")
+    unflagged = scorelab.load({"extends": "rongcheng-2018", "name": "unflagged", "flags": {"suspicious": None}},
+                              {"population.people": 3000, "run.days": 45})
+    scorelab.run(unflagged, out=tmp / "noflags")
+    _run(tmp, "seed2", {"run.seed": 2})
+    _run(tmp, "seed3", {"run.seed": 3})
+    _run(tmp, "seed1", {"run.seed": 1})
+    out = {k: tmp / k for k in ("noflags", "seed1", "seed2", "seed3")}
+    out["unflagged_page"] = R.write([runs["base"], out["noflags"]], tmp / "unflagged.html").read_text(encoding="utf-8")
+    out["replicates_page"] = R.write([out["seed1"], out["seed2"], out["seed3"]], tmp / "reps.html").read_text(encoding="utf-8")
+    return out
+
+
+def _row(page: str, figure: str) -> str:
+    m = re.search(r"<tr><td>" + re.escape(R.e(figure)) + r"</td>.*?</tr>", page.split("<table class='compare'>")[1])
+    assert m, figure
+    return m.group(0)
+
+
+def test_a_figure_one_run_does_not_model_is_never_coloured(runs, story):
+    from scorelab import vocabulary as V
+
+    base = Result.open(runs["base"]).summary()
+    assert base[V.FLAGS_TRUE] > 0, "the base run must flag someone for this test to mean anything"
+    row = _row(story["unflagged_page"], V.FLAGS_TRUE)
+    assert "not modelled" in row and "not comparable" in row
+    assert not re.search(r"class='n (worse|better|changed|noise)'", row), row
+
+
+def test_a_difference_within_poisson_noise_is_greyed_not_coloured():
+    from scorelab import vocabulary as V
+    from scorelab.report.compare import within_noise
+
+    assert within_noise(V.SANCTIONS, 100.0, 110.0)            # |10| < 1.96 sqrt(210) = 28.4
+    assert not within_noise(V.SANCTIONS, 100.0, 140.0)        # |40| > 1.96 sqrt(240) = 30.4
+    assert not within_noise(V.INCOME_LOST, 100.0, 101.0)      # not a count of events
+
+
+def test_the_comparison_lists_what_differs_safeguards_first(compared):
+    page = compared.read_text(encoding="utf-8")
+    assert "<h3>What differs</h3>" in page
+    items = re.findall(r"<li><code>(.*?)</code></li>", page.split("<h3>What differs</h3>")[1].split("</ul>")[0])
+    assert items and all(i.startswith("safeguards.") for i in items[:len(SAFEGUARDS)]), items
+    assert any(i.startswith("safeguards.appeals.contested:") and i.endswith("0.5") for i in items), items
+
+
+def test_a_comparison_of_single_seeds_warns(compared, story):
+    page = compared.read_text(encoding="utf-8")
+    assert "class='warning'" in page and "a single seed" in page
+    assert "a single seed" not in story["replicates_page"]
+
+
+def test_every_number_in_the_summary_has_its_unit(single):
+    from scorelab import vocabulary as V
+
+    page = single.read_text(encoding="utf-8")
+    rows = re.findall(r"<tr><td>([^<]*)</td><td class='n'>[^<]*</td><td class='unit'>([^<]*)</td></tr>",
+                      page.split("<table class='summary'>")[1].split("</table>")[0])
+    assert rows
+    for name, unit in rows:
+        if not name.startswith("worst-hit"):
+            assert unit, f"{name} has no unit"
+    assert dict(rows)[R.e(V.INCOME_LOST)] == "CNY"
+
+
+def test_the_page_opens_with_the_verdict(single, runs):
+    page = single.read_text(encoding="utf-8")
+    first = page.index("<section id='verdict'>")
+    assert first < page.index("<section id='run1'")
+    said = Result.open(runs["base"]).verdict()
+    assert len(said) == 3
+    for s in said:
+        assert R.e(s) in page[first:page.index("</section>", first)]
+
+
+def test_the_verdict_agrees_with_the_metrics(runs):
+    from scorelab import metrics as M
+
+    r = Result.open(runs["base"])
+    ws = M.wrongful_sanctions(r).row(0, named=True)
+    who, lawful, groups = r.verdict()
+    assert f"sanctioned {ws['people_sanctioned']:,} people" in who
+    wrong = ws["people_wrongfully_sanctioned"]
+    assert (f"{wrong:,} of them" if wrong else "none of them wrongfully") in who
+    sup = M.chilling(r).filter(pl.col("kind") == "disfavoured").get_column("suppressed").sum()
+    assert f"{sup:,} lawful acts" in lawful
+    # every group the third sentence names as worst on a harm has the highest rate of it
+    d = M.disparate_impact(r, "group")
+    for col, what in (("sanctions", "sanctions"), ("flags", "police flags")):
+        m = re.search(r"(\d+\.\d\d) times the overall rate of " + what + r" \(", groups)
+        if m and d.get_column(col).sum() >= 20:
+            assert float(m.group(1)) == pytest.approx(float(d.get_column(f"{col}_ratio").max()), abs=0.006)
+
+
+def test_the_verdict_names_no_group_on_too_few_events(tmp_path):
+    r = scorelab.run(scorelab.load("rongcheng-2018", {"population.people": 300, "run.days": 3}), out=tmp_path / "tiny")
+    groups = r.verdict()[2]
+    from scorelab import metrics as M
+
+    d = M.disparate_impact(r, "group")
+    for col, what in (("sanctions", "sanctions"), ("wrongful_sanctions", "wrongful sanctions"), ("flags", "police flags")):
+        if d.get_column(col).sum() < 20:
+            assert f"overall rate of {what} (" not in groups, groups
+    if d.get_column("sanctions").sum() < 20:  # income is lost mostly through sanctions
+        assert "overall rate of income lost" not in groups, groups
+
+
+def test_replicates_are_reported_as_means_with_intervals(story):
+    page = story["replicates_page"]
+    assert "3 replicates" in page and "mean of 3 seeds" in page and "95 % interval" in page
+    said = page.split("<section id='verdict'>")[1].split("</section>")[0]
+    assert re.search(r"sanctioned [\d,]+ \[[\d,]+, [\d,]+\] people", said), said
+    # no interval of a count goes below zero
+    assert not re.search(r"\[-", page.split("mean of 3 seeds")[1].split("</table>")[0])
+
+
+def test_comparison_figures_draw_the_twin_dates_and_honest_axes(runs, story):
+    rs = [Result.open(runs["base"]), Result.open(runs["safeguarded"])]
+    lawful = P.COMPARE_PLOTS["compare_lawful"][1](rs)
+    styles = [l.get_linestyle() for l in lawful.axes[0].get_lines()]
+    assert "--" in styles and "-" in styles, styles            # the twin beside the factual world
+    scores = P.COMPARE_PLOTS["compare_scores"][1](rs)
+    lo, hi = scores.axes[0].get_ylim()
+    assert hi - lo >= 0.05 * (lo + hi) / 2                      # a drift of a few points is not magnified
+    scores.canvas.draw()
+    labels = [t.get_text() for t in scores.axes[0].get_xticklabels()]
+    assert any("2018" in t or "Jan" in t or "Feb" in t for t in labels), labels   # calendar dates
+    harms = P.COMPARE_PLOTS["compare_harms"][1](rs)
+    assert len([a for a in harms.axes if a.get_visible()]) == len(P.HARMS)     # each harm on its own scale
+
+
+def test_browser_screenshots_open_with_the_verdict(browser, tmp_path_factory):
+    """Screenshots of the first screen of a single run's report and of `rongcheng-2018`
+    against `safeguarded` (the presets, at 3,350 people for 60 days), saved in
+    ``$SCORELAB_SCREENSHOTS`` when set (to look at them), else in a temporary folder. The
+    first screen must show the verdict, with no console error."""
+    shots = Path(os.environ.get("SCORELAB_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path_factory.mktemp("presets")
+    runs = [scorelab.run(scorelab.load(name, {"run.days": 60}, scale=0.005), out=tmp / name)
+            for name in ("rongcheng-2018", "safeguarded")]
+    pages = {"single": R.write(runs[:1], tmp / "single.html"), "compare": R.write(runs, tmp / "compare.html")}
+    for name, page in pages.items():
+        browser.open(page.as_uri())
+        assert browser.console_errors() == []
+        top = browser.evaluate("document.querySelector('#verdict').getBoundingClientRect().top")
+        height = browser.evaluate("window.innerHeight")
+        assert 0 <= top < height / 2, (name, top, height)
+        first_screen = browser.evaluate("document.querySelector('#verdict').innerText")
+        assert "sanctioned" in first_screen and "Lawful behaviour" in first_screen or "lawful" in first_screen
+        (shots / f"report-{name}.png").write_bytes(browser.screenshot())
+        (shots / f"report-{name}.txt").write_text(first_screen, encoding="utf-8")
+    compare_text = browser.evaluate("document.body.innerText")
+    assert "What differs" in compare_text and "safeguards." in compare_text

@@ -21,7 +21,7 @@ from scorelab.tables import (
     list_runs,
     people_frame,
 )
-from scorelab.vocabulary import format_figure
+from scorelab.vocabulary import figure_unit, format_figure
 
 __all__ = [
     "FORMAT_NAME", "FORMAT_VERSION", "READABLE_VERSIONS", "Result", "RunTables", "default_run_id", "list_runs",
@@ -43,6 +43,14 @@ class Result(RunTables):
         from scorelab import metrics
 
         return metrics.headline(self)
+
+    def verdict(self) -> list[str]:
+        """Three plain sentences on what the system did to people against the twin (who was
+        sanctioned and how many wrongly, what lawful behaviour fell, which group lost most);
+        see ``scorelab.verdict``."""
+        from scorelab.verdict import verdict
+
+        return verdict(self)
 
     def plot(self, name: str) -> Any:
         """One of the report's figures as a matplotlib Figure (shown inline in Jupyter);
@@ -97,8 +105,11 @@ class Result(RunTables):
 
         m = self.manifest
         rows = "".join(
-            f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{html.escape(format_figure(k, v))}</td></tr>"
+            f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{html.escape(format_figure(k, v))}</td>"
+            f"<td>{html.escape(figure_unit(k))}</td></tr>"
             for k, v in self.summary().items()
         )
+        said = "".join(f"<li>{html.escape(s)}</li>" for s in self.verdict())
         return (f"<div><b>scorelab run {html.escape(m['run_id'])}</b>: {html.escape(m['scenario'])}, seed {m['seed']}, "
-                f"{m['people']:,} people, {m['days']:g} days<table>{rows}</table></div>")
+                f"{m['people']:,} people, {m['days']:g} days, against its counterfactual twin<ul>{said}</ul>"
+                f"<table><tr><th>what</th><th>value</th><th>unit</th></tr>{rows}</table></div>")

@@ -45,6 +45,18 @@ def say_lines(text: str, err: bool = False) -> None:
         say(line, err=err)
 
 
+def wrapped(text: str, indent: str = "") -> str:
+    """``text`` wrapped to the terminal's width on a terminal (later lines indented), and as one
+    line when piped, so that a file or ``grep`` gets whole sentences."""
+    import shutil
+    import sys
+    import textwrap
+
+    if not sys.stdout.isatty():
+        return text
+    return textwrap.fill(text, width=max(40, shutil.get_terminal_size().columns - 1), subsequent_indent=indent)
+
+
 def fail(lines: list[str], code: int = 2) -> NoReturn:
     """Print each line (made ``safe``) to stderr and exit with ``code`` (2: a usage problem)."""
     for line in lines:

@@ -11,9 +11,32 @@ import typer
 
 from scorelab.cli.common import fail, say
 
+
+def _expanded(runs: list[str]) -> list[str]:
+    """The folders to report: a folder of run folders (``scorelab run --replicates`` writes
+    one) stands for the runs in it, oldest first."""
+    from pathlib import Path
+
+    from scorelab.tables import scan_runs
+
+    out: list[str] = []
+    for item in runs:
+        base = Path(item)
+        if base.is_dir() and not (base / "manifest.json").exists():
+            found, damaged = scan_runs(base)
+            for line in damaged:
+                say(f"skipping {line}", err=True)
+            if found:
+                out += [str(m["path"]) for m in found]
+                continue
+        out.append(item)
+    return out
+
+
 def report(
     runs: Annotated[list[str], typer.Argument(
-        help="results folders (with two or more, the first is the baseline), or one sweep folder")],
+        help="results folders (with two or more, the first is the baseline; runs of one scenario with different "
+             "seeds are reported as replicates), a folder of them (run --replicates), or one sweep folder")],
     out: Annotated[str, typer.Option(help="the HTML file to write")] = "report.html",
     png: Annotated[str | None, typer.Option(help="also write every figure as a PNG into this folder")] = None,
 ) -> None:
@@ -34,7 +57,7 @@ def report(
         else:
             from scorelab import report as rep
 
-            path = rep.write(runs, out, png)
+            path = rep.write(_expanded(runs), out, png)
     except UsageError as e:
         fail([str(e)])
     size = path.stat().st_size

@@ -8,12 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from scorelab.cli.common import fail, load_scenario, safe, say, print_table, table, terminal, with_days
+from scorelab.cli.common import fail, load_scenario, print_table, safe, say, say_lines, table, terminal, with_days, wrapped
+from scorelab.cli.replicates import MAX_REPLICATES, print_replicate_summary, replicate_targets, run_replicates
 from scorelab.errors import UsageError
 
 
 def _run_command(source: str, days: int | None, seed: int | None, scale: float | None, out: str | None,
-                 sets: list[str], people_state: bool, checkpoint_every: int | None, shards: int | None) -> str:
+                 sets: list[str], people_state: bool, checkpoint_every: int | None, shards: int | None,
+                 replicates: int | None = None) -> str:
     """The command as a user would retype it (stored in the manifest)."""
     import shlex
 
@@ -34,6 +36,8 @@ def _run_command(source: str, days: int | None, seed: int | None, scale: float |
         parts += ["--checkpoint-every", str(checkpoint_every)]
     if shards is not None:
         parts += ["--shards", str(shards)]
+    if replicates is not None:
+        parts += ["--replicates", str(replicates)]
     return shlex.join(parts)
 
 
@@ -55,6 +59,9 @@ def run(
         help="with --shards, or --resume of a sharded run: the Ray cluster to use (default: a local Ray)")] = None,
     memory_check: Annotated[bool, typer.Option(
         help="refuse a run whose memory estimate (which leans high) exceeds 90 % of the memory available")] = True,
+    replicates: Annotated[int | None, typer.Option(
+        help="run N seeds (the scenario's and the next N-1), each in a folder of its own under --out, and "
+             "print means with 95 % intervals")] = None,
 ) -> None:
     """Run a scenario with its counterfactual twin, write a results folder and print what the system did."""
     from scorelab import memory
@@ -65,7 +72,7 @@ def run(
     if resume is not None:
         given = [n for n, v in (("SOURCE", source), ("--days", days), ("--seed", seed), ("--out", out),
                                 ("--scale", scale), ("--set", set_), ("--checkpoint-every", checkpoint_every),
-                                ("--shards", shards))
+                                ("--shards", shards), ("--replicates", replicates))
                  if v] + (["--people-state"] if people_state else [])
         if given:
             fail([f"--resume: the run continues as it was started; drop {', '.join(given)}"])
@@ -77,6 +84,10 @@ def run(
         fail([f"--checkpoint-every: must be at least 1 step, got {checkpoint_every}"])
     if shards is not None and shards < 1:
         fail([f"--shards: must be at least 1, got {shards}"])
+    if replicates is not None and not 1 <= replicates <= MAX_REPLICATES:
+        fail([f"--replicates: must be 1 to {MAX_REPLICATES}, got {replicates} (for more, scorelab sweep --replicates)"])
+    if replicates is not None and checkpoint_every is not None:
+        fail(["--replicates: not with --checkpoint-every (each replicate is short; resume is per run)"])
     if address is not None and shards is None:
         fail(["--address: only with --shards (or --resume of a sharded run)"])
     sets = with_days(set_, days)
@@ -105,11 +116,15 @@ def run(
             f"(docs/results.md, memory model); the estimate leans high: --no-memory-check runs it anyway"
         ])
     folder = out if out is not None else str(Path("runs") / default_run_id(scenario))
+    if replicates is not None and out is None:
+        folder += f"-x{replicates}"
     try:
-        check_writable(Path(folder))
+        for target in replicate_targets(Path(folder), scenario.run.seed, replicates):
+            check_writable(target)
     except UsageError as e:
         fail([str(e)])
-    command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state, checkpoint_every, shards)
+    command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state, checkpoint_every, shards,
+                           replicates)
     console = terminal(stderr=True)
     console.print(safe(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
                        f"(estimated memory {memory.human(est.total)})..."), highlight=False)
@@ -122,10 +137,17 @@ def run(
     def compiling() -> None:
         console.print(COMPILING + "...", highlight=False)
 
-    result = _with_progress(console, lambda progress: execute(
-        scenario, out=folder, people_state=people_state, on_built=built, command=command, progress=progress,
-        checkpoint_every=checkpoint_every, shards=shards, ray_address=address, on_compile=compiling))
-    _print_summary(result)
+    def execute_one(sc: Any, where: Any, cmd: str) -> Any:
+        return _with_progress(console, lambda progress: execute(
+            sc, out=where, people_state=people_state, on_built=built, command=cmd, progress=progress,
+            checkpoint_every=checkpoint_every, shards=shards, ray_address=address, on_compile=compiling))
+
+    if replicates is not None:
+        seed_of = scenario.run.seed
+        results = run_replicates(source, sets, scale, seed_of, replicates, Path(folder), execute_one, command)
+        print_replicate_summary(results, Path(folder))
+        return
+    _print_summary(execute_one(scenario, folder, command))
 
 
 def _resume_command(folder: str, address: str | None) -> None:
@@ -178,7 +200,12 @@ def _print_summary(result: Any) -> None:
     from scorelab.metrics import few_events, per_thousand
     from scorelab.vocabulary import figure_unit, format_figure
 
+    from scorelab.verdict import verdict
+
     head = result.summary()
+    say("What the system did, against its counterfactual twin:")
+    for sentence in verdict(result):
+        say_lines(wrapped(f"- {sentence}", indent="  "))
     rates = per_thousand(head)
     out = table(f"{result.manifest['scenario']} (seed {result.seed}), against its counterfactual twin")
     out.add_column("what")

@@ -105,8 +105,8 @@ def within_noise(figure: str, a: float, b: float) -> bool:
 def single_seed_warning(rs: Sequence[RunTables]) -> str:
     """The warning a comparison of single runs needs."""
     seeds = {r.manifest.get("seed") for r in rs}
-    same = " with the same seed" if len(seeds) == 1 else ""
-    return (f"Each run here is one seed{same}: a difference smaller than the noise between seeds is not an "
+    same = " (the same seed for all)" if len(seeds) == 1 else ""
+    return (f"Each run here is a single seed{same}: a difference smaller than the noise between seeds is not an "
             "effect. Counts whose difference is within their Poisson noise are marked \"within noise\"; for "
             "intervals, compare with replicates: scorelab sweep ... --replicates 5 (docs/sweeps.md).")
 
@@ -168,3 +168,35 @@ def compare_table(rs: Sequence[RunTables]) -> str:
             "(more harm, or less deterrence, is worse); yellow: changed; grey: a difference of counts within their "
             "Poisson noise (|a - b| &lt; 1.96 \u221a(a + b)), not an effect. A figure a run's scenario does not "
             "model is \"not modelled\" and never coloured.</p>")
+
+
+def are_replicates(rs: Sequence[RunTables]) -> bool:
+    """Whether several runs are replicates: one scenario, run with different seeds."""
+    return len(rs) > 1 and len({r.manifest.get("seed") for r in rs}) == len(rs) and all(
+        all(d.startswith("run.seed:") for d in scenario_differences(rs[0], r)) for r in rs[1:])
+
+
+def replicate_table(rs: Sequence[RunTables]) -> str:
+    """The headline of replicates: per figure the mean over the seeds and its 95 % interval."""
+    from scorelab.intervals import describe, figure_kind
+
+    heads = [M.headline(r) for r in rs]
+    body = []
+    for k in dict.fromkeys(x for h in heads for x in h):
+        values = [h.get(k) for h in heads]
+        if not all(isinstance(v, float) for v in values):
+            text = " / ".join(f"seed {r.manifest.get('seed')}: {v}" for r, v in zip(rs, values)) \
+                if len(set(map(str, values))) > 1 else str(values[0])
+            ci = ""
+        else:
+            d = describe([float(v) for v in values], kind=figure_kind(k))  # type: ignore[arg-type]
+            text = format_figure(k, float(d["mean"] or 0.0))
+            ci = (f"[{format_figure(k, float(d['ci_lo']))}, {format_figure(k, float(d['ci_hi']))}]"
+                  if d["ci_lo"] is not None and d["ci_hi"] is not None else "")
+        body.append(f"<tr><td>{e(k)}</td><td class='unit'>{e(V.figure_unit(k))}</td><td class='n'>{e(text)}</td>"
+                    f"<td class='n'>{e(ci)}</td></tr>")
+    seeds = ", ".join(str(r.manifest.get("seed")) for r in rs)
+    return (f"<table class='compare'><tr><th>what</th><th>unit</th><th class='n'>mean of {len(rs)} seeds</th>"
+            f"<th class='n'>95 % interval</th></tr>{''.join(body)}</table>"
+            f"<p class='note'>Seeds {e(seeds)}. Intervals: counts by Student t joined with the exact Poisson interval, "
+            "cut at zero; shares kept in [0, 1] (docs/sweeps.md).</p>")

@@ -80,6 +80,7 @@ figure.plot figcaption{font-weight:600;margin:0 0 .3em}
 figure.plot svg{display:block;height:auto;max-width:100%}
 .worse{background:#fde2e1}.better{background:#dff3e3}.changed{background:#fff4cc}.noise{color:#777}
 .warning{background:#fff4cc;border-left:4px solid #e0a800;padding:.4em .6em}.unit{color:#555;font-size:.85em}
+.verdict li{font-size:1.08em;margin:.35em 0}
 .note{color:#555;font-size:.85em}
 .desc{white-space:pre-wrap;color:#444}
 """

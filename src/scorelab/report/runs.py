@@ -13,10 +13,11 @@ from scorelab import metrics as M
 from scorelab import metrics_data
 from scorelab import plots as P
 from scorelab.errors import UsageError
-from scorelab.report.compare import compare_table, differences_html, single_seed_warning
+from scorelab.report.compare import are_replicates, compare_table, differences_html, replicate_table, single_seed_warning
 from scorelab.report.findings import compare_findings, findings
 from scorelab.report.page import RC, SIZE_MARK, e, figure_html, page_head, version, with_size, write_page
 from scorelab.tables import RunTables, as_run_tables
+from scorelab.verdict import verdict
 from scorelab.vocabulary import figure_unit, format_figure
 
 if TYPE_CHECKING:
@@ -154,6 +155,22 @@ def _data_held_table(r: RunTables) -> str:
             f"domains they come from. The twin has no channels: it holds nothing.</p>")
 
 
+def _verdict_html(rs: Sequence[RunTables]) -> str:
+    """The page's opening: what the system did to people, in three sentences per scenario
+    (replicates: one set, with intervals)."""
+    def items(sentences: list[str]) -> str:
+        return "<ul class='verdict'>" + "".join(f"<li>{e(s)}</li>" for s in sentences) + "</ul>"
+
+    head = "<section id='verdict'><h2>What the system did, against its counterfactual twin</h2>"
+    if len(rs) == 1:
+        return head + items(verdict(rs[0])) + "</section>"
+    if are_replicates(rs):
+        return (head + f"<p class='note'>Means of {len(rs)} replicates (seeds), with 95 % intervals.</p>"
+                + items(verdict(list(rs))) + "</section>")
+    body = "".join(f"<h3>{e(P.run_label(r))}</h3>" + items(verdict(r)) for r in rs)
+    return head + f"<p class='warning'>{e(single_seed_warning(rs))}</p>" + body + "</section>"
+
+
 def render(results: Sequence[Any], generated: str | None = None,
            figures: list[tuple[str, str, str, "Figure"]] | None = None) -> str:
     """The report page for one or more runs (Results or results folders)."""
@@ -174,9 +191,14 @@ def render(results: Sequence[Any], generated: str | None = None,
         f"random numbers, scoring off). Generated {e(generated)} by scorelab {e(version())}. This file: "
         f"{SIZE_MARK}, self-contained (no scripts, nothing loaded from elsewhere).</p>",
     ]
-    if len(rs) > 1:
+    parts.append(_verdict_html(rs))
+    if len(rs) > 1 and are_replicates(rs):
+        parts.append(f"<section id='compare'><h2>{len(rs)} replicates</h2>")
+        parts.append("<h3>Headline figures</h3>" + replicate_table(rs))
+        parts += by_section.get("compare", [])
+        parts.append("</section>")
+    elif len(rs) > 1:
         parts.append("<section id='compare'><h2>Comparison</h2>")
-        parts.append(f"<p class='warning'>{e(single_seed_warning(rs))}</p>")
         parts.append("<ul class='findings'>" + "".join(f"<li>{e(s)}</li>" for s in compare_findings(rs)) + "</ul>")
         parts.append(differences_html(rs))
         parts.append("<h3>Headline figures</h3>" + compare_table(rs))
