@@ -152,3 +152,42 @@ def test_run_replicates_writes_one_folder_per_seed_and_prints_intervals(runner, 
 ])
 def test_run_replicates_refuses_bad_values_in_one_line(runner, args, needle):
     one_line_error(runner.invoke(app, ["run", "rongcheng-2018", *args]), needle)
+
+
+def test_help_text_reflows_to_the_terminal(runner):
+    """Help paragraphs are reflowed to the width, not kept at the source's line breaks."""
+    wide = runner.invoke(app, ["report", "--help"], env={"COLUMNS": "160"}, terminal_width=160)
+    narrow = runner.invoke(app, ["report", "--help"], env={"COLUMNS": "60"}, terminal_width=60)
+    assert wide.exit_code == narrow.exit_code == 0
+    assert "of one or more runs; with two or more, a side-by-side comparison" in wide.output
+    assert max(len(line) for line in narrow.output.splitlines()) <= 60
+
+
+def test_a_terminal_sees_a_spinner_that_says_the_kernels_compile():
+    import time
+
+    from rich.console import Console
+
+    from scorelab.cli.run import _with_progress
+    from scorelab.runner import COMPILING
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    said = []
+
+    def work(progress, compiling):
+        compiling()
+        time.sleep(0.3)  # (the live display refreshes 10 times a second)
+        said.append("compiled")
+        progress(1, 2)
+        progress(2, 2)
+        return 42
+
+    assert _with_progress(console, work) == 42 and said == ["compiled"]
+    import re
+
+    text = " ".join(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", " ", out.getvalue()).split())
+    assert COMPILING in text and "compiling the kernels (first run only)" in text and "day loop" in text
+    piped = io.StringIO()
+    assert _with_progress(Console(file=piped, force_terminal=False, width=120), work) == 42
+    assert COMPILING in " ".join(piped.getvalue().split()) and "step 2/2" in piped.getvalue()

@@ -98,6 +98,7 @@ def test_page_states_its_own_size(single):
     m = re.search(r"This file: ([\d,]+) bytes", raw.decode())
     assert m and int(m.group(1).replace(",", "")) == len(raw)
     assert f"Report size: {m.group(1)} bytes" in raw.decode()
+    assert "docs/sources.md" in raw.decode()         # the footer names the sources of published figures
 
 
 def test_header_and_findings(single, runs):

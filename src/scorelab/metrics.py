@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from scorelab import linked_harms as LH
 from scorelab import vocabulary as V
 from scorelab.errors import UsageError
 from scorelab.tables import RunTables, as_run_tables
@@ -345,6 +346,22 @@ def identification(r: Any) -> pl.DataFrame:
                                       "precision": pl.Float64}, orient="row")
 
 
+def audio(r: Any) -> pl.DataFrame:
+    """Each in-car audio channel: covered trips and acts of the watched talk, talk heard (true
+    records about drivers), false positives (false records about drivers), records about
+    passengers, and the share of its records about someone who did not say anything watched
+    (false positives and passengers); expected values in docs/channels.md#in-car-audio."""
+    r = as_run_tables(r)
+    rows = []
+    for c in r.names.get("audio", []):
+        trips, talk, hits, fp, pas = (_total(r, f"audio.{c}.{x}") for x in
+                                      ("trips", "talk", "hits", "false_positives", "passenger_records"))
+        rows.append((c, int(trips), int(talk), int(hits), int(fp), int(pas), _ratio(fp + pas, hits + fp + pas)))
+    return pl.DataFrame(rows, schema={"channel": pl.String, "trips": pl.Int64, "talk": pl.Int64, "hits": pl.Int64,
+                                      "false_positives": pl.Int64, "passenger_records": pl.Int64,
+                                      "false_share": pl.Float64}, orient="row")
+
+
 def lists(r: Any) -> pl.DataFrame:
     """Each black- or redlist: entries, exits (of which overturned: lifted because what listed
     the entity was removed or the listing was appealed), wrongful entries over the run; stock at
@@ -472,9 +489,14 @@ CATALOGUE: dict[str, Callable[[Any], pl.DataFrame]] = {
     "rewards": rewards,
     "rewards_by_group": lambda r: rewards_by(r, "group"),
     "association": association,
+    "linked_harms": LH.linked_harms,
+    "linked_summary": LH.linked_summary,
+    "linked_by_year": LH.linked_by_year,
+    "fines": LH.fines,
     "service_refusals": service_refusals,
     "flags": flags,
     "identification": identification,
+    "audio": audio,
     "lists": lists,
     "list_flows": list_flows,
     "chilling": chilling,
@@ -553,11 +575,18 @@ def headline(r: Any) -> dict[str, float | str]:
         out[V.BYSTANDERS_STOPPED] = float(false)
         out[V.ALERT_PRECISION] = float(_ratio(hits, hits + false) or 0.0)
         out[V.ALERTS_PER_THOUSAND_FACES] = float(_ratio(1000.0 * (hits + false), scanned) or 0.0)
+    au = audio(r)
+    if au.height:  # (runs with in-car audio only)
+        hits, false = float(au.get_column("hits").sum()), float(au.get_column("false_positives").sum()
+                                                                 + au.get_column("passenger_records").sum())
+        out[V.AUDIO_RECORDS], out[V.AUDIO_RECORDS_FALSE] = hits + false, false
+        out[V.AUDIO_FALSE_SHARE] = float(_ratio(false, hits + false) or 0.0)
     if r.names.get("red_lists"):  # (runs with red lists only)
         rw = rewards(r).row(0, named=True)
         out[V.REWARDS] = float(rw["rewards"])
         out[V.REWARDS_WRONGFUL] = float(rw["wrongful"])
         out[V.RED_LISTED_AT_END] = float(rw["red_listed_at_end"])
+    out.update(LH.headline_figures(r))  # (runs with consequences through parents or employer, or fines on people)
     for row in grade_shares(r).iter_rows(named=True):
         out[V.grade_share(row["grade"])] = float(row["end_share"] or 0.0)
     w = worst_hit(r, "group")

@@ -61,6 +61,7 @@ class ConsequenceName(_Open):
     kind: str
     sanction: bool
     actor: str
+    through: str = "self"  # whose rating decides: self, parents, employer (absent before: self)
 
 
 class Names(_Open):
@@ -73,6 +74,7 @@ class Names(_Open):
     consequences: dict[str, ConsequenceName]
     flags: list[str]
     identification: list[str] = []
+    audio: list[str] = []
     scheme: str = "points"
 
 
@@ -172,6 +174,7 @@ def required_columns(table: str, manifest: dict[str, Any]) -> dict[str, str]:
         out |= {f"consequences.{k}.applied": "number" for k in names["consequences"]}
         out |= {f"flags.{f}.raised": "number" for f in names["flags"]}
         out |= {f"identification.{c}.scanned": "number" for c in names.get("identification", [])}
+        out |= {f"audio.{c}.trips": "number" for c in names.get("audio", [])}
         out |= {f"grades.{g}": "number" for g in names["grades"]}
         out |= {f"lists.{l}.{x}": "number" for l in names["lists"] for x in LIST_FLOWS}
     return out

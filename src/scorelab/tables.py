@@ -74,6 +74,7 @@ _COUNTERS_PEOPLE = {
     "flagged_people": "flags",
     "people_with_erroneous_records": "erroneous_records",
     "people_with_suppressed_acts": "acts_suppressed",
+    "linked_sanctioned_people": "linked_sanctions",
     "people_with_data_held": "records_held",
 }
 #: Metric columns of the engine's per-region and per-person blocks: the rows of their own
@@ -100,11 +101,14 @@ def _names(scenario: "Scenario", plan: Any) -> dict[str, Any]:
         "red_lists": [l for l in plan.list_names if scenario.lists[l].kind == "red"],
         "consequences": {
             k: {"kind": scenario.consequences[k].kind, "sanction": bool(s), "actor": scenario.consequences[k].actor,
-                "red_list": any(scenario.lists[x].kind == "red" for x in scenario.consequences[k].lists)}
+                "red_list": any(scenario.lists[x].kind == "red" for x in scenario.consequences[k].lists),
+                "through": scenario.consequences[k].through,
+                "income_change": scenario.consequences[k].income_change, "amount": scenario.consequences[k].amount}
             for k, s in zip(plan.consequence_names, plan.consequence_sanction)
         },
         "flags": list(plan.flag_names),
         "identification": list(plan.identifying_names),
+        "audio": list(plan.audio_names),
         "scheme": scenario.scoring.scheme,
     }
 

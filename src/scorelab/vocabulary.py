@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES", "RED_LIST_FIGURES", "METRIC_ID_COLUMNS",
+    "AUDIO_FIGURES", "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES",
+    "RED_LIST_FIGURES", "LINKED_FIGURES", "FINE_FIGURES", "METRIC_ID_COLUMNS",
     "NO_GRADE", "figure_unit", "format_figure", "grade_share",
 ]
 
@@ -54,15 +55,30 @@ PEOPLE_WITH_DATA = "people with data held at end"
 BYSTANDERS_STOPPED = "bystanders stopped"
 ALERT_PRECISION = "alert precision"
 ALERTS_PER_THOUSAND_FACES = "alerts per 1,000 faces scanned"
+# runs with in-car audio only
+AUDIO_RECORDS = "in-car audio records"
+AUDIO_RECORDS_FALSE = "in-car audio records, false"
+AUDIO_FALSE_SHARE = "in-car audio records, false share"
 # runs with red lists only
 REWARDS = "rewards"
 REWARDS_WRONGFUL = "rewards, wrongful"
 RED_LISTED_AT_END = "red-listed at end"
+# runs with a consequence through parents or employer only (linked_harms)
+CHILDREN_REFUSED_FOR_PARENTS = "children refused for parents' rating"
+CHILDREN_SANCTIONED_FOR_PARENTS = "sanctions of children for parents' rating"
+EMPLOYEES_LAID_OFF_FOR_EMPLOYER = "employees laid off for employer's rating"
+WAGE_CUTS_FOR_EMPLOYER = "wage cuts for employer's rating"
+SANCTIONS_FOR_EMPLOYER = "sanctions of employees for employer's rating"
+PEOPLE_SANCTIONED_FOR_OTHERS = "people sanctioned for another's rating"
+# runs with fines on people only
+FINES_ON_PEOPLE = "fines paid by people"
+FINES_ON_PEOPLE_COUNT = "fines on people"
 # the one text figure, last
 WORST_HIT_GROUP = "worst-hit group"
 
-#: The numeric headline figures every run has, in the headline's order (then, for runs with
-#: face identification, ``IDENTIFICATION_FIGURES``, then one ``grade_share`` per grade, then
+#: The numeric headline figures every run has, in the headline's order (then, for the runs that
+#: have them, ``IDENTIFICATION_FIGURES``, ``AUDIO_FIGURES``, ``RED_LIST_FIGURES``,
+#: ``LINKED_FIGURES`` and ``FINE_FIGURES``, then one ``grade_share`` per grade, then
 #: ``WORST_HIT_GROUP``).
 HEADLINE_FIGURES = (
     PEOPLE, DAYS, RECORDS_TRUE, RECORDS_ERRONEOUS, SANCTIONS, SANCTIONS_WRONGFUL, SANCTIONS_BY_ASSOCIATION,
@@ -71,9 +87,20 @@ HEADLINE_FIGURES = (
     LAWFUL_ACTS_SUPPRESSED, WRONGDOING_DETERRED, INCOME_LOST, RECORDS_HELD, PEOPLE_WITH_DATA,
 )
 IDENTIFICATION_FIGURES = (BYSTANDERS_STOPPED, ALERT_PRECISION, ALERTS_PER_THOUSAND_FACES)
-#: Figures of runs with red lists, after the identification figures: every reward (by grade or
+#: Figures of runs with in-car audio, after the identification figures: records the microphones
+#: made, those about someone who said nothing watched (false positives, passengers), their share.
+AUDIO_FIGURES = (AUDIO_RECORDS, AUDIO_RECORDS_FALSE, AUDIO_FALSE_SHARE)
+#: Figures of runs with red lists, after the identification (and audio) figures: every reward (by grade or
 #: list), those that went to people graded or listed wrongly, red-listed entities at the end.
 RED_LIST_FIGURES = (REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END)
+#: Figures of runs with a consequence through parents or employer (``linked_harms``), after
+#: the red-list figures: sanctions that reach a child for a parent's grade or listing (refusals
+#: among them: school admission...), and an employee for the employer's (dismissals, wage cuts:
+#: income losses), and the people sanctioned at least once so.
+LINKED_FIGURES = (CHILDREN_SANCTIONED_FOR_PARENTS, CHILDREN_REFUSED_FOR_PARENTS, SANCTIONS_FOR_EMPLOYER,
+                  EMPLOYEES_LAID_OFF_FOR_EMPLOYER, WAGE_CUTS_FOR_EMPLOYER, PEOPLE_SANCTIONED_FOR_OTHERS)
+#: Figures of runs with fines on people, after the linked figures: fines applied and the money paid.
+FINE_FIGURES = (FINES_ON_PEOPLE_COUNT, FINES_ON_PEOPLE)
 
 
 def grade_share(grade: str) -> str:
@@ -89,10 +116,11 @@ EVENT_COUNTS = (
     SANCTIONS_WRONGFUL_BEFORE_CORRECTION, LISTINGS_OVERTURNED, WRONGFUL_LISTINGS_AT_END, FLAGS_WITHDRAWN,
     PEOPLE_SANCTIONED, FLAGS_TRUE, FLAGS_FALSE, FLAGS_INVESTIGATED, LAWFUL_ACTS_SUPPRESSED,
     WRONGDOING_DETERRED, RECORDS_HELD, PEOPLE_WITH_DATA,
-    BYSTANDERS_STOPPED, REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END,
+    BYSTANDERS_STOPPED, REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END, *LINKED_FIGURES, FINES_ON_PEOPLE_COUNT,
+    AUDIO_RECORDS, AUDIO_RECORDS_FALSE,
 )
 #: Headline totals that are not counts of events but also grow with the population.
-EXTENSIVE = EVENT_COUNTS + (PEOPLE_DAYS_WRONGFULLY_LISTED, INCOME_LOST)
+EXTENSIVE = EVENT_COUNTS + (PEOPLE_DAYS_WRONGFULLY_LISTED, INCOME_LOST, FINES_ON_PEOPLE)
 
 #: Headline figures the command line and the sweep report show unless told otherwise.
 DEFAULT_FIGURES = (SANCTIONS, SANCTIONS_WRONGFUL, RECORDS_ERRONEOUS, LAWFUL_ACTS_SUPPRESSED, INCOME_LOST)
@@ -109,7 +137,11 @@ _UNITS = {
     FLAGS_INVESTIGATED: "flags", LAWFUL_ACTS_SUPPRESSED: "acts", WRONGDOING_DETERRED: "acts",
     INCOME_LOST: "CNY", RECORDS_HELD: "records", PEOPLE_WITH_DATA: "people", BYSTANDERS_STOPPED: "people", ALERT_PRECISION: "% of alerts",
     ALERTS_PER_THOUSAND_FACES: "alerts per 1,000 faces", REWARDS: "rewards", REWARDS_WRONGFUL: "rewards",
-    RED_LISTED_AT_END: "people and firms",
+    RED_LISTED_AT_END: "people and firms", CHILDREN_SANCTIONED_FOR_PARENTS: "sanctions",
+    CHILDREN_REFUSED_FOR_PARENTS: "refusals", SANCTIONS_FOR_EMPLOYER: "sanctions",
+    EMPLOYEES_LAID_OFF_FOR_EMPLOYER: "dismissals", WAGE_CUTS_FOR_EMPLOYER: "wage cuts",
+    PEOPLE_SANCTIONED_FOR_OTHERS: "people", FINES_ON_PEOPLE_COUNT: "fines", FINES_ON_PEOPLE: "CNY",
+    AUDIO_RECORDS: "records", AUDIO_RECORDS_FALSE: "records", AUDIO_FALSE_SHARE: "% of in-car audio records",
 }
 
 

@@ -66,7 +66,7 @@ def run(
     """Run a scenario with its counterfactual twin, write a results folder and print what the system did."""
     from scorelab import memory
     from scorelab.atomic import check_writable
-    from scorelab.runner import COMPILING, execute
+    from scorelab.runner import execute
     from scorelab.tables import default_run_id
 
     if resume is not None:
@@ -134,11 +134,8 @@ def run(
         console.print(f"built in {seconds:.1f} s; running {scenario.run.days} days{burn} beside the twin...",
                       highlight=False)
 
-    def compiling() -> None:
-        console.print(COMPILING + "...", highlight=False)
-
     def execute_one(sc: Any, where: Any, cmd: str) -> Any:
-        return _with_progress(console, lambda progress: execute(
+        return _with_progress(console, lambda progress, compiling: execute(
             sc, out=where, people_state=people_state, on_built=built, command=cmd, progress=progress,
             checkpoint_every=checkpoint_every, shards=shards, ray_address=address, on_compile=compiling))
 
@@ -159,23 +156,32 @@ def _resume_command(folder: str, address: str | None) -> None:
         console.print(safe(f"resuming {folder}: rebuilt the population in {seconds:.1f} s; continuing the day loop "
                            f"from its checkpoint..."), highlight=False)
 
-    _print_summary(_with_progress(console, lambda progress: resume(folder, progress=progress, on_built=built,
+    _print_summary(_with_progress(console, lambda progress, _compiling: resume(folder, progress=progress, on_built=built,
                                                                    ray_address=address)))
 
 
-def _with_progress(console: Any, work: Callable[[Callable[[int, int], None]], Any]) -> Any:
-    """Run ``work(progress)`` with a progress bar on a terminal, or plain lines otherwise;
-    a UsageError becomes a one-line failure."""
+def _with_progress(console: Any, work: Callable[[Callable[[int, int], None], Callable[[], None]], Any]) -> Any:
+    """Run ``work(progress, compiling)`` with a spinner and progress bar on a terminal (the
+    spinner's line says when the kernels compile), or plain lines otherwise; a UsageError
+    becomes a one-line failure."""
     import time
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
+
+    from scorelab.runner import COMPILING
 
     try:
         if console.is_terminal:
-            with Progress(TextColumn("day loop"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeRemainingColumn(), console=console) as bar:
-                task = bar.add_task("run", total=None)
-                return work(lambda done, total: bar.update(task, completed=done, total=total))
+                task = bar.add_task("building", total=None)
+
+                def compiling_bar() -> None:
+                    console.print(COMPILING + "...", highlight=False)
+                    bar.update(task, description="compiling the kernels (first run only)")
+
+                return work(lambda done, total: bar.update(task, completed=done, total=total, description="day loop"),
+                            compiling_bar)
         last = [time.monotonic()]
 
         def plain(done: int, total: int) -> None:
@@ -184,7 +190,7 @@ def _with_progress(console: Any, work: Callable[[Callable[[int, int], None]], An
                 last[0] = now
                 console.print(f"step {done}/{total}", highlight=False)
 
-        return work(plain)
+        return work(plain, lambda: console.print(COMPILING + "...", highlight=False))
     except UsageError as e:
         fail([str(e)])
     except MemoryError:  # (the estimate was passed by, with --no-memory-check, or was short)

@@ -30,9 +30,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = [
-    "ASSOCIATION_COLUMNS", "BLOCKS", "CONSEQUENCE_COLUMNS", "DATA_COLUMNS", "ERROR_NAMES", "FLAG_COLUMNS", "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS",
-    "LIST_COLUMNS", "N_COUNTERS", "N_CURSORS", "N_OUTCOMES", "POOL_COLUMNS", "RECORD_COLUMNS", "REGION_COLUMNS",
-    "REGION_STOCKS", "STATE", "TRAJECTORY_COLUMNS", "Array", "Sizes", "accumulated", "allocate", "fixed_bytes", "metric_layout",
+    "ASSOCIATION_COLUMNS", "AUDIO_COLUMNS", "BLOCKS", "CONSEQUENCE_COLUMNS", "DATA_COLUMNS", "ERROR_NAMES", "FLAG_COLUMNS",
+    "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS", "LIST_COLUMNS", "N_COUNTERS", "N_CURSORS", "N_OUTCOMES", "POOL_COLUMNS",
+    "RECORD_COLUMNS", "REGION_COLUMNS", "REGION_STOCKS", "STATE", "TRAJECTORY_COLUMNS", "Array", "Sizes", "accumulated",
+    "allocate", "fixed_bytes", "metric_layout",
 ]
 
 # 20 bytes a record; record ids (and the subject's chain) are int32. The step a record became
@@ -57,7 +58,7 @@ POOL_COLUMNS = {"p_subj": np.int32, "p_actor": np.int32, "p_beh": np.int16, "p_s
 #: kernel.C_*), per-entity outcome counters (``out``: kernel.OUT_*), record walks' cursors
 #: before the retention walks (``cur``: kernel.CUR_*)
 N_COUNTERS = 14
-N_OUTCOMES = 9
+N_OUTCOMES = 10
 N_CURSORS = 3
 
 
@@ -205,6 +206,10 @@ CONSEQUENCE_COLUMNS = ("applied", "wrongful", "association", "money", "successes
 #: Per identifying channel, in the order of kernel.IC_*: faces captured (and searched), those of
 #: listed people, listed people recognised, false alerts (unlisted people matched: bystanders stopped)
 IDENTIFICATION_COLUMNS = ("scanned", "scanned_listed", "hits", "false_alerts")
+#: Per in-car audio channel, in the order of kernel.AU_*: covered trips, covered acts of the watched
+#: talk, talk heard (true records about drivers), false positives (false records about drivers on
+#: trips without it), and the records about passengers of either
+AUDIO_COLUMNS = ("trips", "talk", "hits", "false_positives", "passenger_records")
 #: With the association term, in the order of kernel.AC_*, at each step's end: scored people
 #: whose contacts lower their score, those whose contacts raise it, and the term's mean over
 #: scored people (points)
@@ -238,7 +243,7 @@ REGION_STOCKS = ("listings", "records_held", "people_with_data")
 TRAJECTORY_COLUMNS = ("score", "grade", "lists", "flags", "sanctions", "records_held", "income", "income_twin")
 #: The blocks, in the order of kernel.MO_*
 BLOCKS = ("events", "events_twin", "records", "records_removed", "consequences", "lists", "flags", "grades",
-          "firm_grades", "score", "identification", "association", "data", "regions", "trajectories")
+          "firm_grades", "score", "identification", "association", "audio", "data", "regions", "trajectories")
 
 
 def accumulated(name: str) -> bool:
@@ -263,6 +268,7 @@ def metric_layout(plan: Any) -> tuple[np.ndarray, list[str]]:
         "score": ["score.mean", "score.sd"],
         "identification": [f"identification.{c}.{x}" for c in plan.identifying_names for x in IDENTIFICATION_COLUMNS],
         "association": list(ASSOCIATION_COLUMNS) if plan.params.as_on else [],
+        "audio": [f"audio.{c}.{x}" for c in plan.audio_names for x in AUDIO_COLUMNS],
         "data": list(DATA_COLUMNS),
         "regions": [f"regions.{r}.{x}" for r in range(plan.params.city_join.shape[0]) for x in REGION_COLUMNS],
         "trajectories": [f"trajectories.{i}.{x}" for i in range(plan.params.tr_ids.shape[0])

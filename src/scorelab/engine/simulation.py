@@ -332,6 +332,7 @@ COUNTERS = {
     "rewards": kernel.OUT_REWARDS, "wrongful_sanctions": kernel.OUT_WRONGFUL,
     "association_sanctions": kernel.OUT_ASSOC, "flags": kernel.OUT_FLAGGED,
     "investigations": kernel.OUT_INVESTIGATED, "erroneous_records": kernel.OUT_RECORDS_ERR,
+    "linked_sanctions": kernel.OUT_LINKED,
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from scorelab import linked_harms as LH
 from scorelab import metrics as M
 from scorelab import plots as P
 from scorelab import vocabulary as V
@@ -40,9 +41,15 @@ def findings(r: Any) -> list[str]:
     if total:
         out.append(f"{_n(err)} of {_n(total)} records ({_pct(err, total)}) were erroneous: "
                    f"{_n(by.get('misattributed', 0))} misattributed to someone else and "
-                   f"{_n(by.get('false_match', 0))} false camera matches.")
+                   f"{_n(by.get('false_match', 0))} false matches (a face, a plate, a keyword).")
     else:
         out.append(f"No records were made in {days:g} days.")
+    for a in M.audio(r).iter_rows(named=True):
+        made = a["hits"] + a["false_positives"] + a["passenger_records"]
+        out.append(f"In-car microphones ({a['channel']}) made {_n(made)} records, "
+                   f"{_n(a['false_positives'] + a['passenger_records'])} ({_pct(made - a['hits'], made)}) of them about "
+                   f"someone who said nothing watched: {_n(a['false_positives'])} false positives on "
+                   f"{_n(a['trips'])} trips and {_n(a['passenger_records'])} records about passengers.")
     ws = M.wrongful_sanctions(r).row(0, named=True)
     if ws["sanctions"]:
         out.append(f"{_pct(ws['wrongful'], ws['sanctions'])} of sanctions followed erroneous records "
@@ -93,6 +100,7 @@ def findings(r: Any) -> list[str]:
                        f"{_n(row['wrongful_entries'])} wrongful entries).")
     if red:
         out.append(_rewards(r))
+    out.extend(_linked(r))
     order = P.grade_order(r)
     rank = {g: i for i, g in enumerate(order)}
     tr = M.grade_transitions(r)
@@ -154,3 +162,19 @@ def _rewards(r: Any) -> str:
             f"graded or listed wrongly ({_n(rw['red_list_rewards_wrongful'])} on a red list, by false civic records). "
             f"{_n(rw['red_listed_at_end'])} were red-listed at the end. By group: {spread}.")
 
+
+def _linked(r: Any) -> list[str]:
+    """Sanctions for another's rating (a parent's, an employer's) and fines on people."""
+    out = []
+    if LH.has_links(r):
+        s = LH.linked_summary(r).row(0, named=True)
+        out.append(f"{_n(s['people_sanctioned_for_others'])} people were sanctioned for another's rating: children "
+                   f"{_n(s['children_sanctioned'])} times for a parent's ({_n(s['children_refused'])} refusals, "
+                   f"{_n(s['children_sanctioned_wrongfully'])} on a wrongful grade or listing), employees "
+                   f"{_n(s['employee_sanctions'])} times for their employer's ({_n(s['employees_laid_off'])} laid off, "
+                   f"{_n(s['wage_cuts'])} wage cuts, {_n(s['employee_sanctions_wrongful'])} wrongful).")
+    if LH.has_fines(r):
+        f = LH.fines(r)
+        out.append(f"People paid {_n(f.get_column('paid').sum())} CNY in {_n(f.get_column('applied').sum())} fines "
+                   f"({_n(f.get_column('wrongful').sum())} of them on a wrongful grade or listing).")
+    return out

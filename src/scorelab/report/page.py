@@ -33,6 +33,10 @@ RC = {
 }
 #: Where a page states its own size (``with_size`` puts the number in).
 SIZE_MARK = "\x00SIZE\x00"
+# The footer's pointer to the sources of the presets' published figures (text: the page loads and
+# links nothing, so it names the file in the scorelab source tree).
+SOURCES_NOTE = ("The published figures the built-in scenarios use, with their sources and dates, are listed in "
+                "docs/sources.md of scorelab.")
 
 
 def e(s: Any) -> str:

@@ -15,7 +15,7 @@ from scorelab import plots as P
 from scorelab.errors import UsageError
 from scorelab.report.compare import are_replicates, compare_table, differences_html, replicate_table, single_seed_warning
 from scorelab.report.findings import compare_findings, findings
-from scorelab.report.page import RC, SIZE_MARK, e, figure_html, page_head, version, with_size, write_page
+from scorelab.report.page import RC, SIZE_MARK, SOURCES_NOTE, e, figure_html, page_head, version, with_size, write_page
 from scorelab.tables import RunTables, as_run_tables
 from scorelab.verdict import verdict
 from scorelab.vocabulary import figure_unit, format_figure
@@ -219,7 +219,8 @@ def render(results: Sequence[Any], generated: str | None = None,
         parts += by_section.get(sec, [])
         parts.append("</section>")
     parts.append(f"<p class='note'>Report size: {SIZE_MARK}. Long series are thinned to at most {P.MAX_POINTS} "
-                 f"points (levels by stride, flows summed per bucket, as a rate per day).</p></main></body></html>\n")
+                 f"points (levels by stride, flows summed per bucket, as a rate per day). {e(SOURCES_NOTE)}</p>"
+                 "</main></body></html>\n")
     return with_size("".join(parts))
 
 

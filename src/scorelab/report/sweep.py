@@ -24,7 +24,7 @@ import polars as pl
 
 from scorelab import plots as P
 from scorelab.errors import UsageError
-from scorelab.report.page import RC, SIZE_MARK, e, figure_html, page_head, version, with_size, write_page
+from scorelab.report.page import RC, SIZE_MARK, SOURCES_NOTE, e, figure_html, page_head, version, with_size, write_page
 from scorelab.sweep import SweepResult, format_setting
 from scorelab.vocabulary import DEFAULT_FIGURES, format_figure
 
@@ -218,7 +218,7 @@ def render(sweep: Any, figures: Sequence[str] | None = None, generated: str | No
     ]
     parts += [figure_html(section, name, t, fig) for section, name, t, fig in figs]
     parts.append("</section>")
-    parts.append(f"<p class='note'>Report size: {SIZE_MARK}.</p></main></body></html>\n")
+    parts.append(f"<p class='note'>Report size: {SIZE_MARK}. {e(SOURCES_NOTE)}</p></main></body></html>\n")
     return with_size("".join(parts))
 
 

@@ -170,11 +170,38 @@ class _References:
                         and s.behaviours[c.identification.behaviour].actor != "person":
                     out.append((("channels", name, "identification", "behaviour"),
                                 "identification searches people's faces: the behaviour must have actor 'person'", False))
+            if c.audio is not None:
+                self.audio(name, c)
             for b in c.by_behaviour:
                 if b not in c.observes:
                     out.append((("channels", name, "by_behaviour", b),
                                 f"{b!r} is not one of the behaviours this channel observes "
                                 f"({', '.join(c.observes) or 'none'})", True))
+
+    def audio(self, name: str, c: Channel) -> None:
+        """An audio channel's trips and talk: defined behaviours of people, observed, not the same."""
+        s, out, behaviours = self.s, self.out, self.behaviour_names
+        where = ("channels", name, "audio")
+        if c.identification is not None:
+            out.append((where, "a channel either listens in cars (audio) or searches faces (identification), not "
+                        "both: make two channels", False))
+        for key in ("trips", "talk"):
+            b = getattr(c.audio, key)
+            self.ref(where + (key,), b, behaviours, "behaviour")
+            if b not in behaviours or not all(x in behaviours for x in c.observes):
+                continue
+            if b not in c.observes:
+                out.append((where + (key,), f"the channel must observe {b!r} (add it to 'observes')", False))
+            elif s.behaviours[b].actor != "person":
+                out.append((where + (key,), "people drive and talk in cars: the behaviour must have actor 'person'",
+                            False))
+        how = c.by_behaviour.get(c.audio.trips)
+        if how is not None and how.detection is not None:
+            out.append((("channels", name, "by_behaviour", c.audio.trips, "detection"), "a trip is heard only "
+                        "as a false positive: set audio.false_positive, not a detection", False))
+        if c.audio.trips == c.audio.talk:
+            out.append((where + ("talk",), "trips and talk must be different behaviours (the talk is what some "
+                        "trips carry)", False))
 
     def scoring(self) -> None:
         s, out, ref, behaviours = self.s, self.out, self.ref, self.behaviour_names
@@ -250,6 +277,7 @@ class _References:
             if not c.grades and not c.lists and not c.rates:
                 out.append((("consequences", name), "needs 'grades' or 'lists' to say whom it applies to", False))
             self.rewards(name, c)
+            self.links(name, c)
             if c.kind == "refusal":
                 if c.service is None:
                     out.append((("consequences", name, "service"), "a refusal needs the service refused", False))
@@ -278,6 +306,31 @@ class _References:
             out.append((("consequences", name, "income_change"), "a promotion needs a gain of income, e.g. 0.1", False))
         if c.actor != "person":
             out.append((("consequences", name, "actor"), "a promotion is of people", False))
+
+    def links(self, name: str, c: Consequence) -> None:
+        """A consequence through parents or employer applies to a person judged by someone else:
+        the lists it reads hold that someone (people for parents, firms for employer)."""
+        s, out, at = self.s, self.out, ("consequences", name, "through")
+        if c.through == "self":
+            return
+        if c.actor != "person":
+            out.append((at, f"through: {c.through} judges a person by their {c.through}: the consequence needs "
+                        f"actor 'person'", False))
+        if c.kind == "promotion":
+            out.append((at, "a promotion is judged on the employee's own grade (through: self)", False))
+        holds = "firm" if c.through == "employer" else "person"
+        for i, lname in enumerate(c.lists):
+            if lname in s.lists and s.lists[lname].actor != holds:
+                what = "firms" if holds == "person" else "people"
+                out.append((("consequences", name, "lists", i), f"list {lname!r} holds {what}; through: {c.through} "
+                            f"reads lists of {'people' if holds == 'person' else 'firms'}", False))
+        if c.through == "parents":
+            if not any(p > 0 for p in s.population.household_sizes[1:]):
+                out.append((at, "through: parents needs households of two or more people (population.household_sizes "
+                            "gives every household one member: nobody lives with a parent)", False))
+            elif s.scoring.min_age <= 0:
+                out.append((at, "through: parents judges children, people under the scoring age, and scoring.min_age "
+                            "is 0: nobody is a child", False))
 
     def flags(self) -> None:
         ref = self.ref

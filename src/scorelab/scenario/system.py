@@ -170,6 +170,35 @@ class Identification(StrictModel):
         return data
 
 
+class Passengers(StrictModel):
+    """Who rides with the driver on a trip: each other member of the driver's household, with a probability."""
+
+    layer: Literal["household"] = Field("household", description="contact layer passengers come from (the "
+                                        "driver's household: its members are in the car, not the driver's friends)")
+    probability: Probability = Field(0.0, description="probability that each other member of the driver's "
+                                     "household rides along on a trip that raises a record (recorded too)")
+
+
+class Audio(StrictModel):
+    """In-car microphones that listen for keywords (docs/channels.md#in-car-audio).
+
+    Trips and the watched speech are behaviours, so the speech is chilled by deterrence and
+    counted in the twin: ``talk``'s rate per person is the rate of trips that carry it. A covered
+    trip raises a false positive with ``false_positive``; a covered act of ``talk`` is heard with
+    the channel's detection. Either record is of ``talk``, about the driver (a false positive is
+    false), and about each passenger who rode along (erroneous: the act was the driver's).
+    """
+
+    trips: Name = Field(description="the behaviour whose acts are car trips (its rate per person: trips per "
+                        "driver); must be one of the channel's observed behaviours; trips leave no record themselves")
+    talk: Name = Field(description="the behaviour whose acts are the watched speech in a car (lawful, deterrable); "
+                       "must be one of the channel's observed behaviours; the channel's detection is the chance a "
+                       "keyword in it is heard")
+    false_positive: Probability = Field(description="probability that a covered trip raises a keyword record "
+                                        "although nobody said anything watched (a false record about the driver)")
+    passengers: Passengers = Field(default_factory=Passengers, description="who else in the car is recorded")
+
+
 class ObservedBehaviour(StrictModel):
     """How well one channel sees one of its behaviours, where it differs from the channel's own."""
 
@@ -194,6 +223,7 @@ class Channel(StrictModel):
     by_behaviour: dict[Name, ObservedBehaviour] = Field(
         default_factory=dict, description="behaviour -> its own detection and false-match rate on this channel")
     identification: Identification | None = Field(None, description="1:N identification against a watchlist")
+    audio: Audio | None = Field(None, description="in-car microphones listening for keywords on trips")
     delay: Duration = Field(0.0, description="days from act to record")
     retention: Duration | None = Field(None, description="days a record is kept (default: for ever)")
     start: Date | None = Field(None, description="date the channel starts reporting (default: run start)")
@@ -422,6 +452,13 @@ class Consequence(StrictModel):
     employer: Literal["public", "private", "any"] = Field(
         "any", description="kind 'promotion' only: employees of public employers (firms of the sector named "
         "'public'), of the others, or any"
+    )
+    through: Literal["self", "parents", "employer"] = Field(
+        "self", description="whose grade or listing decides: the person's own (self); their parents' (a child, "
+        "a person under the scoring age, is judged by the scored adults of their household: the first two, the "
+        "population having no other parent link), a sanction that crosses generations; or their employer's (an "
+        "employee is judged by the firm they work for, whose grades and lists are firms'). The consequence "
+        "applies to the person: parents and employer need actor 'person'"
     )
 
 

@@ -1,7 +1,7 @@
 """Behaviours and the twin: candidate acts drawn per region, thinned by class, income and
 deterrence in each world on the same uniform (the factual world and its counterfactual
 twin differ only here: ``behaviour_candidate``), and the channels that observe a factual
-act (coverage, misattribution, face search).
+act (coverage, misattribution, face search, in-car audio).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import numpy as np
 from scorelab.engine.prefetch import prefetch
 from scorelab.rng import fixed_unit, philox, to_unit
 from scorelab.engine.kernel.constants import (
-    BATCH, IC_FALSE, IC_HITS, IC_LISTED, IC_SCANNED, MO_EVENTS, MO_TWIN, MSG_REC, OUT_SUPP,
+    AU_FALSE, AU_HITS, AU_PASSENGERS, AU_TALK, AU_TRIPS, BATCH, IC_FALSE, IC_HITS, IC_LISTED, IC_SCANNED,
+    MO_EVENTS, MO_TWIN, MSG_REC, OUT_SUPP,
 )
-from scorelab.engine.kernel.cells import cell, id_cell
+from scorelab.engine.kernel.cells import audio_cell, cell, id_cell
 from scorelab.engine.kernel.stores import bump, change_income, push_msg
 from scorelab.engine.kernel.draws import (
     candidate, class_factor, dyn_factor, mistaken_subject, other_in_range, region_actors,
@@ -31,6 +32,9 @@ def record_act(P, S, Q, e, b, s, j, c, city):
     it: about e; misattributed to someone else; or, of the rest, falsely matched to anyone
     (share cb_fm). Acts a channel identifies 1:N are searched instead (``search_face``)."""
     w0, w1, w2, w3 = philox(P.c_keys[c, 0], P.c_keys[c, 1], e, s, b, j)
+    if b == P.c_au_trip[c] or b == P.c_au_talk[c]:
+        hear_trip(P, S, Q, e, b, s, j, c, city, to_unit(w0), to_unit(w3))
+        return
     if to_unit(w0) >= P.cb_det[c, b]:
         return
     if b == P.c_id_beh[c]:
@@ -48,10 +52,50 @@ def record_act(P, S, Q, e, b, s, j, c, city):
         subj = other_in_range(e, lo, P.n_people if e < P.n_people else P.n_firms, to_unit(w2))
         err = 2 if subj != e else 0
     appeal = 1 if (err and to_unit(w3) < P.appeal_p * P.appeal_success) else 0
+    put_record(P, S, Q, subj, e, b, c, s, city, err, appeal)
+
+
+@nb.njit(cache=True, inline="always")
+def put_record(P, S, Q, subj, e, b, c, s, city, err, appeal):
+    """A record of channel c about subj of e's act b, made in region ``city``."""
     if P.ent_city[subj] == city:
         new_record(P, S, Q, subj, e, b, c, s, err, appeal)
     else:  # a record about someone in another region reaches them at the exchange
         push_msg(P, S, MSG_REC, subj, e, b, c, 2 * err + appeal, 0.0, 0.0, P.ent_city[subj], city)
+
+
+@nb.njit(cache=True)  # (not inlined: one channel's behaviours, kept out of the hot observe loop)
+def hear_trip(P, S, Q, e, b, s, j, c, city, u, u_appeal):
+    """In-car audio channel c hears e's covered trip or covered act of the watched talk. Talk is
+    heard with the channel's detection: a true record of it about e, the driver. A trip raises a
+    false positive with its "detection", the false-positive chance (plan_channels): a false
+    record of the talk about e, who said nothing watched.
+    Either way each other member of e's household rode along with P.c_au_pass and is recorded
+    too (an erroneous record: the act was e's, or nobody's)."""
+    row = P.c_au_row[c]
+    talk = P.c_au_talk[c]
+    talked = b == talk
+    Q.M[s, audio_cell(Q, row, AU_TALK if talked else AU_TRIPS)] += 1
+    if u >= P.cb_det[c, b]:
+        return
+    if talked:
+        Q.M[s, audio_cell(Q, row, AU_HITS)] += 1
+        put_record(P, S, Q, e, e, talk, c, s, city, 0, 0)
+        err = 1
+    else:
+        Q.M[s, audio_cell(Q, row, AU_FALSE)] += 1
+        put_record(P, S, Q, e, e, talk, c, s, city, 2, 1 if u_appeal < P.appeal_p * P.appeal_success else 0)
+        err = 2
+    if P.c_au_pass[c] <= 0.0 or e >= P.n_people:
+        return
+    h = np.searchsorted(P.hh_start, e, side="right") - 1  # (the household's members are an id range)
+    for m in range(P.hh_start[h], P.hh_start[h + 1]):
+        if m == e:
+            continue
+        w0, w1, _, _ = philox(P.c_au_key[c, 0], P.c_au_key[c, 1], m, s, b, j)  # (one draw per member and act)
+        if to_unit(w0) < P.c_au_pass[c]:
+            Q.M[s, audio_cell(Q, row, AU_PASSENGERS)] += 1
+            put_record(P, S, Q, m, e, talk, c, s, city, err, 1 if to_unit(w1) < P.appeal_p * P.appeal_success else 0)
 
 
 @nb.njit(cache=True)  # (not inlined: one channel's behaviour, kept out of the hot observe loop)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from scorelab.jit_cache import nb
 
 from scorelab.engine.kernel.constants import (
-    F_COLS, ID_COLS, K_COLS, L_COLS, MO_CONS, MO_FLAG, MO_ID, MO_LIST, MO_REC, MO_REGION, MO_TRAJ, N_ERRORS, R_COLS,
-    T_COLS,
+    AU_COLS, F_COLS, ID_COLS, K_COLS, L_COLS, MO_AUDIO, MO_CONS, MO_FLAG, MO_ID, MO_LIST, MO_REC, MO_REGION, MO_TRAJ,
+    N_ERRORS, R_COLS, T_COLS,
 )
 
 
@@ -42,6 +42,12 @@ def cons_cell(Q, k, col):
 def id_cell(Q, row, col):
     """The metric column ``col`` (IC_*) of the identifying channel of row ``row`` (P.c_id_row)."""
     return Q.MO[MO_ID] + ID_COLS * row + col
+
+
+@nb.njit(cache=True, inline="always")
+def audio_cell(Q, row, col):
+    """The metric column ``col`` (AU_*) of the audio channel of row ``row`` (P.c_au_row)."""
+    return Q.MO[MO_AUDIO] + AU_COLS * row + col
 
 
 @nb.njit(cache=True, inline="always")

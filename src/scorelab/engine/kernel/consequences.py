@@ -9,8 +9,8 @@ import numpy as np
 
 from scorelab.vocabulary import NO_GRADE
 from scorelab.engine.kernel.constants import (
-    CC_APPLIED, CC_ASSOC, CC_SUCCESSES, CC_WRONGFUL, OUT_ASSOC, OUT_REFUSED, OUT_REWARDS, OUT_SANCTIONS, OUT_WRONGFUL,
-    RC_REWARDS, RC_RWRONGFUL, RC_SANCTIONS, RC_SWRONGFUL,
+    CC_APPLIED, CC_ASSOC, CC_SUCCESSES, CC_WRONGFUL, OUT_ASSOC, OUT_LINKED, OUT_REFUSED, OUT_REWARDS, OUT_SANCTIONS,
+    OUT_WRONGFUL, RC_REWARDS, RC_RWRONGFUL, RC_SANCTIONS, RC_SWRONGFUL,
 )
 from scorelab.engine.kernel.cells import cons_cell, region_cell
 from scorelab.engine.kernel.stores import bump, change_income, find_slot
@@ -153,6 +153,50 @@ def in_set(P, S, k, e, v):
 
 
 @nb.njit(cache=True, inline="always")
+def linked(P, S, k, e, i):
+    """The i-th entity (0, 1) whose status consequence k judges person e by, -1 for none: a
+    child's parents, the first two scored members of its household (a scored person is no child;
+    the population has no other parent link), or a current employee's employer."""
+    if P.k_through[k] == 2:
+        return P.ent_employer[e] if i == 0 and (S.employed[e] & 1) == 1 else -1
+    if P.ent_scored[e] == 1:
+        return -1
+    h = np.searchsorted(P.hh_start, e, side="right") - 1
+    seen = 0
+    for x in range(P.hh_start[h], P.hh_start[h + 1]):
+        if P.ent_scored[x] == 1:
+            if seen == i:
+                return x
+            seen += 1
+            if seen > 1:
+                break
+    return -1
+
+
+@nb.njit(cache=True)
+def in_linked_set(P, S, k, e):
+    """Whether consequence k applies to person e through their parents or employer (one of them
+    in its grades or lists), whether wrongfully (none of them would be on true records alone),
+    and whose wrongful listing it rests on (-1: none, or it applies rightly)."""
+    hit = False
+    rightly = False
+    blame = -1
+    for i in range(2):
+        x = linked(P, S, k, e, i)
+        if x < 0:
+            break
+        h, w, _ = in_set(P, S, k, x, P.k_view[k])
+        if h:
+            hit = True
+            if w:
+                if blame < 0:
+                    blame = x
+            else:
+                rightly = True
+    return hit, hit and not rightly, -1 if rightly else blame
+
+
+@nb.njit(cache=True, inline="always")
 def promoted(P, S, k, e, u2):
     """Whether employee e is promoted by promotion k: an employer of its kind (public, private or
     any) and a success at the rate of e's grade."""
@@ -164,7 +208,14 @@ def promoted(P, S, k, e, u2):
 
 @nb.njit(cache=True)
 def apply_consequence(P, S, Q, k, e, s, u, u2):
-    hit, wrongful, assoc = in_set(P, S, k, e, P.k_view[k])
+    blame = e  # (whose wrongful listing a wrongful sanction rests on)
+    if P.k_through[k] == 0:
+        hit, wrongful, assoc = in_set(P, S, k, e, P.k_view[k])
+    else:
+        if e >= P.n_people:
+            return
+        hit, wrongful, blame = in_linked_set(P, S, k, e)
+        assoc = False
     if not hit or u >= P.k_prob[k]:
         return
     kind = P.k_kind[k]
@@ -178,8 +229,8 @@ def apply_consequence(P, S, Q, k, e, s, u, u2):
         if P.k_sanction[k]:
             bump(S, OUT_WRONGFUL, e, 1)
             for l in range(P.k_lists.shape[1]):  # the wrongful listing it rests on, if any (counted if lifted)
-                if P.k_lists[k, l] and (S.on_list[l, e] & 3) == 3:
-                    S.ls_hits[find_slot(S, l, e)] += 1
+                if blame >= 0 and P.k_lists[k, l] and (S.on_list[l, blame] & 3) == 3:
+                    S.ls_hits[find_slot(S, l, blame)] += 1
                     break
     if assoc:
         Q.M[s, cons_cell(Q, k, CC_ASSOC)] += 1
@@ -210,6 +261,8 @@ def apply_consequence(P, S, Q, k, e, s, u, u2):
         Q.M[s, region_cell(Q, r, RC_SANCTIONS)] += 1
         if wrongful:
             Q.M[s, region_cell(Q, r, RC_SWRONGFUL)] += 1
+        if P.k_through[k] != 0:
+            bump(S, OUT_LINKED, e, 1)
     else:
         bump(S, OUT_REWARDS, e, 1)
         Q.M[s, region_cell(Q, r, RC_REWARDS)] += 1

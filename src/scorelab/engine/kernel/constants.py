@@ -6,13 +6,13 @@ names in ``engine.layout``.
 from __future__ import annotations
 
 from scorelab.engine.layout import (
-    ASSOCIATION_COLUMNS, BLOCKS, CONSEQUENCE_COLUMNS, DATA_COLUMNS, ERROR_NAMES, FLAG_COLUMNS, IDENTIFICATION_COLUMNS,
-    LIST_COLUMNS, N_COUNTERS, N_CURSORS, N_OUTCOMES, REGION_COLUMNS, TRAJECTORY_COLUMNS,
+    ASSOCIATION_COLUMNS, AUDIO_COLUMNS, BLOCKS, CONSEQUENCE_COLUMNS, DATA_COLUMNS, ERROR_NAMES, FLAG_COLUMNS,
+    IDENTIFICATION_COLUMNS, LIST_COLUMNS, N_COUNTERS, N_CURSORS, N_OUTCOMES, REGION_COLUMNS, TRAJECTORY_COLUMNS,
 )
 
 # metric column offsets (MO indices)
 (MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_ID, MO_ASSOC,
- MO_DATA, MO_REGION, MO_TRAJ) = range(len(BLOCKS))
+ MO_AUDIO, MO_DATA, MO_REGION, MO_TRAJ) = range(len(BLOCKS))
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
                    "ls_wpos", "ls_cause", "ls_hits", "la_ent", "la_list", "la_step", "od_rec", "od_val", "w_mem",
@@ -30,7 +30,7 @@ C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD, C_WTO
 # for 256 counts)
 N_OUT = N_OUTCOMES
 (OUT_SUPP, OUT_REFUSED, OUT_SANCTIONS, OUT_REWARDS, OUT_WRONGFUL, OUT_ASSOC, OUT_FLAGGED, OUT_INVESTIGATED,
- OUT_RECORDS_ERR) = range(N_OUT)
+ OUT_RECORDS_ERR, OUT_LINKED) = range(N_OUT)
 # cur slots: the next record (id) the recovery and appeal walks look at, the next listing appeal;
 # the expiry walk of the channels whose records are kept P.ttl_vals[g] steps is at
 # cur[CUR_TTL + g] (one walk per distinct retention, not per channel). Record ids follow
@@ -42,8 +42,8 @@ CUR_TTL = N_CURSORS
 # listing (a firm's representative) is bit 4 of on_list. What a removed record caused is
 # re-examined by the cause (``reexamine``).
 CAUSE_RECORDS, CAUSE_GRADE, CAUSE_PROMOTION, CAUSE_START = -1, -2, -3, -4
-# metric columns per list, flag, consequence and identifying channel, numbered from the names
-# in engine.layout (written through list_cell, flag_cell, cons_cell, id_cell)
+# metric columns per list, flag, consequence, identifying and audio channel, numbered from the names
+# in engine.layout (written through list_cell, flag_cell, cons_cell, id_cell, audio_cell)
 L_COLS, F_COLS, K_COLS, ID_COLS = len(LIST_COLUMNS), len(FLAG_COLUMNS), len(CONSEQUENCE_COLUMNS), len(IDENTIFICATION_COLUMNS)
 (LC_STOCK, LC_ENTRIES, LC_EXITS, LC_WRONGFUL, LC_WSTOCK, LC_OVERTURNED, LC_APPEALED, LC_WOVERTURNED, LC_WDAYS,
  LC_WSANCTIONS) = range(L_COLS)
@@ -51,6 +51,8 @@ FC_RAISED, FC_TRUE, FC_FALSE, FC_INVESTIGATED, FC_BACKLOG, FC_WITHDRAWN, FC_INV_
 CC_APPLIED, CC_WRONGFUL, CC_ASSOC, CC_MONEY, CC_SUCCESSES = range(K_COLS)
 IC_SCANNED, IC_LISTED, IC_HITS, IC_FALSE = range(ID_COLS)
 AC_DOWN, AC_UP, AC_MEAN = range(len(ASSOCIATION_COLUMNS))
+AU_COLS = len(AUDIO_COLUMNS)
+AU_TRIPS, AU_TALK, AU_HITS, AU_FALSE, AU_PASSENGERS = range(AU_COLS)
 DC_RECORDS, DC_PEOPLE = range(len(DATA_COLUMNS))
 R_COLS, T_COLS = len(REGION_COLUMNS), len(TRAJECTORY_COLUMNS)
 (RC_TRUE, RC_ERRONEOUS, RC_SANCTIONS, RC_SWRONGFUL, RC_REWARDS, RC_RWRONGFUL, RC_LISTINGS, RC_HELD,

@@ -118,7 +118,7 @@ def _draw_counts(P, s, counts):
             counts[t, r] = poisson_from_uniform(P.t_lam[t] * n, u)
             if t < P.b_kind.shape[0]:
                 row = t * P.sig_ok.shape[0] + P.city_sig[r]  # (at most one record per channel seeing it)
-                bound += counts[t, r] * (P.bsc_ptr[row + 1] - P.bsc_ptr[row])
+                bound += counts[t, r] * (P.bsc_ptr[row + 1] - P.bsc_ptr[row] + P.b_au_extra[t])  # (+ passengers)
     return bound
 
 

@@ -1,5 +1,5 @@
 """Channels: the regions each covers, the behaviours each observes, coverage, detection,
-delays and retention, start and ramp, gating by rollout, and 1:N identification
+delays and retention, start and ramp, gating by rollout, 1:N identification and in-car audio
 (docs/channels.md)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from scorelab.engine.plan.context import Context
+from scorelab.engine.plan.helpers import stream_keys
 
 
 def plan_channel_regions(cx: Context) -> dict[str, Any]:
@@ -83,6 +84,8 @@ def plan_channels(cx: Context) -> dict[str, Any]:
                 cb_det[ci, cx.bidx[bname]] = how.detection
             if how.false_match_rate is not None:
                 cb_fm[ci, cx.bidx[bname]] = how.false_match_rate
+        if ch.audio is not None:  # a trip's chance of a record (and its perceived risk) is a false positive's
+            cb_det[ci, cx.bidx[ch.audio.trips]] = ch.audio.false_positive
         c_delay[ci] = cx.steps(ch.delay)
         ttls = [x for x in (ch.retention, expiry) if x is not None]
         c_ttl[ci] = cx.steps(min(ttls)) if ttls else -1
@@ -118,3 +121,30 @@ def plan_identification(cx: Context) -> dict[str, Any]:
             c_id_row[ci] = int((c_id_row >= 0).sum())
     return dict(c_id_beh=c_id_beh, c_id_list=c_id_list, c_id_hit=c_id_hit, c_id_fmr=c_id_fmr, c_id_row=c_id_row,
                 c_id_wfac=c_id_wfac)
+
+
+def plan_audio(cx: Context) -> dict[str, Any]:
+    """In-car audio (docs/channels.md#in-car-audio): per channel the trips and talk behaviours
+    (-1: none; a trip's false-positive chance is its detection, ``plan_channels``), the chance each other household
+    member rides along, the channel's row of metric columns and its passengers' stream; per
+    behaviour, the most extra records (passengers) one act can add, for the step's bound on
+    new records."""
+    C, B = cx.C, cx.B
+    c_au_trip = np.full(C, -1, dtype=np.int64); c_au_talk = np.full(C, -1, dtype=np.int64)
+    c_au_pass = np.zeros(C); c_au_row = np.full(C, -1, dtype=np.int64)
+    c_au_key = np.zeros((C, 2), dtype=np.uint64); b_au_extra = np.zeros(B, dtype=np.int64)
+    hh = np.asarray(cx.pop.household_start)
+    most_passengers = max(int(np.diff(hh).max()) - 1, 0) if hh.shape[0] > 1 else 0
+    for ci, name in enumerate(cx.chans):
+        au = cx.s.channels[name].audio
+        if au is None:
+            continue
+        c_au_trip[ci], c_au_talk[ci] = cx.bidx[au.trips], cx.bidx[au.talk]
+        c_au_pass[ci] = au.passengers.probability
+        c_au_row[ci] = int((c_au_row >= 0).sum())
+        c_au_key[ci] = stream_keys(cx.seed, f"channel.{name}.passengers")
+        if au.passengers.probability > 0.0:
+            b_au_extra[c_au_trip[ci]] += most_passengers
+            b_au_extra[c_au_talk[ci]] += most_passengers
+    return dict(c_au_trip=c_au_trip, c_au_talk=c_au_talk, c_au_pass=c_au_pass, c_au_row=c_au_row,
+                c_au_key=c_au_key, b_au_extra=b_au_extra)

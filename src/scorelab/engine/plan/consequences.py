@@ -26,9 +26,13 @@ def plan_consequences(cx: Context, k_view: np.ndarray) -> dict[str, Any]:
             k_grades[ki, cx.gidx[g]] = 1
         for x in c.lists:
             k_lists[ki, cx.lidx[x]] = 1
+    # a consequence through parents or employer is drawn among the people (whose parents or
+    # employer are then judged), not among the members of its grades or lists
+    own = np.array([c.through == "self" for c in ks], dtype=bool).reshape(K)
     # lists whose members are kept per region: those of consequences that apply by list alone
     # (their events are drawn among them)
-    k_lbucket = ((k_grades.sum(axis=1) == 0) & (k_lists.sum(axis=1) > 0)).astype(np.uint8) if K else np.zeros(0, np.uint8)
+    k_lbucket = ((k_grades.sum(axis=1) == 0) & (k_lists.sum(axis=1) > 0) & own).astype(np.uint8) \
+        if K else np.zeros(0, np.uint8)
     member_lists: list[int] = []
     for ki in np.flatnonzero(k_lbucket):
         member_lists += [int(li) for li in np.flatnonzero(k_lists[ki]) if int(li) not in member_lists]
@@ -41,13 +45,31 @@ def plan_consequences(cx: Context, k_view: np.ndarray) -> dict[str, Any]:
         k_points=np.array([c.points for c in ks], dtype=np.float64),
         k_sanction=np.array([is_sanction(c) for c in ks], dtype=np.uint8).reshape(K),
         # attempts drawn among the actors in the consequence's grades: by grade alone, on the grades as held
-        k_bucket=((k_lists.sum(axis=1) == 0) & (k_grades.sum(axis=1) > 0) & (k_view == 0)).astype(np.uint8)
+        k_bucket=((k_lists.sum(axis=1) == 0) & (k_grades.sum(axis=1) > 0) & (k_view == 0) & own).astype(np.uint8)
         if K else np.zeros(0, dtype=np.uint8),
         k_lbucket=k_lbucket,
         l_watch_row=np.array([member_lists.index(li) if li in member_lists else -1 for li in range(L)], dtype=np.int64),
         **_outcomes(cx, ks),
         **_employers(cx, ks),
+        **_links(cx, ks),
     )
+
+
+#: ``k_through``: whose grade or listing a consequence reads (scenario field ``through``)
+THROUGH_CODES = {"self": 0, "parents": 1, "employer": 2}
+
+
+def _links(cx: Context, ks: list[Consequence]) -> dict[str, Any]:
+    """Per consequence whose status it reads (``THROUGH_CODES``); and, only when one reads the
+    employer's (else empty), per person the employer's entity id (people first, then firms; -1:
+    none). Parents need no table: a child's are the first two scored members of its household,
+    an id range (``hh_start``) the kernel walks."""
+    k_through = np.array([THROUGH_CODES[c.through] for c in ks], dtype=np.int64)
+    ent_employer = np.zeros(0, dtype=np.int32)
+    if (k_through == THROUGH_CODES["employer"]).any():
+        emp = cx.pop.employer
+        ent_employer = np.where(emp >= 0, emp.astype(np.int64) + cx.N, -1).astype(np.int32)
+    return dict(k_through=k_through, ent_employer=ent_employer)
 
 
 def _employers(cx: Context, ks: list[Consequence]) -> dict[str, Any]:

@@ -51,6 +51,7 @@ Params = namedtuple(
         "c_cov", "cb_det", "cb_fm", "c_mis_p", "c_mis_graph", "c_delay", "c_ttl", "ttl_vals", "c_start", "c_ramp",
         "c_enabled", "c_gated", "b_ungated", "c_keys", "c_cov_seed", "sig_ok", "bsc_ptr", "bsc_idx",
         "c_id_beh", "c_id_list", "c_id_hit", "c_id_fmr", "c_id_row", "c_id_wfac",
+        "c_au_trip", "c_au_talk", "c_au_pass", "c_au_row", "c_au_key", "b_au_extra",
         # contacts for misattribution and the social term
         "mis_ptr", "mis_idx", "mis_drawn", "drawn", "hh_start", "soc_ptr", "soc_idx", "soc_w",
         # the association term (guilt by association)
@@ -64,7 +65,7 @@ Params = namedtuple(
         "l_clean", "l_exit_rate", "l_joint", "l_watch_row", "l_red",
         # consequences
         "k_kind", "k_grades", "k_lists", "k_prob", "k_amount", "k_income", "k_points", "k_view", "k_sanction", "k_bucket", "k_lbucket",
-        "k_out_on", "k_out_p", "k_out_succ", "k_out_fail", "k_employer", "ent_public",
+        "k_out_on", "k_out_p", "k_out_succ", "k_out_fail", "k_employer", "ent_public", "k_through", "ent_employer",
         # flags
         "f_beh", "f_min", "f_within", "f_lists", "f_cap", "f_income", "f_points", "f_list", "f_cooldown",
         # responses and safeguards
@@ -95,6 +96,8 @@ class Plan:
     consequence_sanction: list[bool]
     #: the channels that search faces 1:N, in the order of their metric rows (params.c_id_row)
     identifying_names: list[str]
+    #: the channels that listen in cars, in the order of their metric rows (params.c_au_row)
+    audio_names: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def delays(self) -> bool:
