@@ -28,6 +28,7 @@ from pydantic import ConfigDict, Field
 
 from scorelab.errors import Problem, UsageError
 from scorelab.json_files import FileDigest, FileName, StrictModel, check_digest, parse_model, read_json
+from scorelab.scenario.system import Actor, ConsequenceKind
 
 __all__ = [
     "FORMAT_NAME", "FORMAT_VERSION", "READABLE_VERSIONS", "REQUIRED", "Folder", "Manifest", "read_folder",
@@ -58,10 +59,15 @@ class _Open(StrictModel):
 
 
 class ConsequenceName(_Open):
-    kind: str
+    """A consequence's kind and actor are the scenario's words (the metrics select by them: a
+    flipped letter must be refused, not read as another kind)."""
+
+    kind: ConsequenceKind
     sanction: bool
-    actor: str
-    through: str = "self"  # whose rating decides: self, parents, employer (absent before: self)
+    actor: Actor
+    through: Literal["self", "parents", "employer"] = "self"  # whose rating decides (absent before: self)
+    income_change: float = 0.0
+    red_list: bool = False
 
 
 class Names(_Open):
