@@ -22,7 +22,8 @@ from scorelab.engine.checkpoint import folder_for
 from scorelab.scenario.loader import preset_names
 from test_cli import one_line_error as cli_one_line_error
 
-FILES = ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet")
+FILES = ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet", "regions.parquet",
+         "trajectories.parquet")
 
 
 class Stop(Exception):

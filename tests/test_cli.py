@@ -67,7 +67,8 @@ def test_run_writes_folder_and_prints_summary(runner, tiny, tmp_path):
         assert label in r.output, label
     assert f"results: {out}" in r.output
     assert sorted(p.name for p in out.iterdir()) == [
-        "groups.parquet", "impact.parquet", "manifest.json", "metrics.parquet", "scenario.yaml", "scores.parquet"]
+        "groups.parquet", "impact.parquet", "manifest.json", "metrics.parquet", "regions.parquet", "scenario.yaml", "scores.parquet",
+        "trajectories.parquet"]
     man = json.loads((out / "manifest.json").read_text())
     assert man["command"].startswith("scorelab run ") and man["seed"] == 7 and man["people"] == 400
 

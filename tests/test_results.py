@@ -65,7 +65,8 @@ def test_folder_layout_manifest_and_tidy_metrics(result, tmp_path):
     per day; the manifest carries versions, seed, timings, platform and command."""
     path = result.save(tmp_path / "r")
     assert sorted(p.name for p in path.iterdir()) == [
-        "groups.parquet", "impact.parquet", "manifest.json", "metrics.parquet", "scenario.yaml", "scores.parquet"]
+        "groups.parquet", "impact.parquet", "manifest.json", "metrics.parquet", "regions.parquet", "scenario.yaml", "scores.parquet",
+        "trajectories.parquet"]
     m = pl.read_parquet(path / "metrics.parquet")
     assert m.columns[:4] == ["run_id", "seed", "step", "day"]
     assert m.height == 10 and m.get_column("day").to_list() == [float(d) for d in range(10)]
@@ -285,7 +286,8 @@ def test_memory_estimate_holds_a_measured_run(tmp_path):
 
 def test_plan_without_tables_keeps_names_and_sizes():
     """What a run hands the result tables: the plan's names and sizes, none of its arrays (the
-    contact graphs among them); the plan itself is unchanged."""
+    contact graphs among them) but the few small ones the tables read; the plan itself is
+    unchanged."""
     from scorelab.engine.plan import compile_plan
 
     sc = scorelab.load("rongcheng-2018", {"population.people": 2000})
@@ -296,7 +298,11 @@ def test_plan_without_tables_keeps_names_and_sizes():
     P, L = plan.params, light.params
     assert (L.n_people, L.n_firms, L.n_steps, L.dt) == (P.n_people, P.n_firms, P.n_steps, P.dt)
     assert L.mis_idx is None and L.ent_city is None and isinstance(P.ent_city, np.ndarray)
-    assert not any(isinstance(v, (np.ndarray, tuple)) for v in L)
+    from scorelab.engine.plan.params import KEPT_TABLES
+
+    kept = {k for k, v in L._asdict().items() if isinstance(v, (np.ndarray, tuple))}
+    assert kept == set(KEPT_TABLES)  # (small: a region's first person, the sampled people)
+    assert sum(getattr(L, k).nbytes for k in kept) < 1000
     memory.release()  # harmless anywhere
 
 

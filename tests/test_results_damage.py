@@ -35,7 +35,7 @@ EXAMPLES = int(os.environ.get("SCORELAB_FUZZ_EXAMPLES", "15"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 DATA_FILES = ("scenario.yaml", "metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet",
-              "impact.parquet")
+              "regions.parquet", "trajectories.parquet", "impact.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +152,16 @@ FILE_CASES = {
     "impact with text ranks": (_table("impact.parquet", lambda df: df.with_columns(pl.col("rank").cast(pl.String))),
                                "impact.parquet: rank: a column of String"),
     "impact.parquet missing": (lambda run: (run / "impact.parquet").unlink(), "impact.parquet: missing"),
+    "regions.parquet missing": (lambda run: (run / "regions.parquet").unlink(), "regions.parquet: missing"),
+    "trajectories.parquet missing": (lambda run: (run / "trajectories.parquet").unlink(),
+                                     "trajectories.parquet: missing"),
+    "regions without records held": (_table("regions.parquet", lambda df: df.drop("records_held")),
+                                     "regions.parquet: records_held: missing column"),
+    "regions a row short": (_table("regions.parquet", lambda df: df.head(df.height - 1)),
+                            "regions.parquet: 11 rows, not a row per step"),
+    "trajectories with text scores": (_table("trajectories.parquet",
+                                             lambda df: df.with_columns(pl.col("score").cast(pl.String))),
+                                      "trajectories.parquet: score:"),
 }
 
 
@@ -163,7 +173,7 @@ def test_a_wrong_file_is_refused_and_skipped(folder, tmp_path, case, verified):
     damage, needle = FILE_CASES[case]
     run = copy(folder, tmp_path)
     damage(run)
-    if case.endswith(".parquet missing"):
+    if case.endswith("parquet missing"):
         refused_everywhere(run, needle)
         return
     if verified:
@@ -253,13 +263,13 @@ def test_a_report_without_any_one_column_is_written_or_refused(folder, tmp_path)
         shutil.rmtree(run.parent)
 
 
-def test_a_folder_of_version_2_is_read_without_impact_parquet(folder, tmp_path):
-    """A folder written before impact.parquet (format version 2) is read: its impact table is
+def test_a_folder_of_version_3_is_read_without_impact_parquet(folder, tmp_path):
+    """A folder written before impact.parquet (format version 3) is read: its impact table is
     computed from people.parquet, and without that from groups.parquet's axes."""
     run = copy(folder, tmp_path)
     (run / "impact.parquet").unlink()
     m = json.loads((run / "manifest.json").read_text())
-    m["format_version"] = 2
+    m["format_version"] = 3
     del m["files"]["impact.parquet"]
     (run / "manifest.json").write_text(json.dumps(m))
     assert Result.open(run).impact().equals(Result.open(folder).impact())

@@ -115,7 +115,8 @@ def test_sharded_on_ray_writes_the_same_bytes(ray_session, tmp_path):
     sc = scorelab.load(copy.deepcopy(FOUR_CITIES), {"run.days": 60, "population.people": 4000})
     scorelab.run(sc, out=tmp_path / "a" / "run", people_state=True)
     scorelab.run(sc, out=tmp_path / "b" / "run", people_state=True, shards=2)
-    for f in ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet"):
+    for f in ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet", "regions.parquet",
+              "trajectories.parquet"):
         assert filecmp.cmp(tmp_path / "a" / "run" / f, tmp_path / "b" / "run" / f, shallow=False), f
 
 
@@ -166,7 +167,8 @@ def test_a_sharded_ray_run_resumed_writes_the_single_process_bytes(ray_session, 
     assert (folder_for(out) / "step-000000020" / "national.npz").is_file()
     resumed = scorelab.resume(out)
     assert resumed.manifest["resumed_from_step"] == 20
-    for f in ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet"):
+    for f in ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet", "regions.parquet",
+              "trajectories.parquet"):
         assert filecmp.cmp(tmp_path / "a" / "run" / f, out / f, shallow=False), f
 
 

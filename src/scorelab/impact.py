@@ -2,7 +2,8 @@
 a minimum count below which no cell is ranked (issues 20 and 22).
 
 A run's harms (sanctions, wrongful sanctions, flags, false flags, income lost, acts
-suppressed, erroneous records) are counted per person at the end of the run; this module sums
+suppressed, erroneous records, records held at the end where the run counts them) are
+counted per person at the end of the run; this module sums
 them over the cells of each axis (group, income decile, age band, urban or rural registration,
 occupation, province, city) and reads each cell against the whole population. It is computed
 from the per-person table once, when a run's tables are made (``RunTables.from_people``), and
@@ -49,7 +50,7 @@ AXES = ("group", "income_decile", "age_band", "urban", "occupation", "province",
 GROUP_AXES = ("group", "urban", "province", "city")
 #: The harms, each a per-person column of the people table.
 HARMS = ("sanctions", "wrongful_sanctions", "flags", "false_flags", "income_lost", "acts_suppressed",
-         "erroneous_records")
+         "erroneous_records", "records_held")
 #: Below this many events (or people who lost income) a cell is not ranked: a count's relative
 #: sampling error, 1 / sqrt(n), is above 22 % (as ``metrics.FEW_EVENTS``).
 MIN_EVENTS = 20
@@ -65,6 +66,7 @@ _AFFECTED_IN_GROUPS = {
     "sanctions": "sanctioned_people", "wrongful_sanctions": "wrongfully_sanctioned_people",
     "flags": "flagged_people", "false_flags": "falsely_flagged_people", "income_lost": "people_losing_income",
     "acts_suppressed": "people_with_suppressed_acts", "erroneous_records": "people_with_erroneous_records",
+    "records_held": "people_with_data_held",
 }
 
 SCHEMA = {
@@ -259,7 +261,8 @@ NOUNS = {
     "sanctions": ("sanction", "sanctions"), "wrongful_sanctions": ("wrongful sanction", "wrongful sanctions"),
     "flags": ("flag", "flags"), "false_flags": ("false flag", "false flags"),
     "acts_suppressed": ("act suppressed", "acts suppressed"),
-    "erroneous_records": ("erroneous record", "erroneous records"), MONEY: ("person who lost income", "people who lost income"),
+    "erroneous_records": ("erroneous record", "erroneous records"), "records_held": ("record held", "records held"),
+    MONEY: ("person who lost income", "people who lost income"),
 }
 
 

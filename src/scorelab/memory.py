@@ -52,9 +52,10 @@ BUILD_TRANSIENT_BYTES = 200
 #: Bytes per person of the end state handed back (scores, incomes, counters, list membership):
 #: views of the day-loop state's arrays, which outlive it, plus a few derived columns
 #: (93 measured for Rongcheng and national-2027, firms' part of the viewed arrays included).
-END_STATE_BYTES = 100
-#: Of which the derived columns (income lost, employment, list membership), new arrays.
-END_STATE_DERIVED_BYTES = 16
+END_STATE_BYTES = 104
+#: Of which the derived columns (income lost, employment, list membership, the distinct
+#: channels and domains holding data about the person), new arrays.
+END_STATE_DERIVED_BYTES = 20
 #: Bytes per person of the result tables (people, groups, score distributions) while built,
 #: over the end state they share: the per-person table's own columns (person, age, names,
 #: flags: 12 B; occupation and income decile: 2 B) and the transients of the lookups, the
@@ -86,7 +87,7 @@ HEADROOM = 0.9
 #: The contact layers and the plan are freed before the result tables are built.
 #: The population's columns the day loop does not read wait on disk while it runs
 #: (``Population.parked``): they count in the other phases only.
-RESIDENT = ("fixed", "population")
+RESIDENT = ("fixed", "population", "per-step series")
 PHASES = {
     "building": ("population, parked", "contacts", "building (transient)"),
     "day loop": ("contacts", "plan", "day-loop state", "list slots", "records"),
@@ -230,6 +231,10 @@ def estimate(scenario: Any) -> Estimate:
         # grown by doubling)
         "list slots": entities * SLOTS_PER_ENTITY_LIST * (n_lists * 2 * SLOT_BYTES + len(members) * 4 * 4),
         "records": records * RECORD_BYTES + 2 * n * waiting * POOL_BYTES,
+        # per-step metrics of each region and sampled person (engine.layout: REGION_COLUMNS,
+        # TRAJECTORY_COLUMNS), float64, and their tables
+        "per-step series": 2 * 8 * sizes.steps * (regions * len(layout.REGION_COLUMNS)
+                                                  + min(s.run.trajectories, n) * len(layout.TRAJECTORY_COLUMNS)),
         "end state, derived": n * END_STATE_DERIVED_BYTES,
         "end state": n * END_STATE_BYTES,
         "result tables": n * RESULT_BYTES,

@@ -568,6 +568,8 @@ def headline(r: Any) -> dict[str, float | str]:
         V.LAWFUL_ACTS_SUPPRESSED: float(ch.filter(pl.col("kind") == "disfavoured").get_column("suppressed").sum()),
         V.WRONGDOING_DETERRED: float(ch.filter(pl.col("kind") == "wrongdoing").get_column("suppressed").sum()),
         V.INCOME_LOST: float(economic_losses(r).get_column("income_lost")[0]),
+        V.RECORDS_HELD: _last(r, "data.records_held"),
+        V.PEOPLE_WITH_DATA: _last(r, "data.people_with_data"),
     }
     idn = identification(r)
     if idn.height:  # (runs with face identification only)

@@ -59,14 +59,43 @@ class Result(RunTables):
 
         return plot(self, name)
 
+    def data_held(self, by: str = "group") -> Any:
+        """What is held about people at the end, per ``by`` (group, province, city, urban) and
+        overall: people with data held, records, channels and domains per person, the twin's
+        (none) beside them (``scorelab.metrics_data.data_held``)."""
+        from scorelab import metrics_data
+
+        return metrics_data.data_held(self, by)
+
+    def data_series(self) -> Any:
+        """Data held about people step by step, as rollout proceeds (``metrics_data.data_series``)."""
+        from scorelab import metrics_data
+
+        return metrics_data.data_series(self)
+
+    def regions_over_time(self, level: str = "city") -> Any:
+        """Per-region series summed to ``level`` (city, province, national), with rates per
+        1,000 people (``metrics_data.region_series``); the raw table is ``regions``."""
+        from scorelab import metrics_data
+
+        return metrics_data.region_series(self, level)
+
+    def trajectory(self, person: int | None = None) -> Any:
+        """The sampled people's paths (all, or one ``person``'s); the table is ``trajectories``."""
+        from scorelab import metrics_data
+
+        return metrics_data.trajectories(self, person)
+
     def to_pandas(self, table: str = "metrics") -> Any:
-        """One of the run's tables (``metrics``, ``groups``, ``scores`` or ``people``) as a
+        """One of the run's tables (``metrics``, ``groups``, ``scores``, ``people``, ``regions``
+        or ``trajectories``) as a
         pandas DataFrame (needs the ``pandas`` extra)."""
         from scorelab.errors import UsageError, require_extra
 
         require_extra("pandas", "pandas", "Result.to_pandas()")
         frames = {"metrics": lambda: self.metrics, "groups": lambda: self.groups, "scores": lambda: self.scores,
-                  "people": lambda: self.people}
+                  "people": lambda: self.people, "regions": lambda: self.regions,
+                  "trajectories": lambda: self.trajectories}
         if table not in frames:
             raise UsageError(f"to_pandas: no table {table!r}; tables: {', '.join(frames)}")
         return frames[table]().to_pandas()

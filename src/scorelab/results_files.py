@@ -28,6 +28,7 @@ from pydantic import ConfigDict, Field
 
 from scorelab.errors import Problem, UsageError
 from scorelab.json_files import FileDigest, FileName, StrictModel, check_digest, parse_model, read_json
+from scorelab.scenario.system import Actor, ConsequenceKind
 
 __all__ = [
     "FORMAT_NAME", "FORMAT_VERSION", "READABLE_VERSIONS", "REQUIRED", "Folder", "Manifest", "read_folder",
@@ -36,14 +37,19 @@ __all__ = [
 
 #: Version of the results-folder layout; bumped when files or columns change meaning.
 #: 2: people.parquet's group, province, city, start_grade and grade are Enum (were String).
-#: 3: impact.parquet (disparate impact by axis and harm); groups.parquet counts false flags
+#: 3: regions.parquet and trajectories.parquet; metrics' data.* columns; people's and groups'
+#: records_held, channels_holding, domains_holding.
+#: 4: impact.parquet (disparate impact by axis and harm); groups.parquet counts false flags
 #: and the people who lost income; people.parquet holds occupation and income_decile.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 #: Versions ``RunTables.open`` can read (version 1's people frame keeps its String columns;
-#: before 3, the impact table is computed from the people or groups table).
-READABLE_VERSIONS = (1, 2, 3)
+#: versions 1 and 2 have no per-region series nor trajectories; before 4, the impact table
+#: is computed from the people or groups table).
+READABLE_VERSIONS = (1, 2, 3, 4)
 FORMAT_NAME = "scorelab-results"
-TABLES = ("metrics", "groups", "scores", "people", "impact")
+TABLES = ("metrics", "groups", "scores", "people", "regions", "trajectories", "impact")
+#: Tables a folder holds from the format version given.
+SINCE = {"regions": 3, "trajectories": 3, "impact": 4}
 
 
 # --------------------------------------------------------------------------- manifest
@@ -56,10 +62,15 @@ class _Open(StrictModel):
 
 
 class ConsequenceName(_Open):
-    kind: str
+    """A consequence's kind and actor are the scenario's words (the metrics select by them: a
+    flipped letter must be refused, not read as another kind)."""
+
+    kind: ConsequenceKind
     sanction: bool
-    actor: str
-    through: str = "self"  # whose rating decides: self, parents, employer (absent before: self)
+    actor: Actor
+    through: Literal["self", "parents", "employer"] = "self"  # whose rating decides (absent before: self)
+    income_change: float = 0.0
+    red_list: bool = False
 
 
 class Names(_Open):
@@ -148,6 +159,13 @@ REQUIRED: dict[str, dict[str, str]] = {
     "people": {"person": "number"},
     "impact": {"axis": "text", "cell": "text", "harm": "text", "people": "number", "count": "number",
                "events": "number", "per_1000": "number", "ratio": "number", "ranked": "flag", "rank": "number"},
+    "regions": {"step": "number", "day": "number", "region": "number", "province": "text", "city": "text",
+                "people": "number", "records_true": "number", "records_erroneous": "number", "sanctions": "number",
+                "sanctions_wrongful": "number", "rewards": "number", "rewards_wrongful": "number",
+                "listings": "number", "records_held": "number", "people_with_data": "number"},
+    "trajectories": {"person": "number", "step": "number", "day": "number", "group": "text", "score": "number",
+                     "grade": "text", "lists": "number", "flags": "number", "sanctions": "number",
+                     "records_held": "number", "income": "number", "income_twin": "number"},
 }
 #: The per-list metric columns the readers select by name.
 LIST_FLOWS = ("stock", "entries", "exits", "wrongful_entries")
@@ -197,8 +215,9 @@ def _check_columns(path: Path, schema: pl.Schema, required: dict[str, str], numb
 
 def _files(p: Path, manifest: dict[str, Any]) -> list[str]:
     """The files the folder must hold besides the manifest."""
-    return ["scenario.yaml", *(f"{t}.parquet" for t in TABLES if (t != "people" or manifest.get("people_state"))
-                               and (t != "impact" or manifest["format_version"] >= 3))]
+    version = manifest.get("format_version", FORMAT_VERSION)
+    held = [t for t in TABLES if (t != "people" or manifest.get("people_state")) and version >= SINCE.get(t, 0)]
+    return ["scenario.yaml", *(f"{t}.parquet" for t in held)]
 
 
 def check_files(folder: Path, manifest: dict[str, Any], verify: bool) -> None:
@@ -246,6 +265,16 @@ def _rows(path: Path) -> int:
 def _check_rows(path: Path, rows: int, manifest: dict[str, Any]) -> None:
     if rows != manifest["steps"]:
         raise UsageError(f"{path}: {rows} rows where manifest.json says {manifest['steps']} steps")
+
+
+#: Tables of a row per step of each region or sampled person
+OWN_STEPS = ("regions", "trajectories")
+
+
+def _check_steps(path: Path, rows: int, manifest: dict[str, Any]) -> None:
+    if manifest["steps"] and rows % manifest["steps"]:
+        what = "region" if path.name.startswith("regions") else "person"
+        raise UsageError(f"{path}: {rows} rows, not a row per step ({manifest['steps']} steps) of each {what}")
 
 
 def _first_line(e: BaseException) -> str:
@@ -304,6 +333,10 @@ def _consistent(p: Path, manifest: dict[str, Any], tables: dict[str, pl.DataFram
     assert metrics is not None and groups is not None
     mpath = p / "manifest.json"
     _check_rows(p / "metrics.parquet", metrics.height, manifest)
+    for name in OWN_STEPS:
+        own = tables[name]
+        if own is not None:
+            _check_steps(p / f"{name}.parquet", own.height, manifest)
     if abs(manifest["days"] - manifest["steps"] * manifest["step_days"]) > 1e-6 * max(1.0, manifest["days"]):
         raise UsageError(f"{mpath}: days: {manifest['days']:g}, but {manifest['steps']} steps of "
                          f"{manifest['step_days']:g} days")
@@ -344,6 +377,9 @@ def scan_runs(root: str | Path, verify: bool = False) -> tuple[list[dict[str, An
             check_files(d, m, verify)
             read_scenario(d / "scenario.yaml")
             _check_rows(d / "metrics.parquet", _rows(d / "metrics.parquet"), m)
+            for name in OWN_STEPS:
+                if (d / f"{name}.parquet").is_file():
+                    _check_steps(d / f"{name}.parquet", _rows(d / f"{name}.parquet"), m)
         except UsageError as e:
             damaged.append(str(e))
             continue

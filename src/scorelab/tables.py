@@ -18,6 +18,10 @@ A results folder (format documented in docs/results.md) holds:
   grade: score quantiles, Gini and grade transitions without the per-person file;
 * ``impact.parquet``: each harm per 1,000 people by group, income decile, age band, urban or
   rural, occupation, province and city, with counts, intervals and ranks (``scorelab.impact``);
+* ``regions.parquet``: one row per region (city) and step: the headline's flows and stocks
+  there (records, sanctions, rewards, listings, data held), so rollout shows region by region;
+* ``trajectories.parquet``: one row per sampled person (``run.trajectories``) and step: their
+  score, grade, lists, flags, sanctions, records held and income in both worlds;
 * ``people.parquet`` (opt-in): per-person end state with population columns joined.
 
 Writing is atomic (``scorelab.atomic``): everything goes into a hidden sibling
@@ -75,7 +79,11 @@ _COUNTERS_PEOPLE = {
     "people_with_suppressed_acts": "acts_suppressed",
     "linked_sanctioned_people": "linked_sanctions",
     "falsely_flagged_people": "false_flags",
+    "people_with_data_held": "records_held",
 }
+#: Metric columns of the engine's per-region and per-person blocks: the rows of their own
+#: tables (``regions``, ``trajectories``), not columns of ``metrics.parquet``
+_OWN_TABLES = ("regions.", "trajectories.")
 
 
 def _version() -> str:
@@ -162,6 +170,53 @@ def people_frame(out: "RunOutput", pop: "Population") -> pl.DataFrame:
     return pl.DataFrame(cols)
 
 
+def regions_frame(out: "RunOutput", scenario: "Scenario") -> pl.DataFrame:
+    """A run's per-region series (``regions.parquet``): one row per region and step, the
+    region's people and its columns of ``engine.layout.REGION_COLUMNS``."""
+    from scorelab.engine.layout import REGION_COLUMNS
+
+    regions = scenario.population.regions
+    R, n = len(regions), int(out.n_steps)
+    people = np.diff(np.asarray(out.plan.params.reg_p0))
+    cols: dict[str, Any] = {
+        "step": np.tile(np.asarray(out.metrics["step"], dtype=np.int64), R),
+        "day": np.tile(np.asarray(out.metrics["day"], dtype=np.float64), R),
+        "region": np.repeat(np.arange(R, dtype=np.int32), n),
+        "province": pl.Series(np.repeat([r.province for r in regions], n).tolist(), dtype=pl.String),
+        "city": pl.Series(np.repeat([r.city for r in regions], n).tolist(), dtype=pl.String),
+        "people": np.repeat(people.astype(np.int64), n),
+    }
+    for x in REGION_COLUMNS:
+        cols[x] = np.concatenate([np.asarray(out.metrics[f"regions.{r}.{x}"]) for r in range(R)]
+                                 or [np.zeros(0)]).astype(np.int64)
+    return pl.DataFrame(cols)
+
+
+def trajectories_frame(out: "RunOutput", people: pl.DataFrame) -> pl.DataFrame:
+    """The sampled people's paths (``trajectories.parquet``): one row per person and step, with
+    their group, province and city; score and grade null when not scored."""
+    from scorelab.engine.layout import TRAJECTORY_COLUMNS
+
+    ids = np.asarray(out.plan.params.tr_ids, dtype=np.int64)
+    n, k = int(out.n_steps), len(ids)
+    grades = list(out.plan.grade_names)
+    cols: dict[str, Any] = {
+        "person": np.repeat(ids.astype(np.int32), n),
+        "step": np.tile(np.asarray(out.metrics["step"], dtype=np.int64), k),
+        "day": np.tile(np.asarray(out.metrics["day"], dtype=np.float64), k),
+    }
+    values = {x: np.concatenate([np.asarray(out.metrics[f"trajectories.{i}.{x}"]) for i in range(k)] or [np.zeros(0)])
+              for x in TRAJECTORY_COLUMNS}
+    frame = pl.DataFrame(cols).hstack(_strings(people.select("group", "province", "city"))[np.repeat(ids, n)])
+    grade = values.pop("grade")
+    code = np.where(np.isnan(grade), len(grades), np.nan_to_num(grade)).astype(np.int64)
+    frame = frame.with_columns(pl.Series("score", values.pop("score"), nan_to_null=True),
+                               pl.Series("grade", [*grades, None], dtype=pl.String).gather(code))
+    for x in ("lists", "flags", "sanctions", "records_held"):
+        frame = frame.with_columns(pl.Series(x, values.pop(x).astype(np.int64)))
+    return frame.with_columns(pl.Series(x, v) for x, v in values.items())
+
+
 def _strings(df: pl.DataFrame) -> pl.DataFrame:
     """Enum columns as strings: the small per-cell tables keep their string columns (tables of
     runs with other names concatenate, and sort by name)."""
@@ -228,6 +283,8 @@ class RunTables:
         people: pl.DataFrame | None = None,
         impact: pl.DataFrame | None = None,
         path: Path | None = None,
+        regions: pl.DataFrame | None = None,
+        trajectories: pl.DataFrame | None = None,
     ) -> None:
         self.scenario_data = scenario
         self.manifest = manifest
@@ -237,6 +294,8 @@ class RunTables:
         self._people = people
         self._impact = impact
         self.path = path
+        self._regions = regions
+        self._trajectories = trajectories
 
     # ---------------------------------------------------------------- construction
 
@@ -263,9 +322,11 @@ class RunTables:
             "day": np.asarray(out.metrics["day"], dtype=np.float64),
         }
         for k, v in out.metrics.items():
-            if k not in ("step", "day"):
+            if k not in ("step", "day") and not k.startswith(_OWN_TABLES):
                 cols[k] = np.asarray(v, dtype=np.float64)
         metrics = pl.DataFrame(cols)
+        regions = regions_frame(out, scenario)
+        trajectories = trajectories_frame(out, people)
         groups = _groups_frame(people)
         scores, width = _scores_frame(people)
         manifest = {
@@ -292,7 +353,8 @@ class RunTables:
             "people_state": False,
         }
         return cls(scenario=scenario.model_dump(mode="json", by_alias=True), manifest=manifest, metrics=metrics,
-                   groups=groups, scores=scores, people=people, impact=impact_frame(people))
+                   groups=groups, scores=scores, people=people, regions=regions, trajectories=trajectories,
+                   impact=impact_frame(people))
 
     @classmethod
     def open(cls, path: str | Path) -> Self:
@@ -302,10 +364,11 @@ class RunTables:
         folder = read_folder(p)
         t = folder.tables
         people = t["people"]
+        own = {k: _drop_run_id(t[k]) if t.get(k) is not None else None for k in ("regions", "trajectories")}
         return cls(scenario=folder.scenario, manifest=folder.manifest, metrics=t["metrics"],
                    groups=_drop_run_id(t["groups"]), scores=_drop_run_id(t["scores"]),
                    people=_drop_run_id(people) if people is not None else None,
-                   impact=_drop_run_id(t["impact"]) if t.get("impact") is not None else None, path=p)
+                   impact=_drop_run_id(t["impact"]) if t.get("impact") is not None else None, path=p, **own)
 
     # ---------------------------------------------------------------- access
 
@@ -315,6 +378,22 @@ class RunTables:
         if self._people is None:
             raise UsageError(f"{self.path}: saved without per-person state (rerun with --people-state)")
         return self._people
+
+    @property
+    def regions(self) -> pl.DataFrame:
+        """Per-region series, one row per region and step (UsageError for a folder written
+        before results format 3, which has none)."""
+        if self._regions is None:
+            raise UsageError(f"{self.path}: written before per-region series were kept (results format 3); rerun it")
+        return self._regions
+
+    @property
+    def trajectories(self) -> pl.DataFrame:
+        """The sampled people's paths, one row per person and step (UsageError for a folder
+        written before results format 3)."""
+        if self._trajectories is None:
+            raise UsageError(f"{self.path}: written before trajectories were kept (results format 3); rerun it")
+        return self._trajectories
 
     @property
     def has_people(self) -> bool:
@@ -379,6 +458,9 @@ class RunTables:
             "scores.parquet": self.scores.with_columns(run_id).select("run_id", *self.scores.columns).write_parquet,
             "impact.parquet": lambda path: _with_run_id(self.impact(), run_id).write_parquet(path),
         }
+        for table, own in (("regions", self._regions), ("trajectories", self._trajectories)):
+            if own is not None:
+                writers[f"{table}.parquet"] = own.with_columns(run_id).select("run_id", *own.columns).write_parquet
         if people:
             df = self.people
             writers["people.parquet"] = df.with_columns(run_id).select("run_id", *df.columns).write_parquet
@@ -396,6 +478,8 @@ class RunTables:
         """Same metrics, groups, scores and (when both have it) people."""
         same = self.metrics.equals(other.metrics) and self.groups.equals(other.groups) and self.scores.equals(other.scores)
         same = same and self.impact().equals(other.impact())
+        for a, b in ((self._regions, other._regions), (self._trajectories, other._trajectories)):
+            same = same and (a is None) == (b is None) and (a is None or a.equals(b))
         if self.has_people and other.has_people:
             same = same and self.people.equals(other.people)
         return same

@@ -19,7 +19,7 @@ import typer
 from scorelab.cli.common import fail, print_table, say, table
 from scorelab.errors import UsageError, require_extra
 
-VIEWS = ("metrics", "people", "groups", "scores", "impact")
+VIEWS = ("metrics", "people", "groups", "scores", "impact", "regions", "trajectories")
 FORMATS = ("table", "csv", "json")
 #: The statement types a query may hold (DuckDB parses DESCRIBE, SHOW and SUMMARIZE as SELECT).
 READING = ("SELECT",)
@@ -34,7 +34,8 @@ def _first(e: BaseException) -> str:
 
 
 def query(
-    sql: Annotated[str, typer.Argument(help="SQL over the views metrics, people, groups, scores, impact, runs")],
+    sql: Annotated[str, typer.Argument(help="SQL over the views metrics, people, groups, scores, impact, regions, "
+                                            "trajectories, runs")],
     runs_dir: Annotated[str, typer.Option("--runs", help="folder holding run folders")] = "runs",
     limit: Annotated[int, typer.Option(help="most rows to print")] = 200,
     format_: Annotated[str, typer.Option("--format", help="table (default), csv or json (one object per row)")] = "table",
@@ -43,8 +44,9 @@ def query(
 
     Views: metrics (one row per run and step), people (runs saved with --people-state),
     groups (end state summed by group, province, city, urban), scores (end-score value counts),
-    impact (each harm per 1,000 people by axis and cell, with intervals and ranks), runs (one
-    row per run). Metric names hold dots: quote them, e.g. "score.mean".
+    impact (each harm per 1,000 people by axis and cell, with intervals and ranks), regions (one
+    row per run, region and step), trajectories (one row per run, sampled person and step), runs
+    (one row per run). Metric names hold dots: quote them, e.g. "score.mean".
     Only reading statements run; files outside the runs folder, URLs and extensions are out
     of reach.
     """

@@ -30,8 +30,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = [
-    "ASSOCIATION_COLUMNS", "AUDIO_COLUMNS", "BLOCKS", "CONSEQUENCE_COLUMNS", "ERROR_NAMES", "FLAG_COLUMNS", "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS",
-    "LIST_COLUMNS", "N_COUNTERS", "N_CURSORS", "N_OUTCOMES", "POOL_COLUMNS", "RECORD_COLUMNS", "STATE", "Array", "Sizes",
+    "ASSOCIATION_COLUMNS", "AUDIO_COLUMNS", "BLOCKS", "CONSEQUENCE_COLUMNS", "DATA_COLUMNS", "ERROR_NAMES", "FLAG_COLUMNS",
+    "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS", "LIST_COLUMNS", "N_COUNTERS", "N_CURSORS", "N_OUTCOMES", "POOL_COLUMNS",
+    "RECORD_COLUMNS", "REGION_COLUMNS", "REGION_STOCKS", "STATE", "TRAJECTORY_COLUMNS", "Array", "Sizes", "accumulated",
     "allocate", "fixed_bytes", "metric_layout",
 ]
 
@@ -151,6 +152,8 @@ STATE: tuple[Array, ...] = (
     Array("vis_start", np.int64, lambda z: (max(z.steps, 1),)),
     *(_grown(k, t) for k, t in POOL_COLUMNS.items()),
     Array("subj_head", np.int32, lambda z: (z.entities,), -1),
+    # live (visible, not removed) records about each entity: the data held about it
+    Array("held", np.int32, lambda z: (z.entities,)),
     Array("ch_pend", np.int64, lambda z: (z.channels, 2), -1),
     Array("cur", np.int64, lambda z: (N_CURSORS + z.retentions,)),
     Array("cnt", np.int64, lambda z: (N_COUNTERS,)),
@@ -223,9 +226,31 @@ LIST_COLUMNS = ("stock", "entries", "exits", "wrongful_entries", "wrongful_stock
 #: backlog at the end of the step; flags withdrawn from the queue and investigations overturned
 #: because what raised them was removed.
 FLAG_COLUMNS = ("raised", "true", "false", "investigated", "backlog", "withdrawn", "investigations_overturned")
+#: What is held about people, in the order of kernel.DC_*: live records about people, people
+#: with at least one (stocks at the step's end; the kernels count their changes: ``ACCUMULATED``)
+DATA_COLUMNS = ("data.records_held", "data.people_with_data")
+#: Per region (city), in the order of kernel.RC_*: records made visible about its people and
+#: firms (true, erroneous), sanctions and rewards applied to them (of which wrongful), and the
+#: stocks at the step's end of listings (entities on a list, per list), live records about its
+#: people and its people with any
+REGION_COLUMNS = ("records_true", "records_erroneous", "sanctions", "sanctions_wrongful", "rewards",
+                  "rewards_wrongful", "listings", "records_held", "people_with_data")
+#: Region columns that are stocks (the kernels count their changes: ``ACCUMULATED``)
+REGION_STOCKS = ("listings", "records_held", "people_with_data")
+#: Per sampled person (plan.Params.tr_ids), in the order of kernel.TC_*, at the step's end:
+#: score and grade (NaN when not scored), lists they are on, flags raised and sanctions since
+#: the reported start, live records about them, income in both worlds
+TRAJECTORY_COLUMNS = ("score", "grade", "lists", "flags", "sanctions", "records_held", "income", "income_twin")
 #: The blocks, in the order of kernel.MO_*
 BLOCKS = ("events", "events_twin", "records", "records_removed", "consequences", "lists", "flags", "grades",
-          "firm_grades", "score", "identification", "association", "audio")
+          "firm_grades", "score", "identification", "association", "audio", "data", "regions", "trajectories")
+
+
+def accumulated(name: str) -> bool:
+    """Whether the kernels write a metric column as changes, whose running sum over the steps
+    is the stock (``engine.simulation.metrics_columns`` sums them): a stock kept per region
+    that way needs no exchange between shards (each shard's changes add up)."""
+    return name in DATA_COLUMNS or (name.startswith("regions.") and name.rsplit(".", 1)[1] in REGION_STOCKS)
 
 
 def metric_layout(plan: Any) -> tuple[np.ndarray, list[str]]:
@@ -244,6 +269,10 @@ def metric_layout(plan: Any) -> tuple[np.ndarray, list[str]]:
         "identification": [f"identification.{c}.{x}" for c in plan.identifying_names for x in IDENTIFICATION_COLUMNS],
         "association": list(ASSOCIATION_COLUMNS) if plan.params.as_on else [],
         "audio": [f"audio.{c}.{x}" for c in plan.audio_names for x in AUDIO_COLUMNS],
+        "data": list(DATA_COLUMNS),
+        "regions": [f"regions.{r}.{x}" for r in range(plan.params.city_join.shape[0]) for x in REGION_COLUMNS],
+        "trajectories": [f"trajectories.{i}.{x}" for i in range(plan.params.tr_ids.shape[0])
+                         for x in TRAJECTORY_COLUMNS],
     }
     names: list[str] = []
     offsets = []

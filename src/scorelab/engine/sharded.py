@@ -31,7 +31,7 @@ import numpy as np
 from scorelab.engine import kernel
 from scorelab.engine.checkpoint import Checkpoint, restore_state, saved_from_arrays, state_arrays
 from scorelab.engine.simulation import (
-    RECORD_COLUMNS, RunOutput, _grow_records, check_identities, end_state, initial_state, setup,
+    RECORD_COLUMNS, RunOutput, _grow_records, check_identities, data_held, end_state, initial_state, setup,
     metrics_columns, start_reporting, state_sizes, sync, without_records,
 )
 from scorelab.errors import UsageError
@@ -127,6 +127,10 @@ class ShardWorker:
         return Reply(mi, mx, key, kernel.take_pending(self.SR), S.ghist.copy(), S.l_stock.copy(),
                      S.ssum.copy(), S.money_r.copy())
 
+    def trajectories(self, s: int) -> None:
+        """The sampled people of this shard's regions at the end of step s."""
+        kernel.trajectories(self.PR, self.SR, self.QR, s)
+
     def snapshot(self, steps_done: int) -> dict[str, np.ndarray]:
         """This shard's state after ``steps_done`` steps, for a checkpoint."""
         self.S = sync(self.S, self.SR)
@@ -150,10 +154,12 @@ class ShardWorker:
     def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
         """Metrics counted here, per-person end state, records (if kept), and the regions owned."""
         self.S = sync(self.S, self.SR)  # (the counters' carries are grown by the kernels)
+        held = data_held(self.plan, self.S)
         if not self.keep_records:  # the records freed before the end state derives its columns
             self.SR = None
             self.S = without_records(self.S)
         people, records = end_state(self.plan, self.S, self.start_grade, self.start_score, self.keep_records)
+        people |= held
         return self.M, people, records, self.S.own.copy()
 
 
@@ -298,6 +304,8 @@ def simulate_sharded(
             ghist = sum(r.ghist for r in drv.latest)
             l_stock = sum(r.l_stock for r in drv.latest)
             kernel.stocks(PR, QR, s, ghist, l_stock, q_len, ssum, money)
+            if P.tr_ids.size:  # (each worker writes its own sampled people)
+                pool.call("trajectories", [(s,)] * shards)
             if progress is not None:
                 progress(s + 1, P.n_steps)
             if checkpoint is not None and checkpoint.due(s + 1, P.n_steps):

@@ -48,6 +48,7 @@ from scorelab.synth.contacts import Contacts
 from scorelab.synth.population import Population
 from scorelab.vocabulary import NO_GRADE
 
+_STATE_BITS, _ACTIVE = kernel.STATE_BITS, kernel.ACTIVE  # (read by _distinct_sources)
 #: Most records one process can hold (record ids are int32).
 MAX_RECORDS = 2**31 - 1
 
@@ -237,8 +238,44 @@ def metrics_columns(plan: Plan, M: np.ndarray, names: list[str]) -> dict[str, np
     n = P.n_steps - P.report_from  # (the burn-in's steps are not reported)
     metrics = {"step": np.arange(n, dtype=np.int64), "day": np.arange(n) * P.dt}
     for i, name in enumerate(names):
-        metrics[name] = M[P.report_from:, i]
+        # (a stock counted as its changes: their running sum from the first step, burn-in included)
+        metrics[name] = np.cumsum(M[:, i])[P.report_from:] if layout.accumulated(name) else M[P.report_from:, i]
     return metrics
+
+
+def data_held(plan: Plan, S: kernel.State) -> dict[str, np.ndarray]:
+    """What is held about each person at the end: live records (``State.held``), and the
+    distinct channels and behaviour domains those records come from (read from the records
+    before they are freed)."""
+    P = plan.params
+    N = P.n_people
+    channels, domains = _distinct_sources(S.subj_head, S.r_prev, S.r_flags, S.r_chan, S.r_beh, P.b_domain, N,
+                                          len(plan.channel_names), int(P.b_domain.max(initial=-1)) + 1)
+    return {"records_held": S.held[:N], "channels_holding": channels, "domains_holding": domains}
+
+
+@nb.njit(cache=True)
+def _distinct_sources(head, prev, flags, chan, beh, b_domain, n, n_chan, n_dom):
+    """Per person, the distinct channels and domains of their live records: a walk down each
+    person's chain of records, marking what was seen with the person's id (no clearing)."""
+    channels = np.zeros(n, dtype=np.int16)
+    domains = np.zeros(n, dtype=np.int16)
+    seen_c = np.full(n_chan, -1, dtype=np.int64)
+    seen_d = np.full(max(n_dom, 1), -1, dtype=np.int64)
+    for e in range(n):
+        r = head[e]
+        while r >= 0:
+            if (flags[r] & _STATE_BITS) >> 2 == _ACTIVE:
+                c = chan[r]
+                if seen_c[c] != e:
+                    seen_c[c] = e
+                    channels[e] += 1
+                d = b_domain[beh[r]]
+                if seen_d[d] != e:
+                    seen_d[d] = e
+                    domains[e] += 1
+            r = prev[r]
+    return channels, domains
 
 
 def end_state(plan: Plan, S: kernel.State, start_grade: np.ndarray, start_score: np.ndarray,
@@ -426,10 +463,12 @@ def simulate(
             wall = time.perf_counter() - t0 - watch.seconds  # (a first run's compilation is not its speed)
             metrics = metrics_columns(plan, M, names)
             S = sync(S, SR)  # (the counters' carries are grown by the kernels)
+            held = data_held(plan, S)
             if not keep_records:  # free the records before the end state derives its columns (the run's peak)
                 del SR
                 S = without_records(S)
             people, records = end_state(plan, S, start_grade, start_score, keep_records)
+            people |= held
         return RunOutput(metrics=metrics, people=people, records=records, plan=plan, wall_seconds=wall,
                          n_steps=P.n_steps - P.report_from, first_step=first, burn_in_steps=P.report_from,
                          compile_seconds=watch.seconds)

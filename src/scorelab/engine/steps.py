@@ -85,6 +85,10 @@ PHASES: tuple[Phase, ...] = (
     Phase("D", "_stocks", "stocks", "Stocks",
           "Grade counts, list stocks, backlogs, score moments and the association term's reach are written "
           "to the step's metrics row; float sums are kept per region and added in region order."),
+    Phase("D", "_trajectories", "trajectories", "Trajectories",
+          "The sampled people's score, grade, lists, flags, sanctions, records held and income in both "
+          "worlds are written to the step's row (`run.trajectories`; [results.md](results.md#trajectories)); "
+          "each region's state writes its own people."),
 )
 
 

@@ -31,6 +31,7 @@ from scorelab.plots.common import (
     top,
 )
 from scorelab.plots.impact import fig_impact
+from scorelab.plots.regions import fig_data_held, fig_lives, fig_regions
 from scorelab.tables import RunTables
 
 if TYPE_CHECKING:
@@ -353,4 +354,7 @@ PLOTS: dict[str, tuple[str, Callable[[RunTables], "Figure"]]] = {
     "disparate_impact": ("Disparate impact by harm: group, income, age, urban or rural, occupation, region", fig_impact),
     "lists": ("Blacklist stock and flows", fig_lists),
     "mobility": ("Grade mobility matrix", fig_mobility),
+    "data_held": ("What is known about a person: data held against the twin", fig_data_held),
+    "regions": ("Regions over time", fig_regions),
+    "lives": ("The lives of five sampled people", fig_lives),
 }

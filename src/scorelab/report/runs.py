@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from scorelab import atomic
 from scorelab import metrics as M
+from scorelab import metrics_data
 from scorelab import plots as P
 from scorelab.errors import UsageError
 from scorelab.report.compare import are_replicates, compare_table, differences_html, replicate_table, single_seed_warning
@@ -135,6 +136,26 @@ def _summary_table(r: RunTables) -> str:
     return f"<table class='summary'><tr><th>what</th><th class='n'>value</th><th>unit</th></tr>{rows}</table>"
 
 
+def _data_held_table(r: RunTables) -> str:
+    """What is held about people at the end, by group and overall, beside the twin's (none)."""
+    try:
+        d = metrics_data.data_held(r, "group")
+    except UsageError:
+        return "<p class='note'>Not kept by the scorelab that wrote this run.</p>"
+    head = ("<tr><th>group</th><th class='n'>people</th><th class='n'>with data held</th>"
+            "<th class='n'>records per person</th><th class='n'>channels per person</th>"
+            "<th class='n'>domains per person</th><th class='n'>twin: records per person</th></tr>")
+    rows = "".join(
+        f"<tr><td>{e(x['group'] if x['group'] is not None else 'everyone')}</td><td class='n'>{x['people']:,}</td>"
+        f"<td class='n'>{x['share_with_data'] or 0:.1%}</td><td class='n'>{x['records_per_person'] or 0:,.2f}</td>"
+        f"<td class='n'>{x['channels_per_person'] or 0:,.2f}</td><td class='n'>{x['domains_per_person'] or 0:,.2f}</td>"
+        f"<td class='n'>{x['twin_records_per_person']:,.2f}</td></tr>"
+        for x in d.iter_rows(named=True))
+    return (f"<table class='data-held'>{head}{rows}</table><p class='note'>Live records at the end of the run "
+            f"(visible, not expired, deleted or removed on appeal), and the distinct channels and behaviour "
+            f"domains they come from. The twin has no channels: it holds nothing.</p>")
+
+
 def _verdict_html(rs: Sequence[RunTables]) -> str:
     """The page's opening: what the system did to people, in three sentences per scenario
     (replicates: one set, with intervals)."""
@@ -195,6 +216,7 @@ def render(results: Sequence[Any], generated: str | None = None,
         parts.append("<h3>Key findings</h3><ul class='findings'>" + "".join(f"<li>{e(s)}</li>" for s in findings(r)) + "</ul>")
         parts.append("<h3>Headline figures</h3>" + _summary_table(r))
         parts.append("<h3>Disparate impact</h3>" + impact_table(r))
+        parts.append("<h3>What is known about a person</h3>" + _data_held_table(r))
         parts.append("<h3>Figures</h3>")
         parts += by_section.get(sec, [])
         parts.append("</section>")

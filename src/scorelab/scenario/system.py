@@ -29,6 +29,7 @@ from scorelab.scenario.base import (
     Real,
     Seed,
     StrictModel,
+    count,
     duration,
     number,
     rate,
@@ -562,6 +563,9 @@ class Safeguards(StrictModel):
 
 #: Most steps in one run.
 MAX_STEPS = 2**16 - 1
+#: Most people whose paths a run keeps (``run.trajectories``): each costs 8 numbers a step.
+MAX_TRAJECTORIES = 1000
+TrajectoryCount = count(MAX_TRAJECTORIES, what="people")
 
 
 class Run(StrictModel):
@@ -575,6 +579,10 @@ class Run(StrictModel):
                               "(docs/day-loop.md#burn-in)")
     step: duration(MIN_STEP, MAX_STEP) = Field(1.0, description="time step in days")
     counterfactual: bool = Field(True, description="run the counterfactual twin (no scoring) alongside")
+    trajectories: TrajectoryCount = Field(
+        10, description="people (a reproducible sample) whose score, grade, lists, flags, sanctions, records held "
+                        "and income in both worlds are kept every step (trajectories.parquet; "
+                        "docs/results.md#trajectories); at most the population")
 
     @model_validator(mode="after")
     def _steps_fit(self) -> "Run":

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from scorelab.engine.kernel.constants import (
     MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_ID,
-    MO_ASSOC, GROWN_IN_KERNEL, N_CNT, C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD,
+    MO_ASSOC, MO_DATA, MO_REGION, MO_TRAJ, GROWN_IN_KERNEL, N_CNT, C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD,
     C_WTOP, C_NCARRY, C_NLA, C_AQH, C_AQN, N_OUT, OUT_SUPP, OUT_REFUSED, OUT_SANCTIONS, OUT_REWARDS, OUT_WRONGFUL,
     OUT_ASSOC, OUT_FLAGGED, OUT_INVESTIGATED, OUT_RECORDS_ERR, OUT_LINKED, OUT_FALSE_FLAGGED, CUR_RECOVERY, CUR_APPEAL, CUR_LAPPEAL, CUR_TTL,
     CAUSE_RECORDS, CAUSE_GRADE, CAUSE_PROMOTION, CAUSE_START, L_COLS, F_COLS, K_COLS, ID_COLS, LC_STOCK,
@@ -42,12 +42,12 @@ from scorelab.engine.kernel.structs import (
 )
 from scorelab.engine.kernel.entry import (
     grown_arrays, take_outbox, take_pending, init_scores, init_buckets, init_lists, draw_counts, run_steps,
-    local_phase, exchange, deliver, start_reporting, search_odds, serve_flags, stocks,
+    local_phase, exchange, deliver, start_reporting, search_odds, serve_flags, stocks, trajectories,
 )
 
 __all__ = [
     "MO_EVENTS", "MO_TWIN", "MO_REC", "MO_REMOVED", "MO_CONS", "MO_LIST", "MO_FLAG", "MO_GRADE", "MO_FGRADE",
-    "MO_SCORE", "MO_ID", "MO_ASSOC", "GROWN_IN_KERNEL", "N_CNT", "C_NREC", "C_NMSG", "C_NPEND", "C_NPOOL",
+    "MO_SCORE", "MO_ID", "MO_ASSOC", "MO_DATA", "MO_REGION", "MO_TRAJ", "GROWN_IN_KERNEL", "N_CNT", "C_NREC", "C_NMSG", "C_NPEND", "C_NPOOL",
     "C_PFREE", "C_PTOP", "C_LFREE", "C_LTOP", "C_NOD", "C_WTOP", "C_NCARRY", "C_NLA", "C_AQH", "C_AQN", "N_OUT",
     "OUT_SUPP", "OUT_REFUSED", "OUT_SANCTIONS", "OUT_REWARDS", "OUT_WRONGFUL", "OUT_ASSOC", "OUT_FLAGGED",
     "OUT_INVESTIGATED", "OUT_RECORDS_ERR", "OUT_LINKED", "OUT_FALSE_FLAGGED", "CUR_RECOVERY", "CUR_APPEAL", "CUR_LAPPEAL", "CUR_TTL",
@@ -62,5 +62,5 @@ __all__ = [
     "ACTIVE_BITS", "YEAR", "BATCH", "State", "Metrics", "ParamsRef", "StateRef", "MetricsRef", "make_params",
     "make_state", "make_metrics", "grown_arrays", "take_outbox", "take_pending", "init_scores", "init_buckets",
     "init_lists", "draw_counts", "run_steps", "local_phase", "exchange", "deliver", "start_reporting",
-    "search_odds", "serve_flags", "stocks",
+    "search_odds", "serve_flags", "stocks", "trajectories",
 ]

@@ -8,7 +8,8 @@ from __future__ import annotations
 from scorelab.jit_cache import nb
 
 from scorelab.engine.kernel.constants import (
-    AU_COLS, F_COLS, ID_COLS, K_COLS, L_COLS, MO_AUDIO, MO_CONS, MO_FLAG, MO_ID, MO_LIST, MO_REC, N_ERRORS,
+    AU_COLS, F_COLS, ID_COLS, K_COLS, L_COLS, MO_AUDIO, MO_CONS, MO_FLAG, MO_ID, MO_LIST, MO_REC, MO_REGION, MO_TRAJ,
+    N_ERRORS, R_COLS, T_COLS,
 )
 
 
@@ -53,3 +54,15 @@ def audio_cell(Q, row, col):
 def record_cell(Q, c, err):
     """Channel c's records of error ``err`` (an index of ERROR_NAMES)."""
     return Q.MO[MO_REC] + N_ERRORS * c + err
+
+
+@nb.njit(cache=True, inline="always")
+def region_cell(Q, r, col):
+    """Region r's metric column ``col`` (RC_*)."""
+    return Q.MO[MO_REGION] + R_COLS * r + col
+
+
+@nb.njit(cache=True, inline="always")
+def trajectory_cell(Q, i, col):
+    """The metric column ``col`` (TC_*) of the i-th sampled person (P.tr_ids[i])."""
+    return Q.MO[MO_TRAJ] + T_COLS * i + col

@@ -9,9 +9,10 @@ import numpy as np
 
 from scorelab.vocabulary import NO_GRADE
 from scorelab.engine.kernel.constants import (
-    CC_APPLIED, CC_ASSOC, CC_SUCCESSES, CC_WRONGFUL, OUT_ASSOC, OUT_LINKED, OUT_REFUSED, OUT_REWARDS, OUT_SANCTIONS, OUT_WRONGFUL,
+    CC_APPLIED, CC_ASSOC, CC_SUCCESSES, CC_WRONGFUL, OUT_ASSOC, OUT_LINKED, OUT_REFUSED, OUT_REWARDS, OUT_SANCTIONS,
+    OUT_WRONGFUL, RC_REWARDS, RC_RWRONGFUL, RC_SANCTIONS, RC_SWRONGFUL,
 )
-from scorelab.engine.kernel.cells import cons_cell
+from scorelab.engine.kernel.cells import cons_cell, region_cell
 from scorelab.engine.kernel.stores import bump, change_income, find_slot
 from scorelab.engine.kernel.draws import attempt, attempt_count, candidate, region_actors
 from scorelab.engine.kernel.scores import grade_of, own_score, total_score
@@ -254,9 +255,16 @@ def apply_consequence(P, S, Q, k, e, s, u, u2):
                 pts = P.k_out_fail[k]
         add_points(P, S, Q, e, pts, not wrongful, s)
     change_income(P, S.income_f, S.loss_f, e, P.k_income[k], s)
+    r = P.ent_city[e]
     if P.k_sanction[k]:
         bump(S, OUT_SANCTIONS, e, 1)
+        Q.M[s, region_cell(Q, r, RC_SANCTIONS)] += 1
+        if wrongful:
+            Q.M[s, region_cell(Q, r, RC_SWRONGFUL)] += 1
         if P.k_through[k] != 0:
             bump(S, OUT_LINKED, e, 1)
     else:
         bump(S, OUT_REWARDS, e, 1)
+        Q.M[s, region_cell(Q, r, RC_REWARDS)] += 1
+        if wrongful:
+            Q.M[s, region_cell(Q, r, RC_RWRONGFUL)] += 1

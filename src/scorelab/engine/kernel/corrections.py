@@ -14,7 +14,7 @@ from scorelab.engine.kernel.constants import (
     EXIT_APPEALED, EXIT_OVERTURNED, MO_REMOVED, REMOVED_APPEAL,
 )
 from scorelab.engine.kernel.cells import cell
-from scorelab.engine.kernel.stores import find_slot, first_id, rec_delta, rec_state, set_state, vis_step
+from scorelab.engine.kernel.stores import find_slot, first_id, hold, rec_delta, rec_state, set_state, vis_step
 from scorelab.engine.kernel.scores import grade_of, total_score
 from scorelab.engine.kernel.lists import justified, leave_list
 from scorelab.engine.kernel.score_changes import apply_record
@@ -66,6 +66,7 @@ def remove_record(P, S, Q, r, state, s):
     if rec_state(S, r) != ACTIVE:
         return
     set_state(S, r, state)
+    hold(P, S, Q, S.r_subj[r], -1, s)
     revert(P, S, Q, r, s)
     Q.M[s, cell(Q, MO_REMOVED, 0 if state == REMOVED_APPEAL else 1)] += 1
     reexamine(P, S, Q, r, s)

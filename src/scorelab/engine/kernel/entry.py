@@ -15,7 +15,9 @@ from scorelab.engine.kernel.scores import _init_buckets
 from scorelab.engine.kernel.flags import _serve_flags
 from scorelab.engine.kernel.behaviours import _search_odds
 from scorelab.engine.kernel.start import _init_lists, _init_scores
-from scorelab.engine.kernel.phases import _deliver, _exchange, _local_phase, _run_steps, _start_reporting, _stocks
+from scorelab.engine.kernel.phases import (
+    _deliver, _exchange, _local_phase, _run_steps, _start_reporting, _stocks, _trajectories,
+)
 
 
 
@@ -110,3 +112,9 @@ def serve_flags(PR, pf, q_ent, q_truth, q_head, q_len, f_budget):
 def stocks(PR, QR, s, ghist, l_stock, q_len, ssum, money_r):
     """End-of-step stocks (see ``_stocks``)."""
     _stocks(lend(PR), lend(QR), s, lend(ghist), lend(l_stock), lend(q_len), lend(ssum), lend(money_r))
+
+
+@nb.njit(cache=True)
+def trajectories(PR, SR, QR, s):
+    """The sampled people's state at the end of step s (see ``_trajectories``)."""
+    _trajectories(lend(PR), lend(SR), lend(QR), s)

@@ -13,9 +13,9 @@ import numpy as np
 from scorelab.rng import uniform
 from scorelab.engine.kernel.constants import (
     ACTIVE, CAUSE_PROMOTION, C_NLA, EXIT_APPEALED, EXIT_RULE, LC_APPEALED, LC_ENTRIES, LC_EXITS, LC_OVERTURNED,
-    LC_WDAYS, LC_WOVERTURNED, LC_WRONGFUL, LC_WSANCTIONS, MSG_JOIN, MSG_LEAVE,
+    LC_WDAYS, LC_WOVERTURNED, LC_WRONGFUL, LC_WSANCTIONS, MSG_JOIN, MSG_LEAVE, RC_LISTINGS,
 )
-from scorelab.engine.kernel.cells import list_cell
+from scorelab.engine.kernel.cells import list_cell, region_cell
 from scorelab.engine.kernel.stores import (
     add_member, find_slot, first_id, push_msg, rec_state, release_slot, slot_of, vis_step, widened,
 )
@@ -68,6 +68,7 @@ def enter_one(P, S, Q, l, e, s, wrongful, joint, cause):
     S.ls_cause[i] = cause
     S.l_stock[0, l] += 1
     Q.M[s, list_cell(Q, l, LC_ENTRIES)] += 1
+    Q.M[s, region_cell(Q, P.ent_city[e], RC_LISTINGS)] += 1
     if wrongful:
         Q.M[s, list_cell(Q, l, LC_WRONGFUL)] += 1
         S.l_stock[1, l] += 1
@@ -124,6 +125,7 @@ def leave_one(P, S, Q, l, e, s, how):
     S.on_list[l, e] = 0
     S.l_stock[0, l] -= 1
     Q.M[s, list_cell(Q, l, LC_EXITS)] += 1
+    Q.M[s, region_cell(Q, P.ent_city[e], RC_LISTINGS)] -= 1
     i = find_slot(S, l, e)
     if wrongful:
         S.l_stock[1, l] -= 1

@@ -13,11 +13,13 @@ import numpy as np
 from scorelab.engine.kernel.constants import (
     ACTIVE, AC_DOWN, AC_MEAN, AC_UP, APPEAL_BIT, BATCH, CAUSE_RECORDS, CC_MONEY, CUR_APPEAL, CUR_RECOVERY, C_NCARRY,
     C_NMSG, C_NPEND, C_NPOOL, C_NREC, FC_BACKLOG, LC_STOCK, LC_WSTOCK, MO_ASSOC, MO_FGRADE, MO_GRADE, MO_SCORE,
-    MSG_ASC, MSG_INV, MSG_JOIN, MSG_LEAVE, MSG_REC, MSG_SOC, Q_INVESTIGATED, Q_TRUE, REMOVED_APPEAL, YEAR,
+    MSG_ASC, MSG_INV, MSG_JOIN, MSG_LEAVE, MSG_REC, MSG_SOC, OUT_FLAGGED, OUT_SANCTIONS, Q_INVESTIGATED, Q_TRUE,
+    REMOVED_APPEAL, TC_FLAGS, TC_GRADE, TC_HELD, TC_INCOME, TC_INCOME_TWIN, TC_LISTS, TC_SANCTIONS, TC_SCORE, YEAR,
 )
-from scorelab.engine.kernel.cells import cell, cons_cell, flag_cell, list_cell
+from scorelab.vocabulary import NO_GRADE
+from scorelab.engine.kernel.cells import cell, cons_cell, flag_cell, list_cell, trajectory_cell
 from scorelab.engine.kernel.stores import (
-    falls_due, fifo_pop, first_id, prefetch_subject, push_msg, rec_state, release_delayed,
+    count_of, falls_due, fifo_pop, first_id, prefetch_subject, push_msg, rec_state, release_delayed,
 )
 from scorelab.engine.kernel.draws import _draw_counts, coverage_now, delays
 from scorelab.engine.kernel.association import fade_due
@@ -63,6 +65,29 @@ def step(P, S, Q, s, counts):
         _exchange(P, S, Q, s)
     _stocks(P, Q, s, S.ghist, S.l_stock, S.q_len, S.ssum, S.money_r)
     S.money_r[:, :] = 0.0
+    _trajectories(P, S, Q, s)
+
+
+@nb.njit(cache=True)
+def _trajectories(P, S, Q, s):
+    """The sampled people's state at the end of step s (those of this state's regions): a
+    person's row is written by one state only, so a sharded run's rows add up to it."""
+    for i in range(P.tr_ids.shape[0]):
+        e = P.tr_ids[i]
+        if S.own[P.ent_city[e]] == 0:
+            continue
+        g = S.grade[e]
+        Q.M[s, trajectory_cell(Q, i, TC_SCORE)] = np.nan if g == NO_GRADE else S.total[e]
+        Q.M[s, trajectory_cell(Q, i, TC_GRADE)] = np.nan if g == NO_GRADE else g
+        n = 0
+        for l in range(S.on_list.shape[0]):
+            n += S.on_list[l, e] & 1
+        Q.M[s, trajectory_cell(Q, i, TC_LISTS)] = n
+        Q.M[s, trajectory_cell(Q, i, TC_FLAGS)] = count_of(S, OUT_FLAGGED, e)
+        Q.M[s, trajectory_cell(Q, i, TC_SANCTIONS)] = count_of(S, OUT_SANCTIONS, e)
+        Q.M[s, trajectory_cell(Q, i, TC_HELD)] = S.held[e]
+        Q.M[s, trajectory_cell(Q, i, TC_INCOME)] = S.income_f[e]
+        Q.M[s, trajectory_cell(Q, i, TC_INCOME_TWIN)] = S.income_t[e]
 
 
 @nb.njit(cache=True)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from scorelab.jit_cache import nb
 
 from scorelab.engine.kernel.constants import (
-    ACTIVE, APPEAL_BIT, APPLIED_BIT, CAUSE_RECORDS, C_NPOOL, C_PFREE, C_PTOP, OUT_RECORDS_ERR,
+    ACTIVE, APPEAL_BIT, APPLIED_BIT, CAUSE_RECORDS, C_NPOOL, C_PFREE, C_PTOP, OUT_RECORDS_ERR, RC_ERRONEOUS, RC_TRUE,
 )
-from scorelab.engine.kernel.cells import record_cell
-from scorelab.engine.kernel.stores import add_record, bump, fifo_push, rec_err, set_delta, set_state
+from scorelab.engine.kernel.cells import record_cell, region_cell
+from scorelab.engine.kernel.stores import add_record, bump, fifo_push, hold, rec_err, set_delta, set_state
 from scorelab.engine.kernel.scores import record_points
 from scorelab.engine.kernel.lists import enter_list
 from scorelab.engine.kernel.score_changes import apply_record
@@ -29,6 +29,8 @@ def make_visible(P, S, Q, r, s):
     S.subj_head[e] = r
     err = rec_err(S, r)
     Q.M[s, record_cell(Q, c, err)] += 1
+    Q.M[s, region_cell(Q, P.ent_city[e], RC_ERRONEOUS if err else RC_TRUE)] += 1
+    hold(P, S, Q, e, 1, s)
     if err:
         bump(S, OUT_RECORDS_ERR, e, 1)
     if P.scheme == 0:

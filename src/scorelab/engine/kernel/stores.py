@@ -11,9 +11,10 @@ import numpy as np
 
 from scorelab.engine.prefetch import prefetch
 from scorelab.engine.kernel.constants import (
-    C_AQH, C_AQN, C_LFREE, C_LTOP, C_NCARRY, C_NMSG, C_NOD, C_NPEND, C_NPOOL, C_NREC, C_PFREE, C_WTOP, DELTA_APART,
-    DELTA_ZERO, ERR_BITS, INCOME_CAP, N_OUT, STATE_BITS, YEAR,
+    C_AQH, C_AQN, C_LFREE, C_LTOP, C_NCARRY, C_NMSG, C_NOD, C_NPEND, C_NPOOL, C_NREC, C_PFREE, C_WTOP, DC_PEOPLE,
+    DC_RECORDS, DELTA_APART, DELTA_ZERO, ERR_BITS, INCOME_CAP, MO_DATA, N_OUT, RC_HELD, RC_PEOPLE, STATE_BITS, YEAR,
 )
+from scorelab.engine.kernel.cells import cell, region_cell
 
 
 
@@ -34,6 +35,35 @@ def book_carry(S, k, e, d):
         S.carry = widened(S.carry, max(64, 2 * n), n)
     S.carry[n] = (e * N_OUT + k) * 2 + (1 if d > 0 else 0)
     S.cnt[C_NCARRY] = n + 1
+
+
+@nb.njit(cache=True, inline="always")
+def hold(P, S, Q, e, d, s):
+    """A record about e became live (d = 1) or was removed (d = -1): the data held about e,
+    and (for a person) the step's changes of the records held and of the people with any,
+    nationally and in e's region (stocks as running sums: ``layout.accumulated``)."""
+    n = S.held[e] + d
+    S.held[e] = n
+    if e >= P.n_people:
+        return
+    r = P.ent_city[e]
+    Q.M[s, cell(Q, MO_DATA, DC_RECORDS)] += d
+    Q.M[s, region_cell(Q, r, RC_HELD)] += d
+    if (d > 0 and n == 1) or (d < 0 and n == 0):
+        Q.M[s, cell(Q, MO_DATA, DC_PEOPLE)] += d
+        Q.M[s, region_cell(Q, r, RC_PEOPLE)] += d
+
+
+@nb.njit(cache=True)
+def count_of(S, k, e):
+    """Entity e's outcome counter k with its wraps added back (``engine.simulation.counters``
+    does the same for everyone at the end)."""
+    v = np.int64(S.out[k, e])
+    for i in range(S.cnt[C_NCARRY]):
+        code = S.carry[i]
+        if (code >> 1) == e * N_OUT + k:
+            v += 256 if code & 1 else -256
+    return v
 
 
 @nb.njit(cache=True, inline="always")

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from scorelab.engine.plan.context import Context
+from scorelab.rng import Stream
 
 
 def plan_entities(cx: Context) -> dict[str, Any]:
@@ -42,7 +43,16 @@ def plan_entities(cx: Context) -> dict[str, Any]:
     reg_f0 = np.zeros(n_cities + 1, dtype=np.int64)
     reg_f0[1:] = np.cumsum(np.bincount(pop.firms.city, minlength=n_cities))
     return dict(ent_city=ent_city, ent_group=ent_group, ent_scored=ent_scored, firm_rep=firm_rep,
-                income_pct=income_pct, reg_base=reg_base, reg_p0=reg_p0, reg_f0=reg_f0)
+                income_pct=income_pct, reg_base=reg_base, reg_p0=reg_p0, reg_f0=reg_f0, tr_ids=trajectory_sample(cx))
+
+
+def trajectory_sample(cx: Context) -> np.ndarray:
+    """The people whose paths are kept (``run.trajectories``), in id order: those with the
+    smallest counter-based uniforms of stream ``trajectories``, so the same for any split
+    into shards and any rerun with the seed."""
+    n = min(int(cx.s.run.trajectories), cx.N)
+    u = Stream(cx.s.run.seed, "trajectories").uniform(np.arange(cx.N))
+    return np.sort(np.argsort(u, kind="stable")[:n]).astype(np.int64)
 
 
 def plan_rollout(cx: Context) -> dict[str, Any]:

@@ -41,6 +41,7 @@ Params = namedtuple(
         "n_people", "n_firms", "n_steps", "report_from", "dt", "horizon_days", "enabled", "seed_keys",
         # entities
         "ent_city", "ent_group", "ent_scored", "firm_rep", "income_pct", "city_join", "city_sig", "reg_base", "reg_p0", "reg_f0",
+        "tr_ids",
         # event types
         "t_firm", "t_lam", "t_cls_row", "t_fac", "t_dyn_max", "cls", "cls_shift",
         "dm_ptr", "dm_attr", "dm_lo", "dm_hi", "dm_factor",
@@ -76,6 +77,11 @@ Params = namedtuple(
 )
 
 
+#: Small tables the result tables read after the plan's others are freed: each region's first
+#: person (its people), the sampled people of the trajectories
+KEPT_TABLES = ("reg_p0", "tr_ids")
+
+
 @dataclass
 class Plan:
     """Numeric tables for a run plus the names needed to label its output."""
@@ -100,7 +106,8 @@ class Plan:
 
     def without_tables(self) -> "Plan":
         """The same names and sizes (what labels a run's output) without the arrays the day
-        loop reads: per-entity tables and contact graphs, some of them the layers' own arrays."""
+        loop reads: per-entity tables and contact graphs, some of them the layers' own arrays;
+        the small ones the result tables read are kept (``KEPT_TABLES``)."""
         P = self.params
         return dataclasses.replace(self, params=P._replace(
-            **{k: None for k, v in P._asdict().items() if isinstance(v, (np.ndarray, tuple))}))
+            **{k: None for k, v in P._asdict().items() if isinstance(v, (np.ndarray, tuple)) and k not in KEPT_TABLES}))
