@@ -46,7 +46,7 @@ def attribute_names(actor: str) -> tuple[str, ...]:
 
 
 def _default_grades() -> list[Grade]:
-    # Rongcheng bands as reported in shared/FACTS.md (not confirmed from the rules text).
+    # Rongcheng bands as reported in docs/sources.md (not confirmed from the rules text).
     return [
         Grade(name="AAA", **{"from": 1050}),
         Grade(name="AA", **{"from": 1030, "below": 1050}),

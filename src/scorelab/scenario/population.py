@@ -2,8 +2,8 @@
 ``ContactsSpec``.
 
 Every field has a default, so ``PopulationSpec()`` describes a plausible
-synthetic Chinese city of 670,000 people (the Rongcheng pilot size, FACTS.md).
-Defaults taken from FACTS.md say so in their description; every other default
+synthetic Chinese city of 670,000 people (the Rongcheng pilot size, docs/sources.md).
+Defaults taken from docs/sources.md say so in their description; every other default
 is marked "assumption". See docs/population.md and docs/contacts.md.
 """
 
@@ -145,14 +145,14 @@ class InternetSpec(StrictModel):
     by_age: list[AgeShare] = Field(
         default_factory=_default_internet_by_age,
         description="probability of being an internet user by age for urban-registered people (dimensionless); "
-        "with the defaults about 61% of all people are users, matching CNNIC's 854 M users in June 2019 (FACTS.md)",
+        "with the defaults about 61% of all people are users, matching CNNIC's 854 M users in June 2019 (docs/sources.md)",
     )
     rural_factor: NonNegative = Field(
         0.85, description="multiplier of the by-age probability for rural-registered people (dimensionless); assumption"
     )
     shopper_share: Probability = Field(
         0.75,
-        description="share of internet users who shop online (dimensionless); CNNIC June 2019: 639 M of 854 M (FACTS.md)",
+        description="share of internet users who shop online (dimensionless); CNNIC June 2019: 639 M of 854 M (docs/sources.md)",
     )
 
     @field_validator("by_age")
@@ -231,7 +231,7 @@ class SchoolSpec(StrictModel):
 class PopulationSpec(StrictModel):
     """A synthetic population: people in households in cities, with firms and schools."""
 
-    people: Count = Field(670_000, description="number of people (persons); Rongcheng pilot, 670,000 (FACTS.md)")
+    people: Count = Field(670_000, description="number of people (persons); Rongcheng pilot, 670,000 (docs/sources.md)")
     represents: count(MAX_REPRESENTS) | None = Field(
         None, description="people the scenario describes when it simulates fewer or more of them (`--scale`): "
         "absolute counts (flag capacities, the watchlists a face is searched against) are for this population "
@@ -248,7 +248,7 @@ class PopulationSpec(StrictModel):
         "(2020 census mean ~2.62)",
     )
     adult_age: Age = Field(
-        18, description="age of majority (years); Rongcheng scores everyone aged 18+ (FACTS.md). "
+        18, description="age of majority (years); Rongcheng scores everyone aged 18+ (docs/sources.md). "
         "Every household has at least one adult"
     )
     working_age: Age = Field(16, description="youngest age with an occupation (years); assumption")

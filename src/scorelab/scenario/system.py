@@ -488,7 +488,7 @@ class Flag(StrictModel):
 
 class Awareness(StrictModel):
     initial: Probability = Field(
-        0.11, description="share aware of the rules at start (FACTS.md: ~11% knew they were in a pilot, 2018 survey)"
+        0.11, description="share aware of the rules at start (docs/sources.md: ~11% knew they were in a pilot, 2018 survey)"
     )
     growth: Rate = Field(
         "0 per year", description="rate at which unaware people become aware (default: none; assumption)"
@@ -536,10 +536,10 @@ class ListingAppeals(StrictModel):
 
 class Appeals(StrictModel):
     contested: Probability = Field(
-        0.0, description="share of erroneous records contested (FACTS.md prior: 26% of people found a material error)"
+        0.0, description="share of erroneous records contested (docs/sources.md prior: 26% of people found a material error)"
     )
     success: Probability = Field(
-        0.8, description="share of contested erroneous records removed (FACTS.md prior: 21%/26% changed after dispute)"
+        0.8, description="share of contested erroneous records removed (docs/sources.md prior: 21%/26% changed after dispute)"
     )
     delay: Duration = Field(60.0, description="days from record to removal (assumption)")
     listings: ListingAppeals = Field(default_factory=ListingAppeals, description="appeals of wrongful listings themselves")
