@@ -571,25 +571,25 @@ def test_the_verdict_agrees_with_the_metrics(runs):
     assert (f"{wrong:,} of them" if wrong else "none of them wrongfully") in who
     sup = M.chilling(r).filter(pl.col("kind") == "disfavoured").get_column("suppressed").sum()
     assert f"{sup:,} lawful acts" in lawful
-    # every group the third sentence names as worst on a harm has the highest rate of it
-    d = M.disparate_impact(r, "group")
-    for col, what in (("sanctions", "sanctions"), ("flags", "police flags")):
+    # every group the third sentence names as worst on a harm is the impact table's worst-hit group
+    for harm, what in (("sanctions", "sanctions"), ("flags", "police flags"), ("wrongful_sanctions", "wrongful sanctions")):
+        w = M.worst_hit(r, harm, "group")
         m = re.search(r"(\d+\.\d\d) times the overall rate of " + what + r" \(", groups)
-        if m and d.get_column(col).sum() >= 20:
-            assert float(m.group(1)) == pytest.approx(float(d.get_column(f"{col}_ratio").max()), abs=0.006)
+        assert (m is not None) == (w.cell is not None), (harm, groups, w)
+        if m:
+            assert float(m.group(1)) == pytest.approx(float(w.ratio), abs=0.006)
 
 
 def test_the_verdict_names_no_group_on_too_few_events(tmp_path):
-    r = scorelab.run(scorelab.load("rongcheng-2018", {"population.people": 300, "run.days": 3}), out=tmp_path / "tiny")
-    groups = r.verdict()[2]
     from scorelab import metrics as M
 
-    d = M.disparate_impact(r, "group")
-    for col, what in (("sanctions", "sanctions"), ("wrongful_sanctions", "wrongful sanctions"), ("flags", "police flags")):
-        if d.get_column(col).sum() < 20:
-            assert f"overall rate of {what} (" not in groups, groups
-    if d.get_column("sanctions").sum() < 20:  # income is lost mostly through sanctions
-        assert "overall rate of income lost" not in groups, groups
+    r = scorelab.run(scorelab.load("rongcheng-2018", {"population.people": 300, "run.days": 3}), out=tmp_path / "tiny")
+    groups = r.verdict()[2]
+    for harm, what in (("sanctions", "sanctions"), ("wrongful_sanctions", "wrongful sanctions"),
+                       ("flags", "police flags"), ("income_lost", "income lost")):
+        if M.worst_hit(r, harm, "group").cell is None:  # (fewer than 20 events in a group of 100 or more)
+            assert f"overall rate of {what} (" not in groups and f"overall {what} per person" not in groups, groups
+    assert "The group hit hardest" not in groups, groups
 
 
 def test_replicates_are_reported_as_means_with_intervals(story):

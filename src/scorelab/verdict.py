@@ -3,7 +3,8 @@ the command line prints and the report opens with (issue 22).
 
 1. who was sanctioned, and how many of them wrongly;
 2. what lawful behaviour fell;
-3. which group lost most, on which harms, with counts (no group is named on too few events).
+3. which group lost most, on which harms, with counts (by the impact table's rules: no group is
+   ranked on too few events, nor named without another ranked group to compare it with).
 
 Every number carries its unit. Given replicates (runs of one scenario with different seeds), a
 number is the replicates' mean with its 95 % interval (``sweep.statistics.describe``: counts by
@@ -19,11 +20,9 @@ from typing import Any
 import polars as pl
 
 from scorelab import metrics as M
+from scorelab.impact import MIN_EVENTS, MIN_PEOPLE, MONEY
 from scorelab.tables import RunTables, as_run_tables
 
-#: Below this many events in the whole population no group is named as worst hit on a harm:
-#: its relative sampling error (1 / sqrt(n)) would be over 22 % (``metrics.FEW_EVENTS``).
-MIN_EVENTS = M.FEW_EVENTS
 #: Harms the third sentence compares across groups: (column of the groups table, what it is).
 HARMS = (("sanctions", "sanctions"), ("wrongful_sanctions", "wrongful sanctions"), ("flags", "police flags"),
          ("income_lost", "income lost"))
@@ -87,47 +86,50 @@ def lawful_behaviour(rs: Sequence[RunTables]) -> str:
             f"happen that would have without the system; the largest falls: {acts}.")
 
 
-def _group_cells(r: RunTables) -> pl.DataFrame:
-    return M.disparate_impact(r, "group")
+def _harm_phrase(ws: list[Any], what: str) -> str:
+    """One harm's line for the worst-hit group (means over replicates)."""
+    ratio = sum(float(w.ratio or 0.0) for w in ws) / len(ws)
+    if ws[0].harm == MONEY:
+        affected = sum(float(w.affected or 0) for w in ws) / len(ws)
+        people = sum(float(w.people) for w in ws) / len(ws)
+        return f"{ratio:.2f} times the overall {what} per person ({affected:,.0f} of {people:,.0f} people lost income)"
+    count = sum(float(w.count) for w in ws) / len(ws)
+    return f"{ratio:.2f} times the overall rate of {what} ({count:,.0f})"
 
 
 def groups_hit(rs: Sequence[RunTables]) -> str:
-    """Which group lost most, on which harms, against the overall rate (counts given)."""
-    cells = [_group_cells(r) for r in rs]
-    if cells[0].height < 2:
-        return "The population is one group, so no group can lose more than another (see impact by region)."
+    """Which group lost most, on which harms, against the overall rate (counts given), by the
+    impact table's rules (``scorelab.impact``: a group is ranked on a harm only with at least
+    ``MIN_EVENTS`` events among ``MIN_PEOPLE`` people, and named only against another ranked
+    group); over replicates, only a group every seed names."""
     worst: dict[str, list[str]] = {}
-    too_few = []
-    sanctions = sum(float(c.get_column("sanctions").sum()) for c in cells) / len(cells)
-    for col, what in HARMS:
-        total = sum(float(c.get_column(col).sum()) for c in cells) / len(cells)
-        if col == "income_lost" and sanctions < MIN_EVENTS:
-            continue  # (income is lost mostly through sanctions: too few of them to rank it either)
-        if col != "income_lost" and total < MIN_EVENTS:
-            if total > 0:
-                too_few.append(f"{what} ({total:,.0f})")
-            continue
-        if total <= 0:
-            continue
-        mean = cells[0].select("group").with_columns(
-            pl.Series("ratio", [sum(float(c.get_column(f"{col}_ratio")[i] or 0.0) for c in cells) / len(cells)
-                                for i in range(cells[0].height)]),
-            pl.Series("count", [sum(float(c.get_column(col)[i]) for c in cells) / len(cells)
-                                for i in range(cells[0].height)]))
-        row = mean.sort("ratio", descending=True).row(0, named=True)
-        count = f"{row['count']:,.0f} CNY" if col == "income_lost" else f"{row['count']:,.0f}"
-        worst.setdefault(str(row["group"]), []).append(f"{row['ratio']:.2f} times the overall rate of {what} ({count})")
+    unranked, varies = [], []
+    for harm, what in HARMS:
+        ws = [M.worst_hit(r, harm, "group") for r in rs]
+        cells = {w.cell for w in ws}
+        if len(cells) > 1 and None not in cells:
+            varies.append(what)
+        elif len(cells) > 1 or ws[0].cell is None:
+            if "one group only" in ws[0].reason:
+                return "The population is one group, so no group can lose more than another (see impact by region)."
+            if not ws[0].reason.startswith("none (no "):
+                unranked.append(what)
+        else:
+            worst.setdefault(str(ws[0].cell), []).append(_harm_phrase(ws, what))
+    tail = ""
+    if varies:
+        tail += f" The group hit hardest differs between seeds on {', '.join(varies)}."
+    if unranked:
+        tail += (f" Too few events to rank groups on {', '.join(unranked)} (at least {MIN_EVENTS} in each of two "
+                 f"groups of {MIN_PEOPLE} people or more).")
     if not worst:
-        few = f": too few {', '.join(too_few)}" if too_few else ""
-        return f"No group can be named as hit hardest{few}; run more people (--scale) or replicates."
+        return ("No group can be named as hit hardest." + tail + " Run more people (--scale) or replicates.").strip()
     name, harms = max(worst.items(), key=lambda kv: len(kv[1]))
     text = f"The group hit hardest was {name}: " + "; ".join(harms) + "."
     others = [f"{g} on {len(h)} harm{'s' if len(h) > 1 else ''}" for g, h in worst.items() if g != name]
     if others:
         text += " Worst on other harms: " + ", ".join(others) + "."
-    if too_few:
-        text += f" Too few events to rank groups on {', '.join(too_few)}."
-    return text
+    return text + tail
 
 
 def verdict(results: Sequence[Any] | Any) -> list[str]:
