@@ -65,7 +65,7 @@ def sanctioned(rs: Sequence[RunTables]) -> str:
     share = [w / h if h else 0.0 for w, h in zip(wrong, hit)]
     return (f"In {days:g} days the system sanctioned {_number(hit)} {_plural(hit[0], 'person', 'people')} "
             f"({_number(per, 'nonnegative', 1)} per 1,000) at least once, where the twin sanctions nobody; "
-            f"{_number(wrong)} of them ({_number(share, 'share')}) wrongfully: erroneous records put them there, "
+            f"{_number(wrong)} of them ({_number(share, 'share', 1)}) wrongfully: erroneous records put them there, "
             "and on true records alone they would not have been sanctioned.")
 
 
@@ -86,12 +86,19 @@ def lawful_behaviour(rs: Sequence[RunTables]) -> str:
             f"happen that would have without the system; the largest falls: {acts}.")
 
 
+#: A worst-hit group whose rate is below this multiple of the overall rate is not called "hit
+#: hardest": the groups were hit alike.
+ALIKE = 1.1
+
+
 def _harm_phrase(ws: list[Any], what: str) -> str:
     """One harm's line for the worst-hit group (means over replicates)."""
     ratio = sum(float(w.ratio or 0.0) for w in ws) / len(ws)
     if ws[0].harm == MONEY:
         affected = sum(float(w.affected or 0) for w in ws) / len(ws)
         people = sum(float(w.people) for w in ws) / len(ws)
+        if not affected:  # (a folder written before the people who lost income were counted)
+            return f"{ratio:.2f} times the overall {what} per person ({sum(float(w.count) for w in ws) / len(ws):,.0f} CNY)"
         return f"{ratio:.2f} times the overall {what} per person ({affected:,.0f} of {people:,.0f} people lost income)"
     count = sum(float(w.count) for w in ws) / len(ws)
     return f"{ratio:.2f} times the overall rate of {what} ({count:,.0f})"
@@ -103,7 +110,7 @@ def groups_hit(rs: Sequence[RunTables]) -> str:
     ``MIN_EVENTS`` events among ``MIN_PEOPLE`` people, and named only against another ranked
     group); over replicates, only a group every seed names."""
     worst: dict[str, list[str]] = {}
-    unranked, varies = [], []
+    unranked, varies, alike = [], [], []
     for harm, what in HARMS:
         ws = [M.worst_hit(r, harm, "group") for r in rs]
         cells = {w.cell for w in ws}
@@ -114,16 +121,23 @@ def groups_hit(rs: Sequence[RunTables]) -> str:
                 return "The population is one group, so no group can lose more than another (see impact by region)."
             if not ws[0].reason.startswith("none (no "):
                 unranked.append(what)
+        elif sum(float(w.ratio or 0.0) for w in ws) / len(ws) < ALIKE:
+            alike.append(what)
         else:
             worst.setdefault(str(ws[0].cell), []).append(_harm_phrase(ws, what))
     tail = ""
+    if alike:
+        tail += (f" Groups were hit alike (the worst within {ALIKE - 1:.0%} of the overall rate) on "
+                 f"{', '.join(alike)}.")
     if varies:
         tail += f" The group hit hardest differs between seeds on {', '.join(varies)}."
     if unranked:
         tail += (f" Too few events to rank groups on {', '.join(unranked)} (at least {MIN_EVENTS} in each of two "
                  f"groups of {MIN_PEOPLE} people or more).")
+    if not worst and alike and not unranked and not varies:
+        return "No group was hit clearly harder than the others." + tail
     if not worst:
-        return ("No group can be named as hit hardest." + tail + " Run more people (--scale) or replicates.").strip()
+        return "No group can be named as hit hardest." + tail + " Run more people (--scale) or replicates."
     name, harms = max(worst.items(), key=lambda kv: len(kv[1]))
     text = f"The group hit hardest was {name}: " + "; ".join(harms) + "."
     others = [f"{g} on {len(h)} harm{'s' if len(h) > 1 else ''}" for g, h in worst.items() if g != name]
