@@ -29,6 +29,17 @@ def runs(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture
+def tiny_file(tmp_path) -> Path:
+    """A 200-person, 3-day scenario file."""
+    path = tmp_path / "tiny.yaml"
+    scenario = copy.deepcopy(TINY)
+    scenario["population"]["people"] = 200
+    scenario["run"]["days"] = 3
+    path.write_text(yaml.safe_dump(scenario))
+    return path
+
+
 def test_version(runner):
     r = runner.invoke(app, ["--version"])
     assert r.exit_code == 0
@@ -108,12 +119,8 @@ def test_to_pandas(runs):
         r.to_pandas("nope")
 
 
-def test_run_prints_the_verdict_before_the_table(runner, tmp_path):
-    path = tmp_path / "tiny.yaml"
-    scenario = copy.deepcopy(TINY)
-    scenario["population"]["people"] = 200
-    scenario["run"]["days"] = 3
-    path.write_text(yaml.safe_dump(scenario))
+def test_run_prints_the_verdict_before_the_table(runner, tmp_path, tiny_file):
+    path = tiny_file
     r = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "one")])
     assert r.exit_code == 0, r.output
     out = r.output
@@ -124,12 +131,8 @@ def test_run_prints_the_verdict_before_the_table(runner, tmp_path):
     assert scorelab.Result.open(tmp_path / "one").verdict() == [line[2:] for line in said]
 
 
-def test_run_replicates_writes_one_folder_per_seed_and_prints_intervals(runner, tmp_path):
-    path = tmp_path / "tiny.yaml"
-    scenario = copy.deepcopy(TINY)
-    scenario["population"]["people"] = 200
-    scenario["run"]["days"] = 3
-    path.write_text(yaml.safe_dump(scenario))
+def test_run_replicates_writes_one_folder_per_seed_and_prints_intervals(runner, tmp_path, tiny_file):
+    path = tiny_file
     out = tmp_path / "reps"
     r = runner.invoke(app, ["run", str(path), "--replicates", "2", "--seed", "7", "--out", str(out)])
     assert r.exit_code == 0, r.output

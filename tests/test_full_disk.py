@@ -204,5 +204,5 @@ def test_a_killed_runs_staging_is_removed_when_a_run_starts_beside_it(src, tmp_p
     r = invoke("run", str(src), "--out", str(tmp_path / "new"))
     assert r.exit_code == 0, r.output
     nothing_but(tmp_path, "new", live.name, remote.name)
-    nothing_but(tmp_path / "new", "groups.parquet", "manifest.json", "metrics.parquet", "regions.parquet",
-                "scenario.yaml", "scores.parquet", "trajectories.parquet")
+    nothing_but(tmp_path / "new", "groups.parquet", "impact.parquet", "manifest.json", "metrics.parquet",
+                "regions.parquet", "scenario.yaml", "scores.parquet", "trajectories.parquet")

@@ -175,7 +175,9 @@ def _construct(constructor: yaml.SafeLoader, node: yaml.Node) -> Any:
 
 def _compose(path: str, text: str, problems: list[Problem]) -> yaml.Node | None | bool:
     """The document's node (None when empty), or False with a problem when it is not YAML."""
-    if hasattr(yaml, "CSafeLoader"):  # (libyaml refuses nesting past 1,000 levels: no deep C recursion)
+    # (libyaml refuses nesting past 1,000 levels: no deep C recursion; it counts a byte-order mark
+    # inside a line as a column where PyYAML does not, so such a text is read by PyYAML alone)
+    if hasattr(yaml, "CSafeLoader") and "\ufeff" not in text[1:]:
         try:
             return yaml.compose(text, Loader=FastComposer)
         except Exception:  # noqa: BLE001 - composed again below, for PyYAML's message and position

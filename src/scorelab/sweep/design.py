@@ -22,7 +22,9 @@ from typing import Any, Literal
 from scorelab.errors import ScenarioError, UsageError
 from scorelab.scenario.loader import load, override_value
 from scorelab.scenario.model import Scenario
-from scorelab.vocabulary import HEADLINE_FIGURES, grade_share
+from scorelab.vocabulary import (
+    AUDIO_FIGURES, FINE_FIGURES, HEADLINE_FIGURES, IDENTIFICATION_FIGURES, LINKED_FIGURES, RED_LIST_FIGURES, grade_share,
+)
 
 DESIGNS = ("grid", "random")
 #: The most runs (settings x replicates) a design may have: each run is a results folder and a
@@ -306,9 +308,23 @@ def check_size(spec: SweepSpec) -> None:
 
 def headline_figures(scenario: dict[str, Any]) -> list[str]:
     """The numeric headline figures (``metrics.headline``) of runs of a scenario (data as
-    ``model_dump``): the fixed ones, then one share per grade."""
+    ``model_dump``): the fixed ones, those of the parts the scenario has (face identification,
+    in-car audio, red lists, consequences through parents or employer, fines on people), then
+    one share per grade."""
+    def items(section: str) -> list[dict[str, Any]]:
+        value = scenario.get(section) or {}
+        return [v for v in (value.values() if isinstance(value, dict) else value) if isinstance(v, dict)]
+
+    channels, lists, consequences = items("channels"), items("lists"), items("consequences")
+    parts = [
+        (any(c.get("identification") for c in channels), IDENTIFICATION_FIGURES),
+        (any(c.get("audio") for c in channels), AUDIO_FIGURES),
+        (any(li.get("kind") == "red" for li in lists), RED_LIST_FIGURES),
+        (any(k.get("through", "self") != "self" for k in consequences), LINKED_FIGURES),
+        (any(k.get("kind") == "fine" and k.get("actor", "person") == "person" for k in consequences), FINE_FIGURES),
+    ]
     grades = [g.get("name") for g in scenario.get("grades") or [] if isinstance(g, dict)]
-    return [*HEADLINE_FIGURES, *(grade_share(g) for g in grades)]
+    return [*HEADLINE_FIGURES, *(f for has, figures in parts if has for f in figures), *(grade_share(g) for g in grades)]
 
 
 def validate(spec: SweepSpec) -> None:
