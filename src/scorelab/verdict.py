@@ -14,7 +14,7 @@ interval and the caller shows the single-seed warning.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -26,10 +26,6 @@ from scorelab.tables import RunTables, as_run_tables
 #: Harms the third sentence compares across groups: (column of the groups table, what it is).
 HARMS = (("sanctions", "sanctions"), ("wrongful_sanctions", "wrongful sanctions"), ("flags", "police flags"),
          ("income_lost", "income lost"))
-
-
-def _values(rs: Sequence[RunTables], f: Callable[[RunTables], float]) -> list[float]:
-    return [float(f(r)) for r in rs]
 
 
 def _number(values: list[float], kind: str = "count", digits: int = 0) -> str:
@@ -51,22 +47,20 @@ def _plural(n: float, one: str, many: str) -> str:
 def sanctioned(rs: Sequence[RunTables]) -> str:
     """Who was sanctioned and how many wrongly."""
     ws = [M.wrongful_sanctions(r).row(0, named=True) for r in rs]
-    people = _values(rs, lambda r: r.manifest.get("people") or 0)
+    people = [float(r.manifest.get("people") or 0) for r in rs]
     days = float(rs[0].manifest.get("days") or 0)
     hit = [float(w["people_sanctioned"]) for w in ws]
     if not any(hit):
         return f"Nobody was sanctioned in {days:g} days (the twin sanctions nobody either)."
     wrong = [float(w["people_wrongfully_sanctioned"]) for w in ws]
     per = [1000.0 * h / p for h, p in zip(hit, people)]
+    head = (f"In {days:g} days the system sanctioned {_number(hit)} {_plural(hit[0], 'person', 'people')} "
+            f"({_number(per, 'nonnegative', 1)} per 1,000) at least once, where the twin sanctions nobody; ")
     if not any(wrong):
-        return (f"In {days:g} days the system sanctioned {_number(hit)} {_plural(hit[0], 'person', 'people')} "
-                f"({_number(per, 'nonnegative', 1)} per 1,000) at least once, where the twin sanctions nobody; none of "
-                "them wrongfully (no sanction followed an erroneous record).")
+        return head + "none of them wrongfully (no sanction followed an erroneous record)."
     share = [w / h if h else 0.0 for w, h in zip(wrong, hit)]
-    return (f"In {days:g} days the system sanctioned {_number(hit)} {_plural(hit[0], 'person', 'people')} "
-            f"({_number(per, 'nonnegative', 1)} per 1,000) at least once, where the twin sanctions nobody; "
-            f"{_number(wrong)} of them ({_number(share, 'share', 1)}) wrongfully: erroneous records put them there, "
-            "and on true records alone they would not have been sanctioned.")
+    return (head + f"{_number(wrong)} of them ({_number(share, 'share', 1)}) wrongfully: erroneous records put them "
+            "there, and on true records alone they would not have been sanctioned.")
 
 
 def lawful_behaviour(rs: Sequence[RunTables]) -> str:
