@@ -35,14 +35,17 @@ EXAMPLES = int(os.environ.get("SCORELAB_FUZZ_EXAMPLES", "15"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 DATA_FILES = ("scenario.yaml", "metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet",
-              "regions.parquet", "trajectories.parquet", "impact.parquet")
+              "regions.parquet", "trajectories.parquet", "impact.parquet", "lending.parquet")
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    """A complete results folder of a tiny run, with people.parquet."""
+    """A complete results folder of a tiny run, with people.parquet, and lending.parquet (a
+    refusal of loans)."""
     out = tmp_path_factory.mktemp("ok") / "run"
-    scorelab.run(scorelab.load(tiny(people=500, days=12)), out=out, people_state=True)
+    sc = tiny(people=500, days=12)
+    sc["consequences"]["loan"] = {"kind": "refusal", "service": "loans", "grades": ["C"], "attempts": "1 per month"}
+    scorelab.run(scorelab.load(sc), out=out, people_state=True)
     return out
 
 
@@ -159,6 +162,11 @@ FILE_CASES = {
                                      "regions.parquet: records_held: missing column"),
     "regions a row short": (_table("regions.parquet", lambda df: df.head(df.height - 1)),
                             "regions.parquet: 11 rows, not a row per step"),
+    "lending.parquet missing": (lambda run: (run / "lending.parquet").unlink(), "lending.parquet: missing"),
+    "lending without refusals": (_table("lending.parquet", lambda df: df.drop("loans_refused")),
+                                 "lending.parquet: loans_refused: missing column"),
+    "lending a row short": (_table("lending.parquet", lambda df: df.head(df.height - 1)),
+                            "not a row per step (12 steps) of each group in each world"),
     "trajectories with text scores": (_table("trajectories.parquet",
                                              lambda df: df.with_columns(pl.col("score").cast(pl.String))),
                                       "trajectories.parquet: score:"),

@@ -231,10 +231,11 @@ def estimate(scenario: Any) -> Estimate:
         # grown by doubling)
         "list slots": entities * SLOTS_PER_ENTITY_LIST * (n_lists * 2 * SLOT_BYTES + len(members) * 4 * 4),
         "records": records * RECORD_BYTES + 2 * n * waiting * POOL_BYTES,
-        # per-step metrics of each region and sampled person (engine.layout: REGION_COLUMNS,
-        # TRAJECTORY_COLUMNS), float64, and their tables
+        # per-step metrics of each region, sampled person and group with loans (engine.layout:
+        # REGION_COLUMNS, TRAJECTORY_COLUMNS, LENDING_COLUMNS), float64, and their tables
         "per-step series": 2 * 8 * sizes.steps * (regions * len(layout.REGION_COLUMNS)
-                                                  + min(s.run.trajectories, n) * len(layout.TRAJECTORY_COLUMNS)),
+                                                  + min(s.run.trajectories, n) * len(layout.TRAJECTORY_COLUMNS)
+                                                  + _lending_groups(s) * len(layout.LENDING_COLUMNS)),
         "end state, derived": n * END_STATE_DERIVED_BYTES,
         "end state": n * END_STATE_BYTES,
         "result tables": n * RESULT_BYTES,
@@ -291,3 +292,10 @@ def check(scenario: Any, copies: int = 1) -> tuple[Estimate, int | None, bool]:
     avail = available()
     fits = avail is None or copies * est.total <= HEADROOM * avail
     return est, avail, fits
+
+
+def _lending_groups(s: Any) -> int:
+    """The groups counted by lending by group: the population's, when a people's consequence
+    is a loan (service 'loans') and the system runs (engine.plan.consequences)."""
+    loans = any(c.service == "loans" and c.actor == "person" for c in s.consequences.values())
+    return len(s.population.groups) if loans and s.scoring.enabled else 0

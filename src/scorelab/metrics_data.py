@@ -9,6 +9,8 @@ metric catalogue (``scorelab.metrics``), as pure functions of a run's tables.
 * **Regions** (``regions.parquet``): each region's records, sanctions, rewards, listings and
   data held per step, summed to cities or provinces, with rates per 1,000 people.
 * **Trajectories** (``trajectories.parquet``): the sampled people's paths, step by step.
+* **Lending by group** (``lending.parquet``, runs with loans): each group's mean level,
+  repayment and loans refused per step in both worlds, summed over the run by ``lending_summary``.
 
 Per-person and per-1,000 figures do not depend on ``--scale`` (docs/scale.md). Formulas:
 docs/metrics.md#data-held.
@@ -23,7 +25,7 @@ import polars as pl
 from scorelab.errors import UsageError
 from scorelab.tables import RunTables, as_run_tables
 
-__all__ = ["BY", "REGION_LEVELS", "data_held", "data_series", "region_series", "trajectories"]
+__all__ = ["BY", "REGION_LEVELS", "data_held", "data_series", "lending_summary", "region_series", "trajectories"]
 
 BY = ("group", "province", "city", "urban")
 #: What ``region_series`` sums regions to.
@@ -115,3 +117,22 @@ def trajectories(r: Any, person: int | None = None) -> pl.DataFrame:
         raise UsageError(f"trajectories: person {person} was not sampled; sampled: "
                          f"{', '.join(map(str, sampled[:10]))}{' ...' if len(sampled) > 10 else ''}")
     return one
+
+
+def lending_summary(r: Any) -> pl.DataFrame:
+    """Lending by group over the run, one row per world and group: scored people, mean level at
+    the start and at the end, loans applied for and refused, the share refused, loans due and
+    repaid and the repayment rate (repaid / due; null with none due). UsageError for a run
+    without loans (``RunTables.lending_by_group``)."""
+    t = as_run_tables(r).lending_by_group()
+    first, last = t.get_column("step").min(), t.get_column("step").max()
+    return t.group_by("world", "group", maintain_order=True).agg(
+        pl.col("people").first(),
+        pl.col("mean_level").filter(pl.col("step") == first).first().alias("mean_level_start"),
+        pl.col("mean_level").filter(pl.col("step") == last).first().alias("mean_level_end"),
+        pl.col("loans_applied").sum(), pl.col("loans_refused").sum(),
+        pl.col("loans_due").sum(), pl.col("loans_repaid").sum(),
+    ).with_columns(
+        (pl.col("loans_refused") / pl.col("loans_applied")).alias("refused_share"),
+        pl.when(pl.col("loans_due") > 0).then(pl.col("loans_repaid") / pl.col("loans_due")).alias("repayment_rate"),
+    )

@@ -87,15 +87,15 @@ class Result(RunTables):
         return metrics_data.trajectories(self, person)
 
     def to_pandas(self, table: str = "metrics") -> Any:
-        """One of the run's tables (``metrics``, ``groups``, ``scores``, ``people``, ``regions``
-        or ``trajectories``) as a
-        pandas DataFrame (needs the ``pandas`` extra)."""
+        """One of the run's tables (``metrics``, ``groups``, ``scores``, ``people``, ``regions``,
+        ``trajectories`` or ``lending``: ``lending_by_group()``) as a pandas DataFrame (needs
+        the ``pandas`` extra)."""
         from scorelab.errors import UsageError, require_extra
 
         require_extra("pandas", "pandas", "Result.to_pandas()")
         frames = {"metrics": lambda: self.metrics, "groups": lambda: self.groups, "scores": lambda: self.scores,
                   "people": lambda: self.people, "regions": lambda: self.regions,
-                  "trajectories": lambda: self.trajectories}
+                  "trajectories": lambda: self.trajectories, "lending": self.lending_by_group}
         if table not in frames:
             raise UsageError(f"to_pandas: no table {table!r}; tables: {', '.join(frames)}")
         return frames[table]().to_pandas()

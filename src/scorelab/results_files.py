@@ -41,15 +41,17 @@ __all__ = [
 #: records_held, channels_holding, domains_holding.
 #: 4: impact.parquet (disparate impact by axis and harm); groups.parquet counts false flags
 #: and the people who lost income; people.parquet holds occupation and income_decile.
-FORMAT_VERSION = 4
+#: 5: lending.parquet (lending by group) in a run with loans (the manifest's names.lending).
+FORMAT_VERSION = 5
 #: Versions ``RunTables.open`` can read (version 1's people frame keeps its String columns;
 #: versions 1 and 2 have no per-region series nor trajectories; before 4, the impact table
 #: is computed from the people or groups table).
-READABLE_VERSIONS = (1, 2, 3, 4)
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 FORMAT_NAME = "scorelab-results"
-TABLES = ("metrics", "groups", "scores", "people", "regions", "trajectories", "impact")
-#: Tables a folder holds from the format version given.
-SINCE = {"regions": 3, "trajectories": 3, "impact": 4}
+TABLES = ("metrics", "groups", "scores", "people", "regions", "trajectories", "impact", "lending")
+#: Tables a folder holds from the format version given (lending.parquet only in a run with
+#: loans: the manifest's names.lending lists their groups).
+SINCE = {"regions": 3, "trajectories": 3, "impact": 4, "lending": 5}
 
 
 # --------------------------------------------------------------------------- manifest
@@ -166,6 +168,9 @@ REQUIRED: dict[str, dict[str, str]] = {
     "trajectories": {"person": "number", "step": "number", "day": "number", "group": "text", "score": "number",
                      "grade": "text", "lists": "number", "flags": "number", "sanctions": "number",
                      "records_held": "number", "income": "number", "income_twin": "number"},
+    "lending": {"step": "number", "day": "number", "world": "text", "group": "text", "people": "number",
+                "mean_level": "number", "repayment_rate": "number", "loans_applied": "number",
+                "loans_refused": "number", "loans_due": "number", "loans_repaid": "number"},
 }
 #: The per-list metric columns the readers select by name.
 LIST_FLOWS = ("stock", "entries", "exits", "wrongful_entries")
@@ -216,7 +221,8 @@ def _check_columns(path: Path, schema: pl.Schema, required: dict[str, str], numb
 def _files(p: Path, manifest: dict[str, Any]) -> list[str]:
     """The files the folder must hold besides the manifest."""
     version = manifest.get("format_version", FORMAT_VERSION)
-    held = [t for t in TABLES if (t != "people" or manifest.get("people_state")) and version >= SINCE.get(t, 0)]
+    held = [t for t in TABLES if (t != "people" or manifest.get("people_state")) and version >= SINCE.get(t, 0)
+            and (t != "lending" or manifest.get("names", {}).get("lending"))]
     return ["scenario.yaml", *(f"{t}.parquet" for t in held)]
 
 
@@ -267,13 +273,14 @@ def _check_rows(path: Path, rows: int, manifest: dict[str, Any]) -> None:
         raise UsageError(f"{path}: {rows} rows where manifest.json says {manifest['steps']} steps")
 
 
-#: Tables of a row per step of each region or sampled person
-OWN_STEPS = ("regions", "trajectories")
+#: Tables of a row per step of each region, sampled person, or group in each world
+OWN_STEPS = {"regions": "region", "trajectories": "person", "lending": "group in each world"}
 
 
 def _check_steps(path: Path, rows: int, manifest: dict[str, Any]) -> None:
-    if manifest["steps"] and rows % manifest["steps"]:
-        what = "region" if path.name.startswith("regions") else "person"
+    what = OWN_STEPS[path.name.removesuffix(".parquet")]
+    per = 2 * len(manifest.get("names", {}).get("lending") or []) if what.startswith("group") else 0
+    if (manifest["steps"] and rows % manifest["steps"]) or (per and rows != per * manifest["steps"]):
         raise UsageError(f"{path}: {rows} rows, not a row per step ({manifest['steps']} steps) of each {what}")
 
 

@@ -22,6 +22,8 @@ A results folder (format documented in docs/results.md) holds:
   there (records, sanctions, rewards, listings, data held), so rollout shows region by region;
 * ``trajectories.parquet``: one row per sampled person (``run.trajectories``) and step: their
   score, grade, lists, flags, sanctions, records held and income in both worlds;
+* ``lending.parquet`` (a run with loans): one row per world, group and step: the group's mean
+  level, repayment rate and loans applied for, refused, due and repaid (``scorelab.loans``);
 * ``people.parquet`` (opt-in): per-person end state with population columns joined.
 
 Writing is atomic (``scorelab.atomic``): everything goes into a hidden sibling
@@ -50,6 +52,7 @@ import polars as pl
 from scorelab import atomic
 from scorelab.errors import UsageError
 from scorelab.impact import impact_frame, impact_from_groups, income_deciles
+from scorelab.loans import lending_frame
 from scorelab.results_files import FORMAT_NAME, FORMAT_VERSION, READABLE_VERSIONS, read_folder, scan_runs
 from scorelab.vocabulary import NO_GRADE
 
@@ -81,9 +84,11 @@ _COUNTERS_PEOPLE = {
     "falsely_flagged_people": "false_flags",
     "people_with_data_held": "records_held",
 }
-#: Metric columns of the engine's per-region and per-person blocks: the rows of their own
-#: tables (``regions``, ``trajectories``), not columns of ``metrics.parquet``
-_OWN_TABLES = ("regions.", "trajectories.")
+#: Metric columns of the engine's per-region, per-person and per-group blocks: the rows of
+#: their own tables (``regions``, ``trajectories``, ``lending``), not columns of ``metrics.parquet``
+_OWN_TABLES = ("regions.", "trajectories.", "lending.")
+#: The tables a run may hold besides metrics, groups, scores, impact and people
+_OWN = ("regions", "trajectories", "lending")
 
 
 def _version() -> str:
@@ -113,6 +118,7 @@ def _names(scenario: "Scenario", plan: Any) -> dict[str, Any]:
         "flags": list(plan.flag_names),
         "identification": list(plan.identifying_names),
         "audio": list(plan.audio_names),
+        "lending": list(plan.lending_groups),
         "scheme": scenario.scoring.scheme,
     }
 
@@ -285,6 +291,7 @@ class RunTables:
         path: Path | None = None,
         regions: pl.DataFrame | None = None,
         trajectories: pl.DataFrame | None = None,
+        lending: pl.DataFrame | None = None,
     ) -> None:
         self.scenario_data = scenario
         self.manifest = manifest
@@ -296,6 +303,7 @@ class RunTables:
         self.path = path
         self._regions = regions
         self._trajectories = trajectories
+        self._lending = lending
 
     # ---------------------------------------------------------------- construction
 
@@ -327,6 +335,7 @@ class RunTables:
         metrics = pl.DataFrame(cols)
         regions = regions_frame(out, scenario)
         trajectories = trajectories_frame(out, people)
+        lending = lending_frame(out.metrics, list(plan.lending_groups), people)
         groups = _groups_frame(people)
         scores, width = _scores_frame(people)
         manifest = {
@@ -354,7 +363,7 @@ class RunTables:
         }
         return cls(scenario=scenario.model_dump(mode="json", by_alias=True), manifest=manifest, metrics=metrics,
                    groups=groups, scores=scores, people=people, regions=regions, trajectories=trajectories,
-                   impact=impact_frame(people))
+                   lending=lending, impact=impact_frame(people))
 
     @classmethod
     def open(cls, path: str | Path) -> Self:
@@ -364,7 +373,7 @@ class RunTables:
         folder = read_folder(p)
         t = folder.tables
         people = t["people"]
-        own = {k: _drop_run_id(t[k]) if t.get(k) is not None else None for k in ("regions", "trajectories")}
+        own = {k: _drop_run_id(t[k]) if t.get(k) is not None else None for k in _OWN}
         return cls(scenario=folder.scenario, manifest=folder.manifest, metrics=t["metrics"],
                    groups=_drop_run_id(t["groups"]), scores=_drop_run_id(t["scores"]),
                    people=_drop_run_id(people) if people is not None else None,
@@ -394,6 +403,22 @@ class RunTables:
         if self._trajectories is None:
             raise UsageError(f"{self.path}: written before trajectories were kept (results format 3); rerun it")
         return self._trajectories
+
+    def lending_by_group(self) -> pl.DataFrame:
+        """Lending by group (``scorelab.loans``): per world, group and step, the mean level,
+        repayment rate and loans applied for, refused, due and repaid. UsageError for a run
+        without loans, or a folder written before results format 5."""
+        if self._lending is None:
+            if int(self.manifest.get("format_version", 5)) < 5:
+                raise UsageError(f"{self.path}: written before lending by group was kept (results format 5); rerun it")
+            raise UsageError(f"{self.manifest['scenario']}: no lending by group: no people's consequence is a loan "
+                             "(service: loans) in a scoring system that runs")
+        return self._lending
+
+    @property
+    def has_lending(self) -> bool:
+        """Whether the run counted lending by group (it has loans: ``lending_by_group``)."""
+        return self._lending is not None
 
     @property
     def has_people(self) -> bool:
@@ -458,7 +483,8 @@ class RunTables:
             "scores.parquet": self.scores.with_columns(run_id).select("run_id", *self.scores.columns).write_parquet,
             "impact.parquet": lambda path: _with_run_id(self.impact(), run_id).write_parquet(path),
         }
-        for table, own in (("regions", self._regions), ("trajectories", self._trajectories)):
+        for table, own in (("regions", self._regions), ("trajectories", self._trajectories),
+                           ("lending", self._lending)):
             if own is not None:
                 writers[f"{table}.parquet"] = own.with_columns(run_id).select("run_id", *own.columns).write_parquet
         if people:
@@ -478,7 +504,8 @@ class RunTables:
         """Same metrics, groups, scores and (when both have it) people."""
         same = self.metrics.equals(other.metrics) and self.groups.equals(other.groups) and self.scores.equals(other.scores)
         same = same and self.impact().equals(other.impact())
-        for a, b in ((self._regions, other._regions), (self._trajectories, other._trajectories)):
+        for a, b in ((self._regions, other._regions), (self._trajectories, other._trajectories),
+                     (self._lending, other._lending)):
             same = same and (a is None) == (b is None) and (a is None or a.equals(b))
         if self.has_people and other.has_people:
             same = same and self.people.equals(other.people)

@@ -19,7 +19,9 @@ import typer
 from scorelab.cli.common import fail, print_table, say, table
 from scorelab.errors import UsageError, require_extra
 
-VIEWS = ("metrics", "people", "groups", "scores", "impact", "regions", "trajectories")
+VIEWS = ("metrics", "people", "groups", "scores", "impact", "regions", "trajectories", "lending")
+#: Views made only when a run holds their file (lending by group: runs with loans)
+OPTIONAL_VIEWS = ("lending",)
 FORMATS = ("table", "csv", "json")
 #: The statement types a query may hold (DuckDB parses DESCRIBE, SHOW and SUMMARIZE as SELECT).
 READING = ("SELECT",)
@@ -35,7 +37,7 @@ def _first(e: BaseException) -> str:
 
 def query(
     sql: Annotated[str, typer.Argument(help="SQL over the views metrics, people, groups, scores, impact, regions, "
-                                            "trajectories, runs")],
+                                            "trajectories, lending, runs")],
     runs_dir: Annotated[str, typer.Option("--runs", help="folder holding run folders")] = "runs",
     limit: Annotated[int, typer.Option(help="most rows to print")] = 200,
     format_: Annotated[str, typer.Option("--format", help="table (default), csv or json (one object per row)")] = "table",
@@ -45,8 +47,8 @@ def query(
     Views: metrics (one row per run and step), people (runs saved with --people-state),
     groups (end state summed by group, province, city, urban), scores (end-score value counts),
     impact (each harm per 1,000 people by axis and cell, with intervals and ranks), regions (one
-    row per run, region and step), trajectories (one row per run, sampled person and step), runs
-    (one row per run). Metric names hold dots: quote them, e.g. "score.mean".
+    row per run, region and step), trajectories (one row per run, sampled person and step), lending
+    (one row per run, world, group and step: runs with loans only), runs (one row per run). Metric names hold dots: quote them, e.g. "score.mean".
     Only reading statements run; files outside the runs folder, URLs and extensions are out
     of reach.
     """
@@ -122,6 +124,10 @@ def _hint(e: BaseException, sql: str) -> str:
     ``score.mean`` as the column ``mean`` of a table ``score``)."""
     import re
 
+    for view in OPTIONAL_VIEWS:
+        if f"Table with name {view} does not exist" in str(e):
+            return f"; no run here has the {view} view (lending by group: a run whose people's consequence is a loan, " \
+                   "service: loans)"
     m = re.search(r'Referenced (?:table|column) "([^"]+)" not found', str(e))
     if m is None:
         return ""
@@ -166,7 +172,7 @@ def _connect(base: Path, found: list[dict[str, Any]]) -> Any:
         files = [str(f) for m in found for v, f in _files(m, root).items() if v == view]
         if files:
             con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_sql_list(files)}, union_by_name = true)")
-        else:
+        elif view not in OPTIONAL_VIEWS:
             con.execute(f"CREATE VIEW {view} AS SELECT NULL::VARCHAR AS run_id WHERE false")
     runs_df = pl.DataFrame([{
         "run_id": m.get("run_id"), "scenario": m.get("scenario"), "seed": m.get("seed"), "days": m.get("days"),

@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = [
     "ASSOCIATION_COLUMNS", "AUDIO_COLUMNS", "BLOCKS", "CONSEQUENCE_COLUMNS", "DATA_COLUMNS", "ERROR_NAMES", "FLAG_COLUMNS",
-    "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS", "LIST_COLUMNS", "N_COUNTERS", "N_CURSORS", "N_OUTCOMES", "POOL_COLUMNS",
+    "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS", "LENDING_COLUMNS", "LIST_COLUMNS", "N_COUNTERS", "N_CURSORS", "N_OUTCOMES", "POOL_COLUMNS",
     "RECORD_COLUMNS", "REGION_COLUMNS", "REGION_STOCKS", "STATE", "TRAJECTORY_COLUMNS", "Array", "Sizes", "accumulated",
     "allocate", "fixed_bytes", "metric_layout",
 ]
@@ -241,15 +241,23 @@ REGION_STOCKS = ("listings", "records_held", "people_with_data")
 #: score and grade (NaN when not scored), lists they are on, flags raised and sanctions since
 #: the reported start, live records about them, income in both worlds
 TRAJECTORY_COLUMNS = ("score", "grade", "lists", "flags", "sanctions", "records_held", "income", "income_twin")
+#: Per group of the population, with loans (plan.lending_groups), in the order of kernel.LN_*:
+#: loan applications by scored people, of them refused, granted loans with an outcome (due),
+#: of them repaid; the sum of the group's scored people's levels (total scores), counted as
+#: changes from day 0's levels (``ACCUMULATED``)
+LENDING_COLUMNS = ("applied", "refused", "due", "repaid", "level")
 #: The blocks, in the order of kernel.MO_*
 BLOCKS = ("events", "events_twin", "records", "records_removed", "consequences", "lists", "flags", "grades",
-          "firm_grades", "score", "identification", "association", "audio", "data", "regions", "trajectories")
+          "firm_grades", "score", "identification", "association", "audio", "data", "regions", "trajectories",
+          "lending")
 
 
 def accumulated(name: str) -> bool:
     """Whether the kernels write a metric column as changes, whose running sum over the steps
     is the stock (``engine.simulation.metrics_columns`` sums them): a stock kept per region
     that way needs no exchange between shards (each shard's changes add up)."""
+    if name.startswith("lending."):
+        return name.endswith(".level")
     return name in DATA_COLUMNS or (name.startswith("regions.") and name.rsplit(".", 1)[1] in REGION_STOCKS)
 
 
@@ -273,6 +281,7 @@ def metric_layout(plan: Any) -> tuple[np.ndarray, list[str]]:
         "regions": [f"regions.{r}.{x}" for r in range(plan.params.city_join.shape[0]) for x in REGION_COLUMNS],
         "trajectories": [f"trajectories.{i}.{x}" for i in range(plan.params.tr_ids.shape[0])
                          for x in TRAJECTORY_COLUMNS],
+        "lending": [f"lending.{g}.{x}" for g in range(len(plan.lending_groups)) for x in LENDING_COLUMNS],
     }
     names: list[str] = []
     offsets = []

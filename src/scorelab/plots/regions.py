@@ -130,3 +130,28 @@ def fig_lives(r: RunTables) -> "Figure":
     b.set_title("income / the twin's income")
     b.set_xlabel("day")
     return fig
+
+
+def fig_lending(r: RunTables) -> "Figure":
+    """Lending by group (a run with loans): each group's mean level over time against its twin's
+    (which nothing moves), and the share of its applications refused so far."""
+    fig, (a, b) = new_figure(WIDE, 2)
+    t = r.lending_by_group()
+    for name in t.get_column("group").unique(maintain_order=True).to_list()[:MAX_ROWS]:
+        one = t.filter(pl.col("group") == name)
+        fact, twin = one.filter(pl.col("world") == "factual"), one.filter(pl.col("world") == "twin")
+        day = fact.get_column("day").to_numpy()
+        d, lf, lt = thin_level(day, fact.get_column("mean_level").to_numpy(), twin.get_column("mean_level").to_numpy())
+        line = a.plot(d, lf, label=short(label(name), 20))[0]
+        a.plot(d, lt, color=line.get_color(), linestyle="--", linewidth=0.8)
+        applied = np.cumsum(fact.get_column("loans_applied").to_numpy().astype(float))
+        refused = np.cumsum(fact.get_column("loans_refused").to_numpy().astype(float))
+        d, share = thin_level(day, np.divide(refused, applied, out=np.full_like(refused, np.nan), where=applied > 0))
+        b.plot(d, share, color=line.get_color())
+    a.set_title("mean level by group (dashed: the twin)")
+    a.set_xlabel("day")
+    a.legend(fontsize=7)
+    b.set_title("share of loan applications refused so far")
+    b.set_xlabel("day")
+    b.set_ylim(0, 1)
+    return fig

@@ -16,6 +16,7 @@ from scorelab.errors import UsageError
 from scorelab.report.compare import are_replicates, compare_table, differences_html, replicate_table, single_seed_warning
 from scorelab.report.findings import compare_findings, findings
 from scorelab.report.impact import impact_table
+from scorelab.plots.regions import fig_lending
 from scorelab.report.page import RC, SIZE_MARK, SOURCES_NOTE, e, figure_html, page_head, version, with_size, write_page
 from scorelab.tables import RunTables, as_run_tables
 from scorelab.verdict import verdict
@@ -60,6 +61,8 @@ def _figures(results: Sequence[RunTables]) -> list[tuple[str, str, str, "Figure"
         for i, r in enumerate(results):
             for name, (title, f) in P.PLOTS.items():
                 out.append((f"run{i + 1}", name, title, f(r)))
+            if r.has_lending:  # (only a run with loans has the figure)
+                out.append((f"run{i + 1}", "lending", "Lending by group", fig_lending(r)))
     return out
 
 
@@ -156,6 +159,27 @@ def _data_held_table(r: RunTables) -> str:
             f"domains they come from. The twin has no channels: it holds nothing.</p>")
 
 
+def _lending_table(r: RunTables) -> str:
+    """Lending by group over the run, both worlds (``metrics_data.lending_summary``)."""
+    head = ("<tr><th>world</th><th>group</th><th class='n'>people</th><th class='n'>mean level, start</th>"
+            "<th class='n'>mean level, end</th><th class='n'>loans applied for</th><th class='n'>refused</th>"
+            "<th class='n'>share refused</th><th class='n'>repayment rate</th></tr>")
+
+    def share(v: float | None) -> str:
+        return "" if v is None or v != v else f"{v:.1%}"
+
+    rows = "".join(
+        f"<tr><td>{e(x['world'])}</td><td>{e(x['group'])}</td><td class='n'>{x['people']:,}</td>"
+        f"<td class='n'>{x['mean_level_start']:,.2f}</td><td class='n'>{x['mean_level_end']:,.2f}</td>"
+        f"<td class='n'>{x['loans_applied']:,}</td><td class='n'>{x['loans_refused']:,}</td>"
+        f"<td class='n'>{share(x['refused_share'])}</td><td class='n'>{share(x['repayment_rate'])}</td></tr>"
+        for x in metrics_data.lending_summary(r).iter_rows(named=True))
+    return (f"<table class='lending'>{head}{rows}</table><p class='note'>Applications for loans by scored people "
+            f"over the run; repayment is repaid / due for loans with an outcome. The twin has no rating: its "
+            f"people apply on the same draws, nobody is refused for a level, and its levels stay as they started."
+            f"</p>")
+
+
 def _verdict_html(rs: Sequence[RunTables]) -> str:
     """The page's opening: what the system did to people, in three sentences per scenario
     (replicates: one set, with intervals)."""
@@ -217,6 +241,8 @@ def render(results: Sequence[Any], generated: str | None = None,
         parts.append("<h3>Headline figures</h3>" + _summary_table(r))
         parts.append("<h3>Disparate impact</h3>" + impact_table(r))
         parts.append("<h3>What is known about a person</h3>" + _data_held_table(r))
+        if r.has_lending:
+            parts.append("<h3>Lending by group</h3>" + _lending_table(r))
         parts.append("<h3>Figures</h3>")
         parts += by_section.get(sec, [])
         parts.append("</section>")

@@ -8,8 +8,8 @@ from __future__ import annotations
 from scorelab.jit_cache import nb
 
 from scorelab.engine.kernel.constants import (
-    AU_COLS, F_COLS, ID_COLS, K_COLS, L_COLS, MO_AUDIO, MO_CONS, MO_FLAG, MO_ID, MO_LIST, MO_REC, MO_REGION, MO_TRAJ,
-    N_ERRORS, R_COLS, T_COLS,
+    AU_COLS, F_COLS, ID_COLS, K_COLS, L_COLS, LN_COLS, MO_AUDIO, MO_CONS, MO_FLAG, MO_ID, MO_LEND, MO_LIST, MO_REC,
+    MO_REGION, MO_TRAJ, N_ERRORS, R_COLS, T_COLS,
 )
 
 
@@ -66,3 +66,9 @@ def region_cell(Q, r, col):
 def trajectory_cell(Q, i, col):
     """The metric column ``col`` (TC_*) of the i-th sampled person (P.tr_ids[i])."""
     return Q.MO[MO_TRAJ] + T_COLS * i + col
+
+
+@nb.njit(cache=True, inline="always")
+def loan_cell(Q, g, col):
+    """Group g's lending column ``col`` (LN_*; only when plan.Params.ln_on)."""
+    return Q.MO[MO_LEND] + LN_COLS * g + col

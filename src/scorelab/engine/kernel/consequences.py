@@ -9,12 +9,14 @@ import numpy as np
 
 from scorelab.vocabulary import NO_GRADE
 from scorelab.engine.kernel.constants import (
-    CC_APPLIED, CC_ASSOC, CC_SUCCESSES, CC_WRONGFUL, OUT_ASSOC, OUT_LINKED, OUT_REFUSED, OUT_REWARDS, OUT_SANCTIONS,
+    CC_APPLIED, CC_ASSOC, CC_SUCCESSES, CC_WRONGFUL, LN_APPLIED, LN_DUE, LN_REFUSED, LN_REPAID, OUT_ASSOC, OUT_LINKED, OUT_REFUSED, OUT_REWARDS, OUT_SANCTIONS,
     OUT_WRONGFUL, RC_REWARDS, RC_RWRONGFUL, RC_SANCTIONS, RC_SWRONGFUL,
 )
-from scorelab.engine.kernel.cells import cons_cell, region_cell
+from scorelab.engine.kernel.cells import cons_cell, loan_cell, region_cell
 from scorelab.engine.kernel.stores import bump, change_income, find_slot
-from scorelab.engine.kernel.draws import attempt, attempt_count, candidate, region_actors
+from scorelab.engine.kernel.draws import (
+    attempt, attempt_count, candidate, other_applicant, other_applicants, region_actors,
+)
 from scorelab.engine.kernel.scores import grade_of, own_score, total_score
 from scorelab.engine.kernel.score_changes import add_points
 
@@ -30,16 +32,63 @@ def consequences(P, S, Q, s, counts):
         for reg in range(R):
             if S.own[reg] == 0:
                 continue
-            if P.k_bucket[k]:
-                attempts_in_grades(P, S, Q, k, t, s, reg)
-                continue
-            if P.k_lbucket[k]:
-                attempts_on_lists(P, S, Q, k, t, s, reg)
+            if P.k_bucket[k] or P.k_lbucket[k]:
+                if P.k_bucket[k]:
+                    attempts_in_grades(P, S, Q, k, t, s, reg)
+                else:
+                    attempts_on_lists(P, S, Q, k, t, s, reg)
+                if P.k_loan[k]:
+                    loans_outside(P, S, Q, k, t, s, reg)
                 continue
             lo, n_ent = region_actors(P, t, reg)
             for j in range(counts[t, reg]):
                 e, u, u2 = candidate(P, t, s, reg, lo, n_ent, j)
-                apply_consequence(P, S, Q, k, e, s, u, u2)
+                done = apply_consequence(P, S, Q, k, e, s, u, u2)
+                if P.k_loan[k]:
+                    count_loan(P, S, Q, k, e, s, done)
+
+
+@nb.njit(cache=True)
+def count_loan(P, S, Q, k, e, s, done):
+    """A scored person's application for loan k, by group: refused (a refusal that applied, or
+    a loan not granted) or granted; a granted loan with an outcome falls due (repaid or not)."""
+    if e >= P.n_people or S.grade[e] == NO_GRADE:
+        return
+    g = P.ent_group[e]
+    Q.M[s, loan_cell(Q, g, LN_APPLIED)] += 1
+    if (P.k_kind[k] == 0) == done:
+        Q.M[s, loan_cell(Q, g, LN_REFUSED)] += 1
+    elif P.k_out_on[k] and P.scheme == 0:
+        Q.M[s, loan_cell(Q, g, LN_DUE)] += 1
+
+
+@nb.njit(cache=True, inline="always")
+def in_bucket(P, S, k, e):
+    """Whether e is among those a bucketed consequence k draws its attempts from (its grades, or
+    its lists)."""
+    if P.k_bucket[k]:
+        return S.grade[e] != NO_GRADE and P.k_grades[k, S.grade[e]] == 1
+    for l in range(P.k_lists.shape[1]):
+        if P.k_lists[k, l] and (S.on_list[l, e] & 1):
+            return True
+    return False
+
+
+@nb.njit(cache=True)
+def loans_outside(P, S, Q, k, t, s, reg):
+    """The applications for loan k of the region's scored people outside its grades or lists,
+    which its bucketed draws leave out (nothing happens to them): drawn among all the region's
+    people at the loan's rate, those inside skipped, so that each applicant counts once. Such an
+    applicant is granted a refusal's service and refused another kind's loan."""
+    lo, n = region_actors(P, t, reg)
+    for j in range(other_applicants(P, t, s, reg, n)):
+        e = other_applicant(P, t, s, reg, lo, n, j)
+        if S.grade[e] == NO_GRADE or in_bucket(P, S, k, e):
+            continue
+        g = P.ent_group[e]
+        Q.M[s, loan_cell(Q, g, LN_APPLIED)] += 1
+        if P.k_kind[k] != 0:
+            Q.M[s, loan_cell(Q, g, LN_REFUSED)] += 1
 
 
 @nb.njit(cache=True, inline="always")
@@ -76,7 +125,9 @@ def attempts_in_grades(P, S, Q, k, t, s, reg):
                     e = S.gb_mem[S.gb_lo[reg, base + g] + idx]
                     break
                 idx -= size
-        apply_consequence(P, S, Q, k, e, s, u1, u2)
+        done = apply_consequence(P, S, Q, k, e, s, u1, u2)
+        if P.k_loan[k]:
+            count_loan(P, S, Q, k, e, s, done)
 
 
 @nb.njit(cache=True, inline="always")
@@ -119,7 +170,9 @@ def attempts_on_lists(P, S, Q, k, t, s, reg):
                 m += 1
         if m > 1 and u3 * m >= 1.0:
             continue
-        apply_consequence(P, S, Q, k, e, s, u1, u2)
+        done = apply_consequence(P, S, Q, k, e, s, u1, u2)
+        if P.k_loan[k]:
+            count_loan(P, S, Q, k, e, s, done)
 
 
 @nb.njit(cache=True, inline="always")
@@ -208,21 +261,22 @@ def promoted(P, S, k, e, u2):
 
 @nb.njit(cache=True)
 def apply_consequence(P, S, Q, k, e, s, u, u2):
+    """Consequence k's attempt on e; whether it applied."""
     blame = e  # (whose wrongful listing a wrongful sanction rests on)
     if P.k_through[k] == 0:
         hit, wrongful, assoc = in_set(P, S, k, e, P.k_view[k])
     else:
         if e >= P.n_people:
-            return
+            return False
         hit, wrongful, blame = in_linked_set(P, S, k, e)
         assoc = False
     if not hit or u >= P.k_prob[k]:
-        return
+        return False
     kind = P.k_kind[k]
     if (kind == 5 or kind == 8) and (S.employed[e] & 1) == 0:
-        return  # nobody to dismiss or promote
+        return False  # nobody to dismiss or promote
     if kind == 8 and not promoted(P, S, k, e, u2):
-        return
+        return False
     Q.M[s, cons_cell(Q, k, CC_APPLIED)] += 1
     if wrongful:  # (a reward to someone graded or listed wrongly: counted, but no wrongful sanction)
         Q.M[s, cons_cell(Q, k, CC_WRONGFUL)] += 1
@@ -251,6 +305,8 @@ def apply_consequence(P, S, Q, k, e, s, u, u2):
             if u2 < P.k_out_p[k, S.grade[e]]:
                 pts = P.k_out_succ[k]
                 Q.M[s, cons_cell(Q, k, CC_SUCCESSES)] += 1
+                if P.k_loan[k]:
+                    Q.M[s, loan_cell(Q, P.ent_group[e], LN_REPAID)] += 1
             else:
                 pts = P.k_out_fail[k]
         add_points(P, S, Q, e, pts, not wrongful, s)
@@ -268,3 +324,4 @@ def apply_consequence(P, S, Q, k, e, s, u, u2):
         Q.M[s, region_cell(Q, r, RC_REWARDS)] += 1
         if wrongful:
             Q.M[s, region_cell(Q, r, RC_RWRONGFUL)] += 1
+    return True

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from scorelab.engine.layout import (
     ASSOCIATION_COLUMNS, AUDIO_COLUMNS, BLOCKS, CONSEQUENCE_COLUMNS, DATA_COLUMNS, ERROR_NAMES, FLAG_COLUMNS,
-    IDENTIFICATION_COLUMNS, LIST_COLUMNS, N_COUNTERS, N_CURSORS, N_OUTCOMES, REGION_COLUMNS, TRAJECTORY_COLUMNS,
+    IDENTIFICATION_COLUMNS, LENDING_COLUMNS, LIST_COLUMNS, N_COUNTERS, N_CURSORS, N_OUTCOMES, REGION_COLUMNS, TRAJECTORY_COLUMNS,
 )
 
 # metric column offsets (MO indices)
 (MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_ID, MO_ASSOC,
- MO_AUDIO, MO_DATA, MO_REGION, MO_TRAJ) = range(len(BLOCKS))
+ MO_AUDIO, MO_DATA, MO_REGION, MO_TRAJ, MO_LEND) = range(len(BLOCKS))
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
                    "ls_wpos", "ls_cause", "ls_hits", "la_ent", "la_list", "la_step", "od_rec", "od_val", "w_mem",
@@ -57,6 +57,8 @@ DC_RECORDS, DC_PEOPLE = range(len(DATA_COLUMNS))
 R_COLS, T_COLS = len(REGION_COLUMNS), len(TRAJECTORY_COLUMNS)
 (RC_TRUE, RC_ERRONEOUS, RC_SANCTIONS, RC_SWRONGFUL, RC_REWARDS, RC_RWRONGFUL, RC_LISTINGS, RC_HELD,
  RC_PEOPLE) = range(R_COLS)
+LN_COLS = len(LENDING_COLUMNS)
+LN_APPLIED, LN_REFUSED, LN_DUE, LN_REPAID, LN_LEVEL = range(LN_COLS)
 TC_SCORE, TC_GRADE, TC_LISTS, TC_FLAGS, TC_SANCTIONS, TC_HELD, TC_INCOME, TC_INCOME_TWIN = range(T_COLS)
 N_ERRORS = len(ERROR_NAMES)
 # S.queued bits per (flag, entity): waiting in the national queue; the last flag was

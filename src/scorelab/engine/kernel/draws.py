@@ -161,3 +161,21 @@ def attempt(P, t, s, reg, j, total):
     (acceptance, outcome, keeping a member of several lists)."""
     w0, w1, w2, w3 = philox(P.k_events[0], P.k_events[1], t, s, 2 * reg + 3, j)
     return min(total - 1, int(to_unit(w0) * total)), to_unit(w1), to_unit(w2), to_unit(w3)
+
+
+@nb.njit(cache=True, inline="always")
+def other_applicants(P, t, s, reg, n):
+    """How many attempts of loan type t region reg's ``n`` people make at step s, drawn among
+    them all (Poisson, one uniform): those outside the loan's grades or lists are the ones its
+    bucketed draws leave out (lending by group). A stream of its own: no other draw moves."""
+    if n == 0:
+        return 0
+    return poisson_from_uniform(P.t_lam[t] * n, uniform(P.k_events[0], P.k_events[1], t, s, 2 * reg + 2, 2))
+
+
+@nb.njit(cache=True, inline="always")
+def other_applicant(P, t, s, reg, lo, n, j):
+    """The person of attempt j of ``other_applicants`` (uniform over the region's ``n`` people
+    from ``lo``), on counters past those of ``candidate`` and ``attempt`` (2 R + 2 + reg)."""
+    w0, _, _, _ = philox(P.k_events[0], P.k_events[1], t, s, 2 * P.city_join.shape[0] + 2 + reg, j)
+    return lo + min(n - 1, int(to_unit(w0) * n))

@@ -14,7 +14,7 @@ from scorelab.engine.kernel.draws import _draw_counts
 from scorelab.engine.kernel.scores import _init_buckets
 from scorelab.engine.kernel.flags import _serve_flags
 from scorelab.engine.kernel.behaviours import _search_odds
-from scorelab.engine.kernel.start import _init_lists, _init_scores
+from scorelab.engine.kernel.start import _init_lists, _init_scores, _start_levels
 from scorelab.engine.kernel.phases import (
     _deliver, _exchange, _local_phase, _run_steps, _start_reporting, _stocks, _trajectories,
 )
@@ -53,7 +53,9 @@ def init_buckets(PR, SR):
 
 @nb.njit(cache=True)
 def init_lists(PR, SR, QR):
-    """Entities whose starting grade is an entry grade of a list are listed on day 0."""
+    """Entities whose starting grade is an entry grade of a list are listed on day 0; the
+    groups' day-0 levels (lending by group)."""
+    _start_levels(lend(PR), lend(SR), lend(QR))  # (before a listing could move a level)
     _init_lists(lend(PR), lend(SR), lend(QR))
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from scorelab.jit_cache import nb
 
 from scorelab.vocabulary import NO_GRADE
-from scorelab.engine.kernel.constants import CAUSE_START
+from scorelab.engine.kernel.constants import CAUSE_START, LN_LEVEL
+from scorelab.engine.kernel.cells import loan_cell
 from scorelab.engine.kernel.scores import grade_of, own_score, total_score
 from scorelab.engine.kernel.association import edge_units, association_marks, tally_association
 from scorelab.engine.kernel.lists import enter_list
@@ -65,3 +66,14 @@ def _init_lists(P, S, Q):
         for l in range(P.l_grades.shape[0]):
             if P.l_grades[l, g] and P.l_actor[l] == kind:
                 enter_list(P, S, Q, l, e, 0, False, False, CAUSE_START)
+
+
+@nb.njit(cache=True)
+def _start_levels(P, S, Q):
+    """Day 0's levels of this state's scored people, summed by group into step 0 of the
+    lending block (whose later steps add the changes): lending by group's mean level."""
+    if P.ln_on == 0 or Q.M.shape[0] == 0:
+        return
+    for e in range(P.n_people):
+        if S.grade[e] != NO_GRADE and S.own[P.ent_city[e]] == 1:
+            Q.M[0, loan_cell(Q, P.ent_group[e], LN_LEVEL)] += S.total[e]

@@ -106,4 +106,5 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         consequence_names=cx.cons, flag_names=cx.flags, consequence_sanction=[bool(x) for x in params.k_sanction],
         identifying_names=[c for c in cx.chans if s.channels[c].identification is not None],
         audio_names=[c for c in cx.chans if s.channels[c].audio is not None],
+        lending_groups=list(pop.group_names) if params.ln_on else [],
     )

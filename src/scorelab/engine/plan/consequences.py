@@ -50,9 +50,18 @@ def plan_consequences(cx: Context, k_view: np.ndarray) -> dict[str, Any]:
         k_lbucket=k_lbucket,
         l_watch_row=np.array([member_lists.index(li) if li in member_lists else -1 for li in range(L)], dtype=np.int64),
         **_outcomes(cx, ks),
+        **_loans(cx, ks),
         **_employers(cx, ks),
         **_links(cx, ks),
     )
+
+
+def _loans(cx: Context, ks: list[Consequence]) -> dict[str, Any]:
+    """Loans (docs/lists-and-consequences.md#lending-by-group): the people's consequences whose
+    service is 'loans', counted by group each step (``k_loan``), and whether the run counts any
+    (``ln_on``: a scoring system that runs, and a loan)."""
+    k_loan = np.array([c.service == "loans" and c.actor == "person" for c in ks], dtype=np.uint8).reshape(len(ks))
+    return dict(k_loan=k_loan, ln_on=int(bool(k_loan.any()) and bool(cx.s.scoring.enabled)))
 
 
 #: ``k_through``: whose grade or listing a consequence reads (scenario field ``through``)

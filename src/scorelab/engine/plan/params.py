@@ -66,6 +66,7 @@ Params = namedtuple(
         # consequences
         "k_kind", "k_grades", "k_lists", "k_prob", "k_amount", "k_income", "k_points", "k_view", "k_sanction", "k_bucket", "k_lbucket",
         "k_out_on", "k_out_p", "k_out_succ", "k_out_fail", "k_employer", "ent_public", "k_through", "ent_employer",
+        "k_loan", "ln_on",
         # flags
         "f_beh", "f_min", "f_within", "f_lists", "f_cap", "f_income", "f_points", "f_list", "f_cooldown",
         # responses and safeguards
@@ -98,6 +99,8 @@ class Plan:
     identifying_names: list[str]
     #: the channels that listen in cars, in the order of their metric rows (params.c_au_row)
     audio_names: list[str] = dataclasses.field(default_factory=list)
+    #: the population's groups when the run counts loans by group (params.ln_on), else none
+    lending_groups: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def delays(self) -> bool:
