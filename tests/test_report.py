@@ -72,6 +72,10 @@ def xss_page(runs, tmp_path_factory) -> Path:
     return out
 
 
+#: The figures of one run: every run's, and lending by group (the Rongcheng runs have loans)
+RUN_PLOTS = [*P.PLOTS, "lending"]
+
+
 def plots_in(page: str) -> list[tuple[str, str]]:
     return re.findall(r"<figure class='plot' id='[^']*' data-plot='([^']*)' data-section='([^']*)'>", page)
 
@@ -82,8 +86,9 @@ def plots_in(page: str) -> list[tuple[str, str]]:
 def test_single_run_page_has_every_plot_and_no_script(single):
     page = single.read_text(encoding="utf-8")
     found = plots_in(page)
-    assert [n for n, _ in found] == list(P.PLOTS)
-    assert page.count("<svg") == len(P.PLOTS)
+    assert [n for n, _ in found] == RUN_PLOTS
+    assert page.count("<svg") == len(RUN_PLOTS)
+    assert "<h3>Lending by group</h3>" in page and page.count("<table class='lending'>") == 1
     assert "<script" not in page.lower() and "javascript:" not in page.lower()
     assert "default-src 'none'" in page
     # nothing to fetch: no src/href except in-page SVG references; the only URL is the SVG namespace
@@ -120,7 +125,7 @@ def test_comparison_highlights_differences(compared):
     sections = {s for _, s in plots_in(page)}
     assert sections == {"compare", "run1", "run2"}
     assert [n for n, s in plots_in(page) if s == "compare"] == list(P.COMPARE_PLOTS)
-    assert len(plots_in(page)) == len(P.COMPARE_PLOTS) + 2 * len(P.PLOTS)
+    assert len(plots_in(page)) == len(P.COMPARE_PLOTS) + 2 * len(RUN_PLOTS)
     assert "<table class='compare'>" in page
     assert re.search(r"class='n (worse|better|changed)'", page), "no difference highlighted"
     assert "Against base, safeguarded:" in page
@@ -195,7 +200,7 @@ def test_pngs(runs, tmp_path):
     paths = R.write_pngs([runs["base"], runs["safeguarded"]], tmp_path / "png")
     names = sorted(p.name for p in paths)
     assert names == sorted([f"{n}.png" for n in P.COMPARE_PLOTS] + [f"{r}-{n}.png" for r in ("base", "safeguarded")
-                                                                    for n in P.PLOTS])
+                                                                    for n in RUN_PLOTS])
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
 
@@ -214,7 +219,7 @@ def test_report_command(runs, tmp_path):
                                    "--png", str(tmp_path / "figs")])
     assert res.exit_code == 0, res.output
     assert out.is_file() and f"{out.stat().st_size:,} bytes" in res.output
-    assert len(list((tmp_path / "figs").glob("*.png"))) == len(P.COMPARE_PLOTS) + 2 * len(P.PLOTS)
+    assert len(list((tmp_path / "figs").glob("*.png"))) == len(P.COMPARE_PLOTS) + 2 * len(RUN_PLOTS)
     res = CliRunner().invoke(app, ["report", str(tmp_path / "missing"), "--out", str(tmp_path / "x.html")])
     assert res.exit_code == 2 and "no such results folder" in res.output
     assert not (tmp_path / "x.html").exists()
@@ -443,7 +448,7 @@ def test_browser_renders_every_plot_without_errors(browser, compared, tmp_path):
         const s = f.querySelector('svg'); const b = s ? s.getBoundingClientRect() : {width: 0, height: 0};
         return [f.dataset.section + '/' + f.dataset.plot, b.width, b.height, s ? s.querySelectorAll('path').length : 0];
     })""")
-    expected = [f"compare/{n}" for n in P.COMPARE_PLOTS] + [f"run{i}/{n}" for i in (1, 2) for n in P.PLOTS]
+    expected = [f"compare/{n}" for n in P.COMPARE_PLOTS] + [f"run{i}/{n}" for i in (1, 2) for n in RUN_PLOTS]
     assert [x[0] for x in info] == expected
     for name, w, h, paths in info:
         assert w > 300 and h > 100 and paths > 5, (name, w, h, paths)

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from scorelab.engine.layout import LEVEL_UNITS
+
 __all__ = ["WORLDS", "lending_frame"]
 
 #: The worlds of lending.parquet, in its row order
@@ -44,7 +46,7 @@ def lending_frame(metrics: dict[str, Any], groups: list[str], people: pl.DataFra
             col = {x: np.asarray(metrics[f"lending.{g}.{x}"], dtype=np.float64)
                    for x in ("applied", "refused", "due", "repaid", "level")}
             if factual:
-                level = col["level"] / count if count else np.full(n, np.nan)
+                level = col["level"] / (LEVEL_UNITS * count) if count else np.full(n, np.nan)
                 repay = np.where(col["due"] > 0, col["repaid"] / np.maximum(col["due"], 1.0), np.nan)
             else:  # (no rating moves a level; nothing of the twin's loans is modelled but the applications)
                 level = np.full(n, float(size[name]["start"]) / count if count else np.nan)

@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = [
     "ASSOCIATION_COLUMNS", "AUDIO_COLUMNS", "BLOCKS", "CONSEQUENCE_COLUMNS", "DATA_COLUMNS", "ERROR_NAMES", "FLAG_COLUMNS",
-    "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS", "LENDING_COLUMNS", "LIST_COLUMNS", "N_COUNTERS", "N_CURSORS", "N_OUTCOMES", "POOL_COLUMNS",
+    "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS", "LENDING_COLUMNS", "LEVEL_UNITS", "LIST_COLUMNS", "N_COUNTERS", "N_CURSORS", "N_OUTCOMES", "POOL_COLUMNS",
     "RECORD_COLUMNS", "REGION_COLUMNS", "REGION_STOCKS", "STATE", "TRAJECTORY_COLUMNS", "Array", "Sizes", "accumulated",
     "allocate", "fixed_bytes", "metric_layout",
 ]
@@ -243,9 +243,14 @@ REGION_STOCKS = ("listings", "records_held", "people_with_data")
 TRAJECTORY_COLUMNS = ("score", "grade", "lists", "flags", "sanctions", "records_held", "income", "income_twin")
 #: Per group of the population, with loans (plan.lending_groups), in the order of kernel.LN_*:
 #: loan applications by scored people, of them refused, granted loans with an outcome (due),
-#: of them repaid; the sum of the group's scored people's levels (total scores), counted as
-#: changes from day 0's levels (``ACCUMULATED``)
+#: of them repaid; the sum of the group's scored people's levels (total scores) in
+#: ``LEVEL_UNITS``, counted as changes from day 0's levels (``ACCUMULATED``)
 LENDING_COLUMNS = ("applied", "refused", "due", "repaid", "level")
+#: A level's units in the lending block: each person's level rounded to 1/1024 of a point, a
+#: whole number, so that the groups' sums are exact (float64 holds whole numbers to 2**53, a
+#: billion people at 1,000 points) and the same for any number of shards, whatever order adds
+#: them; a mean level is exact to 1/2048 of a point
+LEVEL_UNITS = 1024
 #: The blocks, in the order of kernel.MO_*
 BLOCKS = ("events", "events_twin", "records", "records_removed", "consequences", "lists", "flags", "grades",
           "firm_grades", "score", "identification", "association", "audio", "data", "regions", "trajectories",

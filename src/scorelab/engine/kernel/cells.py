@@ -5,11 +5,13 @@ does arithmetic on offsets.
 
 from __future__ import annotations
 
+import math
+
 from scorelab.jit_cache import nb
 
 from scorelab.engine.kernel.constants import (
     AU_COLS, F_COLS, ID_COLS, K_COLS, L_COLS, LN_COLS, MO_AUDIO, MO_CONS, MO_FLAG, MO_ID, MO_LEND, MO_LIST, MO_REC,
-    MO_REGION, MO_TRAJ, N_ERRORS, R_COLS, T_COLS,
+    MO_REGION, MO_TRAJ, N_ERRORS, R_COLS, T_COLS, LN_UNITS,
 )
 
 
@@ -72,3 +74,10 @@ def trajectory_cell(Q, i, col):
 def loan_cell(Q, g, col):
     """Group g's lending column ``col`` (LN_*; only when plan.Params.ln_on)."""
     return Q.MO[MO_LEND] + LN_COLS * g + col
+
+
+@nb.njit(cache=True, inline="always")
+def level_units(x):
+    """A level in the lending block's whole units (LN_UNITS a point, rounded): sums of whole
+    numbers do not depend on their order, so shards add up to the single-process run."""
+    return math.floor(x * LN_UNITS + 0.5)

@@ -9,7 +9,7 @@ from scorelab.jit_cache import nb
 
 from scorelab.vocabulary import NO_GRADE
 from scorelab.engine.kernel.constants import CAUSE_GRADE, LN_LEVEL
-from scorelab.engine.kernel.cells import loan_cell
+from scorelab.engine.kernel.cells import level_units, loan_cell
 from scorelab.engine.kernel.stores import rec_delta, rec_err
 from scorelab.engine.kernel.scores import add_to_view, grade_of, move_bucket, spread, total_score
 from scorelab.engine.kernel.association import restain, tally_association
@@ -46,7 +46,7 @@ def refresh(P, S, Q, e, s):
         S.ssum[r, 0] += new - old
         S.ssum[r, 1] += new * new - old * old
         if P.ln_on:  # (the group's sum of levels, as its changes: lending by group)
-            Q.M[s, loan_cell(Q, P.ent_group[e], LN_LEVEL)] += new - old
+            Q.M[s, loan_cell(Q, P.ent_group[e], LN_LEVEL)] += level_units(new) - level_units(old)
     S.total[e] = new
     g = grade_of(P, new)
     g_old = S.grade[e]

@@ -7,7 +7,7 @@ from scorelab.jit_cache import nb
 
 from scorelab.vocabulary import NO_GRADE
 from scorelab.engine.kernel.constants import CAUSE_START, LN_LEVEL
-from scorelab.engine.kernel.cells import loan_cell
+from scorelab.engine.kernel.cells import level_units, loan_cell
 from scorelab.engine.kernel.scores import grade_of, own_score, total_score
 from scorelab.engine.kernel.association import edge_units, association_marks, tally_association
 from scorelab.engine.kernel.lists import enter_list
@@ -76,4 +76,4 @@ def _start_levels(P, S, Q):
         return
     for e in range(P.n_people):
         if S.grade[e] != NO_GRADE and S.own[P.ent_city[e]] == 1:
-            Q.M[0, loan_cell(Q, P.ent_group[e], LN_LEVEL)] += S.total[e]
+            Q.M[0, loan_cell(Q, P.ent_group[e], LN_LEVEL)] += level_units(S.total[e])
