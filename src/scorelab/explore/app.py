@@ -84,11 +84,12 @@ def LeverControl(lever: Lever, value: Any, on_change: Any) -> None:
     except UsageError:
         v = float(lever.start)
     shown = min(max(v, lever.lo), lever.hi)
+    label = f"{lever.label}: {shown:.10g}" + (" (start)" if shown == lever.start else "")
     if lever.integer:
-        solara.SliderInt(lever.label, value=int(shown), min=int(lever.lo), max=int(lever.hi), step=int(lever.step),
+        solara.SliderInt(label, value=int(shown), min=int(lever.lo), max=int(lever.hi), step=int(lever.step),
                          on_value=lambda x: on_change(lever.key, x))
     else:
-        solara.SliderFloat(lever.label, value=shown, min=lever.lo, max=lever.hi, step=lever.step,
+        solara.SliderFloat(label, value=shown, min=lever.lo, max=lever.hi, step=lever.step,
                            on_value=lambda x: on_change(lever.key, x))
 
 
@@ -118,7 +119,7 @@ def Shown(result: Any, key: str, error: str | None) -> None:
                 style="display: none")
     if error:
         solara.Error(error)
-    if state == "running":
+    if state == "running" and shown_key != key:
         solara.Info("running…")
     if value is None:
         return
@@ -131,13 +132,18 @@ def Shown(result: Any, key: str, error: str | None) -> None:
     solara.Text(f"{view.people:,} people, seeds {', '.join(map(str, view.seeds))}, {view.seconds:.1f} s",
                 classes=["size"])
     solara.HTML(tag="div", unsafe_innerHTML=table_html(view, view_key), classes=["harms-box"])
-    with solara.Columns([1, 1]):
-        solara.FigureMatplotlib(view.figures["chilling"], format="png", dpi=70)
-        solara.FigureMatplotlib(view.figures["sanctions"], format="png", dpi=70)
+    figures = view.figures
+    if figures:
+        with solara.Columns([1, 1]):
+            solara.FigureMatplotlib(figures["chilling"], format="png", dpi=70)
+            solara.FigureMatplotlib(figures["sanctions"], format="png", dpi=70)
+    else:
+        solara.Info("drawing the figures…")
     _heading("Disparate impact by group (first seed)")
     solara.HTML(tag="div", unsafe_innerHTML=impact_html(view))
-    _heading("A few people's paths (first seed)")
-    solara.FigureMatplotlib(view.figures["lives"], format="png", dpi=70)
+    if figures:
+        _heading("A few people's paths (first seed)")
+        solara.FigureMatplotlib(figures["lives"], format="png", dpi=70)
 
 
 def _save(start: Start, settings: dict[str, Any], people: int) -> str:
@@ -173,13 +179,20 @@ def Page() -> None:
     def on_change(k: str, v: Any) -> None:
         push(scen, {**raw, k: v})
 
-    def work(cancel: Any) -> tuple[str, Any, str | None]:
+    def work(cancel: Any) -> Any:
+        """The numbers first, then the same view with its figures (a generator: each is shown)."""
         try:
-            return key, run_view(start, raw, people, cancelled=cancel.is_set), None
-        except Cancelled:
-            raise
+            view = run_view(start, raw, people, cancelled=cancel.is_set)
+        except Cancelled:  # (solara's own: a stale thread ends quietly)
+            raise solara.util.CancelledError() from None
         except Exception as e:  # (a failed run is shown, and the server goes on)
-            return key, None, one_line(e)
+            yield key, None, one_line(e)
+            return
+        if cancel.is_set():
+            raise solara.util.CancelledError()
+        yield key, view, None
+        if not cancel.is_set():
+            yield key, view.with_figures(), None
 
     result = solara.use_thread(work, dependencies=[key], intrusive_cancel=False)
     solara.Style(CSS)

@@ -34,6 +34,16 @@ def check_assets() -> None:
                          "install them with: pip install 'scorelab[explore]'")
 
 
+def _warm(ref: str) -> None:
+    """Load the kernels and matplotlib while the first tab is being opened (a tiny view, not shown)."""
+    from scorelab.explore.views import run_view, start_of
+
+    try:
+        run_view(start_of(ref), {}, 100, seeds=1).with_figures()
+    except Exception:  # (the page will show what goes wrong with a real view)
+        pass
+
+
 def serve(choices: list[str], people: int, host: str, port: int, save: Path | None,
           announce: Any = print) -> None:
     """Start the explorer on ``host:port`` and serve until interrupted (``announce`` gets its address)."""
@@ -50,6 +60,9 @@ def serve(choices: list[str], people: int, host: str, port: int, save: Path | No
     config = uvicorn.Config("solara.server.starlette:app", host=host, port=port, log_level="warning",
                             ws_max_size=1 << 24)
     server = uvicorn.Server(config)
+    import threading
+
+    threading.Thread(target=_warm, args=(choices[0],), daemon=True, name="scorelab-warm-up").start()
     shown = f"[{host}]" if ":" in host else host
     announce(f"scorelab explore: http://{shown}:{port}/ (Ctrl-C stops it)")
     server.run()

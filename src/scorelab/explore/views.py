@@ -25,6 +25,8 @@ from scorelab.scenario.loader import load, preset_names
 #: The harms the page counts, in its order (the wrongful ones first after sanctions).
 HARMS = (V.SANCTIONS, V.SANCTIONS_WRONGFUL, V.PEOPLE_SANCTIONED, V.PEOPLE_DAYS_WRONGFULLY_LISTED, V.FLAGS_FALSE,
          V.LAWFUL_ACTS_SUPPRESSED, V.INCOME_LOST)
+#: The report's figures a view shows (``Result.plot``): factual against twin, sanctions, people's paths.
+FIGURES = ("chilling", "sanctions", "lives")
 #: Seeds per view: enough for an interval, few enough to answer in about a second.
 SEEDS = 3
 #: The people a view simulates unless the command line says otherwise.
@@ -80,12 +82,18 @@ class View:
     seeds: list[int]
     people: int
     seconds: float = 0.0
+    results: list[Any] = field(default_factory=list, repr=False)
+
+    def with_figures(self) -> "View":
+        """The same view with its figures drawn (about a second: the page shows the numbers first)."""
+        figures = {name: self.results[0].plot(name) for name in FIGURES}
+        return View(self.verdict, self.rows, self.impact, figures, self.seeds, self.people, self.seconds, self.results)
 
 
 def run_view(start: Start, settings: Mapping[str, Any], people: int, seeds: int = SEEDS,
              cancelled: Callable[[], bool] = lambda: False) -> View:
-    """Run the view (raises ScenarioError or UsageError in one line for a bad setting, Cancelled
-    when ``cancelled()`` turns true)."""
+    """Run the view, without its figures (``View.with_figures``); raises ScenarioError or
+    UsageError in one line for a bad setting, Cancelled when ``cancelled()`` turns true."""
     import time
 
     import scorelab
@@ -120,9 +128,8 @@ def _view(results: list[Any], people: int, seconds: float) -> View:
     im = results[0].impact()
     impact = im.filter(im["axis"] == "group").select("cell", "harm", "people", "count", "per_1000", "per_1000_lo",
                                                      "per_1000_hi", "ratio").to_dicts()
-    figures = {name: results[0].plot(name) for name in ("chilling", "sanctions", "lives")}
-    return View(results[0].verdict() if len(results) == 1 else _verdict(results), rows, impact, figures,
-                [int(r.scenario.run.seed) for r in results], people, seconds)
+    return View(results[0].verdict() if len(results) == 1 else _verdict(results), rows, impact, {},
+                [int(r.scenario.run.seed) for r in results], people, seconds, results)
 
 
 def _verdict(results: list[Any]) -> list[str]:
