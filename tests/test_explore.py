@@ -1,6 +1,7 @@
 """``scorelab explore`` (issue 24): the server started as a user starts it, driven in headless
 Chromium over the DevTools protocol (the ``Browser`` of test_report.py): a safeguard slider
-moved with the keyboard reruns the view, and the figures shown are the engine's own; the saved
+moved with the keyboard reruns the view, and the figures shown (the wrongful sanctions first)
+are the engine's own; the saved
 file reproduces them under ``scorelab run``; the page requests nothing outside the server; a
 bad setting is one line and the server goes on. One server and one browser serve every test.
 
@@ -27,10 +28,13 @@ import scorelab  # noqa: E402
 from scorelab import vocabulary as V  # noqa: E402
 from scorelab.explore import levers as L  # noqa: E402
 from scorelab.errors import UsageError  # noqa: E402
-from scorelab.explore.views import saved_yaml, scenario_overrides, start_of  # noqa: E402
+from scorelab.explore.views import Cancelled, run_view, saved_yaml, scenario_overrides, start_of  # noqa: E402
 
-PEOPLE = 2000
-WRONG = V.PEOPLE_DAYS_WRONGFULLY_LISTED
+PEOPLE = 3000
+#: A commercial credit index: at five times its misattribution, erroneous records cause wrongful
+#: sanctions (refusals) at 3,000 people, and appeals remove some of them.
+SCENARIO = "zhima-index"
+WRONG = V.SANCTIONS_WRONGFUL
 
 
 def _free_port() -> int:
@@ -91,14 +95,26 @@ def _wait_done(b: Browser, want: str | None = None, table: bool = True, timeout:
     raise TimeoutError(f"no finished view{' with ' + want if want else ''}: {_state(b)}")
 
 
+def _wait_drawn(b: Browser, timeout: float = 60.0) -> None:
+    """Wait for the view's plots (three images) and for Solara's busy overlay to go."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if b.evaluate("document.querySelectorAll('img').length >= 3 && "
+                      "!document.body.innerText.includes('drawing the figures')"):
+            time.sleep(0.3)
+            return
+        time.sleep(0.05)
+    raise TimeoutError("the view's plots were not drawn")
+
+
 def _shown(b: Browser) -> dict[str, float]:
     return b.evaluate("Object.fromEntries(Array.from(document.querySelectorAll('.harms tr[data-harm]'))"
                       ".map(r => [r.dataset.harm, parseFloat(r.querySelector('.first').dataset.value)]))")
 
 
-def _engine(settings: dict, seed_offset: int = 0) -> dict:
-    start = start_of("rongcheng-2018")
-    s = scorelab.load("rongcheng-2018", scenario_overrides(start, settings, PEOPLE))
+def _engine(settings: dict, scenario: str = SCENARIO) -> dict:
+    start = start_of(scenario)
+    s = scorelab.load(scenario, scenario_overrides(start, settings, PEOPLE))
     return scorelab.run(s).summary()
 
 
@@ -111,12 +127,16 @@ def _shots() -> Path | None:
 
 @pytest.fixture(scope="module")
 def session(server, browser):
-    """The first view (five times the misattribution, from the URL), then the appeals slider moved
+    """The first view (zhima-index at five times its misattribution, from the URL), then the appeals slider moved
     to its end with the keyboard; what was shown each time and how long the rerun took."""
-    browser.open(server["url"] + "?" + L.to_query("rongcheng-2018", PEOPLE, {"misattribution": 5}))
+    query = L.to_query(SCENARIO, PEOPLE, {"misattribution": 5})
+    browser.open(server["url"] + "?" + query)
     _wait_done(browser, "misattribution=5")
     first = _shown(browser)
+    opened = browser.evaluate("location.search")
     shots = _shots()
+    if shots:
+        _wait_drawn(browser)
     if shots:
         (shots / "explore-first.png").write_bytes(browser.screenshot())
     browser.evaluate("document.querySelector('[role=slider][aria-label^=\"appeals: share of erroneous\"]').focus()")
@@ -132,11 +152,12 @@ def session(server, browser):
     drawn = time.perf_counter() - t0            # and to the plots drawn
     changed = _shown(browser)
     if shots:
+        _wait_drawn(browser)
         (shots / "explore-changed.png").write_bytes(browser.screenshot())
         (shots / "explore-latency.txt").write_text(f"{seconds:.2f} s from the key press to the updated figures, "
                                                    f"{drawn:.2f} s to the plots drawn\n")
     url = browser.evaluate("location.href")
-    return {"first": first, "changed": changed, "seconds": seconds, "url": url,
+    return {"first": first, "changed": changed, "seconds": seconds, "url": url, "opened": opened, "query": query,
             "requests": browser.requests(), "errors": browser.console_errors(),
             "sockets": [e["params"]["url"] for e in browser.events if e["method"] == "Network.webSocketCreated"]}
 
@@ -144,10 +165,11 @@ def session(server, browser):
 def test_moving_a_safeguard_reruns_with_the_engines_figures(session):
     first, changed = session["first"], session["changed"]
     before, after = _engine({"misattribution": 5}), _engine({"misattribution": 5, "appeals": 1.0})
-    for name in (V.SANCTIONS_WRONGFUL, WRONG, V.SANCTIONS):
+    for name in (WRONG, V.SANCTIONS, V.PEOPLE_SANCTIONED, V.FLAGS_FALSE):
         assert first[name] == before[name], name
         assert changed[name] == after[name], name
-    assert after[WRONG] < before[WRONG] and changed[WRONG] < first[WRONG]   # appeals lift wrongful listings
+    assert after[WRONG] < before[WRONG] and changed[WRONG] < first[WRONG]   # appeals remove wrongful sanctions
+    assert session["opened"] == "?" + session["query"]   # no lever moved itself on load (a slider snapping its value)
     assert "appeals=1" in session["url"]          # the URL holds the settings
     assert session["seconds"] < 30, session["seconds"]
     assert session["errors"] == [], session["errors"]
@@ -170,7 +192,7 @@ def test_the_saved_scenario_reproduces_the_view(session, server, browser, runner
         time.sleep(0.1)
     saved = server["tmp"] / "saved.yaml"
     text = saved.read_text()
-    assert text.splitlines()[1] == "extends: rongcheng-2018" and "contested: 1" in text
+    assert text.splitlines()[1] == f"extends: {SCENARIO}" and "contested: 1" in text
     out = server["tmp"] / "run"
     res = runner.invoke(app, ["run", str(saved), "--out", str(out)])
     assert res.exit_code == 0, res.output
@@ -180,12 +202,12 @@ def test_the_saved_scenario_reproduces_the_view(session, server, browser, runner
 
 
 def test_tabs_keep_their_own_views_and_a_failed_run_is_one_line(session, server, browser):
-    browser.open(server["url"] + "?scenario=rongcheng-2018&people=2000&appeals=2")
+    browser.open(server["url"] + "?scenario=rongcheng-2018&people=3000&appeals=2")
     bad = browser.session
-    browser.open(server["url"] + "?scenario=rongcheng-2018&people=2000&deterrence=2")
+    browser.open(server["url"] + "?scenario=rongcheng-2018&people=3000&deterrence=2")
     _wait_done(browser, "deterrence=2")
     good = _shown(browser)
-    assert good[V.LAWFUL_ACTS_SUPPRESSED] == _engine({"deterrence": 2.0})[V.LAWFUL_ACTS_SUPPRESSED]
+    assert good[V.LAWFUL_ACTS_SUPPRESSED] == _engine({"deterrence": 2.0}, "rongcheng-2018")[V.LAWFUL_ACTS_SUPPRESSED]
     browser.session = bad                       # the first tab still shows its own (failed) view
     assert _wait_done(browser, "appeals=2", table=False)[2].endswith("appeals=2")
     shown = browser.evaluate("document.querySelector('.failure') && document.querySelector('.failure').innerText")
@@ -200,6 +222,8 @@ def test_only_the_pages_settings_reach_the_engine(tmp_path):
         scenario_overrides(start, {"population.people": "9"}, 100)
     with pytest.raises(UsageError, match="appeals: expected a number"):
         scenario_overrides(start, {"appeals": "../etc/passwd"}, 100)
+    with pytest.raises(Cancelled):              # a stale view stops before (or at the next step of) its run
+        run_view(start, {"appeals": 0.5}, 100, cancelled=lambda: True)
     # data minimisation by domain: switching a domain off disables its channels, on again enables them
     s = scorelab.load("safeguarded")
     domains = L.channel_domains(s)

@@ -83,14 +83,17 @@ def LeverControl(lever: Lever, value: Any, on_change: Any) -> None:
         v = float(coerce(lever, value))
     except UsageError:
         v = float(lever.start)
-    shown = min(max(v, lever.lo), lever.hi)
-    label = f"{lever.label}: {shown:.10g}" + (" (start)" if shown == lever.start else "")
+    lo, hi = min(lever.lo, float(lever.start), v), max(lever.hi, float(lever.start), v)  # (never clamped on load)
+
+    def moved(x: float) -> None:
+        if abs(float(x) - v) >= lever.step / 2:  # (a slider snapping the value to its steps is no move)
+            on_change(lever.key, x)
+
+    label = f"{lever.label}: {v:.10g}" + (" (start)" if v == lever.start else "")
     if lever.integer:
-        solara.SliderInt(label, value=int(shown), min=int(lever.lo), max=int(lever.hi), step=int(lever.step),
-                         on_value=lambda x: on_change(lever.key, x))
+        solara.SliderInt(label, value=int(v), min=int(lo), max=int(hi), step=int(lever.step), on_value=moved)
     else:
-        solara.SliderFloat(label, value=shown, min=lever.lo, max=lever.hi, step=lever.step,
-                           on_value=lambda x: on_change(lever.key, x))
+        solara.SliderFloat(label, value=v, min=lo, max=hi, step=lever.step, on_value=moved)
 
 
 @solara.component

@@ -106,9 +106,9 @@ def _errors(s: Scenario) -> list[Lever]:
                              s.lists[wl].entry.min_records, _set(f"lists.{wl}.entry.min_records", transform=int),
                              lo=1, hi=10, step=1, integer=True))
     if s.scoring.association is not None:
-        out.append(Lever("association", "association: points per listed contact", "Errors",
+        out.append(Lever("association", "association: points per counted contact", "Errors",
                          s.scoring.association.points, _set("scoring.association.points", transform=_num),
-                         lo=-200, hi=0, step=5))
+                         lo=-200, hi=0, step=1))
     return out
 
 
