@@ -241,3 +241,13 @@ def test_only_the_pages_settings_reach_the_engine(tmp_path):
     (tmp_path / "out" / "saved.yaml").write_text(text)
     loaded = scorelab.load(tmp_path / "out" / "saved.yaml")
     assert "extends: ../mine.yaml" in text and loaded.safeguards.expiry == 365 and loaded.population.people == 200
+
+
+def test_the_command_refuses_bad_input_in_one_line(runner, tmp_path):
+    from scorelab.cli import app
+
+    for args, said in ((["explore", "no-such-preset"], "no such scenario file or built-in scenario"),
+                       (["explore", "--people", "0"], "--people must be between 1 and 10,000,000"),
+                       (["explore", "--port", "70000"], "--port must be between 1 and 65535")):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2 and said in res.output and "Traceback" not in res.output, (args, res.output)

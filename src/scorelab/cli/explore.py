@@ -28,8 +28,8 @@ def explore(
     start = scenario or "rongcheng-2018"
     if not 1 <= people <= 10_000_000:
         fail([f"scorelab explore: --people must be between 1 and 10,000,000, got {people}"])
-    if not 0 <= port <= 65535:
-        fail([f"scorelab explore: --port must be between 0 and 65535, got {port}"])
+    if not 1 <= port <= 65535:
+        fail([f"scorelab explore: --port must be between 1 and 65535, got {port}"])
     try:
         from scorelab.explore.views import start_of
 

@@ -156,11 +156,14 @@ def _save(start: Start, settings: dict[str, Any], people: int) -> str:
     from scorelab.scenario.loader import load
 
     try:
-        text = saved_yaml(start, settings, people, CONFIG.save)
-        write_text(CONFIG.save, text)
-        load(CONFIG.save)
+        write_text(CONFIG.save, saved_yaml(start, settings, people, CONFIG.save))
     except (ScenarioError, UsageError, OSError) as e:
         return one_line(e)
+    try:
+        load(CONFIG.save)
+    except (ScenarioError, UsageError) as e:  # (settings the view refused: nothing is left saved)
+        CONFIG.save.unlink(missing_ok=True)
+        return "not saved: " + one_line(e)
     return f"saved to {CONFIG.save}"
 
 

@@ -96,7 +96,7 @@ def run_view(start: Start, settings: Mapping[str, Any], people: int, seeds: int 
     UsageError in one line for a bad setting, Cancelled when ``cancelled()`` turns true."""
     import time
 
-    import scorelab
+    from scorelab.runner import run
 
     base = load(start.source, scenario_overrides(start, settings, people))
     t0 = time.perf_counter()
@@ -111,7 +111,7 @@ def run_view(start: Start, settings: Mapping[str, Any], people: int, seeds: int 
             if cancelled():
                 raise Cancelled()
             s = base.model_copy(update={"run": base.run.model_copy(update={"seed": base.run.seed + i})})
-            results.append(scorelab.run(s, progress=progress, check_memory=True))
+            results.append(run(s, progress=progress, check_memory=True))
     return _view(results, people, time.perf_counter() - t0)
 
 
@@ -147,7 +147,7 @@ def one_line(e: BaseException) -> str:
 
 def saved_yaml(start: Start, settings: Mapping[str, Any], people: int, save_to: Path) -> str:
     """A scenario file that ``extends:`` the starting one with the view's settings; ``scorelab run``
-    of it reproduces the view's first seed. Validated before it is returned."""
+    of it reproduces the view's first seed (the page loads it once written)."""
     import yaml
 
     ref = start.ref
