@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 import scorelab
 from scorelab import classroom as CL
 from scorelab import metrics as M
+from scorelab import report
 from scorelab import vocabulary as V
 from scorelab.cli import app
 from scorelab.engine.sharded import simulate_sharded
@@ -176,6 +177,22 @@ def test_headline_table_and_two_shards(runs):
     _, two = _run(sc, shards=2)
     for k in out.metrics:
         assert np.array_equal(out.metrics[k], two.metrics[k], equal_nan=True), k
+
+
+def test_parquet_query_and_report(runs, tmp_path):
+    """A saved run: the block in metrics.parquet, the per-person counter in people.parquet,
+    `scorelab query` reads them, the report names the classroom figures and the finding."""
+    sc, _, out, _, _ = runs
+    scorelab.run(sc, out=tmp_path / "run", people_state=True)
+    back = scorelab.Result.open(tmp_path / "run")
+    fp = out.metrics["classroom.cams.false_positives"].sum()
+    assert back.metrics.get_column("classroom.cams.false_positives").sum() == fp
+    assert back.people.get_column("records_for_child").sum() == out.metrics["classroom.cams.parent_records"].sum()
+    q = CliRunner().invoke(app, ["query", 'SELECT sum("classroom.cams.false_positives") AS fp FROM metrics',
+                                 "--runs", str(tmp_path), "--format", "csv"])
+    assert q.exit_code == 0 and q.output.strip().splitlines()[-1].split(",")[-1].strip() in (str(fp), f"{fp}.0"), q.output
+    page = report.render([back])
+    assert V.PUPIL_RECORDS_ERRONEOUS in page and "Classroom cameras (cams) made" in page
 
 
 def test_the_watched_conduct_is_chilled_against_the_twin():
