@@ -80,6 +80,7 @@ _COUNTERS_PEOPLE = {
     "linked_sanctioned_people": "linked_sanctions",
     "falsely_flagged_people": "false_flags",
     "people_with_data_held": "records_held",
+    "parents_with_pupil_records": "records_for_child",
 }
 #: Metric columns of the engine's per-region and per-person blocks: the rows of their own
 #: tables (``regions``, ``trajectories``), not columns of ``metrics.parquet``
@@ -113,6 +114,7 @@ def _names(scenario: "Scenario", plan: Any) -> dict[str, Any]:
         "flags": list(plan.flag_names),
         "identification": list(plan.identifying_names),
         "audio": list(plan.audio_names),
+        "classroom": list(plan.classroom_names),
         "scheme": scenario.scoring.scheme,
     }
 
