@@ -49,6 +49,7 @@ SET_UP = {
     "python -m pytest": "the test command itself",
     "python benchmarks/": "a benchmark: python benchmarks/run_all.py runs them, outside the tests",
     "/usr/bin/time": "100 million people: benchmarks/bench_memory.py measures it",
+    "scorelab explore": "serves a page until stopped: tests/test_explore.py starts it and drives it in Chromium",
 }
 #: Options naming a Ray cluster: a sweep or run with them is not run.
 CLUSTER = ("--address",)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from scorelab import linked_harms as LH
+from scorelab import classroom as CL, linked_harms as LH
 from scorelab import vocabulary as V
 from scorelab.errors import UsageError
 from scorelab.impact import AXES as IMPACT_AXES
@@ -500,7 +500,7 @@ CATALOGUE: dict[str, Callable[[Any], pl.DataFrame]] = {
     "service_refusals": service_refusals,
     "flags": flags,
     "identification": identification,
-    "audio": audio,
+    "audio": audio, "classroom": CL.classroom,
     "lists": lists,
     "list_flows": list_flows,
     "chilling": chilling,
@@ -589,7 +589,7 @@ def headline(r: Any) -> dict[str, float | str]:
         out[V.REWARDS] = float(rw["rewards"])
         out[V.REWARDS_WRONGFUL] = float(rw["wrongful"])
         out[V.RED_LISTED_AT_END] = float(rw["red_listed_at_end"])
-    out.update(LH.headline_figures(r))  # (runs with consequences through parents or employer, or fines on people)
+    out.update(LH.headline_figures(r) | CL.headline_figures(r))  # (runs with links, fines, classroom monitoring)
     for row in grade_shares(r).iter_rows(named=True):
         out[V.grade_share(row["grade"])] = float(row["end_share"] or 0.0)
     table = r.impact()

@@ -86,6 +86,7 @@ class Names(_Open):
     flags: list[str]
     identification: list[str] = []
     audio: list[str] = []
+    classroom: list[str] = []
     scheme: str = "points"
 
 
@@ -191,6 +192,7 @@ def required_columns(table: str, manifest: dict[str, Any]) -> dict[str, str]:
         out |= {f"flags.{f}.raised": "number" for f in names["flags"]}
         out |= {f"identification.{c}.scanned": "number" for c in names.get("identification", [])}
         out |= {f"audio.{c}.trips": "number" for c in names.get("audio", [])}
+        out |= {f"classroom.{c}.school_days": "number" for c in names.get("classroom", [])}
         out |= {f"grades.{g}": "number" for g in names["grades"]}
         out |= {f"lists.{l}.{x}": "number" for l in names["lists"] for x in LIST_FLOWS}
     return out

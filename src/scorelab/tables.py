@@ -83,6 +83,7 @@ _COUNTERS_PEOPLE = {
     "linked_sanctioned_people": "linked_sanctions",
     "falsely_flagged_people": "false_flags",
     "people_with_data_held": "records_held",
+    "parents_with_pupil_records": "records_for_child",
 }
 #: Metric columns of the engine's per-region, per-person and per-group blocks: the rows of
 #: their own tables (``regions``, ``trajectories``, ``lending``), not columns of ``metrics.parquet``
@@ -118,6 +119,7 @@ def _names(scenario: "Scenario", plan: Any) -> dict[str, Any]:
         "flags": list(plan.flag_names),
         "identification": list(plan.identifying_names),
         "audio": list(plan.audio_names),
+        "classroom": list(plan.classroom_names),
         "lending": list(plan.lending_groups),
         "scheme": scenario.scoring.scheme,
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "AUDIO_FIGURES", "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES",
+    "AUDIO_FIGURES", "CLASSROOM_FIGURES", "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES",
     "RED_LIST_FIGURES", "LINKED_FIGURES", "FINE_FIGURES", "METRIC_ID_COLUMNS", "WORST_HIT",
     "NO_GRADE", "figure_unit", "format_figure", "grade_share",
 ]
@@ -73,6 +73,12 @@ PEOPLE_SANCTIONED_FOR_OTHERS = "people sanctioned for another's rating"
 # runs with fines on people only
 FINES_ON_PEOPLE = "fines paid by people"
 FINES_ON_PEOPLE_COUNT = "fines on people"
+# runs with classroom monitoring only (``classroom``): records about pupils (under the scoring
+# age), of which erroneous; records against parents for a pupil's act; sanctions of parents with one
+PUPIL_RECORDS = "pupil records"
+PUPIL_RECORDS_ERRONEOUS = "pupil records, erroneous"
+PARENT_RECORDS_FOR_PUPILS = "records against parents for a pupil's act"
+PARENT_SANCTIONS_FOR_PUPILS = "sanctions of parents with a pupil's record"
 # the text figures, last: the worst-hit group per harm (``impact.worst_hit``), by the harm's
 # name in the impact table; a group is named only when its count reaches the minimum
 WORST_HIT = {
@@ -87,7 +93,7 @@ WORST_HIT = {
 
 #: The numeric headline figures every run has, in the headline's order (then, for the runs that
 #: have them, ``IDENTIFICATION_FIGURES``, ``AUDIO_FIGURES``, ``RED_LIST_FIGURES``,
-#: ``LINKED_FIGURES`` and ``FINE_FIGURES``, then one ``grade_share`` per grade, then
+#: ``LINKED_FIGURES``, ``FINE_FIGURES`` and ``CLASSROOM_FIGURES``, then one ``grade_share`` per grade, then
 #: the ``WORST_HIT`` texts).
 HEADLINE_FIGURES = (
     PEOPLE, DAYS, RECORDS_TRUE, RECORDS_ERRONEOUS, SANCTIONS, SANCTIONS_WRONGFUL, SANCTIONS_BY_ASSOCIATION,
@@ -110,6 +116,10 @@ LINKED_FIGURES = (CHILDREN_SANCTIONED_FOR_PARENTS, CHILDREN_REFUSED_FOR_PARENTS,
                   EMPLOYEES_LAID_OFF_FOR_EMPLOYER, WAGE_CUTS_FOR_EMPLOYER, PEOPLE_SANCTIONED_FOR_OTHERS)
 #: Figures of runs with fines on people, after the linked figures: fines applied and the money paid.
 FINE_FIGURES = (FINES_ON_PEOPLE_COUNT, FINES_ON_PEOPLE)
+#: Figures of runs with classroom monitoring (``classroom``), after the fine figures: records
+#: about pupils, of which erroneous (false positives), records made against parents for a
+#: pupil's act, and sanctions of people after such a record was made against them.
+CLASSROOM_FIGURES = (PUPIL_RECORDS, PUPIL_RECORDS_ERRONEOUS, PARENT_RECORDS_FOR_PUPILS, PARENT_SANCTIONS_FOR_PUPILS)
 
 
 def grade_share(grade: str) -> str:
@@ -126,7 +136,7 @@ EVENT_COUNTS = (
     PEOPLE_SANCTIONED, FLAGS_TRUE, FLAGS_FALSE, FLAGS_INVESTIGATED, LAWFUL_ACTS_SUPPRESSED,
     WRONGDOING_DETERRED, RECORDS_HELD, PEOPLE_WITH_DATA,
     BYSTANDERS_STOPPED, REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END, *LINKED_FIGURES, FINES_ON_PEOPLE_COUNT,
-    AUDIO_RECORDS, AUDIO_RECORDS_FALSE,
+    AUDIO_RECORDS, AUDIO_RECORDS_FALSE, *CLASSROOM_FIGURES,
 )
 #: Headline totals that are not counts of events but also grow with the population.
 EXTENSIVE = EVENT_COUNTS + (PEOPLE_DAYS_WRONGFULLY_LISTED, INCOME_LOST, FINES_ON_PEOPLE)
@@ -151,6 +161,8 @@ _UNITS = {
     EMPLOYEES_LAID_OFF_FOR_EMPLOYER: "dismissals", WAGE_CUTS_FOR_EMPLOYER: "wage cuts",
     PEOPLE_SANCTIONED_FOR_OTHERS: "people", FINES_ON_PEOPLE_COUNT: "fines", FINES_ON_PEOPLE: "CNY",
     AUDIO_RECORDS: "records", AUDIO_RECORDS_FALSE: "records", AUDIO_FALSE_SHARE: "% of in-car audio records",
+    PUPIL_RECORDS: "records", PUPIL_RECORDS_ERRONEOUS: "records", PARENT_RECORDS_FOR_PUPILS: "records",
+    PARENT_SANCTIONS_FOR_PUPILS: "sanctions",
 }
 
 

@@ -44,8 +44,9 @@ FORMAT_NAME = "scorelab-checkpoint"
 #: 10: latest.json records each part's size and SHA-256; 11: the state's records held per
 #: entity (``held``) and the metrics' data, regions and trajectories blocks
 #: 12: outcome counters of sanctions for another's rating and of false flags
-#: 13: the metrics' lending block (lending by group)
-FORMAT_VERSION = 13
+#: 13: the outcome counter of records made against a person for a pupil's act (classroom block)
+#: 14: the metrics' lending block (lending by group)
+FORMAT_VERSION = 14
 LATEST_FILE = "latest.json"
 META_FILE = "checkpoint.json"
 SCENARIO_FILE = "scenario.yaml"

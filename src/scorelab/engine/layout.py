@@ -30,8 +30,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = [
-    "ASSOCIATION_COLUMNS", "AUDIO_COLUMNS", "BLOCKS", "CONSEQUENCE_COLUMNS", "DATA_COLUMNS", "ERROR_NAMES", "FLAG_COLUMNS",
-    "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS", "LENDING_COLUMNS", "LEVEL_UNITS", "LIST_COLUMNS", "N_COUNTERS", "N_CURSORS", "N_OUTCOMES", "POOL_COLUMNS",
+    "ASSOCIATION_COLUMNS", "AUDIO_COLUMNS", "CLASSROOM_COLUMNS", "BLOCKS", "CONSEQUENCE_COLUMNS", "DATA_COLUMNS", "ERROR_NAMES",
+    "FLAG_COLUMNS", "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS", "LENDING_COLUMNS", "LEVEL_UNITS", "LIST_COLUMNS",
+    "N_COUNTERS", "N_CURSORS", "N_OUTCOMES", "POOL_COLUMNS",
     "RECORD_COLUMNS", "REGION_COLUMNS", "REGION_STOCKS", "STATE", "TRAJECTORY_COLUMNS", "Array", "Sizes", "accumulated",
     "allocate", "fixed_bytes", "metric_layout",
 ]
@@ -58,7 +59,7 @@ POOL_COLUMNS = {"p_subj": np.int32, "p_actor": np.int32, "p_beh": np.int16, "p_s
 #: kernel.C_*), per-entity outcome counters (``out``: kernel.OUT_*), record walks' cursors
 #: before the retention walks (``cur``: kernel.CUR_*)
 N_COUNTERS = 14
-N_OUTCOMES = 11
+N_OUTCOMES = 12
 N_CURSORS = 3
 
 
@@ -210,6 +211,14 @@ IDENTIFICATION_COLUMNS = ("scanned", "scanned_listed", "hits", "false_alerts")
 #: talk, talk heard (true records about drivers), false positives (false records about drivers on
 #: trips without it), and the records about passengers of either
 AUDIO_COLUMNS = ("trips", "talk", "hits", "false_positives", "passenger_records")
+#: Per classroom channel, in the order of kernel.CR_*: covered school days, covered acts of the
+#: watched conduct, conduct seen (true records), false positives (false records on school days
+#: without it); of these, the records about pupils (people under the scoring age) and the false
+#: ones; the records against parents for a pupil's act and the false ones. After the rows, one
+#: column: sanctions of people with a pupil's record made against them (``CLASSROOM_SANCTIONS``)
+CLASSROOM_COLUMNS = ("school_days", "acts", "hits", "false_positives", "pupil_records", "pupil_records_false",
+                     "parent_records", "parent_records_false")
+CLASSROOM_SANCTIONS = "classroom.parent_sanctions"
 #: With the association term, in the order of kernel.AC_*, at each step's end: scored people
 #: whose contacts lower their score, those whose contacts raise it, and the term's mean over
 #: scored people (points)
@@ -253,7 +262,7 @@ LENDING_COLUMNS = ("applied", "refused", "due", "repaid", "level")
 LEVEL_UNITS = 1024
 #: The blocks, in the order of kernel.MO_*
 BLOCKS = ("events", "events_twin", "records", "records_removed", "consequences", "lists", "flags", "grades",
-          "firm_grades", "score", "identification", "association", "audio", "data", "regions", "trajectories",
+          "firm_grades", "score", "identification", "association", "audio", "classroom", "data", "regions", "trajectories",
           "lending")
 
 
@@ -282,6 +291,8 @@ def metric_layout(plan: Any) -> tuple[np.ndarray, list[str]]:
         "identification": [f"identification.{c}.{x}" for c in plan.identifying_names for x in IDENTIFICATION_COLUMNS],
         "association": list(ASSOCIATION_COLUMNS) if plan.params.as_on else [],
         "audio": [f"audio.{c}.{x}" for c in plan.audio_names for x in AUDIO_COLUMNS],
+        "classroom": [f"classroom.{c}.{x}" for c in plan.classroom_names for x in CLASSROOM_COLUMNS]
+        + ([CLASSROOM_SANCTIONS] if plan.classroom_names else []),
         "data": list(DATA_COLUMNS),
         "regions": [f"regions.{r}.{x}" for r in range(plan.params.city_join.shape[0]) for x in REGION_COLUMNS],
         "trajectories": [f"trajectories.{i}.{x}" for i in range(plan.params.tr_ids.shape[0])

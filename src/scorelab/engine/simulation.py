@@ -333,7 +333,7 @@ COUNTERS = {
     "association_sanctions": kernel.OUT_ASSOC, "flags": kernel.OUT_FLAGGED,
     "investigations": kernel.OUT_INVESTIGATED, "erroneous_records": kernel.OUT_RECORDS_ERR,
     "linked_sanctions": kernel.OUT_LINKED,
-    "false_flags": kernel.OUT_FALSE_FLAGGED,
+    "false_flags": kernel.OUT_FALSE_FLAGGED, "records_for_child": kernel.OUT_CHILD_RECORDS,
 }
 
 

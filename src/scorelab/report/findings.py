@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from scorelab import classroom as CL
 from scorelab import linked_harms as LH
 from scorelab import metrics as M
 from scorelab import plots as P
@@ -51,6 +52,13 @@ def findings(r: Any) -> list[str]:
                    f"{_n(a['false_positives'] + a['passenger_records'])} ({_pct(made - a['hits'], made)}) of them about "
                    f"someone who said nothing watched: {_n(a['false_positives'])} false positives on "
                    f"{_n(a['trips'])} trips and {_n(a['passenger_records'])} records about passengers.")
+    for c in CL.classroom(r).iter_rows(named=True):
+        out.append(f"Classroom cameras ({c['channel']}) made {_n(c['pupil_records'])} records about pupils, "
+                   f"{_n(c['pupil_records_false'])} ({_pct(c['pupil_records_false'], c['pupil_records'])}) of them false "
+                   f"positives" + (f"; {_n(c['parent_records'])} records were made against their parents"
+                                   if c["parent_records"] else "") + ".")
+    if CL.classroom(r).height and CL.parent_sanctions(r):
+        out.append(f"{_n(CL.parent_sanctions(r))} sanctions fell on parents after a pupil's record was made against them.")
     ws = M.wrongful_sanctions(r).row(0, named=True)
     if ws["sanctions"]:
         out.append(f"{_pct(ws['wrongful'], ws['sanctions'])} of sanctions followed erroneous records "

@@ -172,6 +172,8 @@ class _References:
                                 "identification searches people's faces: the behaviour must have actor 'person'", False))
             if c.audio is not None:
                 self.audio(name, c)
+            if c.classroom is not None:
+                self.classroom(name, c)
             for b in c.by_behaviour:
                 if b not in c.observes:
                     out.append((("channels", name, "by_behaviour", b),
@@ -202,6 +204,38 @@ class _References:
         if c.audio.trips == c.audio.talk:
             out.append((where + ("talk",), "trips and talk must be different behaviours (the talk is what some "
                         "trips carry)", False))
+
+    def classroom(self, name: str, c: Channel) -> None:
+        """A classroom channel's school days and watched conduct: defined behaviours of people,
+        observed, not the same; parents need households and children."""
+        s, out, behaviours = self.s, self.out, self.behaviour_names
+        where = ("channels", name, "classroom")
+        if c.identification is not None or c.audio is not None:
+            out.append((where, "a classroom channel neither listens in cars (audio) nor searches faces "
+                        "(identification): make two channels", False))
+        for key in ("school_days", "watched"):
+            b = getattr(c.classroom, key)
+            self.ref(where + (key,), b, behaviours, "behaviour")
+            if b not in behaviours or not all(x in behaviours for x in c.observes):
+                continue
+            if b not in c.observes:
+                out.append((where + (key,), f"the channel must observe {b!r} (add it to 'observes')", False))
+            elif s.behaviours[b].actor != "person":
+                out.append((where + (key,), "pupils are people: the behaviour must have actor 'person'", False))
+        how = c.by_behaviour.get(c.classroom.school_days)
+        if how is not None and how.detection is not None:
+            out.append((("channels", name, "by_behaviour", c.classroom.school_days, "detection"), "a school day is "
+                        "recorded only as a false positive: set classroom.false_positive, not a detection", False))
+        if c.classroom.school_days == c.classroom.watched:
+            out.append((where + ("watched",), "school_days and watched must be different behaviours (the conduct is "
+                        "what some school days carry)", False))
+        if c.classroom.counts_against == "parents":
+            if not any(p > 0 for p in s.population.household_sizes[1:]):
+                out.append((where + ("counts_against",), "counts_against: parents needs households of two or more "
+                            "people (population.household_sizes gives every household one member)", False))
+            elif s.scoring.min_age <= 0:
+                out.append((where + ("counts_against",), "counts_against: parents reaches pupils, people under the "
+                            "scoring age, and scoring.min_age is 0: nobody is a pupil", False))
 
     def scoring(self) -> None:
         s, out, ref, behaviours = self.s, self.out, self.ref, self.behaviour_names

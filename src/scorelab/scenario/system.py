@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from scorelab.errors import excerpt
+from scorelab.scenario.classroom import Classroom
 from scorelab.scenario.base import (
     MAX_MAGNITUDE,
     MAX_RATE,
@@ -224,6 +225,7 @@ class Channel(StrictModel):
         default_factory=dict, description="behaviour -> its own detection and false-match rate on this channel")
     identification: Identification | None = Field(None, description="1:N identification against a watchlist")
     audio: Audio | None = Field(None, description="in-car microphones listening for keywords on trips")
+    classroom: Classroom | None = Field(None, description="classroom cameras observing pupils (docs/classroom.md)")
     delay: Duration = Field(0.0, description="days from act to record")
     retention: Duration | None = Field(None, description="days a record is kept (default: for ever)")
     start: Date | None = Field(None, description="date the channel starts reporting (default: run start)")

@@ -23,7 +23,7 @@ from scorelab.errors import ScenarioError, UsageError
 from scorelab.scenario.loader import load, override_value
 from scorelab.scenario.model import Scenario
 from scorelab.vocabulary import (
-    AUDIO_FIGURES, FINE_FIGURES, HEADLINE_FIGURES, IDENTIFICATION_FIGURES, LINKED_FIGURES, RED_LIST_FIGURES, grade_share,
+    AUDIO_FIGURES, CLASSROOM_FIGURES, FINE_FIGURES, HEADLINE_FIGURES, IDENTIFICATION_FIGURES, LINKED_FIGURES, RED_LIST_FIGURES, grade_share,
 )
 
 DESIGNS = ("grid", "random")
@@ -309,7 +309,8 @@ def check_size(spec: SweepSpec) -> None:
 def headline_figures(scenario: dict[str, Any]) -> list[str]:
     """The numeric headline figures (``metrics.headline``) of runs of a scenario (data as
     ``model_dump``): the fixed ones, those of the parts the scenario has (face identification,
-    in-car audio, red lists, consequences through parents or employer, fines on people), then
+    in-car audio, red lists, consequences through parents or employer, fines on people, classroom
+    monitoring), then
     one share per grade."""
     def items(section: str) -> list[dict[str, Any]]:
         value = scenario.get(section) or {}
@@ -322,6 +323,7 @@ def headline_figures(scenario: dict[str, Any]) -> list[str]:
         (any(li.get("kind") == "red" for li in lists), RED_LIST_FIGURES),
         (any(k.get("through", "self") != "self" for k in consequences), LINKED_FIGURES),
         (any(k.get("kind") == "fine" and k.get("actor", "person") == "person" for k in consequences), FINE_FIGURES),
+        (any(c.get("classroom") for c in channels), CLASSROOM_FIGURES),
     ]
     grades = [g.get("name") for g in scenario.get("grades") or [] if isinstance(g, dict)]
     return [*HEADLINE_FIGURES, *(f for has, figures in parts if has for f in figures), *(grade_share(g) for g in grades)]

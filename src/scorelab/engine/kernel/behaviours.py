@@ -1,7 +1,7 @@
 """Behaviours and the twin: candidate acts drawn per region, thinned by class, income and
 deterrence in each world on the same uniform (the factual world and its counterfactual
 twin differ only here: ``behaviour_candidate``), and the channels that observe a factual
-act (coverage, misattribution, face search, in-car audio).
+act (coverage, misattribution, face search, in-car audio, classroom cameras).
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import numpy as np
 from scorelab.engine.prefetch import prefetch
 from scorelab.rng import fixed_unit, philox, to_unit
 from scorelab.engine.kernel.constants import (
-    AU_FALSE, AU_HITS, AU_PASSENGERS, AU_TALK, AU_TRIPS, BATCH, IC_FALSE, IC_HITS, IC_LISTED, IC_SCANNED,
+    AU_FALSE, AU_HITS, AU_PASSENGERS, AU_TALK, AU_TRIPS, BATCH, CR_ACTS, CR_DAYS, CR_FALSE, CR_HITS, CR_PARENT,
+    CR_PARENT_FALSE, CR_PUPIL, CR_PUPIL_FALSE, OUT_CHILD_RECORDS, IC_FALSE, IC_HITS, IC_LISTED, IC_SCANNED,
     MO_EVENTS, MO_TWIN, MSG_REC, OUT_SUPP,
 )
-from scorelab.engine.kernel.cells import audio_cell, cell, id_cell
+from scorelab.engine.kernel.cells import audio_cell, cell, classroom_cell, id_cell
 from scorelab.engine.kernel.stores import bump, change_income, push_msg
 from scorelab.engine.kernel.draws import (
     candidate, class_factor, dyn_factor, mistaken_subject, other_in_range, region_actors,
@@ -34,6 +35,9 @@ def record_act(P, S, Q, e, b, s, j, c, city):
     w0, w1, w2, w3 = philox(P.c_keys[c, 0], P.c_keys[c, 1], e, s, b, j)
     if b == P.c_au_trip[c] or b == P.c_au_talk[c]:
         hear_trip(P, S, Q, e, b, s, j, c, city, to_unit(w0), to_unit(w3))
+        return
+    if b == P.c_cr_day[c] or b == P.c_cr_act[c]:
+        watch_class(P, S, Q, e, b, s, c, city, to_unit(w0), to_unit(w3))
         return
     if to_unit(w0) >= P.cb_det[c, b]:
         return
@@ -96,6 +100,46 @@ def hear_trip(P, S, Q, e, b, s, j, c, city, u, u_appeal):
         if to_unit(w0) < P.c_au_pass[c]:
             Q.M[s, audio_cell(Q, row, AU_PASSENGERS)] += 1
             put_record(P, S, Q, m, e, talk, c, s, city, err, 1 if to_unit(w1) < P.appeal_p * P.appeal_success else 0)
+
+
+@nb.njit(cache=True)  # (not inlined: one channel's behaviours, kept out of the hot observe loop)
+def watch_class(P, S, Q, e, b, s, c, city, u, u_appeal):
+    """Classroom channel c sees e's covered school day or covered act of the watched conduct.
+    The conduct is recorded with the channel's detection (a true record about e); a school day
+    raises a false positive with its "detection", the false-positive chance (plan_channels): a
+    false record of the conduct about e. A record about a pupil (unscored: under the scoring
+    age) is held by the school; with counts_against parents it is also a record against each of
+    the pupil's parents (the first two scored members of the household, as ``linked``), with the
+    pupil's error and appeal, so a correction removes them together and reverts what they caused."""
+    row = P.c_cr_row[c]
+    act = P.c_cr_act[c]
+    acted = b == act
+    Q.M[s, classroom_cell(Q, row, CR_ACTS if acted else CR_DAYS)] += 1
+    if u >= P.cb_det[c, b]:
+        return
+    err = 0 if acted else 2
+    appeal = 0 if acted else (1 if u_appeal < P.appeal_p * P.appeal_success else 0)
+    Q.M[s, classroom_cell(Q, row, CR_HITS if acted else CR_FALSE)] += 1
+    put_record(P, S, Q, e, e, act, c, s, city, err, appeal)
+    if e >= P.n_people or P.ent_scored[e] == 1:
+        return  # (a scored student's record is their own)
+    Q.M[s, classroom_cell(Q, row, CR_PUPIL)] += 1
+    if err:
+        Q.M[s, classroom_cell(Q, row, CR_PUPIL_FALSE)] += 1
+    if P.c_cr_par[c] == 0:
+        return
+    h = np.searchsorted(P.hh_start, e, side="right") - 1
+    seen = 0
+    for x in range(P.hh_start[h], P.hh_start[h + 1]):
+        if P.ent_scored[x] == 1:
+            Q.M[s, classroom_cell(Q, row, CR_PARENT)] += 1
+            if err:
+                Q.M[s, classroom_cell(Q, row, CR_PARENT_FALSE)] += 1
+            bump(S, OUT_CHILD_RECORDS, x, 1)
+            put_record(P, S, Q, x, e, act, c, s, city, err, appeal)
+            seen += 1
+            if seen > 1:
+                break
 
 
 @nb.njit(cache=True)  # (not inlined: one channel's behaviour, kept out of the hot observe loop)

@@ -10,8 +10,8 @@ import math
 from scorelab.jit_cache import nb
 
 from scorelab.engine.kernel.constants import (
-    AU_COLS, F_COLS, ID_COLS, K_COLS, L_COLS, LN_COLS, MO_AUDIO, MO_CONS, MO_FLAG, MO_ID, MO_LEND, MO_LIST, MO_REC,
-    MO_REGION, MO_TRAJ, N_ERRORS, R_COLS, T_COLS, LN_UNITS,
+    AU_COLS, CR_COLS, F_COLS, ID_COLS, K_COLS, L_COLS, LN_COLS, LN_UNITS, MO_AUDIO, MO_CLASS, MO_CONS, MO_FLAG, MO_ID,
+    MO_LEND, MO_LIST, MO_REC, MO_REGION, MO_TRAJ, N_ERRORS, R_COLS, T_COLS,
 )
 
 
@@ -50,6 +50,13 @@ def id_cell(Q, row, col):
 def audio_cell(Q, row, col):
     """The metric column ``col`` (AU_*) of the audio channel of row ``row`` (P.c_au_row)."""
     return Q.MO[MO_AUDIO] + AU_COLS * row + col
+
+
+@nb.njit(cache=True, inline="always")
+def classroom_cell(Q, row, col):
+    """The metric column ``col`` (CR_*) of the classroom channel of row ``row`` (P.c_cr_row); row
+    P.n_cr, column 0: the sanctions of people with a pupil's record made against them."""
+    return Q.MO[MO_CLASS] + CR_COLS * row + col
 
 
 @nb.njit(cache=True, inline="always")

@@ -9,11 +9,12 @@ import numpy as np
 
 from scorelab.vocabulary import NO_GRADE
 from scorelab.engine.kernel.constants import (
-    CC_APPLIED, CC_ASSOC, CC_SUCCESSES, CC_WRONGFUL, LN_APPLIED, LN_DUE, LN_REFUSED, LN_REPAID, OUT_ASSOC, OUT_LINKED, OUT_REFUSED, OUT_REWARDS, OUT_SANCTIONS,
-    OUT_WRONGFUL, RC_REWARDS, RC_RWRONGFUL, RC_SANCTIONS, RC_SWRONGFUL,
+    CC_APPLIED, CC_ASSOC, CC_SUCCESSES, CC_WRONGFUL, LN_APPLIED, LN_DUE, LN_REFUSED, LN_REPAID, OUT_ASSOC,
+    OUT_CHILD_RECORDS, OUT_LINKED, OUT_REFUSED, OUT_REWARDS, OUT_SANCTIONS, OUT_WRONGFUL, RC_REWARDS, RC_RWRONGFUL,
+    RC_SANCTIONS, RC_SWRONGFUL,
 )
-from scorelab.engine.kernel.cells import cons_cell, loan_cell, region_cell
-from scorelab.engine.kernel.stores import bump, change_income, find_slot
+from scorelab.engine.kernel.cells import classroom_cell, cons_cell, loan_cell, region_cell
+from scorelab.engine.kernel.stores import bump, change_income, count_of, find_slot
 from scorelab.engine.kernel.draws import (
     attempt, attempt_count, candidate, other_applicant, other_applicants, region_actors,
 )
@@ -319,6 +320,8 @@ def apply_consequence(P, S, Q, k, e, s, u, u2):
             Q.M[s, region_cell(Q, r, RC_SWRONGFUL)] += 1
         if P.k_through[k] != 0:
             bump(S, OUT_LINKED, e, 1)
+        if P.n_cr > 0 and count_of(S, OUT_CHILD_RECORDS, e) > 0:  # (a parent with a pupil's record against them)
+            Q.M[s, classroom_cell(Q, P.n_cr, 0)] += 1
     else:
         bump(S, OUT_REWARDS, e, 1)
         Q.M[s, region_cell(Q, r, RC_REWARDS)] += 1

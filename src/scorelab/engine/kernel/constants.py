@@ -6,13 +6,14 @@ names in ``engine.layout``.
 from __future__ import annotations
 
 from scorelab.engine.layout import (
-    ASSOCIATION_COLUMNS, AUDIO_COLUMNS, BLOCKS, CONSEQUENCE_COLUMNS, DATA_COLUMNS, ERROR_NAMES, FLAG_COLUMNS,
-    IDENTIFICATION_COLUMNS, LENDING_COLUMNS, LEVEL_UNITS, LIST_COLUMNS, N_COUNTERS, N_CURSORS, N_OUTCOMES, REGION_COLUMNS, TRAJECTORY_COLUMNS,
+    ASSOCIATION_COLUMNS, AUDIO_COLUMNS, BLOCKS, CLASSROOM_COLUMNS, CONSEQUENCE_COLUMNS, DATA_COLUMNS, ERROR_NAMES,
+    FLAG_COLUMNS, IDENTIFICATION_COLUMNS, LENDING_COLUMNS, LEVEL_UNITS, LIST_COLUMNS, N_COUNTERS, N_CURSORS, N_OUTCOMES,
+    REGION_COLUMNS, TRAJECTORY_COLUMNS,
 )
 
 # metric column offsets (MO indices)
 (MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_ID, MO_ASSOC,
- MO_AUDIO, MO_DATA, MO_REGION, MO_TRAJ, MO_LEND) = range(len(BLOCKS))
+ MO_AUDIO, MO_CLASS, MO_DATA, MO_REGION, MO_TRAJ, MO_LEND) = range(len(BLOCKS))
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
                    "ls_wpos", "ls_cause", "ls_hits", "la_ent", "la_list", "la_step", "od_rec", "od_val", "w_mem",
@@ -30,7 +31,7 @@ C_NREC, C_NMSG, C_NPEND, C_NPOOL, C_PFREE, C_PTOP, C_LFREE, C_LTOP, C_NOD, C_WTO
 # for 256 counts)
 N_OUT = N_OUTCOMES
 (OUT_SUPP, OUT_REFUSED, OUT_SANCTIONS, OUT_REWARDS, OUT_WRONGFUL, OUT_ASSOC, OUT_FLAGGED, OUT_INVESTIGATED,
- OUT_RECORDS_ERR, OUT_LINKED, OUT_FALSE_FLAGGED) = range(N_OUT)
+ OUT_RECORDS_ERR, OUT_LINKED, OUT_FALSE_FLAGGED, OUT_CHILD_RECORDS) = range(N_OUT)
 # cur slots: the next record (id) the recovery and appeal walks look at, the next listing appeal;
 # the expiry walk of the channels whose records are kept P.ttl_vals[g] steps is at
 # cur[CUR_TTL + g] (one walk per distinct retention, not per channel). Record ids follow
@@ -53,6 +54,8 @@ IC_SCANNED, IC_LISTED, IC_HITS, IC_FALSE = range(ID_COLS)
 AC_DOWN, AC_UP, AC_MEAN = range(len(ASSOCIATION_COLUMNS))
 AU_COLS = len(AUDIO_COLUMNS)
 AU_TRIPS, AU_TALK, AU_HITS, AU_FALSE, AU_PASSENGERS = range(AU_COLS)
+CR_COLS = len(CLASSROOM_COLUMNS)
+CR_DAYS, CR_ACTS, CR_HITS, CR_FALSE, CR_PUPIL, CR_PUPIL_FALSE, CR_PARENT, CR_PARENT_FALSE = range(CR_COLS)
 DC_RECORDS, DC_PEOPLE = range(len(DATA_COLUMNS))
 R_COLS, T_COLS = len(REGION_COLUMNS), len(TRAJECTORY_COLUMNS)
 (RC_TRUE, RC_ERRONEOUS, RC_SANCTIONS, RC_SWRONGFUL, RC_REWARDS, RC_RWRONGFUL, RC_LISTINGS, RC_HELD,

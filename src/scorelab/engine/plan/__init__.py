@@ -21,7 +21,7 @@ module              what it plans
 ``entities``        entities, regions, rollout
 ``behaviours``      event types (static classes, dynamic modifiers), behaviours
 ``classes``         static class codes (conditions, masks, rate factors, packing)
-``channels``        region signatures, observers, channels, 1:N identification, in-car audio
+``channels``        region signatures, observers, channels, 1:N identification, in-car audio, classrooms
 ``misattribution``  where misattributed records land (contact graphs, drawn layers)
 ``scoring``         points or index, the social and association terms, views
 ``lists``           lists
@@ -39,7 +39,7 @@ from typing import Any
 
 from scorelab.engine.plan.behaviours import plan_behaviours, plan_event_types
 from scorelab.engine.plan.channels import (
-    plan_audio, plan_channel_regions, plan_channels, plan_identification, plan_observers,
+    plan_audio, plan_channel_regions, plan_channels, plan_classroom, plan_identification, plan_observers,
 )
 from scorelab.engine.plan.classes import class_codes, pack_classes
 from scorelab.engine.plan.consequences import plan_consequences
@@ -89,6 +89,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     add(plan_channels(cx))
     add(plan_identification(cx))
     add(plan_audio(cx))
+    add(plan_classroom(cx))
     add(plan_misattribution(cx))
     add(plan_social(cx))
     add(plan_association(cx))
@@ -106,5 +107,6 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         consequence_names=cx.cons, flag_names=cx.flags, consequence_sanction=[bool(x) for x in params.k_sanction],
         identifying_names=[c for c in cx.chans if s.channels[c].identification is not None],
         audio_names=[c for c in cx.chans if s.channels[c].audio is not None],
+        classroom_names=[c for c in cx.chans if s.channels[c].classroom is not None],
         lending_groups=list(pop.group_names) if params.ln_on else [],
     )

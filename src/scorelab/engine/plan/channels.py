@@ -1,6 +1,6 @@
 """Channels: the regions each covers, the behaviours each observes, coverage, detection,
-delays and retention, start and ramp, gating by rollout, 1:N identification and in-car audio
-(docs/channels.md)."""
+delays and retention, start and ramp, gating by rollout, 1:N identification, in-car audio
+(docs/channels.md) and classroom monitoring (docs/classroom.md)."""
 
 from __future__ import annotations
 
@@ -86,6 +86,8 @@ def plan_channels(cx: Context) -> dict[str, Any]:
                 cb_fm[ci, cx.bidx[bname]] = how.false_match_rate
         if ch.audio is not None:  # a trip's chance of a record (and its perceived risk) is a false positive's
             cb_det[ci, cx.bidx[ch.audio.trips]] = ch.audio.false_positive
+        if ch.classroom is not None:  # (so is a school day's)
+            cb_det[ci, cx.bidx[ch.classroom.school_days]] = ch.classroom.false_positive
         c_delay[ci] = cx.steps(ch.delay)
         ttls = [x for x in (ch.retention, expiry) if x is not None]
         c_ttl[ci] = cx.steps(min(ttls)) if ttls else -1
@@ -146,5 +148,29 @@ def plan_audio(cx: Context) -> dict[str, Any]:
         if au.passengers.probability > 0.0:
             b_au_extra[c_au_trip[ci]] += most_passengers
             b_au_extra[c_au_talk[ci]] += most_passengers
+    for ci, name in enumerate(cx.chans):  # a pupil's record against the parents adds two
+        cr = cx.s.channels[name].classroom
+        if cr is not None and cr.counts_against == "parents":
+            b_au_extra[cx.bidx[cr.school_days]] += 2
+            b_au_extra[cx.bidx[cr.watched]] += 2
     return dict(c_au_trip=c_au_trip, c_au_talk=c_au_talk, c_au_pass=c_au_pass, c_au_row=c_au_row,
                 c_au_key=c_au_key, b_au_extra=b_au_extra)
+
+
+def plan_classroom(cx: Context) -> dict[str, Any]:
+    """Classroom monitoring (docs/classroom.md): per channel the school-day and watched
+    behaviours (-1: none; a school day's false-positive chance is its detection,
+    ``plan_channels``), whether a pupil's records count against the parents, and the channel's
+    row of metric columns; ``n_cr`` the rows (the block's last column counts sanctions of parents
+    with a pupil's record against them)."""
+    C = cx.C
+    c_cr_day = np.full(C, -1, dtype=np.int64); c_cr_act = np.full(C, -1, dtype=np.int64)
+    c_cr_par = np.zeros(C, dtype=np.uint8); c_cr_row = np.full(C, -1, dtype=np.int64)
+    for ci, name in enumerate(cx.chans):
+        cr = cx.s.channels[name].classroom
+        if cr is not None:
+            c_cr_day[ci], c_cr_act[ci] = cx.bidx[cr.school_days], cx.bidx[cr.watched]
+            c_cr_par[ci] = 1 if cr.counts_against == "parents" else 0
+            c_cr_row[ci] = int((c_cr_row >= 0).sum())
+    return dict(c_cr_day=c_cr_day, c_cr_act=c_cr_act, c_cr_par=c_cr_par, c_cr_row=c_cr_row,
+                n_cr=int((c_cr_row >= 0).sum()))

@@ -52,6 +52,7 @@ Params = namedtuple(
         "c_enabled", "c_gated", "b_ungated", "c_keys", "c_cov_seed", "sig_ok", "bsc_ptr", "bsc_idx",
         "c_id_beh", "c_id_list", "c_id_hit", "c_id_fmr", "c_id_row", "c_id_wfac",
         "c_au_trip", "c_au_talk", "c_au_pass", "c_au_row", "c_au_key", "b_au_extra",
+        "c_cr_day", "c_cr_act", "c_cr_par", "c_cr_row", "n_cr",
         # contacts for misattribution and the social term
         "mis_ptr", "mis_idx", "mis_drawn", "drawn", "hh_start", "soc_ptr", "soc_idx", "soc_w",
         # the association term (guilt by association)
@@ -99,6 +100,8 @@ class Plan:
     identifying_names: list[str]
     #: the channels that listen in cars, in the order of their metric rows (params.c_au_row)
     audio_names: list[str] = dataclasses.field(default_factory=list)
+    #: the channels that watch classrooms, in the order of their metric rows (params.c_cr_row)
+    classroom_names: list[str] = dataclasses.field(default_factory=list)
     #: the population's groups when the run counts loans by group (params.ln_on), else none
     lending_groups: list[str] = dataclasses.field(default_factory=list)
 
