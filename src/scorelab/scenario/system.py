@@ -432,9 +432,7 @@ class Consequence(StrictModel):
     grades: list[Name] = Field(default_factory=list, description="applies to actors in these grades")
     lists: list[Name] = Field(default_factory=list, description="applies to actors on these lists")
     actor: Actor = Field("person")
-    service: Name | None = Field(None, description="the service refused (flights, rail, loans, schools, jobs...); "
-                                 "'loans' on people's consequences makes a loan, of any kind, counted by group "
-                                 "(docs/metrics.md#lending-by-group)")
+    service: Name | None = Field(None, description="the service refused (flights, rail, schools...); 'loans': by group")
     attempts: Rate | None = Field(None, description="how often an actor tries to use the service, e.g. '2 per year'")
     probability: Probability = Field(1.0, description="probability per attempt (refusal) or per period that it applies")
     amount: Real = Field(0.0, description="money per application (fine, discount, bonus) in the population's currency")
