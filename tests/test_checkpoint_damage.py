@@ -32,6 +32,14 @@ from scorelab.engine.checkpoint import folder_for
 from test_checkpoint import Stop, stop_at
 from test_results import tiny
 
+
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages on one line whatever the length of the temporary folder's path (a long one, as
+    under pytest-xdist's per-worker folders, wrapped the progress lines at 80 columns)."""
+    monkeypatch.setenv("COLUMNS", "1000")
+
+
 EXAMPLES = int(os.environ.get("SCORELAB_FUZZ_EXAMPLES", "15"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

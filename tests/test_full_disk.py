@@ -26,6 +26,14 @@ from scorelab.engine.checkpoint import folder_for
 from test_checkpoint_damage import one_line_error
 from test_results import tiny
 
+
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages on one line whatever the length of the temporary folder's path (a long one, as
+    under pytest-xdist's per-worker folders, wrapped the progress lines at 80 columns)."""
+    monkeypatch.setenv("COLUMNS", "1000")
+
+
 TABLES = ("metrics.parquet", "groups.parquet", "scores.parquet")
 FULL = "No space left on device (free some space)"
 

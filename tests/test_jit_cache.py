@@ -175,3 +175,57 @@ def test_a_run_says_when_it_compiles_and_leaves_compilation_out_of_its_time(tmp_
     seconds = result.manifest["compile_seconds"]
     assert (told == [1]) == (seconds > 0) and told in ([], [1])
     assert result.manifest["wall_seconds"] >= 0
+
+
+def test_processes_on_a_cold_cache_compile_a_kernel_once_between_them(tmp_path):
+    """Two processes needing the same uncompiled kernel while a third holds the compile lock
+    both wait; then one compiles it and the other loads it from the cache (numba alone would
+    compile it in each: minutes of CPU per worker of a sweep started on a cold cache)."""
+    import fcntl
+    import os
+    import time
+
+    pkg = tmp_path / "pkgz"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "kernels.py").write_text(textwrap.dedent("""
+        import numba as nb
+
+        @nb.njit(cache=True)
+        def g(x):
+            return x * 7
+        """))
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from numba.core import event
+        sys.path.insert(0, {str(tmp_path)!r})
+        from scorelab.jit_cache import compile_one_process_at_a_time, compile_watch
+        compile_one_process_at_a_time(Path({str(pkg)!r}))
+        from pkgz.kernels import g
+        compiled = []
+        class Count(event.Listener):
+            def on_start(self, ev): compiled.append(1)
+            def on_end(self, ev): pass
+        event.register("numba:compile", Count())
+        with compile_watch() as watch:
+            print(g(6), len(compiled), watch.seconds > 0)
+        """)
+    lock = jit_cache.compile_lock_path(pkg)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(2)]
+        time.sleep(3)
+        assert all(p.poll() is None for p in procs), "a process compiled while another held the lock"
+    finally:
+        os.close(fd)
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        outs.append(out.split())
+    assert [o[0] for o in outs] == ["42", "42"]
+    assert sorted(int(o[1]) for o in outs) == [0, 1], "one process compiled, the other loaded from the cache"
+    assert [o[2] for o in outs] == ["True", "True"], "the wait counts as compile time"

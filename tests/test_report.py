@@ -215,11 +215,11 @@ def test_report_command(runs, tmp_path):
     app.command()(report)
     app.command("other")(lambda: None)  # two commands: typer keeps 'report' as a subcommand, as in scorelab.cli
     out = tmp_path / "sub" / "r.html"
-    res = CliRunner().invoke(app, ["report", str(runs["base"]), str(runs["safeguarded"]), "--out", str(out),
-                                   "--png", str(tmp_path / "figs")])
+    # (one run: the comparison page and its PNGs are drawn by the fixtures and test_pngs)
+    res = CliRunner().invoke(app, ["report", str(runs["base"]), "--out", str(out), "--png", str(tmp_path / "figs")])
     assert res.exit_code == 0, res.output
     assert out.is_file() and f"{out.stat().st_size:,} bytes" in res.output
-    assert len(list((tmp_path / "figs").glob("*.png"))) == len(P.COMPARE_PLOTS) + 2 * len(RUN_PLOTS)
+    assert len(list((tmp_path / "figs").glob("*.png"))) == len(RUN_PLOTS)
     res = CliRunner().invoke(app, ["report", str(tmp_path / "missing"), "--out", str(tmp_path / "x.html")])
     assert res.exit_code == 2 and "no such results folder" in res.output
     assert not (tmp_path / "x.html").exists()

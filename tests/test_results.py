@@ -269,7 +269,7 @@ def test_memory_estimate_holds_a_measured_run(tmp_path):
     # the same scenario and size for a few days: compiles the kernels for its types (some array
     # types depend on the size) into the disk cache if needed, so that the child only loads them
     # (a compile would add LLVM's memory to the child's peak)
-    scorelab.run(scorelab.load("rongcheng-2018", {"population.people": 400000, "run.days": 5}))
+    scorelab.run(scorelab.load("rongcheng-2018", {"population.people": 400000, "run.days": 5, "run.burn_in": 0}))
     # VmHWM, not ru_maxrss: Linux carries the forking parent's peak across exec into the
     # child's ru_maxrss, and the parent here is this test process
     code = (

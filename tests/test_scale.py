@@ -9,6 +9,7 @@ variance of a count (1,000 x the rate per 1,000) or the binomial one of a share
 (p (1 - p)). With 16 + 4 replicates (18 degrees of freedom) a |t| above 5 happens by chance
 about once in 10,000 comparisons; the test makes about 100.
 
+A preset that only changes values of another (``SAME_PARTS``) is checked through it.
 The steady state after a burn-in is checked on rongcheng-2018 (where a scale bug was once
 found); the other scenarios start their window from an empty state (``run.burn_in: 0``), which
 exercises the same scaled capacities and watchlists at a third (national) to a quarter
@@ -30,9 +31,11 @@ from scorelab.scenario.loader import preset_names
 
 #: the small scale of each preset (the large one is FACTOR times it)
 SCALES = {
-    "rongcheng-2018": 0.02, "safeguarded": 0.02, "national-2027": 1e-5, "national-2027-ihs": 1e-5,
+    "rongcheng-2018": 0.02, "safeguarded": 0.02, "national-2027": 1e-5,
     "corporate": 0.02, "zhima-index": 0.02, "lending-feedback": 0.2, "lending-feedback-all": 0.2,
 }
+#: presets that are another with values changed (no part added or removed): they scale as it does
+SAME_PARTS = {"national-2027-ihs": ("national-2027", {"channels.cameras.coverage"})}
 R_SMALL, R_LARGE, FACTOR, Z = 16, 4, 5, 5.0
 #: the presets checked after their burn-in; the others run with none
 WITH_BURN_IN = {"rongcheng-2018"}
@@ -72,7 +75,22 @@ def compare(name: str, small: float) -> list[tuple[str, float, float, float]]:
 
 
 def test_every_preset_has_scales():
-    assert sorted(SCALES) == preset_names()
+    assert sorted([*SCALES, *SAME_PARTS]) == preset_names()
+
+
+def _flat(d: object, prefix: str = "") -> dict[str, object]:
+    if isinstance(d, dict):
+        return {k: v for key, sub in d.items() for k, v in _flat(sub, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: d}
+
+
+@pytest.mark.parametrize("name", sorted(SAME_PARTS))
+def test_a_preset_checked_through_another_differs_from_it_in_the_named_values_only(name):
+    base, values = SAME_PARTS[name]
+    a = _flat(scorelab.load(name).model_dump(mode="json"))
+    b = _flat(scorelab.load(base).model_dump(mode="json"))
+    differ = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)} - {"name", "description"}
+    assert differ == values, f"{name} differs from {base} in {sorted(differ)}: give it scales of its own"
 
 
 @pytest.mark.parametrize("name", sorted(SCALES))

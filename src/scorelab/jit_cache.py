@@ -19,6 +19,12 @@ compiles the callee anew for each such signature: ``enter_one`` was compiled 12 
 jitted scorelab function to another pass constants as their plain type and signed integers
 as ``int64`` (``widened``); numba's integer arithmetic is in ``int64`` already, so results do
 not change (the golden runs are byte-identical).
+
+Kernels are compiled by one process at a time (``compile_one_process_at_a_time``): a process
+about to compile a kernel waits while another holds the compile lock of the same sources, then
+loads what that one compiled from the cache. The workers of a sweep or of a sharded run started
+on a cold cache, or a test session whose warm-up compiles beside its first tests, compile the
+kernels once between them instead of once each (a cold compile is minutes of CPU).
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ import ast
 import contextlib
 import functools
 import hashlib
+import os
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,7 +43,8 @@ from pathlib import Path
 import numba as nb
 from numba.core import caching, dispatcher, types
 
-__all__ = ["CompileWatch", "compile_watch", "compiled_sources", "install", "nb", "source_stamp", "widened"]
+__all__ = ["CompileWatch", "compile_lock_path", "compile_watch", "compiled_sources", "install", "nb", "source_stamp",
+           "widened"]
 
 ROOT = Path(__file__).resolve().parent
 
@@ -158,6 +168,55 @@ def compile_once_per_function(root: Path = ROOT) -> None:
     dispatcher.Dispatcher.get_call_template = get_call_template
 
 
+def compile_lock_path(root: Path = ROOT) -> Path:
+    """The lock file compilations of the package at ``root`` take, one per source stamp (checkouts
+    with the same sources share it, which only makes them take turns)."""
+    return Path(tempfile.gettempdir()) / f"scorelab-compile-{source_stamp(Path(root).resolve())[:16]}.lock"
+
+
+#: the open ``CompileWatch``es: waiting for another process's compilation counts as compiling
+_watches: list[CompileWatch] = []
+
+
+@functools.lru_cache(maxsize=None)
+def compile_one_process_at_a_time(root: Path = ROOT) -> None:
+    """The outermost compilation of a jitted function of the package at ``root`` holds an
+    exclusive lock on ``compile_lock_path(root)``; numba looks in the disk cache before compiling,
+    so a process that waited loads what the other compiled. (No lock where ``fcntl`` is missing.)"""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: every process compiles for itself
+        return
+    root = Path(root).resolve()
+    original = dispatcher.Dispatcher.compile
+    depth = threading.local()
+
+    def compile(self, sig):  # type: ignore[no-untyped-def]
+        code = getattr(self.py_func, "__code__", None)
+        if getattr(depth, "n", 0) or code is None or not Path(code.co_filename).resolve().is_relative_to(root):
+            return original(self, sig)
+        depth.n = 1
+        fd = os.open(compile_lock_path(root), os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                watches = list(_watches)
+                for w in watches:
+                    w.start()
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                finally:
+                    for w in watches:
+                        w.end()
+            return original(self, sig)
+        finally:
+            os.close(fd)  # (releases the lock)
+            depth.n = 0
+
+    dispatcher.Dispatcher.compile = compile
+
+
 class CompileWatch:
     """Numba compiling while it is open: ``seconds`` of compilation (the outermost compilations,
     not counting the callees they compile again); ``on_start`` is called once, when the first
@@ -200,11 +259,14 @@ def compile_watch(on_start: Callable[[], None] | None = None) -> Iterator[Compil
 
     listener = _Listener()
     event.register("numba:compile", listener)
+    _watches.append(watch)
     try:
         yield watch
     finally:
         event.unregister("numba:compile", listener)
+        _watches.remove(watch)
 
 
 install()
 compile_once_per_function()
+compile_one_process_at_a_time()

@@ -301,7 +301,8 @@ def read_scenario(path: Path) -> dict[str, Any]:
     except OSError as e:
         raise UsageError(f"{path}: unreadable: {e.strerror or e}") from None
     try:
-        data = yaml.safe_load(text)
+        # (libyaml when present: a run's resolved scenario is thousands of lines, 5x faster to read)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (a safe loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)

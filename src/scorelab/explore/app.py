@@ -49,7 +49,7 @@ CONFIG = Config()
 CSS = """
 .harms, .impact {border-collapse: collapse; font-size: 14px; margin: 4px 0 12px 0}
 .harms td, .harms th, .impact td, .impact th {border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: right}
-.harms td:first-child, .impact td:first-child, .harms th:first-child {text-align: left}
+.harms td:first-child, .impact td:first-child, .harms th:first-child, .harms td.unit {text-align: left}
 .verdict p {font-size: 16px; margin: 4px 0}
 .tour {font-size: 13px}
 .v-input__slider .v-label {white-space: normal; flex: 0 0 55%; max-width: 55%; font-size: 13px; line-height: 1.2}

@@ -169,14 +169,15 @@ def saved_yaml(start: Start, settings: Mapping[str, Any], people: int, save_to: 
 def table_html(view: View, key: str = "") -> str:
     """The harms table (escaped; each figure's exact value in data-value, and the view's query
     in data-key, for tests and copying)."""
-    head = "<tr><th>harm</th><th>this run (seed {})</th><th>per 1,000 people, mean of {} seeds [95 % interval]</th></tr>"
+    head = ("<tr><th>harm</th><th>this run (seed {})</th><th>unit</th>"
+            "<th>per 1,000 people, mean of {} seeds [95 % interval]</th></tr>")
     out = [f"<table class='harms' data-key='{html.escape(key, quote=True)}'>"
            f"{head.format(view.seeds[0], len(view.seeds))}"]
     for r in view.rows:
         iv = "" if r["lo"] is None else f" [{r['lo']:,.2f}, {r['hi']:,.2f}]"
-        unit = f" {html.escape(r['unit'])}" if r["unit"] else ""
         out.append(f"<tr data-harm='{html.escape(r['name'], quote=True)}'><td>{html.escape(r['name'])}</td>"
-                   f"<td class='first' data-value='{r['first']!r}'>{V.format_figure(r['name'], r['first'])}{unit}</td>"
+                   f"<td class='first' data-value='{r['first']!r}'>{V.format_figure(r['name'], r['first'])}</td>"
+                   f"<td class='unit'>{html.escape(r['unit'])}</td>"
                    f"<td class='per1000' data-value='{r['mean']!r}'>{r['mean']:,.2f}{iv}</td></tr>")
     return "".join(out) + "</table>"
 
