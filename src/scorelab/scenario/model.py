@@ -180,55 +180,51 @@ class _References:
                                 f"{b!r} is not one of the behaviours this channel observes "
                                 f"({', '.join(c.observes) or 'none'})", True))
 
-    def audio(self, name: str, c: Channel) -> None:
-        """An audio channel's trips and talk: defined behaviours of people, observed, not the same."""
+    def carried(self, name: str, c: Channel, part: str, keys: tuple[str, str], actor: str, carrier: str,
+                carries: str) -> None:
+        """An audio or classroom part: its carrier behaviour (a trip, a school day) and the act
+        it carries (talk, watched conduct) are defined behaviours of people, observed, not the
+        same; the carrier is recorded only as a false positive."""
         s, out, behaviours = self.s, self.out, self.behaviour_names
-        where = ("channels", name, "audio")
-        if c.identification is not None:
-            out.append((where, "a channel either listens in cars (audio) or searches faces (identification), not "
-                        "both: make two channels", False))
-        for key in ("trips", "talk"):
-            b = getattr(c.audio, key)
+        where = ("channels", name, part)
+        spec = getattr(c, part)
+        for key in keys:
+            b = getattr(spec, key)
             self.ref(where + (key,), b, behaviours, "behaviour")
             if b not in behaviours or not all(x in behaviours for x in c.observes):
                 continue
             if b not in c.observes:
                 out.append((where + (key,), f"the channel must observe {b!r} (add it to 'observes')", False))
             elif s.behaviours[b].actor != "person":
-                out.append((where + (key,), "people drive and talk in cars: the behaviour must have actor 'person'",
-                            False))
-        how = c.by_behaviour.get(c.audio.trips)
+                out.append((where + (key,), f"{actor}: the behaviour must have actor 'person'", False))
+        first, second = (getattr(spec, k) for k in keys)
+        how = c.by_behaviour.get(first)
         if how is not None and how.detection is not None:
-            out.append((("channels", name, "by_behaviour", c.audio.trips, "detection"), "a trip is heard only "
-                        "as a false positive: set audio.false_positive, not a detection", False))
-        if c.audio.trips == c.audio.talk:
-            out.append((where + ("talk",), "trips and talk must be different behaviours (the talk is what some "
-                        "trips carry)", False))
+            out.append((("channels", name, "by_behaviour", first, "detection"), f"{carrier} is "
+                        f"{'heard' if part == 'audio' else 'recorded'} only as a false positive: set "
+                        f"{part}.false_positive, not a detection", False))
+        if first == second:
+            out.append((where + (keys[1],), f"{keys[0]} and {keys[1]} must be different behaviours ({carries})",
+                        False))
+
+    def audio(self, name: str, c: Channel) -> None:
+        """An audio channel's trips and talk (``carried``)."""
+        if c.identification is not None:
+            self.out.append((("channels", name, "audio"), "a channel either listens in cars (audio) or searches "
+                             "faces (identification), not both: make two channels", False))
+        self.carried(name, c, "audio", ("trips", "talk"), "people drive and talk in cars", "a trip",
+                     "the talk is what some trips carry")
 
     def classroom(self, name: str, c: Channel) -> None:
-        """A classroom channel's school days and watched conduct: defined behaviours of people,
-        observed, not the same; parents need households and children."""
-        s, out, behaviours = self.s, self.out, self.behaviour_names
+        """A classroom channel's school days and watched conduct (``carried``); parents need
+        households and children."""
+        s, out = self.s, self.out
         where = ("channels", name, "classroom")
         if c.identification is not None or c.audio is not None:
             out.append((where, "a classroom channel neither listens in cars (audio) nor searches faces "
                         "(identification): make two channels", False))
-        for key in ("school_days", "watched"):
-            b = getattr(c.classroom, key)
-            self.ref(where + (key,), b, behaviours, "behaviour")
-            if b not in behaviours or not all(x in behaviours for x in c.observes):
-                continue
-            if b not in c.observes:
-                out.append((where + (key,), f"the channel must observe {b!r} (add it to 'observes')", False))
-            elif s.behaviours[b].actor != "person":
-                out.append((where + (key,), "pupils are people: the behaviour must have actor 'person'", False))
-        how = c.by_behaviour.get(c.classroom.school_days)
-        if how is not None and how.detection is not None:
-            out.append((("channels", name, "by_behaviour", c.classroom.school_days, "detection"), "a school day is "
-                        "recorded only as a false positive: set classroom.false_positive, not a detection", False))
-        if c.classroom.school_days == c.classroom.watched:
-            out.append((where + ("watched",), "school_days and watched must be different behaviours (the conduct is "
-                        "what some school days carry)", False))
+        self.carried(name, c, "classroom", ("school_days", "watched"), "pupils are people", "a school day",
+                     "the conduct is what some school days carry")
         if c.classroom.counts_against == "parents":
             if not any(p > 0 for p in s.population.household_sizes[1:]):
                 out.append((where + ("counts_against",), "counts_against: parents needs households of two or more "
