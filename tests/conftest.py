@@ -1,6 +1,12 @@
 """Shared fixtures. ``ray_session``: one local Ray instance for the whole test session, used
 only by the tests that ask for it (sweeps and sharded runs on Ray); ``runner``: a typer
-command-line runner."""
+command-line runner.
+
+Files that compile no kernel (``NO_KERNELS``) run first: on a cold cache (a fresh clone) one
+worker compiles the kernels for minutes while the other waits for them
+(``scorelab.jit_cache``: one process compiles, the others load), and these keep the waiting
+worker busy. A test of such a file that compiles a scorelab kernel fails, so the list stays
+true (seen on a cold cache, as in CI; a warm one loads without compiling)."""
 
 from __future__ import annotations
 
@@ -9,6 +15,41 @@ from typing import Any
 
 import pytest
 from typer.testing import CliRunner
+
+NO_KERNELS = ("test_architecture.py", "test_credit_code.py", "test_docs_sources.py", "test_scenario.py",
+              "test_scenario_bounds.py", "test_scenario_files.py", "test_scenario_fuzz.py", "test_steps.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in NO_KERNELS)  # (stable: each part keeps its order)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    if item.path.name not in NO_KERNELS:
+        yield
+        return
+    from numba.core import event
+
+    compiled: list[str] = []
+
+    class Seen(event.Listener):
+        def on_start(self, ev: event.Event) -> None:
+            f = getattr(ev.data.get("dispatcher"), "py_func", None)
+            if f is not None and f.__module__.startswith("scorelab."):
+                compiled.append(f"{f.__module__}.{f.__qualname__}")
+
+        def on_end(self, ev: event.Event) -> None:
+            pass
+
+    listener = Seen()
+    event.register("numba:compile", listener)
+    try:
+        yield
+    finally:
+        event.unregister("numba:compile", listener)
+    if compiled:
+        pytest.fail(f"{item.path.name} is listed in conftest.NO_KERNELS but compiled {compiled[0]}")
 
 
 @pytest.fixture(scope="session")
