@@ -22,9 +22,9 @@ not change (the golden runs are byte-identical).
 
 Kernels are compiled by one process at a time (``compile_one_process_at_a_time``): a process
 about to compile a kernel waits while another holds the compile lock of the same sources, then
-loads what that one compiled from the cache. The workers of a sweep or of a sharded run started
-on a cold cache, or a test session whose warm-up compiles beside its first tests, compile the
-kernels once between them instead of once each (a cold compile is minutes of CPU).
+loads what that one compiled from the cache. The workers of a sweep, of a sharded run or of the
+test suite started on a cold cache compile the kernels once between them instead of once each
+(a cold compile is minutes of CPU).
 """
 
 from __future__ import annotations
@@ -195,8 +195,11 @@ def compile_one_process_at_a_time(root: Path = ROOT) -> None:
         code = getattr(self.py_func, "__code__", None)
         if getattr(depth, "n", 0) or code is None or not Path(code.co_filename).resolve().is_relative_to(root):
             return original(self, sig)
+        try:
+            fd = os.open(compile_lock_path(root), os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:  # (a lock file another user made, a read-only temporary folder: no lock)
+            return original(self, sig)
         depth.n = 1
-        fd = os.open(compile_lock_path(root), os.O_RDWR | os.O_CREAT, 0o666)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
