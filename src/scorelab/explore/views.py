@@ -128,14 +128,10 @@ def _view(results: list[Any], people: int, seconds: float) -> View:
     im = results[0].impact()
     impact = im.filter(im["axis"] == "group").select("cell", "harm", "people", "count", "per_1000", "per_1000_lo",
                                                      "per_1000_hi", "ratio").to_dicts()
-    return View(results[0].verdict() if len(results) == 1 else _verdict(results), rows, impact, {},
+    from scorelab.verdict import verdict  # (one run's sentences, or replicates' with intervals)
+
+    return View(verdict(results), rows, impact, {},
                 [int(r.scenario.run.seed) for r in results], people, seconds, results)
-
-
-def _verdict(results: list[Any]) -> list[str]:
-    from scorelab.verdict import verdict
-
-    return verdict(results)
 
 
 def one_line(e: BaseException) -> str:
