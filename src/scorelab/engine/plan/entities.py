@@ -53,7 +53,7 @@ def plan_coming_of_age(cx: Context) -> dict[str, Any]:
     a + u years old, u a counter-based uniform (stream ``birthdays``: the same for any shards),
     and reaches ``min_age`` after (min_age - a - u) years, in the step holding that day. The
     burn-in (before day 0) is run at the ages of day 0."""
-    s, pop, N = cx.s, cx.pop, cx.N
+    s, pop = cx.s, cx.pop
     R = len(pop.city_names)
     ptr = np.zeros(R + 1, dtype=np.int64)
     ent = np.zeros(0, dtype=np.int32)
