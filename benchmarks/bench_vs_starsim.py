@@ -30,6 +30,9 @@ Three versions on the peer side, all measured in the same run:
 and two on scorelab's: its default (the counterfactual twin run alongside, records kept)
 and ``--set run.counterfactual=false`` without records (the work the peers do).
 
+``--rates`` multiplies the behaviours' rates (in every model and the closed form), to see
+how the ratio moves with the density of events; the target is judged at 1.
+
 Checks (different random streams, so statistical, 4 standard deviations): the mean score,
 the share in each grade after T days and the refusals per scored person agree between
 scorelab and each peer and with the closed form. Then it prints agent-days per second of
@@ -76,6 +79,7 @@ def make_starsim_module():
             )
             self.scored_in = scored
             self.daily_results = daily_results
+            self.refused = 0.0  # refusals of the current step, for its result
             # one distribution per decision, as Starsim wants (each draws once per agent per step)
             self.acts = [ss.poisson(lam=r / YEAR, name=f"acts_{b}") for b, (r, _) in BEHAVIOURS.items()]
             self.points = [d for _, d in BEHAVIOURS.values()]
@@ -236,15 +240,20 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3, help="runs of each version (best kept); one above 1e8 agent-days")
+    ap.add_argument("--rates", type=float, default=1.0,
+                    help="the behaviours' rates times this in every model and the closed form (events per agent-day)")
     args = ap.parse_args()
+    for b, (r, d) in list(BEHAVIOURS.items()):  # in place: every model and the closed form read this dict
+        BEHAVIOURS[b] = (r * args.rates, d)
 
     import starsim as ss
 
     sizes = [int(float(x)) for x in args.people.split(",")]
     th = theory(args.days)
-    print(f"reduced scenario: {len(BEHAVIOURS)} behaviours, 1 channel (detection {DETECTION}), points from {BASE:.0f}, "
-          f"{len(GRADES)} grades, refusal in grade {GRADES[-1][0]} ({ATTEMPTS:g}/year, p {REFUSE_P}), friends; "
-          f"{args.days} days; Starsim {ss.__version__}, numpy {np.__version__}; {load()}")
+    print(f"reduced scenario: {len(BEHAVIOURS)} behaviours (rates x{args.rates:g}), 1 channel (detection {DETECTION}), "
+          f"points from {BASE:.0f}, {len(GRADES)} grades, refusal in grade {GRADES[-1][0]} "
+          f"({ATTEMPTS:g}/year, p {REFUSE_P}), friends; {args.days} days; Starsim {ss.__version__}, "
+          f"numpy {np.__version__}; {load()}")
     table, agree = {}, True
     for n in sizes:
         table[n], ok = one_size(n, args.days, args.seed, th, args.repeat)
@@ -256,7 +265,8 @@ def main() -> int:
             f"{p} {secs[p] / secs['scorelab']:,.1f}x / {secs[p] / secs['scorelab-lean']:,.1f}x" for p in PEERS))
     big = max(table)
     ratio = table[big]["starsim"] / table[big]["scorelab"]
-    verdict = "met" if ratio >= TARGET and agree and big >= 1_000_000 and args.days >= 365 else "not met"
+    as_set = big >= 1_000_000 and args.days >= 365 and args.rates == 1.0
+    verdict = "met" if ratio >= TARGET and agree and as_set else "not met"
     print(f"speed ratio scorelab / starsim at {big:,} x {args.days} days: {ratio:,.1f}x  "
           f"(target >= {TARGET:g}x at 1,000,000 x 365 days, outputs agreeing: {verdict})")
     return 0 if agree else 1
