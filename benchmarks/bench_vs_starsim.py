@@ -83,9 +83,9 @@ def make_starsim_module():
             # one distribution per decision, as Starsim wants (each draws once per agent per step)
             self.acts = [ss.poisson(lam=r / YEAR, name=f"acts_{b}") for b, (r, _) in BEHAVIOURS.items()]
             self.points = [d for _, d in BEHAVIOURS.values()]
-            self.detect = [ss.Dist(dist=sps.binom, n=1, p=DETECTION, name=f"detect_{b}") for b in BEHAVIOURS]
+            self.detect = [ss.Dist(dist=sps.binom, n=1, p=self.pars.detection, name=f"detect_{b}") for b in BEHAVIOURS]
             self.attempts = ss.poisson(lam=ATTEMPTS / YEAR, name="attempts")
-            self.refuse = ss.Dist(dist=sps.binom, n=1, p=REFUSE_P, name="refuse")
+            self.refuse = ss.Dist(dist=sps.binom, n=1, p=self.pars.refuse_p, name="refuse")
 
         def init_post(self) -> None:
             super().init_post()
