@@ -190,3 +190,53 @@ def test_a_plan_from_read_only_arrays_has_the_same_kernel_types() -> None:
     assert not pop_ro.city.flags.writeable
     ours, theirs = compile_plan(sc, pop, con).params, compile_plan(sc, pop_ro, con_ro).params
     assert numba.typeof(theirs) == numba.typeof(ours)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 4])
+def test_any_number_of_threads_gives_the_single_process_run(four_cities, threads, monkeypatch):
+    """Threads are shards in one process, each worker's calls on a thread of its own (the
+    kernels release the GIL): the same output as one process, byte for byte."""
+    import threading
+
+    sc, pop, contacts, whole = four_cities
+    seen: set[int] = set()
+    real = sharded.ShardWorker.local
+
+    def local(self, s, l_stock):
+        seen.add(threading.get_ident())
+        return real(self, s, l_stock)
+
+    monkeypatch.setattr(sharded.ShardWorker, "local", local)
+    assert_same(whole, simulate_sharded(sc, pop, contacts, threads, backend="threads"))
+    assert len(seen) > 1 and threading.get_ident() not in seen
+
+
+def test_a_threaded_run_resumes_to_the_single_process_bytes(tmp_path):
+    """``scorelab.run(threads=2)`` stopped after a save resumes with its two threads (the split
+    is kept in the checkpoint) and writes the single-process run's files."""
+    sc = scorelab.load(copy.deepcopy(FOUR_CITIES), {"run.days": 40, "population.people": 3000})
+    scorelab.run(sc, out=tmp_path / "a" / "run", people_state=True)
+    out = tmp_path / "b" / "run"
+    with pytest.raises(Stop):
+        scorelab.run(sc, out=out, people_state=True, threads=2, checkpoint_every=10, progress=stop_at(25))
+    assert (folder_for(out) / "step-000000020" / "state-1.npz").is_file()
+    resumed = scorelab.resume(out)
+    assert resumed.manifest["resumed_from_step"] == 20 and resumed.manifest["threads"] == 2
+    for f in ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet", "regions.parquet",
+              "trajectories.parquet"):
+        assert filecmp.cmp(tmp_path / "a" / "run" / f, out / f, shallow=False), f
+
+
+def test_threads_by_default_and_bad_thread_requests(tmp_path, monkeypatch):
+    """By default every core the process may use from AUTO_THREADS_PEOPLE people, one below; at
+    most one thread per region; bad requests fail with one line before any work."""
+    monkeypatch.setattr(sharded, "available_cores", lambda: 8)
+    big = scorelab.load("national-2027", scale=sharded.AUTO_THREADS_PEOPLE / 1.41e9)
+    small = scorelab.load("national-2027", scale=0.5 * sharded.AUTO_THREADS_PEOPLE / 1.41e9)
+    assert big.population.people >= sharded.AUTO_THREADS_PEOPLE > small.population.people
+    assert (sharded.threads_for(big, None), sharded.threads_for(small, None), sharded.threads_for(small, 3)) == (8, 1, 3)
+    assert sharded.threads_for(scorelab.load("corporate"), 4) == 1  # (one city)
+    one_line_error(["run", "rongcheng-2018", "--threads", "0"], "--threads: must be at least 1")
+    one_line_error(["run", "rongcheng-2018", "--threads", "2", "--shards", "2"], "not with --shards")
+    one_line_error(["run", "--resume", str(tmp_path / "r"), "--threads", "2"], "drop --threads")
+    assert not (tmp_path / "r").exists()

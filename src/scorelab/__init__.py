@@ -58,6 +58,7 @@ def run(
     checkpoint_every: int | None = None,
     shards: int | None = None,
     ray_address: str | None = None,
+    threads: int = 1,
 ) -> "Result":
     """Build the population and run the day loop with its counterfactual twin.
 
@@ -68,12 +69,14 @@ def run(
     be written. With ``checkpoint_every`` (steps; needs ``out``) the state is saved that
     often, and ``scorelab.resume(out)`` continues a run that stopped. With ``shards`` the
     population's regions are split over that many Ray actors (on the cluster at
-    ``ray_address``, or a local Ray); the result is identical to a single-process run.
+    ``ray_address``, or a local Ray); the result is identical to a single-process run. With
+    ``threads`` above 1 they are split over that many threads of this process instead (at most
+    one per region), with the same result.
     """
     from scorelab.runner import run as _run
 
     return _run(scenario, overrides, out=out, people_state=people_state, progress=progress, check_memory=check_memory,
-                checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address)
+                checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address, threads=threads)
 
 
 def resume(out: str | Path, progress: Callable[[int, int], None] | None = None,

@@ -44,6 +44,7 @@ def run(
     checkpoint_every: int | None = None,
     shards: int | None = None,
     ray_address: str | None = None,
+    threads: int = 1,
 ) -> Result:
     """``scorelab.run``: load ``scenario`` (with ``overrides``) unless it is a Scenario, check
     that the run fits in memory (``check_memory``), then ``execute`` it."""
@@ -54,13 +55,13 @@ def run(
     if not isinstance(scenario, _Scenario) or overrides:
         scenario = load(scenario if not isinstance(scenario, _Scenario) else scenario.model_dump(mode="json", by_alias=True), overrides)
     if check_memory:
-        copies = shards + 1 if shards is not None and ray_address is None else 1
+        copies = shards + 1 if shards is not None and ray_address is None else (threads + 1 if threads > 1 else 1)
         est, avail, fits = memory.check(scenario, copies)
         if not fits:
             raise UsageError(f"the run needs about {copies} x {memory.human(est.total)} of memory but about "
                              f"{memory.human(avail or 0)} is available; reduce population.people or use a Ray cluster")
     return execute(scenario, out=out, people_state=people_state, progress=progress, command="scorelab.run(...)",
-                   checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address)
+                   checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address, threads=threads)
 
 
 def resume(
@@ -87,7 +88,8 @@ def resume(
     shards = options.get("shards")
     return execute(load(data), out=final, people_state=bool(options.get("people_state", False)), progress=progress,
                    on_built=on_built, command=str(options.get("command", "")), resume=True,
-                   shards=int(shards) if shards is not None else None, ray_address=ray_address)
+                   shards=int(shards) if shards is not None else None, ray_address=ray_address,
+                   threads=int(options.get("threads", 1)))
 
 
 def _disk_full(exc: BaseException) -> bool:
@@ -110,6 +112,7 @@ def execute(
     on_compile: Callable[[], None] | None = None,
     shards: int | None = None,
     ray_address: str | None = None,
+    threads: int = 1,
 ) -> Result:
     """Build the population, run the day loop with its twin, wrap the output and (if ``out``)
     save the results folder atomically. The staging folder exists from the start (an
@@ -120,7 +123,9 @@ def execute(
     the results folder is complete; with ``resume`` the run continues from that folder.
 
     With ``shards`` the regions are split over that many Ray actors (``ray_address``: an
-    existing cluster; default a local Ray), with the same result as one process.
+    existing cluster; default a local Ray), with the same result as one process; with
+    ``threads`` above 1 (and no shards) over that many threads of this process (at most one per
+    region: ``engine.sharded.threads_for``), with the same result too.
 
     ``on_compile`` is called once if the kernels have to be compiled (default: a logged
     warning, ``COMPILING``); compilation never counts in the run's time or speed."""
@@ -138,6 +143,10 @@ def execute(
         from scorelab.engine.sharded import check_shards
 
         check_shards(scenario, shards)
+    if shards is None and threads > 1:
+        from scorelab.engine.sharded import threads_for
+
+        threads = threads_for(scenario, threads)
     staging = atomic.prepare(final) if final is not None else None
     checkpoint = None
     try:
@@ -147,7 +156,7 @@ def execute(
             data = scenario.model_dump(mode="json", by_alias=True)
             checkpoint = Checkpoint.create(folder_for(final), checkpoint_every, data,
                                            {"people_state": bool(people_state), "command": command or "",
-                                            "shards": shards})
+                                            "shards": shards, "threads": threads if shards is None else 1})
         if staging is not None:  # the scenario first: a partial folder says what was running
             from scorelab.scenario.yamlread import dump_yaml
 
@@ -166,6 +175,11 @@ def execute(
 
                 output = simulate_sharded(scenario, pop, contacts, shards, backend="ray", address=ray_address,
                                           progress=progress, checkpoint=checkpoint, keep_records=False)
+            elif threads > 1:
+                from scorelab.engine.sharded import simulate_sharded
+
+                output = simulate_sharded(scenario, pop, contacts, threads, backend="threads", progress=progress,
+                                          checkpoint=checkpoint, keep_records=False)
             else:  # a results folder holds no records: they are freed before the result tables are built;
                 # the population's columns the loop does not read wait in the staging folder meanwhile
                 park = staging / ".population" if staging is not None else None
@@ -187,6 +201,7 @@ def execute(
         result.manifest["resumed_from_step"] = int(output.first_step)
         result.manifest["wall_seconds"] = time.perf_counter() - t_start - compiling.seconds
         result.manifest["compile_seconds"] = compiling.seconds
+        result.manifest["threads"] = threads if shards is None else 1
         if staging is not None and final is not None:
             try:
                 result.write_into(staging, people=people_state, name=final)

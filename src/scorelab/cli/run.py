@@ -15,7 +15,7 @@ from scorelab.errors import UsageError
 
 def _run_command(source: str, days: int | None, seed: int | None, scale: float | None, out: str | None,
                  sets: list[str], people_state: bool, checkpoint_every: int | None, shards: int | None,
-                 replicates: int | None = None) -> str:
+                 replicates: int | None = None, threads: int | None = None) -> str:
     """The command as a user would retype it (stored in the manifest)."""
     import shlex
 
@@ -36,6 +36,8 @@ def _run_command(source: str, days: int | None, seed: int | None, scale: float |
         parts += ["--checkpoint-every", str(checkpoint_every)]
     if shards is not None:
         parts += ["--shards", str(shards)]
+    if threads is not None:
+        parts += ["--threads", str(threads)]
     if replicates is not None:
         parts += ["--replicates", str(replicates)]
     return shlex.join(parts)
@@ -57,6 +59,9 @@ def run(
         help="split the population's regions over N Ray actors (same result as one process)")] = None,
     address: Annotated[str | None, typer.Option(
         help="with --shards, or --resume of a sharded run: the Ray cluster to use (default: a local Ray)")] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="run the regions' work on N threads, at most one per region (default: every core this process may "
+             "use for 200,000 people or more, else 1); same result as one thread")] = None,
     memory_check: Annotated[bool, typer.Option(
         help="refuse a run whose memory estimate (which leans high) exceeds 90 % of the memory available")] = True,
     replicates: Annotated[int | None, typer.Option(
@@ -72,7 +77,7 @@ def run(
     if resume is not None:
         given = [n for n, v in (("SOURCE", source), ("--days", days), ("--seed", seed), ("--out", out),
                                 ("--scale", scale), ("--set", set_), ("--checkpoint-every", checkpoint_every),
-                                ("--shards", shards), ("--replicates", replicates))
+                                ("--shards", shards), ("--replicates", replicates), ("--threads", threads))
                  if v] + (["--people-state"] if people_state else [])
         if given:
             fail([f"--resume: the run continues as it was started; drop {', '.join(given)}"])
@@ -84,6 +89,10 @@ def run(
         fail([f"--checkpoint-every: must be at least 1 step, got {checkpoint_every}"])
     if shards is not None and shards < 1:
         fail([f"--shards: must be at least 1, got {shards}"])
+    if threads is not None and threads < 1:
+        fail([f"--threads: must be at least 1, got {threads}"])
+    if threads is not None and shards is not None:
+        fail(["--threads: not with --shards (each Ray actor runs its regions on one thread)"])
     if replicates is not None and not 1 <= replicates <= MAX_REPLICATES:
         fail([f"--replicates: must be 1 to {MAX_REPLICATES}, got {replicates} (for more, scorelab sweep --replicates)"])
     if replicates is not None and checkpoint_every is not None:
@@ -99,9 +108,16 @@ def run(
             check_shards(scenario, shards)
         except UsageError as e:
             fail([str(e)])
-    copies = shards + 1 if shards is not None and address is None else 1
+    from scorelab.engine.sharded import threads_for
+
+    n_threads = 1 if shards is not None else threads_for(scenario, threads)
+    copies = shards + 1 if shards is not None and address is None else (n_threads + 1 if n_threads > 1 else 1)
     est, avail, fits = memory.check(scenario, copies)
     fits = fits or not memory_check
+    if not fits and n_threads > 1:
+        fail([f"--threads {n_threads}: each thread's worker and the driver hold the whole run's state, "
+              f"{copies} x {memory.human(est.total)}, but about {memory.human(avail or 0)} is available; use "
+              f"--threads 1 or fewer, or --scale"])
     if not fits and copies > 1:
         fail([
             f"--shards {shards}: on this machine the driver and each of the {shards} actors hold the whole run, "
@@ -124,20 +140,22 @@ def run(
     except UsageError as e:
         fail([str(e)])
     command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state, checkpoint_every, shards,
-                           replicates)
+                           replicates, threads)
     console = terminal(stderr=True)
     console.print(safe(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
                        f"(estimated memory {memory.human(est.total)})..."), highlight=False)
 
     def built(seconds: float) -> None:
         burn = f" after a burn-in of {scenario.run.burn_in:g} days (not reported)" if scenario.run.burn_in else ""
-        console.print(f"built in {seconds:.1f} s; running {scenario.run.days} days{burn} beside the twin...",
+        on = f" on {n_threads} threads" if n_threads > 1 else ""
+        console.print(f"built in {seconds:.1f} s; running {scenario.run.days} days{burn} beside the twin{on}...",
                       highlight=False)
 
     def execute_one(sc: Any, where: Any, cmd: str) -> Any:
         return _with_progress(console, lambda progress, compiling: execute(
             sc, out=where, people_state=people_state, on_built=built, command=cmd, progress=progress,
-            checkpoint_every=checkpoint_every, shards=shards, ray_address=address, on_compile=compiling))
+            checkpoint_every=checkpoint_every, shards=shards, ray_address=address, on_compile=compiling,
+            threads=n_threads))
 
     if replicates is not None:
         seed_of = scenario.run.seed

@@ -42,6 +42,7 @@ class Options(StrictModel):
     people_state: bool = False
     command: str = ""
     shards: int | None = Field(default=None, ge=1)
+    threads: int = Field(default=1, ge=1)  # (threads split the regions as shards do: the same split to resume)
 
 
 class Meta(StrictModel):

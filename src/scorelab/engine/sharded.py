@@ -13,7 +13,12 @@ summed with float sums added region by region in region order.
 A region's state is touched only by its own work and by its messages, in an order that
 does not depend on which worker holds which region. The single-process run does exactly
 these steps with every region in one state. ``tests/test_sharded.py`` checks 1, 2 and 3
-workers, in process and on Ray.
+workers, in process and on Ray, and 1 to 4 threads.
+
+Threads (backend "threads", ``scorelab run --threads N``) are the same workers in one process,
+each called on a thread of its own: the kernels they call release the GIL (``kernel.entry``),
+so the regions' work of a step runs on as many cores, and the driver's part (the exchange, the
+national queues, the stocks) runs between, on one.
 
 Each worker builds the whole population and plan from the scenario's seed and keeps
 full-size arrays, but works only on its regions (``State.own``). Memory per worker is
@@ -22,8 +27,10 @@ therefore not divided yet; see docs/distributed.md for what would divide it.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,6 +42,31 @@ from scorelab.engine.simulation import (
     metrics_columns, start_reporting, state_sizes, sync, without_records,
 )
 from scorelab.errors import UsageError
+
+
+#: By default (``threads_for``) a run of fewer people runs on one thread: below it a step's
+#: regions' work is too short for more cores to save more than the driver's exchange costs
+#: (docs/performance.md, "Threads")
+AUTO_THREADS_PEOPLE = 200_000
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def threads_for(scenario: Any, requested: int | None) -> int:
+    """The threads a run uses: ``requested`` (None: every core the process may use, for a run
+    of ``AUTO_THREADS_PEOPLE`` people or more), at most one per region; 1 is the single-process
+    loop."""
+    if requested is None:
+        requested = available_cores() if scenario.population.people >= AUTO_THREADS_PEOPLE else 1
+    if requested < 1:
+        raise UsageError(f"--threads: must be at least 1, got {requested}")
+    return max(1, min(int(requested), len(scenario.population.regions)))
 
 
 def check_shards(scenario: Any, shards: int) -> None:
@@ -170,6 +202,7 @@ class _Pool:
                  address: str | None, built: Any, keep_records: bool = True) -> None:
         self.ray = None
         self.started = False
+        self.threads: ThreadPoolExecutor | None = None
         regions = [np.flatnonzero(owner == k).tolist() for k in range(shards)]
         if backend == "ray":
             from scorelab.engine.ray_start import start_ray
@@ -182,18 +215,24 @@ class _Pool:
             local_ray = address is None
             shared = ray.put(built) if local_ray else None
             self.workers = [actor.remote(scenario_data, r, shared, keep_records) for r in regions]
-        elif backend == "local":
+        elif backend in ("local", "threads"):
             self.workers = [ShardWorker(scenario_data, r, built, keep_records) for r in regions]
+            if backend == "threads":
+                self.threads = ThreadPoolExecutor(max_workers=shards, thread_name_prefix="scorelab-shard")
         else:
-            raise UsageError(f"unknown backend {backend!r} (choose ray or local)")
+            raise UsageError(f"unknown backend {backend!r} (choose ray, local or threads)")
 
     def call(self, method: str, args: list[tuple]) -> list[Any]:
         if self.ray is not None:
             return self.ray.get([getattr(w, method).remote(*a) for w, a in zip(self.workers, args)])
+        if self.threads is not None:  # (in worker order, whichever finishes first)
+            return list(self.threads.map(lambda wa: getattr(wa[0], method)(*wa[1]), zip(self.workers, args)))
         return [getattr(w, method)(*a) for w, a in zip(self.workers, args)]
 
     def close(self) -> None:
-        """End the actors, and the Ray instance if this run started it."""
+        """End the actors or threads, and the Ray instance if this run started it."""
+        if self.threads is not None:
+            self.threads.shutdown()
         if self.ray is not None:
             for w in getattr(self, "workers", []):
                 self.ray.kill(w)
@@ -251,8 +290,9 @@ def simulate_sharded(
     checkpoint: Checkpoint | None = None,
     keep_records: bool = True,
 ) -> RunOutput:
-    """Run the scenario with its regions split over ``shards`` workers (``backend`` "ray", or
-    "local" for the same exchange in this process); same output as ``simulate``. With
+    """Run the scenario with its regions split over ``shards`` workers (``backend`` "ray",
+    "threads" for as many threads of this process, or "local" for the same exchange in this
+    process, one worker after the other); same output as ``simulate``. With
     ``checkpoint`` the run continues from its latest save (made with as many shards) and
     saves every ``checkpoint.every`` steps: each shard's state and the national queues.
     Without ``keep_records`` the workers send back no records."""

@@ -2,6 +2,9 @@
 (``engine.lending``), so that the functions it calls count no references; the Python caller
 holds them for the whole call. A function whose name starts with an underscore elsewhere in
 this package is a kernel that takes lent handles; its entry point here is its public face.
+
+The entry points a shard worker calls release the GIL (``nogil``), so that the workers of a
+threaded run (``engine.sharded``, backend "threads") run their regions on cores of their own.
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ def grown_arrays(SR):
     return _grown_arrays(lend(SR))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def take_outbox(SR):
     """Copies of the outbox's messages (ints, floats, sort keys); empties it."""
     return _take_outbox(lend(SR))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def take_pending(SR):
     """A copy of the step's pending flags (flag, entity, truth); empties them."""
     return _take_pending(lend(SR))
@@ -51,7 +54,7 @@ def init_buckets(PR, SR):
     _init_buckets(lend(PR), lend(SR))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def init_lists(PR, SR, QR):
     """Entities whose starting grade is an entry grade of a list are listed on day 0; the
     groups' day-0 levels (lending by group)."""
@@ -59,7 +62,7 @@ def init_lists(PR, SR, QR):
     _init_lists(lend(PR), lend(SR), lend(QR))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def draw_counts(PR, s, counts):
     """Candidate events per type and region for step s; returns a
     bound on the records the step can create (see ``_draw_counts``)."""
@@ -73,7 +76,7 @@ def run_steps(PR, SR, QR, first, last, counts):
     return _run_steps(lend(PR), lend(SR), lend(QR), first, last, lend(counts))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def local_phase(PR, SR, QR, s, counts):
     """A sharded worker's own regions' part of step s."""
     _local_phase(lend(PR), lend(SR), lend(QR), s, lend(counts))
@@ -85,19 +88,19 @@ def exchange(PR, SR, QR, s):
     _exchange(lend(PR), lend(SR), lend(QR), s)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def deliver(PR, SR, QR, s, mi, mx):
     """Apply the given messages to this worker's entities, in order."""
     _deliver(lend(PR), lend(SR), lend(QR), s, lend(mi), lend(mx))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def start_reporting(PR, SR):
     """The burn-in is over (see ``_start_reporting``); calling it again at once changes nothing."""
     _start_reporting(lend(PR), lend(SR))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def search_odds(PR, SR, l_stock):
     """The identifying channels' false-alert chance for the step about to run, from the
     national stocks ``l_stock`` (see ``_search_odds``)."""
@@ -116,7 +119,7 @@ def stocks(PR, QR, s, ghist, l_stock, q_len, ssum, money_r):
     _stocks(lend(PR), lend(QR), s, lend(ghist), lend(l_stock), lend(q_len), lend(ssum), lend(money_r))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def trajectories(PR, SR, QR, s):
     """The sampled people's state at the end of step s (see ``_trajectories``)."""
     _trajectories(lend(PR), lend(SR), lend(QR), s)
