@@ -113,6 +113,9 @@ def run(
     n_threads = 1 if shards is not None else threads_for(scenario, threads)
     copies = shards + 1 if shards is not None and address is None else (n_threads + 1 if n_threads > 1 else 1)
     est, avail, fits = memory.check(scenario, copies)
+    if not fits and threads is None and n_threads > 1:  # (by default: one thread rather than no run)
+        n_threads, copies = 1, 1
+        est, avail, fits = memory.check(scenario, copies)
     fits = fits or not memory_check
     if not fits and n_threads > 1:
         fail([f"--threads {n_threads}: each thread's worker and the driver hold the whole run's state, "

@@ -105,16 +105,17 @@ class ShardWorker:
     (in-process backend) or as a Ray actor."""
 
     def __init__(self, scenario_data: dict[str, Any], own_regions: list[int], built: Any = None,
-                 keep_records: bool = True) -> None:
+                 keep_records: bool = True, plan: Any = None) -> None:
         """``built``: the (population, contacts) the driver built, shared instead of built again
         (through Ray's object store, read-only); None builds them from the scenario's seed.
-        ``keep_records``: whether the records will be handed back (and so keep their identities)."""
+        ``keep_records``: whether the records will be handed back (and so keep their identities).
+        ``plan``: the driver's (plan, ParamsRef), shared by the workers in its process."""
         from scorelab.scenario.loader import load
         from scorelab.synth.world import build_world
 
         scenario = load(scenario_data)
         pop, contacts = built if built is not None else build_world(scenario, layers="read")
-        self.plan, self.PR, self.M, _, self.QR = setup(scenario, pop, contacts)  # (QR holds M itself)
+        self.plan, self.PR, self.M, _, self.QR = setup(scenario, pop, contacts, plan)  # (QR holds M itself)
         P = self.plan.params
         own = np.zeros(P.city_join.shape[0], dtype=np.uint8)
         own[own_regions] = 1
@@ -199,7 +200,7 @@ class _Pool:
     """The shard workers, in process or as Ray actors, called all at once."""
 
     def __init__(self, scenario_data: dict[str, Any], owner: np.ndarray, shards: int, backend: str,
-                 address: str | None, built: Any, keep_records: bool = True) -> None:
+                 address: str | None, built: Any, keep_records: bool = True, plan: Any = None) -> None:
         self.ray = None
         self.started = False
         self.threads: ThreadPoolExecutor | None = None
@@ -216,7 +217,7 @@ class _Pool:
             shared = ray.put(built) if local_ray else None
             self.workers = [actor.remote(scenario_data, r, shared, keep_records) for r in regions]
         elif backend in ("local", "threads"):
-            self.workers = [ShardWorker(scenario_data, r, built, keep_records) for r in regions]
+            self.workers = [ShardWorker(scenario_data, r, built, keep_records, plan) for r in regions]
             if backend == "threads":
                 self.threads = ThreadPoolExecutor(max_workers=shards, thread_name_prefix="scorelab-shard")
         else:
@@ -311,7 +312,8 @@ def simulate_sharded(
     if found is not None and found[1].get("national", {}).get("owner", np.zeros(0)).tolist() != owner.tolist():
         raise UsageError(f"{checkpoint.folder}: the checkpoint was made with another split into shards; "
                          f"resume it with the shards it was started with")
-    pool = _Pool(data, owner, shards, backend, address, (pop, contacts), keep_records)
+    # (in this process the workers read the driver's plan: compiling it is seconds of a million people's run)
+    pool = _Pool(data, owner, shards, backend, address, (pop, contacts), keep_records, (plan, PR))
     first = 0
     try:
         drv = _Driver(pool, owner, R)

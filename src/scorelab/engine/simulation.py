@@ -383,13 +383,16 @@ class Setup(NamedTuple):
     QR: Any
 
 
-def setup(scenario: Scenario, pop: Population, contacts: Contacts) -> Setup:
+def setup(scenario: Scenario, pop: Population, contacts: Contacts, shared: tuple[Plan, Any] | None = None) -> Setup:
     """The plan and the metrics of a run, as the single-process loop, a shard and the sharded
-    driver all start (a shard and the driver each fill the metrics they own)."""
-    plan = compile_plan(scenario, pop, contacts)
+    driver all start (a shard and the driver each fill the metrics they own). ``shared``: a
+    (plan, its ParamsRef) already compiled in this process, which the kernels only read (the
+    shard workers of a threaded run share the driver's)."""
+    plan = compile_plan(scenario, pop, contacts) if shared is None else shared[0]
     MO, names = metric_layout(plan)
     M = np.zeros((plan.params.n_steps, len(names)))
-    return Setup(plan, kernel.make_params(plan.params), M, names, kernel.make_metrics(kernel.Metrics(M, MO)))
+    PR = kernel.make_params(plan.params) if shared is None else shared[1]
+    return Setup(plan, PR, M, names, kernel.make_metrics(kernel.Metrics(M, MO)))
 
 
 def simulate(

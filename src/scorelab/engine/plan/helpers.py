@@ -47,26 +47,46 @@ def csr_union(contacts: Contacts, names: list[str], n: int) -> tuple[np.ndarray,
 
 def weighted_union(contacts: Contacts, weights: dict[str, float], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One CSR graph of the named layers with a weight per edge: the layer's weight, the
-    largest where two people are linked by several layers."""
-    rows, cols, ws = [], [], []
-    for name, weight in weights.items():
-        if name not in contacts or weight <= 0:
-            continue
-        ptr, idx = contacts[name].to_csr()
-        rows.append(np.repeat(np.arange(n, dtype=np.int64), np.diff(ptr.astype(np.int64))))
-        cols.append(idx.astype(np.int64))
-        ws.append(np.full(len(idx), float(weight)))
+    largest where two people are linked by several layers; rows sorted, in O(edges) (a global
+    sort of every edge took 3.7 s of a million people's plan)."""
+    layers = sorted(((name, float(w)) for name, w in weights.items() if name in contacts and w > 0),
+                    key=lambda x: -x[1])  # (the largest weight first: the first copy of an edge is kept)
     ptr = np.zeros(n + 1, dtype=np.int64)
-    if not rows:
+    if not layers:
         return ptr, np.zeros(0, dtype=np.int32), np.zeros(0)
-    r, c, w = np.concatenate(rows), np.concatenate(cols), np.concatenate(ws)
-    order = np.lexsort((-w, c, r))  # by person, contact, the largest weight first
-    r, c, w = r[order], c[order], w[order]
-    first = np.ones(len(r), dtype=bool)
-    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-    r, c, w = r[first], c[first], w[first]
-    np.cumsum(np.bincount(r, minlength=n), out=ptr[1:])
-    return ptr, c.astype(np.int32), w
+    csrs = [contacts[name].to_csr() for name, _ in layers]
+    ptrs = tuple(writable(p, np.int64) for p, _ in csrs)
+    idxs = tuple(writable(i, np.int32) for _, i in csrs)
+    bound = sum(int(p[-1]) for p in ptrs)
+    out_idx, out_w = np.empty(bound, dtype=np.int32), np.empty(bound)
+    m = merge_weighted_rows(n, ptrs, idxs, np.array([w for _, w in layers]), ptr, out_idx, out_w)
+    return ptr, out_idx[:m].copy(), out_w[:m].copy()
+
+
+@nb.njit(cache=True)
+def merge_weighted_rows(n, ptrs, idxs, weights, out_ptr, out_idx, out_w):
+    """Row by row, the sorted union of the rows of several CSR graphs given in decreasing
+    weight, each entry with the weight of the first graph that has it; the number of entries."""
+    m = 0
+    for i in range(n):
+        start = m
+        for k in range(len(ptrs)):
+            for q in range(ptrs[k][i], ptrs[k][i + 1]):
+                out_idx[m] = idxs[k][q]
+                out_w[m] = weights[k]
+                m += 1
+        if m - start > 1:
+            order = np.argsort(out_idx[start:m], kind="mergesort")  # (stable: the first copy first)
+            c = out_idx[start:m][order]
+            w = out_w[start:m][order]
+            m = start
+            for q in range(c.shape[0]):
+                if q == 0 or c[q] != c[q - 1]:
+                    out_idx[m] = c[q]
+                    out_w[m] = w[q]
+                    m += 1
+        out_ptr[i + 1] = m
+    return m
 
 
 @nb.njit(cache=True)
