@@ -27,8 +27,10 @@ Three versions on the peer side, all measured in the same run:
 * ``numpy``: the same vectorised step on plain numpy arrays with a numpy ``Generator``,
   no Starsim at all: the floor of a per-agent, per-step vectorised model.
 
-and two on scorelab's: its default (the counterfactual twin run alongside, records kept)
-and ``--set run.counterfactual=false`` without records (the work the peers do).
+and two on scorelab's: its default (the counterfactual twin run alongside, records kept,
+and, the refused service being loans, every scored person's loan applications counted by
+group, 12 a year each) and ``scorelab-lean``: no twin, no records, a service that is not a
+loan (the work the peers do; the same draws).
 
 ``--rates`` multiplies the behaviours' rates (in every model and the closed form), to see
 how the ratio moves with the density of events; the target is judged at 1.
@@ -207,14 +209,15 @@ def one_size(people: int, days: int, seed: int, th: dict, repeat: int) -> tuple[
     """Every version at one size; returns (seconds of each version's run, all agree)."""
     sl = run_scorelab(people, days, seed, repeat=repeat)
     lean = run_scorelab(people, days, seed, repeat=repeat, twin=False, keep_records=False,
-                        built=(sl["pop"], sl["contacts"]))
+                        built=(sl["pop"], sl["contacts"]), service="flights")
     pop, friends, scored = sl["pop"], sl["contacts"]["friends"], sl["scored"]
     print(f"\n--- {pop.n:,} people ({sl['summary']['n']:,} scored), friends {friends.n_edges:,} edges, "
           f"{days} days; {load()}")
     secs = {"scorelab": sl["t"], "scorelab-lean": lean["t"]}
     print(f"  scorelab       build {sl['t_build']:7.2f} s  warm-up {sl['t_warm']:6.2f} s  runs "
           f"{', '.join(f'{t:.3f}' for t in sl['times'])} s (twin and records)")
-    print(f"  scorelab-lean  runs {', '.join(f'{t:.3f}' for t in lean['times'])} s (no twin, no records)")
+    print(f"  scorelab-lean  runs {', '.join(f'{t:.3f}' for t in lean['times'])} s "
+          "(no twin, no records, no loan applications by group)")
     agree = [agreement(sl["summary"], lean["summary"], th, "scorelab-lean", show=False)]
     peer_repeat = repeat if people * days <= 1e8 else 1
     for peer in PEERS:
