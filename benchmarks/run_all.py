@@ -14,6 +14,9 @@ moves single runs by 10-30 %, so judge a change with ``bench_ab.py`` instead):
   plain numpy), a year at 1e4, 1e5 and 1e6 people, the same checks, the speed ratios in
   the same run (needs the ``bench`` extra; skipped with a note without Starsim; best of 3
   below 1e8 agent-days, one run with ``--quick``);
+* ``bench_threads.py --threads 1,2``: a million-person national-2027 year on one and two
+  threads against the single-process loop, outputs checked equal, and the 16-core
+  efficiency Amdahl's law predicts from the measured serial fraction;
 * ``bench_population.py``: bytes per person and per edge of the built population;
 * ``bench_scaling.py --big``: cost as people (1e5, 1e6, 1e7; no 1e7 with ``--quick``) and
   days grow;
@@ -86,6 +89,14 @@ def main() -> None:
         agree = "agree" if "all checks: agree" in out else "DISAGREE"
         rows.append((">= 30x Starsim 3 (1e6 people, a year)", f"{ratio}x (outputs {agree})" if ratio else "?",
                      found(r"outputs agreeing: (met|not met)\)", out) or "?"))
+
+    out = run("bench_threads.py", "--threads", "1,2", *(["--repeat", "1"] if args.quick else []))
+    rows.append((">= 1.6x on 2 cores (threads, 1e6 people, a year)",
+                 (found(r"target: at least 1.6x on 2 cores: ([\d.]+x)", out) or "?"),
+                 found(r"target: at least 1.6x on 2 cores: [\d.]+x \((met|not met)\)", out) or "?"))
+    rows.append((">= 70 % efficiency on 16 cores (on paper, Amdahl)",
+                 (found(r"(16 cores would give [\d.]+x, efficiency \d+ ?%)", out) or "?"),
+                 found(r"\(target 70 %: (met|not met), on paper\)", out) or "?"))
 
     out = run("bench_population.py")
     per_person = found(r"bytes per person \(excluding edge indices\) ([\d.]+)", out)
