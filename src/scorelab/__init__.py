@@ -58,6 +58,7 @@ def run(
     checkpoint_every: int | None = None,
     shards: int | None = None,
     ray_address: str | None = None,
+    cache: bool = True,
 ) -> "Result":
     """Build the population and run the day loop with its counterfactual twin.
 
@@ -69,11 +70,13 @@ def run(
     often, and ``scorelab.resume(out)`` continues a run that stopped. With ``shards`` the
     population's regions are split over that many Ray actors (on the cluster at
     ``ray_address``, or a local Ray); the result is identical to a single-process run.
+    The population and its contact layers come from the population cache when it holds them
+    (docs/population-cache.md; the same arrays): ``cache=False`` builds them and stores nothing.
     """
     from scorelab.runner import run as _run
 
     return _run(scenario, overrides, out=out, people_state=people_state, progress=progress, check_memory=check_memory,
-                checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address)
+                checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address, cache=cache)
 
 
 def resume(out: str | Path, progress: Callable[[int, int], None] | None = None,
