@@ -44,8 +44,8 @@ from scorelab.scenario.model import Scenario, layers_read
 from scorelab.synth.contacts import Contacts, CSRLayer, build_contacts
 from scorelab.synth.population import Firms, Population, Schools, build_population
 
-__all__ = ["BUILD_SOURCES", "DEFAULT_MAX_MB", "FORMAT", "build_sources", "cache_folder", "cached_world", "clear", "code_stamp", "entries",
-           "layer_key", "max_bytes", "population_key"]
+__all__ = ["BUILD_SOURCES", "DEFAULT_MAX_MB", "FORMAT", "build_sources", "cache_folder", "cached_world", "clear",
+           "code_stamp", "entries", "layer_key", "max_bytes", "population_key"]
 
 #: The entry format; a change makes every older entry a miss.
 FORMAT = 1
@@ -75,7 +75,7 @@ def cache_folder() -> Path | None:
 #: The sources the population's key covers: the synthetic world's build and every scorelab
 #: module it imports, followed through (``tests/test_population_cache.py`` computes that closure
 #: from the imports and checks that this covers it; reading them is a few milliseconds, parsing
-#: them for their imports at every run was a tenth of a second).
+#: them for their imports at every run took 0.05 s).
 BUILD_SOURCES = ("synth", "scenario", "rng.py", "jit_cache.py", "errors.py", "units.py")
 
 
@@ -120,7 +120,6 @@ def layer_key(scenario: Scenario, layer: str) -> str:
 
 def _write_entry(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """An entry, atomically: ``meta.json`` and one uncompressed ``.npy`` member per array."""
-
     # (a temporary name of this process and thread: two runs may write the same entry at once)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
