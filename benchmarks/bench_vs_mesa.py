@@ -2,7 +2,9 @@
 
     python benchmarks/bench_vs_mesa.py [--people 10000] [--days 60] [--big 1000000] [--seed 1]
 
-Needs Mesa 3 (``pip install "mesa>=3"``, or the ``bench`` extra).
+Needs Mesa 3 (``pip install "mesa>=3"``, or the ``bench`` extra). The scenario, its closed
+form, the checks and the scorelab side are in ``reduced.py``, shared with
+``bench_vs_starsim.py``.
 
 The reduced scenario: three behaviours (a minor offence, a major offence, a civic
 act) observed by one channel with detection p, a points scheme (base 100, -5 /
@@ -34,7 +36,6 @@ measured in this run.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 
@@ -42,86 +43,8 @@ for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL
     os.environ.setdefault(var, "1")
 
 import numpy as np  # noqa: E402
-
-YEAR = 365.25
-Z = 4.0
-BASE = 100.0
-DETECTION = 0.5
-# name: (rate per year, points per record)
-BEHAVIOURS = {"minor_offence": (6.0, -5.0), "major_offence": (1.0, -30.0), "civic_act": (2.0, 5.0)}
-# name, from (inclusive), below (exclusive); the last is the lowest
-GRADES = [("A", BASE, None), ("B", 90.0, BASE), ("C", 70.0, 90.0), ("D", None, 70.0)]
-ATTEMPTS = 12.0  # per year, people in grade D
-REFUSE_P = 0.8
-_OFF = {"enabled": False, "degree": {"distribution": "poisson", "mean": 1.0}, "same_city": 0.5, "same_group": 0.5}
-
-
-def scenario_dict(people: int, days: int, seed: int) -> dict:
-    grades = []
-    for name, lo, hi in GRADES:
-        g = {"name": name}
-        if lo is not None:
-            g["from"] = lo
-        if hi is not None:
-            g["below"] = hi
-        grades.append(g)
-    return {
-        "name": "reduced-vs-mesa",
-        "population": {"people": people},
-        "contacts": {"household": False, "workplace": {"enabled": False}, "school": {"enabled": False},
-                     "online": dict(_OFF)},  # friends: the default layer (mean degree 10)
-        "behaviours": {b: {"rate": f"{r} per year"} for b, (r, _) in BEHAVIOURS.items()},
-        "channels": {"registry": {"observes": list(BEHAVIOURS), "detection": DETECTION}},
-        "scoring": {"scheme": "points", "base": BASE,
-                    "rules": [{"behaviour": b, "points": d} for b, (_, d) in BEHAVIOURS.items()]},
-        "grades": grades,
-        "consequences": {"refusal": {"kind": "refusal", "service": "loans", "grades": [GRADES[-1][0]],
-                                     "attempts": f"{ATTEMPTS} per year", "probability": REFUSE_P}},
-        "responses": {"enabled": False},
-        "run": {"days": days, "seed": seed},
-    }
-
-
-def grade_of(score: float) -> int:
-    for i, (_, lo, hi) in enumerate(GRADES):
-        if (lo is None or score >= lo) and (hi is None or score < hi):
-            return i
-    raise ValueError(score)
-
-
-# --------------------------------------------------------------------------- closed form
-
-
-def theory_grade_probs(days: float, kmax: int = 60) -> np.ndarray:
-    """P(grade) of a scored person after `days` days: score = BASE + sum d_b N_b, N_b ~ Poisson."""
-    lams = [r * DETECTION * days / YEAR for r, _ in BEHAVIOURS.values()]
-    pts = [d for _, d in BEHAVIOURS.values()]
-    ks = np.arange(kmax)
-    pmfs = [np.exp(ks * math.log(lam) - lam - np.array([math.lgamma(k + 1) for k in ks])) for lam in lams]
-    probs = np.zeros(len(GRADES))
-    grid = np.meshgrid(*[ks] * len(lams), indexing="ij")
-    weight = np.ones_like(grid[0], dtype=float)
-    score = np.full(grid[0].shape, BASE)
-    for g, pmf, d in zip(grid, pmfs, pts):
-        weight = weight * pmf[g]
-        score = score + d * g
-    for i, (_, lo, hi) in enumerate(GRADES):
-        m = np.ones_like(score, dtype=bool)
-        if lo is not None:
-            m &= score >= lo
-        if hi is not None:
-            m &= score < hi
-        probs[i] = weight[m].sum()
-    return probs
-
-
-def theory(days: int) -> dict:
-    mean = BASE + sum(d * r * DETECTION * days / YEAR for r, d in BEHAVIOURS.values())
-    var = sum(d * d * r * DETECTION * days / YEAR for r, d in BEHAVIOURS.values())
-    # step s (0-based) ends with s + 1 days of acts; the consequence of step s sees that grade
-    p_low = sum(theory_grade_probs(s + 1)[-1] for s in range(days))
-    return {"mean": mean, "var": var, "grades": theory_grade_probs(days), "refusals": p_low * ATTEMPTS * REFUSE_P / YEAR}
-
+from reduced import (ATTEMPTS, BASE, BEHAVIOURS, DETECTION, GRADES, REFUSE_P, YEAR, agreement,  # noqa: E402
+                     grade_of, run_scorelab, scenario_dict, summarise, theory)
 
 # --------------------------------------------------------------------------- the Mesa baseline
 
@@ -172,27 +95,6 @@ def make_mesa_model():
     return ScoringModel
 
 
-# --------------------------------------------------------------------------- checks
-
-
-def _cmp(label: str, a: float, sa: float, b: float, sb: float, t: float, results: list) -> None:
-    d_ab = abs(a - b) / math.sqrt(sa * sa + sb * sb) if sa + sb > 0 else 0.0
-    d_at = abs(a - t) / sa if sa > 0 else 0.0
-    d_bt = abs(b - t) / sb if sb > 0 else 0.0
-    ok = max(d_ab, d_at, d_bt) <= Z
-    results.append(ok)
-    print(f"  {label:<22} scorelab {a:10.5f}  mesa {b:10.5f}  theory {t:10.5f}   "
-          f"|diff|/sd: s-m {d_ab:4.2f}  s-t {d_at:4.2f}  m-t {d_bt:4.2f}  {'ok' if ok else 'FAIL'}")
-
-
-def summarise(score: np.ndarray, grade: np.ndarray, refusals: np.ndarray) -> dict:
-    n = score.shape[0]
-    shares = np.array([(grade == i).mean() for i in range(len(GRADES))])
-    return {"n": n, "mean": score.mean(), "mean_sd": score.std(ddof=1) / math.sqrt(n), "shares": shares,
-            "shares_sd": np.sqrt(shares * (1 - shares) / n), "ref": refusals.mean(),
-            "ref_sd": refusals.std(ddof=1) / math.sqrt(n)}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=10_000, help="size of both models")
@@ -210,22 +112,9 @@ def main() -> int:
     th = theory(T)
 
     # scorelab: compile/load the kernels on a tiny run, then the timed runs
-    sc = scorelab.load(scenario_dict(args.people, T, args.seed))
-    t0 = time.perf_counter()
-    pop, contacts = scorelab.build_population(sc)
-    t_build = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    simulate(scorelab.load(scenario_dict(args.people, 2, args.seed)), pop, contacts)
-    t_warm = time.perf_counter() - t0
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        out = simulate(sc, pop, contacts)
-        times.append(time.perf_counter() - t0)
-    t_sl = min(times)
-    scored_mask = out.people["grade"] != 255
-    sl = summarise(out.people["score"][scored_mask], out.people["grade"][scored_mask].astype(np.int64),
-                   out.people["refusals"][scored_mask])
+    run = run_scorelab(args.people, T, args.seed)
+    pop, contacts, sc, sl = run["pop"], run["contacts"], run["scenario"], run["summary"]
+    t_build, t_warm, times, t_sl = run["t_build"], run["t_warm"], run["times"], run["t"]
 
     # Mesa: same people (ages decide who is scored), same friends network
     friends = contacts["friends"]
@@ -247,13 +136,7 @@ def main() -> int:
           f"friends {friends.n_edges:,} edges; {T} days; Mesa {mesa.__version__}")
     print(f"people {pop.n:,} ({sl['n']:,} scored in scorelab, {me['n']:,} in Mesa)")
     print(f"agreement after {T} days (4 sd; sd of each side from its own sample):")
-    results: list[bool] = []
-    _cmp("mean score", sl["mean"], sl["mean_sd"], me["mean"], me["mean_sd"], th["mean"], results)
-    for i, (g, _, _) in enumerate(GRADES):
-        _cmp(f"share in grade {g}", sl["shares"][i], sl["shares_sd"][i], me["shares"][i], me["shares_sd"][i],
-             th["grades"][i], results)
-    _cmp("refusals per person", sl["ref"], sl["ref_sd"], me["ref"], me["ref_sd"], th["refusals"], results)
-    agree = all(results)
+    agree = agreement(sl, me, th, "mesa")
     print(f"  all checks: {'agree' if agree else 'DISAGREE'}")
 
     ad = pop.n * T

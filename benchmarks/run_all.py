@@ -13,6 +13,10 @@ moves single runs by 10-30 %, so judge a change with ``bench_ab.py`` instead):
 * ``bench_vs_mesa.py``: the reduced scenario in scorelab and in Mesa 3, outputs checked
   against each other and against theory, the speed ratio in the same run (needs the
   ``bench`` extra; skipped with a note without Mesa);
+* ``bench_vs_starsim.py``: the same reduced scenario in Starsim 3 (idiomatic, lean, and
+  plain numpy), a year at 1e4, 1e5 and 1e6 people, the same checks, the speed ratios in
+  the same run (needs the ``bench`` extra; skipped with a note without Starsim; best of 3
+  below 1e8 agent-days, one run with ``--quick``);
 * ``bench_population.py``: bytes per person and per edge of the built population;
 * ``bench_scaling.py --big``: cost as people (1e5, 1e6, 1e7; no 1e7 with ``--quick``) and
   days grow;
@@ -55,7 +59,8 @@ def found(pattern: str, text: str) -> str | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="no 1e7 people in the scaling series")
+    ap.add_argument("--quick", action="store_true",
+                    help="no 1e7 people in the scaling series, one run of each version against Starsim")
     ap.add_argument("--memory", action="store_true", help="also the peak memory of runs (bench_memory.py --drawn)")
     args = ap.parse_args()
 
@@ -81,6 +86,16 @@ def main() -> None:
         agree = "agree" if "all checks: agree" in out else "DISAGREE"
         rows.append((">= 1000x the Mesa 3 baseline", f"{ratio}x (outputs {agree})" if ratio else "?",
                      found(r"target >= 1000x: (met|not met)", out) or "?"))
+
+    if importlib.util.find_spec("starsim") is None:
+        print("\n=== bench_vs_starsim.py: skipped, Starsim is not installed (pip install -e '.[bench]')")
+        rows.append((">= 30x Starsim 3 (1e6 people, a year)", "not run (no Starsim)", "?"))
+    else:
+        out = run("bench_vs_starsim.py", *(["--repeat", "1"] if args.quick else []))
+        ratio = found(r"speed ratio scorelab / starsim at [^:]*: ([\d,.]+)x", out)
+        agree = "agree" if "all checks: agree" in out else "DISAGREE"
+        rows.append((">= 30x Starsim 3 (1e6 people, a year)", f"{ratio}x (outputs {agree})" if ratio else "?",
+                     found(r"outputs agreeing: (met|not met)\)", out) or "?"))
 
     out = run("bench_population.py")
     per_person = found(r"bytes per person \(excluding edge indices\) ([\d.]+)", out)

@@ -18,7 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 NO_KERNELS = ("test_architecture.py", "test_credit_code.py", "test_docs_sources.py", "test_scenario.py",
-              "test_scenario_bounds.py", "test_scenario_files.py", "test_scenario_fuzz.py", "test_steps.py")
+              "test_scenario_bounds.py", "test_scenario_files.py", "test_scenario_fuzz.py", "test_steps.py",
+              "test_bench_reduced.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

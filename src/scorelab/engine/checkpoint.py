@@ -45,8 +45,9 @@ FORMAT_NAME = "scorelab-checkpoint"
 #: entity (``held``) and the metrics' data, regions and trajectories blocks
 #: 12: outcome counters of sanctions for another's rating and of false flags
 #: 13: the outcome counter of records made against a person for a pupil's act (classroom block)
-#: 14: the metrics' lending block (lending by group)
-FORMAT_VERSION = 14
+#: 14: the metrics' lending block (lending by group); 15: whether each entity is scored (``scored``:
+#: people come of age) and the metrics' ageing block
+FORMAT_VERSION = 15
 LATEST_FILE = "latest.json"
 META_FILE = "checkpoint.json"
 SCENARIO_FILE = "scenario.yaml"

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = [
-    "ASSOCIATION_COLUMNS", "AUDIO_COLUMNS", "CLASSROOM_COLUMNS", "BLOCKS", "CONSEQUENCE_COLUMNS", "DATA_COLUMNS", "ERROR_NAMES",
+    "AGEING_COLUMNS", "ASSOCIATION_COLUMNS", "AUDIO_COLUMNS", "CLASSROOM_COLUMNS", "BLOCKS", "CONSEQUENCE_COLUMNS", "DATA_COLUMNS", "ERROR_NAMES",
     "FLAG_COLUMNS", "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS", "LENDING_COLUMNS", "LEVEL_UNITS", "LIST_COLUMNS",
     "N_COUNTERS", "N_CURSORS", "N_OUTCOMES", "POOL_COLUMNS",
     "RECORD_COLUMNS", "REGION_COLUMNS", "REGION_STOCKS", "STATE", "TRAJECTORY_COLUMNS", "Array", "Sizes", "accumulated",
@@ -155,6 +155,9 @@ STATE: tuple[Array, ...] = (
     Array("subj_head", np.int32, lambda z: (z.entities,), -1),
     # live (visible, not removed) records about each entity: the data held about it
     Array("held", np.int32, lambda z: (z.entities,)),
+    # whether each entity is scored: people from the scoring age (``scoring.coming_of_age``: from
+    # the step they reach it), every firm
+    Array("scored", np.uint8, lambda z: (z.entities,)),
     Array("ch_pend", np.int64, lambda z: (z.channels, 2), -1),
     Array("cur", np.int64, lambda z: (N_CURSORS + z.retentions,)),
     Array("cnt", np.int64, lambda z: (N_COUNTERS,)),
@@ -260,10 +263,14 @@ LENDING_COLUMNS = ("applied", "refused", "due", "repaid", "level")
 #: billion people at 1,000 points) and the same for any number of shards, whatever order adds
 #: them; a mean level is exact to 1/2048 of a point
 LEVEL_UNITS = 1024
+#: With ``scoring.coming_of_age``, in the order of kernel.AG_*: people who reached the scoring
+#: age in the step (scored from then on), and the live records about them that then began to
+#: count (held before; a school's record counts only with ``counts_against: pupil_later``)
+AGEING_COLUMNS = ("ageing.came_of_age", "ageing.records_carried")
 #: The blocks, in the order of kernel.MO_*
 BLOCKS = ("events", "events_twin", "records", "records_removed", "consequences", "lists", "flags", "grades",
           "firm_grades", "score", "identification", "association", "audio", "classroom", "data", "regions", "trajectories",
-          "lending")
+          "lending", "ageing")
 
 
 def accumulated(name: str) -> bool:
@@ -298,6 +305,7 @@ def metric_layout(plan: Any) -> tuple[np.ndarray, list[str]]:
         "trajectories": [f"trajectories.{i}.{x}" for i in range(plan.params.tr_ids.shape[0])
                          for x in TRAJECTORY_COLUMNS],
         "lending": [f"lending.{g}.{x}" for g in range(len(plan.lending_groups)) for x in LENDING_COLUMNS],
+        "ageing": list(AGEING_COLUMNS) if plan.params.coa_on else [],
     }
     names: list[str] = []
     offsets = []

@@ -50,6 +50,12 @@ PHASES: tuple[Phase, ...] = (
           "records: listings it made are lifted, flags it raised withdrawn or their investigations "
           "overturned ([rollout-and-safeguards.md](rollout-and-safeguards.md#what-a-correction-undoes)). "
           "Upheld appeals of wrongful listings lift them after their own delay."),
+    Phase("A", "coming_of_age", "local_phase", "Coming of age",
+          "With `scoring.coming_of_age`, people who reach the scoring age this step are scored from now "
+          "on: their score is what the live records about them make it (a school's records only with "
+          "`counts_against: pupil_later`), and their grade enters the histograms, the lists by grade and "
+          "the association term ([scoring.md](scoring.md#coming-of-age)). The records already held stay; "
+          "those removed before (appeals, expiry) never count."),
     Phase("A", "fade_association", "local_phase", "Association fading",
           "With a half-life, what contacts who stopped counting gave by the association term is taken "
           "back in halvings ([scoring.md](scoring.md#the-association-term))."),

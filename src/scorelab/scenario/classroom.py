@@ -3,7 +3,7 @@
 Pupils are the people under the scoring age who go to school. School days and the watched
 conduct (attention, moods) are behaviours, so the conduct is chilled by deterrence and counted
 in the twin, as in-car audio's talk. Records go to the school (data held about minors) and, as
-``counts_against`` says, against nobody else or against the parents now.
+``counts_against`` says, against nobody else, against the parents now, or against the pupil later.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ class Classroom(StrictModel):
     ``false_positive`` (a false record). With ``counts_against: parents`` each such record about a
     pupil (a person under the scoring age) is also a record against the pupil's parents, the
     first two scored members of the household: it scores, lists and flags them, and is corrected
-    with the pupil's (appeal, expiry). Scored students' own records are ordinary.
+    with the pupil's (appeal, expiry). With ``counts_against: pupil_later`` the pupil's own record
+    counts against the pupil once they are scored (``scoring.coming_of_age``); otherwise it never
+    does. Scored students' own records are ordinary.
     """
 
     school_days: Name = Field(description="the behaviour whose acts are a pupil's days in class (or weeks: its rate per "
@@ -35,6 +37,8 @@ class Classroom(StrictModel):
                           "is the chance an act is recorded")
     false_positive: Probability = Field(description="probability that a covered school day raises a record of the "
                                         "watched conduct although there was none (an erroneous record about the pupil)")
-    counts_against: Literal["none", "parents"] = Field(
-        "none", description="whom a pupil's record counts against besides being held by the school: none, or "
-        "parents (each record is also a record against the pupil's parents now, reversed when it is corrected)")
+    counts_against: Literal["none", "parents", "pupil_later"] = Field(
+        "none", description="whom a pupil's record counts against besides being held by the school: none; "
+        "parents (each record is also a record against the pupil's parents now, reversed when it is corrected); "
+        "or pupil_later (the record counts against the pupil from the day they reach the scoring age, if it "
+        "is still held then; needs scoring.coming_of_age)")

@@ -232,6 +232,13 @@ class _References:
             elif s.scoring.min_age <= 0:
                 out.append((where + ("counts_against",), "counts_against: parents reaches pupils, people under the "
                             "scoring age, and scoring.min_age is 0: nobody is a pupil", False))
+        elif c.classroom.counts_against == "pupil_later":
+            if not s.scoring.coming_of_age:
+                out.append((where + ("counts_against",), "counts_against: pupil_later needs scoring.coming_of_age: "
+                            "true (without it no pupil is ever scored during the run)", False))
+            elif s.scoring.min_age <= 0:
+                out.append((where + ("counts_against",), "counts_against: pupil_later reaches pupils, people under "
+                            "the scoring age, and scoring.min_age is 0: nobody is a pupil", False))
 
     def scoring(self) -> None:
         s, out, ref, behaviours = self.s, self.out, self.ref, self.behaviour_names

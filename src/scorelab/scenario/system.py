@@ -340,15 +340,15 @@ class Scoring(StrictModel):
     rules: list[PointRule] = Field(default_factory=list, description="points per record (points scheme)")
     range: tuple[Real, Real] = Field((350.0, 950.0), description="score range [low, high] (index scheme)")
     dimensions: dict[Name, Dimension] = Field(default_factory=dict, description="index dimensions")
-    recovery: Duration | None = Field(
-        None, description="points of a record expire after this many days (default: never)"
-    )
+    recovery: Duration | None = Field(None, description="points of a record expire after this many days (default: never)")
     bounds: tuple[Real, Real] | None = Field(None, description="clip the score to [low, high] (default: no clip)")
     social: SocialTerm | None = Field(None, description="social-circle term: a blend with contacts' mean score (default: off)")
     association: AssociationTerm | None = Field(
         None, description="guilt by association: points by contacts who are listed or in low grades (default: off)")
     start: StartScores | None = Field(None, description="starting scores by group (points scheme; default: base)")
     min_age: Age = Field(18, description="people scored from this age (years)")
+    coming_of_age: bool = Field(False, description="people under min_age are scored from the day they reach it "
+                                "in the run; other age settings read the age at day 0")
     enabled: bool = Field(True, description="false switches the whole scoring system off (the counterfactual)")
 
     @model_validator(mode="after")

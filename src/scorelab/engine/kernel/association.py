@@ -25,7 +25,7 @@ def association_marks(P, S, e):
             m |= 1
             if (S.on_list[l, e] & 2) == 0:
                 m |= 4
-    if P.ent_scored[e]:
+    if S.scored[e]:
         g0 = grade_of(P, own_score(P, S, 0, e))
         g1 = grade_of(P, own_score(P, S, 1, e))
         m |= P.as_pgr[g0] | (P.as_rgr[g0] << 1) | (P.as_pgr[g1] << 2) | (P.as_rgr[g1] << 3)

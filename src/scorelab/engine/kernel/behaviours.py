@@ -15,7 +15,7 @@ from scorelab.engine.prefetch import prefetch
 from scorelab.rng import fixed_unit, philox, to_unit
 from scorelab.engine.kernel.constants import (
     AU_FALSE, AU_HITS, AU_PASSENGERS, AU_TALK, AU_TRIPS, BATCH, CR_ACTS, CR_DAYS, CR_FALSE, CR_HITS, CR_PARENT,
-    CR_PARENT_FALSE, CR_PUPIL, CR_PUPIL_FALSE, OUT_CHILD_RECORDS, IC_FALSE, IC_HITS, IC_LISTED, IC_SCANNED,
+    CR_PARENT_FALSE, CR_PARENTS, CR_PUPIL, CR_PUPIL_FALSE, OUT_CHILD_RECORDS, IC_FALSE, IC_HITS, IC_LISTED, IC_SCANNED,
     MO_EVENTS, MO_TWIN, MSG_REC, OUT_SUPP,
 )
 from scorelab.engine.kernel.cells import audio_cell, cell, classroom_cell, id_cell
@@ -121,17 +121,17 @@ def watch_class(P, S, Q, e, b, s, c, city, u, u_appeal):
     appeal = 0 if acted else (1 if u_appeal < P.appeal_p * P.appeal_success else 0)
     Q.M[s, classroom_cell(Q, row, CR_HITS if acted else CR_FALSE)] += 1
     put_record(P, S, Q, e, e, act, c, s, city, err, appeal)
-    if e >= P.n_people or P.ent_scored[e] == 1:
+    if e >= P.n_people or S.scored[e] == 1:
         return  # (a scored student's record is their own)
     Q.M[s, classroom_cell(Q, row, CR_PUPIL)] += 1
     if err:
         Q.M[s, classroom_cell(Q, row, CR_PUPIL_FALSE)] += 1
-    if P.c_cr_par[c] == 0:
+    if P.c_cr_par[c] != CR_PARENTS:
         return
     h = np.searchsorted(P.hh_start, e, side="right") - 1
     seen = 0
     for x in range(P.hh_start[h], P.hh_start[h + 1]):
-        if P.ent_scored[x] == 1:
+        if S.scored[x] == 1:
             Q.M[s, classroom_cell(Q, row, CR_PARENT)] += 1
             if err:
                 Q.M[s, classroom_cell(Q, row, CR_PARENT_FALSE)] += 1

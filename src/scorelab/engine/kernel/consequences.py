@@ -213,12 +213,12 @@ def linked(P, S, k, e, i):
     the population has no other parent link), or a current employee's employer."""
     if P.k_through[k] == 2:
         return P.ent_employer[e] if i == 0 and (S.employed[e] & 1) == 1 else -1
-    if P.ent_scored[e] == 1:
+    if S.scored[e] == 1:
         return -1
     h = np.searchsorted(P.hh_start, e, side="right") - 1
     seen = 0
     for x in range(P.hh_start[h], P.hh_start[h + 1]):
-        if P.ent_scored[x] == 1:
+        if S.scored[x] == 1:
             if seen == i:
                 return x
             seen += 1

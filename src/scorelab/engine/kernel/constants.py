@@ -6,14 +6,14 @@ names in ``engine.layout``.
 from __future__ import annotations
 
 from scorelab.engine.layout import (
-    ASSOCIATION_COLUMNS, AUDIO_COLUMNS, BLOCKS, CLASSROOM_COLUMNS, CONSEQUENCE_COLUMNS, DATA_COLUMNS, ERROR_NAMES,
+    AGEING_COLUMNS, ASSOCIATION_COLUMNS, AUDIO_COLUMNS, BLOCKS, CLASSROOM_COLUMNS, CONSEQUENCE_COLUMNS, DATA_COLUMNS, ERROR_NAMES,
     FLAG_COLUMNS, IDENTIFICATION_COLUMNS, LENDING_COLUMNS, LEVEL_UNITS, LIST_COLUMNS, N_COUNTERS, N_CURSORS, N_OUTCOMES,
     REGION_COLUMNS, TRAJECTORY_COLUMNS,
 )
 
 # metric column offsets (MO indices)
 (MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_ID, MO_ASSOC,
- MO_AUDIO, MO_CLASS, MO_DATA, MO_REGION, MO_TRAJ, MO_LEND) = range(len(BLOCKS))
+ MO_AUDIO, MO_CLASS, MO_DATA, MO_REGION, MO_TRAJ, MO_LEND, MO_AGE) = range(len(BLOCKS))
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
                    "ls_wpos", "ls_cause", "ls_hits", "la_ent", "la_list", "la_step", "od_rec", "od_val", "w_mem",
@@ -56,6 +56,10 @@ AU_COLS = len(AUDIO_COLUMNS)
 AU_TRIPS, AU_TALK, AU_HITS, AU_FALSE, AU_PASSENGERS = range(AU_COLS)
 CR_COLS = len(CLASSROOM_COLUMNS)
 CR_DAYS, CR_ACTS, CR_HITS, CR_FALSE, CR_PUPIL, CR_PUPIL_FALSE, CR_PARENT, CR_PARENT_FALSE = range(CR_COLS)
+# whom a classroom channel's records about pupils count against (P.c_cr_par): nobody, the parents
+# now, the pupil from the scoring age
+CR_NONE, CR_PARENTS, CR_LATER = 0, 1, 2
+AG_CAME, AG_RECORDS = range(len(AGEING_COLUMNS))
 DC_RECORDS, DC_PEOPLE = range(len(DATA_COLUMNS))
 R_COLS, T_COLS = len(REGION_COLUMNS), len(TRAJECTORY_COLUMNS)
 (RC_TRUE, RC_ERRONEOUS, RC_SANCTIONS, RC_SWRONGFUL, RC_REWARDS, RC_RWRONGFUL, RC_LISTINGS, RC_HELD,

@@ -24,7 +24,7 @@ from scorelab.engine.kernel.stores import (
 from scorelab.engine.kernel.draws import _draw_counts, coverage_now, delays
 from scorelab.engine.kernel.association import fade_due
 from scorelab.engine.kernel.lists import enter_one, leave_one, review_node
-from scorelab.engine.kernel.score_changes import add_association, refresh
+from scorelab.engine.kernel.score_changes import add_association, come_of_age, refresh
 from scorelab.engine.kernel.flags import _serve_flags, investigate
 from scorelab.engine.kernel.records import make_visible, new_record
 from scorelab.engine.kernel.corrections import appeal_listings, expire, remove_record, revert
@@ -210,6 +210,7 @@ def _local_phase(P, S, Q, s, counts):
     if on:
         release_delayed_records(P, S, Q, s)
         expire_and_appeal(P, S, Q, s)
+        coming_of_age(P, S, Q, s)
         fade_association(P, S, s)
         review_lists(P, S, Q, s)
     behaviours(P, S, Q, s, counts, aware, on)
@@ -279,6 +280,24 @@ def expire_and_appeal(P, S, Q, s):
             remove_record(P, S, Q, r, REMOVED_APPEAL, s)
     S.cur[CUR_APPEAL] = max(end, S.cur[CUR_APPEAL])
     appeal_listings(P, S, Q, s)
+
+
+@nb.njit(cache=True)
+def coming_of_age(P, S, Q, s):
+    """The people of this state's regions who reach the scoring age at step s are scored from
+    now on (``plan_coming_of_age``: each region's in step order, so a binary search finds the
+    step's; no cursor to keep or checkpoint)."""
+    if P.coa_on == 0:
+        return
+    for r in range(P.coa_ptr.shape[0] - 1):
+        if S.own[r] == 0:
+            continue
+        lo, hi = P.coa_ptr[r], P.coa_ptr[r + 1]
+        if lo == hi:
+            continue
+        steps = P.coa_step[lo:hi]
+        for i in range(lo + np.searchsorted(steps, s, side="left"), lo + np.searchsorted(steps, s, side="right")):
+            come_of_age(P, S, Q, P.coa_ent[i], s)
 
 
 @nb.njit(cache=True)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from scorelab.jit_cache import nb
 
 from scorelab.engine.kernel.constants import (
-    ACTIVE, APPEAL_BIT, APPLIED_BIT, CAUSE_RECORDS, C_NPOOL, C_PFREE, C_PTOP, OUT_RECORDS_ERR, RC_ERRONEOUS, RC_TRUE,
+    ACTIVE, APPEAL_BIT, APPLIED_BIT, CAUSE_RECORDS, C_NPOOL, C_PFREE, C_PTOP, CR_LATER, OUT_RECORDS_ERR, RC_ERRONEOUS,
+    RC_TRUE,
 )
 from scorelab.engine.kernel.cells import record_cell, region_cell
 from scorelab.engine.kernel.stores import add_record, bump, fifo_push, hold, rec_err, set_delta, set_state
@@ -33,14 +34,17 @@ def make_visible(P, S, Q, r, s):
     hold(P, S, Q, e, 1, s)
     if err:
         bump(S, OUT_RECORDS_ERR, e, 1)
+    # a school's record about a pupil counts against the pupil (once scored) only with
+    # counts_against: pupil_later; otherwise it carries no points, now or later
+    school_only = P.c_cr_row[c] >= 0 and S.scored[e] == 0 and P.c_cr_par[c] != CR_LATER
     if P.scheme == 0:
-        pts = record_points(P, S, r, s)
+        pts = 0.0 if school_only else record_points(P, S, r, s)
         set_delta(P, S, r, pts)
         touches = pts != 0.0
     else:
         touches = False
         for d in range(P.n_dims):
-            if P.dim_rec[b, d] != 0.0:
+            if P.dim_rec[b, d] != 0.0 and not school_only:
                 touches = True
     if touches:
         apply_record(P, S, Q, r, 1.0, s)

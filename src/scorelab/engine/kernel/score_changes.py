@@ -8,8 +8,8 @@ from __future__ import annotations
 from scorelab.jit_cache import nb
 
 from scorelab.vocabulary import NO_GRADE
-from scorelab.engine.kernel.constants import CAUSE_GRADE, LN_LEVEL
-from scorelab.engine.kernel.cells import level_units, loan_cell
+from scorelab.engine.kernel.constants import AG_CAME, AG_RECORDS, CAUSE_GRADE, LN_LEVEL, MO_AGE
+from scorelab.engine.kernel.cells import cell, level_units, loan_cell
 from scorelab.engine.kernel.stores import rec_delta, rec_err
 from scorelab.engine.kernel.scores import add_to_view, grade_of, move_bucket, spread, total_score
 from scorelab.engine.kernel.association import restain, tally_association
@@ -58,10 +58,44 @@ def refresh(P, S, Q, e, s):
     S.grade[e] = g
     G1 = P.g_from.shape[0] + 1
     move_bucket(P, S, e, kind * G1 + g_old, kind * G1 + g)
+    _enter_lists_of_grade(P, S, Q, e, g, kind, s)
+
+
+@nb.njit(cache=True, inline="always")
+def _enter_lists_of_grade(P, S, Q, e, g, kind, s):
+    """e (of kind 0 person, 1 firm) has reached grade g: the lists g is an entry grade of take e
+    (wrongfully if e's grade on true records alone is not one)."""
     for l in range(P.l_grades.shape[0]):
         if P.l_grades[l, g] and P.l_actor[l] == kind and (S.on_list[l, e] & 1) == 0:
             g_true = grade_of(P, total_score(P, S, 1, e))
             enter_list(P, S, Q, l, e, s, P.l_grades[l, g_true] == 0, False, CAUSE_GRADE)
+
+
+@nb.njit(cache=True)
+def come_of_age(P, S, Q, e, s):
+    """Person e reaches the scoring age at step s and is scored from now on: e's score is what
+    the live records about e make it (a school's records among them only with counts_against:
+    pupil_later; the others carry no points), with its grade in the histogram, the sums, the
+    grade buckets and the lists by grade, and how e counts for contacts by association."""
+    S.scored[e] = 1
+    x = total_score(P, S, 0, e)
+    g = grade_of(P, x)
+    S.total[e] = x
+    S.grade[e] = g
+    r = P.ent_city[e]
+    S.ghist[0, g] += 1
+    S.ssum[r, 0] += x
+    S.ssum[r, 1] += x * x
+    if P.ln_on:
+        Q.M[s, loan_cell(Q, P.ent_group[e], LN_LEVEL)] += level_units(x)
+    if P.as_on:
+        tally_association(P, S, e, 1.0)
+    G1 = P.g_from.shape[0] + 1
+    move_bucket(P, S, e, G1 - 1, g)  # (from the unscored, last of the people's buckets)
+    Q.M[s, cell(Q, MO_AGE, AG_CAME)] += 1
+    Q.M[s, cell(Q, MO_AGE, AG_RECORDS)] += S.held[e]
+    restain(P, S, e, s)
+    _enter_lists_of_grade(P, S, Q, e, g, 0, s)
 
 
 @nb.njit(cache=True)

@@ -18,6 +18,7 @@ from scorelab.engine.kernel.lists import enter_list
 def _init_scores(P, S):
     """Starting scores: own scores, contacts' sums, totals, grades and histograms."""
     E = S.total.shape[0]
+    S.scored[:] = P.ent_scored  # (from here on the state's: people come of age)
     for v in range(min(2, P.n_views)):
         if P.soc_w > 0.0:
             for i in range(P.n_people):

@@ -44,7 +44,7 @@ from scorelab.engine.plan.channels import (
 from scorelab.engine.plan.classes import class_codes, pack_classes
 from scorelab.engine.plan.consequences import plan_consequences
 from scorelab.engine.plan.context import Context, plan_run
-from scorelab.engine.plan.entities import plan_entities, plan_rollout
+from scorelab.engine.plan.entities import plan_coming_of_age, plan_entities, plan_rollout
 from scorelab.engine.plan.flags import plan_flags
 from scorelab.engine.plan.lists import plan_lists
 from scorelab.engine.plan.misattribution import plan_misattribution
@@ -82,6 +82,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     add(plan_run(cx))
     add(plan_entities(cx))
     add(plan_rollout(cx))
+    add(plan_coming_of_age(cx))
     add(plan_channel_regions(cx))
     add(plan_event_types(cx))
     add(plan_behaviours(cx))

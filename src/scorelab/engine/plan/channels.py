@@ -160,7 +160,8 @@ def plan_audio(cx: Context) -> dict[str, Any]:
 def plan_classroom(cx: Context) -> dict[str, Any]:
     """Classroom monitoring (docs/classroom.md): per channel the school-day and watched
     behaviours (-1: none; a school day's false-positive chance is its detection,
-    ``plan_channels``), whether a pupil's records count against the parents, and the channel's
+    ``plan_channels``), whom a pupil's records count against (kernel CR_NONE, CR_PARENTS,
+    CR_LATER: the pupil from the scoring age), and the channel's
     row of metric columns; ``n_cr`` the rows (the block's last column counts sanctions of parents
     with a pupil's record against them)."""
     C = cx.C
@@ -170,7 +171,7 @@ def plan_classroom(cx: Context) -> dict[str, Any]:
         cr = cx.s.channels[name].classroom
         if cr is not None:
             c_cr_day[ci], c_cr_act[ci] = cx.bidx[cr.school_days], cx.bidx[cr.watched]
-            c_cr_par[ci] = 1 if cr.counts_against == "parents" else 0
+            c_cr_par[ci] = ("none", "parents", "pupil_later").index(cr.counts_against)  # (kernel CR_NONE...)
             c_cr_row[ci] = int((c_cr_row >= 0).sum())
     return dict(c_cr_day=c_cr_day, c_cr_act=c_cr_act, c_cr_par=c_cr_par, c_cr_row=c_cr_row,
                 n_cr=int((c_cr_row >= 0).sum()))

@@ -46,6 +46,32 @@ def plan_entities(cx: Context) -> dict[str, Any]:
                 income_pct=income_pct, reg_base=reg_base, reg_p0=reg_p0, reg_f0=reg_f0, tr_ids=trajectory_sample(cx))
 
 
+def plan_coming_of_age(cx: Context) -> dict[str, Any]:
+    """With ``scoring.coming_of_age``, the people who reach the scoring age during the reported
+    run and the step each does (docs/scoring.md#coming-of-age), by region: region r's are
+    ``coa_ent[coa_ptr[r]:coa_ptr[r+1]]``, in step order. A person of whole age a at day 0 is
+    a + u years old, u a counter-based uniform (stream ``birthdays``: the same for any shards),
+    and reaches ``min_age`` after (min_age - a - u) years, in the step holding that day. The
+    burn-in (before day 0) is run at the ages of day 0."""
+    s, pop = cx.s, cx.pop
+    R = len(pop.city_names)
+    ptr = np.zeros(R + 1, dtype=np.int64)
+    ent = np.zeros(0, dtype=np.int32)
+    step = np.zeros(0, dtype=np.int32)
+    if s.scoring.coming_of_age and s.scoring.enabled:
+        young = np.flatnonzero(pop.age < s.scoring.min_age)
+        u = Stream(cx.seed, "birthdays").uniform(young)
+        days = (float(s.scoring.min_age) - pop.age[young].astype(np.float64) - u) * 365.25
+        at = cx.report_from + np.floor(days / cx.dt).astype(np.int64)
+        keep = at < cx.n_steps
+        young, at = young[keep], at[keep]
+        order = np.lexsort((young, at, pop.city[young]))  # by region, then step, then id
+        ent, step = young[order].astype(np.int32), at[order].astype(np.int32)
+        ptr[1:] = np.cumsum(np.bincount(pop.city[ent], minlength=R))
+    return dict(coa_on=int(bool(s.scoring.coming_of_age and s.scoring.enabled)), coa_ptr=ptr, coa_ent=ent,
+                coa_step=step)
+
+
 def trajectory_sample(cx: Context) -> np.ndarray:
     """The people whose paths are kept (``run.trajectories``), in id order: those with the
     smallest counter-based uniforms of stream ``trajectories``, so the same for any split
