@@ -7,6 +7,9 @@ moves single runs by 10-30 %, so judge a change with ``bench_ab.py`` instead):
 
 * ``bench_day_loop.py --repeat 5``: agent-days per second per core, Rongcheng year with
   its twin;
+* ``bench_end_to_end.py``: the whole ``scorelab run`` command (build or population cache,
+  the Rongcheng year with its twin, results written), CPU seconds on one core, without the
+  population cache, with it cold and warm;
 * ``bench_vs_mesa.py``: the reduced scenario in scorelab and in Mesa 3, outputs checked
   against each other and against theory, the speed ratio in the same run (needs the
   ``bench`` extra; skipped with a note without Mesa);
@@ -69,6 +72,13 @@ def main() -> None:
     rate = found(r"agent-days per second\s+([\d,]+) per core", out)
     rows.append((">= 1e8 agent-days/s/core (Rongcheng year, twin)", f"{rate} (best of 5)" if rate else "?",
                  found(r"ratio to target 1e8\s+\S+\s+\((met|not met)\)", out) or "?"))
+
+    out = run("bench_end_to_end.py")
+    best = found(r"the year with its twin: ([\d.]+) s CPU", out)
+    cold = found(r"best of \d+\), ([\d.]+) s cold", out)
+    rows.append(("< 5 s CPU end to end (scorelab run, Rongcheng year, twin, results; 1 core)",
+                 f"{best} s warm population cache, {cold} s cold" if best else "?",
+                 found(r"target < 5 s on one core: (met|not met)", out) or "?"))
 
     if importlib.util.find_spec("mesa") is None:
         print("\n=== bench_vs_mesa.py: skipped, Mesa is not installed (pip install -e '.[bench]')")

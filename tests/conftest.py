@@ -1,4 +1,5 @@
-"""Shared fixtures. ``ray_session``: one local Ray instance for the whole test session, used
+"""Shared fixtures. ``population_cache`` (every test): the population cache in the session's
+temporary folder. ``ray_session``: one local Ray instance for the whole test session, used
 only by the tests that ask for it (sweeps and sharded runs on Ray); ``runner``: a typer
 command-line runner.
 
@@ -51,6 +52,27 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         event.unregister("numba:compile", listener)
     if compiled:
         pytest.fail(f"{item.path.name} is listed in conftest.NO_KERNELS but compiled {compiled[0]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def population_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The population cache (``scorelab.synth.cache``) in the session's temporary folder, never
+    the user's: set before anything else (Ray's workers inherit it). Tests that build the same
+    population share its entries."""
+    import os
+
+    folder = tmp_path_factory.mktemp("population-cache")
+    old = {k: os.environ.get(k) for k in ("SCORELAB_CACHE_DIR", "SCORELAB_NO_CACHE")}
+    os.environ["SCORELAB_CACHE_DIR"] = str(folder)
+    os.environ.pop("SCORELAB_NO_CACHE", None)
+    try:
+        yield folder
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture(scope="session")

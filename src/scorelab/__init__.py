@@ -59,6 +59,7 @@ def run(
     shards: int | None = None,
     ray_address: str | None = None,
     threads: int = 1,
+    cache: bool = True,
 ) -> "Result":
     """Build the population and run the day loop with its counterfactual twin.
 
@@ -69,14 +70,17 @@ def run(
     be written. With ``checkpoint_every`` (steps; needs ``out``) the state is saved that
     often, and ``scorelab.resume(out)`` continues a run that stopped. With ``shards`` the
     population's regions are split over that many Ray actors (on the cluster at
-    ``ray_address``, or a local Ray); the result is identical to a single-process run. With
-    ``threads`` above 1 they are split over that many threads of this process instead (at most
-    one per region), with the same result.
+    ``ray_address``, or a local Ray); the result is identical to a single-process run.
+    The population and its contact layers come from the population cache when it holds them
+    (docs/population-cache.md; the same arrays): ``cache=False`` builds them and stores nothing.
+    With ``threads`` above 1 the regions are split over that many threads of this process (at
+    most one per region), with the same result.
     """
     from scorelab.runner import run as _run
 
     return _run(scenario, overrides, out=out, people_state=people_state, progress=progress, check_memory=check_memory,
-                checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address, threads=threads)
+                checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address, threads=threads,
+                cache=cache)
 
 
 def resume(out: str | Path, progress: Callable[[int, int], None] | None = None,

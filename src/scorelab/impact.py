@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import polars as pl
 
-from scorelab.intervals import LEVEL, poisson_bounds, wilson_bounds
+from scorelab.intervals import LEVEL, normal_quantile, poisson_bounds, wilson_bounds
 
 __all__ = [
     "AGE_BANDS", "AXES", "GROUP_AXES", "HARMS", "MIN_EVENTS", "MIN_PEOPLE", "SCHEMA", "Worst", "describe_worst",
@@ -221,11 +221,9 @@ def _per_1000_interval(count: np.ndarray, people: np.ndarray, sq: np.ndarray,
     """The 95 % interval per 1,000 people: Garwood for counts, widened to the normal interval
     of the people's own values where they are known and it is wider; for money, the normal
     one (null without the squares)."""
-    from scipy.stats import norm
-
     with np.errstate(invalid="ignore", divide="ignore"):
         g_lo, g_hi = poisson_bounds(np.where(money, 0.0, np.maximum(count, 0.0)))
-        z = float(norm.ppf(1 - (1 - LEVEL) / 2))
+        z = normal_quantile(1 - (1 - LEVEL) / 2)
         mean = count / people
         var = np.maximum(sq / people - mean * mean, 0.0) * people / np.maximum(people - 1, 1)
         half = z * np.sqrt(var / people)

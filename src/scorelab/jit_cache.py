@@ -76,7 +76,10 @@ def compiled_sources(root: Path = ROOT) -> list[Path]:
     and the modules the names it imports come from (followed through re-exports). Jitted code
     reads no other module's globals."""
     files = _module_files(root)
-    trees = {m: ast.parse(p.read_bytes()) for m, p in files.items()}
+    texts = {m: p.read_bytes() for m, p in files.items()}
+    # (parsed when first needed: a module whose text names neither numba nor this module does not
+    # import numba, and parsing all of them was a tenth of a second per run)
+    trees = _Parsed(texts)
 
     def origins(module: str, name: str, seen: set[tuple[str, str]]) -> set[str]:
         found = {module}
@@ -90,9 +93,10 @@ def compiled_sources(root: Path = ROOT) -> list[Path]:
         return found
 
     need: set[str] = set()
-    for module, tree in trees.items():
-        if not _imports_numba(tree, root.name):
+    for module, text in texts.items():
+        if (b"numba" not in text and b"jit_cache" not in text) or not _imports_numba(trees[module], root.name):
             continue
+        tree = trees[module]
         need.add(module)
         for n in _top_imports(tree):
             if isinstance(n, ast.Import):
@@ -102,6 +106,18 @@ def compiled_sources(root: Path = ROOT) -> list[Path]:
                     sub = f"{n.module}.{a.name}"
                     need |= {sub} if sub in files else origins(n.module, a.name, set())
     return sorted(files[m] for m in need)
+
+
+class _Parsed(dict):
+    """Module name -> its syntax tree, parsed on first access."""
+
+    def __init__(self, texts: dict[str, bytes]) -> None:
+        super().__init__()
+        self._texts = texts
+
+    def __missing__(self, module: str) -> ast.Module:
+        tree = self[module] = ast.parse(self._texts[module])
+        return tree
 
 
 @functools.lru_cache(maxsize=None)

@@ -45,9 +45,11 @@ def run(
     shards: int | None = None,
     ray_address: str | None = None,
     threads: int = 1,
+    cache: bool = True,
 ) -> Result:
     """``scorelab.run``: load ``scenario`` (with ``overrides``) unless it is a Scenario, check
-    that the run fits in memory (``check_memory``), then ``execute`` it."""
+    that the run fits in memory (``check_memory``), then ``execute`` it (``cache``: through the
+    population cache, ``synth.cache``)."""
     from scorelab import memory
     from scorelab.scenario.loader import load
     from scorelab.scenario.model import Scenario as _Scenario
@@ -61,7 +63,8 @@ def run(
             raise UsageError(f"the run needs about {copies} x {memory.human(est.total)} of memory but about "
                              f"{memory.human(avail or 0)} is available; reduce population.people or use a Ray cluster")
     return execute(scenario, out=out, people_state=people_state, progress=progress, command="scorelab.run(...)",
-                   checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address, threads=threads)
+                   checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address, threads=threads,
+                   cache=cache)
 
 
 def resume(
@@ -113,8 +116,10 @@ def execute(
     shards: int | None = None,
     ray_address: str | None = None,
     threads: int = 1,
+    cache: bool = True,
 ) -> Result:
-    """Build the population, run the day loop with its twin, wrap the output and (if ``out``)
+    """Build the population (or load it from the population cache, ``synth.cache``, unless
+    ``cache`` is False: the same arrays either way), run the day loop with its twin, wrap the output and (if ``out``)
     save the results folder atomically. The staging folder exists from the start (an
     unwritable ``out`` fails before any work) and is removed if anything goes wrong.
 
@@ -133,7 +138,7 @@ def execute(
     from scorelab.engine.checkpoint import Checkpoint, folder_for
     from scorelab.engine.simulation import simulate
     from scorelab.jit_cache import compile_watch
-    from scorelab.synth.world import build_world
+    from scorelab.synth.cache import cached_world
 
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     final = Path(out) if out is not None else None
@@ -157,16 +162,17 @@ def execute(
             checkpoint = Checkpoint.create(folder_for(final), checkpoint_every, data,
                                            {"people_state": bool(people_state), "command": command or "",
                                             "shards": shards, "threads": threads if shards is None else 1})
+        scenario_yaml = None
         if staging is not None:  # the scenario first: a partial folder says what was running
             from scorelab.scenario.yamlread import dump_yaml
 
-            (staging / "scenario.yaml").write_text(dump_yaml(scenario.model_dump(mode="json", by_alias=True)),
-                                                   encoding="utf-8")
+            scenario_yaml = dump_yaml(scenario.model_dump(mode="json", by_alias=True))
+            (staging / "scenario.yaml").write_text(scenario_yaml, encoding="utf-8")
         t_start = time.perf_counter()
         # (the build compiles the synthetic world's jitted functions, the day loop the kernels)
         with compile_watch(on_compile or _log_compiling) as compiling:
             # only the layers the day loop reads: the others would cost time and memory for nothing
-            pop, contacts = build_world(scenario, layers="read")
+            pop, contacts = cached_world(scenario, layers="read", use_cache=cache)
             memory.release()  # the build's transient pages, which the day loop's arrays would not reuse
             if on_built is not None:
                 on_built(time.perf_counter() - t_start - compiling.seconds)
@@ -204,7 +210,7 @@ def execute(
         result.manifest["threads"] = threads if shards is None else 1
         if staging is not None and final is not None:
             try:
-                result.write_into(staging, people=people_state, name=final)
+                result.write_into(staging, people=people_state, name=final, scenario_yaml=scenario_yaml)
             except UsageError as e:  # (a full disk: the staging folder is removed below)
                 kept = f"; {checkpoint.intact()}" if checkpoint is not None else ""
                 raise UsageError(f"{e}; nothing was written there{kept}") from None

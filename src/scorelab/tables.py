@@ -468,18 +468,22 @@ class RunTables:
             self.write_into(staging, people=people, name=final)
         return final
 
-    def write_into(self, folder: Path, people: bool = False, name: Path | None = None) -> None:
+    def write_into(self, folder: Path, people: bool = False, name: Path | None = None,
+                   scenario_yaml: str | None = None) -> None:
         """Write every file into an existing (staging) folder; the manifest last, with each
         file's size and SHA-256. A write that fails (a full disk: an OSError, or polars' error,
         which does not always name the system's) is one UsageError line naming ``name`` (the
-        folder's final name; default ``folder``); the caller removes the folder."""
+        folder's final name; default ``folder``); the caller removes the folder.
+        ``scenario_yaml``: the scenario as YAML where the caller has dumped it already (a run
+        writes it first; dumping it again was a tenth of a second)."""
         from scorelab.scenario.yamlread import dump_yaml
 
+        text = scenario_yaml if scenario_yaml is not None else dump_yaml(self.scenario_data)
         manifest = dict(self.manifest)
         manifest["people_state"] = bool(people)
         run_id = pl.lit(self.run_id, dtype=pl.String).alias("run_id")
         writers: dict[str, Any] = {
-            "scenario.yaml": lambda path: path.write_text(dump_yaml(self.scenario_data), encoding="utf-8"),
+            "scenario.yaml": lambda path: path.write_text(text, encoding="utf-8"),
             "metrics.parquet": self.metrics.write_parquet,
             "groups.parquet": self.groups.with_columns(run_id).select("run_id", *self.groups.columns).write_parquet,
             "scores.parquet": self.scores.with_columns(run_id).select("run_id", *self.scores.columns).write_parquet,

@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from scorelab.cli import calibrate, explore, population, presets, query, report, run, runs, schema, show, sweep, validate
+from scorelab.cli import (cache, calibrate, explore, population, presets, query, report, run, runs, schema, show, sweep,
+                          validate)
 from scorelab.cli.common import say
 
 app = typer.Typer(
@@ -39,7 +40,8 @@ def _options(
     """Simulate social-credit and mass-scoring systems on synthetic populations."""
 
 for _command in (validate.validate, schema.schema, presets.presets, show.show, population.population, run.run,
-                 runs.runs, query.query, report.report, sweep.sweep, calibrate.calibrate, explore.explore):
+                 runs.runs, query.query, report.report, sweep.sweep, calibrate.calibrate, explore.explore,
+                 cache.cache):
     app.command()(_command)
 
 

@@ -15,7 +15,7 @@ from scorelab.errors import UsageError
 
 def _run_command(source: str, days: int | None, seed: int | None, scale: float | None, out: str | None,
                  sets: list[str], people_state: bool, checkpoint_every: int | None, shards: int | None,
-                 replicates: int | None = None, threads: int | None = None) -> str:
+                 replicates: int | None = None, cache: bool = True, threads: int | None = None) -> str:
     """The command as a user would retype it (stored in the manifest)."""
     import shlex
 
@@ -40,6 +40,8 @@ def _run_command(source: str, days: int | None, seed: int | None, scale: float |
         parts += ["--threads", str(threads)]
     if replicates is not None:
         parts += ["--replicates", str(replicates)]
+    if not cache:
+        parts.append("--no-cache")
     return shlex.join(parts)
 
 
@@ -67,6 +69,9 @@ def run(
     replicates: Annotated[int | None, typer.Option(
         help="run N seeds (the scenario's and the next N-1), each in a folder of its own under --out, and "
              "print means with 95 % intervals")] = None,
+    cache: Annotated[bool, typer.Option(
+        help="load the population and its contact layers from the population cache, or store them there "
+             "(the same arrays either way; SCORELAB_NO_CACHE=1 also switches it off)")] = True,
 ) -> None:
     """Run a scenario with its counterfactual twin, write a results folder and print what the system did."""
     from scorelab import memory
@@ -143,7 +148,7 @@ def run(
     except UsageError as e:
         fail([str(e)])
     command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state, checkpoint_every, shards,
-                           replicates, threads)
+                           replicates, cache, threads)
     console = terminal(stderr=True)
     console.print(safe(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
                        f"(estimated memory {memory.human(est.total)})..."), highlight=False)
@@ -158,7 +163,7 @@ def run(
         return _with_progress(console, lambda progress, compiling: execute(
             sc, out=where, people_state=people_state, on_built=built, command=cmd, progress=progress,
             checkpoint_every=checkpoint_every, shards=shards, ray_address=address, on_compile=compiling,
-            threads=n_threads))
+            threads=n_threads, cache=cache))
 
     if replicates is not None:
         seed_of = scenario.run.seed

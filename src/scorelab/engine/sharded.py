@@ -111,10 +111,10 @@ class ShardWorker:
         ``keep_records``: whether the records will be handed back (and so keep their identities).
         ``plan``: the driver's (plan, ParamsRef), shared by the workers in its process."""
         from scorelab.scenario.loader import load
-        from scorelab.synth.world import build_world
+        from scorelab.synth.cache import cached_world
 
         scenario = load(scenario_data)
-        pop, contacts = built if built is not None else build_world(scenario, layers="read")
+        pop, contacts = built if built is not None else cached_world(scenario, layers="read")
         self.plan, self.PR, self.M, _, self.QR = setup(scenario, pop, contacts, plan)  # (QR holds M itself)
         P = self.plan.params
         own = np.zeros(P.city_join.shape[0], dtype=np.uint8)

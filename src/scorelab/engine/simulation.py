@@ -39,6 +39,7 @@ import numpy as np
 from scorelab.engine import kernel, layout
 from scorelab.engine.checkpoint import Checkpoint, restore_state
 from scorelab.engine.layout import IDENTITY_COLUMNS, POOL_COLUMNS, RECORD_COLUMNS, metric_layout  # noqa: F401 (re-exported)
+from scorelab.engine.prefetch import prefetch
 from scorelab.engine.plan import ASSOCIATION_UNIT, Plan, class_codes, compile_plan
 from scorelab.errors import UsageError
 from scorelab.memory import release
@@ -254,27 +255,56 @@ def data_held(plan: Plan, S: kernel.State) -> dict[str, np.ndarray]:
     return {"records_held": S.held[:N], "channels_holding": channels, "domains_holding": domains}
 
 
+#: People whose chains of records ``_distinct_sources`` walks at once.
+_LANES = 16
+
+
 @nb.njit(cache=True)
 def _distinct_sources(head, prev, flags, chan, beh, b_domain, n, n_chan, n_dom):
     """Per person, the distinct channels and domains of their live records: a walk down each
-    person's chain of records, marking what was seen with the person's id (no clearing)."""
+    person's chain of records, marking what was seen with the person's id (no clearing).
+    Each step of a walk waits on a load from a random place, so _LANES people are walked at
+    once, in turns, their next records prefetched: the loads overlap (one person at a time
+    took 1.5 s of a Rongcheng year). Each lane marks in its own row: the counts are the same."""
     channels = np.zeros(n, dtype=np.int16)
     domains = np.zeros(n, dtype=np.int16)
-    seen_c = np.full(n_chan, -1, dtype=np.int64)
-    seen_d = np.full(max(n_dom, 1), -1, dtype=np.int64)
-    for e in range(n):
-        r = head[e]
-        while r >= 0:
-            if (flags[r] & _STATE_BITS) >> 2 == _ACTIVE:
-                c = chan[r]
-                if seen_c[c] != e:
-                    seen_c[c] = e
-                    channels[e] += 1
-                d = b_domain[beh[r]]
-                if seen_d[d] != e:
-                    seen_d[d] = e
-                    domains[e] += 1
-            r = prev[r]
+    seen_c = np.full((_LANES, n_chan), -1, dtype=np.int64)
+    seen_d = np.full((_LANES, max(n_dom, 1)), -1, dtype=np.int64)
+    who = np.full(_LANES, -1, dtype=np.int64)  # the person each lane walks
+    at = np.full(_LANES, -1, dtype=np.int64)  # that person's next record (-1: the walk is done)
+    nxt = 0
+    idle = 0
+    while idle < _LANES:
+        idle = 0
+        for lane in range(_LANES):
+            r = at[lane]
+            if r < 0:  # the next person with records (their first record prefetched, read next turn)
+                while nxt < n and head[nxt] < 0:
+                    nxt += 1
+                if nxt >= n:
+                    idle += 1
+                    continue
+                r = head[nxt]
+                who[lane] = nxt
+                nxt += 1
+            else:
+                e = who[lane]
+                if (flags[r] & _STATE_BITS) >> 2 == _ACTIVE:
+                    c = chan[r]
+                    if seen_c[lane, c] != e:
+                        seen_c[lane, c] = e
+                        channels[e] += 1
+                    d = b_domain[beh[r]]
+                    if seen_d[lane, d] != e:
+                        seen_d[lane, d] = e
+                        domains[e] += 1
+                r = prev[r]
+            at[lane] = r
+            if r >= 0:
+                prefetch(prev, r)
+                prefetch(flags, r)
+                prefetch(chan, r)
+                prefetch(beh, r)
     return channels, domains
 
 
