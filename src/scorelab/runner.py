@@ -95,6 +95,25 @@ def resume(
                    threads=int(options.get("threads", 1)))
 
 
+def _day_loop(scenario: "Scenario", pop: Any, contacts: Any, progress: Callable[[int, int], None] | None,
+              checkpoint: Any, staging: Path | None, shards: int | None, ray_address: str | None,
+              threads: int) -> Any:
+    """The day loop with its twin, on Ray shards, on threads or in this process; no records are
+    kept (a results folder holds none: they are freed before the result tables are built)."""
+    from scorelab.engine.sharded import simulate_sharded
+    from scorelab.engine.simulation import simulate
+
+    if shards is not None:
+        return simulate_sharded(scenario, pop, contacts, shards, backend="ray", address=ray_address,
+                                progress=progress, checkpoint=checkpoint, keep_records=False)
+    if threads > 1:
+        return simulate_sharded(scenario, pop, contacts, threads, backend="threads", progress=progress,
+                                checkpoint=checkpoint, keep_records=False)
+    # the population's columns the loop does not read wait in the staging folder meanwhile
+    park = staging / ".population" if staging is not None else None
+    return simulate(scenario, pop, contacts, progress, checkpoint, keep_records=False, park=park)
+
+
 def _disk_full(exc: BaseException) -> bool:
     """Whether ``exc`` is the disk's doing (full, no quota left), wherever the run was writing
     (the staging folder, the population parked there, a checkpoint)."""
@@ -136,7 +155,6 @@ def execute(
     warning, ``COMPILING``); compilation never counts in the run's time or speed."""
     from scorelab import memory
     from scorelab.engine.checkpoint import Checkpoint, folder_for
-    from scorelab.engine.simulation import simulate
     from scorelab.jit_cache import compile_watch
     from scorelab.synth.cache import cached_world
 
@@ -176,20 +194,7 @@ def execute(
             memory.release()  # the build's transient pages, which the day loop's arrays would not reuse
             if on_built is not None:
                 on_built(time.perf_counter() - t_start - compiling.seconds)
-            if shards is not None:
-                from scorelab.engine.sharded import simulate_sharded
-
-                output = simulate_sharded(scenario, pop, contacts, shards, backend="ray", address=ray_address,
-                                          progress=progress, checkpoint=checkpoint, keep_records=False)
-            elif threads > 1:
-                from scorelab.engine.sharded import simulate_sharded
-
-                output = simulate_sharded(scenario, pop, contacts, threads, backend="threads", progress=progress,
-                                          checkpoint=checkpoint, keep_records=False)
-            else:  # a results folder holds no records: they are freed before the result tables are built;
-                # the population's columns the loop does not read wait in the staging folder meanwhile
-                park = staging / ".population" if staging is not None else None
-                output = simulate(scenario, pop, contacts, progress, checkpoint, keep_records=False, park=park)
+            output = _day_loop(scenario, pop, contacts, progress, checkpoint, staging, shards, ray_address, threads)
         # the result tables read the plan's names and sizes only: the plan's arrays and the contact
         # layers (about a third of what the results phase held) are freed before they are built
         output.plan = output.plan.without_tables()

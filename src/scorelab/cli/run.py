@@ -45,6 +45,23 @@ def _run_command(source: str, days: int | None, seed: int | None, scale: float |
     return shlex.join(parts)
 
 
+def _threads_that_fit(scenario: Any, shards: int | None, address: str | None,
+                      threads: int | None) -> tuple[int, int, Any, int | None, bool]:
+    """Threads (1 with shards), copies of the run's state this machine holds, and the memory
+    check of those copies (estimate, available, fits). By default one thread when several
+    do not fit, rather than no run."""
+    from scorelab import memory
+    from scorelab.engine.sharded import threads_for
+
+    n_threads = 1 if shards is not None else threads_for(scenario, threads)
+    copies = shards + 1 if shards is not None and address is None else (n_threads + 1 if n_threads > 1 else 1)
+    est, avail, fits = memory.check(scenario, copies)
+    if not fits and threads is None and n_threads > 1:
+        n_threads, copies = 1, 1
+        est, avail, fits = memory.check(scenario, copies)
+    return n_threads, copies, est, avail, fits
+
+
 def run(
     source: Annotated[str | None, typer.Argument(help="a built-in scenario or a YAML file")] = None,
     days: Annotated[int | None, typer.Option(help="override run.days")] = None,
@@ -113,14 +130,7 @@ def run(
             check_shards(scenario, shards)
         except UsageError as e:
             fail([str(e)])
-    from scorelab.engine.sharded import threads_for
-
-    n_threads = 1 if shards is not None else threads_for(scenario, threads)
-    copies = shards + 1 if shards is not None and address is None else (n_threads + 1 if n_threads > 1 else 1)
-    est, avail, fits = memory.check(scenario, copies)
-    if not fits and threads is None and n_threads > 1:  # (by default: one thread rather than no run)
-        n_threads, copies = 1, 1
-        est, avail, fits = memory.check(scenario, copies)
+    n_threads, copies, est, avail, fits = _threads_that_fit(scenario, shards, address, threads)
     fits = fits or not memory_check
     if not fits and n_threads > 1:
         fail([f"--threads {n_threads}: each thread's worker and the driver hold the whole run's state, "
