@@ -3,11 +3,14 @@ temporary folder. ``ray_session``: one local Ray instance for the whole test ses
 only by the tests that ask for it (sweeps and sharded runs on Ray); ``runner``: a typer
 command-line runner.
 
-Files that compile no kernel (``NO_KERNELS``) run first: on a cold cache (a fresh clone) one
-worker compiles the kernels for minutes while the other waits for them
-(``scorelab.jit_cache``: one process compiles, the others load), and these keep the waiting
-worker busy. A test of such a file that compiles a scorelab kernel fails, so the list stays
-true (seen on a cold cache, as in CI; a warm one loads without compiling)."""
+On a cold cache (a fresh clone) the day loop's kernels take minutes to compile, and a worker
+that needs one another worker is compiling waits for it (``scorelab.jit_cache``: each function
+is compiled by one process, the others load it). So one file that compiles them
+(``FIRST_COMPILE``) starts first, and the files that compile no kernel (``NO_KERNELS``) and
+those that compile only the small random-number and population ones (``SMALL_KERNELS``,
+compiled at the same time) come next, to keep the other worker busy meanwhile. A test of a
+``NO_KERNELS`` file that compiles a scorelab kernel fails, so the list stays true (seen on a
+cold cache, as in CI; a warm one loads without compiling)."""
 
 from __future__ import annotations
 
@@ -22,8 +25,17 @@ NO_KERNELS = ("test_architecture.py", "test_credit_code.py", "test_docs_sources.
               "test_bench_reduced.py")
 
 
+FIRST_COMPILE = "test_association.py"
+SMALL_KERNELS = ("test_rng.py", "test_population.py", "test_contacts.py")
+
+
+def _start_order(item: pytest.Item) -> int:
+    name = item.path.name
+    return 0 if name == FIRST_COMPILE else 1 if name in NO_KERNELS else 2 if name in SMALL_KERNELS else 3
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.path.name not in NO_KERNELS)  # (stable: each part keeps its order)
+    items.sort(key=_start_order)  # (stable: each part keeps its order)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -167,3 +167,16 @@ def test_a_run_folder_named_with_glob_characters_reads_back(world):
 
     folder = read_folder(world["run"])
     assert folder.tables["metrics"].height == 2
+
+
+def test_an_undefined_name_beside_a_name_with_a_line_break_is_one_line(runner, tmp_path):
+    """The list of defined names in "undefined grade ...; defined: ..." shows a name that holds
+    a line break as its escape (found by tests/test_cli_fuzz.py)."""
+    s = copy.deepcopy(TINY)
+    s["grades"] = [{"name": "A", "from": 1000}, {"name": "a\nb", "below": 1000}]
+    s["consequences"]["fine"]["grades"] = ["L5"]
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(s), encoding="utf-8")
+    r = runner.invoke(app, ["validate", str(path)])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "undefined grade 'L5'" in r.output and "'a\\nb'" in r.output, r.output

@@ -178,9 +178,10 @@ def test_a_run_says_when_it_compiles_and_leaves_compilation_out_of_its_time(tmp_
 
 
 def test_processes_on_a_cold_cache_compile_a_kernel_once_between_them(tmp_path):
-    """Two processes needing the same uncompiled kernel while a third holds the compile lock
+    """Two processes needing the same uncompiled kernel while a third holds its compile lock
     both wait; then one compiles it and the other loads it from the cache (numba alone would
-    compile it in each: minutes of CPU per worker of a sweep started on a cold cache)."""
+    compile it in each: minutes of CPU per worker of a sweep started on a cold cache). A process
+    needing another kernel meanwhile compiles it at once: the locks are per function."""
     import fcntl
     import os
     import time
@@ -194,6 +195,10 @@ def test_processes_on_a_cold_cache_compile_a_kernel_once_between_them(tmp_path):
         @nb.njit(cache=True)
         def g(x):
             return x * 7
+
+        @nb.njit(cache=True)
+        def h(x):
+            return x + 1
         """))
     script = textwrap.dedent(f"""
         import sys
@@ -202,7 +207,7 @@ def test_processes_on_a_cold_cache_compile_a_kernel_once_between_them(tmp_path):
         sys.path.insert(0, {str(tmp_path)!r})
         from scorelab.jit_cache import compile_one_process_at_a_time, compile_watch
         compile_one_process_at_a_time(Path({str(pkg)!r}))
-        from pkgz.kernels import g
+        from pkgz.kernels import g, h
         compiled = []
         class Count(event.Listener):
             def on_start(self, ev): compiled.append(1)
@@ -211,13 +216,16 @@ def test_processes_on_a_cold_cache_compile_a_kernel_once_between_them(tmp_path):
         with compile_watch() as watch:
             print(g(6), len(compiled), watch.seconds > 0)
         """)
-    lock = jit_cache.compile_lock_path(pkg)
+    lock = jit_cache.compile_lock_path(pkg, "pkgz.kernels.g")
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
         procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True) for _ in range(2)]
-        time.sleep(3)
+        other = subprocess.run([sys.executable, "-c", script.replace("print(g(6)", "print(h(41)")],
+                               capture_output=True, text=True, timeout=300)
+        assert other.returncode == 0 and other.stdout.split()[:2] == ["42", "1"], other.stderr
+        time.sleep(1)
         assert all(p.poll() is None for p in procs), "a process compiled while another held the lock"
     finally:
         os.close(fd)

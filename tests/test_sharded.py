@@ -158,18 +158,25 @@ def test_a_sharded_run_resumes_from_its_checkpoint(four_cities, tmp_path):
         simulate_sharded(sc, pop, contacts, 2, backend="local", checkpoint=Checkpoint.open(tmp_path / "ck")[0])
 
 
-def test_a_sharded_ray_run_resumed_writes_the_single_process_bytes(ray_session, tmp_path):
+def _resumed_matches_the_single_process(tmp_path, **split) -> scorelab.Result:
+    """A four-city run split as ``split`` says (shards or threads), stopped after its save at step
+    20 and resumed: the single-process run's results files, byte for byte."""
     sc = scorelab.load(copy.deepcopy(FOUR_CITIES), {"run.days": 40, "population.people": 3000})
     scorelab.run(sc, out=tmp_path / "a" / "run", people_state=True)
     out = tmp_path / "b" / "run"
     with pytest.raises(Stop):
-        scorelab.run(sc, out=out, people_state=True, shards=2, checkpoint_every=10, progress=stop_at(25))
-    assert (folder_for(out) / "step-000000020" / "national.npz").is_file()
+        scorelab.run(sc, out=out, people_state=True, checkpoint_every=10, progress=stop_at(25), **split)
+    assert {"national.npz", "state-1.npz"} <= {p.name for p in (folder_for(out) / "step-000000020").iterdir()}
     resumed = scorelab.resume(out)
     assert resumed.manifest["resumed_from_step"] == 20
     for f in ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet", "regions.parquet",
               "trajectories.parquet"):
         assert filecmp.cmp(tmp_path / "a" / "run" / f, out / f, shallow=False), f
+    return resumed
+
+
+def test_a_sharded_ray_run_resumed_writes_the_single_process_bytes(ray_session, tmp_path):
+    _resumed_matches_the_single_process(tmp_path, shards=2)
 
 
 def test_a_plan_from_read_only_arrays_has_the_same_kernel_types() -> None:
@@ -212,19 +219,9 @@ def test_any_number_of_threads_gives_the_single_process_run(four_cities, threads
 
 
 def test_a_threaded_run_resumes_to_the_single_process_bytes(tmp_path):
-    """``scorelab.run(threads=2)`` stopped after a save resumes with its two threads (the split
-    is kept in the checkpoint) and writes the single-process run's files."""
-    sc = scorelab.load(copy.deepcopy(FOUR_CITIES), {"run.days": 40, "population.people": 3000})
-    scorelab.run(sc, out=tmp_path / "a" / "run", people_state=True)
-    out = tmp_path / "b" / "run"
-    with pytest.raises(Stop):
-        scorelab.run(sc, out=out, people_state=True, threads=2, checkpoint_every=10, progress=stop_at(25))
-    assert (folder_for(out) / "step-000000020" / "state-1.npz").is_file()
-    resumed = scorelab.resume(out)
-    assert resumed.manifest["resumed_from_step"] == 20 and resumed.manifest["threads"] == 2
-    for f in ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet", "regions.parquet",
-              "trajectories.parquet"):
-        assert filecmp.cmp(tmp_path / "a" / "run" / f, out / f, shallow=False), f
+    """``scorelab.run(threads=2)`` resumes with its two threads (the split is kept in the
+    checkpoint), and its manifest says so."""
+    assert _resumed_matches_the_single_process(tmp_path, threads=2).manifest["threads"] == 2
 
 
 def test_threads_by_default_and_bad_thread_requests(tmp_path, monkeypatch):

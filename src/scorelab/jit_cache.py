@@ -20,11 +20,11 @@ jitted scorelab function to another pass constants as their plain type and signe
 as ``int64`` (``widened``); numba's integer arithmetic is in ``int64`` already, so results do
 not change (the golden runs are byte-identical).
 
-Kernels are compiled by one process at a time (``compile_one_process_at_a_time``): a process
-about to compile a kernel waits while another holds the compile lock of the same sources, then
-loads what that one compiled from the cache. The workers of a sweep, of a sharded run or of the
-test suite started on a cold cache compile the kernels once between them instead of once each
-(a cold compile is minutes of CPU).
+Each kernel is compiled by one process at a time (``compile_one_process_at_a_time``): a process
+about to compile a function waits while another holds that function's compile lock (of the same
+sources), then loads what that one compiled from the cache. The workers of a sweep, of a sharded
+run or of the test suite started on a cold cache compile the kernels once between them instead of
+once each (a cold compile is minutes of CPU), and compile different functions at once.
 """
 
 from __future__ import annotations
@@ -184,10 +184,12 @@ def compile_once_per_function(root: Path = ROOT) -> None:
     dispatcher.Dispatcher.get_call_template = get_call_template
 
 
-def compile_lock_path(root: Path = ROOT) -> Path:
-    """The lock file compilations of the package at ``root`` take, one per source stamp (checkouts
-    with the same sources share it, which only makes them take turns)."""
-    return Path(tempfile.gettempdir()) / f"scorelab-compile-{source_stamp(Path(root).resolve())[:16]}.lock"
+def compile_lock_path(root: Path = ROOT, function: str = "") -> Path:
+    """The lock file a compilation of ``function`` (``module.qualname``) of the package at
+    ``root`` takes: one per function and source stamp (checkouts with the same sources share
+    it, which only makes them take turns)."""
+    key = hashlib.sha256(function.encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"scorelab-compile-{source_stamp(Path(root).resolve())[:16]}-{key}.lock"
 
 
 #: the open ``CompileWatch``es: waiting for another process's compilation counts as compiling
@@ -196,42 +198,53 @@ _watches: list[CompileWatch] = []
 
 @functools.lru_cache(maxsize=None)
 def compile_one_process_at_a_time(root: Path = ROOT) -> None:
-    """The outermost compilation of a jitted function of the package at ``root`` holds an
-    exclusive lock on ``compile_lock_path(root)``; numba looks in the disk cache before compiling,
-    so a process that waited loads what the other compiled. (No lock where ``fcntl`` is missing.)"""
+    """Each compilation of a jitted function of the package at ``root`` (its callees' too) holds
+    an exclusive lock on ``compile_lock_path(root, function)``; numba looks in the disk cache
+    before compiling, so a process that waited loads what the other compiled, and processes
+    compile different functions at once. No deadlock: a process waits only for the lock of a
+    callee of what it holds, and calls form no cycle; the threads of one process take numba's
+    own compiler lock first, so no thread holds a file lock while it waits for a thread of its
+    process. (No lock where ``fcntl`` is missing.)"""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: every process compiles for itself
         return
+    from numba.core.compiler_lock import global_compiler_lock
+
     root = Path(root).resolve()
     original = dispatcher.Dispatcher.compile
-    depth = threading.local()
+    held = threading.local()
 
     def compile(self, sig):  # type: ignore[no-untyped-def]
         code = getattr(self.py_func, "__code__", None)
-        if getattr(depth, "n", 0) or code is None or not Path(code.co_filename).resolve().is_relative_to(root):
+        if code is None or not Path(code.co_filename).resolve().is_relative_to(root):
             return original(self, sig)
-        try:
-            fd = os.open(compile_lock_path(root), os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError:  # (a lock file another user made, a read-only temporary folder: no lock)
+        name = f"{self.py_func.__module__}.{self.py_func.__qualname__}"
+        mine = held.__dict__.setdefault("names", set())
+        if name in mine:  # (another signature of a function this thread is compiling)
             return original(self, sig)
-        depth.n = 1
-        try:
+        with global_compiler_lock:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                watches = list(_watches)
-                for w in watches:
-                    w.start()
+                fd = os.open(compile_lock_path(root, name), os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError:  # (a lock file another user made, a read-only temporary folder: no lock)
+                return original(self, sig)
+            mine.add(name)
+            try:
                 try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                finally:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    watches = list(_watches)
                     for w in watches:
-                        w.end()
-            return original(self, sig)
-        finally:
-            os.close(fd)  # (releases the lock)
-            depth.n = 0
+                        w.start()
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX)
+                    finally:
+                        for w in watches:
+                            w.end()
+                return original(self, sig)
+            finally:
+                os.close(fd)  # (releases the lock)
+                mine.discard(name)
 
     dispatcher.Dispatcher.compile = compile
 

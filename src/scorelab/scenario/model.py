@@ -471,7 +471,7 @@ def _undefined(what: str, value: str, known: set[str] | list[str]) -> str:
     if close:
         msg += f"; did you mean {close[0]!r}?"
     elif known and len(known) <= 12:
-        msg += f"; defined: {', '.join(sorted(known))}"
+        msg += f"; defined: {', '.join(k if k.isprintable() else repr(k) for k in sorted(known))}"  # (one line)
     elif not known:
         msg += f"; no {what}s are defined"
     return msg

@@ -41,7 +41,7 @@ def csr_union(contacts: Contacts, names: list[str], n: int) -> tuple[np.ndarray,
     bound = sum(int(p[-1]) for p in ptrs)
     out_ptr = np.zeros(n + 1, dtype=np.int64)
     out_idx = np.empty(bound, dtype=np.int32)
-    m = merge_rows(n, tuple(ptrs), tuple(idxs), out_ptr, out_idx)
+    m = merge_weighted_rows(n, tuple(ptrs), tuple(idxs), np.zeros(len(parts)), out_ptr, out_idx, np.empty(bound))
     return out_ptr, out_idx[:m].copy()
 
 
@@ -66,7 +66,8 @@ def weighted_union(contacts: Contacts, weights: dict[str, float], n: int) -> tup
 @nb.njit(cache=True)
 def merge_weighted_rows(n, ptrs, idxs, weights, out_ptr, out_idx, out_w):
     """Row by row, the sorted union of the rows of several CSR graphs given in decreasing
-    weight, each entry with the weight of the first graph that has it; the number of entries."""
+    weight, each entry with the weight of the first graph that has it; the number of entries.
+    (``csr_union`` passes no weights worth keeping: the plain union.)"""
     m = 0
     for i in range(n):
         start = m
@@ -88,24 +89,3 @@ def merge_weighted_rows(n, ptrs, idxs, weights, out_ptr, out_idx, out_w):
         out_ptr[i + 1] = m
     return m
 
-
-@nb.njit(cache=True)
-def merge_rows(n, ptrs, idxs, out_ptr, out_idx):
-    """Row by row, the sorted union of the rows of several CSR graphs; the number of entries."""
-    m = 0
-    for i in range(n):
-        start = m
-        for k in range(len(ptrs)):
-            for q in range(ptrs[k][i], ptrs[k][i + 1]):
-                out_idx[m] = idxs[k][q]
-                m += 1
-        if m - start > 1:
-            out_idx[start:m] = np.sort(out_idx[start:m])
-            w = start + 1
-            for q in range(start + 1, m):
-                if out_idx[q] != out_idx[w - 1]:
-                    out_idx[w] = out_idx[q]
-                    w += 1
-            m = w
-        out_ptr[i + 1] = m
-    return m
