@@ -44,9 +44,9 @@ from scorelab.engine.simulation import (
 from scorelab.errors import UsageError
 
 
-#: By default (``threads_for``) a run of fewer people runs on one thread: below it a step's
-#: regions' work is too short for more cores to save more than the driver's exchange costs
-#: (docs/performance.md, "Threads")
+#: By default (``threads_for``) a run of fewer people runs on one thread: each thread holds
+#: its own state, and a small run's steps are short beside the driver's exchange (an assumption:
+#: measured only at 670,000 and 1,000,000 people, 1.04-1.11x on 2 threads, docs/performance.md)
 AUTO_THREADS_PEOPLE = 200_000
 
 
