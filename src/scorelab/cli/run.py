@@ -160,8 +160,9 @@ def run(
     command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state, checkpoint_every, shards,
                            replicates, cache, threads)
     console = terminal(stderr=True)
+    threaded = f", at most {memory.human(copies * est.total)} on {n_threads} threads" if n_threads > 1 else ""
     console.print(safe(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
-                       f"(estimated memory {memory.human(est.total)})..."), highlight=False)
+                       f"(estimated memory {memory.human(est.total)}{threaded})..."), highlight=False)
 
     def built(seconds: float) -> None:
         burn = f" after a burn-in of {scenario.run.burn_in:g} days (not reported)" if scenario.run.burn_in else ""
