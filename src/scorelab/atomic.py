@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,7 +128,8 @@ def write_with(path: Path, write: Callable[[Path], None], what: str = "write it"
     the temporary file is removed, and an error of the disk (full, no quota, unwritable) is
     raised as one UsageError line: ``<path>: cannot <what>: <reason>; <after>``."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    # (a temporary name of this process and thread: two writers of the same file do not collide)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)

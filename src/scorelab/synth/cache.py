@@ -31,7 +31,6 @@ import hashlib
 import json
 import logging
 import os
-import threading
 import zipfile
 from dataclasses import fields
 from pathlib import Path
@@ -39,7 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from scorelab.atomic import os_error, write_failure
+from scorelab.atomic import write_with
 from scorelab.scenario.model import Scenario, layers_read
 from scorelab.synth.contacts import Contacts, CSRLayer, build_contacts
 from scorelab.synth.population import Firms, Population, Schools, build_population
@@ -119,22 +118,18 @@ def layer_key(scenario: Scenario, layer: str) -> str:
 
 
 def _write_entry(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-    """An entry, atomically: ``meta.json`` and one uncompressed ``.npy`` member per array."""
-    # (a temporary name of this process and thread: two runs may write the same entry at once)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    """An entry, atomically (``atomic.write_with``: complete or absent, even with two runs
+    writing it at once): ``meta.json`` and one uncompressed ``.npy`` member per array."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
+
+    def write(tmp: Path) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
             zf.writestr("meta.json", json.dumps(meta, sort_keys=True))
             for name, a in arrays.items():
                 with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
                     np.lib.format.write_array(fh, np.ascontiguousarray(a), allow_pickle=False)
-        os.replace(tmp, path)  # (atomic: the entry is complete or absent)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if os_error(exc) is not None:
-            raise write_failure(path, "write the population cache", exc) from None
-        raise
+
+    write_with(path, write, "write the population cache")
 
 
 def _read_entry(path: Path, key: str) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
