@@ -114,6 +114,23 @@ def test_two_shards_count_the_same(world):
         assert np.array_equal(out.metrics[k], part.metrics[k]), k
 
 
+def test_the_mean_level_is_that_of_the_people_scored_from_the_start():
+    """With people coming of age, each group's last mean level is the mean end score of its
+    people scored from the start (to the block's 1/2048 of a point): those who came of age
+    apply for loans but are not in the mean's cohort."""
+    sc = scorelab.load("lending-feedback", {**SETTINGS, "scoring.coming_of_age": True})
+    pop, contacts = scorelab.build_population(sc)
+    out = simulate(sc, pop, contacts)
+    assert out.metrics["ageing.came_of_age"].sum() > 10
+    r = Result.from_output(out, sc, pop)
+    last = factual(r).filter(pl.col("step") == pl.col("step").max())
+    cohort = r.people.filter(pl.col("start_score").is_not_null()).group_by(pl.col("group").cast(pl.String)).agg(
+        pl.col("score").mean().alias("score"), pl.len().alias("n"))
+    got = last.join(cohort, on="group")
+    assert got.height == last.height and (got.get_column("people") == got.get_column("n")).all()
+    assert np.allclose(got.get_column("mean_level").to_numpy(), got.get_column("score").to_numpy(), atol=1 / 2048)
+
+
 def test_the_table_survives_a_results_folder(world, tmp_path):
     *_, r = world
     r.save(tmp_path / "run")

@@ -1,7 +1,9 @@
 """Lending by group (docs/metrics.md#lending-by-group): for each step, world and group of the
 population, the mean level the lender reads (the total score), the repayment rate and the
 loans applied for, refused, due and repaid; built from the lending block of a run's metrics
-(``engine.layout.LENDING_COLUMNS``) into ``lending.parquet``.
+(``engine.layout.LENDING_COLUMNS``) into ``lending.parquet``. The mean level is that of the
+group's people scored from the start (with ``scoring.coming_of_age`` those who come of age
+later apply for loans but are not in it).
 
 A loan is a people's consequence whose service is ``loans``; the kernels count each scored
 applicant's application once, by group (``kernel.consequences.count_loan``). The twin has no

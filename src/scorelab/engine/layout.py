@@ -255,8 +255,9 @@ REGION_STOCKS = ("listings", "records_held", "people_with_data")
 TRAJECTORY_COLUMNS = ("score", "grade", "lists", "flags", "sanctions", "records_held", "income", "income_twin")
 #: Per group of the population, with loans (plan.lending_groups), in the order of kernel.LN_*:
 #: loan applications by scored people, of them refused, granted loans with an outcome (due),
-#: of them repaid; the sum of the group's scored people's levels (total scores) in
-#: ``LEVEL_UNITS``, counted as changes from day 0's levels (``ACCUMULATED``)
+#: of them repaid; the sum of the levels (total scores) of the group's people scored from day 0
+#: (not those who come of age later: the mean's cohort is fixed) in ``LEVEL_UNITS``, counted as
+#: changes from day 0's levels (``ACCUMULATED``)
 LENDING_COLUMNS = ("applied", "refused", "due", "repaid", "level")
 #: A level's units in the lending block: each person's level rounded to 1/1024 of a point, a
 #: whole number, so that the groups' sums are exact (float64 holds whole numbers to 2**53, a

@@ -45,7 +45,7 @@ def refresh(P, S, Q, e, s):
         r = P.ent_city[e]
         S.ssum[r, 0] += new - old
         S.ssum[r, 1] += new * new - old * old
-        if P.ln_on:  # (the group's sum of levels, as its changes: lending by group)
+        if P.ln_on and P.ent_scored[e]:  # (the group's sum of levels of those scored from day 0, as its changes)
             Q.M[s, loan_cell(Q, P.ent_group[e], LN_LEVEL)] += level_units(new) - level_units(old)
     S.total[e] = new
     g = grade_of(P, new)
@@ -76,7 +76,8 @@ def come_of_age(P, S, Q, e, s):
     """Person e reaches the scoring age at step s and is scored from now on: e's score is what
     the live records about e make it (a school's records among them only with counts_against:
     pupil_later; the others carry no points), with its grade in the histogram, the sums, the
-    grade buckets and the lists by grade, and how e counts for contacts by association."""
+    grade buckets and the lists by grade, and how e counts for contacts by association. (Not
+    in the lending block's levels: their mean is that of the people scored from day 0.)"""
     S.scored[e] = 1
     x = total_score(P, S, 0, e)
     g = grade_of(P, x)
@@ -86,8 +87,6 @@ def come_of_age(P, S, Q, e, s):
     S.ghist[0, g] += 1
     S.ssum[r, 0] += x
     S.ssum[r, 1] += x * x
-    if P.ln_on:
-        Q.M[s, loan_cell(Q, P.ent_group[e], LN_LEVEL)] += level_units(x)
     if P.as_on:
         tally_association(P, S, e, 1.0)
     G1 = P.g_from.shape[0] + 1
