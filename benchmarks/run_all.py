@@ -20,6 +20,9 @@ moves single runs by 10-30 %, so judge a change with ``bench_ab.py`` instead):
 * ``bench_threads.py --threads 1,2``: a million-person national-2027 year on one and two
   threads against the single-process loop, outputs checked equal, and the 16-core
   efficiency Amdahl's law predicts from the measured serial fraction;
+* ``bench_shard_memory.py``: each Ray actor's own memory for 1, 2, 4 and 8 local actors on
+  4 million people (1 million with ``--quick``), fitted as a constant plus a part divided by
+  the actors (needs the ``ray`` extra; skipped with a note without Ray);
 * ``bench_population.py``: bytes per person and per edge of the built population;
 * ``bench_scaling.py --big``: cost as people (1e5, 1e6, 1e7; no 1e7 with ``--quick``) and
   days grow;
@@ -107,6 +110,16 @@ def main() -> None:
     rows.append((">= 70 % efficiency on 16 cores (on paper, Amdahl)",
                  (found(r"(16 cores would give [\d.]+x, efficiency \d+ ?%)", out) or "?"),
                  found(r"\(target 70 %: (met|not met), on paper\)", out) or "?"))
+
+    if importlib.util.find_spec("ray") is None:
+        rows.append(("per-actor memory falls as 1/N + a constant (Ray, 4e6 people)", "not run (no Ray)", "?"))
+    else:
+        out = run("bench_shard_memory.py", *(["--people", "1000000"] if args.quick else []))
+        fit = found(r"fit own = c \+ s / N: (c = .*?); largest", out)
+        gap = found(r"largest gap to a measured mean ([\d.]+ %)", out)
+        rows.append(("per-actor memory falls as 1/N + a constant (Ray, 4e6 people)",
+                     f"{fit}, fit within {gap}" if fit else "?",
+                     found(r"fit within 10 %\): (met|not met)", out) or "?"))
 
     out = run("bench_population.py")
     per_person = found(r"bytes per person \(excluding edge indices\) ([\d.]+)", out)

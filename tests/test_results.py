@@ -226,12 +226,17 @@ def test_memory_estimate_model(monkeypatch):
     assert e1.total == sum(e1.parts[k] for k in memory.RESIDENT) + e1.phase(e1.peak_phase)
     assert e1.total < sum(e1.parts.values())  # the phases do not add up: the build's transient is gone
     monkeypatch.setenv("SCORELAB_MEMORY", "100M")
-    est, avail, fits = memory.check(small)
-    assert avail == 100 * 2**20 and not fits
+    est, need, avail, fits = memory.check(small)
+    assert avail == 100 * 2**20 and not fits and need == est.total
     with pytest.raises(scorelab.UsageError, match="memory"):
         scorelab.run(small)
     monkeypatch.setenv("SCORELAB_MEMORY", "64G")
-    assert memory.check(small)[2]
+    assert memory.check(small)[3]
+    # threads divide the state: the run once; local Ray actors add a plan each and the store's copy
+    assert memory.check(small, 4)[1] == est.total
+    p = est.parts
+    assert memory.check(small, 4, processes=True)[1] == (est.total + 4 * (p["fixed"] + p["plan"]) + p["population"]
+                                                         + p["contacts"])
     assert memory.parse_bytes("1.5K") == 1536 and memory.parse_bytes("2GiB") == 2 * 2**30
 
 
@@ -269,7 +274,8 @@ def test_memory_estimate_holds_a_measured_run(tmp_path):
     # the same scenario and size for a few days: compiles the kernels for its types (some array
     # types depend on the size) into the disk cache if needed, so that the child only loads them
     # (a compile would add LLVM's memory to the child's peak)
-    scorelab.run(scorelab.load("rongcheng-2018", {"population.people": 400000, "run.days": 5, "run.burn_in": 0}))
+    # (with a burn-in, so that the end of one is compiled too)
+    scorelab.run(scorelab.load("rongcheng-2018", {"population.people": 400000, "run.days": 5, "run.burn_in": "2 days"}))
     # VmHWM, not ru_maxrss: Linux carries the forking parent's peak across exec into the
     # child's ru_maxrss, and the parent here is this test process
     code = (

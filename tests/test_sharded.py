@@ -129,13 +129,17 @@ def test_bad_shard_requests_fail_with_one_line(tmp_path):
 
 
 def test_shards_on_this_machine_must_fit_in_memory(tmp_path, monkeypatch):
-    """On a local Ray the driver and every actor hold the whole run: 4 shards of a run that
-    fits once do not fit five times, and the command says so before any work."""
+    """On a local Ray every actor holds the plan besides its regions' state, and Ray's store a
+    copy of the population: 4 shards of a run that fits in one process need more, and the
+    command says so before any work."""
     from scorelab import memory
 
     sc = scorelab.load("rongcheng-2018")
-    monkeypatch.setattr(memory, "available", lambda: int(2.5 * memory.estimate(sc).total))
-    one_line_error(["run", "rongcheng-2018", "--shards", "4", "--out", str(tmp_path / "r")], "5 x")
+    est = memory.estimate(sc)
+    four = memory.needed(est, 4, processes=True)
+    assert four > est.total
+    monkeypatch.setattr(memory, "available", lambda: int((est.total + four) / 2 / memory.HEADROOM))
+    one_line_error(["run", "rongcheng-2018", "--shards", "4", "--out", str(tmp_path / "r")], "each of the 4 actors")
     assert not (tmp_path / "r").exists()
 
 

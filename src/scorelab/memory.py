@@ -285,13 +285,25 @@ def parse_bytes(text: str) -> int:
     return int(float(t))
 
 
-def check(scenario: Any, copies: int = 1) -> tuple[Estimate, int | None, bool]:
-    """(estimate, available bytes, fits) for ``copies`` runs' worth of memory on this machine
-    (a sharded run on a local Ray holds the whole run in the driver and in every actor)."""
+def needed(est: Estimate, workers: int = 1, processes: bool = False) -> int:
+    """Bytes a run needs on this machine, split over ``workers`` (``engine.sharded``): each
+    worker holds its own regions' part of the state, records and end state, so threads of one
+    process (``processes`` False) need the run once; local Ray actors each hold the plan and
+    the fixed part besides, and Ray's object store a copy of the population and contacts."""
+    if workers <= 1 or not processes:
+        return est.total
+    p = est.parts
+    return est.total + workers * (p["fixed"] + p["plan"]) + p["population"] + p["contacts"]
+
+
+def check(scenario: Any, workers: int = 1, processes: bool = False) -> tuple[Estimate, int, int | None, bool]:
+    """(estimate, bytes needed, available bytes, fits) for a run on this machine split over
+    ``workers`` threads, or over that many local Ray actors (``processes``; ``needed``)."""
     est = estimate(scenario)
+    need = needed(est, workers, processes)
     avail = available()
-    fits = avail is None or copies * est.total <= HEADROOM * avail
-    return est, avail, fits
+    fits = avail is None or need <= HEADROOM * avail
+    return est, need, avail, fits
 
 
 def _lending_groups(s: Any) -> int:

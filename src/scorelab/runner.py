@@ -57,10 +57,10 @@ def run(
     if not isinstance(scenario, _Scenario) or overrides:
         scenario = load(scenario if not isinstance(scenario, _Scenario) else scenario.model_dump(mode="json", by_alias=True), overrides)
     if check_memory:
-        copies = shards + 1 if shards is not None and ray_address is None else (threads + 1 if threads > 1 else 1)
-        est, avail, fits = memory.check(scenario, copies)
+        workers = shards if shards is not None and ray_address is None else (threads if shards is None else 1)
+        est, need, avail, fits = memory.check(scenario, workers, processes=shards is not None)
         if not fits:
-            raise UsageError(f"the run needs about {copies} x {memory.human(est.total)} of memory but about "
+            raise UsageError(f"the run needs about {memory.human(need)} of memory but about "
                              f"{memory.human(avail or 0)} is available; reduce population.people or use a Ray cluster")
     return execute(scenario, out=out, people_state=people_state, progress=progress, command="scorelab.run(...)",
                    checkpoint_every=checkpoint_every, shards=shards, ray_address=ray_address, threads=threads,

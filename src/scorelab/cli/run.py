@@ -45,21 +45,18 @@ def _run_command(source: str, days: int | None, seed: int | None, scale: float |
     return shlex.join(parts)
 
 
-def _threads_that_fit(scenario: Any, shards: int | None, address: str | None,
-                      threads: int | None) -> tuple[int, int, Any, int | None, bool]:
-    """Threads (1 with shards), copies of the run's state this machine holds, and the memory
-    check of those copies (estimate, available, fits). By default one thread when several
-    do not fit, rather than no run."""
+def _threads_and_memory(scenario: Any, shards: int | None, address: str | None,
+                      threads: int | None) -> tuple[int, Any, int, int | None, bool]:
+    """Threads (1 with shards) and the memory check of the run split over them or over the
+    local Ray actors (estimate, bytes needed here, available, fits): threads divide the
+    state, so they need no more memory than one."""
     from scorelab import memory
     from scorelab.engine.sharded import threads_for
 
     n_threads = 1 if shards is not None else threads_for(scenario, threads)
-    copies = shards + 1 if shards is not None and address is None else (n_threads + 1 if n_threads > 1 else 1)
-    est, avail, fits = memory.check(scenario, copies)
-    if not fits and threads is None and n_threads > 1:
-        n_threads, copies = 1, 1
-        est, avail, fits = memory.check(scenario, copies)
-    return n_threads, copies, est, avail, fits
+    workers = (shards if address is None else 1) if shards is not None else n_threads
+    est, need, avail, fits = memory.check(scenario, workers, processes=shards is not None)
+    return n_threads, est, need, avail, fits
 
 
 def run(
@@ -130,17 +127,13 @@ def run(
             check_shards(scenario, shards)
         except UsageError as e:
             fail([str(e)])
-    n_threads, copies, est, avail, fits = _threads_that_fit(scenario, shards, address, threads)
+    n_threads, est, need, avail, fits = _threads_and_memory(scenario, shards, address, threads)
     fits = fits or not memory_check
-    if not fits and n_threads > 1:
-        fail([f"--threads {n_threads}: each thread's worker and the driver hold the whole run's state, "
-              f"{copies} x {memory.human(est.total)}, but about {memory.human(avail or 0)} is available; use "
-              f"--threads 1 or fewer, or --scale"])
-    if not fits and copies > 1:
+    if not fits and shards is not None and address is None:
         fail([
-            f"--shards {shards}: on this machine the driver and each of the {shards} actors hold the whole run, "
-            f"{copies} x {memory.human(est.total)}, but about {memory.human(avail or 0)} is available; use fewer "
-            f"shards, --scale, or a Ray cluster (--address)"
+            f"--shards {shards}: on this machine the driver holds the population and each of the {shards} actors "
+            f"the plan and its regions' state, about {memory.human(need)} in all, but about "
+            f"{memory.human(avail or 0)} is available; use fewer shards, --scale, or a Ray cluster (--address)"
         ])
     if not fits:
         fail([
@@ -160,9 +153,8 @@ def run(
     command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state, checkpoint_every, shards,
                            replicates, cache, threads)
     console = terminal(stderr=True)
-    threaded = f", at most {memory.human(copies * est.total)} on {n_threads} threads" if n_threads > 1 else ""
     console.print(safe(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
-                       f"(estimated memory {memory.human(est.total)}{threaded})..."), highlight=False)
+                       f"(estimated memory {memory.human(need)})..."), highlight=False)
 
     def built(seconds: float) -> None:
         burn = f" after a burn-in of {scenario.run.burn_in:g} days (not reported)" if scenario.run.burn_in else ""

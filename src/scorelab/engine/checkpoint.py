@@ -46,8 +46,9 @@ FORMAT_NAME = "scorelab-checkpoint"
 #: 12: outcome counters of sanctions for another's rating and of false flags
 #: 13: the outcome counter of records made against a person for a pupil's act (classroom block)
 #: 14: the metrics' lending block (lending by group); 15: whether each entity is scored (``scored``:
-#: people come of age) and the metrics' ageing block
-FORMAT_VERSION = 15
+#: people come of age) and the metrics' ageing block; 16: a shard's part holds its own entities'
+#: part of the per-entity arrays only (``engine.owned.compact``), and its people's start grades
+FORMAT_VERSION = 16
 LATEST_FILE = "latest.json"
 META_FILE = "checkpoint.json"
 SCENARIO_FILE = "scenario.yaml"
@@ -238,12 +239,13 @@ class Checkpoint:
                                  f"(truncated or replaced); {DAMAGED}")
         return latest
 
-    def load_parts(self, sizes: Any = None, metric_columns: int | None = None, shards: int | None = None
-                   ) -> tuple[int, dict[str, dict[str, np.ndarray]]] | None:
+    def load_parts(self, sizes: Any = None, metric_columns: int | None = None, shards: int | None = None,
+                   regions: np.ndarray | None = None) -> tuple[int, dict[str, dict[str, np.ndarray]]] | None:
         """(step, parts) of the latest complete save, or None when nothing was saved yet. Each
         part is checked against the digest ``latest.json`` recorded, and with the run's
-        ``sizes`` and ``metric_columns`` (and ``shards``) every array against the state the
-        run allocates (``checkpoint_files.check_parts``)."""
+        ``sizes`` and ``metric_columns`` (and ``shards``, with the people and firms of each
+        region: ``owned.region_sizes``) every array against the state the run allocates
+        (``checkpoint_files.check_parts``)."""
         from scorelab.json_files import check_digest
 
         latest = self._latest()
@@ -256,7 +258,7 @@ class Checkpoint:
             check_digest(path, recorded, LATEST_FILE, DAMAGED)
             parts[path.stem] = read_part(path, self.fingerprint, latest.step)
         if sizes is not None and metric_columns is not None:
-            check_parts(step_dir, latest.step, parts, Fit(sizes, int(metric_columns), shards))
+            check_parts(step_dir, latest.step, parts, Fit(sizes, int(metric_columns), shards, regions))
         return latest.step, parts
 
 

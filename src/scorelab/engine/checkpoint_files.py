@@ -26,7 +26,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from pydantic import Field, model_validator
 
-from scorelab.engine import kernel, layout
+from scorelab.engine import kernel, layout, owned
 from scorelab.errors import Problem, UsageError
 from scorelab.json_files import FileDigest, FileName, StrictModel
 
@@ -80,6 +80,7 @@ class Fit(NamedTuple):
     sizes: layout.Sizes
     metric_columns: int
     shards: int | None = None
+    regions: np.ndarray | None = None  # a sharded run's people and firms per region (``owned.region_sizes``)
 
 
 def _refuse(path: Path, key: str, message: str) -> UsageError:
@@ -160,20 +161,29 @@ def _counters(path: Path, S: dict[str, np.ndarray]) -> None:
         raise _refuse(path, "S.aq", f"{len(S['aq'])} rows, the counters use {int(cnt[k.C_AQH]) + int(cnt[k.C_AQN])}")
 
 
-def check_state(path: Path, arrays: dict[str, np.ndarray], fit: Fit, step: int) -> None:
+def check_state(path: Path, arrays: dict[str, np.ndarray], fit: Fit, step: int, own: np.ndarray | None = None
+                ) -> None:
     """One process's (or one shard's) saved state: every array of ``layout.STATE`` with its
-    dtype and shape for ``fit.sizes``, the metric rows of the ``step`` steps run, the start
-    grades and scores, and consistent counters."""
+    dtype and shape for ``fit.sizes`` (a shard's, owning the regions ``own``: cut to its
+    entities, ``owned.compact``), the metric rows of the ``step`` steps run, the start grades
+    and scores, and consistent counters."""
     _keys(path, arrays, {f"S.{a.name}" for a in layout.STATE} | {"M", "start_grade", "start_score"})
+    people = fit.sizes.people
     for a in layout.STATE:
         shape = a.shape(fit.sizes)
+        if own is not None and fit.regions is not None and not a.grown:
+            axis = owned.cut_axis(a.name)
+            if len(shape) > axis:
+                shape = shape[:axis] + (owned.cut_length(a.name, shape[axis], people, fit.regions, own),) + shape[axis + 1:]
         if a.grown:
             _array(path, f"S.{a.name}", arrays[f"S.{a.name}"], a.dtype, None, tuple(shape[1:]))
         else:
             _array(path, f"S.{a.name}", arrays[f"S.{a.name}"], a.dtype, tuple(shape))
     _array(path, "M", arrays["M"], np.float64, (step, fit.metric_columns))
-    _array(path, "start_grade", arrays["start_grade"], np.uint8, (fit.sizes.people,))
-    _array(path, "start_score", arrays["start_score"], np.float64, (fit.sizes.people,))
+    if own is not None and fit.regions is not None:
+        people = int(fit.regions[own.astype(bool), 0].sum())
+    _array(path, "start_grade", arrays["start_grade"], np.uint8, (people,))
+    _array(path, "start_score", arrays["start_score"], np.float64, (people,))
     _counters(path, {a.name: arrays[f"S.{a.name}"] for a in layout.STATE})
 
 
@@ -212,9 +222,9 @@ def check_parts(folder: Path, step: int, parts: dict[str, dict[str, np.ndarray]]
     if set(parts) != expected:
         missing, extra = sorted(expected - parts.keys()), sorted(parts.keys() - expected)
         raise _refuse(folder / f"{(missing or extra)[0]}.npz", "", "missing" if missing else "not a part of this run")
+    if "national" in parts:  # (first: a shard's part is checked against the regions it owns)
+        check_national(folder / "national.npz", parts["national"], fit, step)
     for name, arrays in parts.items():
-        path = folder / f"{name}.npz"
-        if name == "national":
-            check_national(path, arrays, fit, step)
-        else:
-            check_state(path, arrays, fit, step)
+        if name != "national":
+            own = None if fit.shards is None else parts["national"]["owner"] == int(name.split("-")[1])
+            check_state(folder / f"{name}.npz", arrays, fit, step, own)

@@ -24,6 +24,7 @@ constants are numbered from the same tuples.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -34,7 +35,7 @@ __all__ = [
     "FLAG_COLUMNS", "IDENTIFICATION_COLUMNS", "IDENTITY_COLUMNS", "LENDING_COLUMNS", "LEVEL_UNITS", "LIST_COLUMNS",
     "N_COUNTERS", "N_CURSORS", "N_OUTCOMES", "POOL_COLUMNS",
     "RECORD_COLUMNS", "REGION_COLUMNS", "REGION_STOCKS", "STATE", "TRAJECTORY_COLUMNS", "Array", "Sizes", "accumulated",
-    "allocate", "fixed_bytes", "metric_layout",
+    "allocate", "fixed_bytes", "lazy_zeros", "metric_layout",
 ]
 
 # 20 bytes a record; record ids (and the subject's chain) are int32. The step a record became
@@ -96,6 +97,14 @@ class Array(NamedTuple):
     shape: Callable[[Sizes], tuple[int, ...]]
     fill: int | float = 0
     grown: bool = False  # replaced as it fills: by the kernels (kernel.GROWN_IN_KERNEL), the records before a step
+    #: the axis that runs over entities (people first, then firms), if one does: a shard
+    #: touches only its own entities' part of it (``allocate``)
+    entity_axis: int | None = None
+
+
+def _per_entity(name: str, dtype: type, shape: Callable[[Sizes], tuple[int, ...]], fill: int | float = 0) -> Array:
+    """An array whose last axis runs over entities (or people, who come first)."""
+    return Array(name, dtype, shape, fill, False, len(shape(Sizes(*([1] * 16), True, True))) - 1)
 
 
 def _grown(name: str, dtype: type, shape: Callable[[Sizes], tuple[int, ...]] = lambda z: (0,)) -> Array:
@@ -105,23 +114,23 @@ def _grown(name: str, dtype: type, shape: Callable[[Sizes], tuple[int, ...]] = l
 STATE: tuple[Array, ...] = (
     # scores: raw points or dimension values per view, contacts' score sums (the social term),
     # the total score and grade, per-year caps (points so far, the year they count for)
-    Array("raw", np.float64, lambda z: (z.views, z.entities, z.dims)),
-    Array("soc", np.float64, lambda z: (2, z.people if z.social else 0)),
-    Array("total", np.float64, lambda z: (z.entities,)),
-    Array("grade", np.uint8, lambda z: (z.entities,)),
-    Array("cap_acc", np.float64, lambda z: (z.caps, z.entities)),
-    Array("cap_year", np.int16, lambda z: (z.caps, z.entities), -1),
+    Array("raw", np.float64, lambda z: (z.views, z.entities, z.dims), entity_axis=1),
+    _per_entity("soc", np.float64, lambda z: (2, z.people if z.social else 0)),
+    _per_entity("total", np.float64, lambda z: (z.entities,)),
+    _per_entity("grade", np.uint8, lambda z: (z.entities,)),
+    _per_entity("cap_acc", np.float64, lambda z: (z.caps, z.entities)),
+    _per_entity("cap_year", np.int16, lambda z: (z.caps, z.entities), -1),
     # both worlds' income and income lost, money, employment (bit 0 factual, bit 1 twin)
-    Array("income_f", np.float64, lambda z: (z.entities,)),
-    Array("income_t", np.float64, lambda z: (z.entities,)),
-    Array("loss_f", np.float64, lambda z: (z.entities,)),
-    Array("loss_t", np.float64, lambda z: (z.entities,)),
-    Array("money", np.float64, lambda z: (z.entities,)),
-    Array("employed", np.uint8, lambda z: (z.entities,)),
+    _per_entity("income_f", np.float64, lambda z: (z.entities,)),
+    _per_entity("income_t", np.float64, lambda z: (z.entities,)),
+    _per_entity("loss_f", np.float64, lambda z: (z.entities,)),
+    _per_entity("loss_t", np.float64, lambda z: (z.entities,)),
+    _per_entity("money", np.float64, lambda z: (z.entities,)),
+    _per_entity("employed", np.uint8, lambda z: (z.entities,)),
     # lists: membership bits per (list, entity), and list slots (an entity's listing step and
     # pending review per list; grown): chained from the entity, in the review calendar
-    Array("on_list", np.uint8, lambda z: (z.lists, z.entities)),
-    Array("ls_head", np.int32, lambda z: (z.entities,), -1),
+    _per_entity("on_list", np.uint8, lambda z: (z.lists, z.entities)),
+    _per_entity("ls_head", np.int32, lambda z: (z.entities,), -1),
     _grown("ls_list", np.int16), _grown("ls_ent", np.int32), _grown("ls_since", np.int32),
     _grown("ls_next", np.int32), _grown("ls_cal", np.int32), _grown("ls_pend", np.uint8),
     _grown("ls_wpos", np.int32),
@@ -143,8 +152,8 @@ STATE: tuple[Array, ...] = (
     Array("q_truth", np.uint8, lambda z: (z.flags, z.entities + 1)),
     Array("q_head", np.int64, lambda z: (z.flags,)),
     Array("q_len", np.int64, lambda z: (z.flags,)),
-    Array("queued", np.uint8, lambda z: (z.flags, z.entities)),
-    Array("last_flag", np.uint16, lambda z: (z.flags, z.entities)),
+    _per_entity("queued", np.uint8, lambda z: (z.flags, z.entities)),
+    _per_entity("last_flag", np.uint16, lambda z: (z.flags, z.entities)),
     Array("f_budget", np.float64, lambda z: (z.flags,)),
     # records (RECORD_COLUMNS), points kept apart (od_*), the visibility step's first id, the
     # pool of delayed records (POOL_COLUMNS), each subject's chain, each channel's queue
@@ -152,12 +161,12 @@ STATE: tuple[Array, ...] = (
     _grown("od_rec", np.int32), _grown("od_val", np.float64),
     Array("vis_start", np.int64, lambda z: (max(z.steps, 1),)),
     *(_grown(k, t) for k, t in POOL_COLUMNS.items()),
-    Array("subj_head", np.int32, lambda z: (z.entities,), -1),
+    _per_entity("subj_head", np.int32, lambda z: (z.entities,), -1),
     # live (visible, not removed) records about each entity: the data held about it
-    Array("held", np.int32, lambda z: (z.entities,)),
+    _per_entity("held", np.int32, lambda z: (z.entities,)),
     # whether each entity is scored: people from the scoring age (``scoring.coming_of_age``: from
     # the step they reach it), every firm
-    Array("scored", np.uint8, lambda z: (z.entities,)),
+    _per_entity("scored", np.uint8, lambda z: (z.entities,)),
     Array("ch_pend", np.int64, lambda z: (z.channels, 2), -1),
     Array("cur", np.int64, lambda z: (N_CURSORS + z.retentions,)),
     Array("cnt", np.int64, lambda z: (N_COUNTERS,)),
@@ -171,11 +180,11 @@ STATE: tuple[Array, ...] = (
     _grown("mb_i", np.int64, lambda z: (64, 6)), _grown("mb_x", np.float64, lambda z: (64, 2)),
     _grown("mb_key", np.int64, lambda z: (64,)), _grown("pf", np.int64, lambda z: (64, 3)),
     # grade buckets: each region's entities ordered by kind and grade
-    Array("gb_mem", np.int32, lambda z: (z.entities,)),
-    Array("gb_pos", np.int32, lambda z: (z.entities,)),
+    _per_entity("gb_mem", np.int32, lambda z: (z.entities,)),
+    _per_entity("gb_pos", np.int32, lambda z: (z.entities,)),
     Array("gb_lo", np.int64, lambda z: (z.regions, 2 * (z.grades + 1) + 1)),
     # per-entity outcome counters (int8, wraps booked in carry)
-    Array("out", np.int8, lambda z: (N_OUTCOMES, z.entities)),
+    _per_entity("out", np.int8, lambda z: (N_OUTCOMES, z.entities)),
     _grown("carry", np.int64),
     # the step's scratch: coverage now, perceived risk, face search's false-alert chance
     Array("cov", np.float64, lambda z: (z.channels,)),
@@ -183,15 +192,43 @@ STATE: tuple[Array, ...] = (
     Array("id_p", np.float64, lambda z: (z.channels,)),
     # the association term: what contacts give (views 0 and 1, in plan.ASSOCIATION_UNITs), how
     # each person counts for their contacts, the fading queue (due, person, marks, stage)
-    Array("asc", np.int64, lambda z: (2, z.people if z.association else 0)),
-    Array("amark", np.uint8, lambda z: (z.people if z.association else 0,)),
+    _per_entity("asc", np.int64, lambda z: (2, z.people if z.association else 0)),
+    _per_entity("amark", np.uint8, lambda z: (z.people if z.association else 0,)),
     _grown("aq", np.int64, lambda z: (64 if z.association else 0, 4)),
 )
 
 
-def allocate(sizes: Sizes) -> dict[str, np.ndarray]:
-    """Every array of ``STATE`` at its first value."""
-    return {a.name: np.full(a.shape(sizes), a.fill, dtype=a.dtype) for a in STATE}
+#: Arrays from this size on are mapped pages of their own (``lazy_zeros``)
+_LAZY_BYTES = 1 << 20
+
+
+def lazy_zeros(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    """Zeros whose memory is taken page by page as they are written: an anonymous private
+    mapping, whose untouched pages hold no memory (``np.zeros`` gives that only above glibc's
+    mmap threshold, which moves up to 32 MB as arrays are freed)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if nbytes < max(_LAZY_BYTES, 1):  # (an empty mapping is refused)
+        return np.zeros(shape, dtype=dtype)
+    pages = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE)
+    return np.frombuffer(pages, dtype=dtype).reshape(shape)
+
+
+def allocate(sizes: Sizes, own: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every array of ``STATE`` at its first value. With ``own`` (entity ranges ``[lo, hi)``,
+    one a row), only those entities' part of a per-entity array is set: a shard's state
+    holds memory for its own regions' entities only, the other pages never written."""
+    arrays = {}
+    for a in STATE:
+        arr = lazy_zeros(a.shape(sizes), a.dtype)
+        if a.fill != 0:
+            if own is None or a.entity_axis is None:
+                arr[...] = a.fill
+            else:
+                for lo, hi in own:
+                    arr[(slice(None),) * a.entity_axis + (slice(int(lo), int(hi)),)] = a.fill
+        arrays[a.name] = arr
+    return arrays
 
 
 def fixed_bytes(sizes: Sizes) -> int:

@@ -20,9 +20,13 @@ each called on a thread of its own: the kernels they call release the GIL (``ker
 so the regions' work of a step runs on as many cores, and the driver's part (the exchange, the
 national queues, the stocks) runs between, on one.
 
-Each worker builds the whole population and plan from the scenario's seed and keeps
-full-size arrays, but works only on its regions (``State.own``). Memory per worker is
-therefore not divided yet; see docs/distributed.md for what would divide it.
+Memory. A worker's state holds its own regions' entities only (``engine.owned``): the
+per-entity arrays are indexed by global id, so the kernels translate nothing, but only the
+worker's ranges of them are ever written, and the other pages hold no memory. Its records,
+list slots and end state are its regions' too, and its checkpoint part holds its entities'
+part of each array. Every worker still holds the whole plan, and the whole population and
+contacts (read from the driver's, or on a cluster built from the seed); docs/distributed.md
+says what dividing those would take.
 """
 
 from __future__ import annotations
@@ -41,11 +45,14 @@ from scorelab.engine.simulation import (
     RECORD_COLUMNS, RunOutput, _grow_records, check_identities, data_held, end_state, initial_state, setup,
     metrics_columns, start_reporting, state_sizes, sync, without_records,
 )
+from scorelab.engine.layout import STATE
+from scorelab.engine.owned import compact, expand, people_span, region_sizes
 from scorelab.errors import UsageError
+from scorelab.memory import release
 
 
-#: By default (``threads_for``) a run of fewer people runs on one thread: each thread holds
-#: its own state, and a small run's steps are short beside the driver's exchange (an assumption:
+#: By default (``threads_for``) a run of fewer people runs on one thread: a small run's steps
+#: are short beside the driver's exchange (an assumption:
 #: measured only at 670,000 and 1,000,000 people, 1.04-1.11x on 2 threads, docs/performance.md)
 AUTO_THREADS_PEOPLE = 200_000
 
@@ -87,6 +94,22 @@ def assign_regions(entities_per_region: np.ndarray, shards: int) -> np.ndarray:
     return np.clip(owner, 0, shards - 1)
 
 
+def process_memory() -> dict[str, int]:
+    """This process's memory now (bytes, from ``/proc/self/status``; empty elsewhere): peak
+    resident (``VmHWM``), and resident now that is its own (``RssAnon``) or shared memory
+    mapped in, such as Ray's object store (``RssShmem``)."""
+    found = {}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmHWM", "RssAnon", "RssShmem"):
+                    found[key] = int(value.split()[0]) * 1024
+    except OSError:
+        pass
+    return found
+
+
 class Reply(NamedTuple):
     """A shard's answer to every call (see ``ShardWorker._reply``)."""
 
@@ -123,6 +146,8 @@ class ShardWorker:
         self.S, self.start_grade, self.start_score = initial_state(scenario, pop, self.plan, self.PR, own, keep_records)
         self.SR = kernel.make_state(self.S)
         self.counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
+        self.peak_own = 0  # the most resident memory of this process's own seen (``memory``)
+        release()  # (what the plan and the start left in the heap: about 20 B a person)
 
     def start(self) -> Reply:
         """Day-0 listings of the starting grades."""
@@ -143,6 +168,7 @@ class ShardWorker:
             self.SR = kernel.make_state(self.S)
         kernel.search_odds(self.PR, self.SR, np.ascontiguousarray(l_stock, dtype=np.int64))
         kernel.local_phase(self.PR, self.SR, self.QR, s, self.counts)
+        self.peak_own = max(self.peak_own, process_memory().get("RssAnon", 0))
         return self._reply()
 
     def deliver(self, s: int, mi: np.ndarray, mx: np.ndarray) -> Reply:
@@ -165,14 +191,17 @@ class ShardWorker:
         kernel.trajectories(self.PR, self.SR, self.QR, s)
 
     def snapshot(self, steps_done: int) -> dict[str, np.ndarray]:
-        """This shard's state after ``steps_done`` steps, for a checkpoint."""
+        """This shard's state after ``steps_done`` steps, for a checkpoint: its own entities'
+        part of the per-entity arrays (``owned.compact``)."""
         self.S = sync(self.S, self.SR)
-        return state_arrays(self.S, self.M[:steps_done], self.start_grade, self.start_score)
+        arrays = state_arrays(self.S, self.M[:steps_done], self.start_grade, self.start_score)
+        return compact(arrays, region_sizes(self.plan.params), self.S.own)
 
     def restore(self, step: int, arrays: dict[str, np.ndarray]) -> Reply:
         """Continue from a checkpoint's state of this shard (saved after ``step`` steps)."""
-        # (arrays that came through Ray's object store are read-only: the state needs its own)
-        saved = saved_from_arrays(step, {k: np.array(v) for k, v in arrays.items()})
+        shapes = {f"S.{a.name}": a.shape(state_sizes(self.plan)) for a in STATE}
+        # (new arrays: those that came through Ray's object store are read-only)
+        saved = saved_from_arrays(step, expand(arrays, shapes, region_sizes(self.plan.params), self.S.own))
         self.S = restore_state(saved, RECORD_COLUMNS)
         check_identities(self.S, self.keep_records)
         self.SR = kernel.make_state(self.S)
@@ -184,8 +213,9 @@ class ShardWorker:
         """The burn-in is over: counters start again, start grades and scores are taken now."""
         self.S, self.start_grade, self.start_score = start_reporting(self.plan, self.PR, self.S, self.SR)
 
-    def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-        """Metrics counted here, per-person end state, records (if kept), and the regions owned."""
+    def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], tuple[int, int]]:
+        """Metrics counted here, the end state of this shard's people, records (if kept), and
+        those people's ids ``[lo, hi)``."""
         self.S = sync(self.S, self.SR)  # (the counters' carries are grown by the kernels)
         held = data_held(self.plan, self.S)
         if not self.keep_records:  # the records freed before the end state derives its columns
@@ -193,7 +223,15 @@ class ShardWorker:
             self.S = without_records(self.S)
         people, records = end_state(self.plan, self.S, self.start_grade, self.start_score, self.keep_records)
         people |= held
-        return self.M, people, records, self.S.own.copy()
+        return self.M, people, records, people_span(self.plan.params, self.S.own)
+
+    def memory(self) -> dict[str, int]:
+        """This worker's process: peak resident memory (``VmHWM``) and the most resident memory
+        of its own seen after a step's local work (``RssAnon``; ``own_peak``); a local Ray's
+        actors also map the driver's population from the object store (``RssShmem``)."""
+        now = process_memory()
+        return {"peak": now.get("VmHWM", 0), "own_peak": max(self.peak_own, now.get("RssAnon", 0)),
+                "shared": now.get("RssShmem", 0)}
 
 
 class _Pool:
@@ -308,7 +346,8 @@ def simulate_sharded(
     q_ent, q_truth = np.zeros((FL, E + 1), dtype=np.int32), np.zeros((FL, E + 1), dtype=np.uint8)
     q_head, q_len, f_budget = np.zeros(FL, dtype=np.int64), np.zeros(FL, dtype=np.int64), np.zeros(FL)
     data = scenario.model_dump(mode="json", by_alias=True)
-    found = checkpoint.load_parts(state_sizes(plan), M.shape[1], shards) if checkpoint is not None else None
+    found = (checkpoint.load_parts(state_sizes(plan), M.shape[1], shards, region_sizes(P))
+             if checkpoint is not None else None)
     if found is not None and found[1].get("national", {}).get("owner", np.zeros(0)).tolist() != owner.tolist():
         raise UsageError(f"{checkpoint.folder}: the checkpoint was made with another split into shards; "
                          f"resume it with the shards it was started with")
@@ -358,20 +397,17 @@ def simulate_sharded(
                                      **{f"pending_{k}": p for k, p in enumerate(pending)}}
                 checkpoint.save_parts(s + 1, parts)
         finished = pool.call("finish", [()] * shards)
+        memory = pool.call("memory", [()] * shards) if backend == "ray" else []
     finally:
         pool.close()
-    N = P.n_people
-    city = P.ent_city[:N]
     people: dict[str, np.ndarray] = {}
-    for k, (Mk, pk, _, own) in enumerate(finished):
+    for Mk, pk, _, (lo, hi) in finished:
         M += Mk  # each worker counted only its regions' events; the stocks columns are the driver's
-        mask = own[city].astype(bool)
         for name, arr in pk.items():
             if name not in people:
-                people[name] = arr.copy()
-            else:
-                people[name][mask] = arr[mask]
+                people[name] = np.zeros(P.n_people, dtype=arr.dtype)
+            people[name][lo:hi] = arr
     records = {name: np.concatenate([f[2][name] for f in finished]) for name in finished[0][2]} if keep_records else {}
     return RunOutput(metrics=metrics_columns(plan, M, names), people=people, records=records, plan=plan,
                      wall_seconds=time.perf_counter() - t0, n_steps=P.n_steps - P.report_from, first_step=first,
-                     burn_in_steps=P.report_from)
+                     burn_in_steps=P.report_from, worker_memory=memory)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from pathlib import Path
 
@@ -38,6 +38,7 @@ import numpy as np
 
 from scorelab.engine import kernel, layout
 from scorelab.engine.checkpoint import Checkpoint, restore_state
+from scorelab.engine.owned import entity_ranges, halo, people_span
 from scorelab.engine.layout import IDENTITY_COLUMNS, POOL_COLUMNS, RECORD_COLUMNS, metric_layout  # noqa: F401 (re-exported)
 from scorelab.engine.prefetch import prefetch
 from scorelab.engine.plan import ASSOCIATION_UNIT, Plan, class_codes, compile_plan
@@ -68,6 +69,8 @@ class RunOutput:
     first_step: int = 0  # > 0 when resumed from a checkpoint: the steps timed are the ones after it
     burn_in_steps: int = 0  # run before the reported ones (timed, not reported)
     compile_seconds: float = 0.0  # numba compiling the kernels during the run (not in wall_seconds)
+    #: a run on Ray actors: each actor's memory (``engine.sharded.ShardWorker.memory``)
+    worker_memory: list[dict[str, int]] = field(default_factory=list)
 
     @property
     def agent_days_per_second(self) -> float:
@@ -94,34 +97,62 @@ def state_sizes(plan: Plan) -> layout.Sizes:
 
 def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> kernel.State:
     """The day-loop state at its start (``engine.layout.STATE``): incomes and employment from
-    the population; ``own`` marks the regions this state runs (default: all)."""
-    arrays = layout.allocate(state_sizes(plan))
-    F = plan.params.n_firms
-    arrays["income_f"][:] = arrays["income_t"][:] = np.concatenate([pop.income.astype(np.float64), np.zeros(F)])
-    arrays["employed"][:] = np.concatenate([(pop.employer >= 0).astype(np.uint8) * 3, np.zeros(F, dtype=np.uint8)])
+    the population; ``own`` marks the regions this state runs (default: all), whose entities
+    are the only ones it writes (``engine.owned``)."""
+    P = plan.params
+    ranges = entity_ranges(P, own)
+    arrays = layout.allocate(state_sizes(plan), None if own is None else ranges)
+    N = P.n_people
+    for lo, hi in ranges:
+        lo, hi = int(lo), int(min(hi, N))
+        if lo < hi:
+            arrays["income_f"][lo:hi] = arrays["income_t"][lo:hi] = pop.income[lo:hi]
+            arrays["employed"][lo:hi] = (pop.employer[lo:hi] >= 0).astype(np.uint8) * 3
     arrays["cnt"][kernel.C_PFREE] = arrays["cnt"][kernel.C_LFREE] = -1  # the free lists are empty
     if own is not None:
         arrays["own"][:] = own.astype(np.uint8)
     return kernel.State(**arrays)
 
 
-def _start_scores(scenario: Scenario, pop: Population, S: kernel.State) -> None:
-    """Draw each person's starting score from their group's distribution (``scoring.start``),
-    one counter-based uniform per person (stream ``scoring.start``)."""
+def start_points(scenario: Scenario, pop: Population, ids: np.ndarray) -> np.ndarray | None:
+    """The starting points above the base of the people ``ids``, each drawn from their group's
+    distribution (``scoring.start``) with one counter-based uniform (stream ``scoring.start``);
+    None without a start distribution."""
     start = scenario.scoring.start
     if start is None:
-        return
-    u = Stream(scenario.run.seed, "scoring.start").uniform(np.arange(pop.n))
-    value = np.full(pop.n, scenario.scoring.base)
+        return None
+    u = Stream(scenario.run.seed, "scoring.start").uniform(ids)
+    value = np.full(len(ids), scenario.scoring.base)
+    group = pop.group[ids]
     for gi, gname in enumerate(pop.group_names):
         dist = start.by_group.get(gname, start.default)
         if dist is None:
             continue
-        members = pop.group == gi
+        members = group == gi
         cdf = np.cumsum(dist.shares)
         idx = np.minimum(np.searchsorted(cdf / cdf[-1], u[members], side="right"), len(dist.values) - 1)
         value[members] = np.asarray(dist.values, dtype=np.float64)[idx]
-    S.raw[:, : pop.n, 0] = (value - scenario.scoring.base)[None, :]
+    return value - scenario.scoring.base
+
+
+def _start_scores(scenario: Scenario, pop: Population, plan: Plan, S: kernel.State
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The state's people's starting points (``start_points``) in every view; returns the
+    halo (``engine.owned.halo``) and its starting points, as the kernels' ``init_scores``
+    reads them."""
+    P = plan.params
+    ranges = entity_ranges(P, S.own)
+    for lo, hi in ranges:
+        hi = min(int(hi), P.n_people)
+        points = start_points(scenario, pop, np.arange(lo, hi, dtype=np.int64)) if lo < hi else None
+        if points is not None:
+            S.raw[:, lo:hi, 0] = points[None, :]
+    ids = halo(P, S.own) if len(ranges) and not S.own.all() else np.zeros(0, dtype=np.int64)
+    raw = np.zeros((S.raw.shape[0], len(ids), S.raw.shape[2]))
+    points = start_points(scenario, pop, ids) if len(ids) else None
+    if points is not None:
+        raw[:, :, 0] = points[None, :]
+    return ids, raw
 
 
 def sync(S: kernel.State, SR: kernel.StateRef) -> kernel.State:
@@ -178,13 +209,15 @@ def _grow_records(S: kernel.State, needed: int, keep: bool, delayed: int = 0) ->
 
 def _grown(S: kernel.State, columns: dict[str, type], cap: int, used: int,
            skip: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """Copies of ``columns`` of S with room for ``cap`` rows (the first ``used`` kept)."""
+    """Copies of ``columns`` of S with room for ``cap`` rows (the first ``used`` kept); the room
+    holds no memory until written (``layout.lazy_zeros``: a shard's room is sized for every
+    region's records, and fills with its own only)."""
     grown = {}
     for name in columns:
         if name in skip:
             continue
         old = getattr(S, name)
-        arr = np.zeros(cap, dtype=old.dtype)
+        arr = layout.lazy_zeros((cap,), old.dtype)
         arr[:used] = old[:used]
         grown[name] = arr
     return grown
@@ -210,18 +243,18 @@ def initial_state(scenario: Scenario, pop: Population, plan: Plan, PR: kernel.Pa
     if plan.params.enabled:
         # 10 % over the expectation: deterrence only lowers it, and untouched room costs no memory
         S = _grow_records(S, int(1.1 * expected_records(plan)), keep_records)
-    _start_scores(scenario, pop, S)
+    halo_ids, halo_raw = _start_scores(scenario, pop, plan, S)
     SR = kernel.make_state(S)
-    kernel.init_scores(PR, SR)
+    kernel.init_scores(PR, SR, halo_ids, halo_raw)
     kernel.init_buckets(PR, SR)
     return (S, *reported_start(plan, S))
 
 
 def reported_start(plan: Plan, S: kernel.State) -> tuple[np.ndarray, np.ndarray]:
     """Each person's grade and score as the reported period starts (no grade: nan score)."""
-    N = plan.params.n_people
-    start_grade = S.grade[:N].copy()
-    return start_grade, np.where(start_grade == NO_GRADE, np.nan, S.total[:N])
+    lo, hi = people_span(plan.params, S.own)
+    start_grade = S.grade[lo:hi].copy()
+    return start_grade, np.where(start_grade == NO_GRADE, np.nan, S.total[lo:hi])
 
 
 def start_reporting(plan: Plan, PR: kernel.ParamsRef, S: kernel.State, SR: kernel.StateRef
@@ -249,10 +282,10 @@ def data_held(plan: Plan, S: kernel.State) -> dict[str, np.ndarray]:
     distinct channels and behaviour domains those records come from (read from the records
     before they are freed)."""
     P = plan.params
-    N = P.n_people
-    channels, domains = _distinct_sources(S.subj_head, S.r_prev, S.r_flags, S.r_chan, S.r_beh, P.b_domain, N,
-                                          len(plan.channel_names), int(P.b_domain.max(initial=-1)) + 1)
-    return {"records_held": S.held[:N], "channels_holding": channels, "domains_holding": domains}
+    lo, hi = people_span(P, S.own)
+    channels, domains = _distinct_sources(S.subj_head[lo:hi], S.r_prev, S.r_flags, S.r_chan, S.r_beh, P.b_domain,
+                                          hi - lo, len(plan.channel_names), int(P.b_domain.max(initial=-1)) + 1)
+    return {"records_held": S.held[lo:hi], "channels_holding": channels, "domains_holding": domains}
 
 
 #: People whose chains of records ``_distinct_sources`` walks at once.
@@ -316,26 +349,26 @@ def end_state(plan: Plan, S: kernel.State, start_grade: np.ndarray, start_score:
     (income lost, counters with their wraps, list membership; records' visibility step,
     error, state, and those still delayed); what the views do not hold is freed with the
     state."""
-    N = plan.params.n_people
+    lo, hi = people_span(plan.params, S.own)  # (a shard's people: the others' entries are never written)
     people = {
         "start_score": start_score,
         "start_grade": start_grade,
-        "score": S.total[:N],
-        "grade": S.grade[:N],
-        "income": S.income_f[:N],
-        "income_twin": S.income_t[:N],
-        "income_lost": S.loss_f[:N] - S.loss_t[:N],
-        "money": S.money[:N],
-        "employed": (S.employed[:N] & 1).astype(bool),
-        **counters(S, N),
+        "score": S.total[lo:hi],
+        "grade": S.grade[lo:hi],
+        "income": S.income_f[lo:hi],
+        "income_twin": S.income_t[lo:hi],
+        "income_lost": S.loss_f[lo:hi] - S.loss_t[lo:hi],
+        "money": S.money[lo:hi],
+        "employed": (S.employed[lo:hi] & 1).astype(bool),
+        **counters(S, lo, hi),
     }
     for li, lname in enumerate(plan.list_names):
-        people[f"listed.{lname}"] = (S.on_list[li, :N] & 1).astype(bool)
+        people[f"listed.{lname}"] = (S.on_list[li, lo:hi] & 1).astype(bool)
     if plan.params.as_on:  # what contacts add to the score, and how the person counts for theirs
         P = plan.params
-        people["association"] = np.clip(S.asc[0] * ASSOCIATION_UNIT, -P.as_cap, P.as_cap)
-        people["counts_against_contacts"] = (S.amark & 1).astype(bool)
-        people["counts_for_contacts"] = (S.amark & 2).astype(bool)
+        people["association"] = np.clip(S.asc[0, lo:hi] * ASSOCIATION_UNIT, -P.as_cap, P.as_cap)
+        people["counts_against_contacts"] = (S.amark[lo:hi] & 1).astype(bool)
+        people["counts_for_contacts"] = (S.amark[lo:hi] & 2).astype(bool)
     if not keep_records:
         return people, {}
     n_rec = int(S.cnt[kernel.C_NREC])
@@ -367,16 +400,16 @@ COUNTERS = {
 }
 
 
-def counters(S: kernel.State, n: int) -> dict[str, np.ndarray]:
-    """The first n entities' outcome counters as int32, their int8 wraps added back."""
+def counters(S: kernel.State, lo: int, hi: int) -> dict[str, np.ndarray]:
+    """The outcome counters of entities lo .. hi - 1 as int32, their int8 wraps added back."""
     code = S.carry[: int(S.cnt[kernel.C_NCARRY])]
     step = np.where(code & 1, 256, -256)
     entity, row = np.divmod(code >> 1, kernel.N_OUT)
     out = {}
     for name, k in COUNTERS.items():
-        col = S.out[k, :n].astype(np.int32)
-        mine = (row == k) & (entity < n)
-        np.add.at(col, entity[mine], step[mine])
+        col = S.out[k, lo:hi].astype(np.int32)
+        mine = (row == k) & (entity >= lo) & (entity < hi)
+        np.add.at(col, entity[mine] - lo, step[mine])
         out[name] = col
     return out
 

@@ -26,9 +26,17 @@ def association_marks(P, S, e):
             if (S.on_list[l, e] & 2) == 0:
                 m |= 4
     if S.scored[e]:
-        g0 = grade_of(P, own_score(P, S, 0, e))
-        g1 = grade_of(P, own_score(P, S, 1, e))
-        m |= P.as_pgr[g0] | (P.as_rgr[g0] << 1) | (P.as_pgr[g1] << 2) | (P.as_rgr[g1] << 3)
+        m |= grade_marks(P, own_score(P, S, 0, e), own_score(P, S, 1, e))
+    return m
+
+
+@nb.njit(cache=True, inline="always")
+def grade_marks(P, x0, x1):
+    """The marks of a scored person's own scores on all records (x0) and on true ones (x1)."""
+    g0 = grade_of(P, x0)
+    g1 = grade_of(P, x1)
+    m = 0  # (an int64, as association_marks's: the uint8 table's bits alone type otherwise)
+    m |= P.as_pgr[g0] | (P.as_rgr[g0] << 1) | (P.as_pgr[g1] << 2) | (P.as_rgr[g1] << 3)
     return m
 
 

@@ -43,9 +43,10 @@ def take_pending(SR):
 
 
 @nb.njit(cache=True)
-def init_scores(PR, SR):
-    """Starting scores: own scores, contacts' sums, totals, grades and histograms."""
-    _init_scores(lend(PR), lend(SR))
+def init_scores(PR, SR, H_ids, H_raw):
+    """Starting scores: own scores, contacts' sums, totals, grades and histograms; the halo's
+    starting points (see ``_init_scores``)."""
+    _init_scores(lend(PR), lend(SR), lend(H_ids), lend(H_raw))
 
 
 @nb.njit(cache=True)

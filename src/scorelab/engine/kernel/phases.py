@@ -190,10 +190,13 @@ def _start_reporting(P, S):
     """The burn-in is over: the people's outcome counters and money start again from zero, and
     the income lost since changes already made counts from now to the end of the run (each
     entity's factual income below the twin's, for the days left), as if made now."""
-    S.out[:, :] = 0
     S.cnt[C_NCARRY] = 0
     left = (P.horizon_days - P.report_from * P.dt) / YEAR
     for e in range(S.money.shape[0]):
+        if S.own[P.ent_city[e]] == 0:  # (another state's: never written here)
+            continue
+        for k in range(S.out.shape[0]):
+            S.out[k, e] = 0
         S.money[e] = 0.0
         S.loss_f[e] = (S.income_t[e] - S.income_f[e]) * left
         S.loss_t[e] = 0.0

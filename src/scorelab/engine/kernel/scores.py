@@ -20,14 +20,21 @@ from scorelab.engine.kernel.stores import push_msg
 @nb.njit(cache=True, inline="always")
 def own_score(P, S, v, e):
     """Score of entity e from its own records in view v (no social term)."""
+    return score_of_raw(P, S.raw, v, e, e)
+
+
+@nb.njit(cache=True, inline="always")
+def score_of_raw(P, raw, v, row, e):
+    """Own score of entity e in view v from its points or dimension values ``raw[v, row]``
+    (the state's, or a copy of another region's at day 0: ``kernel.start``)."""
     if P.scheme == 0:
-        x = P.base + S.raw[v, e, 0]
+        x = P.base + raw[v, row, 0]
     else:
         acc = 0.0
         wsum = 0.0
         for d in range(P.n_dims):
             inc = P.dim_inc[d] * (P.income_pct[e] - 0.5) if P.dim_inc[d] != 0.0 else 0.0  # (kept only then)
-            val = P.dim_start[d] + S.raw[v, e, d] + inc
+            val = P.dim_start[d] + raw[v, row, d] + inc
             val = min(1.0, max(0.0, val))
             acc += P.dim_w[d] * val
             wsum += P.dim_w[d]
@@ -100,17 +107,15 @@ def move_bucket(P, S, e, q_old, q_new):
 @nb.njit(cache=True)
 def _init_buckets(P, S):
     """Each region's entities ordered by (kind, grade; unscored last of their kind), so that
-    attempts restricted to some grades are drawn among the people in those grades."""
+    attempts restricted to some grades are drawn among the people in those grades (the
+    regions this state owns: the others' entries are never written)."""
     E = S.grade.shape[0]
     G1 = P.g_from.shape[0] + 1
     R = P.city_join.shape[0]
     n = np.zeros((R, 2 * G1), dtype=np.int64)
-    q_of = np.empty(E, dtype=np.int64)
     for e in range(E):
-        g = S.grade[e]
-        q = (0 if e < P.n_people else G1) + (G1 - 1 if g == NO_GRADE else g)
-        q_of[e] = q
-        n[P.ent_city[e], q] += 1
+        if S.own[P.ent_city[e]]:
+            n[P.ent_city[e], _bucket(P, S, e, G1)] += 1
     fill = np.empty((R, 2 * G1), dtype=np.int64)
     for r in range(R):
         pos = P.reg_base[r]
@@ -121,10 +126,19 @@ def _init_buckets(P, S):
         S.gb_lo[r, 2 * G1] = pos
     for e in range(E):
         r = P.ent_city[e]
-        i = fill[r, q_of[e]]
-        S.gb_mem[i] = e
-        S.gb_pos[e] = i
-        fill[r, q_of[e]] += 1
+        if S.own[r]:
+            q = _bucket(P, S, e, G1)
+            i = fill[r, q]
+            S.gb_mem[i] = e
+            S.gb_pos[e] = i
+            fill[r, q] += 1
+
+
+@nb.njit(cache=True, inline="always")
+def _bucket(P, S, e, G1):
+    """e's (kind, grade) bucket: people's grades, then firms'; the unscored last of their kind."""
+    g = S.grade[e]
+    return (0 if e < P.n_people else G1) + (G1 - 1 if g == NO_GRADE else g)
 
 
 @nb.njit(cache=True)

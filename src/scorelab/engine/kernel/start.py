@@ -4,38 +4,58 @@
 from __future__ import annotations
 
 from scorelab.jit_cache import nb
+import numpy as np
 
 from scorelab.vocabulary import NO_GRADE
 from scorelab.engine.kernel.constants import CAUSE_START, LN_LEVEL
 from scorelab.engine.kernel.cells import level_units, loan_cell
-from scorelab.engine.kernel.scores import grade_of, own_score, total_score
-from scorelab.engine.kernel.association import edge_units, association_marks, tally_association
+from scorelab.engine.kernel.scores import grade_of, own_score, score_of_raw, total_score
+from scorelab.engine.kernel.association import edge_units, association_marks, grade_marks, tally_association
 from scorelab.engine.kernel.lists import enter_list
 
 
 
 @nb.njit(cache=True)
-def _init_scores(P, S):
-    """Starting scores: own scores, contacts' sums, totals, grades and histograms."""
+def _init_scores(P, S, H_ids, H_raw):
+    """Starting scores of the entities of this state's regions: own scores, contacts' sums,
+    totals, grades and histograms. A contact in another region counts with its starting
+    points, ``H_raw[:, h]`` for ``H_ids[h]`` (the halo: ``engine.owned.halo``), so that a
+    state writes its own entities only."""
     E = S.total.shape[0]
-    S.scored[:] = P.ent_scored  # (from here on the state's: people come of age)
+    for e in range(E):
+        if S.own[P.ent_city[e]]:
+            S.scored[e] = P.ent_scored[e]  # (from here on the state's: people come of age)
     for v in range(min(2, P.n_views)):
         if P.soc_w > 0.0:
             for i in range(P.n_people):
+                if S.own[P.ent_city[i]] == 0:
+                    continue
                 acc = 0.0
                 for k in range(P.soc_ptr[i], P.soc_ptr[i + 1]):
-                    acc += own_score(P, S, v, P.soc_idx[k])
+                    acc += _start_own_score(P, S, H_ids, H_raw, v, P.soc_idx[k])
                 S.soc[v, i] = acc
     if P.as_on:  # how everyone counts for their contacts at the start (by grade: lists are empty)
         for i in range(P.n_people):
-            m = association_marks(P, S, i)
-            S.amark[i] = m
+            mine = S.own[P.ent_city[i]] == 1
+            if mine:
+                m = association_marks(P, S, i)
+                S.amark[i] = m
+            else:  # (a contact elsewhere: what it gives this state's people)
+                m = 0
+                if P.ent_scored[i] and _in_halo(H_ids, i) >= 0:
+                    m = grade_marks(P, _start_own_score(P, S, H_ids, H_raw, 0, i),
+                                    _start_own_score(P, S, H_ids, H_raw, 1, i))
             if m:
                 for k in range(P.as_ptr[i], P.as_ptr[i + 1]):
-                    d0, d1 = edge_units(P, k, m)
-                    S.asc[0, P.as_idx[k]] += d0
-                    S.asc[1, P.as_idx[k]] += d1
+                    c = P.as_idx[k]
+                    if S.own[P.ent_city[c]]:
+                        d0, d1 = edge_units(P, k, m)
+                        S.asc[0, c] += d0
+                        S.asc[1, c] += d1
     for e in range(E):
+        r = P.ent_city[e]
+        if S.own[r] == 0:
+            continue
         if P.ent_scored[e] == 0:
             S.grade[e] = NO_GRADE
             continue
@@ -43,9 +63,6 @@ def _init_scores(P, S):
         S.total[e] = x
         g = grade_of(P, x)
         S.grade[e] = g
-        r = P.ent_city[e]
-        if S.own[r] == 0:
-            continue
         if e < P.n_people:
             S.ghist[0, g] += 1
             S.ssum[r, 0] += x
@@ -56,12 +73,29 @@ def _init_scores(P, S):
             S.ghist[1, g] += 1
 
 
+@nb.njit(cache=True, inline="always")
+def _in_halo(H_ids, e):
+    """e's row in the halo, -1 if not there."""
+    h = np.searchsorted(H_ids, e)
+    return h if h < H_ids.shape[0] and H_ids[h] == e else -1
+
+
+@nb.njit(cache=True, inline="always")
+def _start_own_score(P, S, H_ids, H_raw, v, e):
+    """e's own score at day 0 in view v: the state's if e is in its regions, else the halo's."""
+    if S.own[P.ent_city[e]]:
+        return own_score(P, S, v, e)
+    return score_of_raw(P, H_raw, v, _in_halo(H_ids, e), e)
+
+
 @nb.njit(cache=True)
 def _init_lists(P, S, Q):
     """Entities whose starting grade is an entry grade of a list are listed on day 0."""
     for e in range(S.total.shape[0]):
+        if S.own[P.ent_city[e]] == 0:  # (another state's entity: not even read)
+            continue
         g = S.grade[e]
-        if g == NO_GRADE or S.own[P.ent_city[e]] == 0:
+        if g == NO_GRADE:
             continue
         kind = 0 if e < P.n_people else 1
         for l in range(P.l_grades.shape[0]):
@@ -76,5 +110,5 @@ def _start_levels(P, S, Q):
     if P.ln_on == 0 or Q.M.shape[0] == 0:
         return
     for e in range(P.n_people):
-        if S.grade[e] != NO_GRADE and S.own[P.ent_city[e]] == 1:
+        if S.own[P.ent_city[e]] == 1 and S.grade[e] != NO_GRADE:
             Q.M[0, loan_cell(Q, P.ent_group[e], LN_LEVEL)] += level_units(S.total[e])

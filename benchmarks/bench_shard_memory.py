@@ -1,0 +1,97 @@
+"""Memory of a sharded run's Ray actors against their number: does each actor's own memory
+fall as 1/N plus a constant?
+
+    pip install -e '.[ray]'
+    python benchmarks/bench_shard_memory.py [--scenario rongcheng-2018] [--people 4000000]
+                                            [--scale S] [--days 60] [--shards 1,2,4,8]
+
+The driver builds the population once (by default ``rongcheng-2018`` with 4 million people in
+its 22 regions; ``--scenario national-2027 --scale 0.003`` is 4.23 million in 35); the run
+then goes on 1, 2, 4 and 8 local Ray actors, each a process of its own, one count after the
+other. For each count it prints, over the actors, the largest
+and the mean of:
+
+* **own**: the most resident memory of the actor's own (``RssAnon``) seen after a step's local
+  work or at the end: the interpreter, the kernels, the plan and its regions' state and records;
+* **peak**: the actor's peak resident memory (``VmHWM``), which also counts the pages of the
+  driver's population and contacts it read from Ray's object store (shared by all actors).
+
+It then fits own = c + s / N by least squares over the counts and prints c (what every
+actor holds whatever N: interpreter, kernels, the plan of the whole population) and s (what
+the actors divide: the day loop's state, records, list slots, end state), each in bytes and
+bytes a person, with the largest gap between the fit and a measured mean. Every count's
+metrics and per-person end state are checked equal to the first's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="rongcheng-2018")
+    ap.add_argument("--people", type=int, default=4_000_000, help="population.people (unless --scale)")
+    ap.add_argument("--scale", type=float, default=None, help="multiply the scenario's population instead")
+    ap.add_argument("--days", type=int, default=60)
+    ap.add_argument("--shards", default="1,2,4,8", help="comma-separated actor counts")
+    args = ap.parse_args()
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+    import numpy as np
+    import ray
+
+    import scorelab
+    from scorelab.engine.sharded import process_memory, simulate_sharded
+
+    overrides = {"run.burn_in": 0, "run.days": args.days}
+    if args.scale is None:
+        overrides["population.people"] = args.people
+    sc = scorelab.load(args.scenario, overrides, scale=args.scale)
+    t = time.perf_counter()
+    pop, contacts = scorelab.build_population(sc)
+    n = pop.n
+    print(f"{args.scenario}: {n:,} people, {len(pop.city_names)} regions, {args.days} days "
+          f"(built in {time.perf_counter() - t:.0f} s)")
+    ray.init(num_cpus=max(os.cpu_count() or 1, 8), _temp_dir=tempfile.mkdtemp(prefix="ray", dir="/tmp"),
+             include_dashboard=False, log_to_driver=False)
+    counts, means, first = [], [], None
+    mib = 2**20
+    print(f"{'actors':>6}  {'own: largest':>13}  {'mean':>9}  {'B/person':>8}  {'peak: largest':>14}  "
+          f"{'shared':>9}  {'wall':>7}  identical")
+    for k in (int(x) for x in args.shards.split(",")):
+        t = time.perf_counter()
+        out = simulate_sharded(sc, pop, contacts, k, backend="ray", keep_records=False)
+        wall = time.perf_counter() - t
+        own = np.array([m["own_peak"] for m in out.worker_memory], dtype=float)
+        peak = np.array([m["peak"] for m in out.worker_memory], dtype=float)
+        shared = max(m["shared"] for m in out.worker_memory)
+        if first is None:
+            first, same = out, True
+        else:
+            same = all(np.array_equal(first.metrics[c], out.metrics[c], equal_nan=True) for c in first.metrics) and all(
+                np.array_equal(first.people[c], out.people[c], equal_nan=True) for c in first.people)
+        counts.append(k)
+        means.append(own.mean())
+        print(f"{k:>6}  {own.max() / mib:>9.0f} MiB  {own.mean() / mib:>5.0f} MiB  {own.mean() / n:>8.0f}  "
+              f"{peak.max() / mib:>10.0f} MiB  {shared / mib:>5.0f} MiB  {wall:>5.0f} s  {'yes' if same else 'NO'}")
+    ray.shutdown()
+    driver = process_memory().get("VmHWM", 0)
+    print(f"driver peak (building the population, the plan, the merged end state): {driver / mib:.0f} MiB "
+          f"({driver / n:.0f} B/person)")
+    if len(counts) >= 2:
+        x = 1.0 / np.array(counts, dtype=float)
+        A = np.stack([np.ones_like(x), x], axis=1)
+        (c, s), *_ = np.linalg.lstsq(A, np.array(means), rcond=None)
+        gap = max(abs(c + s * xi - m) / m for xi, m in zip(x, means))
+        print(f"fit own = c + s / N: c = {c / mib:.0f} MiB ({c / n:.0f} B/person), s = {s / mib:.0f} MiB "
+              f"({s / n:.0f} B/person); largest gap to a measured mean {100 * gap:.1f} %")
+        ok = s > 0 and gap < 0.10
+        print(f"target: own memory falls as 1/N plus a constant (fit within 10 %): {'met' if ok else 'not met'}")
+
+
+if __name__ == "__main__":
+    main()
