@@ -149,3 +149,34 @@ def test_a_shard_saves_its_own_entities(big_four, tmp_path):
         lo, hi = owned.people_span(P, owner == k)
         assert part["S.total"].shape == (entities,) and part["S.out"].shape[1] == entities
         assert part["start_grade"].shape == (hi - lo,) and part["S.q_ent"].shape[1] == 0
+
+
+def test_the_plan_is_read_only_and_reads_read_only_layers_in_place(big_four):
+    """Every array of the plan is read-only (one numba type, whoever made its inputs), and a
+    plan built on read-only layers (as Ray hands its actors) reads them in place: no copy."""
+    from scorelab.synth.contacts import Contacts, CSRLayer
+
+    sc, pop, contacts = big_four
+
+    def arrays(value):
+        if isinstance(value, np.ndarray):
+            yield value
+        elif isinstance(value, tuple):
+            for v in value:
+                yield from arrays(v)
+
+    frozen_layers = {}
+    for name in contacts:
+        layer = contacts[name]
+        if isinstance(layer, CSRLayer):
+            ptr, idx = layer.indptr.view(), layer.indices.view()
+            ptr.flags.writeable = idx.flags.writeable = False
+            layer = CSRLayer(name, ptr, idx)
+        frozen_layers[name] = layer
+    read_only = Contacts(frozen_layers)
+    for inputs in (contacts, read_only):
+        P = compile_plan(sc, pop, inputs).params
+        found = [a for v in P for a in arrays(v)]
+        assert found and not any(a.flags.writeable for a in found)
+        friends = inputs["friends"].indices
+        assert any(np.shares_memory(a, friends) for a in arrays(P.mis_idx) if a.size), "the layer was copied"

@@ -232,11 +232,11 @@ def test_memory_estimate_model(monkeypatch):
         scorelab.run(small)
     monkeypatch.setenv("SCORELAB_MEMORY", "64G")
     assert memory.check(small)[3]
-    # threads divide the state: the run once; local Ray actors add a plan each and the store's copy
+    # threads divide the state: the run once; local Ray actors add a process each and the store's copy
     assert memory.check(small, 4)[1] == est.total
     p = est.parts
-    assert memory.check(small, 4, processes=True)[1] == (est.total + 4 * (p["fixed"] + p["plan"]) + p["population"]
-                                                         + p["contacts"])
+    assert memory.check(small, 4, processes=True)[1] == (est.total + 4 * p["fixed"] + p["population"]
+                                                         + p["contacts"] + p["plan"])
     assert memory.parse_bytes("1.5K") == 1536 and memory.parse_bytes("2GiB") == 2 * 2**30
 
 

@@ -129,9 +129,9 @@ def test_bad_shard_requests_fail_with_one_line(tmp_path):
 
 
 def test_shards_on_this_machine_must_fit_in_memory(tmp_path, monkeypatch):
-    """On a local Ray every actor holds the plan besides its regions' state, and Ray's store a
-    copy of the population: 4 shards of a run that fits in one process need more, and the
-    command says so before any work."""
+    """On a local Ray every actor is a process of its own besides its regions' state, and
+    Ray's store holds a copy of the population and plan: 4 shards of a run that fits in one
+    process need more, and the command says so before any work."""
     from scorelab import memory
 
     sc = scorelab.load("rongcheng-2018")

@@ -288,12 +288,13 @@ def parse_bytes(text: str) -> int:
 def needed(est: Estimate, workers: int = 1, processes: bool = False) -> int:
     """Bytes a run needs on this machine, split over ``workers`` (``engine.sharded``): each
     worker holds its own regions' part of the state, records and end state, so threads of one
-    process (``processes`` False) need the run once; local Ray actors each hold the plan and
-    the fixed part besides, and Ray's object store a copy of the population and contacts."""
+    process (``processes`` False) need the run once; local Ray actors each hold the fixed part
+    besides (an interpreter, the kernels), and Ray's object store a copy of the population,
+    contacts and plan, which the actors read in place."""
     if workers <= 1 or not processes:
         return est.total
     p = est.parts
-    return est.total + workers * (p["fixed"] + p["plan"]) + p["population"] + p["contacts"]
+    return est.total + workers * p["fixed"] + p["population"] + p["contacts"] + p["plan"]
 
 
 def check(scenario: Any, workers: int = 1, processes: bool = False) -> tuple[Estimate, int, int | None, bool]:

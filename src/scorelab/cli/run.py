@@ -131,9 +131,10 @@ def run(
     fits = fits or not memory_check
     if not fits and shards is not None and address is None:
         fail([
-            f"--shards {shards}: on this machine the driver holds the population and each of the {shards} actors "
-            f"the plan and its regions' state, about {memory.human(need)} in all, but about "
-            f"{memory.human(avail or 0)} is available; use fewer shards, --scale, or a Ray cluster (--address)"
+            f"--shards {shards}: on this machine the driver holds the population and plan, Ray's object store a "
+            f"copy of them, and each of the {shards} actors its regions' state, about {memory.human(need)} in all, "
+            f"but about {memory.human(avail or 0)} is available; use fewer shards, --scale, or a Ray cluster "
+            f"(--address)"
         ])
     if not fits:
         fail([

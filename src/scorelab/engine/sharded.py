@@ -132,12 +132,16 @@ class ShardWorker:
         """``built``: the (population, contacts) the driver built, shared instead of built again
         (through Ray's object store, read-only); None builds them from the scenario's seed.
         ``keep_records``: whether the records will be handed back (and so keep their identities).
-        ``plan``: the driver's (plan, ParamsRef), shared by the workers in its process."""
+        ``plan``: the driver's (plan, ParamsRef), shared by the workers in its process, or its
+        plan alone (a Ray actor on the driver's machine reads it from the object store: its
+        arrays are read-only, as the kernels take every plan's)."""
         from scorelab.scenario.loader import load
         from scorelab.synth.cache import cached_world
 
         scenario = load(scenario_data)
         pop, contacts = built if built is not None else cached_world(scenario, layers="read")
+        if plan is not None and not isinstance(plan, tuple):
+            plan = (plan, kernel.make_params(plan.params))
         self.plan, self.PR, self.M, _, self.QR = setup(scenario, pop, contacts, plan)  # (QR holds M itself)
         P = self.plan.params
         own = np.zeros(P.city_join.shape[0], dtype=np.uint8)
@@ -249,11 +253,12 @@ class _Pool:
             ray, self.started = start_ray("--shards", address, log_to_driver=False)
             self.ray = ray
             actor = ray.remote(num_cpus=1)(ShardWorker)
-            # on one machine the actors read the driver's population from shared memory; on a
-            # cluster each builds its own (the same, from the seed) rather than receive it
+            # on one machine the actors read the driver's population and plan from shared memory;
+            # on a cluster each builds its own (the same, from the seed) rather than receive them
             local_ray = address is None
             shared = ray.put(built) if local_ray else None
-            self.workers = [actor.remote(scenario_data, r, shared, keep_records) for r in regions]
+            shared_plan = ray.put(plan[0]) if local_ray and plan is not None else None
+            self.workers = [actor.remote(scenario_data, r, shared, keep_records, shared_plan) for r in regions]
         elif backend in ("local", "threads"):
             self.workers = [ShardWorker(scenario_data, r, built, keep_records, plan) for r in regions]
             if backend == "threads":

@@ -29,7 +29,7 @@ module              what it plans
 ``flags``           flags
 ``responses``       responses and the safeguards' appeals
 ``streams``         the keys of the random streams
-``helpers``         errors, writable arrays, stream keys, unions of contact layers
+``helpers``         errors, read-only arrays, stream keys, unions of contact layers
 ==================  =================================================================
 """
 
@@ -46,6 +46,7 @@ from scorelab.engine.plan.consequences import plan_consequences
 from scorelab.engine.plan.context import Context, plan_run
 from scorelab.engine.plan.entities import plan_coming_of_age, plan_entities, plan_rollout
 from scorelab.engine.plan.flags import plan_flags
+from scorelab.engine.plan.helpers import read_only
 from scorelab.engine.plan.lists import plan_lists
 from scorelab.engine.plan.misattribution import plan_misattribution
 from scorelab.engine.plan.params import (
@@ -102,7 +103,7 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
     add(plan_responses(cx))
     add(plan_appeals(cx))
     add(plan_streams(cx))
-    params = Params(**fields)
+    params = Params(**{name: read_only(value) for name, value in fields.items()})  # (the kernels only read it)
     return Plan(
         params=params, behaviour_names=cx.beh, channel_names=cx.chans, grade_names=cx.grades, list_names=cx.lists,
         consequence_names=cx.cons, flag_names=cx.flags, consequence_sanction=[bool(x) for x in params.k_sanction],

@@ -1,6 +1,8 @@
-"""What several planners use: errors, writable arrays, stream keys and unions of contact layers."""
+"""What several planners use: errors, read-only arrays, stream keys and unions of contact layers."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from scorelab.jit_cache import nb
 import numpy as np
@@ -14,11 +16,25 @@ def fail(path: str, message: str) -> ScenarioError:
     return ScenarioError([Problem("<scenario>", None, None, path, message)])
 
 
-def writable(a: np.ndarray, dtype) -> np.ndarray:
-    """``a`` as ``dtype``, copied only when the type differs or ``a`` is read-only (as arrays
-    shared through Ray's object store are): the kernels are compiled for writable arrays."""
-    a = a.astype(dtype, copy=False)
-    return a if a.flags.writeable else a.copy()
+def frozen(a: np.ndarray, dtype) -> np.ndarray:
+    """``a`` as ``dtype`` (copied only when the type differs), seen read-only. Every array of
+    the plan is read-only (``read_only``), so that the kernels have one type for it whether
+    the plan's inputs are this process's own or shared read-only: Ray's object store hands its
+    actors read-only arrays, which were copied into writable ones (every contact layer the plan
+    reads, again in every actor), read-only arrays being another numba type."""
+    v = a.astype(dtype, copy=False).view()
+    v.flags.writeable = False
+    return v
+
+
+def read_only(value: Any) -> Any:
+    """A plan field with its arrays seen read-only (tuples, named ones too, followed)."""
+    if isinstance(value, np.ndarray):
+        return frozen(value, value.dtype)
+    if isinstance(value, tuple):
+        items = [read_only(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    return value
 
 
 def stream_keys(seed: int, name: str) -> np.ndarray:
@@ -35,9 +51,9 @@ def csr_union(contacts: Contacts, names: list[str], n: int) -> tuple[np.ndarray,
         return np.zeros(1, dtype=np.int32), np.zeros(0, dtype=np.int32)
     if len(parts) == 1:  # one layer is already sorted and free of duplicates
         ptr = parts[0][0]
-        return writable(ptr, ptr.dtype if ptr.dtype == np.int64 else np.int32), writable(parts[0][1], np.int32)
-    ptrs = [writable(p, np.int64) for p, _ in parts]
-    idxs = [writable(i, np.int32) for _, i in parts]
+        return frozen(ptr, ptr.dtype if ptr.dtype == np.int64 else np.int32), frozen(parts[0][1], np.int32)
+    ptrs = [frozen(p, np.int64) for p, _ in parts]
+    idxs = [frozen(i, np.int32) for _, i in parts]
     bound = sum(int(p[-1]) for p in ptrs)
     out_ptr = np.zeros(n + 1, dtype=np.int64)
     out_idx = np.empty(bound, dtype=np.int32)
@@ -55,8 +71,8 @@ def weighted_union(contacts: Contacts, weights: dict[str, float], n: int) -> tup
     if not layers:
         return ptr, np.zeros(0, dtype=np.int32), np.zeros(0)
     csrs = [contacts[name].to_csr() for name, _ in layers]
-    ptrs = tuple(writable(p, np.int64) for p, _ in csrs)
-    idxs = tuple(writable(i, np.int32) for _, i in csrs)
+    ptrs = tuple(frozen(p, np.int64) for p, _ in csrs)
+    idxs = tuple(frozen(i, np.int32) for _, i in csrs)
     bound = sum(int(p[-1]) for p in ptrs)
     out_idx, out_w = np.empty(bound, dtype=np.int32), np.empty(bound)
     m = merge_weighted_rows(n, ptrs, idxs, np.array([w for _, w in layers]), ptr, out_idx, out_w)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from scorelab.engine.plan.context import Context
-from scorelab.engine.plan.helpers import csr_union, writable
+from scorelab.engine.plan.helpers import csr_union, frozen
 from scorelab.engine.plan.params import MIS_ANYONE, MIS_HOUSEHOLD, MIS_SLOTS
 from scorelab.scenario.model import LAYERS
 from scorelab.synth.drawn import DRAWN_LAYERS, DrawnLayer, empty_tables
@@ -43,9 +43,8 @@ def plan_misattribution(cx: Context) -> dict[str, Any]:
     graphs = [csr_union(contacts, [x for x in layers if x not in is_drawn], N) for layers in mis_graphs]
     mis_drawn = np.array([sum(1 << DRAWN_LAYERS.index(x) for x in layers if x in is_drawn) for layers in mis_graphs]
                          + [0] * (MIS_SLOTS - len(mis_graphs)), dtype=np.int64)
-    # (writable, as every array of the plan: Ray hands its workers read-only population
-    # columns, and read-only arrays are another numba type, a second compile of every kernel)
-    drawn = tuple(type(t)(*(writable(a, a.dtype) for a in t))
+    # (read-only, as every array of the plan: helpers.frozen)
+    drawn = tuple(type(t)(*(frozen(a, a.dtype) for a in t))
                   for t in (contacts[x].tables if x in is_drawn else empty_tables(pop) for x in DRAWN_LAYERS))
     assert len(graphs) <= MIS_SLOTS  # distinct layer sets: single layers, or all of them
     wide = any(ptr.dtype == np.int64 and ptr[-1] > np.iinfo(np.int32).max for ptr, _ in graphs)
@@ -53,7 +52,7 @@ def plan_misattribution(cx: Context) -> dict[str, Any]:
     pad = MIS_SLOTS - len(graphs)
     return dict(
         c_mis_p=c_mis_p, c_mis_graph=c_mis_graph,
-        mis_ptr=tuple(writable(ptr, ptr_type) for ptr, _ in graphs) + tuple(np.zeros(1, ptr_type) for _ in range(pad)),
+        mis_ptr=tuple(frozen(ptr, ptr_type) for ptr, _ in graphs) + tuple(np.zeros(1, ptr_type) for _ in range(pad)),
         mis_idx=tuple(idx for _, idx in graphs) + tuple(np.zeros(0, np.int32) for _ in range(pad)),
-        mis_drawn=mis_drawn, drawn=drawn, hh_start=writable(pop.household_start, np.int32),
+        mis_drawn=mis_drawn, drawn=drawn, hh_start=frozen(pop.household_start, np.int32),
     )

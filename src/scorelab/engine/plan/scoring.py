@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from scorelab.engine.plan.context import Context
-from scorelab.engine.plan.helpers import csr_union, fail, weighted_union, writable
+from scorelab.engine.plan.helpers import csr_union, fail, frozen, weighted_union
 from scorelab.engine.plan.params import ASSOCIATION_UNIT
 
 
@@ -22,7 +22,7 @@ def plan_social(cx: Context) -> dict[str, Any]:
         soc_w = float(social.weight)
     else:
         soc_ptr, soc_idx, soc_w = np.zeros(1, np.int64), np.zeros(0, np.int32), 0.0  # never read
-    return dict(soc_ptr=writable(soc_ptr, np.int64), soc_idx=writable(soc_idx, np.int32), soc_w=soc_w)
+    return dict(soc_ptr=frozen(soc_ptr, np.int64), soc_idx=frozen(soc_idx, np.int32), soc_w=soc_w)
 
 
 def plan_association(cx: Context) -> dict[str, Any]:
