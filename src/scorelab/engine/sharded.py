@@ -24,9 +24,10 @@ Memory. A worker's state holds its own regions' entities only (``engine.owned``)
 per-entity arrays are indexed by global id, so the kernels translate nothing, but only the
 worker's ranges of them are ever written, and the other pages hold no memory. Its records,
 list slots and end state are its regions' too, and its checkpoint part holds its entities'
-part of each array. Every worker still holds the whole plan, and the whole population and
-contacts (read from the driver's, or on a cluster built from the seed); docs/distributed.md
-says what dividing those would take.
+part of each array. The plan, the population and the contacts are whole: threads and the
+actors of a local Ray read the driver's (the plan's arrays are read-only, so Ray's shared
+copies need none of their own), and on a cluster each actor builds them from the seed;
+docs/distributed.md says what dividing those would take.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from scorelab.engine.simulation import (
     RECORD_COLUMNS, RunOutput, _grow_records, check_identities, data_held, end_state, initial_state, setup,
     metrics_columns, start_reporting, state_sizes, sync, without_records,
 )
-from scorelab.engine.layout import STATE
+from scorelab.engine.layout import STATE, lazy_zeros
 from scorelab.engine.owned import compact, expand, people_span, region_sizes
 from scorelab.errors import UsageError
 from scorelab.memory import release
@@ -348,7 +349,8 @@ def simulate_sharded(
     owner = assign_regions(np.diff(P.reg_base), shards)
     # national state: the flag queues, as in kernel.State
     FL, E = P.f_beh.shape[0], P.n_people + P.n_firms
-    q_ent, q_truth = np.zeros((FL, E + 1), dtype=np.int32), np.zeros((FL, E + 1), dtype=np.uint8)
+    # (mapped lazily: a queue takes memory for the flags that wait in it)
+    q_ent, q_truth = lazy_zeros((FL, E + 1), np.int32), lazy_zeros((FL, E + 1), np.uint8)
     q_head, q_len, f_budget = np.zeros(FL, dtype=np.int64), np.zeros(FL, dtype=np.int64), np.zeros(FL)
     data = scenario.model_dump(mode="json", by_alias=True)
     found = (checkpoint.load_parts(state_sizes(plan), M.shape[1], shards, region_sizes(P))
