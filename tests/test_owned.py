@@ -180,3 +180,18 @@ def test_the_plan_is_read_only_and_reads_read_only_layers_in_place(big_four):
         assert found and not any(a.flags.writeable for a in found)
         friends = inputs["friends"].indices
         assert any(np.shares_memory(a, friends) for a in arrays(P.mis_idx) if a.size), "the layer was copied"
+
+
+def test_ray_actors_report_their_memory_and_give_the_single_process_run(ray_session):
+    """Two Ray actors (reading the driver's population and plan from the object store) give
+    the in-process run, and report each its peak and own memory (``RunOutput.worker_memory``)."""
+    from test_sharded import assert_same
+
+    sc = scorelab.load(copy.deepcopy(FOUR_CITIES), {"run.days": 20, "population.people": 4000})
+    pop, contacts = scorelab.build_population(sc)
+    local = simulate_sharded(sc, pop, contacts, 2, backend="local")
+    on_ray = simulate_sharded(sc, pop, contacts, 2, backend="ray")
+    assert_same(local, on_ray)
+    assert local.worker_memory == [] and len(on_ray.worker_memory) == 2
+    for m in on_ray.worker_memory:
+        assert 0 < m["own_peak"] <= m["peak"] and m["shared"] > 0
