@@ -166,10 +166,12 @@ class ShardWorker:
         national list stocks ``l_stock`` as the step starts."""
         self.S.money_r[:, :] = 0.0  # money is summed per step
         bound = int(kernel.draw_counts(self.PR, s, self.counts))
-        synced = sync(self.S, self.SR)
-        grown = _grow_records(synced, bound, self.keep_records, bound if self.plan.delays else 0)
-        if grown is not synced:
-            self.S = grown
+        delayed = bound if self.plan.delays else 0
+        # (the records' room and counters are current in S; the arrays the kernels grow are
+        # copied out of them only when the records must grow: a copy each step cost more than
+        # the step in a threaded run)
+        if _grow_records(self.S, bound, self.keep_records, delayed) is not self.S:
+            self.S = _grow_records(sync(self.S, self.SR), bound, self.keep_records, delayed)
             self.SR = kernel.make_state(self.S)
         kernel.search_odds(self.PR, self.SR, np.ascontiguousarray(l_stock, dtype=np.int64))
         kernel.local_phase(self.PR, self.SR, self.QR, s, self.counts)
