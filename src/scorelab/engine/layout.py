@@ -208,7 +208,8 @@ def lazy_zeros(shape: tuple[int, ...], dtype: type) -> np.ndarray:
     mmap threshold, which moves up to 32 MB as arrays are freed)."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape)) * dtype.itemsize
-    if nbytes < max(_LAZY_BYTES, 1):  # (an empty mapping is refused)
+    # (small arrays from the heap; an empty mapping is refused; Windows maps no private pages)
+    if nbytes < max(_LAZY_BYTES, 1) or not hasattr(mmap, "MAP_PRIVATE"):
         return np.zeros(shape, dtype=dtype)
     pages = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE)
     return np.frombuffer(pages, dtype=dtype).reshape(shape)
