@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scorelab.engine.layout import STATE, lazy_zeros
 from scorelab.jit_cache import nb
 
 
@@ -146,8 +147,6 @@ def _cuts(sizes: np.ndarray, own: np.ndarray) -> dict[str, np.ndarray]:
 
 def _cut_of(name: str, axis_length: int, n_people: int, cuts: dict[str, np.ndarray]) -> np.ndarray | None:
     """The ranges an array of ``axis_length`` along its cut axis keeps (None: kept whole)."""
-    from scorelab.engine.layout import STATE
-
     array = next(a for a in STATE if a.name == name)
     if name in _NATIONAL:
         return np.zeros((0, 2), dtype=np.int64)
@@ -160,8 +159,6 @@ def _cut_of(name: str, axis_length: int, n_people: int, cuts: dict[str, np.ndarr
 
 def cut_axis(name: str) -> int:
     """The axis along which a shard's part cuts state array ``name``."""
-    from scorelab.engine.layout import STATE
-
     axis = next(a for a in STATE if a.name == name).entity_axis
     return 1 if name in _NATIONAL else (axis or 0)
 
@@ -195,8 +192,6 @@ def expand(arrays: dict[str, np.ndarray], full_shapes: dict[str, tuple[int, ...]
            own: np.ndarray) -> dict[str, np.ndarray]:
     """The inverse of ``compact``: full-size arrays (``layout.lazy_zeros``, the other entities'
     pages never written) with the shard's part in place; the arrays kept whole are copied."""
-    from scorelab.engine.layout import lazy_zeros
-
     n_people = int(sizes[:, 0].sum())
     cuts = _cuts(sizes, own)
     out = {}
