@@ -38,12 +38,6 @@ def entity_ranges(params: object, own: np.ndarray | None) -> np.ndarray:
     return np.array(merged, dtype=np.int64).reshape(-1, 2)
 
 
-def owned_people(ranges: np.ndarray, n_people: int) -> np.ndarray:
-    """The ids of the people in ``ranges``, ascending."""
-    parts = [np.arange(lo, min(hi, n_people), dtype=np.int64) for lo, hi in ranges if lo < n_people]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
 def people_span(params: object, own: np.ndarray | None) -> tuple[int, int]:
     """The ``[lo, hi)`` ids of the people of the regions marked in ``own`` (None or all: every
     person), which must be neighbours (``engine.sharded.assign_regions`` gives runs of

@@ -100,14 +100,10 @@ def _alloc_state(plan: Plan, pop: Population, own: np.ndarray | None = None) -> 
     the population; ``own`` marks the regions this state runs (default: all), whose entities
     are the only ones it writes (``engine.owned``)."""
     P = plan.params
-    ranges = entity_ranges(P, own)
-    arrays = layout.allocate(state_sizes(plan), None if own is None else ranges)
-    N = P.n_people
-    for lo, hi in ranges:
-        lo, hi = int(lo), int(min(hi, N))
-        if lo < hi:
-            arrays["income_f"][lo:hi] = arrays["income_t"][lo:hi] = pop.income[lo:hi]
-            arrays["employed"][lo:hi] = (pop.employer[lo:hi] >= 0).astype(np.uint8) * 3
+    arrays = layout.allocate(state_sizes(plan), None if own is None else entity_ranges(P, own))
+    lo, hi = people_span(P, own)
+    arrays["income_f"][lo:hi] = arrays["income_t"][lo:hi] = pop.income[lo:hi]
+    arrays["employed"][lo:hi] = (pop.employer[lo:hi] >= 0).astype(np.uint8) * 3
     arrays["cnt"][kernel.C_PFREE] = arrays["cnt"][kernel.C_LFREE] = -1  # the free lists are empty
     if own is not None:
         arrays["own"][:] = own.astype(np.uint8)
@@ -141,13 +137,11 @@ def _start_scores(scenario: Scenario, pop: Population, plan: Plan, S: kernel.Sta
     halo (``engine.owned.halo``) and its starting points, as the kernels' ``init_scores``
     reads them."""
     P = plan.params
-    ranges = entity_ranges(P, S.own)
-    for lo, hi in ranges:
-        hi = min(int(hi), P.n_people)
-        points = start_points(scenario, pop, np.arange(lo, hi, dtype=np.int64)) if lo < hi else None
-        if points is not None:
-            S.raw[:, lo:hi, 0] = points[None, :]
-    ids = halo(P, S.own) if len(ranges) and not S.own.all() else np.zeros(0, dtype=np.int64)
+    lo, hi = people_span(P, S.own)
+    points = start_points(scenario, pop, np.arange(lo, hi, dtype=np.int64))
+    if points is not None:
+        S.raw[:, lo:hi, 0] = points[None, :]
+    ids = halo(P, S.own) if not S.own.all() else np.zeros(0, dtype=np.int64)
     raw = np.zeros((S.raw.shape[0], len(ids), S.raw.shape[2]))
     points = start_points(scenario, pop, ids) if len(ids) else None
     if points is not None:
