@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import scorelab
+from scorelab import lazy_pages
 from scorelab.engine import layout, owned
 from scorelab.engine.checkpoint import Checkpoint
 from scorelab.engine.plan import compile_plan
@@ -79,7 +80,7 @@ def test_a_shard_holds_memory_for_its_own_entities_only(big_four, monkeypatch):
     them; the four cities' shards hold together what one state of every city holds, to a few
     pages an array."""
     sc, pop, contacts = big_four
-    monkeypatch.setattr(layout, "_LAZY_BYTES", 0)  # (every array its own mapping)
+    monkeypatch.setattr(lazy_pages, "_LAZY_BYTES", 0)  # (every array its own mapping)
     whole = _worker(sc, pop, contacts, [0, 1, 2, 3])
     held_whole = {name: resident(arr) for name, arr in _per_entity(whole).items()}
     assert len(held_whole) >= 10 and all(held_whole[n] > 0.5 * whole.S._asdict()[n].nbytes for n in ("total", "income_f"))

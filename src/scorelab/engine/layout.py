@@ -24,11 +24,12 @@ constants are numbered from the same tuples.
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from scorelab.lazy_pages import lazy_zeros
 
 __all__ = [
     "AGEING_COLUMNS", "ASSOCIATION_COLUMNS", "AUDIO_COLUMNS", "CLASSROOM_COLUMNS", "BLOCKS", "CONSEQUENCE_COLUMNS", "DATA_COLUMNS", "ERROR_NAMES",
@@ -196,23 +197,6 @@ STATE: tuple[Array, ...] = (
     _per_entity("amark", np.uint8, lambda z: (z.people if z.association else 0,)),
     _grown("aq", np.int64, lambda z: (64 if z.association else 0, 4)),
 )
-
-
-#: Arrays from this size on are mapped pages of their own (``lazy_zeros``)
-_LAZY_BYTES = 1 << 20
-
-
-def lazy_zeros(shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    """Zeros whose memory is taken page by page as they are written: an anonymous private
-    mapping, whose untouched pages hold no memory (``np.zeros`` gives that only above glibc's
-    mmap threshold, which moves up to 32 MB as arrays are freed)."""
-    dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape)) * dtype.itemsize
-    # (small arrays from the heap; an empty mapping is refused; Windows maps no private pages)
-    if nbytes < max(_LAZY_BYTES, 1) or not hasattr(mmap, "MAP_PRIVATE"):
-        return np.zeros(shape, dtype=dtype)
-    pages = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE)
-    return np.frombuffer(pages, dtype=dtype).reshape(shape)
 
 
 def allocate(sizes: Sizes, own: np.ndarray | None = None) -> dict[str, np.ndarray]:

@@ -45,12 +45,15 @@ import numpy as np
 from scorelab import rng
 from scorelab.rng import Stream
 from scorelab.scenario.population import PopulationSpec
+from scorelab.synth.attributes import CHILD, MAX_AGE, RETIRED, STUDENT, PersonDraws, household_starts
+from scorelab.synth.attributes import cdf as _cdf
+from scorelab.synth.attributes import ids as _ids
+from scorelab.synth.attributes import inverse_cdf as _inverse_cdf
 
-#: Fixed occupation codes before the scenario's own occupations.
-CHILD, STUDENT, RETIRED = 0, 1, 2
 FIXED_OCCUPATIONS = ("child", "student", "retired")
 SEX_NAMES = ("female", "male")
-MAX_AGE = 120
+__all__ = ["CHILD", "FIXED_OCCUPATIONS", "MAX_AGE", "PARKABLE", "RETIRED", "SEX_NAMES", "STUDENT", "Firms",
+           "Population", "Schools", "build_population", "chunk_bounds"]
 
 
 def _arrays_nbytes(obj) -> int:
@@ -188,10 +191,6 @@ PARKABLE = ("age", "sex", "province", "urban", "income", "occupation", "employer
 # --------------------------------------------------------------------------- helpers
 
 
-def _ids(lo: int, hi: int) -> np.ndarray:
-    return np.arange(lo, hi, dtype=np.uint64)
-
-
 def chunk_bounds(total: int, chunks: int) -> list[tuple[int, int]]:
     """``chunks`` consecutive ranges (lo, hi) covering 0 .. total (a build in chunks gives the
     same result as one pass)."""
@@ -199,55 +198,6 @@ def chunk_bounds(total: int, chunks: int) -> list[tuple[int, int]]:
         raise ValueError(f"chunks must be >= 1, got {chunks}")
     edges = [total * k // chunks for k in range(chunks + 1)]
     return [(a, b) for a, b in zip(edges, edges[1:])]
-
-
-def _cdf(p) -> np.ndarray:
-    c = np.cumsum(np.asarray(p, dtype=np.float64))
-    return c / c[-1]
-
-
-def _inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-    return np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
-
-
-def _age_pmfs(spec: PopulationSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Per-year age pmfs for household heads (adults only) and for other members,
-    mixed so that the overall marginal equals the spec's age bands."""
-    pmf = np.zeros(MAX_AGE + 1)
-    for b in spec.age_bands:
-        pmf[b.min : b.max + 1] += b.share / (b.max - b.min + 1)
-    pmf /= pmf.sum()
-    head = pmf * (np.arange(MAX_AGE + 1) >= spec.adult_age)
-    head /= head.sum()
-    sizes = np.asarray(spec.household_sizes)
-    mean_size = float(np.dot(np.arange(1, len(sizes) + 1), sizes) / sizes.sum())
-    f = 1.0 / mean_size  # share of people who are household heads
-    if f >= 1.0 - 1e-12:
-        return head, head
-    other = np.clip((pmf - f * head) / (1.0 - f), 0.0, None)
-    if other.sum() <= 0:
-        other = pmf.copy()
-    return head, other / other.sum()
-
-
-def _household_starts(spec: PopulationSpec, seed: int) -> np.ndarray:
-    """Person id ranges of households: sizes drawn by household id until they cover ``people``."""
-    n = spec.people
-    cdf = _cdf(spec.household_sizes)
-    mean = float(np.dot(np.arange(1, len(cdf) + 1), np.diff(np.concatenate(([0.0], cdf)))))
-    stream = Stream(seed, "population.household_size")
-    h = int(math.ceil(n / mean * 1.02)) + 64
-    while True:
-        sizes = _inverse_cdf(cdf, stream.uniform(_ids(0, h))) + 1
-        cum = np.cumsum(sizes, dtype=np.int64)
-        if cum[-1] >= n:
-            break
-        h *= 2
-    n_h = int(np.searchsorted(cum, n, side="left")) + 1
-    starts = np.empty(n_h + 1, dtype=np.int32)
-    starts[0] = 0
-    starts[1:] = np.minimum(cum[:n_h], n)
-    return starts
 
 
 def _sized_entities(stream: Stream, slot: int, needed: int, mean: float, sigma: float) -> np.ndarray:
@@ -308,7 +258,7 @@ def build_population(spec: PopulationSpec, seed: int, chunks: int = 1) -> Popula
     occupation_employed = np.array([False] * 3 + [o.employed for o in spec.occupations], dtype=bool)
     sector_names = tuple(spec.firms.sectors)
 
-    starts = _household_starts(spec, seed)
+    starts = household_starts(spec, seed)
     cols = _people_columns(spec, seed, starts, chunks)
     city = cols["city"]
     age = cols["age"]
@@ -352,87 +302,12 @@ def build_population(spec: PopulationSpec, seed: int, chunks: int = 1) -> Popula
 def _people_columns(spec: PopulationSpec, seed: int, starts: np.ndarray, chunks: int) -> dict[str, np.ndarray]:
     """Every person's own attributes (region, hukou, group, age, sex, schooling, occupation,
     income, internet, car; household), households in ``chunks`` ranges, concatenated."""
-    regions = spec.regions
-    group_names = tuple(spec.groups)
-    region_cdf = _cdf([r.share for r in regions])
-    urban_share = np.array([r.urban_share for r in regions])
-    group_cdf = np.array(
-        [_cdf([(r.group_shares or spec.groups)[g] for g in group_names]) for r in regions]
-    )  # regions x groups
-    head_cdf, other_cdf = (_cdf(p) for p in _age_pmfs(spec))
-    occ_cdf = (_cdf([o.share_rural for o in spec.occupations]), _cdf([o.share_urban for o in spec.occupations]))
-    income_factor = np.array([0.0, 0.0, spec.income.pension_factor] + [o.income_factor for o in spec.occupations])
-    median = np.array([spec.income.median_rural, spec.income.median_urban])
-    inet = np.zeros(MAX_AGE + 1)
-    for a in spec.internet.by_age:
-        inet[min(a.min_age, MAX_AGE) :] = a.share
-    sch = spec.schools
-
-    s_hh_region = Stream(seed, "population.region")
-    s_hukou = Stream(seed, "population.hukou")
-    s_group = Stream(seed, "population.group")
-    s_age = Stream(seed, "population.age")
-    s_sex = Stream(seed, "population.sex")
-    s_enrol = Stream(seed, "population.enrolment")
-    s_occ = Stream(seed, "population.occupation")
-    s_income = Stream(seed, "population.income")
-    s_inet = Stream(seed, "population.internet")
-    s_shop = Stream(seed, "population.online_shopper")
-    s_car = Stream(seed, "population.car")
-
-    def draw_group(ids, region):
-        u = s_group.uniform(ids)
-        rows = group_cdf[region]
-        return np.minimum((u[:, None] >= rows).sum(axis=1), len(group_names) - 1).astype(np.uint8)
-
-    n_h = starts.shape[0] - 1
-    parts: list[dict[str, np.ndarray]] = []
-    for h_lo, h_hi in chunk_bounds(n_h, chunks):
-        p_lo, p_hi = int(starts[h_lo]), int(starts[h_hi])
-        hids = _ids(h_lo, h_hi)
-        sizes = np.diff(starts[h_lo : h_hi + 1])
-        h_region = _inverse_cdf(region_cdf, s_hh_region.uniform(hids)).astype(np.uint16)
-        h_urban = s_hukou.uniform(hids) < urban_share[h_region]
-        household = np.repeat(np.arange(h_lo, h_hi, dtype=np.int32), sizes)
-        city = np.repeat(h_region, sizes)
-        urban = np.repeat(h_urban, sizes)
-        if spec.group_by_household:
-            group = np.repeat(draw_group(hids, h_region), sizes)
-        pids = _ids(p_lo, p_hi)
-        if not spec.group_by_household:
-            group = draw_group(pids, city)
-        is_head = np.zeros(p_hi - p_lo, dtype=bool)
-        is_head[starts[h_lo:h_hi] - p_lo] = True
-        u_age = s_age.uniform(pids)
-        age = np.where(is_head, _inverse_cdf(head_cdf, u_age), _inverse_cdf(other_cdf, u_age)).astype(np.uint8)
-        sex = (s_sex.uniform(pids) < spec.male_share).astype(np.uint8)
-
-        u_enrol = s_enrol.uniform(pids)
-        in_school = ((age >= sch.start_age) & (age < sch.end_age) & (u_enrol < sch.enrolment)) | (
-            (age >= sch.end_age) & (age < sch.tertiary_end_age) & (u_enrol < sch.tertiary_enrolment)
-        )
-        u_occ = s_occ.uniform(pids)
-        work = _inverse_cdf(occ_cdf[1], u_occ)
-        rural_work = _inverse_cdf(occ_cdf[0], u_occ)
-        work = np.where(urban, work, rural_work) + 3
-        occupation = np.where(
-            in_school, STUDENT, np.where(age < spec.working_age, CHILD, np.where(age >= spec.retirement_age, RETIRED, work))
-        ).astype(np.uint8)
-        z = s_income.normal(pids)
-        income = (median[urban.astype(np.intp)] * income_factor[occupation] * np.exp(spec.income.sigma * z)).astype(
-            np.float32
-        )
-        p_inet = np.minimum(1.0, inet[age] * np.where(urban, 1.0, spec.internet.rural_factor))
-        internet = s_inet.uniform(pids) < p_inet
-        shopper = internet & (s_shop.uniform(pids) < spec.internet.shopper_share)
-        c = spec.car
-        rel = income.astype(np.float64) / spec.income.median_urban
-        p_car = np.minimum(c.max_share, c.share_at_median * np.power(rel, c.income_elasticity))
-        car = (age >= c.min_age) & (s_car.uniform(pids) < p_car)
-        parts.append(
-            dict(age=age, sex=sex, city=city, urban=urban, income=income, occupation=occupation, internet=internet,
-                 online_shopper=shopper, car=car, group=group, household=household)
-        )
+    draws = PersonDraws(spec, seed)
+    parts = []
+    for h_lo, h_hi in chunk_bounds(starts.shape[0] - 1, chunks):
+        part = draws.of(_ids(h_lo, h_hi), starts[h_lo:h_hi], np.diff(starts[h_lo : h_hi + 1]))
+        del part["pid"]
+        parts.append(part)
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
