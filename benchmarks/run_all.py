@@ -23,6 +23,8 @@ moves single runs by 10-30 %, so judge a change with ``bench_ab.py`` instead):
 * ``bench_shard_memory.py``: each Ray actor's own memory for 1, 2, 4 and 8 local actors on
   4 million people (1 million with ``--quick``), fitted as a constant plus a part divided by
   the actors (needs the ``ray`` extra; skipped with a note without Ray);
+* ``bench_cold_compile.py``: a first run on an empty kernel cache, one process compiling
+  and with compile helpers on the other cores (minutes);
 * ``bench_population.py``: bytes per person and per edge of the built population;
 * ``bench_scaling.py --big``: cost as people (1e5, 1e6, 1e7; no 1e7 with ``--quick``) and
   days grow;
@@ -120,6 +122,13 @@ def main() -> None:
         rows.append(("per-actor memory falls as 1/N + a constant (Ray, 4e6 people)",
                      f"{fit}, fit within {gap}" if fit else "?",
                      found(r"fit within 10 %\): (met|not met)", out) or "?"))
+
+    out = run("bench_cold_compile.py")
+    ratio = found(r"with helpers / one process: ([\d.]+x)", out)
+    rows.append(("cold compile < 60 s on 2 cores (first run, empty cache)",
+                 (found(r"cold first run with helpers: ([\d.]+ s on \d+ cores)", out) or "?")
+                 + (f", {ratio} the time of one process compiling" if ratio else ""),
+                 found(r"target < 60 s on 2 cores: (met|not met)\)", out) or "?"))
 
     out = run("bench_population.py")
     per_person = found(r"bytes per person \(excluding edge indices\) ([\d.]+)", out)

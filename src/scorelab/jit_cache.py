@@ -302,3 +302,13 @@ def compile_watch(on_start: Callable[[], None] | None = None) -> Iterator[Compil
 install()
 compile_once_per_function()
 compile_one_process_at_a_time()
+
+
+def _compile_ahead_on_a_cold_cache() -> None:
+    # (imported here, not at the top: compile_ahead is no compiled source, so not in the stamp)
+    from scorelab import compile_ahead
+
+    compile_ahead.install()
+
+
+_compile_ahead_on_a_cold_cache()

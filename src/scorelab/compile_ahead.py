@@ -1,0 +1,258 @@
+"""Kernels compiled ahead, in helper processes, when a process starts compiling on a cold cache.
+
+Numba compiles a kernel when it is first called, callees first, one function after another:
+a cold run spends two to three minutes of one core on it while the machine's other cores
+wait. The kernels' call tree is wide, though (a run's critical path is about a third of its
+compile CPU), and ``jit_cache`` lets processes share one cache, a compile lock per function.
+So when this process starts compiling a scorelab kernel, it starts helper processes (one per
+other core it may use, at most ``MAX_HELPERS``) that compile the kernels a run needs from the
+bottom of the call tree up, from a list shipped with the package (``kernel_signatures.pickle.xz``:
+each kernel, the argument types it is compiled for, and the kernels it calls). The process
+itself goes on as before; a kernel that a helper compiled, it loads from the cache, and one
+that a helper is compiling, it waits for.
+
+Nothing depends on the list being current: a kernel missing from it is compiled when it is
+called, as before, and an entry that no longer types (a function renamed, its argument types
+changed) is skipped. ``tests/test_compile_ahead.py`` checks that the list holds what a run
+compiles; ``python -m scorelab.compile_ahead record`` writes it anew (a cold compile of a
+few presets, minutes). ``SCORELAB_COMPILE_HELPERS=0`` switches the helpers off.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import lzma
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+SIGNATURES = Path(__file__).resolve().parent / "kernel_signatures.pickle.xz"
+#: At most this many helpers: past it, the call tree's critical path bounds the gain
+MAX_HELPERS = 7
+#: The presets whose runs the list is recorded from (``record``): together they call every kernel
+RECORDED = ("safeguarded", "rongcheng-2018", "national-2027", "zhima-index", "corporate", "lending-feedback-all")
+_ENV = "SCORELAB_COMPILE_HELPERS"
+_started = threading.Event()
+
+
+def helpers_wanted() -> int:
+    """How many helpers a process starting a cold compile starts: ``SCORELAB_COMPILE_HELPERS``
+    if set, else one per core this process may use beyond its own, at most ``MAX_HELPERS``."""
+    raw = os.environ.get(_ENV, "").strip()
+    if raw:
+        try:
+            return max(0, int(raw))
+        except ValueError:
+            return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(MAX_HELPERS, max(0, cores - 1))
+
+
+def entries(path: Path = SIGNATURES) -> list[dict[str, Any]]:
+    """The list's entries, bottom of the call tree first: each a dict of ``module``,
+    ``qualname``, ``sig`` (numba argument types), ``key`` and ``height`` (0: calls no other
+    listed kernel). An unreadable list is an empty one."""
+    try:
+        rows = pickle.loads(lzma.decompress(path.read_bytes()))
+    except Exception:  # (a missing or foreign list only loses the head start)
+        return []
+    by_key = {r["key"]: r for r in rows}
+
+    @functools.lru_cache(maxsize=None)
+    def height(key: tuple[str, str, str]) -> int:
+        return 1 + max((height(c) for c in by_key[key]["callees"] if c in by_key), default=-1)
+
+    for r in rows:
+        r["height"] = height(r["key"])
+    return sorted(rows, key=lambda r: (r["height"], r["position"]))
+
+
+def _lock_is_free(function: str) -> bool:
+    """Whether no process holds the compile lock of ``function`` now."""
+    import fcntl
+
+    from scorelab import jit_cache
+
+    try:
+        fd = os.open(jit_cache.compile_lock_path(jit_cache.ROOT, function), os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def compile_listed(parent: int | None = None, path: Path = SIGNATURES) -> int:
+    """Compile (or load) every listed kernel, bottom up, leaving for later those another process
+    is compiling; stop if ``parent`` (a process id) is gone. Returns how many it went through."""
+    importlib.import_module("scorelab.jit_cache")  # (the stamps and compile locks, before a kernel loads)
+
+    done = 0
+    later: list[dict[str, Any]] = []
+    for rounds, todo in enumerate((entries(path), later)):
+        for r in list(todo):
+            if parent is not None and os.getppid() != parent:
+                return done
+            name = f"{r['module']}.{r['qualname']}"
+            if rounds == 0 and not _lock_is_free(name):
+                later.append(r)
+                continue
+            try:
+                target: Any = importlib.import_module(r["module"])
+                for part in r["qualname"].split("."):
+                    target = getattr(target, part)
+                target.compile(r["sig"])
+                done += 1
+            except Exception:  # (a stale entry: the kernel is compiled when called, as before)
+                continue
+    return done
+
+
+def _group_lock() -> bool:
+    """Take, for this process's life, the lock of the helper group of these sources: one
+    process of a machine starts helpers for them, the others do not."""
+    import fcntl
+
+    from scorelab import jit_cache
+
+    path = Path(tempfile.gettempdir()) / f"scorelab-helpers-{jit_cache.source_stamp()[:16]}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # (held by another process, or no lock to take)
+        return False
+    _group_lock.fd = fd  # type: ignore[attr-defined]  # (kept open: the lock lasts while this process does)
+    return True
+
+
+def start_helpers() -> int:
+    """Start the helpers, once per process, unless this process is a helper, helpers are
+    switched off, the list is missing, or another process started them. Returns how many."""
+    if _started.is_set() or os.environ.get("SCORELAB_COMPILE_HELPER") or not SIGNATURES.exists():
+        return 0
+    _started.set()
+    n = helpers_wanted()
+    if n == 0 or not hasattr(os, "fork") or not _group_lock():
+        return 0
+    here = str(Path(__file__).resolve().parent.parent)  # (the helpers compile this copy of the package)
+    env = {**os.environ, "SCORELAB_COMPILE_HELPER": "1", "NUMBA_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    for _ in range(n):
+        subprocess.Popen([sys.executable, "-m", "scorelab.compile_ahead", "help", str(os.getpid())], env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    return n
+
+
+def install() -> None:
+    """Start the helpers when this process first compiles a kernel of the package (not when it
+    loads one from the cache)."""
+    from numba.core import event
+
+    root = Path(__file__).resolve().parent  # (jit_cache.ROOT: this module loads while jit_cache does)
+
+    class _FirstCompile(event.Listener):
+        def on_start(self, ev: event.Event) -> None:
+            if not _started.is_set():
+                fn = getattr(ev.data.get("dispatcher"), "py_func", None)
+                code = getattr(fn, "__code__", None)
+                if code is not None and Path(code.co_filename).resolve().is_relative_to(root):
+                    start_helpers()
+
+        def on_end(self, ev: event.Event) -> None:
+            pass
+
+    event.register("numba:compile", _FirstCompile())
+
+
+def _overloads() -> dict[tuple[str, str, str], Any]:
+    """Every compiled overload of the package's module-level kernels in this process, by key."""
+    import gc
+
+    from numba.core.registry import CPUDispatcher
+
+    found = {}
+    for obj in gc.get_objects():
+        if isinstance(obj, CPUDispatcher):
+            fn = obj.py_func
+            module = fn.__module__ or ""
+            if module.startswith("scorelab.") and "<locals>" not in fn.__qualname__:
+                for sig, cres in obj.overloads.items():
+                    found[(module, fn.__qualname__, str(sig))] = (sig, cres)
+    return found
+
+
+def _record_here(out: Path) -> int:
+    """Run the recorded presets on this process's (cold) cache and write the list to ``out``."""
+    from numba.core import event
+
+    import scorelab
+
+    order: list[tuple[str, str, str]] = []
+
+    class _Order(event.Listener):
+        def on_start(self, ev: event.Event) -> None:
+            pass
+
+        def on_end(self, ev: event.Event) -> None:
+            fn = getattr(ev.data.get("dispatcher"), "py_func", None)
+            if fn is not None and ev.data.get("args") is not None:
+                order.append((fn.__module__ or "", fn.__qualname__, str(ev.data["args"])))
+
+    event.register("numba:compile", _Order())
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, name in enumerate(RECORDED):
+            scorelab.run(name, {"population.people": 3000, "run.days": 3}, out=Path(tmp) / name, check_memory=False,
+                         threads=2 if k == 0 else 1)
+    found = _overloads()
+    owner = {id(cres.library): key for key, (_, cres) in found.items()}
+    rows = []
+    for key, (sig, cres) in found.items():
+        callees = sorted({owner[id(lib)] for lib in getattr(cres.library, "_linking_libraries", ()) if id(lib) in owner}
+                         - {key})
+        rows.append(dict(module=key[0], qualname=key[1], key=key, sig=sig, callees=callees,
+                         position=order.index(key) if key in order else len(order)))
+    rows.sort(key=lambda r: r["position"])
+    out.write_bytes(lzma.compress(pickle.dumps(rows, protocol=4)))  # (10 KB: the types repeat)
+    return len(rows)
+
+
+def record(out: Path = SIGNATURES) -> int:
+    """Write the list anew: the recorded presets run in a fresh process on an empty cache, so
+    that every kernel is compiled there (minutes of CPU). Returns how many entries."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, _ENV: "0"}
+        proc = subprocess.run([sys.executable, "-m", "scorelab.compile_ahead", "record-here", str(out)], env=env,
+                              capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"recording the kernels failed:\n{proc.stderr[-2000:]}")
+    return int(proc.stdout.split()[-1])
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["help"] and len(argv) == 2:
+        compile_listed(parent=int(argv[1]))
+        return 0
+    if argv[:1] == ["record-here"] and len(argv) == 2:
+        print(_record_here(Path(argv[1])))
+        return 0
+    if argv[:1] == ["record"]:
+        n = record(Path(argv[1]) if len(argv) > 1 else SIGNATURES)
+        print(f"{n} kernels and their argument types written to {argv[1] if len(argv) > 1 else SIGNATURES}")
+        return 0
+    print("usage: python -m scorelab.compile_ahead record [FILE]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
