@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from scorelab import compile_ahead
+from scorelab import compile_ahead, compile_helpers
 
 
 def test_the_list_holds_what_a_run_compiles_callees_first():
@@ -110,7 +110,7 @@ def test_an_unreadable_list_is_an_empty_one(tmp_path):
 @pytest.mark.parametrize("value,expected", [("0", 0), ("3", 3), ("many", 0), ("-2", 0)])
 def test_the_number_of_helpers_can_be_set(monkeypatch, value, expected):
     monkeypatch.setenv("SCORELAB_COMPILE_HELPERS", value)
-    assert compile_ahead.helpers_wanted() == expected
+    assert compile_helpers.helpers_wanted() == expected
 
 
 def test_by_default_one_helper_per_other_core(monkeypatch):
@@ -118,10 +118,10 @@ def test_by_default_one_helper_per_other_core(monkeypatch):
 
     monkeypatch.delenv("SCORELAB_COMPILE_HELPERS", raising=False)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    assert compile_ahead.helpers_wanted() == min(compile_ahead.MAX_HELPERS, max(0, cores - 1))
+    assert compile_helpers.helpers_wanted() == min(compile_helpers.MAX_HELPERS, max(0, cores - 1))
 
 
 def test_a_helper_starts_no_helpers(monkeypatch):
     monkeypatch.setenv("SCORELAB_COMPILE_HELPER", "1")
-    monkeypatch.setattr(compile_ahead, "_started", type(compile_ahead._started)())
-    assert compile_ahead.start_helpers() == 0
+    monkeypatch.setattr(compile_helpers, "_started", type(compile_helpers._started)())
+    assert compile_helpers.start_helpers(lambda: "stamp") == 0

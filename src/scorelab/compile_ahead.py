@@ -4,10 +4,11 @@ Numba compiles a kernel when it is first called, callees first, one function aft
 a cold run spends two to three minutes of one core on it while the machine's other cores
 wait. The kernels' call tree is wide, though (a run's critical path is about a third of its
 compile CPU), and ``jit_cache`` lets processes share one cache, a compile lock per function.
-So when this process starts compiling a scorelab kernel, it starts helper processes (one per
-other core it may use, at most ``MAX_HELPERS``) that compile the kernels a run needs from the
-bottom of the call tree up, from a list shipped with the package (``kernel_signatures.pickle.xz``:
-each kernel, the argument types it is compiled for, and the kernels it calls). The process
+So when a process starts compiling a scorelab kernel, it starts helper processes
+(``compile_helpers``: one per other core it may use, at most seven) that compile the kernels a
+run needs from the bottom of the call tree up, from a list shipped with the package
+(``kernel_signatures.pickle.xz``: each kernel, the argument types it is compiled for, and the
+kernels it calls). The process
 itself goes on as before; a kernel that a helper compiled, it loads from the cache, and one
 that a helper is compiling, it waits for.
 
@@ -28,30 +29,13 @@ import pickle
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
-SIGNATURES = Path(__file__).resolve().parent / "kernel_signatures.pickle.xz"
-#: At most this many helpers: past it, the call tree's critical path bounds the gain
-MAX_HELPERS = 7
+from scorelab.compile_helpers import ENV, SIGNATURES
+
 #: The presets whose runs the list is recorded from (``record``): together they call every kernel
 RECORDED = ("safeguarded", "rongcheng-2018", "national-2027", "zhima-index", "corporate", "lending-feedback-all")
-_ENV = "SCORELAB_COMPILE_HELPERS"
-_started = threading.Event()
-
-
-def helpers_wanted() -> int:
-    """How many helpers a process starting a cold compile starts: ``SCORELAB_COMPILE_HELPERS``
-    if set, else one per core this process may use beyond its own, at most ``MAX_HELPERS``."""
-    raw = os.environ.get(_ENV, "").strip()
-    if raw:
-        try:
-            return max(0, int(raw))
-        except ValueError:
-            return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(MAX_HELPERS, max(0, cores - 1))
 
 
 def entries(path: Path = SIGNATURES) -> list[dict[str, Any]]:
@@ -118,63 +102,6 @@ def compile_listed(parent: int | None = None, path: Path = SIGNATURES) -> int:
     return done
 
 
-def _group_lock() -> bool:
-    """Take, for this process's life, the lock of the helper group of these sources: one
-    process of a machine starts helpers for them, the others do not."""
-    import fcntl
-
-    from scorelab import jit_cache
-
-    path = Path(tempfile.gettempdir()) / f"scorelab-helpers-{jit_cache.source_stamp()[:16]}.lock"
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # (held by another process, or no lock to take)
-        return False
-    _group_lock.fd = fd  # type: ignore[attr-defined]  # (kept open: the lock lasts while this process does)
-    return True
-
-
-def start_helpers() -> int:
-    """Start the helpers, once per process, unless this process is a helper, helpers are
-    switched off, the list is missing, or another process started them. Returns how many."""
-    if _started.is_set() or os.environ.get("SCORELAB_COMPILE_HELPER") or not SIGNATURES.exists():
-        return 0
-    _started.set()
-    n = helpers_wanted()
-    if n == 0 or not hasattr(os, "fork") or not _group_lock():
-        return 0
-    here = str(Path(__file__).resolve().parent.parent)  # (the helpers compile this copy of the package)
-    env = {**os.environ, "SCORELAB_COMPILE_HELPER": "1", "NUMBA_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])}
-    for _ in range(n):
-        subprocess.Popen([sys.executable, "-m", "scorelab.compile_ahead", "help", str(os.getpid())], env=env,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
-    return n
-
-
-def install() -> None:
-    """Start the helpers when this process first compiles a kernel of the package (not when it
-    loads one from the cache)."""
-    from numba.core import event
-
-    root = Path(__file__).resolve().parent  # (jit_cache.ROOT: this module loads while jit_cache does)
-
-    class _FirstCompile(event.Listener):
-        def on_start(self, ev: event.Event) -> None:
-            if not _started.is_set():
-                fn = getattr(ev.data.get("dispatcher"), "py_func", None)
-                code = getattr(fn, "__code__", None)
-                if code is not None and Path(code.co_filename).resolve().is_relative_to(root):
-                    start_helpers()
-
-        def on_end(self, ev: event.Event) -> None:
-            pass
-
-    event.register("numba:compile", _FirstCompile())
-
-
 def _overloads() -> dict[tuple[str, str, str], Any]:
     """Every compiled overload of the package's module-level kernels in this process, by key."""
     import gc
@@ -231,7 +158,7 @@ def record(out: Path = SIGNATURES) -> int:
     """Write the list anew: the recorded presets run in a fresh process on an empty cache, so
     that every kernel is compiled there (minutes of CPU). Returns how many entries."""
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache, _ENV: "0"}
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, ENV: "0"}
         proc = subprocess.run([sys.executable, "-m", "scorelab.compile_ahead", "record-here", str(out)], env=env,
                               capture_output=True, text=True, check=False)
     if proc.returncode != 0:

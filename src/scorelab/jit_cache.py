@@ -305,10 +305,10 @@ compile_one_process_at_a_time()
 
 
 def _compile_ahead_on_a_cold_cache() -> None:
-    # (imported here, not at the top: compile_ahead is no compiled source, so not in the stamp)
-    from scorelab import compile_ahead
+    # (imported here, not at the top: compile_helpers is no compiled source, so not in the stamp)
+    from scorelab import compile_helpers
 
-    compile_ahead.install()
+    compile_helpers.install(ROOT, source_stamp)
 
 
 _compile_ahead_on_a_cold_cache()

@@ -1,0 +1,91 @@
+"""Starting the compile helpers: when a process first compiles a kernel of the package on a
+cold cache, it starts helper processes (``python -m scorelab.compile_ahead help PID``) that
+compile the kernels a run needs ahead of it (``scorelab.compile_ahead`` says how).
+
+This module sits below ``jit_cache``, which installs it while it loads: it imports nothing
+of the package, and is told the package's root and source stamp, so that the helpers'
+``compile_ahead`` (which uses ``jit_cache``) forms no import cycle with it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+SIGNATURES = Path(__file__).resolve().parent / "kernel_signatures.pickle.xz"
+#: At most this many helpers: past it, the call tree's critical path bounds the gain
+MAX_HELPERS = 7
+ENV = "SCORELAB_COMPILE_HELPERS"
+_started = threading.Event()
+
+
+def helpers_wanted() -> int:
+    """How many helpers a process starting a cold compile starts: ``SCORELAB_COMPILE_HELPERS``
+    if set, else one per core this process may use beyond its own, at most ``MAX_HELPERS``."""
+    raw = os.environ.get(ENV, "").strip()
+    if raw:
+        try:
+            return max(0, int(raw))
+        except ValueError:
+            return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(MAX_HELPERS, max(0, cores - 1))
+
+
+def _group_lock(stamp: str) -> bool:
+    """Take, for this process's life, the lock of the helper group of the sources stamped
+    ``stamp``: one process of a machine starts helpers for them, the others do not."""
+    import fcntl
+
+    path = Path(tempfile.gettempdir()) / f"scorelab-helpers-{stamp[:16]}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # (held by another process, or no lock to take)
+        return False
+    _group_lock.fd = fd  # type: ignore[attr-defined]  # (kept open: the lock lasts while this process does)
+    return True
+
+
+def start_helpers(stamp: Callable[[], str]) -> int:
+    """Start the helpers, once per process, unless this process is a helper, helpers are
+    switched off, the list is missing, or another process started them for the same sources
+    (``stamp()``). Returns how many."""
+    if _started.is_set() or os.environ.get("SCORELAB_COMPILE_HELPER") or not SIGNATURES.exists():
+        return 0
+    _started.set()
+    n = helpers_wanted()
+    if n == 0 or not hasattr(os, "fork") or not _group_lock(stamp()):
+        return 0
+    here = str(Path(__file__).resolve().parent.parent)  # (the helpers compile this copy of the package)
+    env = {**os.environ, "SCORELAB_COMPILE_HELPER": "1", "NUMBA_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    for _ in range(n):
+        subprocess.Popen([sys.executable, "-m", "scorelab.compile_ahead", "help", str(os.getpid())], env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    return n
+
+
+def install(root: Path, stamp: Callable[[], str]) -> None:
+    """Start the helpers when this process first compiles a kernel defined under ``root`` (not
+    when it loads one from the cache); ``stamp`` gives the sources' stamp, asked only then."""
+    from numba.core import event
+
+    class _FirstCompile(event.Listener):
+        def on_start(self, ev: event.Event) -> None:
+            if not _started.is_set():
+                fn = getattr(ev.data.get("dispatcher"), "py_func", None)
+                code = getattr(fn, "__code__", None)
+                if code is not None and Path(code.co_filename).resolve().is_relative_to(root):
+                    start_helpers(stamp)
+
+        def on_end(self, ev: event.Event) -> None:
+            pass
+
+    event.register("numba:compile", _FirstCompile())
