@@ -35,7 +35,7 @@ def test_the_list_holds_what_a_run_compiles_callees_first():
         """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     ran = {tuple(k) for k in json.loads(proc.stdout.strip().splitlines()[-1])}
-    assert len(ran) >= 15
+    assert len(ran) >= 10  # (the probe saw kernels: 14 to 22 seen, fewer when the population cache holds the world)
     missing = sorted(ran - keys)
     assert not missing, (f"{len(missing)} kernels a run compiles are not in the list, e.g. {missing[0][:2]}: "
                          "run `python -m scorelab.compile_ahead record`")
