@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from scorelab import jit_cache
 
 ROOT = jit_cache.ROOT
@@ -36,7 +38,10 @@ def test_the_stamp_covers_the_kernels_and_what_they_call_and_read():
     assert not any(n.startswith(("cli/", "report/")) for n in names), "files jitted code never reads do not recompile it"
 
 
-def test_changing_any_compiled_source_changes_the_stamp(tmp_path):
+def test_changing_any_compiled_source_changes_the_stamp(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # (the stamps' memos)
     copy = tmp_path / "scorelab"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
     before = jit_cache.source_stamp(copy)
@@ -50,6 +55,26 @@ def test_changing_any_compiled_source_changes_the_stamp(tmp_path):
     f = copy / "cli" / "__init__.py"
     f.write_text(f.read_text() + "\n# changed\n")
     assert jit_cache.source_stamp.__wrapped__(copy) == before
+
+
+def test_the_stamp_is_kept_in_a_memo_and_a_damaged_memo_is_found_again(tmp_path, monkeypatch):
+    """The stamp is kept in a file named by every module's text, read by the next process
+    instead of parsing the package; a damaged memo is ignored and written anew."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    _package(tmp_path, 1)
+    root = tmp_path / "pkgx"
+    stamp = jit_cache.source_stamp.__wrapped__(root)
+    memo, = tmp_path.glob("scorelab-stamp-*")
+    assert memo.read_text() == stamp
+    with monkeypatch.context() as m:
+        m.setattr(jit_cache, "compiled_sources", lambda *a: pytest.fail("the memo was not read"))
+        assert jit_cache.source_stamp.__wrapped__(root) == stamp
+    memo.write_text("not a stamp")
+    assert jit_cache.source_stamp.__wrapped__(root) == stamp and memo.read_text() == stamp
+    (root / "callee.py").write_text((root / "callee.py").read_text() + "\n# changed\n")
+    assert jit_cache.source_stamp.__wrapped__(root) != stamp and len(list(tmp_path.glob("scorelab-stamp-*"))) == 2
 
 
 def _package(root: Path, value: int) -> None:

@@ -78,7 +78,13 @@ def trajectory_sample(cx: Context) -> np.ndarray:
     into shards and any rerun with the seed."""
     n = min(int(cx.s.run.trajectories), cx.N)
     u = Stream(cx.s.run.seed, "trajectories").uniform(np.arange(cx.N))
-    return np.sort(np.argsort(u, kind="stable")[:n]).astype(np.int64)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    # (the n-th smallest found in linear time, not by sorting everyone: a tenth of a second for
+    # 670,000 people; ties at it, which 53-bit uniforms make rare, go to the smaller ids)
+    cut = np.partition(u, n - 1)[n - 1]
+    below = np.flatnonzero(u < cut)
+    return np.sort(np.concatenate([below, np.flatnonzero(u == cut)[:n - below.size]])).astype(np.int64)
 
 
 def plan_rollout(cx: Context) -> dict[str, Any]:
