@@ -157,6 +157,13 @@ def test_run_unwritable_out_fails_before_work(runner, tiny, tmp_path):
     one_line_error(r, "not empty")
 
 
+def test_run_says_the_burn_in_it_runs_in_whole_steps(runner, tiny, tmp_path):
+    """A burn-in of 2.5 days runs three daily steps, and the run says 3 days, not 2.5."""
+    r = runner.invoke(app, ["run", str(tiny), "--set", "run.burn_in=2.5", "--out", str(tmp_path / "b")])
+    assert r.exit_code == 0, r.output
+    assert "after a burn-in of 3 days (not reported)" in " ".join(r.output.split()), r.output
+
+
 def test_run_that_cannot_fit_says_so(runner, tmp_path):
     """A run whose memory estimate exceeds what is available stops before allocating, with the
     estimate, a --scale suggestion and a distributed-run hint, exit 2."""

@@ -183,7 +183,8 @@ def test_a_cell_below_the_minimum_count_is_never_ranked():
     assert w.cell == "many" and w.count == 30
     assert I.describe_worst(w) == "many: 30.0 sanctions per 1,000, 1.02x the overall rate (30 sanctions among 1,000 people)"
     alone = I.impact_frame(_people({"few": {"sanctions": 10}, "many": {"sanctions": 30}, "more": {}}, sizes))
-    assert I.describe_worst(I.worst_hit(alone, "sanctions")).startswith("none ranked: only many has 20 sanctions")
+    assert I.describe_worst(I.worst_hit(alone, "sanctions")).startswith(
+        "none ranked: only many has at least 20 sanctions among at least 100 people")
     single = I.impact_frame(_people({"all of us": {"sanctions": 30}}, {"all of us": 1000}))
     assert I.describe_worst(I.worst_hit(single, "sanctions")) == \
         "none ranked: one group only (all of us), nothing to compare it with"
@@ -215,7 +216,7 @@ def test_headline_names_the_worst_hit_group_per_harm(result):
     assert head[V.WORST_HIT["sanctions"]].startswith("majority: ")
     assert head[V.WORST_HIT["flags"]] == ("minority: 26.7 flags per 1,000, 2.15x the overall rate "
                                           "(24 flags among 900 people)")
-    assert head[V.WORST_HIT["income_lost"]].startswith("minority: 2.44 lost per person, 2.18x the overall rate")
+    assert head[V.WORST_HIT["income_lost"]].startswith("minority: 2.44 CNY lost per person, 2.18x the overall rate")
     for name in V.WORST_HIT.values():
         assert isinstance(head[name], str) and "1 people" not in head[name]
 

@@ -32,6 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from scorelab import jit_cache  # (the stamps and compile locks, in place before a kernel loads)
 from scorelab.compile_helpers import ENV, SIGNATURES
 
 #: The presets whose runs the list is recorded from (``record``): together they call every kernel
@@ -61,8 +62,6 @@ def _lock_is_free(function: str) -> bool:
     """Whether no process holds the compile lock of ``function`` now."""
     import fcntl
 
-    from scorelab import jit_cache
-
     try:
         fd = os.open(jit_cache.compile_lock_path(jit_cache.ROOT, function), os.O_RDWR | os.O_CREAT, 0o666)
     except OSError:
@@ -79,8 +78,6 @@ def _lock_is_free(function: str) -> bool:
 def compile_listed(parent: int | None = None, path: Path = SIGNATURES) -> int:
     """Compile (or load) every listed kernel, bottom up, leaving for later those another process
     is compiling; stop if ``parent`` (a process id) is gone. Returns how many it went through."""
-    importlib.import_module("scorelab.jit_cache")  # (the stamps and compile locks, before a kernel loads)
-
     done = 0
     later: list[dict[str, Any]] = []
     for rounds, todo in enumerate((entries(path), later)):

@@ -38,6 +38,7 @@ import numpy as np
 import polars as pl
 
 from scorelab.intervals import LEVEL, normal_quantile, poisson_bounds, wilson_bounds
+from scorelab.vocabulary import INCOME_LOST, figure_unit
 
 __all__ = [
     "AGE_BANDS", "AXES", "GROUP_AXES", "HARMS", "MIN_EVENTS", "MIN_PEOPLE", "SCHEMA", "Worst", "describe_worst",
@@ -314,7 +315,7 @@ def worst_hit(impact: pl.DataFrame, harm: str, axis: str = "group") -> Worst:
             return Worst(harm, axis, r["cell"], r["per_1000"], r["ratio"], r["count"], r["events"], r["affected"],
                          r["people"], "")
         return nothing._replace(reason="none (no net harm in any ranked cell)")
-    rule = f"{counted(MIN_EVENTS, harm)} among {persons(MIN_PEOPLE)}"
+    rule = f"at least {counted(MIN_EVENTS, harm)} among at least {persons(MIN_PEOPLE)}"  # (the thresholds, not counts)
     if ranked.height == 1 and rows.height == 1:
         return nothing._replace(reason=f"none ranked: one {axis} only ({rows.item(0, 'cell')}), nothing to compare it with")
     if ranked.height == 1:
@@ -336,7 +337,7 @@ def describe_worst(w: Worst) -> str:
         return w.reason
     ratio = f", {w.ratio:.2f}x the overall rate" if w.ratio is not None else ""
     if w.harm == MONEY:
-        return (f"{w.cell}: {w.per_1000 / 1000:,.2f} lost per person{ratio} "
+        return (f"{w.cell}: {w.per_1000 / 1000:,.2f} {figure_unit(INCOME_LOST)} lost per person{ratio} "
                 f"({w.affected:,} of {persons(w.people)} lost income)")
     noun = NOUNS.get(w.harm, (w.harm, w.harm))[1]
     return f"{w.cell}: {w.per_1000:,.1f} {noun} per 1,000{ratio} ({counted(w.count, w.harm)} among {persons(w.people)})"
