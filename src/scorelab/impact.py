@@ -122,6 +122,10 @@ def _source(axis: str) -> str:
 # --------------------------------------------------------------------------- frames
 
 
+#: ``_cells`` numbers a person's combination of cells below this (int64)
+_CODE_LIMIT = 1 << 62
+
+
 def _cells(people: pl.DataFrame, axes: list[str], harms: list[str]) -> pl.DataFrame:
     """One row per combination of cells that someone is in (a person's cell on every axis at
     once): its key on each axis, its people, and per harm the sum, the people it touched
@@ -130,12 +134,15 @@ def _cells(people: pl.DataFrame, axes: list[str], harms: list[str]) -> pl.DataFr
     the time of a grouping per axis (0.05 against 0.5 s)."""
     keys = people.select([_axis_key(a).alias(a) for a in axes])
     code = np.zeros(people.height, dtype=np.int64)
-    for a in axes:  # (mixed radix: a few thousand combinations at most times a few hundred cities)
+    for a in axes:  # (a mixed-radix number of the person's cells)
         col = keys.get_column(a).to_physical()  # (an Enum's codes, in its order)
         col = keys.get_column(a).rank("dense") if not col.dtype.is_numeric() else col  # (plain strings)
         c = col.fill_null(-1).to_numpy().astype(np.int64)
         c -= c.min(initial=0)
-        code = code * (int(c.max(initial=0)) + 1) + c
+        radix = int(c.max(initial=0)) + 1
+        if int(code.max(initial=0)) >= _CODE_LIMIT // radix:  # (numbered anew before it could overflow)
+            code = np.unique(code, return_inverse=True)[1].astype(np.int64).reshape(-1)
+        code = code * radix + c
     order = np.argsort(code, kind="stable")
     code = code[order]
     starts = np.flatnonzero(np.diff(code, prepend=code[:1] - 1))  # (where each combination begins)
