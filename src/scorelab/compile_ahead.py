@@ -155,7 +155,8 @@ def record(out: Path = SIGNATURES) -> int:
     """Write the list anew: the recorded presets run in a fresh process on an empty cache, so
     that every kernel is compiled there (minutes of CPU). Returns how many entries."""
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache, ENV: "0"}
+        # (no population cache either: a world loaded from it would leave the build's kernels out)
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, ENV: "0", "SCORELAB_NO_CACHE": "1"}
         proc = subprocess.run([sys.executable, "-m", "scorelab.compile_ahead", "record-here", str(out)], env=env,
                               capture_output=True, text=True, check=False)
     if proc.returncode != 0:

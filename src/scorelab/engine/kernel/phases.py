@@ -1,6 +1,13 @@
 """The step, in the order of ``engine.steps.PHASES``: rollout, delayed records, expiry and
 appeals, fading, list reviews, behaviours, consequences (a region's local phase), then the
 exchange of messages between regions, the national flag queues and the stocks.
+
+``_run_steps`` is inlined into its entry point: numba compiles each kernel it calls apart and
+links its code into the caller's, so that a layer of its own emits the machine code of its
+whole call tree again (5 s of a cold compile). The layers inside a step (``step``,
+``_local_phase``, ``_exchange``, ``_deliver``) stay kernels of their own: inlined too, they
+saved 12 s more of the compile but made the day loop 2-5 % slower (docs/performance.md, "What
+limits it").
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from scorelab.engine.kernel.consequences import consequences
 
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")  # (a layer: module docstring)
 def _run_steps(P, S, Q, first, last, counts):
     """Steps ``first`` .. ``last - 1`` in one call (no Python between steps); returns the
     first step not run, which is below ``last`` when that step could create more records than

@@ -15,7 +15,7 @@ from scorelab.engine.kernel.lists import enter_list
 
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")  # (a layer: kernel.phases' docstring)
 def _init_scores(P, S, H_ids, H_raw):
     """Starting scores of the entities of this state's regions: own scores, contacts' sums,
     totals, grades and histograms. A contact in another region counts with its starting
@@ -88,7 +88,7 @@ def _start_own_score(P, S, H_ids, H_raw, v, e):
     return score_of_raw(P, H_raw, v, _in_halo(H_ids, e), e)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")  # (a layer: kernel.phases' docstring)
 def _init_lists(P, S, Q):
     """Entities whose starting grade is an entry grade of a list are listed on day 0."""
     for e in range(S.total.shape[0]):
