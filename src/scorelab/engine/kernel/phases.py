@@ -6,8 +6,7 @@ exchange of messages between regions, the national flag queues and the stocks.
 links its code into the caller's, so that a layer of its own emits the machine code of its
 whole call tree again (5 s of a cold compile). The layers inside a step (``step``,
 ``_local_phase``, ``_exchange``, ``_deliver``) stay kernels of their own: inlined too, they
-saved 12 s more of the compile but made the day loop 2-5 % slower (docs/performance.md, "What
-limits it").
+made the day loop 2-5 % slower (docs/performance.md, "What limits it").
 """
 
 from __future__ import annotations
