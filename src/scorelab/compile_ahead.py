@@ -8,9 +8,8 @@ So when a process starts compiling a scorelab kernel, it starts helper processes
 (``compile_helpers``: one per other core it may use, at most seven) that compile the kernels a
 run needs from the bottom of the call tree up, from a list shipped with the package
 (``kernel_signatures.pickle.xz``: each kernel, the argument types it is compiled for, and the
-kernels it calls). The process
-itself goes on as before; a kernel that a helper compiled, it loads from the cache, and one
-that a helper is compiling, it waits for.
+kernels it calls). The process itself goes on as before; a kernel that a helper compiled, it
+loads from the cache, and one that a helper is compiling, it waits for.
 
 Nothing depends on the list being current: a kernel missing from it is compiled when it is
 called, as before, and an entry that no longer types (a function renamed, its argument types

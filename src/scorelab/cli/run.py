@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -159,9 +158,7 @@ def run(
                        f"(estimated memory {memory.human(need)})..."), highlight=False)
 
     def built(seconds: float) -> None:
-        # (the burn-in runs whole steps: 3 years of 365.25 days are 1,096 daily steps)
-        step = float(scenario.run.step)
-        burn_days = math.ceil(scenario.run.burn_in / step) * step
+        burn_days = scenario.run.burn_in_steps * float(scenario.run.step)  # (the whole steps it runs)
         burn = f" after a burn-in of {burn_days:,g} days (not reported)" if scenario.run.burn_in else ""
         on = f" on {n_threads} threads" if n_threads > 1 else ""
         console.print(f"built in {seconds:.1f} s; running {scenario.run.days} days{burn} beside the twin{on}...",

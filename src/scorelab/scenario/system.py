@@ -586,9 +586,14 @@ class Run(StrictModel):
                         "and income in both worlds are kept every step (trajectories.parquet; "
                         "docs/results.md#trajectories); at most the population")
 
+    @property
+    def burn_in_steps(self) -> int:
+        """The whole steps the burn-in runs (3 years of 365.25 days are 1,096 daily steps)."""
+        return int(math.ceil(self.burn_in / self.step))
+
     @model_validator(mode="after")
     def _steps_fit(self) -> "Run":
-        steps = math.ceil(self.burn_in / self.step) + math.ceil(self.days / self.step)
+        steps = self.burn_in_steps + math.ceil(self.days / self.step)
         if steps > MAX_STEPS:  # (an entity's last flag step is stored in 16 bits)
             raise ValueError(f"{self.burn_in:g} days of burn-in and {self.days} days in steps of {self.step} days "
                              f"is {steps:,} steps; a run has at most {MAX_STEPS:,}")

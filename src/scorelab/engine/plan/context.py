@@ -49,7 +49,7 @@ class Context:
         if refs:
             raise ScenarioError([Problem("<scenario>", None, None, ".".join(map(str, p)), m) for p, m, _ in refs])
         dt = float(s.run.step)
-        report_from = int(math.ceil(s.run.burn_in / dt))
+        report_from = s.run.burn_in_steps
         beh, lists, grades = list(s.behaviours), list(s.lists), [g.name for g in s.grades]
         domains = sorted({b.domain for b in s.behaviours.values()})
         cx = cls(
