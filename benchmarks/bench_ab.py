@@ -25,7 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import sys, time, scorelab
 from scorelab.engine.simulation import simulate
-from scorelab.scenario.system import Run
+try:
+    from scorelab.scenario.run import Run
+except ImportError:  # (revisions before scenario.run)
+    from scorelab.scenario.system import Run
 name, days = sys.argv[1], int(sys.argv[2])
 plain = {"run.burn_in": 0} if "burn_in" in Run.model_fields else {}  # (revisions before burn-ins had none)
 sc = scorelab.load(name, {**plain, "run.days": days})

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from scorelab.scenario.base import Name, StrictModel
 from scorelab.scenario.population import ContactsSpec, PopulationSpec
+from scorelab.scenario.run import Run
 from scorelab.scenario.system import (
     Behaviour,
     BlackOrRedList,
@@ -15,7 +16,6 @@ from scorelab.scenario.system import (
     Grade,
     Responses,
     Rollout,
-    Run,
     Safeguards,
     Scoring,
 )

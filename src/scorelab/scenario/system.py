@@ -8,7 +8,6 @@ name. Cross-references are checked in ``scenario.model.Scenario``.
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 from typing import Annotated, Any, Literal
 
@@ -28,9 +27,7 @@ from scorelab.scenario.base import (
     Probability,
     Rate,
     Real,
-    Seed,
     StrictModel,
-    count,
     duration,
     number,
     rate,
@@ -43,10 +40,6 @@ Factor = number(0.0, 1e6)
 #: Most investigations per day a flag's capacity may name (in the population described).
 MAX_CAPACITY = 1e12
 Capacity = rate(MAX_CAPACITY, " in the population described")
-#: Shortest step and period (days): a step of about 1.4 minutes; a period that recurs at most
-#: MAX_RATE times a day.
-MIN_STEP = 0.001
-MAX_STEP = 365.25
 
 Actor = Literal["person", "firm"]
 BehaviourKind = Literal["wrongdoing", "civic", "disfavoured", "neutral"]
@@ -561,45 +554,3 @@ class Safeguards(StrictModel):
     purpose_limitation: bool = Field(False, description="consequences use only records from their own domains")
     transparency: Transparency = Field(default_factory=Transparency)
     disabled_channels: list[Name] = Field(default_factory=list, description="data minimisation: these channels are off")
-
-
-#: Most steps in one run.
-MAX_STEPS = 2**16 - 1
-#: Most people whose paths a run keeps (``run.trajectories``): each costs 8 numbers a step.
-MAX_TRAJECTORIES = 1000
-TrajectoryCount = count(MAX_TRAJECTORIES, what="people")
-
-
-class Run(StrictModel):
-    """How long, from when, with which seed."""
-
-    days: Count = Field(365, description="days simulated and reported")
-    seed: Seed = Field(0, description="seed of every random stream")
-    start: Date = Field("2018-01-01", description="calendar date of day 0")
-    burn_in: Duration = Field(0.0, description="days the system (and its twin) runs before day 0, from "
-                              "start - burn_in, so that day 0 finds it in operation; not reported "
-                              "(docs/day-loop.md#burn-in)")
-    step: duration(MIN_STEP, MAX_STEP) = Field(1.0, description="time step in days")
-    counterfactual: bool = Field(True, description="run the counterfactual twin (no scoring) alongside")
-    trajectories: TrajectoryCount = Field(
-        10, description="people (a reproducible sample) whose score, grade, lists, flags, sanctions, records held "
-                        "and income in both worlds are kept every step (trajectories.parquet; "
-                        "docs/results.md#trajectories); at most the population")
-
-    @property
-    def burn_in_steps(self) -> int:
-        """The whole steps the burn-in runs (3 years of 365.25 days are 1,096 daily steps)."""
-        return int(math.ceil(self.burn_in / self.step))
-
-    @model_validator(mode="after")
-    def _steps_fit(self) -> "Run":
-        steps = self.burn_in_steps + math.ceil(self.days / self.step)
-        if steps > MAX_STEPS:  # (an entity's last flag step is stored in 16 bits)
-            raise ValueError(f"{self.burn_in:g} days of burn-in and {self.days} days in steps of {self.step} days "
-                             f"is {steps:,} steps; a run has at most {MAX_STEPS:,}")
-        first = self.start.toordinal() - math.ceil(self.burn_in)
-        last = self.start.toordinal() + self.days + math.ceil(self.step)
-        if first < _dt.date.min.toordinal() or last > _dt.date.max.toordinal():
-            raise ValueError(f"from {self.burn_in:g} days before {self.start} to {self.days} days after it leaves "
-                             f"the calendar (years 1 to 9999)")
-        return self
