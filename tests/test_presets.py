@@ -73,7 +73,7 @@ def test_rongcheng_has_the_articles_organisations():
 
 
 def _close(a, b) -> bool:
-    if isinstance(a, str) or isinstance(b, str):
+    if isinstance(a, str) or isinstance(b, str) or a is None or b is None:
         return a == b
     if float(a).is_integer() and float(b).is_integer():
         return a == b

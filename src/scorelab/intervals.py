@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from scorelab.vocabulary import EVENT_COUNTS, INCOME_LOST
+from scorelab.vocabulary import EVENT_COUNTS, INCOME_LOST, format_figure
 
 #: The level of every interval scorelab shows.
 LEVEL = 0.95
@@ -137,3 +137,23 @@ def describe(values: Sequence[float], level: float = LEVEL, kind: Kind = "any") 
         if kind == "share":
             hi = min(hi, 1.0)
     return {"n": n, "mean": mean, "sd": sd, "se": se, "ci_lo": lo, "ci_hi": hi}
+
+
+def shown_mean(name: str, values: Sequence[float | None], level: float = LEVEL) -> tuple[str, str]:
+    """A headline figure over replicates as a table shows it: the mean and its interval.
+
+    Runs where the figure has no value (``None``: a ratio over nothing, such as the precision
+    of alerts in a run with no alerts) are left out of the mean, which then says over how many
+    runs it is; when no run has a value, the reason is shown (``vocabulary.not_defined``). No
+    interval is shown for replicates that all agree, except for counts (the Poisson interval)."""
+    xs = [float(v) for v in values if v is not None]
+    if not xs:
+        return format_figure(name, None), ""
+    kind = figure_kind(name)
+    d = describe(xs, level, kind)
+    mean = format_figure(name, float(d["mean"] or 0.0))
+    if len(xs) < len(values):
+        mean += f" ({len(xs)} of {len(values)} runs; {format_figure(name, None)} in the others)"
+    if d["ci_lo"] is None or d["ci_hi"] is None or (d["sd"] == 0 and kind != "count"):
+        return mean, ""
+    return mean, f"[{format_figure(name, float(d['ci_lo']))}, {format_figure(name, float(d['ci_hi']))}]"

@@ -521,21 +521,24 @@ def compute_all(r: Any) -> dict[str, pl.DataFrame]:
 FEW_EVENTS = 20
 
 
-def per_thousand(head: dict[str, float | str]) -> dict[str, float]:
+def per_thousand(head: dict[str, float | str | None]) -> dict[str, float]:
     """The headline's extensive figures per 1,000 simulated people: what does not depend on
     ``--scale`` (docs/scale.md)."""
     people = float(head[V.PEOPLE])
     return {k: 1000.0 * float(v) / people for k, v in head.items() if k in EXTENSIVE}
 
 
-def few_events(head: dict[str, float | str]) -> dict[str, int]:
+def few_events(head: dict[str, float | str | None]) -> dict[str, int]:
     """Headline counts that rest on 1 to FEW_EVENTS - 1 events: their per-capita reading is
     uncertain by more than +-44 % (95 %); run more people or replicates."""
     return {k: int(v) for k, v in head.items() if k in EVENT_COUNTS and 0 < float(v) < FEW_EVENTS}
 
 
-def headline(r: Any) -> dict[str, float | str]:
-    """The figures the command line prints after a run (names: ``scorelab.vocabulary``)."""
+def headline(r: Any) -> dict[str, float | str | None]:
+    """The figures the command line prints after a run (names: ``scorelab.vocabulary``).
+
+    A ratio over nothing (no wrongful listing lifted, no alerts, no one scored...) is ``None``,
+    never 0: tables show why (``vocabulary.not_defined``); means leave it out (docs/metrics.md)."""
     r = as_run_tables(r)
     m = r.manifest
     rec = records(r)
@@ -546,7 +549,7 @@ def headline(r: Any) -> dict[str, float | str]:
     fl = flags(r)
     ch = chilling(r)
     t, f = int(fl.get_column("true").sum()), int(fl.get_column("false").sum())
-    out: dict[str, float | str] = {
+    out: dict[str, float | str | None] = {
         V.PEOPLE: float(m["people"]),
         V.DAYS: float(m["days"]),
         V.RECORDS_TRUE: float(by_status.get("true", 0)),
@@ -558,8 +561,7 @@ def headline(r: Any) -> dict[str, float | str]:
         V.LISTINGS_OVERTURNED: float(cor["listings_overturned"]),
         V.WRONGFUL_LISTINGS_AT_END: float(cor["wrongful_listings_at_end"]),
         V.PEOPLE_DAYS_WRONGFULLY_LISTED: float(cor["people_days_wrongfully_listed"]),
-        # (0 when no wrongful listing was lifted)
-        V.DAYS_TO_LIFT_WRONGFUL_LISTING: float(cor["days_to_correction_mean"] or 0.0),
+        V.DAYS_TO_LIFT_WRONGFUL_LISTING: cor["days_to_correction_mean"],
         V.FLAGS_WITHDRAWN: float(cor["flags_withdrawn"]),
         V.PEOPLE_SANCTIONED: float(ws["people_sanctioned"]),
         V.FLAGS_TRUE: float(t),
@@ -576,14 +578,14 @@ def headline(r: Any) -> dict[str, float | str]:
         hits, false = int(idn.get_column("hits").sum()), int(idn.get_column("false_alerts").sum())
         scanned = int(idn.get_column("scanned").sum())
         out[V.BYSTANDERS_STOPPED] = float(false)
-        out[V.ALERT_PRECISION] = float(_ratio(hits, hits + false) or 0.0)
-        out[V.ALERTS_PER_THOUSAND_FACES] = float(_ratio(1000.0 * (hits + false), scanned) or 0.0)
+        out[V.ALERT_PRECISION] = _ratio(hits, hits + false)
+        out[V.ALERTS_PER_THOUSAND_FACES] = _ratio(1000.0 * (hits + false), scanned)
     au = audio(r)
     if au.height:  # (runs with in-car audio only)
         hits, false = float(au.get_column("hits").sum()), float(au.get_column("false_positives").sum()
                                                                  + au.get_column("passenger_records").sum())
         out[V.AUDIO_RECORDS], out[V.AUDIO_RECORDS_FALSE] = hits + false, false
-        out[V.AUDIO_FALSE_SHARE] = float(_ratio(false, hits + false) or 0.0)
+        out[V.AUDIO_FALSE_SHARE] = _ratio(false, hits + false)
     if r.names.get("red_lists"):  # (runs with red lists only)
         rw = rewards(r).row(0, named=True)
         out[V.REWARDS] = float(rw["rewards"])
@@ -591,7 +593,7 @@ def headline(r: Any) -> dict[str, float | str]:
         out[V.RED_LISTED_AT_END] = float(rw["red_listed_at_end"])
     out.update(LH.headline_figures(r) | CL.headline_figures(r))  # (runs with links, fines, classroom monitoring)
     for row in grade_shares(r).iter_rows(named=True):
-        out[V.grade_share(row["grade"])] = float(row["end_share"] or 0.0)
+        out[V.grade_share(row["grade"])] = row["end_share"]
     table = r.impact()
     for harm, name in V.WORST_HIT.items():
         out[name] = describe_worst(impact_worst(table.filter(pl.col("axis") == "group"), harm))

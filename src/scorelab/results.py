@@ -38,7 +38,7 @@ class Result(RunTables):
     Metric functions in ``scorelab.metrics`` take a Result (or a folder).
     """
 
-    def summary(self) -> dict[str, float | str]:
+    def summary(self) -> dict[str, float | str | None]:
         """Headline figures (see ``scorelab.metrics.headline``)."""
         from scorelab import metrics
 

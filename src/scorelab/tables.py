@@ -54,7 +54,7 @@ from scorelab.errors import UsageError
 from scorelab.impact import impact_frame, impact_from_groups, income_deciles
 from scorelab.loans import lending_frame
 from scorelab.results_files import FORMAT_NAME, FORMAT_VERSION, READABLE_VERSIONS, read_folder, scan_runs
-from scorelab.vocabulary import NO_GRADE
+from scorelab.codes import NO_GRADE
 
 if TYPE_CHECKING:
     from scorelab.engine.simulation import RunOutput

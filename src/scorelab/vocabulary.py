@@ -5,22 +5,22 @@ the report tables and compares it, a sweep averages it per setting, and its figu
 columns of a sweep's ``runs.parquet``. Each figure's name is spelled here once; the modules
 that build, show or choose figures import the names instead of writing the strings again.
 
-The engine's kernels read ``NO_GRADE`` from here, so this module is one of the sources their
-compiled cache is keyed on (``jit_cache``): changing it recompiles them once.
+The kernels do not import this module (their codes are in ``codes``), so rewording a figure
+does not recompile them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from scorelab.codes import NO_GRADE  # (re-exported: the code of an entity not scored)
+
 __all__ = [
     "AUDIO_FIGURES", "CLASSROOM_FIGURES", "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES",
     "RED_LIST_FIGURES", "LINKED_FIGURES", "FINE_FIGURES", "METRIC_ID_COLUMNS", "WORST_HIT",
-    "NO_GRADE", "figure_unit", "format_figure", "grade_share",
+    "NO_GRADE", "figure_unit", "format_figure", "grade_share", "not_defined",
 ]
 
-#: The grade code of an entity that is not scored (the engine's state, the results' people).
-NO_GRADE = 255
 
 #: Columns of a run's per-step metrics frame (``metrics.parquet``) that identify a row; every
 #: other column is a metric.
@@ -166,6 +166,27 @@ _UNITS = {
 }
 
 
+#: Why a headline figure that is a ratio has no value in a run (``metrics.headline`` gives it
+#: as ``None``, the runs table of a sweep as null): its denominator is zero. Showing 0 instead
+#: would say something false ("alert precision 0 %": every alert wrong; "0 days to lift": lifted
+#: at once), so tables show this reason and means are taken over the runs where it is defined.
+_UNDEFINED_BECAUSE = {
+    DAYS_TO_LIFT_WRONGFUL_LISTING: "none lifted",
+    ALERT_PRECISION: "no alerts",
+    ALERTS_PER_THOUSAND_FACES: "no faces scanned",
+    AUDIO_FALSE_SHARE: "no in-car audio records",
+}
+
+
+def not_defined(name: str) -> str:
+    """What a table shows for a headline figure with no value in a run (its denominator is zero)."""
+    if name in _UNDEFINED_BECAUSE:
+        return _UNDEFINED_BECAUSE[name]
+    if name.startswith("grade ") and name.endswith(" share"):
+        return "no one scored"
+    return "not defined"
+
+
 def figure_unit(name: str) -> str:
     """The unit a headline figure is counted in ("" for a text figure or one not known here)."""
     if name in _UNITS:
@@ -177,9 +198,12 @@ def figure_unit(name: str) -> str:
 
 def format_figure(name: str, value: Any) -> str:
     """How tables show a headline figure: text as it is, shares and precisions as percentages,
-    small fractional numbers with two decimals, the rest as whole numbers."""
+    small fractional numbers with two decimals, the rest as whole numbers; a figure with no
+    value (``None``, NaN) as the reason it has none (``not_defined``)."""
     if isinstance(value, str):
         return value
+    if value is None or value != value:
+        return not_defined(name)
     if "share" in name or "precision" in name:
         return f"{value:.1%}"
     if isinstance(value, float) and abs(value) < 100 and value != int(value):

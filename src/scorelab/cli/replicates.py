@@ -42,19 +42,9 @@ def run_replicates(source: str, sets: list[str], scale: float | None, base_seed:
     return results
 
 
-def _interval(name: str, values: list[float]) -> tuple[str, str]:
-    from scorelab.intervals import describe, figure_kind
-    from scorelab.vocabulary import format_figure
-
-    d = describe(values, kind=figure_kind(name))
-    mean = format_figure(name, float(d["mean"] or 0.0))
-    if d["ci_lo"] is None or d["ci_hi"] is None or (d["sd"] == 0 and figure_kind(name) != "count"):
-        return mean, ""
-    return mean, f"[{format_figure(name, float(d['ci_lo']))}, {format_figure(name, float(d['ci_hi']))}]"
-
-
 def print_replicate_summary(results: list[Any], folder: Path) -> None:
     """The verdict with intervals, then every headline figure's mean and 95 % interval."""
+    from scorelab.intervals import shown_mean
     from scorelab.verdict import verdict
     from scorelab.vocabulary import figure_unit
 
@@ -68,8 +58,8 @@ def print_replicate_summary(results: list[Any], folder: Path) -> None:
         out.add_column(col, justify=just)  # type: ignore[arg-type]
     for k in dict.fromkeys(x for h in heads for x in h):
         values = [h.get(k) for h in heads]
-        if all(isinstance(v, float) for v in values):
-            mean, ci = _interval(k, [float(v) for v in values])  # type: ignore[arg-type]
+        if all(v is None or isinstance(v, float) for v in values):
+            mean, ci = shown_mean(k, values)  # type: ignore[arg-type]
         else:
             mean, ci = (str(values[0]) if len(set(map(str, values))) == 1 else "differs by seed (see each run)"), ""
         out.add_row(k, mean, ci, figure_unit(k))

@@ -250,7 +250,7 @@ def _print_summary(result: Any) -> None:
     out.add_column("unit")
     out.add_column("per 1,000 people", justify="right")
     for k, v in head.items():
-        out.add_row(k, format_figure(k, v), figure_unit(k), _rate(rates[k]) if k in rates else "")
+        out.add_row(k, format_figure(k, v), figure_unit(k) if v is not None else "", _rate(rates[k]) if k in rates else "")
     out.add_row("agent-days per second", f"{result.manifest['agent_days_per_second']:,.0f}", "", "")
     print_table(out)
     few = few_events(head)

@@ -175,7 +175,7 @@ def _print_table(result: "SweepResult", figures: list[str]) -> None:
     beyond the replicates' noise."""
     from scorelab.sweep import format_setting
     from scorelab.sweep.direct import direct_figures
-    from scorelab.vocabulary import format_figure
+    from scorelab.sweep.tables import cell_text
 
     shown = [f for f in dict.fromkeys([*direct_figures(result.keys), *figures]) if f in result.figures]
     wide = result.wide(shown)
@@ -191,14 +191,7 @@ def _print_table(result: "SweepResult", figures: list[str]) -> None:
         out.add_column(f, justify="right", overflow="fold")
     for row in wide.iter_rows(named=True):
         cells = [row["setting"], *(format_setting(row[k]) for k in result.keys), str(row["n"])]
-        for f in shown:
-            mean, lo, hi = row[f"{f} mean"], row[f"{f} lo"], row[f"{f} hi"]
-            if mean is None:
-                cells.append("")
-            elif lo is None or hi is None:
-                cells.append(format_figure(f, mean))
-            else:
-                cells.append(f"{format_figure(f, mean)} [{format_figure(f, lo)}, {format_figure(f, hi)}]")
+        cells += [cell_text(f, row) for f in shown]
         out.add_row(*cells)
     print_table(out)
     if wide.height > 1:
@@ -221,5 +214,5 @@ def _moved_line(wide: Any, shown: list[str], direct: list[str]) -> str:
     if direct:
         line += f" (not even the direct effect: {', '.join(direct)})"
     if unknown:
-        line += f"; without intervals (one replicate): {', '.join(unknown)}"
+        line += f"; without intervals (one replicate, or no value in some settings): {', '.join(unknown)}"
     return line + "; more replicates (--replicates) or people (--scale) may show an effect"

@@ -48,7 +48,7 @@ from scorelab.rng import Stream
 from scorelab.scenario.model import Scenario
 from scorelab.synth.contacts import Contacts
 from scorelab.synth.population import Population
-from scorelab.vocabulary import NO_GRADE
+from scorelab.codes import NO_GRADE
 
 _STATE_BITS, _ACTIVE = kernel.STATE_BITS, kernel.ACTIVE  # (read by _distinct_sources)
 #: Most records one process can hold (record ids are int32).

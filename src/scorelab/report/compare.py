@@ -166,10 +166,12 @@ def compare_table(rs: Sequence[RunTables]) -> str:
             cls = _cls(k, v, base, both) if i else ""
             if i and both and k in _WORST:  # (its text holds rates: changed only if another group is named)
                 cls = "changed" if "\u2192" in _worst_delta(k, rs[i], rs[0]) else ""
-            text = "not modelled" if not modelled[i] else (format_figure(k, v) if v is not None else "")
+            text = "not modelled" if not modelled[i] else (format_figure(k, v) if k in h else "")
             cells.append(f"<td class='n {cls}'>{e(text)}</td>")
             if i:
-                if not both or v is None or base is None:
+                if both and v is None and base is None and k in h and k in heads[0]:
+                    txt = "="  # (neither has a value, for the same reason)
+                elif not both or v is None or base is None:
                     txt = "not comparable"
                 elif k in _WORST:
                     txt = _worst_delta(k, rs[i], rs[0])
@@ -194,21 +196,18 @@ def are_replicates(rs: Sequence[RunTables]) -> bool:
 
 def replicate_table(rs: Sequence[RunTables]) -> str:
     """The headline of replicates: per figure the mean over the seeds and its 95 % interval."""
-    from scorelab.intervals import describe, figure_kind
+    from scorelab.intervals import shown_mean
 
     heads = [M.headline(r) for r in rs]
     body = []
     for k in dict.fromkeys(x for h in heads for x in h):
         values = [h.get(k) for h in heads]
-        if not all(isinstance(v, float) for v in values):
+        if all(v is None or isinstance(v, float) for v in values):
+            text, ci = shown_mean(k, values)  # type: ignore[arg-type]
+        else:
             text = " / ".join(f"seed {r.manifest.get('seed')}: {v}" for r, v in zip(rs, values)) \
                 if len(set(map(str, values))) > 1 else str(values[0])
             ci = ""
-        else:
-            d = describe([float(v) for v in values], kind=figure_kind(k))  # type: ignore[arg-type]
-            text = format_figure(k, float(d["mean"] or 0.0))
-            ci = (f"[{format_figure(k, float(d['ci_lo']))}, {format_figure(k, float(d['ci_hi']))}]"
-                  if d["ci_lo"] is not None and d["ci_hi"] is not None else "")
         body.append(f"<tr><td>{e(k)}</td><td class='unit'>{e(V.figure_unit(k))}</td><td class='n'>{e(text)}</td>"
                     f"<td class='n'>{e(ci)}</td></tr>")
     seeds = ", ".join(str(r.manifest.get("seed")) for r in rs)

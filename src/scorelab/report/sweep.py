@@ -26,7 +26,8 @@ from scorelab import plots as P
 from scorelab.errors import UsageError
 from scorelab.report.page import RC, SIZE_MARK, SOURCES_NOTE, e, figure_html, page_head, version, with_size, write_page
 from scorelab.sweep import SweepResult, format_setting
-from scorelab.vocabulary import DEFAULT_FIGURES, format_figure
+from scorelab.sweep.tables import cell_text
+from scorelab.vocabulary import DEFAULT_FIGURES
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -183,10 +184,7 @@ def _summary_table(s: SweepResult, names: Sequence[str]) -> str:
         cells = [f"<td>{e(row['setting'])}</td>"]
         cells += [f"<td>{e(format_setting(row[k]) if row[k] is not None else '')}</td>" for k in s.keys]
         cells.append(f"<td class='n'>{e(row['n'])}</td>")
-        for f in names:
-            m, lo, hi = row[f"{f} mean"], row[f"{f} lo"], row[f"{f} hi"]
-            txt = "" if m is None else format_figure(f, m) if lo is None or hi is None else f"{format_figure(f, m)} [{format_figure(f, lo)}, {format_figure(f, hi)}]"
-            cells.append(f"<td class='n'>{e(txt)}</td>")
+        cells += [f"<td class='n'>{e(cell_text(f, row))}</td>" for f in names]
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = (f"<p class='note'>The first {MAX_ROWS} of {wide.height} settings; every one is in summary.parquet.</p>"
             if wide.height > MAX_ROWS else "")

@@ -112,6 +112,23 @@ def summary_table(runs: "pl.DataFrame", keys: Sequence[str], level: float = LEVE
     return pl.DataFrame(rows, schema=schema)
 
 
+def cell_text(figure: str, row: dict[str, Any]) -> str:
+    """A figure's cell in a row of ``SweepResult.wide``: mean [interval], saying over how many of
+    the setting's runs when it has no value in some (``metrics.headline``: a ratio over nothing),
+    and why when it has none in any."""
+    from scorelab.vocabulary import format_figure
+
+    mean, lo, hi, n = row[f"{figure} mean"], row[f"{figure} lo"], row[f"{figure} hi"], row[f"{figure} n"]
+    if mean is None:
+        return format_figure(figure, None) if n == 0 else ""
+    text = format_figure(figure, mean)
+    if lo is not None and hi is not None:
+        text += f" [{format_figure(figure, lo)}, {format_figure(figure, hi)}]"
+    if n < row["n"]:
+        text += f" ({n} of {row['n']} runs)"
+    return text
+
+
 @dataclass
 class SweepResult:
     """A finished sweep: ``info`` (sweep.json), ``runs`` and ``summary`` (the two tables),
@@ -146,16 +163,18 @@ class SweepResult:
         return self.path / "runs" / task_id
 
     def wide(self, figures: Sequence[str] | None = None) -> "pl.DataFrame":
-        """The summary with one row per setting: ``<figure> mean|lo|hi`` columns."""
+        """The summary with one row per setting: ``n`` (the setting's runs) and per figure
+        ``<figure> mean|lo|hi|n`` columns (its n: the runs where it has a value)."""
         import polars as pl
 
         figs = list(figures) if figures is not None else self.figures
-        base = self.summary.filter(pl.col("figure") == figs[0]).select("setting", *self.keys, "n") if figs else \
-            self.summary.select("setting", *self.keys).unique(maintain_order=True)
+        runs = self.runs.group_by("setting").agg(pl.len().cast(pl.Int64).alias("n"))
+        base = self.summary.select("setting", *self.keys).unique(subset="setting", maintain_order=True)
+        base = base.join(runs, on="setting", how="left")
         for f in figs:
             sub = self.summary.filter(pl.col("figure") == f).select(
                 "setting", pl.col("mean").alias(f"{f} mean"), pl.col("ci_lo").alias(f"{f} lo"),
-                pl.col("ci_hi").alias(f"{f} hi"))
+                pl.col("ci_hi").alias(f"{f} hi"), pl.col("n").alias(f"{f} n"))
             base = base.join(sub, on="setting", how="left")
         return base.sort("setting")
 

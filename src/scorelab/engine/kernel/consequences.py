@@ -7,7 +7,7 @@ from __future__ import annotations
 from scorelab.jit_cache import nb
 import numpy as np
 
-from scorelab.vocabulary import NO_GRADE
+from scorelab.codes import NO_GRADE
 from scorelab.engine.kernel.constants import (
     CC_APPLIED, CC_ASSOC, CC_SUCCESSES, CC_WRONGFUL, LN_APPLIED, LN_DUE, LN_REFUSED, LN_REPAID, OUT_ASSOC,
     OUT_CHILD_RECORDS, OUT_LINKED, OUT_REFUSED, OUT_REWARDS, OUT_SANCTIONS, OUT_WRONGFUL, RC_REWARDS, RC_RWRONGFUL,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from scorelab.jit_cache import nb
 import numpy as np
 
-from scorelab.vocabulary import NO_GRADE
+from scorelab.codes import NO_GRADE
 from scorelab.engine.kernel.constants import (
     ACTIVE, APPLIED_BIT, CAUSE_GRADE, CAUSE_PROMOTION, CAUSE_RECORDS, CUR_LAPPEAL, CUR_TTL, C_NLA, DELETED,
     EXIT_APPEALED, EXIT_OVERTURNED, MO_REMOVED, REMOVED_APPEAL,

@@ -22,7 +22,7 @@ from scorelab.engine.kernel.constants import (
     MSG_ASC, MSG_INV, MSG_JOIN, MSG_LEAVE, MSG_REC, MSG_SOC, OUT_FLAGGED, OUT_SANCTIONS, Q_INVESTIGATED, Q_TRUE,
     REMOVED_APPEAL, TC_FLAGS, TC_GRADE, TC_HELD, TC_INCOME, TC_INCOME_TWIN, TC_LISTS, TC_SANCTIONS, TC_SCORE, YEAR,
 )
-from scorelab.vocabulary import NO_GRADE
+from scorelab.codes import NO_GRADE
 from scorelab.engine.kernel.cells import cell, cons_cell, flag_cell, list_cell, trajectory_cell
 from scorelab.engine.kernel.stores import (
     count_of, falls_due, fifo_pop, first_id, prefetch_subject, push_msg, rec_state, release_delayed,

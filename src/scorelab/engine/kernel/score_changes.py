@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from scorelab.jit_cache import nb
 
-from scorelab.vocabulary import NO_GRADE
+from scorelab.codes import NO_GRADE
 from scorelab.engine.kernel.constants import AG_CAME, AG_RECORDS, CAUSE_GRADE, LN_LEVEL, MO_AGE
 from scorelab.engine.kernel.cells import cell, level_units, loan_cell
 from scorelab.engine.kernel.stores import rec_delta, rec_err

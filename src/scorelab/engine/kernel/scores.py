@@ -11,7 +11,7 @@ from scorelab.jit_cache import nb
 import numpy as np
 
 from scorelab.engine.plan import ASSOCIATION_UNIT
-from scorelab.vocabulary import NO_GRADE
+from scorelab.codes import NO_GRADE
 from scorelab.engine.kernel.constants import MSG_SOC, YEAR
 from scorelab.engine.kernel.stores import push_msg
 

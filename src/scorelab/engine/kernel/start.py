@@ -6,7 +6,7 @@ from __future__ import annotations
 from scorelab.jit_cache import nb
 import numpy as np
 
-from scorelab.vocabulary import NO_GRADE
+from scorelab.codes import NO_GRADE
 from scorelab.engine.kernel.constants import CAUSE_START, LN_LEVEL
 from scorelab.engine.kernel.cells import level_units, loan_cell
 from scorelab.engine.kernel.scores import grade_of, own_score, score_of_raw, total_score

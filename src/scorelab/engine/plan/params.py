@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scorelab.scenario.model import DYNAMIC_ATTRIBUTES, LAYERS
-from scorelab.vocabulary import NO_GRADE  # noqa: F401 (re-exported: the plan's users read it here)
+from scorelab.codes import NO_GRADE  # noqa: F401 (re-exported: the plan's users read it here)
 
 KIND_CODES = {"wrongdoing": 0, "civic": 1, "disfavoured": 2, "neutral": 3}
 CONSEQUENCE_CODES = {"refusal": 0, "fine": 1, "discount": 2, "bonus": 3, "income": 4, "dismissal": 5, "score": 6,
