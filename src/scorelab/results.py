@@ -106,7 +106,7 @@ class Result(RunTables):
         m = self.manifest
         rows = "".join(
             f"<tr><td>{html.escape(k)}</td><td style='text-align:right'>{html.escape(format_figure(k, v))}</td>"
-            f"<td>{html.escape(figure_unit(k))}</td></tr>"
+            f"<td>{html.escape(figure_unit(k) if v is not None else '')}</td></tr>"
             for k, v in self.summary().items()
         )
         said = "".join(f"<li>{html.escape(s)}</li>" for s in self.verdict())

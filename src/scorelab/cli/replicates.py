@@ -62,6 +62,6 @@ def print_replicate_summary(results: list[Any], folder: Path) -> None:
             mean, ci = shown_mean(k, values)  # type: ignore[arg-type]
         else:
             mean, ci = (str(values[0]) if len(set(map(str, values))) == 1 else "differs by seed (see each run)"), ""
-        out.add_row(k, mean, ci, figure_unit(k))
+        out.add_row(k, mean, ci, figure_unit(k) if any(v is not None for v in values) else "")
     print_table(out)
     say(f"results: {folder} (one folder per seed; scorelab report {folder} reports them together)")

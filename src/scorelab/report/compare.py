@@ -208,7 +208,8 @@ def replicate_table(rs: Sequence[RunTables]) -> str:
             text = " / ".join(f"seed {r.manifest.get('seed')}: {v}" for r, v in zip(rs, values)) \
                 if len(set(map(str, values))) > 1 else str(values[0])
             ci = ""
-        body.append(f"<tr><td>{e(k)}</td><td class='unit'>{e(V.figure_unit(k))}</td><td class='n'>{e(text)}</td>"
+        unit = V.figure_unit(k) if any(v is not None for v in values) else ""
+        body.append(f"<tr><td>{e(k)}</td><td class='unit'>{e(unit)}</td><td class='n'>{e(text)}</td>"
                     f"<td class='n'>{e(ci)}</td></tr>")
     seeds = ", ".join(str(r.manifest.get("seed")) for r in rs)
     return (f"<table class='compare'><tr><th>what</th><th>unit</th><th class='n'>mean of {len(rs)} seeds</th>"

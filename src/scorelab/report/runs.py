@@ -134,7 +134,7 @@ def _meta_table(r: RunTables) -> str:
 
 
 def _summary_table(r: RunTables) -> str:
-    rows = "".join(f"<tr><td>{e(k)}</td><td class='n'>{e(format_figure(k, v))}</td><td class='unit'>{e(figure_unit(k))}</td></tr>"
+    rows = "".join(f"<tr><td>{e(k)}</td><td class='n'>{e(format_figure(k, v))}</td><td class='unit'>{e(figure_unit(k) if v is not None else '')}</td></tr>"
                    for k, v in M.headline(r).items())
     return f"<table class='summary'><tr><th>what</th><th class='n'>value</th><th>unit</th></tr>{rows}</table>"
 
