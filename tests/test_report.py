@@ -546,13 +546,14 @@ def test_every_number_in_the_summary_has_its_unit(single):
     from scorelab import vocabulary as V
 
     page = single.read_text(encoding="utf-8")
-    rows = re.findall(r"<tr><td>([^<]*)</td><td class='n'>[^<]*</td><td class='unit'>([^<]*)</td></tr>",
+    rows = re.findall(r"<tr><td>([^<]*)</td><td class='n'>([^<]*)</td><td class='unit'>([^<]*)</td></tr>",
                       page.split("<table class='summary'>")[1].split("</table>")[0])
     assert rows
-    for name, unit in rows:
+    for name, value, unit in rows:
         if not name.startswith("worst-hit"):
-            assert unit, f"{name} has no unit"
-    assert dict(rows)[R.e(V.INCOME_LOST)] == "CNY"
+            # (a ratio over nothing shows its reason, "none lifted", and no unit)
+            assert bool(unit) != (value == R.e(V.not_defined(name))), f"{name}: {value!r} {unit!r}"
+    assert {n: u for n, _, u in rows}[R.e(V.INCOME_LOST)] == "CNY"
 
 
 def test_the_page_opens_with_the_verdict(single, runs):
