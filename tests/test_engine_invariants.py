@@ -486,8 +486,10 @@ def test_flag_and_consequence_accounting(case):
     assert people["sanctions"].sum() == sum(m[f"consequences.{k}.applied"].sum() for k in sanctions)
     assert people["refusals"].sum() == sum(m[f"consequences.{k}.applied"].sum() for k in refusals)
     assert people["wrongful_sanctions"].sum() == sum(m[f"consequences.{k}.wrongful"].sum() for k in sanctions)
-    person_beh = [b for b in out.plan.behaviour_names if sc.behaviours[b].actor == "person"]
-    suppressed = sum(m[f"events_twin.{b}"].sum() - m[f"events.{b}"].sum() for b in person_beh)
+    # (people's acts suppressed: lawful, disfavoured acts only; deterred wrongdoing is no harm)
+    lawful = [b for b in out.plan.behaviour_names
+              if sc.behaviours[b].actor == "person" and sc.behaviours[b].kind == "disfavoured"]
+    suppressed = sum(m[f"events_twin.{b}"].sum() - m[f"events.{b}"].sum() for b in lawful)
     assert people["acts_suppressed"].sum() == suppressed
 
 

@@ -513,11 +513,12 @@ def test_deterrence_for_aware_people_and_twin_keeps_base_rate():
     r exp(-D delta risk) with risk = coverage x detection of the one observing channel, so the
     factual count over T days is Poisson(N r T e^(-D delta risk) / 365.25); the twin keeps
     Poisson(N r T / 365.25). Both within 4 sqrt(mean). Common random numbers: on every day the
-    factual count is at most the twin's, and acts_suppressed adds up to twin - factual."""
+    factual count is at most the twin's, and acts_suppressed adds up to twin - factual (x is
+    lawful but disfavoured: people's acts_suppressed counts those, not deterred wrongdoing)."""
     r, D, delta, cov, det, T, N = 4.0, 2.0, 0.5, 0.6, 0.5, 180, 20000
     sc = scenario(
         N, T, seed=19,
-        behaviours={"x": {"rate": f"{r} per year", "deterrability": delta}},
+        behaviours={"x": {"kind": "disfavoured", "rate": f"{r} per year", "deterrability": delta}},
         channels={"c": {"observes": ["x"], "coverage": cov, "detection": det}},
         responses={"enabled": True, "deterrence": D, "awareness": {"initial": 1.0, "maximum": 1.0}},
     )
@@ -542,7 +543,7 @@ def test_deterrence_applies_only_to_aware_people_with_combined_risk():
     k1, p1, k2, p2 = 1.0, 0.3, 0.5, 0.4
     sc = scenario(
         N, T, seed=20,
-        behaviours={"x": {"rate": f"{r} per year"}},
+        behaviours={"x": {"kind": "disfavoured", "rate": f"{r} per year"}},
         channels={"c1": {"observes": ["x"], "coverage": k1, "detection": p1},
                   "c2": {"observes": ["x"], "coverage": k2, "detection": p2}},
         responses={"enabled": True, "deterrence": D, "awareness": {"initial": a0, "maximum": 1.0}},

@@ -239,6 +239,21 @@ def test_no_chilling_without_responses(run):
     assert ch["suppressed"] == 0 and ch["suppressed_share"] == 0.0
 
 
+def test_deterred_wrongdoing_is_not_a_harm_to_the_person():
+    """Deterrence of wrongdoing is the system's aim: it is the headline's 'wrongdoing deterred'
+    and chilling's row for the behaviour, but no person's acts_suppressed (a harm of the
+    disparate-impact table), which counts lawful acts only."""
+    data = tiny(responses={"enabled": True, "awareness": {"initial": 1.0}, "deterrence": 3.0},
+                behaviours={"x": {"rate": "0.5 per day", "deterrability": 1.0}})
+    sc, pop, out, r = execute(data)
+    ch = metrics.chilling(r).row(0, named=True)
+    assert ch["kind"] == "wrongdoing" and ch["suppressed"] > 0
+    assert r.summary()["wrongdoing deterred"] == ch["suppressed"]
+    assert r.summary()["lawful acts suppressed"] == 0
+    assert r.people.get_column("acts_suppressed").sum() == 0
+    assert r.summary()["worst-hit group (lawful acts suppressed)"].startswith("none")
+
+
 def test_chilling_counts_acts_suppressed_against_the_twin():
     """With responses on (everyone aware from day 0, strong deterrence) a lawful but
     disfavoured act observed by a channel is suppressed: chilling's suppressed = twin -

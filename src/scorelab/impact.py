@@ -14,7 +14,8 @@ kept as ``impact.parquet``; for a folder written before that file existed, the a
 One row per (axis, cell, harm), and one per harm for the whole population (axis ``all``):
 
 * ``count`` the harm summed over the cell's people (events; CNY for income lost; acts
-  suppressed is net of acts the system encouraged), ``affected`` the people it touched (at
+  suppressed are lawful, disfavoured acts, net of those the system encouraged: deterred
+  wrongdoing is no harm and is not counted), ``affected`` the people it touched (at
   least one event; a loss of income), ``events`` what the minimum-count rule reads (the
   count, or for income lost the people who lost some);
 * ``per_1000`` and its 95 % interval: the Garwood interval of the count (``intervals``),
@@ -42,7 +43,7 @@ from scorelab.vocabulary import INCOME_LOST, figure_unit
 
 __all__ = [
     "AGE_BANDS", "AXES", "GROUP_AXES", "HARMS", "MIN_EVENTS", "MIN_PEOPLE", "SCHEMA", "Worst", "describe_worst",
-    "counted", "impact_frame", "impact_from_groups", "income_deciles", "persons", "worst_hit",
+    "counted", "harm_label", "impact_frame", "impact_from_groups", "income_deciles", "persons", "worst_hit",
 ]
 
 #: The axes, in the order the report shows them.
@@ -288,10 +289,15 @@ class Worst(NamedTuple):
 NOUNS = {
     "sanctions": ("sanction", "sanctions"), "wrongful_sanctions": ("wrongful sanction", "wrongful sanctions"),
     "flags": ("flag", "flags"), "false_flags": ("false flag", "false flags"),
-    "acts_suppressed": ("act suppressed", "acts suppressed"),
+    "acts_suppressed": ("lawful act suppressed", "lawful acts suppressed"),
     "erroneous_records": ("erroneous record", "erroneous records"), "records_held": ("record held", "records held"),
     MONEY: ("person who lost income", "people who lost income"),
 }
+
+
+def harm_label(harm: str) -> str:
+    """A harm's name in tables and figures: "lawful acts suppressed", not its column's name."""
+    return "income lost" if harm == MONEY else NOUNS.get(harm, ("", harm.replace("_", " ")))[1]
 
 
 def counted(n: float, harm: str) -> str:

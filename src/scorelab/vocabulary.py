@@ -87,7 +87,7 @@ WORST_HIT = {
     "flags": "worst-hit group (flags)",
     "false_flags": "worst-hit group (false flags)",
     "income_lost": "worst-hit group (income lost)",
-    "acts_suppressed": "worst-hit group (acts suppressed)",
+    "acts_suppressed": "worst-hit group (lawful acts suppressed)",
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from scorelab import vocabulary as V
 from scorelab.errors import ScenarioError, UsageError
 from scorelab.explore.levers import Lever, changed, levers_for, nested, overrides
+from scorelab.impact import harm_label
 from scorelab.intervals import describe, figure_kind
 from scorelab.scenario.loader import load, preset_names
 
@@ -188,7 +189,7 @@ def impact_html(view: View) -> str:
         lo, hi = r["per_1000_lo"], r["per_1000_hi"]
         iv = "" if lo is None or hi is None else f" [{lo:,.1f}, {hi:,.1f}]"
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
-        out.append(f"<tr><td>{html.escape(r['harm'].replace('_', ' '))}</td><td>{html.escape(str(r['cell']))}</td>"
+        out.append(f"<tr><td>{html.escape(harm_label(r['harm']))}</td><td>{html.escape(str(r['cell']))}</td>"
                    f"<td>{r['people']:,}</td><td>{r['count']:,.0f}</td><td>{r['per_1000']:,.1f}{iv}</td>"
                    f"<td>{ratio}</td></tr>")
     return "".join(out) + "</table>"

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from scorelab import metrics as M
-from scorelab.impact import AXES, MIN_EVENTS, MIN_PEOPLE
+from scorelab.impact import AXES, MIN_EVENTS, MIN_PEOPLE, harm_label
 from scorelab.plots.common import MAX_CELLS, empty, new_figure, short
 from scorelab.tables import RunTables
 
@@ -57,7 +57,7 @@ def _panel(ax: "Axes", d: pl.DataFrame, axis: str) -> None:
         ranked = np.array([bool(rows[c]["ranked"]) for c in cells])
         pos = x + (i - (len(harms) - 1) / 2) * width
         values = np.nan_to_num(ratio)
-        ax.bar(pos[ranked], values[ranked], width=width, color=DRAWN[h], label=h.replace("_", " "))
+        ax.bar(pos[ranked], values[ranked], width=width, color=DRAWN[h], label=harm_label(h))
         ax.bar(pos[~ranked], values[~ranked], width=width, color=DRAWN[h], alpha=0.25)
         ok = ranked & np.isfinite(lo) & np.isfinite(hi)
         if ok.any():
@@ -92,7 +92,7 @@ def fig_impact(r: RunTables) -> "Figure":
         from matplotlib.patches import Patch
 
         harms = [h for h in DRAWN if h in set(d.get_column("harm").to_list())]
-        fig.legend([Patch(color=DRAWN[h]) for h in harms], [h.replace("_", " ") for h in harms],
+        fig.legend([Patch(color=DRAWN[h]) for h in harms], [harm_label(h) for h in harms],
                    loc="outside lower center", ncols=max(1, len(harms)), fontsize=8)
     fig.suptitle(f"pale bars: fewer than {MIN_EVENTS} events or {MIN_PEOPLE:,} people, not ranked; "
                  "bars above 10x are cut at the top", fontsize=8, color="#666666")

@@ -14,7 +14,7 @@ from scorelab import linked_harms as LH
 from scorelab import metrics as M
 from scorelab import plots as P
 from scorelab import vocabulary as V
-from scorelab.impact import MIN_EVENTS, MIN_PEOPLE, describe_worst
+from scorelab.impact import MIN_EVENTS, MIN_PEOPLE, describe_worst, harm_label
 from scorelab.tables import as_run_tables
 
 #: The headline figures whose change the comparison's findings name, in this order.
@@ -142,7 +142,7 @@ def _worst_hit(r: Any) -> list[str]:
     named = {h: w for h, w in worst.items() if w.cell is not None}
     if not named:
         return []
-    parts = [f"{h.replace('_', ' ')}: {describe_worst(w)}" for h, w in named.items()]
+    parts = [f"{harm_label(h)}: {describe_worst(w)}" for h, w in named.items()]
     out = [f"Worst-hit group per harm (a group is ranked only with at least {MIN_EVENTS} events among "
            f"{MIN_PEOPLE:,} people): " + "; ".join(parts) + "."]
     cells = {w.cell for w in named.values()}
@@ -158,7 +158,7 @@ def _worst_changes(base: Any, r: Any) -> list[str]:
     for h in V.WORST_HIT:
         a, b = M.worst_hit(base, h), M.worst_hit(r, h)
         if a.cell != b.cell:
-            out.append(f"worst-hit group ({h.replace('_', ' ')}) {a.cell or 'none ranked'} \u2192 {b.cell or 'none ranked'}")
+            out.append(f"worst-hit group ({harm_label(h)}) {a.cell or 'none ranked'} \u2192 {b.cell or 'none ranked'}")
     return out
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from scorelab import metrics as M
-from scorelab.impact import AXES, MIN_EVENTS, MIN_PEOPLE, counted, persons, worst_hit
+from scorelab.impact import AXES, MIN_EVENTS, MIN_PEOPLE, counted, harm_label, persons, worst_hit
 from scorelab.report.page import e
 
 #: Column titles of the axes.
@@ -46,11 +46,12 @@ def impact_table(r: Any) -> str:
         everyone = d.filter((pl.col("axis") == "all") & (pl.col("harm") == harm))
         rate = _rate(harm, everyone.item(0, "per_1000") or 0.0) if everyone.height else ""
         cells = "".join(f"<td>{_cell(harm, a, d)}</td>" for a in axes)
-        body.append(f"<tr><td>{e(harm.replace('_', ' '))}</td><td class='n'>{e(rate)}</td>{cells}</tr>")
+        body.append(f"<tr><td>{e(harm_label(harm))}</td><td class='n'>{e(rate)}</td>{cells}</tr>")
     return (f"<table class='impact'>{head}</tr>{''.join(body)}</table>"
             f"<p class='note'>The worst-hit cell of each axis per harm, as a multiple of everyone's rate (hover for "
             f"the rate and its 95 % interval). A cell is ranked only with at least {MIN_EVENTS} events (for income, "
             f"{MIN_EVENTS} people who lost some) among at least {MIN_PEOPLE:,} people, and named only when two cells "
             f"or more of the axis are (hover over \"none ranked\" for why); every cell, ranked or not, "
             f"is in <code>scorelab query 'select * from impact'</code> and <code>result.impact()</code>. Income lost "
-            f"is in the population's currency; acts suppressed are net of acts the system encouraged.</p>")
+            f"is in the population's currency; lawful acts suppressed are net of those the system encouraged, and "
+            f"deterred wrongdoing is not counted as a harm.</p>")

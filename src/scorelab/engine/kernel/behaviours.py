@@ -11,6 +11,7 @@ import math
 from scorelab.jit_cache import nb
 import numpy as np
 
+from scorelab.engine.plan import KIND_CODES
 from scorelab.engine.prefetch import prefetch
 from scorelab.rng import fixed_unit, philox, to_unit
 from scorelab.engine.kernel.constants import (
@@ -25,6 +26,8 @@ from scorelab.engine.kernel.draws import (
 )
 from scorelab.engine.kernel.records import new_record
 
+#: The code of a lawful but disfavoured behaviour: the acts the per-person count of acts suppressed counts
+KIND_DISFAVOURED = KIND_CODES["disfavoured"]
 
 
 @nb.njit(cache=True, inline="always")
@@ -236,7 +239,7 @@ def behaviour_candidate(P, S, Q, b, e, s, j, u, fac, has_dyn, risk, deterred, on
         change_income(P, S.income_f, S.loss_f, e, P.b_income[b], s)
         if on:
             observe(P, S, Q, e, b, s, j)
-    if twin != fact:
+    if twin != fact and P.b_kind[b] == KIND_DISFAVOURED:  # (lawful acts only: deterred wrongdoing is no harm)
         bump(S, OUT_SUPP, e, 1 if twin else -1)
 
 
