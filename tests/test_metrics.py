@@ -144,7 +144,8 @@ def test_fines_money_and_wrongful_sanctions(run, wrong):
     assert set(fined.get_column("grade").to_list()) == {"C"}  # nobody leaves C in this scenario
     ws = metrics.wrongful_sanctions(r).row(0, named=True)
     assert ws == {"sanctions": applied, "wrongful": 0, "association": 0, "wrongful_share": 0.0,
-                  "people_sanctioned": fined.height, "people_wrongfully_sanctioned": 0}
+                  "people_sanctioned": fined.height, "people_wrongfully_sanctioned": 0, "firm_sanctions": 0,
+                  "firm_wrongful": 0}
     k = metrics.sanctions_by_kind(r).row(0, named=True)
     assert (k["kind"], k["applied"], k["money"]) == ("fine", applied, -100 * applied)
     e = metrics.economic_losses(r).row(0, named=True)

@@ -54,7 +54,7 @@ GROUP_AXES = ("group", "urban", "province", "city")
 HARMS = ("sanctions", "wrongful_sanctions", "flags", "false_flags", "income_lost", "acts_suppressed",
          "erroneous_records", "records_held")
 #: Below this many events (or people who lost income) a cell is not ranked: a count's relative
-#: sampling error, 1 / sqrt(n), is above 22 % (as ``metrics.FEW_EVENTS``).
+#: sampling error, 1 / sqrt(n), is above 22 % (as ``vocabulary.FEW_EVENTS``).
 MIN_EVENTS = 20
 #: Below this many people a cell is not ranked.
 MIN_PEOPLE = 100

@@ -27,7 +27,7 @@ from scorelab.impact import HARMS as IMPACT_HARMS
 from scorelab.impact import Worst, describe_worst
 from scorelab.impact import worst_hit as impact_worst
 from scorelab.tables import RunTables, as_run_tables
-from scorelab.vocabulary import EVENT_COUNTS, EXTENSIVE
+from scorelab.vocabulary import FEW_EVENTS, few_events, per_thousand  # noqa: F401 (the headline read per capita)
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 BY = ("group", "province", "city", "urban")
@@ -242,10 +242,13 @@ def sanctions_by_kind(r: Any) -> pl.DataFrame:
 
 
 def wrongful_sanctions(r: Any) -> pl.DataFrame:
-    """All sanctions together: applied, wrongful, by association, wrongful share, and the people
-    sanctioned at least once / wrongfully at least once (one row)."""
+    """The sanctions of people together: applied, wrongful, by association, wrongful share, and
+    the people sanctioned at least once / wrongfully at least once; the sanctions of firms apart
+    (applied, wrongful), so that no per-person rate counts a firm's (one row)."""
     r = as_run_tables(r)
     c = consequences(r).filter(pl.col("sanction"))
+    firms = c.filter(pl.col("actor") == "firm")
+    c = c.filter(pl.col("actor") != "firm")
     applied, wrongful = int(c.get_column("applied").sum()), int(c.get_column("wrongful").sum())
     g = r.groups
     return pl.DataFrame([{
@@ -253,8 +256,10 @@ def wrongful_sanctions(r: Any) -> pl.DataFrame:
         "wrongful_share": _ratio(wrongful, applied),
         "people_sanctioned": int(g.get_column("sanctioned_people").sum()),
         "people_wrongfully_sanctioned": int(g.get_column("wrongfully_sanctioned_people").sum()),
+        "firm_sanctions": int(firms.get_column("applied").sum()), "firm_wrongful": int(firms.get_column("wrongful").sum()),
     }], schema={"sanctions": pl.Int64, "wrongful": pl.Int64, "association": pl.Int64, "wrongful_share": pl.Float64,
-                "people_sanctioned": pl.Int64, "people_wrongfully_sanctioned": pl.Int64})
+                "people_sanctioned": pl.Int64, "people_wrongfully_sanctioned": pl.Int64, "firm_sanctions": pl.Int64,
+                "firm_wrongful": pl.Int64})
 
 
 def rewards(r: Any) -> pl.DataFrame:
@@ -516,24 +521,6 @@ def compute_all(r: Any) -> dict[str, pl.DataFrame]:
     return {name: f(r) for name, f in CATALOGUE.items()}
 
 
-#: Below this many events a headline count is too few to be read per capita
-#: (``vocabulary.EVENT_COUNTS``: its relative sampling error, 1 / sqrt(n), is above 22 %).
-FEW_EVENTS = 20
-
-
-def per_thousand(head: dict[str, float | str | None]) -> dict[str, float]:
-    """The headline's extensive figures per 1,000 simulated people: what does not depend on
-    ``--scale`` (docs/scale.md)."""
-    people = float(head[V.PEOPLE])
-    return {k: 1000.0 * float(v) / people for k, v in head.items() if k in EXTENSIVE}
-
-
-def few_events(head: dict[str, float | str | None]) -> dict[str, int]:
-    """Headline counts that rest on 1 to FEW_EVENTS - 1 events: their per-capita reading is
-    uncertain by more than +-44 % (95 %); run more people or replicates."""
-    return {k: int(v) for k, v in head.items() if k in EVENT_COUNTS and 0 < float(v) < FEW_EVENTS}
-
-
 def headline(r: Any) -> dict[str, float | str | None]:
     """The figures the command line prints after a run (names: ``scorelab.vocabulary``).
 
@@ -586,6 +573,8 @@ def headline(r: Any) -> dict[str, float | str | None]:
                                                                  + au.get_column("passenger_records").sum())
         out[V.AUDIO_RECORDS], out[V.AUDIO_RECORDS_FALSE] = hits + false, false
         out[V.AUDIO_FALSE_SHARE] = _ratio(false, hits + false)
+    if any(c["actor"] == "firm" and c["sanction"] for c in r.names["consequences"].values()):
+        out[V.FIRM_SANCTIONS], out[V.FIRM_SANCTIONS_WRONGFUL] = float(ws["firm_sanctions"]), float(ws["firm_wrongful"])
     if r.names.get("red_lists"):  # (runs with red lists only)
         rw = rewards(r).row(0, named=True)
         out[V.REWARDS] = float(rw["rewards"])

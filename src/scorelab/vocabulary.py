@@ -16,9 +16,10 @@ from typing import Any
 from scorelab.codes import NO_GRADE  # (re-exported: the code of an entity not scored)
 
 __all__ = [
-    "AUDIO_FIGURES", "CLASSROOM_FIGURES", "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES",
+    "AUDIO_FIGURES", "CLASSROOM_FIGURES", "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "FIRM_FIGURES", "HEADLINE_FIGURES",
+    "IDENTIFICATION_FIGURES",
     "RED_LIST_FIGURES", "LINKED_FIGURES", "FINE_FIGURES", "METRIC_ID_COLUMNS", "WORST_HIT",
-    "NO_GRADE", "figure_unit", "format_figure", "grade_share", "not_defined",
+    "FEW_EVENTS", "NO_GRADE", "few_events", "figure_unit", "format_figure", "grade_share", "not_defined", "per_thousand",
 ]
 
 
@@ -51,6 +52,9 @@ INCOME_LOST = "income lost vs twin"
 # what is held about people at the end (the twin holds nothing): live records, people with any
 RECORDS_HELD = "records held about people at end"
 PEOPLE_WITH_DATA = "people with data held at end"
+# runs with sanctions on firms only (the figures above are people's)
+FIRM_SANCTIONS = "sanctions of firms"
+FIRM_SANCTIONS_WRONGFUL = "sanctions of firms, wrongful"
 # runs with face identification only
 BYSTANDERS_STOPPED = "bystanders stopped"
 ALERT_PRECISION = "alert precision"
@@ -92,7 +96,7 @@ WORST_HIT = {
 
 
 #: The numeric headline figures every run has, in the headline's order (then, for the runs that
-#: have them, ``IDENTIFICATION_FIGURES``, ``AUDIO_FIGURES``, ``RED_LIST_FIGURES``,
+#: have them, ``FIRM_FIGURES``, ``IDENTIFICATION_FIGURES``, ``AUDIO_FIGURES``, ``RED_LIST_FIGURES``,
 #: ``LINKED_FIGURES``, ``FINE_FIGURES`` and ``CLASSROOM_FIGURES``, then one ``grade_share`` per grade, then
 #: the ``WORST_HIT`` texts).
 HEADLINE_FIGURES = (
@@ -101,6 +105,9 @@ HEADLINE_FIGURES = (
     DAYS_TO_LIFT_WRONGFUL_LISTING, FLAGS_WITHDRAWN, PEOPLE_SANCTIONED, FLAGS_TRUE, FLAGS_FALSE, FLAGS_INVESTIGATED,
     LAWFUL_ACTS_SUPPRESSED, WRONGDOING_DETERRED, INCOME_LOST, RECORDS_HELD, PEOPLE_WITH_DATA,
 )
+#: Figures of runs with sanctions on firms, after the numeric headline figures: the sanctions
+#: of firms and those of them wrongful ("sanctions" and the per-person harms are people's).
+FIRM_FIGURES = (FIRM_SANCTIONS, FIRM_SANCTIONS_WRONGFUL)
 IDENTIFICATION_FIGURES = (BYSTANDERS_STOPPED, ALERT_PRECISION, ALERTS_PER_THOUSAND_FACES)
 #: Figures of runs with in-car audio, after the identification figures: records the microphones
 #: made, those about someone who said nothing watched (false positives, passengers), their share.
@@ -128,18 +135,36 @@ def grade_share(grade: str) -> str:
 
 
 #: Headline figures that are counts of events over the run (they grow with the population):
-#: read them per 1,000 people (``metrics.per_thousand``); a count below ``metrics.FEW_EVENTS``
+#: read them per 1,000 people (``per_thousand``); a count below ``FEW_EVENTS``
 #: is too small to be read per capita (its relative sampling error, 1 / sqrt(n), is above 22 %).
 EVENT_COUNTS = (
     RECORDS_TRUE, RECORDS_ERRONEOUS, SANCTIONS, SANCTIONS_WRONGFUL, SANCTIONS_BY_ASSOCIATION,
     SANCTIONS_WRONGFUL_BEFORE_CORRECTION, LISTINGS_OVERTURNED, WRONGFUL_LISTINGS_AT_END, FLAGS_WITHDRAWN,
     PEOPLE_SANCTIONED, FLAGS_TRUE, FLAGS_FALSE, FLAGS_INVESTIGATED, LAWFUL_ACTS_SUPPRESSED,
     WRONGDOING_DETERRED, RECORDS_HELD, PEOPLE_WITH_DATA,
-    BYSTANDERS_STOPPED, REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END, *LINKED_FIGURES, FINES_ON_PEOPLE_COUNT,
+    *FIRM_FIGURES, BYSTANDERS_STOPPED, REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END, *LINKED_FIGURES, FINES_ON_PEOPLE_COUNT,
     AUDIO_RECORDS, AUDIO_RECORDS_FALSE, *CLASSROOM_FIGURES,
 )
 #: Headline totals that are not counts of events but also grow with the population.
 EXTENSIVE = EVENT_COUNTS + (PEOPLE_DAYS_WRONGFULLY_LISTED, INCOME_LOST, FINES_ON_PEOPLE)
+
+#: Below this many events a headline count is too few to be read per capita
+#: (``EVENT_COUNTS``: its relative sampling error, 1 / sqrt(n), is above 22 %).
+FEW_EVENTS = 20
+
+
+def per_thousand(head: dict[str, float | str | None]) -> dict[str, float]:
+    """The headline's extensive figures per 1,000 simulated people: what does not depend on
+    ``--scale`` (docs/scale.md)."""
+    people = float(head[PEOPLE])  # type: ignore[arg-type]
+    return {k: 1000.0 * float(v) / people for k, v in head.items() if k in EXTENSIVE}  # type: ignore[arg-type]
+
+
+def few_events(head: dict[str, float | str | None]) -> dict[str, int]:
+    """Headline counts that rest on 1 to FEW_EVENTS - 1 events: their per-capita reading is
+    uncertain by more than +-44 % (95 %); run more people or replicates."""
+    return {k: int(v) for k, v in head.items() if k in EVENT_COUNTS and 0 < float(v) < FEW_EVENTS}  # type: ignore[arg-type]
+
 
 #: Headline figures the command line and the sweep report show unless told otherwise.
 DEFAULT_FIGURES = (SANCTIONS, SANCTIONS_WRONGFUL, RECORDS_ERRONEOUS, LAWFUL_ACTS_SUPPRESSED, INCOME_LOST)
@@ -150,6 +175,7 @@ DEFAULT_FIGURES = (SANCTIONS, SANCTIONS_WRONGFUL, RECORDS_ERRONEOUS, LAWFUL_ACTS
 _UNITS = {
     PEOPLE: "people", DAYS: "days", RECORDS_TRUE: "records", RECORDS_ERRONEOUS: "records",
     SANCTIONS: "sanctions", SANCTIONS_WRONGFUL: "sanctions", SANCTIONS_BY_ASSOCIATION: "sanctions",
+    FIRM_SANCTIONS: "sanctions", FIRM_SANCTIONS_WRONGFUL: "sanctions",
     SANCTIONS_WRONGFUL_BEFORE_CORRECTION: "sanctions", LISTINGS_OVERTURNED: "listings",
     WRONGFUL_LISTINGS_AT_END: "listings", PEOPLE_DAYS_WRONGFULLY_LISTED: "person-days", DAYS_TO_LIFT_WRONGFUL_LISTING: "days",
     FLAGS_WITHDRAWN: "flags", PEOPLE_SANCTIONED: "people", FLAGS_TRUE: "flags", FLAGS_FALSE: "flags",

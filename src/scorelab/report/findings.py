@@ -61,13 +61,16 @@ def findings(r: Any) -> list[str]:
         out.append(f"{_n(CL.parent_sanctions(r))} sanctions fell on parents after a pupil's record was made against them.")
     ws = M.wrongful_sanctions(r).row(0, named=True)
     if ws["sanctions"]:
-        out.append(f"{_pct(ws['wrongful'], ws['sanctions'])} of sanctions followed erroneous records "
+        out.append(f"{_pct(ws['wrongful'], ws['sanctions'])} of the sanctions of people followed erroneous records "
                    f"({_n(ws['wrongful'])} of {_n(ws['sanctions'])}: they would not have applied on true records alone); "
                    f"{_n(ws['association'])} were by association (only what their contacts are put the grade there).")
         out.append(f"{_n(ws['people_sanctioned'])} people ({1000 * ws['people_sanctioned'] / people:,.1f} per 1,000) were "
                    f"sanctioned at least once, {_n(ws['people_wrongfully_sanctioned'])} of them wrongfully.")
     else:
-        out.append(f"No sanctions were applied in {days:g} days.")
+        out.append(f"No sanctions were applied to people in {days:g} days.")
+    if ws["firm_sanctions"]:
+        out.append(f"Firms were sanctioned {_n(ws['firm_sanctions'])} times ({_n(ws['firm_wrongful'])} wrongfully); "
+                   f"the figures on people above leave them out.")
     cor = M.corrections(r).row(0, named=True)
     removed = cor["records_removed_appeal"] + cor["records_deleted"]
     if removed or cor["listings_overturned"] or cor["wrongful_listings_at_end"]:

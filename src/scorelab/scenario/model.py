@@ -459,8 +459,13 @@ def _check_bands(s: Scenario) -> list[tuple[Path, str, bool]]:
 
 def is_sanction(c: Consequence) -> bool:
     """Whether a consequence harms whom it applies to (engine.plan.consequences reads the same)."""
-    return (c.kind in ("refusal", "fine", "dismissal") or (c.kind == "income" and c.income_change < 0)
-            or (c.kind == "score" and c.points < 0))
+    return harms(c.kind, c.income_change, c.points)
+
+
+def harms(kind: str, income_change: float, points: float) -> bool:
+    """Whether a consequence of ``kind`` with this income change and points is a sanction."""
+    return kind in ("refusal", "fine", "dismissal") or (kind == "income" and income_change < 0) \
+        or (kind == "score" and points < 0)
 
 
 def _undefined(what: str, value: str, known: set[str] | list[str]) -> str:

@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from scorelab.errors import ScenarioError, UsageError
 from scorelab.scenario.loader import load, override_value
-from scorelab.scenario.model import Scenario
+from scorelab.scenario.model import Scenario, harms
 from scorelab.vocabulary import (
-    AUDIO_FIGURES, CLASSROOM_FIGURES, FINE_FIGURES, HEADLINE_FIGURES, IDENTIFICATION_FIGURES, LINKED_FIGURES, RED_LIST_FIGURES, grade_share,
+    AUDIO_FIGURES, CLASSROOM_FIGURES, FINE_FIGURES, FIRM_FIGURES, HEADLINE_FIGURES, IDENTIFICATION_FIGURES, LINKED_FIGURES, RED_LIST_FIGURES, grade_share,
 )
 
 DESIGNS = ("grid", "random")
@@ -308,8 +308,8 @@ def check_size(spec: SweepSpec) -> None:
 
 def headline_figures(scenario: dict[str, Any]) -> list[str]:
     """The numeric headline figures (``metrics.headline``) of runs of a scenario (data as
-    ``model_dump``): the fixed ones, those of the parts the scenario has (face identification,
-    in-car audio, red lists, consequences through parents or employer, fines on people, classroom
+    ``model_dump``): the fixed ones, those of the parts the scenario has (sanctions on firms, face
+    identification, in-car audio, red lists, consequences through parents or employer, fines on people, classroom
     monitoring), then
     one share per grade."""
     def items(section: str) -> list[dict[str, Any]]:
@@ -317,7 +317,11 @@ def headline_figures(scenario: dict[str, Any]) -> list[str]:
         return [v for v in (value.values() if isinstance(value, dict) else value) if isinstance(v, dict)]
 
     channels, lists, consequences = items("channels"), items("lists"), items("consequences")
+    def sanction(k: dict[str, Any]) -> bool:
+        return harms(str(k.get("kind")), float(k.get("income_change") or 0), float(k.get("points") or 0))
+
     parts = [
+        (any(k.get("actor") == "firm" and sanction(k) for k in consequences), FIRM_FIGURES),
         (any(c.get("identification") for c in channels), IDENTIFICATION_FIGURES),
         (any(c.get("audio") for c in channels), AUDIO_FIGURES),
         (any(li.get("kind") == "red" for li in lists), RED_LIST_FIGURES),

@@ -1,0 +1,53 @@
+"""Each per-person harm sums to its headline figure, on the presets.
+
+The disparate-impact table and the per-1,000 rates read the per-person columns; the headline
+and the verdict read the per-step counts. If the two disagree, a reader is told one number in
+the summary and shown another's shares by group. Two such gaps were found and closed: a firm's
+sanctions counted in the headline's "sanctions" (and so in its rate per 1,000 people) but in no
+person's column, and deterred wrongdoing counted in people's "acts suppressed" (a harm) but
+not in the headline's "lawful acts suppressed".
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import scorelab
+from scorelab import vocabulary as V
+
+#: per-person column -> headline figure it must sum to
+SUMS = {
+    "sanctions": V.SANCTIONS, "wrongful_sanctions": V.SANCTIONS_WRONGFUL,
+    "association_sanctions": V.SANCTIONS_BY_ASSOCIATION, "false_flags": V.FLAGS_FALSE,
+    "acts_suppressed": V.LAWFUL_ACTS_SUPPRESSED, "erroneous_records": V.RECORDS_ERRONEOUS,
+    "income_lost": V.INCOME_LOST,
+}
+
+#: (preset, scale, days): small runs where the harms occur
+RUNS = [("rongcheng-2018", 0.01, 200), ("national-2027", 0.00003, 200), ("corporate", 0.02, 730)]
+
+
+@pytest.fixture(scope="module", params=RUNS, ids=[r[0] for r in RUNS])
+def run(request):
+    name, scale, days = request.param
+    sc = scorelab.load(name, {"run.days": days}, scale=scale)
+    return name, scorelab.run(sc, people_state=True)
+
+
+def test_every_per_person_harm_sums_to_its_headline_figure(run):
+    name, r = run
+    head, people = r.summary(), r.people
+    for column, figure in SUMS.items():
+        total = float(people.get_column(column).sum())
+        assert total == pytest.approx(float(head[figure]), rel=1e-9, abs=1e-6), (name, column, figure)
+    flags = float(people.get_column("flags").sum())
+    assert flags == head[V.FLAGS_TRUE] + head[V.FLAGS_FALSE], name
+
+
+def test_firms_sanctions_are_reported_apart(run):
+    name, r = run
+    head = r.summary()
+    firm_sanctions = any(c.actor == "firm" and c.kind in ("refusal", "fine") for c in r.scenario.consequences.values())
+    assert (V.FIRM_SANCTIONS in head) == firm_sanctions, name
+    if name == "corporate":  # (firms are barred from bidding and fined there: their sanctions are counted)
+        assert head[V.FIRM_SANCTIONS] > 0 and head[V.SANCTIONS] > 0
