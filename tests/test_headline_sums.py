@@ -44,6 +44,16 @@ def test_every_per_person_harm_sums_to_its_headline_figure(run):
     assert flags == head[V.FLAGS_TRUE] + head[V.FLAGS_FALSE], name
 
 
+def test_the_regions_sanctions_sum_to_the_headline(run):
+    """regions.parquet reads per 1,000 people: its sanctions and rewards are people's too."""
+    name, r = run
+    head, regions = r.summary(), r.regions
+    assert float(regions.get_column("sanctions").sum()) == head[V.SANCTIONS], name
+    assert float(regions.get_column("sanctions_wrongful").sum()) == head[V.SANCTIONS_WRONGFUL], name
+    if V.REWARDS in head:
+        assert float(regions.get_column("rewards").sum()) == head[V.REWARDS], name
+
+
 def test_firms_sanctions_are_reported_apart(run):
     name, r = run
     head = r.summary()

@@ -41,8 +41,9 @@ def test_region_series_sum_to_the_national_series(run):
     assert np.array_equal(national["records_true"], _sum_of(m, "records.", ".true"))
     erroneous = _sum_of(m, "records.", ".misattributed") + _sum_of(m, "records.", ".false_match")
     assert np.array_equal(national["records_erroneous"], erroneous)
-    sanctions = [k for k, v in names["consequences"].items() if v["sanction"]]
-    rewards = [k for k, v in names["consequences"].items() if not v["sanction"]]
+    # (a region's sanctions and rewards are its people's: rates per 1,000 people count no firm's)
+    sanctions = [k for k, v in names["consequences"].items() if v["sanction"] and v["actor"] != "firm"]
+    rewards = [k for k, v in names["consequences"].items() if not v["sanction"] and v["actor"] != "firm"]
     for col, ks, x in (("sanctions", sanctions, "applied"), ("sanctions_wrongful", sanctions, "wrongful"),
                        ("rewards", rewards, "applied"), ("rewards_wrongful", rewards, "wrongful")):
         want = m.select([f"consequences.{k}.{x}" for k in ks]).sum_horizontal().to_numpy() if ks else 0

@@ -313,18 +313,21 @@ def apply_consequence(P, S, Q, k, e, s, u, u2):
         add_points(P, S, Q, e, pts, not wrongful, s)
     change_income(P, S.income_f, S.loss_f, e, P.k_income[k], s)
     r = P.ent_city[e]
+    person = e < P.n_people  # (a region's sanctions and rewards are its people's, read per 1,000 people)
     if P.k_sanction[k]:
         bump(S, OUT_SANCTIONS, e, 1)
-        Q.M[s, region_cell(Q, r, RC_SANCTIONS)] += 1
-        if wrongful:
-            Q.M[s, region_cell(Q, r, RC_SWRONGFUL)] += 1
+        if person:
+            Q.M[s, region_cell(Q, r, RC_SANCTIONS)] += 1
+            if wrongful:
+                Q.M[s, region_cell(Q, r, RC_SWRONGFUL)] += 1
         if P.k_through[k] != 0:
             bump(S, OUT_LINKED, e, 1)
         if P.n_cr > 0 and count_of(S, OUT_CHILD_RECORDS, e) > 0:  # (a parent with a pupil's record against them)
             Q.M[s, classroom_cell(Q, P.n_cr, 0)] += 1
     else:
         bump(S, OUT_REWARDS, e, 1)
-        Q.M[s, region_cell(Q, r, RC_REWARDS)] += 1
-        if wrongful:
-            Q.M[s, region_cell(Q, r, RC_RWRONGFUL)] += 1
+        if person:
+            Q.M[s, region_cell(Q, r, RC_REWARDS)] += 1
+            if wrongful:
+                Q.M[s, region_cell(Q, r, RC_RWRONGFUL)] += 1
     return True
