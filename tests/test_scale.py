@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import scorelab
-from scorelab import metrics
+from scorelab import metrics, vocabulary
 from scorelab.scenario.loader import preset_names
 
 #: the small scale of each preset (the large one is FACTOR times it)
@@ -66,7 +66,7 @@ def compare(name: str, small: float) -> list[tuple[str, float, float, float]]:
         pooled = (a.sum() * n_a + b.sum() * n_b) / (len(a) * n_a + len(b) * n_b)
         share = key.endswith(" share")
         floor = pooled * (1 - pooled) if share else 1000.0 * abs(pooled)
-        if key not in metrics.EVENT_COUNTS and not share:
+        if key not in vocabulary.EVENT_COUNTS and not share:
             floor = 0.0  # (money and people-days: no count to floor them with)
         s2 = max(s2, floor, 1e-12)
         se = math.sqrt(s2 / (n_a * len(a)) + s2 / (n_b * len(b)))
