@@ -106,3 +106,18 @@ def test_a_comparison_of_two_runs_without_a_value_calls_them_equal(never_lifted,
     html = compare_table([never_lifted, other])
     row = next(r for r in html.split("<tr>") if V.DAYS_TO_LIFT_WRONGFUL_LISTING in r)
     assert row.count("none lifted") == 2 and ">=<" in row, row
+
+
+def test_a_figure_missing_from_one_run_is_not_modelled_there(never_lifted):
+    """A headline figure of a part one run's scenario lacks (here: sanctions of firms) reads
+    "not modelled" for that run, and its difference "not comparable", never blank."""
+    from scorelab.report.compare import compare_table
+
+    import scorelab
+
+    firm_fine = {"kind": "fine", "actor": "firm", "grades": ["C"], "amount": 10, "every": 1}
+    other = scorelab.run({**NEVER_LIFTED, "consequences": {"firm_fine": firm_fine}})
+    assert V.FIRM_SANCTIONS in other.summary() and V.FIRM_SANCTIONS not in never_lifted.summary()
+    html = compare_table([never_lifted, other])
+    row = next(r for r in html.split("<tr>") if f"<td>{V.FIRM_SANCTIONS}</td>" in r)
+    assert "not modelled" in row and "not comparable" in row, row

@@ -158,7 +158,8 @@ def compare_table(rs: Sequence[RunTables]) -> str:
     body = []
     for k in dict.fromkeys(x for h in heads for x in h):
         base = heads[0].get(k)
-        modelled = [models(r, k) for r in rs]
+        # (a figure missing from a run's headline is of a part its scenario does not have)
+        modelled = [models(r, k) and k in h for r, h in zip(rs, heads)]
         cells, deltas = [], []
         for i, h in enumerate(heads):
             v = h.get(k)
@@ -166,10 +167,10 @@ def compare_table(rs: Sequence[RunTables]) -> str:
             cls = _cls(k, v, base, both) if i else ""
             if i and both and k in _WORST:  # (its text holds rates: changed only if another group is named)
                 cls = "changed" if "\u2192" in _worst_delta(k, rs[i], rs[0]) else ""
-            text = "not modelled" if not modelled[i] else (format_figure(k, v) if k in h else "")
+            text = format_figure(k, v) if modelled[i] else "not modelled"
             cells.append(f"<td class='n {cls}'>{e(text)}</td>")
             if i:
-                if both and v is None and base is None and k in h and k in heads[0]:
+                if both and v is None and base is None:
                     txt = "="  # (neither has a value, for the same reason)
                 elif not both or v is None or base is None:
                     txt = "not comparable"
