@@ -107,6 +107,26 @@ def test_income_deciles_split_earners_in_tenths():
         assert income[dec == k].max() <= income[dec == k + 1].min()
 
 
+def _deciles_by_sorting(income: np.ndarray) -> np.ndarray:
+    """The definition: earners sorted by income (ties in person order), rank r -> r * 10 // n + 1."""
+    out = np.zeros(income.shape[0], dtype=np.uint8)
+    earners = np.flatnonzero(income > 0)
+    if earners.size:
+        order = earners[np.argsort(income[earners], kind="stable")]
+        out[order] = (np.arange(order.size) * 10 // order.size + 1).astype(np.uint8)
+    return out
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 9, 10, 11, 37, 1000, 10_001])
+@pytest.mark.parametrize("values", [3, 50, 0])  # few distinct incomes (many ties), or continuous
+def test_income_deciles_equal_the_sorted_definition(n, values):
+    """Found by partitions, the deciles equal the sorted definition exactly, ties included."""
+    rng = np.random.default_rng(n * 7 + values)
+    income = (rng.integers(0, values + 1, n) * 1000.0 if values else rng.lognormal(10, 1, n)).astype(np.float32)
+    income[rng.random(n) < 0.3] = 0.0
+    np.testing.assert_array_equal(I.income_deciles(income), _deciles_by_sorting(income))
+
+
 def test_folder_round_trip_and_the_groups_fallback(result, tmp_path):
     """impact.parquet comes back equal; a folder without it (an older version) gives the same
     counts and rates on the axes groups.parquet holds."""

@@ -89,9 +89,23 @@ def income_deciles(income: np.ndarray) -> np.ndarray:
     income = np.asarray(income)
     out = np.zeros(income.shape[0], dtype=np.uint8)
     earners = np.flatnonzero(income > 0)
-    if earners.size:
-        order = earners[np.argsort(income[earners], kind="stable")]
-        out[order] = (np.arange(order.size) * 10 // order.size + 1).astype(np.uint8)
+    n = earners.size
+    if not n:
+        return out
+    # The earner of stable rank r (incomes ascending, ties in person order) is in decile
+    # r * 10 // n + 1: one more than the boundaries b_j = ceil(j n / 10) it has reached. Each
+    # boundary's income is found by one partition (not a sort of everyone); of the earners with
+    # exactly that income, those past the first b_j - (earners below it) have reached it.
+    x = income[earners]
+    bounds = [b for b in (-(-j * n // 10) for j in range(1, 10)) if b < n]  # (fewer than 10 earners: some empty)
+    values = np.partition(x, bounds) if bounds else x
+    dec = np.ones(n, dtype=np.uint8)
+    for b in bounds:
+        v = values[b]
+        dec += x > v
+        ties = np.flatnonzero(x == v)
+        dec[ties[b - int(np.count_nonzero(x < v)):]] += 1
+    out[earners] = dec
     return out
 
 
