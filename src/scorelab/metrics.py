@@ -264,9 +264,9 @@ def wrongful_sanctions(r: Any) -> pl.DataFrame:
 
 def rewards(r: Any) -> pl.DataFrame:
     """People's rewards together (discounts, bonuses, priority, promotions, gains of income or
-    points; by grade or by list; a firm's are in ``consequences``) and those of red lists: applied, wrongful (to someone graded or
-    listed wrongly: on true records alone it would not apply), the people rewarded, and the
-    red-listed entities at the end (one row)."""
+    points; by grade or by list; a firm's are in ``consequences``) and those of red lists:
+    applied, wrongful (to someone graded or listed wrongly: on true records alone it would not
+    apply), the people rewarded, and the red-listed entities at the end (one row)."""
     r = as_run_tables(r)
     c = consequences(r).filter(~pl.col("sanction") & (pl.col("actor") != "firm"))  # (firms': ``consequences``)
     red = set(r.names.get("red_lists", []))
