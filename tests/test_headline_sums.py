@@ -42,6 +42,13 @@ def test_every_per_person_harm_sums_to_its_headline_figure(run):
         assert total == pytest.approx(float(head[figure]), rel=1e-9, abs=1e-6), (name, column, figure)
     flags = float(people.get_column("flags").sum())
     assert flags == head[V.FLAGS_TRUE] + head[V.FLAGS_FALSE], name
+    assert (people.get_column("sanctions") > 0).sum() == head[V.PEOPLE_SANCTIONED], name
+    if V.REWARDS in head:
+        assert people.get_column("rewards").sum() == head[V.REWARDS], name
+    if V.PEOPLE_SANCTIONED_FOR_OTHERS in head:  # (sanctions for a parent's or an employer's rating)
+        linked = people.get_column("linked_sanctions")
+        assert linked.sum() == head[V.CHILDREN_SANCTIONED_FOR_PARENTS] + head[V.SANCTIONS_FOR_EMPLOYER], name
+        assert (linked > 0).sum() == head[V.PEOPLE_SANCTIONED_FOR_OTHERS], name
 
 
 def test_the_regions_sanctions_sum_to_the_headline(run):
