@@ -170,6 +170,11 @@ def test_cli_calibrate(files, tmp_path):
         assert needle in r.output, r.output
     doc = json.loads((out / "calibration.json").read_text())
     assert doc["replicates"] == 2 and doc["command"].startswith("scorelab calibrate ")
+    (entry,) = doc["parameters"].values()
+    near = entry["near_trials"]  # (trials within chi2 <= best + 1: a range needs 3; the table says how many)
+    assert 1 <= near <= 3 and (entry["interval"] is None) == (near < 3)
+    if near < 3:
+        assert f"{near} of 3: too few" in r.output, r.output
     r = CliRunner().invoke(app, ["calibrate", str(scen), "--targets", str(tg), "--check"])
     assert r.exit_code == 0 and "ok (1 parameter(s), 1 target(s)" in r.output, r.output
 

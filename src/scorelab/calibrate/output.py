@@ -115,6 +115,7 @@ def build_calibration(base: "Scenario", tg: Targets, params: list[ParameterToFit
         if s.choices is None:
             vals = [r.params[p.path] for r in near]
             entry["interval"] = [min(vals), max(vals)] if len(vals) >= 3 else None
+            entry["near_trials"] = len(vals)
             entry["at_bound"] = bool(_near_bound(fitted[p.path], s))
         parameters[p.path] = entry
     trial_cols: dict[str, Any] = {

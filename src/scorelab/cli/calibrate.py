@@ -135,7 +135,9 @@ def _print_calibration(c: Calibration) -> None:
         else:
             rng = f"{p['low']:g} .. {p['high']:g}" + (" (log)" if p["log"] else "") + (f" {p['unit']}" if p["unit"] else "")
         iv = p.get("interval")
-        near = f"{_short(iv[0])} .. {_short(iv[1])}" if iv else ""
+        # (a range needs 3 such trials; say so instead of leaving the cell blank)
+        near = f"{_short(iv[0])} .. {_short(iv[1])}" if iv else \
+            f"{p.get('near_trials', 0)} of {c.trials.height}: too few for a range (3)"
         fitted = p["fitted_shown"] + (" (at the edge of the range)" if p.get("at_bound") else "")
         fitted_table.add_row(path, rng, p["baseline_shown"], fitted, near)
     console.print(fitted_table)
