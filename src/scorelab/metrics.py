@@ -573,8 +573,12 @@ def headline(r: Any) -> dict[str, float | str | None]:
                                                                  + au.get_column("passenger_records").sum())
         out[V.AUDIO_RECORDS], out[V.AUDIO_RECORDS_FALSE] = hits + false, false
         out[V.AUDIO_FALSE_SHARE] = _ratio(false, hits + false)
-    if any(c["actor"] == "firm" and c["sanction"] for c in r.names["consequences"].values()):
+    firms = [c for c in r.names["consequences"].values() if c["actor"] == "firm"]
+    if any(c["sanction"] for c in firms):
         out[V.FIRM_SANCTIONS], out[V.FIRM_SANCTIONS_WRONGFUL] = float(ws["firm_sanctions"]), float(ws["firm_wrongful"])
+    if not all(c["sanction"] for c in firms):
+        cons = consequences(r).filter(~pl.col("sanction") & (pl.col("actor") == "firm"))
+        out[V.FIRM_REWARDS] = float(cons.get_column("applied").sum())
     if r.names.get("red_lists"):  # (runs with red lists only)
         rw = rewards(r).row(0, named=True)
         out[V.REWARDS] = float(rw["rewards"])

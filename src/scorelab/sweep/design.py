@@ -23,7 +23,7 @@ from scorelab.errors import ScenarioError, UsageError
 from scorelab.scenario.loader import load, override_value
 from scorelab.scenario.model import Scenario, harms
 from scorelab.vocabulary import (
-    AUDIO_FIGURES, CLASSROOM_FIGURES, FINE_FIGURES, FIRM_FIGURES, HEADLINE_FIGURES, IDENTIFICATION_FIGURES, LINKED_FIGURES, RED_LIST_FIGURES, grade_share,
+    AUDIO_FIGURES, CLASSROOM_FIGURES, FINE_FIGURES, FIRM_FIGURES, FIRM_REWARD_FIGURES, HEADLINE_FIGURES, IDENTIFICATION_FIGURES, LINKED_FIGURES, RED_LIST_FIGURES, grade_share,
 )
 
 DESIGNS = ("grid", "random")
@@ -322,6 +322,7 @@ def headline_figures(scenario: dict[str, Any]) -> list[str]:
 
     parts = [
         (any(k.get("actor") == "firm" and sanction(k) for k in consequences), FIRM_FIGURES),
+        (any(k.get("actor") == "firm" and not sanction(k) for k in consequences), FIRM_REWARD_FIGURES),
         (any(c.get("identification") for c in channels), IDENTIFICATION_FIGURES),
         (any(c.get("audio") for c in channels), AUDIO_FIGURES),
         (any(li.get("kind") == "red" for li in lists), RED_LIST_FIGURES),
