@@ -51,11 +51,13 @@ def test_every_per_person_harm_sums_to_its_headline_figure(run):
         assert (linked > 0).sum() == head[V.PEOPLE_SANCTIONED_FOR_OTHERS], name
 
 
-def test_the_regions_sanctions_sum_to_the_headline(run):
-    """regions.parquet reads per 1,000 people: its sanctions and rewards are people's too."""
+def test_the_regions_sanctions_and_records_sum_to_the_headline(run):
+    """regions.parquet reads per 1,000 people: its sanctions, rewards and records are people's too."""
     name, r = run
     head, regions = r.summary(), r.regions
     assert float(regions.get_column("sanctions").sum()) == head[V.SANCTIONS], name
+    assert float(regions.get_column("records_true").sum()) == head[V.RECORDS_TRUE], name
+    assert float(regions.get_column("records_erroneous").sum()) == head[V.RECORDS_ERRONEOUS], name
     assert float(regions.get_column("sanctions_wrongful").sum()) == head[V.SANCTIONS_WRONGFUL], name
     if V.REWARDS in head:
         assert float(regions.get_column("rewards").sum()) == head[V.REWARDS], name
@@ -64,6 +66,11 @@ def test_the_regions_sanctions_sum_to_the_headline(run):
 def test_firms_sanctions_are_reported_apart(run):
     name, r = run
     head = r.summary()
+    # (records about firms too: all three presets observe some firm behaviour)
+    assert V.FIRM_RECORDS_TRUE in head and head[V.RECORDS_TRUE] > 0, name
+    every = sum(float(r.metrics.get_column(c).sum()) for c in r.metrics.columns
+                if c.startswith("records.") and c.endswith(".true"))
+    assert every == head[V.RECORDS_TRUE] + head[V.FIRM_RECORDS_TRUE], name
     firm_sanctions = any(c.actor == "firm" and c.kind in ("refusal", "fine") for c in r.scenario.consequences.values())
     assert (V.FIRM_SANCTIONS in head) == firm_sanctions, name
     if name == "corporate":  # (firms are barred from bidding and fined there: their sanctions are counted)
@@ -99,3 +106,13 @@ def test_firms_rewards_are_reported_apart_from_peoples():
     people_rewards = r.people.get_column("rewards").sum()
     assert 0 < people_rewards == metrics.rewards(r).row(0, named=True)["rewards"]
     assert V.FIRM_REWARDS in headline_figures(r.scenario.model_dump(mode="json", by_alias=True))
+
+
+def test_a_sweep_knows_the_headline_figures_in_their_order(run):
+    """``sweep.headline_figures`` (what ``--figure`` accepts, read from the scenario alone) lists
+    the run's numeric headline figures, firms' included, in the headline's order."""
+    from scorelab.sweep import headline_figures
+
+    name, r = run
+    numeric = [k for k, v in r.summary().items() if not isinstance(v, str)]
+    assert headline_figures(r.scenario.model_dump(mode="json", by_alias=True)) == numeric, name

@@ -26,6 +26,7 @@ from scorelab.impact import AXES as IMPACT_AXES
 from scorelab.impact import HARMS as IMPACT_HARMS
 from scorelab.impact import Worst, describe_worst
 from scorelab.impact import worst_hit as impact_worst
+from scorelab.scenario.model import observes_firms
 from scorelab.tables import RunTables, as_run_tables
 from scorelab.vocabulary import FEW_EVENTS, few_events, per_thousand  # noqa: F401 (the headline read per capita)
 
@@ -536,11 +537,13 @@ def headline(r: Any) -> dict[str, float | str | None]:
     fl = flags(r)
     ch = chilling(r)
     t, f = int(fl.get_column("true").sum()), int(fl.get_column("false").sum())
+    firm_true = _total(r, "records_about_firms.true")  # (the records' figures are people's)
+    firm_err = _total(r, "records_about_firms.misattributed") + _total(r, "records_about_firms.false_match")
     out: dict[str, float | str | None] = {
         V.PEOPLE: float(m["people"]),
         V.DAYS: float(m["days"]),
-        V.RECORDS_TRUE: float(by_status.get("true", 0)),
-        V.RECORDS_ERRONEOUS: float(by_status.get("misattributed", 0) + by_status.get("false_match", 0)),
+        V.RECORDS_TRUE: float(by_status.get("true", 0)) - firm_true,
+        V.RECORDS_ERRONEOUS: float(by_status.get("misattributed", 0) + by_status.get("false_match", 0)) - firm_err,
         V.SANCTIONS: float(ws["sanctions"]),
         V.SANCTIONS_WRONGFUL: float(ws["wrongful"]),
         V.SANCTIONS_BY_ASSOCIATION: float(ws["association"]),
@@ -560,6 +563,14 @@ def headline(r: Any) -> dict[str, float | str | None]:
         V.RECORDS_HELD: _last(r, "data.records_held"),
         V.PEOPLE_WITH_DATA: _last(r, "data.people_with_data"),
     }
+    if observes_firms(r.scenario_data or {}):
+        out[V.FIRM_RECORDS_TRUE], out[V.FIRM_RECORDS_ERRONEOUS] = firm_true, firm_err
+    firms = [c for c in r.names["consequences"].values() if c["actor"] == "firm"]
+    if any(c["sanction"] for c in firms):
+        out[V.FIRM_SANCTIONS], out[V.FIRM_SANCTIONS_WRONGFUL] = float(ws["firm_sanctions"]), float(ws["firm_wrongful"])
+    if not all(c["sanction"] for c in firms):
+        cons = consequences(r).filter(~pl.col("sanction") & (pl.col("actor") == "firm"))
+        out[V.FIRM_REWARDS] = float(cons.get_column("applied").sum())
     idn = identification(r)
     if idn.height:  # (runs with face identification only)
         hits, false = int(idn.get_column("hits").sum()), int(idn.get_column("false_alerts").sum())
@@ -573,12 +584,6 @@ def headline(r: Any) -> dict[str, float | str | None]:
                                                                  + au.get_column("passenger_records").sum())
         out[V.AUDIO_RECORDS], out[V.AUDIO_RECORDS_FALSE] = hits + false, false
         out[V.AUDIO_FALSE_SHARE] = _ratio(false, hits + false)
-    firms = [c for c in r.names["consequences"].values() if c["actor"] == "firm"]
-    if any(c["sanction"] for c in firms):
-        out[V.FIRM_SANCTIONS], out[V.FIRM_SANCTIONS_WRONGFUL] = float(ws["firm_sanctions"]), float(ws["firm_wrongful"])
-    if not all(c["sanction"] for c in firms):
-        cons = consequences(r).filter(~pl.col("sanction") & (pl.col("actor") == "firm"))
-        out[V.FIRM_REWARDS] = float(cons.get_column("applied").sum())
     if r.names.get("red_lists"):  # (runs with red lists only)
         rw = rewards(r).row(0, named=True)
         out[V.REWARDS] = float(rw["rewards"])

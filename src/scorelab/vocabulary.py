@@ -17,7 +17,7 @@ from scorelab.codes import NO_GRADE  # (re-exported: the code of an entity not s
 
 __all__ = [
     "AUDIO_FIGURES", "CLASSROOM_FIGURES", "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "FIRM_FIGURES",
-    "FIRM_REWARD_FIGURES", "HEADLINE_FIGURES",
+    "FIRM_RECORD_FIGURES", "FIRM_REWARD_FIGURES", "HEADLINE_FIGURES",
     "IDENTIFICATION_FIGURES",
     "RED_LIST_FIGURES", "LINKED_FIGURES", "FINE_FIGURES", "METRIC_ID_COLUMNS", "WORST_HIT",
     "FEW_EVENTS", "NO_GRADE", "few_events", "figure_unit", "format_figure", "grade_share", "not_defined", "per_thousand",
@@ -57,6 +57,9 @@ PEOPLE_WITH_DATA = "people with data held at end"
 FIRM_SANCTIONS = "sanctions of firms"
 FIRM_SANCTIONS_WRONGFUL = "sanctions of firms, wrongful"
 FIRM_REWARDS = "rewards of firms"
+# runs that record firms' behaviour only (the records above are about people)
+FIRM_RECORDS_TRUE = "records about firms, true"
+FIRM_RECORDS_ERRONEOUS = "records about firms, erroneous"
 # runs with face identification only
 BYSTANDERS_STOPPED = "bystanders stopped"
 ALERT_PRECISION = "alert precision"
@@ -98,7 +101,7 @@ WORST_HIT = {
 
 
 #: The numeric headline figures every run has, in the headline's order (then, for the runs that
-#: have them, ``FIRM_FIGURES``, ``FIRM_REWARD_FIGURES``, ``IDENTIFICATION_FIGURES``, ``AUDIO_FIGURES``, ``RED_LIST_FIGURES``,
+#: have them, ``FIRM_RECORD_FIGURES``, ``FIRM_FIGURES``, ``FIRM_REWARD_FIGURES``, ``IDENTIFICATION_FIGURES``, ``AUDIO_FIGURES``, ``RED_LIST_FIGURES``,
 #: ``LINKED_FIGURES``, ``FINE_FIGURES`` and ``CLASSROOM_FIGURES``, then one ``grade_share`` per grade, then
 #: the ``WORST_HIT`` texts).
 HEADLINE_FIGURES = (
@@ -112,6 +115,9 @@ HEADLINE_FIGURES = (
 FIRM_FIGURES = (FIRM_SANCTIONS, FIRM_SANCTIONS_WRONGFUL)
 #: The figure of runs that reward firms, after the firm figures ("rewards" are people's).
 FIRM_REWARD_FIGURES = (FIRM_REWARDS,)
+#: Figures of runs whose channels observe firms' behaviour, before the firm figures: the records
+#: about firms ("records, true" and "records, erroneous" are about people).
+FIRM_RECORD_FIGURES = (FIRM_RECORDS_TRUE, FIRM_RECORDS_ERRONEOUS)
 IDENTIFICATION_FIGURES = (BYSTANDERS_STOPPED, ALERT_PRECISION, ALERTS_PER_THOUSAND_FACES)
 #: Figures of runs with in-car audio, after the identification figures: records the microphones
 #: made, those about someone who said nothing watched (false positives, passengers), their share.
@@ -146,7 +152,7 @@ EVENT_COUNTS = (
     SANCTIONS_WRONGFUL_BEFORE_CORRECTION, LISTINGS_OVERTURNED, WRONGFUL_LISTINGS_AT_END, FLAGS_WITHDRAWN,
     PEOPLE_SANCTIONED, FLAGS_TRUE, FLAGS_FALSE, FLAGS_INVESTIGATED, LAWFUL_ACTS_SUPPRESSED,
     WRONGDOING_DETERRED, RECORDS_HELD, PEOPLE_WITH_DATA,
-    *FIRM_FIGURES, *FIRM_REWARD_FIGURES, BYSTANDERS_STOPPED, REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END, *LINKED_FIGURES, FINES_ON_PEOPLE_COUNT,
+    *FIRM_RECORD_FIGURES, *FIRM_FIGURES, *FIRM_REWARD_FIGURES, BYSTANDERS_STOPPED, REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END, *LINKED_FIGURES, FINES_ON_PEOPLE_COUNT,
     AUDIO_RECORDS, AUDIO_RECORDS_FALSE, *CLASSROOM_FIGURES,
 )
 #: Headline totals that are not counts of events but also grow with the population.
@@ -180,6 +186,7 @@ _UNITS = {
     PEOPLE: "people", DAYS: "days", RECORDS_TRUE: "records", RECORDS_ERRONEOUS: "records",
     SANCTIONS: "sanctions", SANCTIONS_WRONGFUL: "sanctions", SANCTIONS_BY_ASSOCIATION: "sanctions",
     FIRM_SANCTIONS: "sanctions", FIRM_SANCTIONS_WRONGFUL: "sanctions", FIRM_REWARDS: "rewards",
+    FIRM_RECORDS_TRUE: "records", FIRM_RECORDS_ERRONEOUS: "records",
     SANCTIONS_WRONGFUL_BEFORE_CORRECTION: "sanctions", LISTINGS_OVERTURNED: "listings",
     WRONGFUL_LISTINGS_AT_END: "listings", PEOPLE_DAYS_WRONGFULLY_LISTED: "person-days", DAYS_TO_LIFT_WRONGFUL_LISTING: "days",
     FLAGS_WITHDRAWN: "flags", PEOPLE_SANCTIONED: "people", FLAGS_TRUE: "flags", FLAGS_FALSE: "flags",

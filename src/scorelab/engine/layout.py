@@ -293,7 +293,7 @@ AGEING_COLUMNS = ("ageing.came_of_age", "ageing.records_carried")
 #: The blocks, in the order of kernel.MO_*
 BLOCKS = ("events", "events_twin", "records", "records_removed", "consequences", "lists", "flags", "grades",
           "firm_grades", "score", "identification", "association", "audio", "classroom", "data", "regions", "trajectories",
-          "lending", "ageing")
+          "lending", "ageing", "records_about_firms")
 
 
 def accumulated(name: str) -> bool:
@@ -329,6 +329,8 @@ def metric_layout(plan: Any) -> tuple[np.ndarray, list[str]]:
                          for x in TRAJECTORY_COLUMNS],
         "lending": [f"lending.{g}.{x}" for g in range(len(plan.lending_groups)) for x in LENDING_COLUMNS],
         "ageing": list(AGEING_COLUMNS) if plan.params.coa_on else [],
+        # (of the records above, those about firms: the headline's and the regions' are people's)
+        "records_about_firms": [f"records_about_firms.{x}" for x in ERROR_NAMES],
     }
     names: list[str] = []
     offsets = []

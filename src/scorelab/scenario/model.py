@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from scorelab.scenario.base import Name, StrictModel
@@ -460,6 +462,14 @@ def _check_bands(s: Scenario) -> list[tuple[Path, str, bool]]:
 def is_sanction(c: Consequence) -> bool:
     """Whether a consequence harms whom it applies to (engine.plan.consequences reads the same)."""
     return harms(c.kind, c.income_change, c.points)
+
+
+def observes_firms(data: dict[str, Any]) -> bool:
+    """Whether a scenario (plain data, as ``model_dump``) has a channel observing a firm's
+    behaviour: whether its runs make records about firms."""
+    behaviours = data.get("behaviours") or {}
+    firm = {b for b, v in behaviours.items() if isinstance(v, dict) and v.get("actor") == "firm"}
+    return any(isinstance(c, dict) and firm & set(c.get("observes") or ()) for c in (data.get("channels") or {}).values())
 
 
 def harms(kind: str, income_change: float, points: float) -> bool:

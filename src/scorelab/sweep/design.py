@@ -21,9 +21,10 @@ from typing import Any, Literal
 
 from scorelab.errors import ScenarioError, UsageError
 from scorelab.scenario.loader import load, override_value
-from scorelab.scenario.model import Scenario, harms
+from scorelab.scenario.model import Scenario, harms, observes_firms
 from scorelab.vocabulary import (
-    AUDIO_FIGURES, CLASSROOM_FIGURES, FINE_FIGURES, FIRM_FIGURES, FIRM_REWARD_FIGURES, HEADLINE_FIGURES, IDENTIFICATION_FIGURES, LINKED_FIGURES, RED_LIST_FIGURES, grade_share,
+    AUDIO_FIGURES, CLASSROOM_FIGURES, FINE_FIGURES, FIRM_FIGURES, FIRM_RECORD_FIGURES, FIRM_REWARD_FIGURES,
+    HEADLINE_FIGURES, IDENTIFICATION_FIGURES, LINKED_FIGURES, RED_LIST_FIGURES, grade_share,
 )
 
 DESIGNS = ("grid", "random")
@@ -321,6 +322,7 @@ def headline_figures(scenario: dict[str, Any]) -> list[str]:
         return harms(str(k.get("kind")), float(k.get("income_change") or 0), float(k.get("points") or 0))
 
     parts = [
+        (observes_firms(scenario), FIRM_RECORD_FIGURES),
         (any(k.get("actor") == "firm" and sanction(k) for k in consequences), FIRM_FIGURES),
         (any(k.get("actor") == "firm" and not sanction(k) for k in consequences), FIRM_REWARD_FIGURES),
         (any(c.get("identification") for c in channels), IDENTIFICATION_FIGURES),

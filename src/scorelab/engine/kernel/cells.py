@@ -11,7 +11,7 @@ from scorelab.jit_cache import nb
 
 from scorelab.engine.kernel.constants import (
     AU_COLS, CR_COLS, F_COLS, ID_COLS, K_COLS, L_COLS, LN_COLS, LN_UNITS, MO_AUDIO, MO_CLASS, MO_CONS, MO_FLAG, MO_ID,
-    MO_LEND, MO_LIST, MO_REC, MO_REGION, MO_TRAJ, N_ERRORS, R_COLS, T_COLS,
+    MO_FIRMREC, MO_LEND, MO_LIST, MO_REC, MO_REGION, MO_TRAJ, N_ERRORS, R_COLS, T_COLS,
 )
 
 
@@ -63,6 +63,12 @@ def classroom_cell(Q, row, col):
 def record_cell(Q, c, err):
     """Channel c's records of error ``err`` (an index of ERROR_NAMES)."""
     return Q.MO[MO_REC] + N_ERRORS * c + err
+
+
+@nb.njit(cache=True, inline="always")
+def firm_record_cell(Q, err):
+    """Records about firms of error ``err``, over all channels (``records_about_firms.*``)."""
+    return Q.MO[MO_FIRMREC] + err
 
 
 @nb.njit(cache=True, inline="always")

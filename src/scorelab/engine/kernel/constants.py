@@ -13,7 +13,7 @@ from scorelab.engine.layout import (
 
 # metric column offsets (MO indices)
 (MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_ID, MO_ASSOC,
- MO_AUDIO, MO_CLASS, MO_DATA, MO_REGION, MO_TRAJ, MO_LEND, MO_AGE) = range(len(BLOCKS))
+ MO_AUDIO, MO_CLASS, MO_DATA, MO_REGION, MO_TRAJ, MO_LEND, MO_AGE, MO_FIRMREC) = range(len(BLOCKS))
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
                    "ls_wpos", "ls_cause", "ls_hits", "la_ent", "la_list", "la_step", "od_rec", "od_val", "w_mem",

@@ -10,7 +10,7 @@ from scorelab.engine.kernel.constants import (
     ACTIVE, APPEAL_BIT, APPLIED_BIT, CAUSE_RECORDS, C_NPOOL, C_PFREE, C_PTOP, CR_LATER, OUT_RECORDS_ERR, RC_ERRONEOUS,
     RC_TRUE,
 )
-from scorelab.engine.kernel.cells import record_cell, region_cell
+from scorelab.engine.kernel.cells import firm_record_cell, record_cell, region_cell
 from scorelab.engine.kernel.stores import add_record, bump, fifo_push, hold, rec_err, set_delta, set_state
 from scorelab.engine.kernel.scores import record_points
 from scorelab.engine.kernel.lists import enter_list
@@ -30,7 +30,10 @@ def make_visible(P, S, Q, r, s):
     S.subj_head[e] = r
     err = rec_err(S, r)
     Q.M[s, record_cell(Q, c, err)] += 1
-    Q.M[s, region_cell(Q, P.ent_city[e], RC_ERRONEOUS if err else RC_TRUE)] += 1
+    if e >= P.n_people:  # (about a firm: apart, so that the headline's and the regions' records are people's)
+        Q.M[s, firm_record_cell(Q, err)] += 1
+    else:
+        Q.M[s, region_cell(Q, P.ent_city[e], RC_ERRONEOUS if err else RC_TRUE)] += 1
     hold(P, S, Q, e, 1, s)
     if err:
         bump(S, OUT_RECORDS_ERR, e, 1)
