@@ -80,23 +80,15 @@ def test_firms_sanctions_are_reported_apart(run):
 def test_firms_rewards_are_reported_apart_from_peoples():
     """A bonus to firms is no person's reward: "rewards" stays people's (their column's sum) and
     "rewards of firms" counts the firms'; a fine on firms likewise is in "sanctions of firms"."""
-    off = {"enabled": False, "degree": {"distribution": "poisson", "mean": 1.0}, "same_city": 0.5, "same_group": 0.5}
-    data = {
-        "name": "firms-rewarded",
-        "population": {"people": 400},
-        "contacts": {"household": False, "workplace": {"enabled": False}, "school": {"enabled": False},
-                     "friends": dict(off), "online": dict(off)},
-        "behaviours": {"x": {"rate": "0.2 per day"}},
-        "channels": {"police": {"observes": ["x"], "coverage": 1, "detection": 1}},
-        "scoring": {"min_age": 0, "rules": [{"behaviour": "x", "points": -5}]},
-        "grades": [{"name": "A", "from": 1000}, {"name": "B", "from": 990, "below": 1000}, {"name": "C", "below": 990}],
-        "consequences": {
-            "firm_bonus": {"kind": "bonus", "actor": "firm", "grades": ["A"], "amount": 10, "every": 1},
-            "fine": {"kind": "fine", "grades": ["C"], "amount": 100, "every": 1},
-            "person_bonus": {"kind": "bonus", "grades": ["A"], "amount": 1, "every": 30},
-        },
-        "run": {"days": 30, "seed": 5},
-    }
+    from test_undefined_figures import NEVER_LIFTED
+
+    data = {**NEVER_LIFTED, "name": "firms-rewarded", "population": {"people": 400}, "lists": {},
+            "consequences": {
+                "firm_bonus": {"kind": "bonus", "actor": "firm", "grades": ["A"], "amount": 10, "every": 1},
+                "fine": {"kind": "fine", "grades": ["C"], "amount": 100, "every": 1},
+                "person_bonus": {"kind": "bonus", "grades": ["A"], "amount": 1, "every": 30},
+            },
+            "run": {"days": 30, "seed": 5}}
     from scorelab import metrics
     from scorelab.sweep import headline_figures
 
