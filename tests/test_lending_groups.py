@@ -143,12 +143,31 @@ def test_the_table_survives_a_results_folder(world, tmp_path):
     assert res.output.splitlines()[1:] == [f"factual,{factual(r).get_column('loans_refused').sum()}", "twin,0"]
 
 
+def test_the_verdict_says_what_lending_did(world):
+    """Granting loans by grade sanctions nobody, so without its own sentence the verdict said
+    nothing happened: the fourth sentence gives the refusals (the twin refuses none) and each
+    group's share refused, as ``lending_summary`` counts them, most refused first."""
+    from scorelab.verdict import verdict
+
+    r = world[-1]
+    said = verdict(r)
+    assert len(said) == 4 and said[0].startswith("Nobody was sanctioned")
+    f = lending_summary(r).filter(pl.col("world") == "factual").sort("refused_share", descending=True)
+    refused, applied = int(f.get_column("loans_refused").sum()), int(f.get_column("loans_applied").sum())
+    assert refused > 0 and f"refused {refused:,} of {applied:,} applications" in said[3], said[3]
+    assert "where the twin refuses none" in said[3]
+    groups = f.get_column("group").to_list()
+    shares = [f"{g} {100 * x:.1f} % refused" for g, x in zip(groups, f.get_column("refused_share").to_list())]
+    assert all(x in said[3] for x in shares) and said[3].index(shares[0]) < said[3].index(shares[1]), said[3]
+
+
 def test_a_run_without_loans_has_no_lending(tmp_path):
     """A consequence that is no loan (no service) counts nothing: no file, no view, and the API
     says why in one line."""
     r = scorelab.run("lending-feedback", {**SETTINGS, "population.people": 300, "population.represents": 300,
                                           "run.days": 5, "consequences.loan.service": None}, out=tmp_path / "run")
     assert not r.has_lending and not any(c.startswith("lending.") for c in r.metrics.columns)
+    assert len(r.verdict()) == 3  # (no sentence on loans)
     with pytest.raises(UsageError, match="no lending by group") as e:
         r.lending_by_group()
     assert "\n" not in str(e.value)

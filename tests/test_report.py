@@ -561,7 +561,7 @@ def test_the_page_opens_with_the_verdict(single, runs):
     first = page.index("<section id='verdict'>")
     assert first < page.index("<section id='run1'")
     said = Result.open(runs["base"]).verdict()
-    assert len(said) == 3
+    assert len(said) == 4 and said[3].startswith("Loans: ")  # (the base run refuses loans by grade)
     for s in said:
         assert R.e(s) in page[first:page.index("</section>", first)]
 
@@ -571,7 +571,8 @@ def test_the_verdict_agrees_with_the_metrics(runs):
 
     r = Result.open(runs["base"])
     ws = M.wrongful_sanctions(r).row(0, named=True)
-    who, lawful, groups = r.verdict()
+    who, lawful, groups, loans = r.verdict()
+    assert loans.startswith("Loans: the system refused ")
     assert f"sanctioned {ws['people_sanctioned']:,} people" in who
     wrong = ws["people_wrongfully_sanctioned"]
     assert (f"{wrong:,} of them" if wrong else "none of them wrongfully") in who

@@ -1,10 +1,11 @@
 """The verdict: three plain sentences on what the system did to people against the twin, which
-the command line prints and the report opens with (issue 22).
+the command line prints and the report opens with (issue 22), and a fourth where there are loans.
 
 1. who was sanctioned, and how many of them wrongly;
 2. what lawful behaviour fell;
 3. which group lost most, on which harms, with counts (by the impact table's rules: no group is
-   ranked on too few events, nor named without another ranked group to compare it with).
+   ranked on too few events, nor named without another ranked group to compare it with);
+4. with loans: the applications refused, each group's share refused and its credit level.
 
 Every number carries its unit. Given replicates (runs of one scenario with different seeds), a
 number is the replicates' mean with its 95 % interval (``sweep.statistics.describe``: counts by
@@ -140,7 +141,54 @@ def groups_hit(rs: Sequence[RunTables]) -> str:
     return text + tail
 
 
+#: At most this many groups are named in the lending sentence (the most and least refused).
+LENDING_GROUPS = 4
+
+
+def lending(rs: Sequence[RunTables]) -> str | None:
+    """With loans, the applications the system refused (the twin lends by no grade, so refuses
+    none), each group's share refused and its mean score (the credit level), first day to end, against the
+    twin's; None for runs without loans. A refused loan is a sanction only where the loan is a
+    refusal by grade or list: where the system grants loans by grade, a loan not granted is
+    counted here alone, so without this sentence the verdict would say nothing happened."""
+    if not all(r.has_lending for r in rs):
+        return None
+    from scorelab.metrics_data import lending_summary
+
+    sums = [lending_summary(r) for r in rs]
+    fact = [s.filter(pl.col("world") == "factual") for s in sums]
+    applied = [float(f.get_column("loans_applied").sum()) for f in fact]
+    refused = [float(f.get_column("loans_refused").sum()) for f in fact]
+    if not any(applied):
+        return "Nobody applied for a loan."
+    share = [x / a if a else 0.0 for x, a in zip(refused, applied)]
+    text = (f"Loans: the system refused {_number(refused)} of {_number(applied)} applications "
+            f"({_number(share, 'share', 1)}), where the twin refuses none")
+    groups = fact[0].filter(pl.col("loans_applied") > 0).get_column("group").to_list()
+    if len(groups) < 2:
+        return text + "."
+
+    def group_share(g: str) -> list[float]:
+        return [float(f.filter(pl.col("group") == g).get_column("refused_share").sum()) for f in fact]
+
+    order = sorted(groups, key=lambda g: -sum(group_share(g)))
+    if len(order) > LENDING_GROUPS:
+        order = order[: LENDING_GROUPS - 1] + order[-1:]
+    parts = []
+    for g in order:
+        row = [s.filter(pl.col("group") == g) for s in sums]
+        level = [float(x.filter(pl.col("world") == "factual").get_column("mean_level_end").sum()) for x in row]
+        twin = [float(x.filter(pl.col("world") == "twin").get_column("mean_level_end").sum()) for x in row]
+        start = [float(x.filter(pl.col("world") == "factual").get_column("mean_level_start").sum()) for x in row]
+        parts.append(f"{g} {_number(group_share(g), 'share', 1)} refused, mean score {_number(start, 'any', 2)} -> "
+                     f"{_number(level, 'any', 2)} (twin {_number(twin, 'any', 2)})")
+    return text + "; by group: " + "; ".join(parts) + "."
+
+
 def verdict(results: Sequence[Any] | Any) -> list[str]:
-    """The three sentences for one run, or for replicates of one scenario (means with intervals)."""
+    """The three sentences for one run, or for replicates of one scenario (means with intervals),
+    and a fourth on loans for runs with lending (``lending``)."""
     rs = [as_run_tables(r) for r in (results if isinstance(results, (list, tuple)) else [results])]
-    return [sanctioned(rs), lawful_behaviour(rs), groups_hit(rs)]
+    said = [sanctioned(rs), lawful_behaviour(rs), groups_hit(rs)]
+    loans = lending(rs)
+    return said + [loans] if loans is not None else said
