@@ -147,10 +147,10 @@ LENDING_GROUPS = 4
 
 def lending(rs: Sequence[RunTables]) -> str | None:
     """With loans, the applications the system refused (the twin lends by no grade, so refuses
-    none), each group's share refused and its mean score (the credit level), first day to end, against the
-    twin's; None for runs without loans. A refused loan is a sanction only where the loan is a
-    refusal by grade or list: where the system grants loans by grade, a loan not granted is
-    counted here alone, so without this sentence the verdict would say nothing happened."""
+    none), each group's share refused and its mean score (the credit level), first day to end,
+    against the twin's; None for runs without loans. A refused loan is a sanction only where
+    the loan is a refusal by grade or list: where the system grants loans by grade, a loan not
+    granted is counted here alone, so without this sentence the verdict said nothing happened."""
     if not all(r.has_lending for r in rs):
         return None
     from scorelab.metrics_data import lending_summary
