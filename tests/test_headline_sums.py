@@ -2,10 +2,11 @@
 
 The disparate-impact table and the per-1,000 rates read the per-person columns; the headline
 and the verdict read the per-step counts. If the two disagree, a reader is told one number in
-the summary and shown another's shares by group. Two such gaps were found and closed: a firm's
-sanctions counted in the headline's "sanctions" (and so in its rate per 1,000 people) but in no
-person's column, and deterred wrongdoing counted in people's "acts suppressed" (a harm) but
-not in the headline's "lawful acts suppressed".
+the summary and shown another's shares by group. Three such gaps were found and closed: a
+firm's sanctions, and records about firms, counted in the headline's "sanctions" and "records"
+(and so in their rates per 1,000 people) but in no person's column; and deterred wrongdoing
+counted in people's "acts suppressed" (a harm) but not in the headline's "lawful acts
+suppressed".
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 import scorelab
 from scorelab import vocabulary as V
+from scorelab.scenario.model import is_sanction
 
 #: per-person column -> headline figure it must sum to
 SUMS = {
@@ -71,7 +73,7 @@ def test_firms_sanctions_are_reported_apart(run):
     every = sum(float(r.metrics.get_column(c).sum()) for c in r.metrics.columns
                 if c.startswith("records.") and c.endswith(".true"))
     assert every == head[V.RECORDS_TRUE] + head[V.FIRM_RECORDS_TRUE], name
-    firm_sanctions = any(c.actor == "firm" and c.kind in ("refusal", "fine") for c in r.scenario.consequences.values())
+    firm_sanctions = any(c.actor == "firm" and is_sanction(c) for c in r.scenario.consequences.values())
     assert (V.FIRM_SANCTIONS in head) == firm_sanctions, name
     if name == "corporate":  # (firms are barred from bidding and fined there: their sanctions are counted)
         assert head[V.FIRM_SANCTIONS] > 0 and head[V.SANCTIONS] > 0
