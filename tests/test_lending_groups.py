@@ -152,6 +152,8 @@ def test_the_verdict_says_what_lending_did(world):
     r = world[-1]
     said = verdict(r)
     assert len(said) == 4 and said[0].startswith("Nobody was sanctioned")
+    # (no "run more people": none of the harms the third sentence compares can happen here)
+    assert said[2] == "There were no sanctions, wrongful sanctions, police flags or income lost to compare across groups."
     f = lending_summary(r).filter(pl.col("world") == "factual").sort("refused_share", descending=True)
     refused, applied = int(f.get_column("loans_refused").sum()), int(f.get_column("loans_applied").sum())
     assert refused > 0 and f"refused {refused:,} of {applied:,} applications" in said[3], said[3]

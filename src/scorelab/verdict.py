@@ -105,7 +105,7 @@ def groups_hit(rs: Sequence[RunTables]) -> str:
     ``MIN_EVENTS`` events among ``MIN_PEOPLE`` people, and named only against another ranked
     group); over replicates, only a group every seed names."""
     worst: dict[str, list[str]] = {}
-    unranked, varies, alike = [], [], []
+    unranked, varies, alike, absent = [], [], [], []
     for harm, what in HARMS:
         ws = [M.worst_hit(r, harm, "group") for r in rs]
         cells = {w.cell for w in ws}
@@ -116,6 +116,8 @@ def groups_hit(rs: Sequence[RunTables]) -> str:
                 return "The population is one group, so no group can lose more than another (see impact by region)."
             if not ws[0].reason.startswith("none (no "):
                 unranked.append(what)
+            else:
+                absent.append(what)
         elif sum(float(w.ratio or 0.0) for w in ws) / len(ws) < ALIKE:
             alike.append(what)
         else:
@@ -131,6 +133,8 @@ def groups_hit(rs: Sequence[RunTables]) -> str:
                  f"groups of {MIN_PEOPLE} people or more).")
     if not worst and alike and not unranked and not varies:
         return "No group was hit clearly harder than the others." + tail
+    if len(absent) == len(HARMS):  # (more people would not help: nothing of the kind happened)
+        return f"There were no {', '.join(absent[:-1])} or {absent[-1]} to compare across groups."
     if not worst:
         return "No group can be named as hit hardest." + tail + " Run more people (--scale) or replicates."
     name, harms = max(worst.items(), key=lambda kv: len(kv[1]))
