@@ -17,12 +17,10 @@ from scorelab.codes import NO_GRADE  # (re-exported: the code of an entity not s
 
 __all__ = [
     "AUDIO_FIGURES", "CLASSROOM_FIGURES", "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "FIRM_FIGURES",
-    "FIRM_RECORD_FIGURES", "FIRM_REWARD_FIGURES", "HEADLINE_FIGURES",
-    "IDENTIFICATION_FIGURES",
-    "RED_LIST_FIGURES", "LINKED_FIGURES", "FINE_FIGURES", "METRIC_ID_COLUMNS", "WORST_HIT",
+    "FIRM_RECORD_FIGURES", "FIRM_REWARD_FIGURES", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES", "RED_LIST_FIGURES",
+    "LINKED_FIGURES", "FINE_FIGURES", "METRIC_ID_COLUMNS", "WORST_HIT",
     "FEW_EVENTS", "NO_GRADE", "few_events", "figure_unit", "format_figure", "grade_share", "not_defined", "per_thousand",
 ]
-
 
 #: Columns of a run's per-step metrics frame (``metrics.parquet``) that identify a row; every
 #: other column is a metric.

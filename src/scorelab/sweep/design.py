@@ -309,15 +309,15 @@ def check_size(spec: SweepSpec) -> None:
 
 def headline_figures(scenario: dict[str, Any]) -> list[str]:
     """The numeric headline figures (``metrics.headline``) of runs of a scenario (data as
-    ``model_dump``): the fixed ones, those of the parts the scenario has (sanctions on firms, face
-    identification, in-car audio, red lists, consequences through parents or employer, fines on people, classroom
-    monitoring), then
-    one share per grade."""
+    ``model_dump``): the fixed ones, those of the parts the scenario has (records, sanctions and
+    rewards of firms, face identification, in-car audio, red lists, consequences through parents
+    or employer, fines on people, classroom monitoring), then one share per grade."""
     def items(section: str) -> list[dict[str, Any]]:
         value = scenario.get(section) or {}
         return [v for v in (value.values() if isinstance(value, dict) else value) if isinstance(v, dict)]
 
     channels, lists, consequences = items("channels"), items("lists"), items("consequences")
+
     def sanction(k: dict[str, Any]) -> bool:
         return harms(str(k.get("kind")), float(k.get("income_change") or 0), float(k.get("points") or 0))
 
