@@ -265,11 +265,13 @@ def wrongful_sanctions(r: Any) -> pl.DataFrame:
 
 def rewards(r: Any) -> pl.DataFrame:
     """People's rewards together (discounts, bonuses, priority, promotions, gains of income or
-    points; by grade or by list; a firm's are in ``consequences``) and those of red lists:
-    applied, wrongful (to someone graded or listed wrongly: on true records alone it would not
-    apply), the people rewarded, and the red-listed entities at the end (one row)."""
+    points; by grade or by list) and those of red lists: applied, wrongful (to someone graded or
+    listed wrongly: on true records alone it would not apply), the people rewarded, and the
+    red-listed entities at the end; firms' rewards apart (``firm_rewards``) (one row)."""
     r = as_run_tables(r)
-    c = consequences(r).filter(~pl.col("sanction") & (pl.col("actor") != "firm"))  # (firms': ``consequences``)
+    c = consequences(r).filter(~pl.col("sanction"))
+    firms = c.filter(pl.col("actor") == "firm")
+    c = c.filter(pl.col("actor") != "firm")
     red = set(r.names.get("red_lists", []))
     via_red = [k for k, info in r.names["consequences"].items() if info.get("red_list")]
     cr = c.filter(pl.col("consequence").is_in(via_red))
@@ -281,9 +283,10 @@ def rewards(r: Any) -> pl.DataFrame:
         "people_rewarded": int(g.get_column("rewarded_people").sum()) if "rewarded_people" in g.columns else 0,
         "red_listed_at_end": int(sum(_last(r, f"lists.{x}.stock") for x in red)),
         "red_listed_wrongfully_at_end": int(sum(_last(r, f"lists.{x}.wrongful_stock") for x in red)),
+        "firm_rewards": int(firms.get_column("applied").sum()),
     }], schema={"rewards": pl.Int64, "wrongful": pl.Int64, "red_list_rewards": pl.Int64,
                 "red_list_rewards_wrongful": pl.Int64, "people_rewarded": pl.Int64, "red_listed_at_end": pl.Int64,
-                "red_listed_wrongfully_at_end": pl.Int64})
+                "red_listed_wrongfully_at_end": pl.Int64, "firm_rewards": pl.Int64})
 
 
 def rewards_by(r: Any, by: str = "group") -> pl.DataFrame:
@@ -569,8 +572,7 @@ def headline(r: Any) -> dict[str, float | str | None]:
     if any(c["sanction"] for c in firms):
         out[V.FIRM_SANCTIONS], out[V.FIRM_SANCTIONS_WRONGFUL] = float(ws["firm_sanctions"]), float(ws["firm_wrongful"])
     if not all(c["sanction"] for c in firms):
-        cons = consequences(r).filter(~pl.col("sanction") & (pl.col("actor") == "firm"))
-        out[V.FIRM_REWARDS] = float(cons.get_column("applied").sum())
+        out[V.FIRM_REWARDS] = float(rewards(r).item(0, "firm_rewards"))
     idn = identification(r)
     if idn.height:  # (runs with face identification only)
         hits, false = int(idn.get_column("hits").sum()), int(idn.get_column("false_alerts").sum())
