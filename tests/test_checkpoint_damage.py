@@ -256,7 +256,7 @@ JSON_CASES = [
     ("checkpoint.json", "options.shards", 0, "checkpoint.json: options.shards:"),
     ("checkpoint.json", "options.people_state", "yes", "checkpoint.json: options.people_state:"),
     ("checkpoint.json", "options.extra", 1, "checkpoint.json: options.extra:"),
-    ("checkpoint.json", "format_version", 11, "checkpoint format version 11, but this scorelab resumes version 16"),
+    ("checkpoint.json", "format_version", 11, "checkpoint format version 11, but this scorelab resumes version 17"),
     ("checkpoint.json", None, None, "checkpoint.json: not a scorelab checkpoint"),
 ]
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import pytest
 
+import polars as pl
+
 import scorelab
-from scorelab import vocabulary as V
+from scorelab import metrics, vocabulary as V
 from scorelab.scenario.model import is_sanction
 
 #: per-person column -> headline figure it must sum to
@@ -63,6 +65,45 @@ def test_the_regions_sanctions_and_records_sum_to_the_headline(run):
     assert float(regions.get_column("sanctions_wrongful").sum()) == head[V.SANCTIONS_WRONGFUL], name
     if V.REWARDS in head:
         assert float(regions.get_column("rewards").sum()) == head[V.REWARDS], name
+
+
+def test_peoples_listings_are_people(run):
+    """The listings read as people's (the regions' listings, the red-listed, the wrongful
+    listings) count people only: people on lists of people and firms' representatives listed
+    with their firm; firms' listings are counted apart."""
+    name, r = run
+    head, people, lists = r.summary(), r.people, metrics.lists(r)
+    on_lists = sum(int(people.get_column(f"listed.{x}").sum()) for x in r.names["lists"])
+    theirs = lists.filter(pl.col("actor") == "person")
+    assert int(theirs.get_column("stock_end").sum()) == on_lists, name
+    last = r.regions.filter(pl.col("step") == r.regions.get_column("step").max())
+    assert int(last.get_column("listings").sum()) == on_lists, name
+    if V.RED_LISTED_AT_END in head:
+        red = sum(int(people.get_column(f"listed.{x}").sum()) for x in r.names["red_lists"])
+        assert head[V.RED_LISTED_AT_END] == red, name
+    firm_lists = [x for x, a in r.names["lists"].items() if a == "firm"]
+    assert (V.FIRM_WRONGFUL_LISTINGS_AT_END in head) == bool(firm_lists), name
+    if firm_lists:
+        firms = lists.filter((pl.col("actor") == "firm") & ~pl.col("list").is_in(r.names["red_lists"]))
+        assert head[V.FIRM_WRONGFUL_LISTINGS_AT_END] == firms.get_column("wrongful_stock_end").sum(), name
+        assert head[V.FIRM_DAYS_WRONGFULLY_LISTED] == pytest.approx(firms.get_column("wrongful_days").sum()), name
+
+
+def test_plots_and_money_read_as_peoples_are_peoples(run):
+    """The sanctions-over-time plots ("per 1,000 people") and the fines in economic_losses count
+    people only; firms' fines are apart."""
+    from scorelab import plots
+
+    name, r = run
+    head = r.summary()
+    assert float(plots.sanctions_series(r)["applied"].sum()) == head[V.SANCTIONS], name
+    losses = metrics.economic_losses(r).row(0, named=True)
+    c = metrics.consequences(r).filter(pl.col("kind") == "fine")
+    for firm, column in ((False, "fines"), (True, "firm_fines")):
+        paid = -float(c.filter((pl.col("actor") == "firm") == firm).get_column("money").sum())
+        assert losses[column] == pytest.approx(paid), (name, column)
+    if name == "corporate":  # (firms are fined there, people are not)
+        assert losses["firm_fines"] > 0 and losses["fines"] == 0
 
 
 def test_firms_sanctions_are_reported_apart(run):

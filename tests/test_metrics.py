@@ -195,7 +195,7 @@ def test_blacklist_stock_and_flows(run):
         k = np.bincount(subj[step <= s], minlength=pop.n)
         by_day.append(int((k >= 3).sum()))
     li = metrics.lists(r).row(0, named=True)
-    assert li == {"list": "blacklist", "actor": "person", "entries": by_day[-1], "exits": 0, "overturned": 0,
+    assert li == {"list": "blacklist", "actor": "person", "joint": False, "entries": by_day[-1], "exits": 0, "overturned": 0,
                   "wrongful_entries": 0, "stock_first": by_day[0], "stock_end": by_day[-1], "stock_max": by_day[-1],
                   "wrongful_stock_end": 0, "wrongful_days": 0.0}
     flows = metrics.list_flows(r)

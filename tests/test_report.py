@@ -528,6 +528,41 @@ def test_a_difference_within_poisson_noise_is_greyed_not_coloured():
     assert not within_noise(V.INCOME_LOST, 100.0, 101.0)      # not a count of events
 
 
+def test_totals_of_runs_of_different_sizes_are_compared_per_person(runs, tmp_path):
+    """A run of 4x the people has about 4x the sanctions: that is not 300 % more harm. Totals
+    that grow with the population are compared (and coloured) per 1,000 people; totals over
+    different lengths are not compared at all."""
+    from scorelab import vocabulary as V
+    from scorelab.report.compare import _cls, compare_table
+    from scorelab.report.findings import compare_findings
+
+    assert _cls(V.SANCTIONS, 400.0, 100.0, True) == "worse"  # (as totals)
+    assert _cls(V.SANCTIONS, 400.0, 100.0, True, (3.0, 12.0)) == ""  # (the same 33.3 per 1,000)
+    assert _cls(V.SANCTIONS, 800.0, 100.0, True, (3.0, 12.0)) == "worse"  # (66.7 against 33.3 per 1,000)
+    bigger = _run(tmp_path, "bigger", {"population.people": 12000})
+    longer = _run(tmp_path, "longer", {"run.days": 90})
+    rs = [Result.open(runs["base"]), bigger]
+    page = compare_table(rs)
+    row = _row(page, V.SANCTIONS)
+    assert re.search(r"[\d.]+ per 1,000", row) and "per 1,000 people" in page, row
+    said = " ".join(compare_findings(rs))
+    assert "counts are compared per 1,000 people above" in said and re.search(r"sanctions [\d.]+ \u2192 [\d.]+ per 1,000", said), said
+    row = _row(compare_table([Result.open(runs["base"]), longer]), V.SANCTIONS)
+    assert "not compared: different lengths" in row and not re.search(r"class='n (worse|better)'", row), row
+    assert "not compared above" in " ".join(compare_findings([Result.open(runs["base"]), longer]))
+
+
+def test_what_a_scenario_does_not_watch_is_not_modelled():
+    """A scenario without lawful (disfavoured) behaviour suppresses none: "not modelled", not 0."""
+    from scorelab import vocabulary as V
+
+    watched = {"behaviours": {"theft": {"kind": "wrongdoing"}, "protest": {"kind": "disfavoured"}}}
+    unwatched = {"behaviours": {"theft": {"kind": "wrongdoing"}, "tax": {"kind": "disfavoured", "actor": "firm"}}}
+    assert V.modelled(watched, V.LAWFUL_ACTS_SUPPRESSED) and V.modelled(watched, V.WRONGDOING_DETERRED)
+    assert not V.modelled(unwatched, V.LAWFUL_ACTS_SUPPRESSED) and V.modelled(unwatched, V.WRONGDOING_DETERRED)
+    assert not V.modelled(unwatched, V.WORST_HIT["acts_suppressed"])
+
+
 def test_the_comparison_lists_what_differs_safeguards_first(compared):
     page = compared.read_text(encoding="utf-8")
     assert "<h3>What differs</h3>" in page
@@ -606,6 +641,9 @@ def test_replicates_are_reported_as_means_with_intervals(story):
     assert re.search(r"sanctioned [\d,]+ \[[\d,]+, [\d,]+\] people", said), said
     # no interval of a count goes below zero
     assert not re.search(r"\[-", page.split("mean of 3 seeds")[1].split("</table>")[0])
+    # a worst-hit group is named once, with its ratios, when every seed names it (the texts differ by their rates)
+    row = _row(page, "worst-hit group (flags)")
+    assert "seed 1:" not in row and re.search(r"in every run \(|none ranked in any run|differs by run: ", row), row
 
 
 def test_comparison_figures_draw_the_twin_dates_and_honest_axes(runs, story):

@@ -285,8 +285,24 @@ def test_the_line_when_nothing_moved():
     from scorelab.cli.sweep import _moved_line
 
     wide = pl.DataFrame({"sanctions lo": [1.0, 2.0], "sanctions hi": [5.0, 6.0]})
-    line = _moved_line(wide, ["sanctions"], ["records removed on appeal"])
+    line = _moved_line(wide, ["sanctions"], ["records removed on appeal"], [1000.0, 1000.0], [90.0, 90.0])
     assert line.startswith("no figure moved beyond its interval") and "--replicates" in line
+
+
+def test_totals_of_settings_of_different_sizes_move_only_per_person():
+    """A sweep over the population's size: 4x the people, 4x the sanctions, the same rate. The
+    totals' intervals do not overlap, but nothing moved: they are compared per 1,000 people."""
+    from scorelab.cli.sweep import _moved_line
+
+    wide = pl.DataFrame({"sanctions lo": [40.0, 180.0], "sanctions hi": [60.0, 220.0],
+                         "alert precision lo": [0.1, 0.6], "alert precision hi": [0.2, 0.7]})
+    line = _moved_line(wide, ["sanctions", "alert precision"], [], [5000.0, 20000.0], [180.0, 180.0])
+    assert line.startswith("moved beyond the replicates' noise: alert precision;"), line
+    assert "per 1,000 people (the settings differ in size)" in line
+    longer = _moved_line(wide, ["sanctions"], [], [5000.0, 5000.0], [180.0, 720.0])
+    assert longer.startswith("no figure moved") and "differ in length: sanctions" in longer
+    same = _moved_line(wide, ["sanctions"], [], [5000.0, 5000.0], [180.0, 180.0])
+    assert same.startswith("moved beyond the replicates' noise: sanctions")
 
 
 # --------------------------------------------------------------------------- backends

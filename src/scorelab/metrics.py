@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from scorelab import classroom as CL, linked_harms as LH
+from scorelab.listings import corrections, list_flows, lists, whose
 from scorelab import vocabulary as V
 from scorelab.errors import UsageError
 from scorelab.impact import AXES as IMPACT_AXES
@@ -172,46 +173,6 @@ def records_removed(r: Any) -> pl.DataFrame:
                          "records": [int(_total(r, "records_removed.appeal")), int(_total(r, "records_removed.deleted"))]})
 
 
-def _step_days(r: RunTables) -> float:
-    return float(r.manifest.get("step_days", 1.0))
-
-
-def corrections(r: Any) -> pl.DataFrame:
-    """What the safeguards corrected (one row): records removed on appeal and deleted (expiry,
-    retention); listings lifted because what listed the person was removed or the listing was
-    appealed (``listings_overturned``, of which ``listings_appealed``); of the wrongful
-    listings, those lifted, the mean days they had stood (error to correction), the wrongful
-    sanctions they had driven until then, those still standing at the end and the people-days
-    spent wrongfully listed; flags withdrawn from the queue and investigations overturned.
-    Blacklists only: a red listing is no sanction (its wrongful ones are in ``rewards``)."""
-    r = as_run_tables(r)
-    red = set(r.names.get("red_lists", []))
-    lists_ = [x for x in r.names["lists"] if x not in red]
-
-    def over_lists(x: str) -> float:
-        return sum(_total(r, f"lists.{name}.{x}") for name in lists_)
-
-    lifted = over_lists("wrongful_overturned")
-    flags_ = list(r.names["flags"])
-    return pl.DataFrame([{
-        "records_removed_appeal": int(_total(r, "records_removed.appeal")),
-        "records_deleted": int(_total(r, "records_removed.deleted")),
-        "listings_overturned": int(over_lists("overturned")),
-        "listings_appealed": int(over_lists("appealed")),
-        "wrongful_listings_overturned": int(lifted),
-        "days_to_correction_mean": _ratio(over_lists("wrongful_days_overturned"), lifted),
-        "wrongful_sanctions_before_correction": int(over_lists("wrongful_sanctions_overturned")),
-        "wrongful_listings_at_end": int(sum(_last(r, f"lists.{name}.wrongful_stock") for name in lists_)),
-        "people_days_wrongfully_listed": over_lists("wrongful_stock") * _step_days(r),
-        "flags_withdrawn": int(sum(_total(r, f"flags.{f}.withdrawn") for f in flags_)),
-        "investigations_overturned": int(sum(_total(r, f"flags.{f}.investigations_overturned") for f in flags_)),
-    }], schema={"records_removed_appeal": pl.Int64, "records_deleted": pl.Int64, "listings_overturned": pl.Int64,
-                "listings_appealed": pl.Int64, "wrongful_listings_overturned": pl.Int64,
-                "days_to_correction_mean": pl.Float64, "wrongful_sanctions_before_correction": pl.Int64,
-                "wrongful_listings_at_end": pl.Int64, "people_days_wrongfully_listed": pl.Float64,
-                "flags_withdrawn": pl.Int64, "investigations_overturned": pl.Int64})
-
-
 # --------------------------------------------------------------------------- consequences
 
 
@@ -267,12 +228,12 @@ def rewards(r: Any) -> pl.DataFrame:
     """People's rewards together (discounts, bonuses, priority, promotions, gains of income or
     points; by grade or by list) and those of red lists: applied, wrongful (to someone graded or
     listed wrongly: on true records alone it would not apply), the people rewarded, and the
-    red-listed entities at the end; firms' rewards apart (``firm_rewards``) (one row)."""
+    red-listed people at the end (a firm's representative listed jointly included); firms'
+    rewards and red listings apart (``firm_rewards``, ``firms_red_listed_at_end``) (one row)."""
     r = as_run_tables(r)
     c = consequences(r).filter(~pl.col("sanction"))
     firms = c.filter(pl.col("actor") == "firm")
     c = c.filter(pl.col("actor") != "firm")
-    red = set(r.names.get("red_lists", []))
     via_red = [k for k, info in r.names["consequences"].items() if info.get("red_list")]
     cr = c.filter(pl.col("consequence").is_in(via_red))
     g = r.groups
@@ -281,12 +242,13 @@ def rewards(r: Any) -> pl.DataFrame:
         "red_list_rewards": int(cr.get_column("applied").sum()),
         "red_list_rewards_wrongful": int(cr.get_column("wrongful").sum()),
         "people_rewarded": int(g.get_column("rewarded_people").sum()) if "rewarded_people" in g.columns else 0,
-        "red_listed_at_end": int(sum(_last(r, f"lists.{x}.stock") for x in red)),
-        "red_listed_wrongfully_at_end": int(sum(_last(r, f"lists.{x}.wrongful_stock") for x in red)),
+        "red_listed_at_end": int(sum(_last(r, f"{p}.stock") for p in whose(r, "person", True))),
+        "red_listed_wrongfully_at_end": int(sum(_last(r, f"{p}.wrongful_stock") for p in whose(r, "person", True))),
         "firm_rewards": int(firms.get_column("applied").sum()),
+        "firms_red_listed_at_end": int(sum(_last(r, f"{p}.stock") for p in whose(r, "firm", True))),
     }], schema={"rewards": pl.Int64, "wrongful": pl.Int64, "red_list_rewards": pl.Int64,
                 "red_list_rewards_wrongful": pl.Int64, "people_rewarded": pl.Int64, "red_listed_at_end": pl.Int64,
-                "red_listed_wrongfully_at_end": pl.Int64, "firm_rewards": pl.Int64})
+                "red_listed_wrongfully_at_end": pl.Int64, "firm_rewards": pl.Int64, "firms_red_listed_at_end": pl.Int64})
 
 
 def rewards_by(r: Any, by: str = "group") -> pl.DataFrame:
@@ -375,42 +337,6 @@ def audio(r: Any) -> pl.DataFrame:
                                       "false_share": pl.Float64}, orient="row")
 
 
-def lists(r: Any) -> pl.DataFrame:
-    """Each black- or redlist: entries, exits (of which overturned: lifted because what listed
-    the entity was removed or the listing was appealed), wrongful entries over the run; stock at
-    the end of the first step, at the end, and its maximum; wrongful listings at the end and the
-    entity-days spent wrongfully listed."""
-    r = as_run_tables(r)
-    rows = []
-    m = r.metrics
-    for name, actor in r.names["lists"].items():
-        stock = f"lists.{name}.stock"
-        first = float(m.get_column(stock)[0]) if stock in m.columns and m.height else 0.0
-        rows.append((name, actor, int(_total(r, f"lists.{name}.entries")), int(_total(r, f"lists.{name}.exits")),
-                     int(_total(r, f"lists.{name}.overturned")), int(_total(r, f"lists.{name}.wrongful_entries")),
-                     int(first), int(_last(r, stock)), int(_max(r, stock)),
-                     int(_last(r, f"lists.{name}.wrongful_stock")),
-                     _total(r, f"lists.{name}.wrongful_stock") * _step_days(r)))
-    return pl.DataFrame(rows, schema={"list": pl.String, "actor": pl.String, "entries": pl.Int64, "exits": pl.Int64,
-                                      "overturned": pl.Int64, "wrongful_entries": pl.Int64, "stock_first": pl.Int64,
-                                      "stock_end": pl.Int64, "stock_max": pl.Int64, "wrongful_stock_end": pl.Int64,
-                                      "wrongful_days": pl.Float64}, orient="row")
-
-
-def list_flows(r: Any) -> pl.DataFrame:
-    """Per step and list: stock at the end of the step, entries, exits, wrongful entries."""
-    r = as_run_tables(r)
-    parts = []
-    for name in r.names["lists"]:
-        parts.append(r.metrics.select(
-            "day", pl.lit(name).alias("list"),
-            *[pl.col(f"lists.{name}.{x}").alias(x) for x in ("stock", "entries", "exits", "wrongful_entries")]))
-    if not parts:
-        return pl.DataFrame(schema={"day": pl.Float64, "list": pl.String, "stock": pl.Float64, "entries": pl.Float64,
-                                    "exits": pl.Float64, "wrongful_entries": pl.Float64})
-    return pl.concat(parts)
-
-
 # --------------------------------------------------------------------------- behaviour and economy
 
 
@@ -429,20 +355,27 @@ def chilling(r: Any) -> pl.DataFrame:
 
 
 def economic_losses(r: Any) -> pl.DataFrame:
-    """People's income lost against the twin (total and per person), fines paid, discounts and
-    bonuses received, and net money moved by consequences (one row)."""
+    """People's income lost against the twin (total and per person), fines they paid, discounts
+    and bonuses they received, and the net money consequences moved for them; firms' fines and
+    discounts and bonuses apart (``firm_*``) (one row)."""
     r = as_run_tables(r)
     g = r.groups
     people = int(g.get_column("people").sum())
     lost = float(g.get_column("income_lost").sum())
     c = consequences(r)
-    fines = 0.0 - float(c.filter(pl.col("kind") == "fine").get_column("money").sum()) + 0.0
-    gains = float(c.filter(pl.col("kind").is_in(["discount", "bonus"])).get_column("money").sum())
+
+    def money(kinds: list[str], firm: bool) -> float:
+        return float(c.filter(pl.col("kind").is_in(kinds) & ((pl.col("actor") == "firm") == firm))
+                     .get_column("money").sum()) + 0.0
+
     return pl.DataFrame([{
         "people": people, "income_lost": lost, "income_lost_per_person": _ratio(lost, people),
-        "fines": fines, "discounts_and_bonuses": gains, "money_net_people": float(g.get_column("money").sum()),
+        "fines": -money(["fine"], False) + 0.0, "discounts_and_bonuses": money(["discount", "bonus"], False),
+        "money_net_people": float(g.get_column("money").sum()),
+        "firm_fines": -money(["fine"], True) + 0.0, "firm_discounts_and_bonuses": money(["discount", "bonus"], True),
     }], schema={"people": pl.Int64, "income_lost": pl.Float64, "income_lost_per_person": pl.Float64,
-                "fines": pl.Float64, "discounts_and_bonuses": pl.Float64, "money_net_people": pl.Float64})
+                "fines": pl.Float64, "discounts_and_bonuses": pl.Float64, "money_net_people": pl.Float64,
+                "firm_fines": pl.Float64, "firm_discounts_and_bonuses": pl.Float64})
 
 
 # --------------------------------------------------------------------------- disparate impact
@@ -482,6 +415,24 @@ def worst_hit(r: Any, harm: str = "sanctions", axis: str = "group") -> Worst:
     """The worst-hit cell of ``axis`` for ``harm`` among the ranked ones (``impact.worst_hit``):
     ``cell`` None, and ``reason`` why, when no cell has enough events to be ranked."""
     return impact_worst(impact(r, axis, harm), harm, axis)
+
+
+def worst_over_runs(runs: Any, figure: str) -> str:
+    """A worst-hit figure (``vocabulary.WORST_HIT``) over replicates: the group each names, with
+    the range of its ratio to the overall rate when every run names the same ("minority in
+    every run (1.32x to 1.48x the overall rate)"), else how often each is named (the texts
+    themselves differ by their rates even when the group is the same)."""
+    harm = next(h for h, name in V.WORST_HIT.items() if name == figure)
+    worst = [worst_hit(r, harm) for r in runs]
+    cells = [w.cell for w in worst]
+    if len(set(cells)) == 1:
+        if cells[0] is None:
+            return "none ranked in any run"
+        ratios = [w.ratio for w in worst if w.ratio is not None]
+        spread = f" ({min(ratios):.2f}x to {max(ratios):.2f}x the overall rate)" if ratios else ""
+        return f"{cells[0]} in every run{spread}"
+    counts = {c: cells.count(c) for c in dict.fromkeys(cells)}
+    return "differs by run: " + ", ".join(f"{c or 'none ranked'} in {n} of {len(cells)}" for c, n in counts.items())
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -573,6 +524,10 @@ def headline(r: Any) -> dict[str, float | str | None]:
         out[V.FIRM_SANCTIONS], out[V.FIRM_SANCTIONS_WRONGFUL] = float(ws["firm_sanctions"]), float(ws["firm_wrongful"])
     if not all(c["sanction"] for c in firms):
         out[V.FIRM_REWARDS] = float(rewards(r).item(0, "firm_rewards"))
+    if any(a == "firm" and x not in r.names.get("red_lists", []) for x, a in r.names["lists"].items()):
+        out[V.FIRM_LISTINGS_OVERTURNED] = float(cor["firm_listings_overturned"])
+        out[V.FIRM_WRONGFUL_LISTINGS_AT_END] = float(cor["firm_wrongful_listings_at_end"])
+        out[V.FIRM_DAYS_WRONGFULLY_LISTED] = float(cor["firm_days_wrongfully_listed"])
     idn = identification(r)
     if idn.height:  # (runs with face identification only)
         hits, false = int(idn.get_column("hits").sum()), int(idn.get_column("false_alerts").sum())
@@ -591,6 +546,8 @@ def headline(r: Any) -> dict[str, float | str | None]:
         out[V.REWARDS] = float(rw["rewards"])
         out[V.REWARDS_WRONGFUL] = float(rw["wrongful"])
         out[V.RED_LISTED_AT_END] = float(rw["red_listed_at_end"])
+        if any(r.names["lists"][x] == "firm" for x in r.names["red_lists"]):
+            out[V.RED_LISTED_FIRMS_AT_END] = float(rw["firms_red_listed_at_end"])
     out.update(LH.headline_figures(r) | CL.headline_figures(r))  # (runs with links, fines, classroom monitoring)
     for row in grade_shares(r).iter_rows(named=True):
         out[V.grade_share(row["grade"])] = row["end_share"]

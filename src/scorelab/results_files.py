@@ -195,6 +195,7 @@ def required_columns(table: str, manifest: dict[str, Any]) -> dict[str, str]:
         out |= {f"classroom.{c}.school_days": "number" for c in names.get("classroom", [])}
         out |= {f"grades.{g}": "number" for g in names["grades"]}
         out |= {f"lists.{l}.{x}": "number" for l in names["lists"] for x in LIST_FLOWS}
+        out |= {f"joint_listings.{l}.{x}": "number" for l in names.get("joint_lists", []) for x in LIST_FLOWS}
     return out
 
 

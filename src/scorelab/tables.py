@@ -109,6 +109,7 @@ def _names(scenario: "Scenario", plan: Any) -> dict[str, Any]:
         "grades": list(plan.grade_names),
         "lists": {l: scenario.lists[l].actor for l in plan.list_names},
         "red_lists": [l for l in plan.list_names if scenario.lists[l].kind == "red"],
+        "joint_lists": list(plan.joint_list_names),
         "consequences": {
             k: {"kind": scenario.consequences[k].kind, "sanction": bool(s), "actor": scenario.consequences[k].actor,
                 "red_list": any(scenario.lists[x].kind == "red" for x in scenario.consequences[k].lists),

@@ -17,9 +17,9 @@ from scorelab.codes import NO_GRADE  # (re-exported: the code of an entity not s
 
 __all__ = [
     "AUDIO_FIGURES", "CLASSROOM_FIGURES", "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "FIRM_FIGURES",
-    "FIRM_RECORD_FIGURES", "FIRM_REWARD_FIGURES", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES", "RED_LIST_FIGURES",
+    "FIRM_LIST_FIGURES", "FIRM_RECORD_FIGURES", "FIRM_RED_LIST_FIGURES", "FIRM_REWARD_FIGURES", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES", "RED_LIST_FIGURES",
     "LINKED_FIGURES", "FINE_FIGURES", "METRIC_ID_COLUMNS", "WORST_HIT",
-    "FEW_EVENTS", "NO_GRADE", "few_events", "figure_unit", "format_figure", "grade_share", "not_defined", "per_thousand",
+    "FEW_EVENTS", "NO_GRADE", "few_events", "figure_unit", "format_figure", "grade_share", "modelled", "not_defined", "per_thousand",
 ]
 
 #: Columns of a run's per-step metrics frame (``metrics.parquet``) that identify a row; every
@@ -55,6 +55,11 @@ PEOPLE_WITH_DATA = "people with data held at end"
 FIRM_SANCTIONS = "sanctions of firms"
 FIRM_SANCTIONS_WRONGFUL = "sanctions of firms, wrongful"
 FIRM_REWARDS = "rewards of firms"
+# runs with a blacklist of firms only (the listings above are people's: their own lists, and the
+# joint listings of firms' representatives)
+FIRM_LISTINGS_OVERTURNED = "listings of firms overturned"
+FIRM_WRONGFUL_LISTINGS_AT_END = "wrongful listings of firms at end"
+FIRM_DAYS_WRONGFULLY_LISTED = "firm-days wrongfully listed"
 # runs that record firms' behaviour only (the records above are about people)
 FIRM_RECORDS_TRUE = "records about firms, true"
 FIRM_RECORDS_ERRONEOUS = "records about firms, erroneous"
@@ -70,6 +75,7 @@ AUDIO_FALSE_SHARE = "in-car audio records, false share"
 REWARDS = "rewards"
 REWARDS_WRONGFUL = "rewards, wrongful"
 RED_LISTED_AT_END = "red-listed at end"
+RED_LISTED_FIRMS_AT_END = "red-listed firms at end"
 # runs with a consequence through parents or employer only (linked_harms)
 CHILDREN_REFUSED_FOR_PARENTS = "children refused for parents' rating"
 CHILDREN_SANCTIONED_FOR_PARENTS = "sanctions of children for parents' rating"
@@ -99,7 +105,8 @@ WORST_HIT = {
 
 
 #: The numeric headline figures every run has, in the headline's order (then, for the runs that
-#: have them, ``FIRM_RECORD_FIGURES``, ``FIRM_FIGURES``, ``FIRM_REWARD_FIGURES``, ``IDENTIFICATION_FIGURES``, ``AUDIO_FIGURES``, ``RED_LIST_FIGURES``,
+#: have them, ``FIRM_RECORD_FIGURES``, ``FIRM_FIGURES``, ``FIRM_REWARD_FIGURES``, ``FIRM_LIST_FIGURES``,
+#: ``IDENTIFICATION_FIGURES``, ``AUDIO_FIGURES``, ``RED_LIST_FIGURES``, ``FIRM_RED_LIST_FIGURES``,
 #: ``LINKED_FIGURES``, ``FINE_FIGURES`` and ``CLASSROOM_FIGURES``, then one ``grade_share`` per grade, then
 #: the ``WORST_HIT`` texts).
 HEADLINE_FIGURES = (
@@ -113,6 +120,10 @@ HEADLINE_FIGURES = (
 FIRM_FIGURES = (FIRM_SANCTIONS, FIRM_SANCTIONS_WRONGFUL)
 #: The figure of runs that reward firms, after the firm figures ("rewards" are people's).
 FIRM_REWARD_FIGURES = (FIRM_REWARDS,)
+#: Figures of runs with a blacklist of firms, after the firms' rewards: its listings of firms
+#: lifted as overturned, those wrongful at the end, and the firm-days spent wrongfully listed
+#: (the listings' figures before are people's, a representative's joint listing included).
+FIRM_LIST_FIGURES = (FIRM_LISTINGS_OVERTURNED, FIRM_WRONGFUL_LISTINGS_AT_END, FIRM_DAYS_WRONGFULLY_LISTED)
 #: Figures of runs whose channels observe firms' behaviour, before the firm figures: the records
 #: about firms ("records, true" and "records, erroneous" are about people).
 FIRM_RECORD_FIGURES = (FIRM_RECORDS_TRUE, FIRM_RECORDS_ERRONEOUS)
@@ -121,8 +132,10 @@ IDENTIFICATION_FIGURES = (BYSTANDERS_STOPPED, ALERT_PRECISION, ALERTS_PER_THOUSA
 #: made, those about someone who said nothing watched (false positives, passengers), their share.
 AUDIO_FIGURES = (AUDIO_RECORDS, AUDIO_RECORDS_FALSE, AUDIO_FALSE_SHARE)
 #: Figures of runs with red lists, after the identification (and audio) figures: every reward (by grade or
-#: list), those that went to people graded or listed wrongly, red-listed entities at the end.
+#: list), those that went to people graded or listed wrongly, red-listed people at the end.
 RED_LIST_FIGURES = (REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END)
+#: The figure of runs with a red list of firms, after the red-list figures.
+FIRM_RED_LIST_FIGURES = (RED_LISTED_FIRMS_AT_END,)
 #: Figures of runs with a consequence through parents or employer (``linked_harms``), after
 #: the red-list figures: sanctions that reach a child for a parent's grade or listing (refusals
 #: among them: school admission...), and an employee for the employer's (dismissals, wage cuts:
@@ -150,11 +163,13 @@ EVENT_COUNTS = (
     SANCTIONS_WRONGFUL_BEFORE_CORRECTION, LISTINGS_OVERTURNED, WRONGFUL_LISTINGS_AT_END, FLAGS_WITHDRAWN,
     PEOPLE_SANCTIONED, FLAGS_TRUE, FLAGS_FALSE, FLAGS_INVESTIGATED, LAWFUL_ACTS_SUPPRESSED,
     WRONGDOING_DETERRED, RECORDS_HELD, PEOPLE_WITH_DATA,
-    *FIRM_RECORD_FIGURES, *FIRM_FIGURES, *FIRM_REWARD_FIGURES, BYSTANDERS_STOPPED, REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END, *LINKED_FIGURES, FINES_ON_PEOPLE_COUNT,
+    *FIRM_RECORD_FIGURES, *FIRM_FIGURES, *FIRM_REWARD_FIGURES, FIRM_LISTINGS_OVERTURNED, FIRM_WRONGFUL_LISTINGS_AT_END,
+    BYSTANDERS_STOPPED, REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END, RED_LISTED_FIRMS_AT_END, *LINKED_FIGURES,
+    FINES_ON_PEOPLE_COUNT,
     AUDIO_RECORDS, AUDIO_RECORDS_FALSE, *CLASSROOM_FIGURES,
 )
 #: Headline totals that are not counts of events but also grow with the population.
-EXTENSIVE = EVENT_COUNTS + (PEOPLE_DAYS_WRONGFULLY_LISTED, INCOME_LOST, FINES_ON_PEOPLE)
+EXTENSIVE = EVENT_COUNTS + (PEOPLE_DAYS_WRONGFULLY_LISTED, FIRM_DAYS_WRONGFULLY_LISTED, INCOME_LOST, FINES_ON_PEOPLE)
 
 #: Below this many events a headline count is too few to be read per capita
 #: (``EVENT_COUNTS``: its relative sampling error, 1 / sqrt(n), is above 22 %).
@@ -184,14 +199,15 @@ _UNITS = {
     PEOPLE: "people", DAYS: "days", RECORDS_TRUE: "records", RECORDS_ERRONEOUS: "records",
     SANCTIONS: "sanctions", SANCTIONS_WRONGFUL: "sanctions", SANCTIONS_BY_ASSOCIATION: "sanctions",
     FIRM_SANCTIONS: "sanctions", FIRM_SANCTIONS_WRONGFUL: "sanctions", FIRM_REWARDS: "rewards",
-    FIRM_RECORDS_TRUE: "records", FIRM_RECORDS_ERRONEOUS: "records",
+    FIRM_RECORDS_TRUE: "records", FIRM_RECORDS_ERRONEOUS: "records", FIRM_LISTINGS_OVERTURNED: "listings",
+    FIRM_WRONGFUL_LISTINGS_AT_END: "listings", FIRM_DAYS_WRONGFULLY_LISTED: "firm-days", RED_LISTED_FIRMS_AT_END: "firms",
     SANCTIONS_WRONGFUL_BEFORE_CORRECTION: "sanctions", LISTINGS_OVERTURNED: "listings",
     WRONGFUL_LISTINGS_AT_END: "listings", PEOPLE_DAYS_WRONGFULLY_LISTED: "person-days", DAYS_TO_LIFT_WRONGFUL_LISTING: "days",
     FLAGS_WITHDRAWN: "flags", PEOPLE_SANCTIONED: "people", FLAGS_TRUE: "flags", FLAGS_FALSE: "flags",
     FLAGS_INVESTIGATED: "flags", LAWFUL_ACTS_SUPPRESSED: "acts", WRONGDOING_DETERRED: "acts",
     INCOME_LOST: "CNY", RECORDS_HELD: "records", PEOPLE_WITH_DATA: "people", BYSTANDERS_STOPPED: "people", ALERT_PRECISION: "% of alerts",
     ALERTS_PER_THOUSAND_FACES: "alerts per 1,000 faces", REWARDS: "rewards", REWARDS_WRONGFUL: "rewards",
-    RED_LISTED_AT_END: "people and firms", CHILDREN_SANCTIONED_FOR_PARENTS: "sanctions",
+    RED_LISTED_AT_END: "people", CHILDREN_SANCTIONED_FOR_PARENTS: "sanctions",
     CHILDREN_REFUSED_FOR_PARENTS: "refusals", SANCTIONS_FOR_EMPLOYER: "sanctions",
     EMPLOYEES_LAID_OFF_FOR_EMPLOYER: "dismissals", WAGE_CUTS_FOR_EMPLOYER: "wage cuts",
     PEOPLE_SANCTIONED_FOR_OTHERS: "people", FINES_ON_PEOPLE_COUNT: "fines", FINES_ON_PEOPLE: "CNY",
@@ -244,3 +260,34 @@ def format_figure(name: str, value: Any) -> str:
     if isinstance(value, float) and abs(value) < 100 and value != int(value):
         return f"{value:,.2f}"
     return f"{value:,.0f}"
+
+
+#: The scenario section a headline figure needs: a run whose scenario has none of it does not
+#: model what the figure counts (its zero is "not modelled", not "none").
+_NEEDS = {
+    FLAGS_TRUE: "flags", FLAGS_FALSE: "flags", FLAGS_INVESTIGATED: "flags", FLAGS_WITHDRAWN: "flags",
+    LISTINGS_OVERTURNED: "lists", WRONGFUL_LISTINGS_AT_END: "lists", PEOPLE_DAYS_WRONGFULLY_LISTED: "lists",
+    DAYS_TO_LIFT_WRONGFUL_LISTING: "lists", SANCTIONS: "consequences", SANCTIONS_WRONGFUL: "consequences",
+    SANCTIONS_BY_ASSOCIATION: "consequences", SANCTIONS_WRONGFUL_BEFORE_CORRECTION: "consequences",
+    PEOPLE_SANCTIONED: "consequences", WORST_HIT["sanctions"]: "consequences",
+    WORST_HIT["wrongful_sanctions"]: "consequences", WORST_HIT["flags"]: "flags", WORST_HIT["false_flags"]: "flags",
+}
+#: The kind of people's behaviour a figure counts: a scenario with none of it does not model it.
+_NEEDS_BEHAVIOUR = {LAWFUL_ACTS_SUPPRESSED: "disfavoured", WRONGDOING_DETERRED: "wrongdoing",
+                    WORST_HIT["acts_suppressed"]: "disfavoured"}
+
+
+def modelled(scenario: dict[str, Any], figure: str) -> bool:
+    """Whether a scenario (plain data, as ``model_dump``) models what headline ``figure`` counts:
+    a run without flags has no "flags, true" to lose, one that watches no lawful behaviour no
+    "lawful acts suppressed" to fall; comparisons show "not modelled", not 0."""
+    section = _NEEDS.get(figure)
+    if section is not None:
+        return bool(scenario.get(section))
+    if figure == SANCTIONS_BY_ASSOCIATION:
+        return bool((scenario.get("scoring") or {}).get("association"))
+    if figure in _NEEDS_BEHAVIOUR:
+        return any(isinstance(b, dict) and b.get("actor", "person") == "person"
+                   and b.get("kind", "wrongdoing") == _NEEDS_BEHAVIOUR[figure]
+                   for b in (scenario.get("behaviours") or {}).values())
+    return True

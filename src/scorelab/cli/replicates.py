@@ -46,7 +46,8 @@ def print_replicate_summary(results: list[Any], folder: Path) -> None:
     """The verdict with intervals, then every headline figure's mean and 95 % interval."""
     from scorelab.intervals import shown_mean
     from scorelab.verdict import verdict
-    from scorelab.vocabulary import figure_unit
+    from scorelab.metrics import worst_over_runs
+    from scorelab.vocabulary import WORST_HIT, figure_unit
 
     heads = [r.summary() for r in results]
     say(f"What the system did, against its counterfactual twin (means of {len(results)} seeds, 95 % intervals):")
@@ -61,7 +62,8 @@ def print_replicate_summary(results: list[Any], folder: Path) -> None:
         if all(v is None or isinstance(v, float) for v in values):
             mean, ci = shown_mean(k, values)  # type: ignore[arg-type]
         else:
-            mean, ci = (str(values[0]) if len(set(map(str, values))) == 1 else "differs by seed (see each run)"), ""
+            mean, ci = worst_over_runs(results, k) if k in WORST_HIT.values() else (
+                str(values[0]) if len(set(map(str, values))) == 1 else "differs by seed (see each run)"), ""
         out.add_row(k, mean, ci, figure_unit(k) if any(v is not None for v in values) else "")
     print_table(out)
     say(f"results: {folder} (one folder per seed; scorelab report {folder} reports them together)")

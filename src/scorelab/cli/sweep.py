@@ -176,6 +176,7 @@ def _print_table(result: "SweepResult", figures: list[str]) -> None:
     from scorelab.sweep import format_setting
     from scorelab.sweep.direct import direct_figures
     from scorelab.sweep.tables import cell_text
+    from scorelab.vocabulary import DAYS, PEOPLE
 
     shown = [f for f in dict.fromkeys([*direct_figures(result.keys), *figures]) if f in result.figures]
     wide = result.wide(shown)
@@ -195,24 +196,40 @@ def _print_table(result: "SweepResult", figures: list[str]) -> None:
         out.add_row(*cells)
     print_table(out)
     if wide.height > 1:
-        say(_moved_line(wide, shown, direct_figures(result.keys)))
+        sizes = result.wide([PEOPLE, DAYS])
+        say(_moved_line(wide, shown, direct_figures(result.keys), sizes.get_column(f"{PEOPLE} mean").to_list(),
+                        sizes.get_column(f"{DAYS} mean").to_list()))
 
 
-def _moved_line(wide: Any, shown: list[str], direct: list[str]) -> str:
+def _moved_line(wide: Any, shown: list[str], direct: list[str], people: list[float], days: list[float]) -> str:
     """Which figures moved between settings beyond their intervals (two settings whose
-    intervals do not overlap), or a line saying that none did."""
-    moved, unknown = [], []
+    intervals do not overlap), or a line saying that none did. Totals that grow with the
+    population are compared per 1,000 people when the settings differ in size, and not at all
+    when they differ in length (more days hold more events)."""
+    from scorelab.vocabulary import EXTENSIVE
+
+    moved, unknown, apart = [], [], []
+    sized, timed = len(set(people)) > 1, len(set(days)) > 1
     for f in shown:
         lo, hi = wide.get_column(f"{f} lo").to_list(), wide.get_column(f"{f} hi").to_list()
-        if any(v is None for v in lo + hi):
+        if f in EXTENSIVE and timed:
+            apart.append(f)
+        elif any(v is None for v in lo + hi):
             unknown.append(f)
-        elif max(lo) > min(hi):
-            moved.append(f)
+        else:
+            if f in EXTENSIVE and sized:  # (per 1,000 people: a total grows with the population)
+                lo = [1000.0 * v / n for v, n in zip(lo, people)]
+                hi = [1000.0 * v / n for v, n in zip(hi, people)]
+            if max(lo) > min(hi):
+                moved.append(f)
+    notes = ("; totals compared per 1,000 people (the settings differ in size)" if sized and not timed else "") + (
+        f"; not compared, since the settings differ in length: {', '.join(apart)}" if apart else "")
     if moved:
-        return f"moved beyond the replicates' noise: {', '.join(moved)}"
+        return f"moved beyond the replicates' noise: {', '.join(moved)}{notes}"
     line = "no figure moved beyond its interval between settings"
     if direct:
         line += f" (not even the direct effect: {', '.join(direct)})"
+    line += notes
     if unknown:
         line += f"; without intervals (one replicate, or no value in some settings): {', '.join(unknown)}"
     return line + "; more replicates (--replicates) or people (--scale) may show an effect"

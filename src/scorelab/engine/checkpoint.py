@@ -48,7 +48,9 @@ FORMAT_NAME = "scorelab-checkpoint"
 #: 14: the metrics' lending block (lending by group); 15: whether each entity is scored (``scored``:
 #: people come of age) and the metrics' ageing block; 16: a shard's part holds its own entities'
 #: part of the per-entity arrays only (``engine.owned.compact``), and its people's start grades
-FORMAT_VERSION = 16
+#: 17: list stocks of firms' representatives' joint listings apart (``l_stock`` rows 2, 3) and
+#: the metrics' joint-listings block
+FORMAT_VERSION = 17
 LATEST_FILE = "latest.json"
 META_FILE = "checkpoint.json"
 SCENARIO_FILE = "scenario.yaml"

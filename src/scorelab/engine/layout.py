@@ -140,8 +140,9 @@ STATE: tuple[Array, ...] = (
     Array("cal_head", np.int64, lambda z: (z.steps + 1,), -1),
     # upheld appeals of wrongful listings, in listing order
     _grown("la_ent", np.int32), _grown("la_list", np.int16), _grown("la_step", np.int32),
-    # stock of each list, and of its wrongful listings
-    Array("l_stock", np.int64, lambda z: (2, z.lists)),
+    # stock of each list and of its wrongful listings, its own entities' (rows 0, 1) and its
+    # firms' representatives' joint listings (rows 2, 3)
+    Array("l_stock", np.int64, lambda z: (4, z.lists)),
     # members of lists kept per region, in per-region segments
     _grown("w_mem", np.int32),
     Array("w_base", np.int64, lambda z: (z.member_lists, z.regions)),
@@ -293,7 +294,7 @@ AGEING_COLUMNS = ("ageing.came_of_age", "ageing.records_carried")
 #: The blocks, in the order of kernel.MO_*
 BLOCKS = ("events", "events_twin", "records", "records_removed", "consequences", "lists", "flags", "grades",
           "firm_grades", "score", "identification", "association", "audio", "classroom", "data", "regions", "trajectories",
-          "lending", "ageing", "records_about_firms")
+          "lending", "ageing", "records_about_firms", "joint_listings")
 
 
 def accumulated(name: str) -> bool:
@@ -331,6 +332,8 @@ def metric_layout(plan: Any) -> tuple[np.ndarray, list[str]]:
         "ageing": list(AGEING_COLUMNS) if plan.params.coa_on else [],
         # (of the records above, those about firms: the headline's and the regions' are people's)
         "records_about_firms": [f"records_about_firms.{x}" for x in ERROR_NAMES],
+        # (firms' representatives listed jointly with their firm: people, counted apart from the firms)
+        "joint_listings": [f"joint_listings.{l}.{x}" for l in plan.joint_list_names for x in LIST_COLUMNS],
     }
     names: list[str] = []
     offsets = []

@@ -147,12 +147,12 @@ def grade_order(r: RunTables) -> list[str]:
 
 
 def sanction_names(r: RunTables) -> list[str]:
-    """The consequences that are sanctions."""
-    return [k for k, v in r.names["consequences"].items() if v.get("sanction")]
+    """The consequences that are sanctions of people (a firm's are not read per 1,000 people)."""
+    return [k for k, v in r.names["consequences"].items() if v.get("sanction") and v.get("actor") != "firm"]
 
 
 def sanctions_series(r: RunTables) -> dict[str, np.ndarray]:
-    """Per step: all sanctions, wrongful ones, by association."""
+    """Per step: people's sanctions, wrongful ones, by association (as the headline's)."""
     ks = sanction_names(r)
     z = np.zeros(r.metrics.height)
     return {x: sum((column(r, f"consequences.{k}.{x}") for k in ks), z.copy()) for x in ("applied", "wrongful", "association")}

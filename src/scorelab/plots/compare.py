@@ -131,17 +131,24 @@ def fig_compare_harms(results: Sequence[RunTables]) -> "Figure":
     labs = _labels(results)
     for j, harm in enumerate(HARMS):
         ax = axes[j]
-        vals, los, his = [], [], []
-        for r in results:
+        vals, los, his, absent = [], [], [], []
+        for i, r in enumerate(results):
             h = M.headline(r)
             k = 1000.0 / max(1.0, float(h[V.PEOPLE]))
-            v = max(0.0, float(h.get(harm, 0.0)))  # type: ignore[arg-type]
+            if harm not in h or not V.modelled(r.scenario_data or {}, harm):
+                absent.append(i)  # (not modelled: no bar, not a bar at 0)
+                for xs in (vals, los, his):
+                    xs.append(0.0)
+                continue
+            v = max(0.0, float(h[harm]))  # type: ignore[arg-type]
             lo, hi = poisson_interval(v)
             vals.append(v * k)
             los.append((v - lo) * k)
             his.append((hi - v) * k)
         x = np.arange(len(results))
         ax.bar(x, vals, color=[f"C{i % 10}" for i in range(len(results))], yerr=[los, his], capsize=3)
+        for i in absent:
+            ax.text(x[i], 0.0, "not\nmodelled", ha="center", va="bottom", fontsize=7, color="#666666")
         ax.set_xticks(x, [short(l, 12) for l in labs], fontsize=7)
         ax.set_title(harm, fontsize=9)
         ax.tick_params(axis="y", labelsize=7)

@@ -148,7 +148,8 @@ def fig_records(r: RunTables) -> "Figure":
 
 
 def fig_sanctions(r: RunTables) -> "Figure":
-    """Sanctions per day (all, wrongful, by association) and per consequence."""
+    """People's sanctions per day (all, wrongful, by association) and sanctions per consequence
+    (a firm's among them, named by its consequence)."""
     fig, (a, b) = new_figure(WIDE, 2)
     s = sanctions_series(r)
     day = day_column(r)
@@ -161,8 +162,8 @@ def fig_sanctions(r: RunTables) -> "Figure":
         a.set_xlabel("day")
         a.legend(fontsize=8)
     else:
-        empty(a, "no sanctions applied")
-    a.set_title("sanctions over time")
+        empty(a, "no sanctions of people")
+    a.set_title("sanctions of people over time")
     c = M.consequences(r)
     keep, rest = top(c.get_column("consequence").to_list(), c.get_column("applied").to_list())
     c = c.filter(pl.col("consequence").is_in(keep))
@@ -277,7 +278,9 @@ def fig_chilling(r: RunTables) -> "Figure":
 def fig_lists(r: RunTables) -> "Figure":
     """Black- and redlist stock over time, and entries, exits, wrongful entries per list."""
     fig, (a, b) = new_figure(WIDE, 2)
-    ls = M.lists(r)
+    ls = M.lists(r).with_columns(  # (a list of firms' joint listings of representatives: a line of their own)
+        prefix=pl.when(pl.col("joint")).then(pl.lit("joint_listings.")).otherwise(pl.lit("lists.")) + pl.col("list"),
+        list=pl.when(pl.col("joint")).then(pl.col("list") + " (representatives)").otherwise(pl.col("list")))
     keep, rest = top(ls.get_column("list").to_list(),
                      (ls.get_column("entries") + ls.get_column("stock_max")).to_list(), 10)
     ls = ls.filter(pl.col("list").is_in(keep))
@@ -285,8 +288,8 @@ def fig_lists(r: RunTables) -> "Figure":
         b.text(1.0, -0.2, f"{len(rest)} more not shown", transform=b.transAxes, ha="right", fontsize=7, color="#666666")
     day = day_column(r)
     if ls.height:
-        for name in ls.get_column("list").to_list():
-            d, st = thin_level(day, column(r, f"lists.{name}.stock"))
+        for name, prefix in zip(ls.get_column("list").to_list(), ls.get_column("prefix").to_list()):
+            d, st = thin_level(day, column(r, f"{prefix}.stock"))
             a.plot(d, st, label=label(name))
         a.set_xlabel("day")
         a.set_ylabel("on the list")

@@ -30,16 +30,6 @@ WORSE_UP = (V.RECORDS_ERRONEOUS, V.SANCTIONS, V.SANCTIONS_WRONGFUL, V.SANCTIONS_
             *V.CLASSROOM_FIGURES, *V.FIRM_FIGURES)
 BETTER_UP = (V.WRONGDOING_DETERRED, V.FLAGS_TRUE, V.ALERT_PRECISION)
 
-#: The scenario section a headline figure needs: a run whose scenario has none of it does not
-#: model what the figure counts (its zero is "not modelled", not "none").
-_NEEDS = {
-    V.FLAGS_TRUE: "flags", V.FLAGS_FALSE: "flags", V.FLAGS_INVESTIGATED: "flags", V.FLAGS_WITHDRAWN: "flags",
-    V.LISTINGS_OVERTURNED: "lists", V.WRONGFUL_LISTINGS_AT_END: "lists", V.PEOPLE_DAYS_WRONGFULLY_LISTED: "lists",
-    V.DAYS_TO_LIFT_WRONGFUL_LISTING: "lists", V.SANCTIONS: "consequences", V.SANCTIONS_WRONGFUL: "consequences",
-    V.SANCTIONS_BY_ASSOCIATION: "consequences", V.SANCTIONS_WRONGFUL_BEFORE_CORRECTION: "consequences",
-    V.PEOPLE_SANCTIONED: "consequences", V.WORST_HIT["sanctions"]: "consequences",
-    V.WORST_HIT["wrongful_sanctions"]: "consequences", V.WORST_HIT["flags"]: "flags", V.WORST_HIT["false_flags"]: "flags",
-}
 #: The harm of each worst-hit figure, by the figure's name.
 _WORST = {name: harm for harm, name in V.WORST_HIT.items()}
 #: At most this many scenario differences are listed per run (the rest counted).
@@ -47,14 +37,21 @@ MAX_DIFFERENCES = 40
 
 
 def models(r: RunTables, figure: str) -> bool:
-    """Whether the run's scenario models what ``figure`` counts."""
-    data = r.scenario_data or {}
-    section = _NEEDS.get(figure)
-    if section is not None:
-        return bool(data.get(section))
-    if figure == V.SANCTIONS_BY_ASSOCIATION:
-        return bool((data.get("scoring") or {}).get("association"))
-    return True
+    """Whether the run's scenario models what ``figure`` counts (``vocabulary.modelled``)."""
+    return V.modelled(r.scenario_data or {}, figure)
+
+
+def per_thousand_readings(rs: Sequence[RunTables]) -> str | None:
+    """How the totals of runs of different sizes or lengths are compared: ``None`` when every
+    run has as many people over as many days as the first; "per 1,000 people" when only the
+    people differ (a total grows with the population: ``--scale``); "apart" when the days
+    differ (a count over more days is no more harm per day: such totals are not compared)."""
+    heads = [r.manifest for r in rs]
+    if len({float(h.get("days", 0)) for h in heads}) > 1:
+        return "apart"
+    if len({float(h.get("people", 0)) for h in heads}) > 1:
+        return "per 1,000 people"
+    return None
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -101,9 +98,12 @@ def differences_html(rs: Sequence[RunTables]) -> str:
     return "<h3>What differs</h3>" + "".join(parts)
 
 
-def within_noise(figure: str, a: float, b: float) -> bool:
-    """Whether two event counts differ by less than their Poisson noise at 95 %."""
-    return figure in V.EVENT_COUNTS and a >= 0 and b >= 0 and abs(a - b) < 1.96 * math.sqrt(a + b)
+def within_noise(figure: str, a: float, b: float, na: float = 1.0, nb: float = 1.0) -> bool:
+    """Whether two event counts differ by less than their Poisson noise at 95 %; with the
+    populations ``na`` and ``nb``, whether their rates a / na and b / nb do."""
+    if figure not in V.EVENT_COUNTS or a < 0 or b < 0:
+        return False
+    return abs(a / na - b / nb) < 1.96 * math.sqrt(a / na ** 2 + b / nb ** 2)
 
 
 def single_seed_warning(rs: Sequence[RunTables]) -> str:
@@ -135,17 +135,22 @@ def _delta(k: str, v: Any, base: Any) -> str:
     return ("+" if d > 0 else "") + format_figure(k, d) + rel
 
 
-def _cls(k: str, v: Any, base: Any, modelled: bool) -> str:
-    if v == base or not modelled:
+def _cls(k: str, v: Any, base: Any, modelled: bool, sizes: tuple[float, float] = (1.0, 1.0)) -> str:
+    """The colour of a run's figure ``v`` against the first run's ``base``; with ``sizes``, the
+    two runs' people in thousands, counts are compared as rates per 1,000 people."""
+    if not modelled:
         return ""
     if not (isinstance(v, float) and isinstance(base, float)):
-        return "changed"
-    if within_noise(k, base, v):
+        return "" if v == base else "changed"
+    rv, rb = v / sizes[1], base / sizes[0]
+    if rv == rb:
+        return ""
+    if within_noise(k, base, v, *sizes):
         return "noise"
     if k in WORSE_UP:
-        return "worse" if v > base else "better"
+        return "worse" if rv > rb else "better"
     if k in BETTER_UP:
-        return "better" if v > base else "worse"
+        return "better" if rv > rb else "worse"
     return "changed"
 
 
@@ -153,6 +158,8 @@ def compare_table(rs: Sequence[RunTables]) -> str:
     """The headline side by side, with units and the difference from the first run."""
     heads = [M.headline(r) for r in rs]
     labels = [P.run_label(r) for r in rs]
+    reading = per_thousand_readings(rs)
+    people = [float(h[V.PEOPLE]) / 1000.0 for h in heads]
     th = "<th>unit</th>" + "".join(f"<th class='n'>{e(l)}</th>" for l in labels)
     th += "".join(f"<th class='n'>\u0394 {e(l)}</th>" for l in labels[1:])
     body = []
@@ -161,32 +168,45 @@ def compare_table(rs: Sequence[RunTables]) -> str:
         # (a figure missing from a run's headline is of a part its scenario does not have)
         modelled = [models(r, k) and k in h for r, h in zip(rs, heads)]
         cells, deltas = [], []
+        total = k in V.EXTENSIVE and reading is not None  # (a total of runs of different sizes or lengths)
         for i, h in enumerate(heads):
             v = h.get(k)
             both = modelled[0] and modelled[i]
-            cls = _cls(k, v, base, both) if i else ""
+            rate = total and reading == "per 1,000 people" and isinstance(v, float) and isinstance(base, float)
+            if not i or (total and not rate):
+                cls = ""
+            else:  # (a total of runs of different sizes: their rates per 1,000 people compared)
+                cls = _cls(k, v, base, both, (people[0], people[i]) if rate else (1.0, 1.0))
             if i and both and k in _WORST:  # (its text holds rates: changed only if another group is named)
                 cls = "changed" if "\u2192" in _worst_delta(k, rs[i], rs[0]) else ""
             text = format_figure(k, v) if modelled[i] else "not modelled"
+            if total and modelled[i] and isinstance(v, float):
+                text += f" ({v / people[i]:,.2f} per 1,000)"
             cells.append(f"<td class='n {cls}'>{e(text)}</td>")
             if i:
                 if both and v is None and base is None:
                     txt = "="  # (neither has a value, for the same reason)
                 elif not both or v is None or base is None:
                     txt = "not comparable"
+                elif total and not rate:
+                    txt = "not compared: different lengths"
                 elif k in _WORST:
                     txt = _worst_delta(k, rs[i], rs[0])
-                elif cls == "noise":
-                    txt = f"{_delta(k, v, base)}, within noise"
                 else:
-                    txt = _delta(k, v, base)
+                    txt = _delta(k, v / people[i], base / people[0]) if rate else _delta(k, v, base)
+                    txt += " per 1,000" if rate and txt != "=" else ""
+                    txt += ", within noise" if cls == "noise" else ""
                 deltas.append(f"<td class='n {cls}'>{e(txt)}</td>")
         body.append(f"<tr><td>{e(k)}</td><td class='unit'>{e(V.figure_unit(k))}</td>{''.join(cells)}{''.join(deltas)}</tr>")
     return (f"<table class='compare'><tr><th>what</th>{th}</tr>{''.join(body)}</table>"
             "<p class='note'>\u0394: difference from the first run (pp: percentage points). Red: worse, green: better "
             "(more harm, or less deterrence, is worse); yellow: changed; grey: a difference of counts within their "
             "Poisson noise (|a - b| &lt; 1.96 \u221a(a + b)), not an effect. A figure a run's scenario does not "
-            "model is \"not modelled\" and never coloured.</p>")
+            "model is \"not modelled\" and never coloured."
+            + (" The runs differ in size: totals that grow with the population are compared per 1,000 people "
+               "(their noise test on the rates), not as totals." if reading == "per 1,000 people" else "")
+            + (" The runs differ in length: totals over the run are shown, per 1,000 people, but not compared "
+               "(more days hold more events)." if reading == "apart" else "") + "</p>")
 
 
 def are_replicates(rs: Sequence[RunTables]) -> bool:
@@ -206,7 +226,8 @@ def replicate_table(rs: Sequence[RunTables]) -> str:
         if all(v is None or isinstance(v, float) for v in values):
             text, ci = shown_mean(k, values)  # type: ignore[arg-type]
         else:
-            text = " / ".join(f"seed {r.manifest.get('seed')}: {v}" for r, v in zip(rs, values)) \
+            text = M.worst_over_runs(rs, k) if k in _WORST else \
+                " / ".join(f"seed {r.manifest.get('seed')}: {v}" for r, v in zip(rs, values)) \
                 if len(set(map(str, values))) > 1 else str(values[0])
             ci = ""
         unit = V.figure_unit(k) if any(v is not None for v in values) else ""

@@ -16,6 +16,7 @@ from scorelab import plots as P
 from scorelab import vocabulary as V
 from scorelab.impact import MIN_EVENTS, MIN_PEOPLE, describe_worst, harm_label
 from scorelab.tables import as_run_tables
+from scorelab.report.compare import models, per_thousand_readings
 
 #: The headline figures whose change the comparison's findings name, in this order.
 COMPARED = (V.SANCTIONS_WRONGFUL, V.SANCTIONS, V.RECORDS_ERRONEOUS, V.LAWFUL_ACTS_SUPPRESSED, V.PEOPLE_SANCTIONED,
@@ -37,15 +38,22 @@ def findings(r: Any) -> list[str]:
     people = float(r.manifest.get("people") or 0)
     days = float(r.manifest.get("days") or 0)
     rec = M.records(r)
-    by = dict(rec.group_by("status").agg(pl.col("records").sum()).iter_rows())
+    every = dict(rec.group_by("status").agg(pl.col("records").sum()).iter_rows())
+    m = r.metrics
+    firms = {x: float(m.get_column(f"records_about_firms.{x}").sum()) if f"records_about_firms.{x}" in m.columns else 0.0
+             for x in ("true", "misattributed", "false_match")}
+    by = {x: float(every.get(x, 0)) - firms[x] for x in firms}  # (people's: the firms' apart)
     total = float(sum(by.values()))
-    err = float(by.get("misattributed", 0) + by.get("false_match", 0))
+    err = by["misattributed"] + by["false_match"]
     if total:
-        out.append(f"{_n(err)} of {_n(total)} records ({_pct(err, total)}) were erroneous: "
-                   f"{_n(by.get('misattributed', 0))} misattributed to someone else and "
-                   f"{_n(by.get('false_match', 0))} false matches (a face, a plate, a keyword).")
+        out.append(f"{_n(err)} of {_n(total)} records about people ({_pct(err, total)}) were erroneous: "
+                   f"{_n(by['misattributed'])} misattributed to someone else and "
+                   f"{_n(by['false_match'])} false matches (a face, a plate, a keyword).")
     else:
-        out.append(f"No records were made in {days:g} days.")
+        out.append(f"No records about people were made in {days:g} days.")
+    if sum(firms.values()):
+        ferr = firms["misattributed"] + firms["false_match"]
+        out.append(f"Records about firms, apart: {_n(sum(firms.values()))}, of them {_n(ferr)} erroneous.")
     for a in M.audio(r).iter_rows(named=True):
         made = a["hits"] + a["false_positives"] + a["passenger_records"]
         out.append(f"In-car microphones ({a['channel']}) made {_n(made)} records, "
@@ -84,6 +92,11 @@ def findings(r: Any) -> list[str]:
                    f"{_n(cor['wrongful_sanctions_before_correction'])} wrongful sanctions had happened on listings "
                    f"later lifted; {_n(cor['wrongful_listings_at_end'])} wrongful listings still stood at the end, and "
                    f"people spent {_n(cor['people_days_wrongfully_listed'])} days wrongfully listed in all.")
+    if cor["firm_listings_overturned"] or cor["firm_wrongful_listings_at_end"] or cor["firm_days_wrongfully_listed"]:
+        out.append(f"Of firms' listings (apart from the people's above), {_n(cor['firm_listings_overturned'])} were lifted "
+                   f"as overturned, {_n(cor['firm_wrongful_listings_overturned'])} of them wrongful; "
+                   f"{_n(cor['firm_wrongful_listings_at_end'])} wrongful ones still stood at the end, and firms spent "
+                   f"{_n(cor['firm_days_wrongfully_listed'])} days wrongfully listed in all.")
     ch = M.chilling(r)
     for kind, what, verb in (("disfavoured", "lawful acts", "did not happen that would have without the system"),
                              ("wrongdoing", "acts of wrongdoing", "were deterred")):
@@ -106,7 +119,8 @@ def findings(r: Any) -> list[str]:
     red = set(r.names.get("red_lists", []))
     for row in M.lists(r).iter_rows(named=True):
         if row["entries"] or row["stock_end"]:
-            who = "firms" if row["actor"] == "firm" else "people"
+            who = "firms' representatives, listed with their firm," if row["joint"] else \
+                "firms" if row["actor"] == "firm" else "people"
             out.append(f"The {row['list'].replace('_', ' ')}{' (a red list)' if row['list'] in red else ''} held {_n(row['stock_end'])} {who} at the end "
                        f"({_n(row['entries'])} entries, {_n(row['exits'])} exits, "
                        f"{_n(row['wrongful_entries'])} wrongful entries).")
@@ -172,22 +186,33 @@ def compare_findings(results: Sequence[Any]) -> list[str]:
     out = []
     for r in rs[1:]:
         h = M.headline(r)
+        reading = per_thousand_readings([base, r])
         parts = []
         for k in COMPARED:
-            a, b = float(bh.get(k, 0.0)), float(h.get(k, 0.0))  # type: ignore[arg-type]
+            if not (models(base, k) and models(r, k)) or not isinstance(bh.get(k), float) \
+                    or not isinstance(h.get(k), float):
+                continue  # (what a scenario does not model is not "0": the table says "not modelled")
+            a, b = float(bh[k]), float(h[k])  # type: ignore[arg-type]
+            unit = ""
+            if k in V.EXTENSIVE and reading == "apart":
+                continue  # (totals over different lengths are not compared)
+            if k in V.EXTENSIVE and reading == "per 1,000 people":  # (totals of different populations)
+                a, b, unit = 1000.0 * a / float(bh[V.PEOPLE]), 1000.0 * b / float(h[V.PEOPLE]), " per 1,000"
             if a == b:
                 continue
             rel = f" ({(b - a) / abs(a):+.0%})" if a else ""
-            parts.append(f"{k} {_n(a)} \u2192 {_n(b)}{rel}")
+            shown = (f"{a:,.2f} \u2192 {b:,.2f}" if unit else f"{_n(a)} \u2192 {_n(b)}")
+            parts.append(f"{k} {shown}{unit}{rel}")
         parts += _worst_changes(base, r)
         if parts:
             out.append(f"Against {P.run_label(base)}, {P.run_label(r)}: " + "; ".join(parts) + ".")
         else:
             out.append(f"{P.run_label(r)} has the same headline figures as {P.run_label(base)}.")
-        if float(h[V.PEOPLE]) != float(bh[V.PEOPLE]) or float(h[V.DAYS]) != float(bh[V.DAYS]):
+        if reading is not None:
+            how = ("counts are compared per 1,000 people above, not as totals" if reading == "per 1,000 people" else
+                   "counts over different lengths are not compared above; compare runs of the same length")
             out.append(f"Note: {P.run_label(r)} has {_n(float(h[V.PEOPLE]))} people over {float(h[V.DAYS]):g} days, "
-                       f"{P.run_label(base)} {_n(float(bh[V.PEOPLE]))} over {float(bh[V.DAYS]):g}; compare rates "
-                       f"(the figures above are per 1,000 people) rather than totals.")
+                       f"{P.run_label(base)} {_n(float(bh[V.PEOPLE]))} over {float(bh[V.DAYS]):g}; {how}.")
     return out
 
 

@@ -189,8 +189,10 @@ def _summary_table(s: SweepResult, names: Sequence[str]) -> str:
     more = (f"<p class='note'>The first {MAX_ROWS} of {wide.height} settings; every one is in summary.parquet.</p>"
             if wide.height > MAX_ROWS else "")
     return (f"<table class='summary'><tr><th>setting</th>{th}</tr>{''.join(body)}</table>{more}"
-            f"<p class='note'>Mean over the replicates [{level:.0%} confidence interval, mean \u00b1 t \u00d7 sd / "
-            f"\u221an with Student's t at n \u2212 1 degrees of freedom; none with one replicate]. Every figure is "
+            f"<p class='note'>Mean over the replicates [{level:.0%} confidence interval of the mean: mean \u00b1 t "
+            f"\u00d7 sd / \u221an with Student's t at n \u2212 1 degrees of freedom; for counts, widened to the exact "
+            f"Poisson interval of their total / n, so that a count has one even with one replicate or replicates that "
+            f"agree; shares kept in [0, 1]; other figures have none with one replicate]. Every figure is "
             f"against the run's counterfactual twin. All headline figures: summary.parquet; every run: runs.parquet.</p>")
 
 

@@ -23,7 +23,8 @@ from scorelab.errors import ScenarioError, UsageError
 from scorelab.scenario.loader import load, override_value
 from scorelab.scenario.model import Scenario, harms, observes_firms
 from scorelab.vocabulary import (
-    AUDIO_FIGURES, CLASSROOM_FIGURES, FINE_FIGURES, FIRM_FIGURES, FIRM_RECORD_FIGURES, FIRM_REWARD_FIGURES,
+    AUDIO_FIGURES, CLASSROOM_FIGURES, FINE_FIGURES, FIRM_FIGURES, FIRM_LIST_FIGURES, FIRM_RECORD_FIGURES,
+    FIRM_RED_LIST_FIGURES, FIRM_REWARD_FIGURES,
     HEADLINE_FIGURES, IDENTIFICATION_FIGURES, LINKED_FIGURES, RED_LIST_FIGURES, grade_share,
 )
 
@@ -325,9 +326,11 @@ def headline_figures(scenario: dict[str, Any]) -> list[str]:
         (observes_firms(scenario), FIRM_RECORD_FIGURES),
         (any(k.get("actor") == "firm" and sanction(k) for k in consequences), FIRM_FIGURES),
         (any(k.get("actor") == "firm" and not sanction(k) for k in consequences), FIRM_REWARD_FIGURES),
+        (any(li.get("actor") == "firm" and li.get("kind", "black") != "red" for li in lists), FIRM_LIST_FIGURES),
         (any(c.get("identification") for c in channels), IDENTIFICATION_FIGURES),
         (any(c.get("audio") for c in channels), AUDIO_FIGURES),
         (any(li.get("kind") == "red" for li in lists), RED_LIST_FIGURES),
+        (any(li.get("kind") == "red" and li.get("actor") == "firm" for li in lists), FIRM_RED_LIST_FIGURES),
         (any(k.get("through", "self") != "self" for k in consequences), LINKED_FIGURES),
         (any(k.get("kind") == "fine" and k.get("actor", "person") == "person" for k in consequences), FINE_FIGURES),
         (any(c.get("classroom") for c in channels), CLASSROOM_FIGURES),

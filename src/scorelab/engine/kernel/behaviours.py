@@ -170,7 +170,8 @@ def _search_odds(P, S, l_stock):
     ``l_stock``, in the described population: a scaled run's stock / scale): 1 - (1 - f)^W."""
     for c in range(P.c_id_beh.shape[0]):
         if P.c_id_beh[c] >= 0:
-            W = float(l_stock[0, P.c_id_list[c]]) * P.c_id_wfac[c]
+            l = P.c_id_list[c]  # (its members: its own and any joint ones)
+            W = float(l_stock[0, l] + l_stock[2, l]) * P.c_id_wfac[c]
             f = P.c_id_fmr[c]
             S.id_p[c] = -math.expm1(W * math.log1p(-f)) if f < 1.0 else (1.0 if W > 0.0 else 0.0)
 

@@ -11,7 +11,7 @@ from scorelab.jit_cache import nb
 
 from scorelab.engine.kernel.constants import (
     AU_COLS, CR_COLS, F_COLS, ID_COLS, K_COLS, L_COLS, LN_COLS, LN_UNITS, MO_AUDIO, MO_CLASS, MO_CONS, MO_FLAG, MO_ID,
-    MO_FIRMREC, MO_LEND, MO_LIST, MO_REC, MO_REGION, MO_TRAJ, N_ERRORS, R_COLS, T_COLS,
+    MO_FIRMREC, MO_JOINT, MO_LEND, MO_LIST, MO_REC, MO_REGION, MO_TRAJ, N_ERRORS, R_COLS, T_COLS,
 )
 
 
@@ -25,6 +25,16 @@ def cell(Q, block, i):
 @nb.njit(cache=True, inline="always")
 def list_cell(Q, l, col):
     """List l's metric column ``col`` (LC_*)."""
+    return Q.MO[MO_LIST] + L_COLS * l + col
+
+
+@nb.njit(cache=True, inline="always")
+def listing_cell(P, Q, l, joint, col):
+    """List l's metric column ``col`` (LC_*) for a listing of the list's own entities, or, for a
+    firm's representative listed jointly (``joint``), the column of l's joint listings: people,
+    counted apart from the firms."""
+    if joint:
+        return Q.MO[MO_JOINT] + L_COLS * P.l_joint_row[l] + col
     return Q.MO[MO_LIST] + L_COLS * l + col
 
 

@@ -13,7 +13,7 @@ from scorelab.engine.layout import (
 
 # metric column offsets (MO indices)
 (MO_EVENTS, MO_TWIN, MO_REC, MO_REMOVED, MO_CONS, MO_LIST, MO_FLAG, MO_GRADE, MO_FGRADE, MO_SCORE, MO_ID, MO_ASSOC,
- MO_AUDIO, MO_CLASS, MO_DATA, MO_REGION, MO_TRAJ, MO_LEND, MO_AGE, MO_FIRMREC) = range(len(BLOCKS))
+ MO_AUDIO, MO_CLASS, MO_DATA, MO_REGION, MO_TRAJ, MO_LEND, MO_AGE, MO_FIRMREC, MO_JOINT) = range(len(BLOCKS))
 #: State arrays the kernels replace when they fill up (read them back with ``grown_arrays``)
 GROWN_IN_KERNEL = ("mb_i", "mb_x", "mb_key", "pf", "ls_list", "ls_ent", "ls_since", "ls_next", "ls_cal", "ls_pend",
                    "ls_wpos", "ls_cause", "ls_hits", "la_ent", "la_list", "la_step", "od_rec", "od_val", "w_mem",
@@ -80,8 +80,9 @@ WITHDRAW = 2
 EXIT_RULE, EXIT_OVERTURNED, EXIT_APPEALED = 0, 1, 2
 # messages between regions (delivered at the step's exchange): social-term change, a record about
 # someone in another region, a joint listing and its end, an investigation, an association-term
-# change (every one of them, also within a region: see ``restain``)
-MSG_SOC, MSG_REC, MSG_JOIN, MSG_LEAVE, MSG_INV, MSG_ASC = range(6)
+# change (every one of them, also within a region: see ``restain``), a joint listing found
+# justified with its firm's
+MSG_SOC, MSG_REC, MSG_JOIN, MSG_LEAVE, MSG_INV, MSG_ASC, MSG_JUSTIFY = range(7)
 ACTIVE, REMOVED_APPEAL, DELETED = 1, 2, 3
 # what a contact gave by the association term fades in this many halvings when it stops counting
 FADE_STAGES = 5

@@ -128,7 +128,7 @@ def reexamine(P, S, Q, r, s):
             if not holds_since(P, S, e, False, l, P.l_min[l], P.l_within[l], since, s, False):
                 overturn(P, S, Q, l, e, s, EXIT_OVERTURNED)
             elif (S.on_list[l, e] & 2) and holds_since(P, S, e, False, l, P.l_min[l], P.l_within[l], since, s, True):
-                justified(S, l, e)
+                justified(P, S, l, e)
         elif cause == CAUSE_GRADE:
             if not record_moves_score(P, S, r) or S.grade[e] == NO_GRADE:
                 continue
@@ -137,7 +137,7 @@ def reexamine(P, S, Q, r, s):
             if P.l_grades[l, S.grade[e]] == 0:
                 overturn(P, S, Q, l, e, s, EXIT_OVERTURNED)
             elif (S.on_list[l, e] & 2) and P.l_grades[l, grade_of(P, total_score(P, S, 1, e))]:
-                justified(S, l, e)
+                justified(P, S, l, e)
     for f in range(P.f_beh.shape[0]):
         if P.f_beh[f, b] and S.last_flag[f, e] != 0:
             l = judge_flag(P, S, Q, f, e, s)

@@ -13,9 +13,9 @@ import numpy as np
 from scorelab.rng import uniform
 from scorelab.engine.kernel.constants import (
     ACTIVE, CAUSE_PROMOTION, C_NLA, EXIT_APPEALED, EXIT_RULE, LC_APPEALED, LC_ENTRIES, LC_EXITS, LC_OVERTURNED,
-    LC_WDAYS, LC_WOVERTURNED, LC_WRONGFUL, LC_WSANCTIONS, MSG_JOIN, MSG_LEAVE, RC_LISTINGS,
+    LC_WDAYS, LC_WOVERTURNED, LC_WRONGFUL, LC_WSANCTIONS, MSG_JOIN, MSG_JUSTIFY, MSG_LEAVE, RC_LISTINGS,
 )
-from scorelab.engine.kernel.cells import list_cell, region_cell
+from scorelab.engine.kernel.cells import listing_cell, region_cell
 from scorelab.engine.kernel.stores import (
     add_member, find_slot, first_id, push_msg, rec_state, release_slot, slot_of, vis_step, widened,
 )
@@ -49,7 +49,7 @@ def enter_list(P, S, Q, l, e, s, wrongful, joint, cause):
     """List e on l for ``cause`` (CAUSE_*, or the flag whose investigation listed e); a firm's
     listing on a joint-punishment list also lists its legal representative."""
     enter_one(P, S, Q, l, e, s, wrongful, joint, cause)
-    if P.l_joint[l] and e >= P.n_people:
+    if P.l_joint_row[l] >= 0 and e >= P.n_people:
         rep = P.firm_rep[e - P.n_people]
         if rep >= 0:
             if P.ent_city[rep] == P.ent_city[e]:
@@ -66,12 +66,14 @@ def enter_one(P, S, Q, l, e, s, wrongful, joint, cause):
     i = slot_of(S, l, e)
     S.ls_since[i] = s
     S.ls_cause[i] = cause
-    S.l_stock[0, l] += 1
-    Q.M[s, list_cell(Q, l, LC_ENTRIES)] += 1
-    Q.M[s, region_cell(Q, P.ent_city[e], RC_LISTINGS)] += 1
+    k = 2 if joint else 0  # (a representative's joint listing: people's stock, apart from the firms')
+    S.l_stock[k, l] += 1
+    Q.M[s, listing_cell(P, Q, l, joint, LC_ENTRIES)] += 1
+    if e < P.n_people:  # (the regions' listings are people's)
+        Q.M[s, region_cell(Q, P.ent_city[e], RC_LISTINGS)] += 1
     if wrongful:
-        Q.M[s, list_cell(Q, l, LC_WRONGFUL)] += 1
-        S.l_stock[1, l] += 1
+        Q.M[s, listing_cell(P, Q, l, joint, LC_WRONGFUL)] += 1
+        S.l_stock[k + 1, l] += 1
         if not joint and not P.l_red[l] and P.la_p > 0.0 and uniform(P.k_lappeal[0], P.k_lappeal[1], e, s, l, 0) < P.la_p:
             queue_list_appeal(S, l, e, s)  # (a joint listing follows the firm's; nobody appeals a red listing)
     row = P.l_watch_row[l]
@@ -108,7 +110,7 @@ def leave_list(P, S, Q, l, e, s, how):
     listed e was removed, EXIT_APPEALED on an upheld appeal of the listing); a firm's exit also
     ends its representative's joint listing, the same way."""
     leave_one(P, S, Q, l, e, s, how)
-    if P.l_joint[l] and e >= P.n_people:
+    if P.l_joint_row[l] >= 0 and e >= P.n_people:
         rep = P.firm_rep[e - P.n_people]
         if rep >= 0:
             if P.ent_city[rep] != P.ent_city[e]:
@@ -122,21 +124,24 @@ def leave_one(P, S, Q, l, e, s, how):
     if (S.on_list[l, e] & 1) == 0:
         return
     wrongful = (S.on_list[l, e] & 2) != 0
+    joint = (S.on_list[l, e] & 4) != 0
+    k = 2 if joint else 0
     S.on_list[l, e] = 0
-    S.l_stock[0, l] -= 1
-    Q.M[s, list_cell(Q, l, LC_EXITS)] += 1
-    Q.M[s, region_cell(Q, P.ent_city[e], RC_LISTINGS)] -= 1
+    S.l_stock[k, l] -= 1
+    Q.M[s, listing_cell(P, Q, l, joint, LC_EXITS)] += 1
+    if e < P.n_people:
+        Q.M[s, region_cell(Q, P.ent_city[e], RC_LISTINGS)] -= 1
     i = find_slot(S, l, e)
     if wrongful:
-        S.l_stock[1, l] -= 1
+        S.l_stock[k + 1, l] -= 1
     if how != EXIT_RULE:  # dated: the step's row; history (entries, sanctions) stays as it was
-        Q.M[s, list_cell(Q, l, LC_OVERTURNED)] += 1
+        Q.M[s, listing_cell(P, Q, l, joint, LC_OVERTURNED)] += 1
         if how == EXIT_APPEALED:
-            Q.M[s, list_cell(Q, l, LC_APPEALED)] += 1
+            Q.M[s, listing_cell(P, Q, l, joint, LC_APPEALED)] += 1
         if wrongful:
-            Q.M[s, list_cell(Q, l, LC_WOVERTURNED)] += 1
-            Q.M[s, list_cell(Q, l, LC_WDAYS)] += (s - S.ls_since[i]) * P.dt
-            Q.M[s, list_cell(Q, l, LC_WSANCTIONS)] += S.ls_hits[i]
+            Q.M[s, listing_cell(P, Q, l, joint, LC_WOVERTURNED)] += 1
+            Q.M[s, listing_cell(P, Q, l, joint, LC_WDAYS)] += (s - S.ls_since[i]) * P.dt
+            Q.M[s, listing_cell(P, Q, l, joint, LC_WSANCTIONS)] += S.ls_hits[i]
     row = P.l_watch_row[l]
     if row >= 0:  # swap-remove from the region's member segment
         r = P.ent_city[e]
@@ -190,8 +195,23 @@ def _review(P, S, Q, node, s):
         enter_list(P, S, Q, l, e, s, (S.on_list[src, e] & 2) != 0, False, CAUSE_PROMOTION)
 
 
+@nb.njit(cache=True)
+def justified(P, S, l, e):
+    """e's wrongful listing on l now stands on true records alone: wrongful no more, and so is
+    the joint listing of e's representative if e is a firm (directly, or by a message to the
+    representative's region)."""
+    justify_one(S, l, e)
+    if P.l_joint_row[l] >= 0 and e >= P.n_people:
+        rep = P.firm_rep[e - P.n_people]
+        if rep >= 0:
+            if P.ent_city[rep] != P.ent_city[e]:
+                push_msg(P, S, MSG_JUSTIFY, rep, l, 0, 0, 0, 0.0, 0.0, P.ent_city[rep], P.ent_city[e])
+            elif (S.on_list[l, rep] & 6) == 6:
+                justify_one(S, l, rep)
+
+
 @nb.njit(cache=True, inline="always")
-def justified(S, l, e):
-    """e's wrongful listing on l now stands on true records alone: wrongful no more."""
+def justify_one(S, l, e):
+    """Clear the wrongful bit of e's listing on l (its own or, bit 4, a joint one)."""
+    S.l_stock[3 if S.on_list[l, e] & 4 else 1, l] -= 1
     S.on_list[l, e] &= np.uint8(0xFD)
-    S.l_stock[1, l] -= 1

@@ -19,17 +19,17 @@ import numpy as np
 from scorelab.engine.kernel.constants import (
     ACTIVE, AC_DOWN, AC_MEAN, AC_UP, APPEAL_BIT, BATCH, CAUSE_RECORDS, CC_MONEY, CUR_APPEAL, CUR_RECOVERY, C_NCARRY,
     C_NMSG, C_NPEND, C_NPOOL, C_NREC, FC_BACKLOG, LC_STOCK, LC_WSTOCK, MO_ASSOC, MO_FGRADE, MO_GRADE, MO_SCORE,
-    MSG_ASC, MSG_INV, MSG_JOIN, MSG_LEAVE, MSG_REC, MSG_SOC, OUT_FLAGGED, OUT_SANCTIONS, Q_INVESTIGATED, Q_TRUE,
+    MSG_ASC, MSG_INV, MSG_JOIN, MSG_JUSTIFY, MSG_LEAVE, MSG_REC, MSG_SOC, OUT_FLAGGED, OUT_SANCTIONS, Q_INVESTIGATED, Q_TRUE,
     REMOVED_APPEAL, TC_FLAGS, TC_GRADE, TC_HELD, TC_INCOME, TC_INCOME_TWIN, TC_LISTS, TC_SANCTIONS, TC_SCORE, YEAR,
 )
 from scorelab.codes import NO_GRADE
-from scorelab.engine.kernel.cells import cell, cons_cell, flag_cell, list_cell, trajectory_cell
+from scorelab.engine.kernel.cells import cell, cons_cell, flag_cell, list_cell, listing_cell, trajectory_cell
 from scorelab.engine.kernel.stores import (
     count_of, falls_due, fifo_pop, first_id, prefetch_subject, push_msg, rec_state, release_delayed,
 )
 from scorelab.engine.kernel.draws import _draw_counts, coverage_now, delays
 from scorelab.engine.kernel.association import fade_due
-from scorelab.engine.kernel.lists import enter_one, leave_one, review_node
+from scorelab.engine.kernel.lists import enter_one, justify_one, leave_one, review_node
 from scorelab.engine.kernel.score_changes import add_association, come_of_age, refresh
 from scorelab.engine.kernel.flags import _serve_flags, investigate
 from scorelab.engine.kernel.records import make_visible, new_record
@@ -139,6 +139,9 @@ def _deliver(P, S, Q, s, mi, mx):
         elif kind == MSG_LEAVE:
             if S.on_list[mi[m, 2], e] & 4:
                 leave_one(P, S, Q, mi[m, 2], e, s, mi[m, 3])
+        elif kind == MSG_JUSTIFY:
+            if (S.on_list[mi[m, 2], e] & 6) == 6:
+                justify_one(S, mi[m, 2], e)
         elif kind == MSG_ASC:
             add_association(P, S, Q, e, mi[m, 2], mi[m, 3], s)
         elif kind == MSG_INV:
@@ -158,6 +161,9 @@ def _stocks(P, Q, s, ghist, l_stock, q_len, ssum, money_r):
     for l in range(P.l_actor.shape[0]):
         Q.M[s, list_cell(Q, l, LC_STOCK)] = l_stock[0, l]
         Q.M[s, list_cell(Q, l, LC_WSTOCK)] = l_stock[1, l]
+        if P.l_joint_row[l] >= 0:  # (its firms' representatives listed jointly)
+            Q.M[s, listing_cell(P, Q, l, True, LC_STOCK)] = l_stock[2, l]
+            Q.M[s, listing_cell(P, Q, l, True, LC_WSTOCK)] = l_stock[3, l]
     for f in range(P.f_beh.shape[0]):
         Q.M[s, flag_cell(Q, f, FC_BACKLOG)] = q_len[f]
     R = ssum.shape[0]

@@ -111,4 +111,5 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         audio_names=[c for c in cx.chans if s.channels[c].audio is not None],
         classroom_names=[c for c in cx.chans if s.channels[c].classroom is not None],
         lending_groups=list(pop.group_names) if params.ln_on else [],
+        joint_list_names=[x for x, row in zip(cx.lists, params.l_joint_row) if row >= 0],
     )

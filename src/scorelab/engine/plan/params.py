@@ -63,7 +63,7 @@ Params = namedtuple(
         "n_views", "view_dom", "view_true",
         # lists
         "l_actor", "l_beh", "l_min", "l_within", "l_grades", "l_from", "l_after_listed", "l_after",
-        "l_clean", "l_exit_rate", "l_joint", "l_watch_row", "l_red",
+        "l_clean", "l_exit_rate", "l_joint_row", "l_watch_row", "l_red",
         # consequences
         "k_kind", "k_grades", "k_lists", "k_prob", "k_amount", "k_income", "k_points", "k_view", "k_sanction", "k_bucket", "k_lbucket",
         "k_out_on", "k_out_p", "k_out_succ", "k_out_fail", "k_employer", "ent_public", "k_through", "ent_employer",
@@ -104,6 +104,9 @@ class Plan:
     classroom_names: list[str] = dataclasses.field(default_factory=list)
     #: the population's groups when the run counts loans by group (params.ln_on), else none
     lending_groups: list[str] = dataclasses.field(default_factory=list)
+    #: the firm lists with joint punishment, in the order of their representatives' metric rows
+    #: (params.l_joint_row)
+    joint_list_names: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def delays(self) -> bool:
