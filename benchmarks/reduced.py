@@ -34,7 +34,7 @@ REFUSE_P = 0.8
 _OFF = {"enabled": False, "degree": {"distribution": "poisson", "mean": 1.0}, "same_city": 0.5, "same_group": 0.5}
 
 
-def scenario_dict(people: int, days: int, seed: int, twin: bool = True, service: str = "loans") -> dict:
+def scenario_dict(people: int, days: int, seed: int, service: str = "loans") -> dict:
     """The scenario; a ``service`` other than loans drops the applications by group that scorelab
     counts for a loan (every scored person's, not only the refused), with the same draws."""
     grades = []
@@ -58,7 +58,7 @@ def scenario_dict(people: int, days: int, seed: int, twin: bool = True, service:
         "consequences": {"refusal": {"kind": "refusal", "service": service, "grades": [GRADES[-1][0]],
                                      "attempts": f"{ATTEMPTS} per year", "probability": REFUSE_P}},
         "responses": {"enabled": False},
-        "run": {"days": days, "seed": seed, "counterfactual": twin},
+        "run": {"days": days, "seed": seed},
     }
 
 
@@ -159,7 +159,7 @@ def agreement(sl: dict, peer: dict, th: dict, peer_name: str, show: bool = True)
 # --------------------------------------------------------------------------- the scorelab side
 
 
-def run_scorelab(people: int, days: int, seed: int, repeat: int = 3, twin: bool = True,
+def run_scorelab(people: int, days: int, seed: int, repeat: int = 3,
                  keep_records: bool = True, built: tuple | None = None, service: str = "loans") -> dict:
     """Build (or reuse ``built``), warm the kernels on a 2-day run, then ``repeat`` timed runs.
 
@@ -168,12 +168,12 @@ def run_scorelab(people: int, days: int, seed: int, repeat: int = 3, twin: bool 
     import scorelab
     from scorelab.engine.simulation import simulate
 
-    sc = scorelab.load(scenario_dict(people, days, seed, twin, service))
+    sc = scorelab.load(scenario_dict(people, days, seed, service))
     t0 = time.perf_counter()
     pop, contacts = built if built is not None else scorelab.build_population(sc)
     t_build = time.perf_counter() - t0
     t0 = time.perf_counter()
-    simulate(scorelab.load(scenario_dict(people, 2, seed, twin, service)), pop, contacts, keep_records=keep_records)
+    simulate(scorelab.load(scenario_dict(people, 2, seed, service)), pop, contacts, keep_records=keep_records)
     t_warm = time.perf_counter() - t0
     times = []
     for _ in range(repeat):

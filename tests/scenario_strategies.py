@@ -92,7 +92,6 @@ HOSTILE_TEXT = st.one_of(
 SWITCHES: list[tuple[str, Any]] = [
     ("scoring.enabled", False),
     ("responses.enabled", False),
-    ("run.counterfactual", False),
     ("safeguards.purpose_limitation", True),
     ("safeguards.appeals.contested", 0.5),
     ("safeguards.appeals.listings.contested", 1.0),

@@ -243,6 +243,16 @@ def test_query_skips_other_format_versions(runner, runs):
 # --------------------------------------------------------------------------- the other commands
 
 
+def test_validate_says_when_the_days_are_not_whole_steps(runner, tiny):
+    """A run covers whole steps: 100 days in 30-day steps are 120 days, and every figure is over
+    those. validate and run say so, and the run's headline says 120."""
+    r = runner.invoke(app, ["validate", str(tiny), "--set", "run.step=30 days", "--set", "run.days=100"])
+    assert r.exit_code == 0, r.output
+    assert "not a whole number of steps of 30 days: the run covers 120 days (4 steps)" in r.output
+    r = runner.invoke(app, ["validate", str(tiny), "--set", "run.step=0.5", "--set", "run.days=100"])
+    assert r.exit_code == 0 and "note" not in r.output
+
+
 def test_validate_ok_and_bad(runner, tiny, tmp_path):
     """validate prints 'ok' for a good file and file:line:col problems (exit 2) for a bad one."""
     r = runner.invoke(app, ["validate", str(tiny)])

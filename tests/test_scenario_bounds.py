@@ -51,6 +51,7 @@ def test_non_finite_numbers_are_refused_everywhere(sets, field):
 @pytest.mark.parametrize("sets, field, message", [
     ({"run.step": 1e-320}, "run.step", "at least 0.001 days"),
     ({"run.step": "400 days"}, "run.step", "at most 365.25 days"),
+    ({"run.counterfactual": False}, "run.counterfactual", "the counterfactual twin always runs"),
     ({"run.days": int("9" * 400)}, "run.days", "at most 2147483647"),
     ({"run.seed": 2**63}, "run.seed", "at most 9223372036854775807"),
     ({"run.start": "9999-06-01", "run.days": 365}, "run", "calendar"),

@@ -184,7 +184,7 @@ def _resolve(targets: Targets, scenario: "Scenario", names: list[str]) -> tuple[
         params.append(ParameterToFit(path, p, _baseline(p, path, data, values)))
     by_name = set(names)
     start, step, days = scenario.run.start, scenario.run.step, scenario.run.days
-    n_steps = int(math.ceil(days / step))
+    n_steps = scenario.run.reported_steps
     last_day = start + _dt.timedelta(days=max(days - 1, 0))
     span = f"the run covers {start} .. {last_day} (run.days {days})"
     factor, how = _scale_factor(spec, scenario)

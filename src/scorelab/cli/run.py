@@ -154,6 +154,8 @@ def run(
     command = _run_command(source, days, seed, scale, out, list(set_ or []), people_state, checkpoint_every, shards,
                            replicates, cache, threads)
     console = terminal(stderr=True)
+    if scenario.run.rounding_note():
+        console.print(safe(f"warning: {scenario.run.rounding_note()}"), highlight=False)
     console.print(safe(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
                        f"(estimated memory {memory.human(need)})..."), highlight=False)
 
@@ -161,7 +163,8 @@ def run(
         burn_days = scenario.run.burn_in_steps * float(scenario.run.step)  # (the whole steps it runs)
         burn = f" after a burn-in of {burn_days:,g} days (not reported)" if scenario.run.burn_in else ""
         on = f" on {n_threads} threads" if n_threads > 1 else ""
-        console.print(f"built in {seconds:.1f} s; running {scenario.run.days} days{burn} beside the twin{on}...",
+        covered = scenario.run.reported_steps * float(scenario.run.step)  # (days rounded up to whole steps)
+        console.print(f"built in {seconds:.1f} s; running {covered:,g} days{burn} beside the twin{on}...",
                       highlight=False)
 
     def execute_one(sc: Any, where: Any, cmd: str) -> Any:

@@ -25,8 +25,11 @@ def validate(
     bad = False
     for f in files:
         try:
-            load(f, overrides or None, scale)
+            sc = load(f, overrides or None, scale)
             say(f"{f}: ok")
+            note = sc.run.rounding_note()
+            if note:
+                say(f"{f}: note: {note}")
         except ScenarioError as e:
             bad = True
             for p in e.problems:

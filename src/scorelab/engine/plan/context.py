@@ -54,7 +54,7 @@ class Context:
         domains = sorted({b.domain for b in s.behaviours.values()})
         cx = cls(
             s=s, pop=pop, contacts=contacts, dt=dt, report_from=report_from,
-            n_steps=report_from + int(math.ceil(s.run.days / dt)), seed=s.run.seed,
+            n_steps=report_from + s.run.reported_steps, seed=s.run.seed,
             beh=beh, bidx={b: i for i, b in enumerate(beh)}, chans=list(s.channels),
             grades=grades, gidx={g: i for i, g in enumerate(grades)},
             lists=lists, lidx={name: i for i, name in enumerate(lists)},
