@@ -16,7 +16,7 @@ from scorelab import plots as P
 from scorelab import vocabulary as V
 from scorelab.impact import MIN_EVENTS, MIN_PEOPLE, describe_worst, harm_label
 from scorelab.tables import as_run_tables
-from scorelab.report.compare import models, per_thousand_readings
+from scorelab.report.compare import models, per_thousand_readings, within_noise
 
 #: The headline figures whose change the comparison's findings name, in this order.
 COMPARED = (V.SANCTIONS_WRONGFUL, V.SANCTIONS, V.RECORDS_ERRONEOUS, V.LAWFUL_ACTS_SUPPRESSED, V.PEOPLE_SANCTIONED,
@@ -193,14 +193,16 @@ def compare_findings(results: Sequence[Any]) -> list[str]:
                     or not isinstance(h.get(k), float):
                 continue  # (what a scenario does not model is not "0": the table says "not modelled")
             a, b = float(bh[k]), float(h[k])  # type: ignore[arg-type]
-            unit = ""
+            sizes, unit = (1.0, 1.0), ""
             if k in V.EXTENSIVE and reading == "apart":
                 continue  # (totals over different lengths are not compared)
             if k in V.EXTENSIVE and reading == "per 1,000 people":  # (totals of different populations)
-                a, b, unit = 1000.0 * a / float(bh[V.PEOPLE]), 1000.0 * b / float(h[V.PEOPLE]), " per 1,000"
+                sizes, unit = (float(bh[V.PEOPLE]) / 1000.0, float(h[V.PEOPLE]) / 1000.0), " per 1,000"
+            noise = ", within noise" if within_noise(k, a, b, *sizes) else ""
+            a, b = a / sizes[0], b / sizes[1]
             if a == b:
                 continue
-            rel = f" ({(b - a) / abs(a):+.0%})" if a else ""
+            rel = f" ({(b - a) / abs(a):+.0%}{noise})" if a else (f" ({noise[2:]})" if noise else "")
             shown = (f"{a:,.2f} \u2192 {b:,.2f}" if unit else f"{_n(a)} \u2192 {_n(b)}")
             parts.append(f"{k} {shown}{unit}{rel}")
         parts += _worst_changes(base, r)
