@@ -106,6 +106,24 @@ def test_plots_and_money_read_as_peoples_are_peoples(run):
         assert losses["firm_fines"] > 0 and losses["fines"] == 0
 
 
+def test_figures_resting_on_a_few_simulated_list_members_are_said(run):
+    """At a small scale a national watchlist is a person or two, each standing for 10,000 or more:
+    the false alerts it drives vary far beyond their own count's noise, and few_events (which
+    reads that count) cannot tell. coarse_figures names them, with the list's mean size."""
+    from scorelab.listings import coarse_figures
+
+    name, r = run
+    coarse = coarse_figures(r)
+    watchlists = {c.identification.watchlist for c in r.scenario.channels.values() if c.identification is not None}
+    if not watchlists:
+        assert V.BYSTANDERS_STOPPED not in coarse, name
+        return
+    mean = sum(float(r.metrics.get_column(f"lists.{w}.stock").mean()) for w in watchlists)
+    assert (V.BYSTANDERS_STOPPED in coarse) == (mean < V.FEW_EVENTS), (name, mean)
+    if name == "national-2027":  # (30 simulated people per 1,000,000: its watchlist is tiny)
+        assert f"a watchlist of {mean:.1f} simulated people" in coarse[V.BYSTANDERS_STOPPED]
+
+
 def test_firms_sanctions_are_reported_apart(run):
     name, r = run
     head = r.summary()

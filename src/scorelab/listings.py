@@ -14,9 +14,10 @@ from typing import Any
 
 import polars as pl
 
+from scorelab import vocabulary as V
 from scorelab.tables import RunTables, as_run_tables
 
-__all__ = ["corrections", "list_flows", "lists", "whose"]
+__all__ = ["coarse_figures", "corrections", "list_flows", "lists", "whose"]
 
 #: Columns of the lists table (``lists``) and of the flows (``list_flows``)
 FLOWS = ("stock", "entries", "exits", "wrongful_entries")
@@ -134,3 +135,38 @@ def list_flows(r: Any) -> pl.DataFrame:
         return pl.DataFrame(schema={"day": pl.Float64, "list": pl.String, "joint": pl.Boolean,
                                     **{x: pl.Float64 for x in FLOWS}})
     return pl.concat(parts)
+
+
+def _mean_stock(r: RunTables, names: list[str]) -> float:
+    m = r.metrics
+    cols = [f"lists.{x}.stock" for x in names if f"lists.{x}.stock" in m.columns]
+    return float(sum(m.get_column(c).mean() or 0.0 for c in cols)) if cols and m.height else 0.0
+
+
+def coarse_figures(r: Any) -> dict[str, str]:
+    """Headline figures that rest on a list of few simulated entities, each standing for many
+    (the population's ``represents``): such a figure varies from run to run far more than its own
+    count's Poisson noise says, and ``vocabulary.few_events``, which reads the count, cannot tell.
+    Face identification's false alerts scale with the watchlist's size, and the sanctions of
+    employees for their employer's rating with the firms listed: below ``vocabulary.FEW_EVENTS``
+    simulated members on average, figure -> why."""
+    r = as_run_tables(r)
+    head = set(V.LINKED_FIGURES) | {V.BYSTANDERS_STOPPED, V.ALERTS_PER_THOUSAND_FACES}
+    data = r.scenario_data or {}
+    out: dict[str, str] = {}
+    watchlists = sorted({str(c["identification"].get("watchlist")) for c in (data.get("channels") or {}).values()
+                         if isinstance(c, dict) and isinstance(c.get("identification"), dict)})
+    if watchlists:
+        w = _mean_stock(r, watchlists)
+        if w < V.FEW_EVENTS:
+            why = f"a watchlist of {w:.1f} simulated people on average"
+            out |= {f: why for f in (V.BYSTANDERS_STOPPED, V.ALERTS_PER_THOUSAND_FACES) if f in head}
+    employer = any(isinstance(k, dict) and k.get("through") == "employer" for k in (data.get("consequences") or {}).values())
+    firm_lists = [x for x, actor in r.names["lists"].items() if actor == "firm"]
+    if employer and firm_lists:
+        f = _mean_stock(r, firm_lists)
+        if f < V.FEW_EVENTS:
+            why = f"{f:.1f} firms listed on average"
+            out |= {x: why for x in (V.SANCTIONS_FOR_EMPLOYER, V.EMPLOYEES_LAID_OFF_FOR_EMPLOYER,
+                                      V.WAGE_CUTS_FOR_EMPLOYER)}
+    return out

@@ -237,6 +237,7 @@ def _rate(x: float) -> str:
 
 
 def _print_summary(result: Any) -> None:
+    from scorelab.listings import coarse_figures
     from scorelab.metrics import few_events, per_thousand
     from scorelab.vocabulary import figure_unit, format_figure
 
@@ -261,4 +262,9 @@ def _print_summary(result: Any) -> None:
         listed = ", ".join(f"{k} ({n})" for k, n in few.items())
         say(f"warning: too few events to read per capita (+-44 % or more at 95 %): {listed}; "
             f"run more people (--scale) or replicates (scorelab sweep --replicates)", err=True)
+    coarse = {k: why for k, why in coarse_figures(result).items() if k in head}  # (0 included: an empty list)
+    if coarse:
+        listed = ", ".join(f"{k} ({why})" for k, why in coarse.items())
+        say(f"warning: resting on few simulated people or firms, each standing for many, these vary from run to run "
+            f"far more than their counts suggest: {listed}; run more people (--scale) or replicates", err=True)
     say(f"results: {result.path}")
