@@ -173,12 +173,20 @@ def _cells(people: pl.DataFrame, axes: list[str], harms: list[str]) -> pl.DataFr
 
 def _sums(cells: pl.DataFrame, axis: str | None, harms: list[str]) -> pl.DataFrame:
     """Per key of ``axis`` (or over everyone): people, each harm's sum, the people it touched
-    and its sum of squares, from ``_cells``."""
-    aggs = [pl.col("people").sum()]
-    aggs += [pl.col(c).sum() for h in harms for c in (h, f"{h}.affected", f"{h}.sq")]
+    and its sum of squares, from ``_cells``. Summed by numpy in the cells' order within each key
+    (a stable sort), so that the float sums are the same bits in every run: a polars grouping
+    adds in an order of its threads' making, and income sums differed in the last bits."""
+    cols = ["people", *(c for h in harms for c in (h, f"{h}.affected", f"{h}.sq"))]
     if axis is None:
-        return cells.select(aggs).with_columns(pl.lit("all").alias("_key"))
-    return cells.group_by(pl.col(axis).alias("_key")).agg(aggs).sort("_key")
+        return pl.DataFrame({c: pl.Series(c, [cells.get_column(c).to_numpy().sum()]) for c in cols}) \
+            .with_columns(pl.lit("all").alias("_key"))
+    ordered = cells.select(pl.col(axis).alias("_key"), *cols).sort("_key", maintain_order=True)
+    if ordered.height == 0:
+        return ordered
+    key = ordered.get_column("_key")
+    starts = np.flatnonzero(key.ne_missing(key.shift(1)).fill_null(True).to_numpy())
+    return ordered[starts].select("_key").with_columns(
+        pl.Series(c, np.add.reduceat(ordered.get_column(c).to_numpy(), starts)) for c in cols)
 
 
 def impact_frame(people: pl.DataFrame) -> pl.DataFrame:
