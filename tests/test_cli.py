@@ -229,6 +229,17 @@ def test_query_errors_are_one_line(runner, runs, tmp_path):
     one_line_error(runner.invoke(app, ["query", "select 1", "--runs", str(tmp_path / "empty")]), "no runs")
 
 
+def test_query_refuses_two_folders_of_one_run(runner, runs, tmp_path):
+    """A copied results folder holds the same run_id: its rows would be added to the original's
+    (the views join runs by run_id), doubling every sum. It is a one-line error instead."""
+    import shutil
+
+    shutil.copytree(runs, tmp_path / "copied")
+    shutil.copytree(runs / "tiny-1", tmp_path / "copied" / "tiny-1-backup")
+    one_line_error(runner.invoke(app, ["query", "select sum(people) from groups", "--runs", str(tmp_path / "copied")]),
+                   "run_id 'tiny-1' is in two folders")
+
+
 def test_query_skips_other_format_versions(runner, runs):
     """A run folder of another results-format version is skipped with a one-line notice."""
     m = json.loads((runs / "tiny-1" / "manifest.json").read_text())

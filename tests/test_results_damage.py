@@ -145,6 +145,9 @@ FILE_CASES = {
     "metrics with a text column": (_table("metrics.parquet", lambda df: df.with_columns(pl.col("events.x").cast(pl.String))),
                                    "metrics.parquet: events.x: a column of String"),
     "metrics a row short": (_table("metrics.parquet", lambda df: df.head(11)), "metrics.parquet: 11 rows"),
+    "metrics with a NaN figure": (_table("metrics.parquet", lambda df: df.with_columns(
+        pl.when(pl.col("step") == 3).then(float("nan")).otherwise(pl.col("score.mean")).alias("score.mean"))),
+        "metrics.parquet: score.mean: not a finite number at step 3"),
     "groups without people": (_table("groups.parquet", lambda df: df.drop("people")), "groups.parquet: people: missing"),
     "scores with text scores": (_table("scores.parquet", lambda df: df.with_columns(pl.col("score").cast(pl.String))),
                                 "scores.parquet: score:"),

@@ -341,17 +341,20 @@ def audio(r: Any) -> pl.DataFrame:
 
 
 def chilling(r: Any) -> pl.DataFrame:
-    """Acts per behaviour in the twin and in the factual world; suppressed = twin - factual,
-    suppressed_share = suppressed / twin. For 'disfavoured' (lawful) behaviours this is the
-    chilling effect; for 'wrongdoing' it is deterrence."""
+    """Acts per behaviour in the twin and in the factual world, with whose acts they are
+    (``actor``: person or firm); suppressed = twin - factual, suppressed_share = suppressed /
+    twin. For 'disfavoured' (lawful) behaviours this is the chilling effect; for 'wrongdoing' it
+    is deterrence. The headline's figures are people's; firms' deterred wrongdoing is apart."""
     r = as_run_tables(r)
+    behaviours = (r.scenario_data or {}).get("behaviours") or {}
     rows = []
     for b, kind in r.names["behaviours"].items():
         fact, twin = _total(r, f"events.{b}"), _total(r, f"events_twin.{b}")
-        rows.append((b, kind, int(twin), int(fact), int(twin - fact), _ratio(twin - fact, twin)))
-    return pl.DataFrame(rows, schema={"behaviour": pl.String, "kind": pl.String, "events_twin": pl.Int64,
-                                      "events": pl.Int64, "suppressed": pl.Int64, "suppressed_share": pl.Float64},
-                        orient="row")
+        actor = str((behaviours.get(b) or {}).get("actor", "person"))
+        rows.append((b, kind, actor, int(twin), int(fact), int(twin - fact), _ratio(twin - fact, twin)))
+    return pl.DataFrame(rows, schema={"behaviour": pl.String, "kind": pl.String, "actor": pl.String,
+                                      "events_twin": pl.Int64, "events": pl.Int64, "suppressed": pl.Int64,
+                                      "suppressed_share": pl.Float64}, orient="row")
 
 
 def economic_losses(r: Any) -> pl.DataFrame:
@@ -490,6 +493,7 @@ def headline(r: Any) -> dict[str, float | str | None]:
     cor = corrections(r).row(0, named=True)
     fl = flags(r)
     ch = chilling(r)
+    people_acts = ch.filter(pl.col("actor") == "person")  # (firms' acts apart)
     t, f = int(fl.get_column("true").sum()), int(fl.get_column("false").sum())
     firm_true = _total(r, "records_about_firms.true")  # (the records' figures are people's)
     firm_err = _total(r, "records_about_firms.misattributed") + _total(r, "records_about_firms.false_match")
@@ -511,14 +515,17 @@ def headline(r: Any) -> dict[str, float | str | None]:
         V.FLAGS_TRUE: float(t),
         V.FLAGS_FALSE: float(f),
         V.FLAGS_INVESTIGATED: float(fl.get_column("investigated").sum()),
-        V.LAWFUL_ACTS_SUPPRESSED: float(ch.filter(pl.col("kind") == "disfavoured").get_column("suppressed").sum()),
-        V.WRONGDOING_DETERRED: float(ch.filter(pl.col("kind") == "wrongdoing").get_column("suppressed").sum()),
+        V.LAWFUL_ACTS_SUPPRESSED: float(people_acts.filter(pl.col("kind") == "disfavoured").get_column("suppressed").sum()),
+        V.WRONGDOING_DETERRED: float(people_acts.filter(pl.col("kind") == "wrongdoing").get_column("suppressed").sum()),
         V.INCOME_LOST: float(economic_losses(r).get_column("income_lost")[0]),
         V.RECORDS_HELD: _last(r, "data.records_held"),
         V.PEOPLE_WITH_DATA: _last(r, "data.people_with_data"),
     }
     if observes_firms(r.scenario_data or {}):
         out[V.FIRM_RECORDS_TRUE], out[V.FIRM_RECORDS_ERRONEOUS] = firm_true, firm_err
+    firm_wrongs = ch.filter((pl.col("actor") == "firm") & (pl.col("kind") == "wrongdoing"))
+    if firm_wrongs.height:
+        out[V.FIRM_WRONGDOING_DETERRED] = float(firm_wrongs.get_column("suppressed").sum())
     firms = [c for c in r.names["consequences"].values() if c["actor"] == "firm"]
     if any(c["sanction"] for c in firms):
         out[V.FIRM_SANCTIONS], out[V.FIRM_SANCTIONS_WRONGFUL] = float(ws["firm_sanctions"]), float(ws["firm_wrongful"])

@@ -355,12 +355,25 @@ def _consistent(p: Path, manifest: dict[str, Any], tables: dict[str, pl.DataFram
         values = metrics.get_column(key).unique().to_list()
         if metrics.height and values != [manifest[key]]:
             raise UsageError(f"{mpath}: {key}: {manifest[key]!r}, but metrics.parquet holds {values[:3]!r}")
+    _check_finite(p / "metrics.parquet", metrics)
     people = groups.get_column("people").sum()
     if people != manifest["people"]:
         raise UsageError(f"{mpath}: people: {manifest['people']}, but groups.parquet counts {people}")
     for key, value in manifest["names"].items():
         if isinstance(value, list) and len(set(value)) != len(value):
             raise UsageError(f"{mpath}: names.{key}: a name twice")
+
+
+def _check_finite(path: Path, metrics: pl.DataFrame) -> None:
+    """Every metric a finite number: a NaN or an infinity, read as a count, makes no figure (a
+    report stopped on it with a traceback)."""
+    for column, dtype in metrics.schema.items():
+        if dtype.is_float():
+            finite = metrics.get_column(column).is_finite().fill_null(False)
+            if not finite.all():
+                step = int(finite.arg_min() or 0)
+                raise UsageError(f"{path}: {column}: not a finite number at step {step} "
+                                 f"({metrics.get_column(column)[step]})")
 
 
 # --------------------------------------------------------------------------- listing
@@ -388,6 +401,8 @@ def scan_runs(root: str | Path, verify: bool = False) -> tuple[list[dict[str, An
             check_files(d, m, verify)
             read_scenario(d / "scenario.yaml")
             _check_rows(d / "metrics.parquet", _rows(d / "metrics.parquet"), m)
+            if verify:  # (the data is read whole then anyway)
+                _check_finite(d / "metrics.parquet", _read(d / "metrics.parquet"))
             for name in OWN_STEPS:
                 if (d / f"{name}.parquet").is_file():
                     _check_steps(d / f"{name}.parquet", _rows(d / f"{name}.parquet"), m)

@@ -66,7 +66,7 @@ def sanctioned(rs: Sequence[RunTables]) -> str:
 
 def lawful_behaviour(rs: Sequence[RunTables]) -> str:
     """What lawful behaviour fell against the twin."""
-    chill = [M.chilling(r).filter(pl.col("kind") == "disfavoured") for r in rs]
+    chill = [M.chilling(r).filter((pl.col("kind") == "disfavoured") & (pl.col("actor") == "person")) for r in rs]
     if chill[0].height == 0:
         return "The scenario watches no lawful behaviour, so none can fall."
     sup = [float(c.get_column("suppressed").sum()) for c in chill]

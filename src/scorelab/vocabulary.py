@@ -17,7 +17,7 @@ from scorelab.codes import NO_GRADE  # (re-exported: the code of an entity not s
 
 __all__ = [
     "AUDIO_FIGURES", "CLASSROOM_FIGURES", "DEFAULT_FIGURES", "EVENT_COUNTS", "EXTENSIVE", "FIRM_FIGURES",
-    "FIRM_LIST_FIGURES", "FIRM_RECORD_FIGURES", "FIRM_RED_LIST_FIGURES", "FIRM_REWARD_FIGURES", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES", "RED_LIST_FIGURES",
+    "FIRM_DETERRENCE_FIGURES", "FIRM_LIST_FIGURES", "FIRM_RECORD_FIGURES", "FIRM_RED_LIST_FIGURES", "FIRM_REWARD_FIGURES", "HEADLINE_FIGURES", "IDENTIFICATION_FIGURES", "RED_LIST_FIGURES",
     "LINKED_FIGURES", "FINE_FIGURES", "METRIC_ID_COLUMNS", "WORST_HIT",
     "FEW_EVENTS", "NO_GRADE", "few_events", "figure_unit", "format_figure", "grade_share", "modelled", "not_defined", "per_thousand",
 ]
@@ -63,6 +63,8 @@ FIRM_DAYS_WRONGFULLY_LISTED = "firm-days wrongfully listed"
 # runs that record firms' behaviour only (the records above are about people)
 FIRM_RECORDS_TRUE = "records about firms, true"
 FIRM_RECORDS_ERRONEOUS = "records about firms, erroneous"
+# runs with wrongdoing by firms only ("wrongdoing deterred" is people's)
+FIRM_WRONGDOING_DETERRED = "wrongdoing of firms deterred"
 # runs with face identification only
 BYSTANDERS_STOPPED = "bystanders stopped"
 ALERT_PRECISION = "alert precision"
@@ -105,7 +107,7 @@ WORST_HIT = {
 
 
 #: The numeric headline figures every run has, in the headline's order (then, for the runs that
-#: have them, ``FIRM_RECORD_FIGURES``, ``FIRM_FIGURES``, ``FIRM_REWARD_FIGURES``, ``FIRM_LIST_FIGURES``,
+#: have them, ``FIRM_RECORD_FIGURES``, ``FIRM_DETERRENCE_FIGURES``, ``FIRM_FIGURES``, ``FIRM_REWARD_FIGURES``, ``FIRM_LIST_FIGURES``,
 #: ``IDENTIFICATION_FIGURES``, ``AUDIO_FIGURES``, ``RED_LIST_FIGURES``, ``FIRM_RED_LIST_FIGURES``,
 #: ``LINKED_FIGURES``, ``FINE_FIGURES`` and ``CLASSROOM_FIGURES``, then one ``grade_share`` per grade, then
 #: the ``WORST_HIT`` texts).
@@ -127,6 +129,9 @@ FIRM_LIST_FIGURES = (FIRM_LISTINGS_OVERTURNED, FIRM_WRONGFUL_LISTINGS_AT_END, FI
 #: Figures of runs whose channels observe firms' behaviour, before the firm figures: the records
 #: about firms ("records, true" and "records, erroneous" are about people).
 FIRM_RECORD_FIGURES = (FIRM_RECORDS_TRUE, FIRM_RECORDS_ERRONEOUS)
+#: The figure of runs with wrongdoing by firms, after the records about firms: the firms' acts of
+#: wrongdoing deterred ("wrongdoing deterred" and "lawful acts suppressed" are people's).
+FIRM_DETERRENCE_FIGURES = (FIRM_WRONGDOING_DETERRED,)
 IDENTIFICATION_FIGURES = (BYSTANDERS_STOPPED, ALERT_PRECISION, ALERTS_PER_THOUSAND_FACES)
 #: Figures of runs with in-car audio, after the identification figures: records the microphones
 #: made, those about someone who said nothing watched (false positives, passengers), their share.
@@ -163,7 +168,7 @@ EVENT_COUNTS = (
     SANCTIONS_WRONGFUL_BEFORE_CORRECTION, LISTINGS_OVERTURNED, WRONGFUL_LISTINGS_AT_END, FLAGS_WITHDRAWN,
     PEOPLE_SANCTIONED, FLAGS_TRUE, FLAGS_FALSE, FLAGS_INVESTIGATED, LAWFUL_ACTS_SUPPRESSED,
     WRONGDOING_DETERRED, RECORDS_HELD, PEOPLE_WITH_DATA,
-    *FIRM_RECORD_FIGURES, *FIRM_FIGURES, *FIRM_REWARD_FIGURES, FIRM_LISTINGS_OVERTURNED, FIRM_WRONGFUL_LISTINGS_AT_END,
+    *FIRM_RECORD_FIGURES, FIRM_WRONGDOING_DETERRED, *FIRM_FIGURES, *FIRM_REWARD_FIGURES, FIRM_LISTINGS_OVERTURNED, FIRM_WRONGFUL_LISTINGS_AT_END,
     BYSTANDERS_STOPPED, REWARDS, REWARDS_WRONGFUL, RED_LISTED_AT_END, RED_LISTED_FIRMS_AT_END, *LINKED_FIGURES,
     FINES_ON_PEOPLE_COUNT,
     AUDIO_RECORDS, AUDIO_RECORDS_FALSE, *CLASSROOM_FIGURES,
@@ -200,6 +205,7 @@ _UNITS = {
     SANCTIONS: "sanctions", SANCTIONS_WRONGFUL: "sanctions", SANCTIONS_BY_ASSOCIATION: "sanctions",
     FIRM_SANCTIONS: "sanctions", FIRM_SANCTIONS_WRONGFUL: "sanctions", FIRM_REWARDS: "rewards",
     FIRM_RECORDS_TRUE: "records", FIRM_RECORDS_ERRONEOUS: "records", FIRM_LISTINGS_OVERTURNED: "listings",
+    FIRM_WRONGDOING_DETERRED: "acts",
     FIRM_WRONGFUL_LISTINGS_AT_END: "listings", FIRM_DAYS_WRONGFULLY_LISTED: "firm-days", RED_LISTED_FIRMS_AT_END: "firms",
     SANCTIONS_WRONGFUL_BEFORE_CORRECTION: "sanctions", LISTINGS_OVERTURNED: "listings",
     WRONGFUL_LISTINGS_AT_END: "listings", PEOPLE_DAYS_WRONGFULLY_LISTED: "person-days", DAYS_TO_LIFT_WRONGFUL_LISTING: "days",

@@ -67,6 +67,7 @@ def query(
     found = _readable_runs(base)
     if not found:
         fail([f"--runs {runs_dir}: no runs there"])
+    _refuse_copies(runs_dir, found)
     con = _connect(base, found)
     _check_statements(con, sql)
     while True:
@@ -156,6 +157,18 @@ def _readable_runs(base: Path) -> list[dict[str, Any]]:
     for line in damaged:  # (each names its folder and what is wrong)
         say(f"skipping {line}", err=True)
     return found
+
+
+def _refuse_copies(runs_dir: str, found: list[dict[str, Any]]) -> None:
+    """One-line refusal when two folders hold one run_id (a copied or renamed results folder):
+    the views join runs by run_id, so their rows would be added together."""
+    seen: dict[Any, str] = {}
+    for m in found:
+        rid = m.get("run_id")
+        if rid in seen:
+            fail([f"--runs {runs_dir}: run_id {rid!r} is in two folders, {seen[rid]} and {m['path']} (a copy of one "
+                  f"run?): their rows would be added together; query them apart or move one away"])
+        seen[rid] = str(m["path"])
 
 
 def _connect(base: Path, found: list[dict[str, Any]]) -> Any:

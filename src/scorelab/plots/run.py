@@ -178,8 +178,9 @@ def fig_sanctions(r: RunTables) -> "Figure":
         b.barh(y - 0.27, ap, height=0.27, color=C_TRUE, label="applied")
         b.barh(y, wr, height=0.27, color=C_MATCH, label="wrongful")
         b.barh(y + 0.27, asn, height=0.27, color=C_ASSOC, label="by association")
-        sanction = c.get_column("sanction").to_list()
-        b.set_yticks(y, [short(n) + ("" if s_ else " (reward)") for n, s_ in zip(names, sanction)], fontsize=8)
+        sanction, actor = c.get_column("sanction").to_list(), c.get_column("actor").to_list()
+        b.set_yticks(y, [short(n) + ("" if s_ else " (reward)") + (" (firms)" if w == "firm" else "")
+                         for n, s_, w in zip(names, sanction, actor)], fontsize=8)
         b.invert_yaxis()
         b.set_xlabel("times applied")
         b.legend(fontsize=7, loc="lower right")
@@ -246,7 +247,9 @@ def fig_chilling(r: RunTables) -> "Figure":
             if sup:
                 a.text(max(s, 0), yi, f" {fmt_count(sup)}", va="center", fontsize=7)
         a.axvline(0, color="#333333", linewidth=0.8)
-        a.set_yticks(y, [f"{short(n, 24)} [{label(k)}]" for n, k in zip(names, kinds)], fontsize=7)
+        actors = ch.get_column("actor").to_list()
+        a.set_yticks(y, [f"{short(n, 24)} [{label(k)}{', firms' if w == 'firm' else ''}]"
+                         for n, k, w in zip(names, kinds, actors)], fontsize=7)
         a.invert_yaxis()
         a.set_xlabel("% of the twin's acts that did not happen")
         lo, hi = float(min(0.0, share.min())), float(max(1.0, share.max()))
@@ -256,9 +259,10 @@ def fig_chilling(r: RunTables) -> "Figure":
     a.set_title("acts suppressed against the twin")
     day = day_column(r)
     shown = False
+    people = set(M.chilling(r).filter(pl.col("actor") == "person").get_column("behaviour").to_list())  # (people's acts)
     for kind, colour, text in (("disfavoured", KIND_COLOURS["disfavoured"], "lawful acts (chilling)"),
                                ("wrongdoing", KIND_COLOURS["wrongdoing"], "wrongdoing (deterrence)")):
-        bs = [bname for bname, k in r.names["behaviours"].items() if k == kind]
+        bs = [bname for bname, k in r.names["behaviours"].items() if k == kind and bname in people]
         if not bs or not len(day):
             continue
         diff = sum((column(r, f"events_twin.{x}") - column(r, f"events.{x}") for x in bs), np.zeros(len(day)))
@@ -271,7 +275,7 @@ def fig_chilling(r: RunTables) -> "Figure":
         b.legend(fontsize=8)
     else:
         empty(b, "no lawful or wrongdoing behaviours")
-    b.set_title("suppressed over time")
+    b.set_title("people's acts suppressed over time")
     return fig
 
 

@@ -17,6 +17,7 @@ from scorelab import vocabulary as V
 from scorelab.impact import MIN_EVENTS, MIN_PEOPLE, describe_worst, harm_label
 from scorelab.tables import as_run_tables
 from scorelab.report.compare import models, per_thousand_readings, within_noise
+from scorelab.verdict import lending
 
 #: The headline figures whose change the comparison's findings name, in this order.
 COMPARED = (V.SANCTIONS_WRONGFUL, V.SANCTIONS, V.RECORDS_ERRONEOUS, V.LAWFUL_ACTS_SUPPRESSED, V.PEOPLE_SANCTIONED,
@@ -98,9 +99,11 @@ def findings(r: Any) -> list[str]:
                    f"{_n(cor['firm_wrongful_listings_at_end'])} wrongful ones still stood at the end, and firms spent "
                    f"{_n(cor['firm_days_wrongfully_listed'])} days wrongfully listed in all.")
     ch = M.chilling(r)
-    for kind, what, verb in (("disfavoured", "lawful acts", "did not happen that would have without the system"),
-                             ("wrongdoing", "acts of wrongdoing", "were deterred")):
-        sub = ch.filter(pl.col("kind") == kind)
+    for kind, actor, what, verb in (
+            ("disfavoured", "person", "lawful acts", "did not happen that would have without the system"),
+            ("wrongdoing", "person", "acts of wrongdoing", "were deterred"),
+            ("wrongdoing", "firm", "acts of firms' wrongdoing", "were deterred")):
+        sub = ch.filter((pl.col("kind") == kind) & (pl.col("actor") == actor))
         if sub.height == 0:
             continue
         sup, twin = float(sub.get_column("suppressed").sum()), float(sub.get_column("events_twin").sum())
@@ -142,6 +145,9 @@ def findings(r: Any) -> list[str]:
         out.append(f"{_pct(moved['down'], scored)} of scored people ended in a lower grade than they started, "
                    f"{_pct(moved['up'], scored)} in a higher one.")
     out += _worst_hit(r)
+    loans = lending([r])  # (loans granted by grade: a refused one is no sanction, so it is said here)
+    if loans:
+        out.append(loans)
     lost = M.economic_losses(r).row(0, named=True)
     if lost["income_lost"]:
         out.append(f"Income lost against the twin: {lost['income_lost']:,.0f} in all, "
@@ -222,12 +228,12 @@ def _rewards(r: Any) -> str:
     """Rewards, those of red lists, the wrongful ones, and their spread over groups."""
     rw = M.rewards(r).row(0, named=True)
     by = M.rewards_by(r, "group")
-    spread = "; ".join(f"{g}: {x:,.1f} per 1,000" for g, x in zip(by.get_column("group").to_list(),
-                                                                 by.get_column("rewards_per_1000").to_list()))
-    return (f"{_n(rw['rewards'])} rewards were given to {_n(rw['people_rewarded'])} people, "
-            f"{_n(rw['red_list_rewards'])} of them for being on a red list; {_n(rw['wrongful'])} went to people "
-            f"graded or listed wrongly ({_n(rw['red_list_rewards_wrongful'])} on a red list, by false civic records). "
-            f"{_n(rw['red_listed_at_end'])} were red-listed at the end. By group: {spread}.")
+    spread = "; ".join(f"{g}: {x:,.1f} rewards per 1,000" for g, x in zip(by.get_column("group").to_list(),
+                                                                         by.get_column("rewards_per_1000").to_list()))
+    return (f"{_n(rw['rewards'])} rewards were given to {_n(rw['people_rewarded'])} people "
+            f"(by group: {spread}), {_n(rw['red_list_rewards'])} of them for being on a red list; "
+            f"{_n(rw['wrongful'])} went to people graded or listed wrongly ({_n(rw['red_list_rewards_wrongful'])} on a "
+            f"red list, by false civic records). {_n(rw['red_listed_at_end'])} people were red-listed at the end.")
 
 
 def _linked(r: Any) -> list[str]:

@@ -23,7 +23,7 @@ from scorelab.errors import ScenarioError, UsageError
 from scorelab.scenario.loader import load, override_value
 from scorelab.scenario.model import Scenario, harms, observes_firms
 from scorelab.vocabulary import (
-    AUDIO_FIGURES, CLASSROOM_FIGURES, FINE_FIGURES, FIRM_FIGURES, FIRM_LIST_FIGURES, FIRM_RECORD_FIGURES,
+    AUDIO_FIGURES, CLASSROOM_FIGURES, FINE_FIGURES, FIRM_DETERRENCE_FIGURES, FIRM_FIGURES, FIRM_LIST_FIGURES, FIRM_RECORD_FIGURES,
     FIRM_RED_LIST_FIGURES, FIRM_REWARD_FIGURES,
     HEADLINE_FIGURES, IDENTIFICATION_FIGURES, LINKED_FIGURES, RED_LIST_FIGURES, grade_share,
 )
@@ -318,12 +318,15 @@ def headline_figures(scenario: dict[str, Any]) -> list[str]:
         return [v for v in (value.values() if isinstance(value, dict) else value) if isinstance(v, dict)]
 
     channels, lists, consequences = items("channels"), items("lists"), items("consequences")
+    behaviours = items("behaviours")
 
     def sanction(k: dict[str, Any]) -> bool:
         return harms(str(k.get("kind")), float(k.get("income_change") or 0), float(k.get("points") or 0))
 
     parts = [
         (observes_firms(scenario), FIRM_RECORD_FIGURES),
+        (any(b.get("actor") == "firm" and b.get("kind", "wrongdoing") == "wrongdoing" for b in behaviours),
+         FIRM_DETERRENCE_FIGURES),
         (any(k.get("actor") == "firm" and sanction(k) for k in consequences), FIRM_FIGURES),
         (any(k.get("actor") == "firm" and not sanction(k) for k in consequences), FIRM_REWARD_FIGURES),
         (any(li.get("actor") == "firm" and li.get("kind", "black") != "red" for li in lists), FIRM_LIST_FIGURES),
