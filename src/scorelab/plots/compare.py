@@ -12,6 +12,7 @@ from scorelab import metrics as M
 from scorelab import vocabulary as V
 from scorelab.intervals import poisson_interval
 from scorelab.plots.common import (
+    MIN_SCORE_SPAN,
     WIDE,
     column,
     date_axis,
@@ -22,6 +23,7 @@ from scorelab.plots.common import (
     new_figure,
     run_label,
     sanctions_series,
+    score_axis,
     short,
     thin_level,
 )
@@ -36,10 +38,6 @@ def _labels(results: Sequence[RunTables]) -> list[str]:
     return [short(l, 32) if labs.count(l) == 1 else f"{short(l, 28)} #{i + 1}" for i, l in enumerate(labs)]
 
 
-#: The smallest span of the mean-score axis, as a share of the scores' level: a drift of 3.5
-#: points on 1,000 drawn across the whole axis looked dramatic.
-MIN_SCORE_SPAN = 0.05
-
 
 def fig_compare_scores(results: Sequence[RunTables]) -> "Figure":
     """Mean score over time, one line per run, on an axis at least ``MIN_SCORE_SPAN`` of the
@@ -53,12 +51,9 @@ def fig_compare_scores(results: Sequence[RunTables]) -> "Figure":
         a.plot(dates(r, d), mu, label=lab)
         if np.isfinite(mu).any():
             lo, hi = min(lo, float(np.nanmin(mu))), max(hi, float(np.nanmax(mu)))
-    if np.isfinite(lo):
-        mid, span = (lo + hi) / 2, max(hi - lo, MIN_SCORE_SPAN * abs((lo + hi) / 2))
-        a.set_ylim(mid - 0.55 * span, mid + 0.55 * span)
+    score_axis(a, lo, hi)
     date_axis(a)
     a.set_ylabel("mean score (points)")
-    a.ticklabel_format(axis="y", useOffset=False, style="plain")
     a.legend(fontsize=8)
     a.set_title(f"mean score, run against run (axis at least {MIN_SCORE_SPAN:.0%} of the level)")
     return fig

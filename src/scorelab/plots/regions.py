@@ -11,7 +11,9 @@ import polars as pl
 
 from scorelab import metrics_data as D
 from scorelab.errors import UsageError
-from scorelab.plots.common import C_ERR, C_TRUE, MAX_ROWS, WIDE, empty, label, new_figure, short, thin_level
+from scorelab.plots.common import (
+    C_ERR, C_TRUE, MAX_ROWS, WIDE, empty, label, new_figure, score_axis, short, thin_level,
+)
 from scorelab.tables import RunTables
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ def _level(r: RunTables) -> str:
 
 def fig_regions(r: RunTables) -> "Figure":
     """Records made per 1,000 people since the start, and records held per person, per city (or
-    province; the most populous ``MAX_ROWS``), over time: rollout region by region."""
+    province; the most populous ``LEGEND``, each named), over time: rollout region by region."""
     fig, (a, b) = new_figure(WIDE, 2)
     try:
         level = _level(r)
@@ -45,7 +47,7 @@ def fig_regions(r: RunTables) -> "Figure":
         empty(b, _OLD)
         return fig
     names = s.select(level, "people").unique(level).sort("people", descending=True).get_column(level).to_list()
-    for name in names[:MAX_ROWS]:
+    for name in names[:LEGEND]:  # (every line named: 20 lines without a legend named nothing)
         one = s.filter(pl.col(level) == name)
         day = one.get_column("day").to_numpy()
         records = (one.get_column("records_true") + one.get_column("records_erroneous")).to_numpy().astype(float)
@@ -54,13 +56,12 @@ def fig_regions(r: RunTables) -> "Figure":
         a.plot(d, 1000.0 * rec / people, label=short(label(name), 20))
         d, held = thin_level(day, one.get_column("records_held").to_numpy().astype(float))
         b.plot(d, held / people)
-    if len(names) > MAX_ROWS:
-        a.text(1.0, -0.2, f"{len(names) - MAX_ROWS} more not shown", transform=a.transAxes, ha="right", fontsize=7,
-               color="#666666")
+    if len(names) > LEGEND:
+        a.text(1.0, -0.2, f"the {LEGEND} most populous; {len(names) - LEGEND} more not shown", transform=a.transAxes,
+               ha="right", fontsize=7, color="#666666")
     a.set_title(f"records made per 1,000 people since day 0, by {level}")
     a.set_xlabel("day")
-    if len(names) <= LEGEND:
-        a.legend(fontsize=7)
+    a.legend(fontsize=7)
     b.set_title("records held per person")
     b.set_xlabel("day")
     b.set_ylim(0, None)
@@ -137,6 +138,7 @@ def fig_lending(r: RunTables) -> "Figure":
     (which nothing moves), and the share of its applications refused so far."""
     fig, (a, b) = new_figure(WIDE, 2)
     t = r.lending_by_group()
+    lo, hi = np.inf, -np.inf
     for name in t.get_column("group").unique(maintain_order=True).to_list()[:MAX_ROWS]:
         one = t.filter(pl.col("group") == name)
         fact, twin = one.filter(pl.col("world") == "factual"), one.filter(pl.col("world") == "twin")
@@ -144,11 +146,15 @@ def fig_lending(r: RunTables) -> "Figure":
         d, lf, lt = thin_level(day, fact.get_column("mean_level").to_numpy(), twin.get_column("mean_level").to_numpy())
         line = a.plot(d, lf, label=short(label(name), 20))[0]
         a.plot(d, lt, color=line.get_color(), linestyle="--", linewidth=0.8)
+        both = np.concatenate([lf, lt])
+        if np.isfinite(both).any():
+            lo, hi = min(lo, float(np.nanmin(both))), max(hi, float(np.nanmax(both)))
         applied = np.cumsum(fact.get_column("loans_applied").to_numpy().astype(float))
         refused = np.cumsum(fact.get_column("loans_refused").to_numpy().astype(float))
         d, share = thin_level(day, np.divide(refused, applied, out=np.full_like(refused, np.nan), where=applied > 0))
         b.plot(d, share, color=line.get_color())
-    a.set_title("mean level by group (dashed: the twin)")
+    score_axis(a, lo, hi)  # (a drift of a few points on 1,000 drawn across the whole axis looked dramatic)
+    a.set_title("mean score (the credit level) by group (dashed: the twin)", fontsize=9)
     a.set_xlabel("day")
     a.legend(fontsize=7)
     b.set_title("share of loan applications refused so far")
