@@ -249,6 +249,24 @@ def test_firms_are_consistent(pop, spec):
     assert abs(f.size_target.mean() / spec.firms.mean_size - 1) < 0.15  # heavy tail: loose
 
 
+@pytest.mark.parametrize("people", [600, 60_000])
+def test_a_city_has_as_many_firms_per_employee_at_any_size(people):
+    """Each city has its employees / the sizes' mean firms, rounded (at least one): per person,
+    the same in a city of 200 people as in one of 20,000, so that firms' figures per 1,000 people
+    do not depend on --scale. (Drawn until their sizes covered the employees, a city had about two
+    firms more whatever its size: 14 % more firms per person at 400 people a city.)"""
+    from scorelab.synth.population import realised_mean_size
+
+    spec = _spec(people=people)
+    pop = build_population(spec, SEED)
+    mu = realised_mean_size(spec.firms.mean_size, spec.firms.size_sigma)
+    assert spec.firms.mean_size < mu < 1.01 * spec.firms.mean_size
+    employed = np.bincount(pop.city[pop.employer >= 0], minlength=len(spec.regions))
+    firms = np.bincount(pop.firms.city, minlength=len(spec.regions))
+    for c in range(len(spec.regions)):
+        assert abs(firms[c] - employed[c] / mu) <= 0.5 or (firms[c] == 1 and employed[c] > 0), (c, firms[c], employed[c])
+
+
 def test_representatives_are_adults(pop):
     """Every firm's legal representative is an adult in the firm's city, and an employee of the firm
     whenever the firm has an adult employee."""

@@ -33,6 +33,7 @@ Order of generation (stream names in brackets; see docs/population.md):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -200,19 +201,29 @@ def chunk_bounds(total: int, chunks: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(edges, edges[1:])]
 
 
+@functools.lru_cache(maxsize=64)
+def realised_mean_size(mean: float, sigma: float) -> float:
+    """The mean of an entity's target size as ``_sized_entities`` draws it, max(1, rint(mean x
+    exp(sigma z - sigma^2 / 2))) with z standard normal: a little above ``mean`` (sizes below 0.5
+    become 1). By quadrature on a fine grid of z (the rounding's steps make it exact to about
+    1e-6 of the mean)."""
+    z = np.linspace(-9.0, 9.0, 360_001)
+    weight = np.exp(-0.5 * z * z)
+    size = np.maximum(1.0, np.rint(mean * np.exp(sigma * z - 0.5 * sigma * sigma)))
+    return float((size * weight).sum() / weight.sum())
+
+
 def _sized_entities(stream: Stream, slot: int, needed: int, mean: float, sigma: float) -> np.ndarray:
-    """Target sizes (int32) for entities 0, 1, ... of one city until they cover ``needed`` people."""
+    """Target sizes (int32) of one city's entities 0, 1, ...: as many as ``needed`` people make at
+    the sizes' mean (at least one), so that a city of any size has as many per person. (Drawing
+    them until their sizes covered ``needed`` added, on average, about two entities a city
+    whatever its size: the last one drawn, and the sizes' spread; at 400 people a city that
+    made 14 % more firms per person.) People join them in proportion to the target sizes."""
     if needed <= 0:
         return np.zeros(0, dtype=np.int32)
-    k = int(math.ceil(needed / mean * 1.2)) + 16
-    while True:
-        z = stream.normal(_ids(0, k), slot=slot)
-        sizes = np.maximum(1, np.rint(mean * np.exp(sigma * z - 0.5 * sigma * sigma))).astype(np.int64)
-        cum = np.cumsum(sizes)
-        if cum[-1] >= needed:
-            m = int(np.searchsorted(cum, needed, side="left")) + 1
-            return sizes[:m].astype(np.int32)
-        k *= 2
+    n = max(1, int(round(needed / realised_mean_size(float(mean), float(sigma)))))
+    z = stream.normal(_ids(0, n), slot=slot)
+    return np.maximum(1, np.rint(mean * np.exp(sigma * z - 0.5 * sigma * sigma))).astype(np.int32)
 
 
 def _pick_within_city(u: np.ndarray, city: np.ndarray, cum_target: np.ndarray, city_ptr: np.ndarray) -> np.ndarray:
