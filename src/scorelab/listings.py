@@ -16,25 +16,12 @@ import polars as pl
 
 from scorelab import vocabulary as V
 from scorelab.tables import RunTables, as_run_tables
+from scorelab.tables import metric_last as _last, metric_max as _max, metric_total as _total
 
 __all__ = ["coarse_figures", "corrections", "list_flows", "lists", "whose"]
 
 #: Columns of the lists table (``lists``) and of the flows (``list_flows``)
 FLOWS = ("stock", "entries", "exits", "wrongful_entries")
-
-
-def _total(r: RunTables, column: str) -> float:
-    return float(r.metrics.get_column(column).sum()) if column in r.metrics.columns else 0.0
-
-
-def _last(r: RunTables, column: str) -> float:
-    m = r.metrics
-    return float(m.get_column(column)[-1]) if column in m.columns and m.height else 0.0
-
-
-def _max(r: RunTables, column: str) -> float:
-    m = r.metrics
-    return float(m.get_column(column).max()) if column in m.columns and m.height else 0.0
 
 
 def _step_days(r: RunTables) -> float:

@@ -29,25 +29,11 @@ from scorelab.impact import Worst, describe_worst
 from scorelab.impact import worst_hit as impact_worst
 from scorelab.scenario.model import observes_firms
 from scorelab.tables import RunTables, as_run_tables
+from scorelab.tables import metric_last as _last, metric_max as _max, metric_total as _total
 from scorelab.vocabulary import FEW_EVENTS, few_events, per_thousand  # noqa: F401 (the headline read per capita)
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 BY = ("group", "province", "city", "urban")
-
-
-def _total(r: RunTables, column: str) -> float:
-    """Sum over steps of one metric column (0 if the run has no such column)."""
-    return float(r.metrics.get_column(column).sum()) if column in r.metrics.columns else 0.0
-
-
-def _last(r: RunTables, column: str) -> float:
-    m = r.metrics
-    return float(m.get_column(column)[-1]) if column in m.columns and m.height else 0.0
-
-
-def _max(r: RunTables, column: str) -> float:
-    m = r.metrics
-    return float(m.get_column(column).max()) if column in m.columns and m.height else 0.0
 
 
 def _ratio(a: float, b: float) -> float | None:

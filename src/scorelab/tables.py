@@ -533,6 +533,23 @@ def as_run_tables(r: "RunTables | str | Path") -> RunTables:
     return r if isinstance(r, RunTables) else RunTables.open(r)
 
 
+def metric_total(r: RunTables, column: str) -> float:
+    """Sum over the steps of one per-step metric column (0 if the run has no such column)."""
+    return float(r.metrics.get_column(column).sum()) if column in r.metrics.columns else 0.0
+
+
+def metric_last(r: RunTables, column: str) -> float:
+    """A per-step metric column's value at the last step (0 if the run has no such column)."""
+    m = r.metrics
+    return float(m.get_column(column)[-1]) if column in m.columns and m.height else 0.0
+
+
+def metric_max(r: RunTables, column: str) -> float:
+    """A per-step metric column's largest value (0 if the run has no such column)."""
+    m = r.metrics
+    return float(m.get_column(column).max()) if column in m.columns and m.height else 0.0
+
+
 # --------------------------------------------------------------------------- folders
 
 

@@ -15,7 +15,7 @@ from scorelab import metrics as M
 from scorelab import plots as P
 from scorelab import vocabulary as V
 from scorelab.impact import MIN_EVENTS, MIN_PEOPLE, describe_worst, harm_label
-from scorelab.tables import as_run_tables
+from scorelab.tables import RunTables, as_run_tables
 from scorelab.report.compare import models, per_thousand_readings, within_noise
 from scorelab.verdict import lending
 
@@ -38,23 +38,7 @@ def findings(r: Any) -> list[str]:
     out: list[str] = []
     people = float(r.manifest.get("people") or 0)
     days = float(r.manifest.get("days") or 0)
-    rec = M.records(r)
-    every = dict(rec.group_by("status").agg(pl.col("records").sum()).iter_rows())
-    m = r.metrics
-    firms = {x: float(m.get_column(f"records_about_firms.{x}").sum()) if f"records_about_firms.{x}" in m.columns else 0.0
-             for x in ("true", "misattributed", "false_match")}
-    by = {x: float(every.get(x, 0)) - firms[x] for x in firms}  # (people's: the firms' apart)
-    total = float(sum(by.values()))
-    err = by["misattributed"] + by["false_match"]
-    if total:
-        out.append(f"{_n(err)} of {_n(total)} records about people ({_pct(err, total)}) were erroneous: "
-                   f"{_n(by['misattributed'])} misattributed to someone else and "
-                   f"{_n(by['false_match'])} false matches (a face, a plate, a keyword).")
-    else:
-        out.append(f"No records about people were made in {days:g} days.")
-    if sum(firms.values()):
-        ferr = firms["misattributed"] + firms["false_match"]
-        out.append(f"Records about firms, apart: {_n(sum(firms.values()))}, of them {_n(ferr)} erroneous.")
+    out += _records(r, days)
     for a in M.audio(r).iter_rows(named=True):
         made = a["hits"] + a["false_positives"] + a["passenger_records"]
         out.append(f"In-car microphones ({a['channel']}) made {_n(made)} records, "
@@ -221,6 +205,27 @@ def compare_findings(results: Sequence[Any]) -> list[str]:
                    "counts over different lengths are not compared above; compare runs of the same length")
             out.append(f"Note: {P.run_label(r)} has {_n(float(h[V.PEOPLE]))} people over {float(h[V.DAYS]):g} days, "
                        f"{P.run_label(base)} {_n(float(bh[V.PEOPLE]))} over {float(bh[V.DAYS]):g}; {how}.")
+    return out
+
+
+def _records(r: RunTables, days: float) -> list[str]:
+    """The records about people, of them erroneous by kind; those about firms apart."""
+    every = dict(M.records(r).group_by("status").agg(pl.col("records").sum()).iter_rows())
+    m = r.metrics
+    firms = {x: float(m.get_column(f"records_about_firms.{x}").sum()) if f"records_about_firms.{x}" in m.columns else 0.0
+             for x in ("true", "misattributed", "false_match")}
+    by = {x: float(every.get(x, 0)) - firms[x] for x in firms}  # (people's: the firms' apart)
+    total = float(sum(by.values()))
+    err = by["misattributed"] + by["false_match"]
+    if total:
+        out = [f"{_n(err)} of {_n(total)} records about people ({_pct(err, total)}) were erroneous: "
+               f"{_n(by['misattributed'])} misattributed to someone else and "
+               f"{_n(by['false_match'])} false matches (a face, a plate, a keyword)."]
+    else:
+        out = [f"No records about people were made in {days:g} days."]
+    if sum(firms.values()):
+        ferr = firms["misattributed"] + firms["false_match"]
+        out.append(f"Records about firms, apart: {_n(sum(firms.values()))}, of them {_n(ferr)} erroneous.")
     return out
 
 
