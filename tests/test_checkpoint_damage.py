@@ -146,7 +146,7 @@ def _cnt(slot: str, value: int):
 
 
 ARRAY_CASES = {
-    "S.total halved": (_halve("S.total"), "S.total: shape (257,), expected (514,)"),
+    "S.total halved": (_halve("S.total"), "S.total: shape (256,), expected (513,)"),
     "S.raw halved": (_halve("S.raw"), "S.raw: shape"),
     "S.income_f as float32": (_as("S.income_f", np.float32), "S.income_f: dtype float32, expected float64"),
     "S.grade as int64": (_as("S.grade", np.int64), "S.grade: dtype int64"),
