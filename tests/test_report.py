@@ -552,6 +552,29 @@ def test_totals_of_runs_of_different_sizes_are_compared_per_person(runs, tmp_pat
     assert "not compared above" in " ".join(compare_findings([Result.open(runs["base"]), longer]))
 
 
+def test_income_lost_within_the_spread_of_peoples_losses_is_noise(runs, monkeypatch):
+    """Income lost is no count: its noise is the spread of the people's losses (the impact
+    table's interval of the rate). Two runs whose rates differ by less than 1.96 times their
+    combined standard error are "within noise", and by more, not."""
+    from scorelab.report import compare as C
+
+    rs = [Result.open(runs["base"]), Result.open(runs["safeguarded"])]
+    rows = {}
+
+    def impact(r, axis, harm):
+        return pl.DataFrame([rows[id(r)]])
+
+    monkeypatch.setattr(C.M, "impact", impact)
+    se = 100.0 / 1.96  # (intervals of +-100 per 1,000: standard errors of 51.0, combined 72.2)
+    for gap, noise in ((100.0, True), (200.0, False)):
+        rows[id(rs[0])] = {"per_1000": 1000.0, "per_1000_lo": 1000.0 - 1.96 * se, "per_1000_hi": 1000.0 + 1.96 * se}
+        rows[id(rs[1])] = {"per_1000": 1000.0 + gap, "per_1000_lo": 1000.0 + gap - 1.96 * se,
+                           "per_1000_hi": 1000.0 + gap + 1.96 * se}
+        assert C.income_within_noise(rs[0], rs[1]) is noise, gap
+    rows[id(rs[1])] = {"per_1000": 1200.0, "per_1000_lo": None, "per_1000_hi": None}
+    assert C.income_within_noise(rs[0], rs[1]) is False  # (no interval kept: not tested)
+
+
 def test_what_a_scenario_does_not_watch_is_not_modelled():
     """A scenario without lawful (disfavoured) behaviour suppresses none: "not modelled", not 0."""
     from scorelab import vocabulary as V

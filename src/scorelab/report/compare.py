@@ -106,6 +106,19 @@ def within_noise(figure: str, a: float, b: float, na: float = 1.0, nb: float = 1
     return abs(a / na - b / nb) < 1.96 * math.sqrt(a / na ** 2 + b / nb ** 2)
 
 
+def income_within_noise(a: RunTables, b: RunTables) -> bool:
+    """Whether two runs' income lost per 1,000 people differs by less than its noise at 95 %: each
+    run's standard error from the spread of its people's losses (the impact table's interval of
+    the rate, ``impact``), the two combined. A few people losing much made "+70 %" of one run
+    against another look like an effect. False when a run has no such interval (a folder
+    written before it was kept)."""
+    rows = [M.impact(r, "all", "income_lost").row(0, named=True) for r in (a, b)]
+    if any(x["per_1000_lo"] is None or x["per_1000_hi"] is None or x["per_1000"] is None for x in rows):
+        return False
+    se = [(x["per_1000_hi"] - x["per_1000_lo"]) / (2 * 1.96) for x in rows]
+    return abs(rows[0]["per_1000"] - rows[1]["per_1000"]) < 1.96 * math.hypot(*se)
+
+
 def single_seed_warning(rs: Sequence[RunTables]) -> str:
     """The warning a comparison of single runs needs."""
     seeds = {r.manifest.get("seed") for r in rs}
@@ -177,6 +190,8 @@ def compare_table(rs: Sequence[RunTables]) -> str:
                 cls = ""
             else:  # (a total of runs of different sizes: their rates per 1,000 people compared)
                 cls = _cls(k, v, base, both, (people[0], people[i]) if rate else (1.0, 1.0))
+                if k == V.INCOME_LOST and cls in ("worse", "better") and income_within_noise(rs[0], rs[i]):
+                    cls = "noise"  # (not a count: its noise is the spread of the people's losses)
             if i and both and k in _WORST:  # (its text holds rates: changed only if another group is named)
                 cls = "changed" if "\u2192" in _worst_delta(k, rs[i], rs[0]) else ""
             text = format_figure(k, v) if modelled[i] else "not modelled"
@@ -201,7 +216,8 @@ def compare_table(rs: Sequence[RunTables]) -> str:
     return (f"<table class='compare'><tr><th>what</th>{th}</tr>{''.join(body)}</table>"
             "<p class='note'>\u0394: difference from the first run (pp: percentage points). Red: worse, green: better "
             "(more harm, or less deterrence, is worse); yellow: changed; grey: a difference of counts within their "
-            "Poisson noise (|a - b| &lt; 1.96 \u221a(a + b)), not an effect. A figure a run's scenario does not "
+            "Poisson noise (|a - b| &lt; 1.96 \u221a(a + b)), or income lost within the noise of its people's losses, "
+            "not an effect. A figure a run's scenario does not "
             "model is \"not modelled\" and never coloured."
             + (" The runs differ in size: totals that grow with the population are compared per 1,000 people "
                "(their noise test on the rates), not as totals." if reading == "per 1,000 people" else "")
