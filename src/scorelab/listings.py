@@ -138,7 +138,6 @@ def coarse_figures(r: Any) -> dict[str, str]:
     employees for their employer's rating with the firms listed: below ``vocabulary.FEW_EVENTS``
     simulated members on average, figure -> why."""
     r = as_run_tables(r)
-    head = set(V.LINKED_FIGURES) | {V.BYSTANDERS_STOPPED, V.ALERTS_PER_THOUSAND_FACES}
     data = r.scenario_data or {}
     out: dict[str, str] = {}
     watchlists = sorted({str(c["identification"].get("watchlist")) for c in (data.get("channels") or {}).values()
@@ -147,7 +146,7 @@ def coarse_figures(r: Any) -> dict[str, str]:
         w = _mean_stock(r, watchlists)
         if w < V.FEW_EVENTS:
             why = f"a watchlist of {w:.1f} simulated people on average"
-            out |= {f: why for f in (V.BYSTANDERS_STOPPED, V.ALERTS_PER_THOUSAND_FACES) if f in head}
+            out |= {f: why for f in (V.BYSTANDERS_STOPPED, V.ALERTS_PER_THOUSAND_FACES)}
     employer = any(isinstance(k, dict) and k.get("through") == "employer" for k in (data.get("consequences") or {}).values())
     firm_lists = [x for x, actor in r.names["lists"].items() if actor == "firm"]
     if employer and firm_lists:

@@ -151,6 +151,17 @@ def records(r: Any) -> pl.DataFrame:
                                       "share": pl.Float64}, orient="row")
 
 
+def records_by_whom(r: Any) -> dict[str, dict[str, float]]:
+    """The records made over the run by error status (true, misattributed, false_match), about
+    people and about firms apart: {"person": {...}, "firm": {...}} (the channels' columns count
+    both; ``records_about_firms.*`` the firms')."""
+    r = as_run_tables(r)
+    statuses = ("true", "misattributed", "false_match")
+    every = {x: sum(_total(r, f"records.{c}.{x}") for c in r.names["channels"]) for x in statuses}
+    firms = {x: _total(r, f"records_about_firms.{x}") for x in statuses}
+    return {"person": {x: every[x] - firms[x] for x in statuses}, "firm": firms}
+
+
 def records_removed(r: Any) -> pl.DataFrame:
     """Records removed, by reason (appeal: erroneous records removed on appeal; deleted: past
     retention or expiry)."""
@@ -472,22 +483,20 @@ def headline(r: Any) -> dict[str, float | str | None]:
     never 0: tables show why (``vocabulary.not_defined``); means leave it out (docs/metrics.md)."""
     r = as_run_tables(r)
     m = r.manifest
-    rec = records(r)
-    status = rec.group_by("status").agg(pl.col("records").sum())
-    by_status = dict(zip(status.get_column("status").to_list(), status.get_column("records").to_list()))
+    rec = records_by_whom(r)
     ws = wrongful_sanctions(r).row(0, named=True)
     cor = corrections(r).row(0, named=True)
     fl = flags(r)
     ch = chilling(r)
     people_acts = ch.filter(pl.col("actor") == "person")  # (firms' acts apart)
     t, f = int(fl.get_column("true").sum()), int(fl.get_column("false").sum())
-    firm_true = _total(r, "records_about_firms.true")  # (the records' figures are people's)
-    firm_err = _total(r, "records_about_firms.misattributed") + _total(r, "records_about_firms.false_match")
+    people_rec, firm_rec = rec["person"], rec["firm"]  # (the records' figures are people's)
+    firm_true, firm_err = firm_rec["true"], firm_rec["misattributed"] + firm_rec["false_match"]
     out: dict[str, float | str | None] = {
         V.PEOPLE: float(m["people"]),
         V.DAYS: float(m["days"]),
-        V.RECORDS_TRUE: float(by_status.get("true", 0)) - firm_true,
-        V.RECORDS_ERRONEOUS: float(by_status.get("misattributed", 0) + by_status.get("false_match", 0)) - firm_err,
+        V.RECORDS_TRUE: people_rec["true"],
+        V.RECORDS_ERRONEOUS: people_rec["misattributed"] + people_rec["false_match"],
         V.SANCTIONS: float(ws["sanctions"]),
         V.SANCTIONS_WRONGFUL: float(ws["wrongful"]),
         V.SANCTIONS_BY_ASSOCIATION: float(ws["association"]),

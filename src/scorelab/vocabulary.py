@@ -290,8 +290,6 @@ def modelled(scenario: dict[str, Any], figure: str) -> bool:
     section = _NEEDS.get(figure)
     if section is not None:
         return bool(scenario.get(section))
-    if figure == SANCTIONS_BY_ASSOCIATION:
-        return bool((scenario.get("scoring") or {}).get("association"))
     if figure in _NEEDS_BEHAVIOUR:
         return any(isinstance(b, dict) and b.get("actor", "person") == "person"
                    and b.get("kind", "wrongdoing") == _NEEDS_BEHAVIOUR[figure]

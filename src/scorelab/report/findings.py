@@ -210,11 +210,8 @@ def compare_findings(results: Sequence[Any]) -> list[str]:
 
 def _records(r: RunTables, days: float) -> list[str]:
     """The records about people, of them erroneous by kind; those about firms apart."""
-    every = dict(M.records(r).group_by("status").agg(pl.col("records").sum()).iter_rows())
-    m = r.metrics
-    firms = {x: float(m.get_column(f"records_about_firms.{x}").sum()) if f"records_about_firms.{x}" in m.columns else 0.0
-             for x in ("true", "misattributed", "false_match")}
-    by = {x: float(every.get(x, 0)) - firms[x] for x in firms}  # (people's: the firms' apart)
+    whom = M.records_by_whom(r)
+    by, firms = whom["person"], whom["firm"]
     total = float(sum(by.values()))
     err = by["misattributed"] + by["false_match"]
     if total:
