@@ -8,7 +8,10 @@ that needs one another worker is compiling waits for it (``scorelab.jit_cache``:
 is compiled by one process, the others load it). So one file that compiles them
 (``FIRST_COMPILE``) starts first, and the files that compile no kernel (``NO_KERNELS``) and
 those that compile only the small random-number and population ones (``SMALL_KERNELS``,
-compiled at the same time) come next, to keep the other worker busy meanwhile. A test of a
+compiled at the same time) come next, to keep the other worker busy meanwhile, then the longest
+files (``LONGEST``, about half the suite's time), so that the last files to finish are short ones
+and neither worker waits long for the other (the order is kept: ``--no-loadscope-reorder``, since
+pytest-xdist otherwise starts the files with the most tests first). A test of a
 ``NO_KERNELS`` file that compiles a scorelab kernel fails, so the list stays true (seen on a
 cold cache, as in CI; a warm one loads without compiling)."""
 
@@ -27,11 +30,16 @@ NO_KERNELS = ("test_architecture.py", "test_credit_code.py", "test_docs_sources.
 
 FIRST_COMPILE = "test_association.py"
 SMALL_KERNELS = ("test_rng.py", "test_population.py", "test_contacts.py")
+#: the files taking longest, longest first (``--durations=0``, summed by file, on a warm cache)
+LONGEST = ("test_docs_examples.py", "test_report.py", "test_scale.py", "test_preset_checks.py", "test_sweep.py",
+           "test_checkpoint.py", "test_cli_fuzz.py", "test_explore.py", "test_sharded.py")
 
 
-def _start_order(item: pytest.Item) -> int:
+def _start_order(item: pytest.Item) -> tuple[int, int]:
     name = item.path.name
-    return 0 if name == FIRST_COMPILE else 1 if name in NO_KERNELS else 2 if name in SMALL_KERNELS else 3
+    if name in LONGEST:
+        return 3, LONGEST.index(name)
+    return (0 if name == FIRST_COMPILE else 1 if name in NO_KERNELS else 2 if name in SMALL_KERNELS else 4), 0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -65,6 +65,10 @@ PYTHON_SMALLER = {
         'overrides={"population.people": 800, "run.days": 5}',
     ("docs/presets/national-2027.md", "scorelab.load('national-2027', scale=0.0001)"):
         "scorelab.load('national-2027', {'run.burn_in': 0, 'run.days': 30}, scale=0.00001)",
+    ("README.md", 'scorelab.load("rongcheng-2018", {"population.people": 50_000})'):
+        'scorelab.load("rongcheng-2018", {"population.people": 5_000})',
+    ("docs/calibration.md", 'evaluate("national-2027", "national-2027")'):
+        'evaluate("national-2027", "national-2027", replicates=1, scale=0.00001)',
 }
 #: Files an example names as the reader's own, made in the example's folder.
 MY_CITY = {"extends": "rongcheng-2018", "name": "my-city", "population": {"people": PEOPLE}}

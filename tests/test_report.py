@@ -498,8 +498,10 @@ def story(runs, tmp_path_factory) -> dict[str, Any]:
     _run(tmp, "seed3", {"run.seed": 3})
     _run(tmp, "seed1", {"run.seed": 1})
     out = {k: tmp / k for k in ("noflags", "seed1", "seed2", "seed3")}
-    out["unflagged_page"] = R.write([runs["base"], out["noflags"]], tmp / "unflagged.html").read_text(encoding="utf-8")
-    out["replicates_page"] = R.write([out["seed1"], out["seed2"], out["seed3"]], tmp / "reps.html").read_text(encoding="utf-8")
+    # (the pages without their figures: these tests read the tables and sentences, and the
+    # figures of a page are drawn by the other fixtures)
+    out["unflagged_page"] = R.render([runs["base"], out["noflags"]], figures=[])
+    out["replicates_page"] = R.render([out["seed1"], out["seed2"], out["seed3"]], figures=[])
     return out
 
 
@@ -573,6 +575,33 @@ def test_income_lost_within_the_spread_of_peoples_losses_is_noise(runs, monkeypa
         assert C.income_within_noise(rs[0], rs[1]) is noise, gap
     rows[id(rs[1])] = {"per_1000": 1200.0, "per_1000_lo": None, "per_1000_hi": None}
     assert C.income_within_noise(rs[0], rs[1]) is False  # (no interval kept: not tested)
+
+
+def test_a_share_within_its_binomial_noise_is_noise(runs, monkeypatch):
+    """Alert precision, alerts per 1,000 faces and the false share of audio records are shares
+    x / n: two runs' shares differing by less than 1.96 sqrt(p (1 - p) (1/na + 1/nb)) (p pooled)
+    are "within noise", by more not, and the comparison table greys them."""
+    from scorelab import vocabulary as V
+    from scorelab.report import compare as C
+
+    rs = [Result.open(runs["base"]), Result.open(runs["safeguarded"])]
+    faces, sound = {}, {}
+    monkeypatch.setattr(C.M, "identification", lambda r: pl.DataFrame([faces[id(r)]]))
+    monkeypatch.setattr(C.M, "audio", lambda r: pl.DataFrame([sound[id(r)]]))
+    for scale, noise in ((1, True), (100, False)):  # 5 of 40 against 3 of 40: se 0.067, a gap of 0.05
+        for r, hits in zip(rs, (5, 3)):
+            faces[id(r)] = {"hits": hits * scale, "false_alerts": (40 - hits) * scale, "scanned": 400 * scale}
+            sound[id(r)] = {"hits": (40 - hits) * scale, "false_positives": hits * scale, "passenger_records": 0}
+        assert C.share_within_noise(V.ALERT_PRECISION, *rs) is noise, scale
+        assert C.share_within_noise(V.AUDIO_FALSE_SHARE, *rs) is noise, scale
+        assert C.uncounted_within_noise(V.ALERT_PRECISION, *rs) is noise, scale
+    faces[id(rs[1])] = {"hits": 3, "false_alerts": 37, "scanned": 4000}  # (40 alerts of 400 faces against of 4,000)
+    assert not C.share_within_noise(V.ALERTS_PER_THOUSAND_FACES, *rs)
+    faces[id(rs[1])] = {"hits": 3, "false_alerts": 37, "scanned": 440}
+    assert C.share_within_noise(V.ALERTS_PER_THOUSAND_FACES, *rs)
+    assert not C.share_within_noise(V.SANCTIONS, *rs)  # (no share)
+    faces[id(rs[0])] = {"hits": 0, "false_alerts": 0, "scanned": 0}
+    assert not C.share_within_noise(V.ALERT_PRECISION, *rs)  # (no alerts: nothing to test)
 
 
 def test_what_a_scenario_does_not_watch_is_not_modelled():

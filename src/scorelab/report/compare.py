@@ -3,7 +3,8 @@ headline side by side with units, and what a reader may and may not conclude fro
 
 Honesty rules (issue 22): a figure is coloured better or worse only when every run models
 what it counts (a run without flags has no "flags, true" to lose); a difference of two event
-counts within their Poisson noise (|a - b| < 1.96 sqrt(a + b)) is shown as such, not
+counts within their Poisson noise (|a - b| < 1.96 sqrt(a + b)), of income lost within the
+spread of the people's losses, or of a share within its binomial noise is shown as such, not
 coloured; and runs of one seed each carry a warning that differences below the noise between
 seeds are not effects.
 """
@@ -119,6 +120,48 @@ def income_within_noise(a: RunTables, b: RunTables) -> bool:
     return abs(rows[0]["per_1000"] - rows[1]["per_1000"]) < 1.96 * math.hypot(*se)
 
 
+def _share_counts(r: RunTables, k: str) -> tuple[float, float] | None:
+    """(x, n) of a share figure x / n: alert precision (hits among alerts), alerts among faces
+    scanned, the false share of in-car audio records; None for another figure or a run without it."""
+    if k in (V.ALERT_PRECISION, V.ALERTS_PER_THOUSAND_FACES):
+        t = M.identification(r)
+        if not t.height:
+            return None
+        hits, false, scanned = (float(t.get_column(c).sum()) for c in ("hits", "false_alerts", "scanned"))
+        return (hits, hits + false) if k == V.ALERT_PRECISION else (hits + false, scanned)
+    if k == V.AUDIO_FALSE_SHARE:
+        t = M.audio(r)
+        if not t.height:
+            return None
+        hits, false = (float(t.get_column("hits").sum()),
+                       float(t.get_column("false_positives").sum() + t.get_column("passenger_records").sum()))
+        return false, hits + false
+    return None
+
+
+#: The share figures ``share_within_noise`` tests
+SHARES = (V.ALERT_PRECISION, V.ALERTS_PER_THOUSAND_FACES, V.AUDIO_FALSE_SHARE)
+
+
+def share_within_noise(k: str, a: RunTables, b: RunTables) -> bool:
+    """Whether two runs' share ``k`` (``SHARES``) differs by less than its binomial noise at 95 %:
+    |xa / na - xb / nb| < 1.96 sqrt(p (1 - p) (1 / na + 1 / nb)), p the pooled share. Five hits
+    among 40 alerts against three among 40 is 12.5 % against 7.5 %, not a fall of precision."""
+    ca, cb = _share_counts(a, k), _share_counts(b, k)
+    if ca is None or cb is None or not ca[1] or not cb[1]:
+        return False
+    p = (ca[0] + cb[0]) / (ca[1] + cb[1])
+    return abs(ca[0] / ca[1] - cb[0] / cb[1]) < 1.96 * math.sqrt(p * (1 - p) * (1 / ca[1] + 1 / cb[1]))
+
+
+def uncounted_within_noise(k: str, a: RunTables, b: RunTables) -> bool:
+    """Whether a figure that is no count of events (income lost, a share) differs between two
+    runs by less than its own noise (``income_within_noise``, ``share_within_noise``)."""
+    if k == V.INCOME_LOST:
+        return income_within_noise(a, b)
+    return k in SHARES and share_within_noise(k, a, b)
+
+
 def single_seed_warning(rs: Sequence[RunTables]) -> str:
     """The warning a comparison of single runs needs."""
     seeds = {r.manifest.get("seed") for r in rs}
@@ -190,8 +233,8 @@ def compare_table(rs: Sequence[RunTables]) -> str:
                 cls = ""
             else:  # (a total of runs of different sizes: their rates per 1,000 people compared)
                 cls = _cls(k, v, base, both, (people[0], people[i]) if rate else (1.0, 1.0))
-                if k == V.INCOME_LOST and cls in ("worse", "better") and income_within_noise(rs[0], rs[i]):
-                    cls = "noise"  # (not a count: its noise is the spread of the people's losses)
+                if cls in ("worse", "better") and uncounted_within_noise(k, rs[0], rs[i]):
+                    cls = "noise"  # (no count: its noise is the spread of the people's losses, or binomial)
             if i and both and k in _WORST:  # (its text holds rates: changed only if another group is named)
                 cls = "changed" if "\u2192" in _worst_delta(k, rs[i], rs[0]) else ""
             text = format_figure(k, v) if modelled[i] else "not modelled"
@@ -216,8 +259,9 @@ def compare_table(rs: Sequence[RunTables]) -> str:
     return (f"<table class='compare'><tr><th>what</th>{th}</tr>{''.join(body)}</table>"
             "<p class='note'>\u0394: difference from the first run (pp: percentage points). Red: worse, green: better "
             "(more harm, or less deterrence, is worse); yellow: changed; grey: a difference of counts within their "
-            "Poisson noise (|a - b| &lt; 1.96 \u221a(a + b)), or income lost within the noise of its people's losses, "
-            "not an effect. A figure a run's scenario does not "
+            "Poisson noise (|a - b| &lt; 1.96 \u221a(a + b)), income lost within the noise of its people's losses, "
+            "or a share (alert precision, alerts per 1,000 faces, the false share of audio records) within its "
+            "binomial noise: not an effect. A figure a run's scenario does not "
             "model is \"not modelled\" and never coloured."
             + (" The runs differ in size: totals that grow with the population are compared per 1,000 people "
                "(their noise test on the rates), not as totals." if reading == "per 1,000 people" else "")
