@@ -262,3 +262,29 @@ def test_processes_on_a_cold_cache_compile_a_kernel_once_between_them(tmp_path):
     assert [o[0] for o in outs] == ["42", "42"]
     assert sorted(int(o[1]) for o in outs) == [0, 1], "one process compiled, the other loaded from the cache"
     assert [o[2] for o in outs] == ["True", "True"], "the wait counts as compile time"
+
+
+def test_processes_filling_different_caches_do_not_wait_for_each_other(tmp_path, monkeypatch):
+    """The compile locks and the helper group are per compile scope: the same sources compiled
+    into another cache (``NUMBA_CACHE_DIR``, or another checkout's own) take other locks, since
+    what one process compiles into its cache the other could not load from its own."""
+    import tempfile
+
+    from numba.core import config
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # (the stamps' memos)
+    for name in ("a", "b"):
+        (tmp_path / name / "pkgs").mkdir(parents=True)
+        (tmp_path / name / "pkgs" / "__init__.py").write_text("")
+        (tmp_path / name / "pkgs" / "k.py").write_text("from numba import njit\n\n@njit(cache=True)\ndef f(x):\n"
+                                                       "    return x\n")
+    a, b = tmp_path / "a" / "pkgs", tmp_path / "b" / "pkgs"
+    monkeypatch.setattr(config, "CACHE_DIR", "")
+    assert jit_cache.source_stamp(a) == jit_cache.source_stamp(b)  # (the same sources)
+    assert jit_cache.compile_scope(a) != jit_cache.compile_scope(b)  # (two checkouts, each its own cache)
+    assert jit_cache.compile_lock_path(a, "pkgs.k.f") != jit_cache.compile_lock_path(b, "pkgs.k.f")
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path / "one"))
+    shared = jit_cache.compile_lock_path(a, "pkgs.k.f")
+    assert shared == jit_cache.compile_lock_path(b, "pkgs.k.f")  # (one cache folder: they take turns)
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path / "other"))
+    assert jit_cache.compile_lock_path(a, "pkgs.k.f") != shared

@@ -3,7 +3,7 @@ cold cache, it starts helper processes (``python -m scorelab.compile_ahead help 
 compile the kernels a run needs ahead of it (``scorelab.compile_ahead`` says how).
 
 This module sits below ``jit_cache``, which installs it while it loads: it imports nothing
-of the package, and is told the package's root and source stamp, so that the helpers'
+of the package, and is told the package's root and compile scope (its source stamp and cache), so that the helpers'
 ``compile_ahead`` (which uses ``jit_cache``) forms no import cycle with it.
 """
 
@@ -37,12 +37,13 @@ def helpers_wanted() -> int:
     return min(MAX_HELPERS, max(0, cores - 1))
 
 
-def _group_lock(stamp: str) -> bool:
-    """Take, for this process's life, the lock of the helper group of the sources stamped
-    ``stamp``: one process of a machine starts helpers for them, the others do not."""
+def _group_lock(scope: str) -> bool:
+    """Take, for this process's life, the lock of the helper group of the compile scope
+    ``scope`` (the sources' stamp and their cache): one process of a machine starts helpers
+    for them, the others do not."""
     import fcntl
 
-    path = Path(tempfile.gettempdir()) / f"scorelab-helpers-{stamp[:16]}.lock"
+    path = Path(tempfile.gettempdir()) / f"scorelab-helpers-{scope[:16]}.lock"
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -52,15 +53,15 @@ def _group_lock(stamp: str) -> bool:
     return True
 
 
-def start_helpers(stamp: Callable[[], str]) -> int:
+def start_helpers(scope: Callable[[], str]) -> int:
     """Start the helpers, once per process, unless this process is a helper, helpers are
     switched off, the list is missing, or another process started them for the same sources
-    (``stamp()``). Returns how many."""
+    and cache (``scope()``). Returns how many."""
     if _started.is_set() or os.environ.get("SCORELAB_COMPILE_HELPER") or not SIGNATURES.exists():
         return 0
     _started.set()
     n = helpers_wanted()
-    if n == 0 or not hasattr(os, "fork") or not _group_lock(stamp()):
+    if n == 0 or not hasattr(os, "fork") or not _group_lock(scope()):
         return 0
     here = str(Path(__file__).resolve().parent.parent)  # (the helpers compile this copy of the package)
     env = {**os.environ, "SCORELAB_COMPILE_HELPER": "1", "NUMBA_NUM_THREADS": "1",
@@ -72,9 +73,9 @@ def start_helpers(stamp: Callable[[], str]) -> int:
     return n
 
 
-def install(root: Path, stamp: Callable[[], str]) -> None:
+def install(root: Path, scope: Callable[[], str]) -> None:
     """Start the helpers when this process first compiles a kernel defined under ``root`` (not
-    when it loads one from the cache); ``stamp`` gives the sources' stamp, asked only then."""
+    when it loads one from the cache); ``scope`` gives the compile scope, asked only then."""
     from numba.core import event
 
     class _FirstCompile(event.Listener):
@@ -83,7 +84,7 @@ def install(root: Path, stamp: Callable[[], str]) -> None:
                 fn = getattr(ev.data.get("dispatcher"), "py_func", None)
                 code = getattr(fn, "__code__", None)
                 if code is not None and Path(code.co_filename).resolve().is_relative_to(root):
-                    start_helpers(stamp)
+                    start_helpers(scope)
 
         def on_end(self, ev: event.Event) -> None:
             pass

@@ -22,7 +22,7 @@ not change (the golden runs are byte-identical).
 
 Each kernel is compiled by one process at a time (``compile_one_process_at_a_time``): a process
 about to compile a function waits while another holds that function's compile lock (of the same
-sources), then loads what that one compiled from the cache. The workers of a sweep, of a sharded
+sources and cache, ``compile_scope``), then loads what that one compiled from the cache. The workers of a sweep, of a sharded
 run or of the test suite started on a cold cache compile the kernels once between them instead of
 once each (a cold compile is minutes of CPU), and compile different functions at once.
 """
@@ -43,7 +43,7 @@ from pathlib import Path
 import numba as nb
 from numba.core import caching, dispatcher, types
 
-__all__ = ["CompileWatch", "compile_lock_path", "compile_watch", "compiled_sources", "install", "nb", "source_stamp",
+__all__ = ["CompileWatch", "compile_lock_path", "compile_scope", "compile_watch", "compiled_sources", "install", "nb", "source_stamp",
            "widened"]
 
 ROOT = Path(__file__).resolve().parent
@@ -212,12 +212,25 @@ def compile_once_per_function(root: Path = ROOT) -> None:
     dispatcher.Dispatcher.get_call_template = get_call_template
 
 
+def compile_scope(root: Path = ROOT) -> str:
+    """The sources' stamp and the cache their kernels go to, as one hash: processes wait for
+    each other's compilations, and share helpers, only within one scope. The cache is
+    ``NUMBA_CACHE_DIR`` when set, else named by the sources' place (numba keeps it beside them,
+    or in the user's cache folder under their path): a process waiting for one that fills
+    another cache would wait for nothing (a benchmark's empty cache held up the test suite of
+    the same sources for minutes)."""
+    from numba.core import config
+
+    root = Path(root).resolve()
+    place = config.CACHE_DIR or str(root)
+    return hashlib.sha256(f"{source_stamp(root)}\0{place}".encode()).hexdigest()
+
+
 def compile_lock_path(root: Path = ROOT, function: str = "") -> Path:
     """The lock file a compilation of ``function`` (``module.qualname``) of the package at
-    ``root`` takes: one per function and source stamp (checkouts with the same sources share
-    it, which only makes them take turns)."""
+    ``root`` takes: one per function and ``compile_scope``."""
     key = hashlib.sha256(function.encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"scorelab-compile-{source_stamp(Path(root).resolve())[:16]}-{key}.lock"
+    return Path(tempfile.gettempdir()) / f"scorelab-compile-{compile_scope(root)[:16]}-{key}.lock"
 
 
 #: the open ``CompileWatch``es: waiting for another process's compilation counts as compiling
@@ -336,7 +349,7 @@ def _compile_ahead_on_a_cold_cache() -> None:
     # (imported here, not at the top: compile_helpers is no compiled source, so not in the stamp)
     from scorelab import compile_helpers
 
-    compile_helpers.install(ROOT, source_stamp)
+    compile_helpers.install(ROOT, lambda: compile_scope(ROOT))
 
 
 _compile_ahead_on_a_cold_cache()
