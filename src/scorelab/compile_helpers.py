@@ -3,8 +3,9 @@ cold cache, it starts helper processes (``python -m scorelab.compile_ahead help 
 compile the kernels a run needs ahead of it (``scorelab.compile_ahead`` says how).
 
 This module sits below ``jit_cache``, which installs it while it loads: it imports nothing
-of the package, and is told the package's root and compile scope (its source stamp and cache), so that the helpers'
-``compile_ahead`` (which uses ``jit_cache``) forms no import cycle with it.
+of the package, and is told the package's root and compile scope (its source stamp and
+cache), so that the helpers' ``compile_ahead`` (which uses ``jit_cache``) forms no import
+cycle with it.
 """
 
 from __future__ import annotations

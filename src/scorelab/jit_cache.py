@@ -22,9 +22,10 @@ not change (the golden runs are byte-identical).
 
 Each kernel is compiled by one process at a time (``compile_one_process_at_a_time``): a process
 about to compile a function waits while another holds that function's compile lock (of the same
-sources and cache, ``compile_scope``), then loads what that one compiled from the cache. The workers of a sweep, of a sharded
-run or of the test suite started on a cold cache compile the kernels once between them instead of
-once each (a cold compile is minutes of CPU), and compile different functions at once.
+sources and cache, ``compile_scope``), then loads what that one compiled from the cache. The
+workers of a sweep, of a sharded run or of the test suite started on a cold cache compile the
+kernels once between them instead of once each (a cold compile is minutes of CPU), and compile
+different functions at once.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ from pathlib import Path
 import numba as nb
 from numba.core import caching, dispatcher, types
 
-__all__ = ["CompileWatch", "compile_lock_path", "compile_scope", "compile_watch", "compiled_sources", "install", "nb", "source_stamp",
-           "widened"]
+__all__ = ["CompileWatch", "compile_lock_path", "compile_scope", "compile_watch", "compiled_sources", "install", "nb",
+           "source_stamp", "widened"]
 
 ROOT = Path(__file__).resolve().parent
 

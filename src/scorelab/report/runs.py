@@ -260,7 +260,7 @@ def write(results: Sequence[Any], out: str | Path = "report.html", png: str | Pa
     figs = _figures(rs)
     path = write_page(render(rs, figures=figs), Path(out), f"--out {out}: cannot write the report")
     if png is not None:
-        for *_, fig in figs:  # (laid out for the page already: the PNGs keep that layout, half their cost)
+        for *_, fig in figs:  # (laid out for the page already: the PNGs keep that layout)
             fig.set_layout_engine("none")
         write_pngs(rs, png, figures=figs)
     return path
