@@ -604,6 +604,24 @@ def test_a_share_within_its_binomial_noise_is_noise(runs, monkeypatch):
     assert not C.share_within_noise(V.ALERT_PRECISION, *rs)  # (no alerts: nothing to test)
 
 
+def test_mean_days_to_lift_within_their_noise_is_noise(runs, monkeypatch):
+    """The mean days to lift a wrongful listing: |ma - mb| < 1.96 sqrt(ma^2 / na + mb^2 / nb) is
+    "within noise" (each listing's days taken to vary as much as their mean)."""
+    from scorelab import vocabulary as V
+    from scorelab.report import compare as C
+
+    rs = [Result.open(runs["base"]), Result.open(runs["safeguarded"])]
+    rows = {}
+    monkeypatch.setattr(C.M, "corrections", lambda r: pl.DataFrame([rows[id(r)]]))
+    for n, noise in ((3, True), (300, False)):  # 12 days against 18: se 12.5 over 3 each, 1.25 over 300
+        rows[id(rs[0])] = {"wrongful_listings_overturned": n, "days_to_correction_mean": 12.0}
+        rows[id(rs[1])] = {"wrongful_listings_overturned": n, "days_to_correction_mean": 18.0}
+        assert C.days_to_lift_within_noise(*rs) is noise, n
+        assert C.uncounted_within_noise(V.DAYS_TO_LIFT_WRONGFUL_LISTING, *rs) is noise, n
+    rows[id(rs[1])] = {"wrongful_listings_overturned": 0, "days_to_correction_mean": None}
+    assert not C.days_to_lift_within_noise(*rs)  # (none lifted: nothing to test)
+
+
 def test_what_a_scenario_does_not_watch_is_not_modelled():
     """A scenario without lawful (disfavoured) behaviour suppresses none: "not modelled", not 0."""
     from scorelab import vocabulary as V

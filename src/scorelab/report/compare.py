@@ -4,8 +4,8 @@ headline side by side with units, and what a reader may and may not conclude fro
 Honesty rules (issue 22): a figure is coloured better or worse only when every run models
 what it counts (a run without flags has no "flags, true" to lose); a difference of two event
 counts within their Poisson noise (|a - b| < 1.96 sqrt(a + b)), of income lost within the
-spread of the people's losses, or of a share within its binomial noise is shown as such, not
-coloured; and runs of one seed each carry a warning that differences below the noise between
+spread of the people's losses, of a share within its binomial noise, or of the mean days to lift
+a wrongful listing within its noise is shown as such, not coloured; and runs of one seed each carry a warning that differences below the noise between
 seeds are not effects.
 """
 
@@ -154,11 +154,27 @@ def share_within_noise(k: str, a: RunTables, b: RunTables) -> bool:
     return abs(ca[0] / ca[1] - cb[0] / cb[1]) < 1.96 * math.sqrt(p * (1 - p) * (1 / ca[1] + 1 / cb[1]))
 
 
+def days_to_lift_within_noise(a: RunTables, b: RunTables) -> bool:
+    """Whether two runs' mean days to lift a wrongful listing differ by less than their noise at
+    95 %: |ma - mb| < 1.96 sqrt(ma^2 / na + mb^2 / nb), n the listings lifted. The runs keep the
+    sum of the days, not their spread, so each listing's days are taken to vary as much as
+    their mean (waiting times at a constant rate do; fixed delays vary less, so the test errs
+    towards "within noise"): 12 days against 18, over three listings each, is no effect."""
+    rows = [M.corrections(r).row(0, named=True) for r in (a, b)]
+    if any(not x["wrongful_listings_overturned"] or x["days_to_correction_mean"] is None for x in rows):
+        return False
+    (ma, na), (mb, nb) = ((x["days_to_correction_mean"], x["wrongful_listings_overturned"]) for x in rows)
+    return abs(ma - mb) < 1.96 * math.sqrt(ma ** 2 / na + mb ** 2 / nb)
+
+
 def uncounted_within_noise(k: str, a: RunTables, b: RunTables) -> bool:
-    """Whether a figure that is no count of events (income lost, a share) differs between two
-    runs by less than its own noise (``income_within_noise``, ``share_within_noise``)."""
+    """Whether a figure that is no count of events (income lost, a share, a mean of days) differs
+    between two runs by less than its own noise (``income_within_noise``, ``share_within_noise``,
+    ``days_to_lift_within_noise``)."""
     if k == V.INCOME_LOST:
         return income_within_noise(a, b)
+    if k == V.DAYS_TO_LIFT_WRONGFUL_LISTING:
+        return days_to_lift_within_noise(a, b)
     return k in SHARES and share_within_noise(k, a, b)
 
 
@@ -260,8 +276,8 @@ def compare_table(rs: Sequence[RunTables]) -> str:
             "<p class='note'>\u0394: difference from the first run (pp: percentage points). Red: worse, green: better "
             "(more harm, or less deterrence, is worse); yellow: changed; grey: a difference of counts within their "
             "Poisson noise (|a - b| &lt; 1.96 \u221a(a + b)), income lost within the noise of its people's losses, "
-            "or a share (alert precision, alerts per 1,000 faces, the false share of audio records) within its "
-            "binomial noise: not an effect. A figure a run's scenario does not "
+            "a share (alert precision, alerts per 1,000 faces, the false share of audio records) within its "
+            "binomial noise, or the mean days to lift a wrongful listing within its noise: not an effect. A figure a run's scenario does not "
             "model is \"not modelled\" and never coloured."
             + (" The runs differ in size: totals that grow with the population are compared per 1,000 people "
                "(their noise test on the rates), not as totals." if reading == "per 1,000 people" else "")
