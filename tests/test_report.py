@@ -622,6 +622,39 @@ def test_mean_days_to_lift_within_their_noise_is_noise(runs, monkeypatch):
     assert not C.days_to_lift_within_noise(*rs)  # (none lifted: nothing to test)
 
 
+def test_days_wrongfully_listed_within_their_noise_are_noise(runs, monkeypatch):
+    """Person-days (and firm-days) wrongfully listed are a sum S over the N wrongful listings that
+    stood: per person simulated, |ra - rb| < 1.96 sqrt(2 ra^2 / Na + 2 rb^2 / Nb) is "within noise"."""
+    from scorelab import vocabulary as V
+    from scorelab.report import compare as C
+
+    rs = [Result.open(runs["base"]), Result.open(runs["safeguarded"])]
+    days, held = {}, {}
+    monkeypatch.setattr(C.M, "corrections", lambda r: pl.DataFrame([days[id(r)]]))
+    monkeypatch.setattr(C.M, "headline", lambda r: {V.PEOPLE: 1000.0})
+    monkeypatch.setattr(C.LS, "wrongful_listings_held", lambda r, actor: held[(id(r), actor)])
+    # 6,677 against 8,222 person-days: rates 6.68 and 8.22; se 1.03 and 1.13 over 84 and 106, 0.46 and
+    # 0.50 over 420 and 530
+    for n, noise in ((1, True), (5, False)):
+        for r, s, k in zip(rs, (6677.0, 8222.0), (84, 106)):
+            days[id(r)] = {"people_days_wrongfully_listed": s, "firm_days_wrongfully_listed": s}
+            held[(id(r), "person")] = held[(id(r), "firm")] = k * n
+        assert C.listed_days_within_noise(V.PEOPLE_DAYS_WRONGFULLY_LISTED, *rs) is noise, n
+        assert C.uncounted_within_noise(V.FIRM_DAYS_WRONGFULLY_LISTED, *rs) is noise, n
+    held[(id(rs[0]), "person")] = 0
+    assert not C.listed_days_within_noise(V.PEOPLE_DAYS_WRONGFULLY_LISTED, *rs)  # (none: nothing to test)
+
+
+def test_wrongful_listings_held_count_the_first_stock_and_later_entries(runs):
+    from scorelab.listings import whose, wrongful_listings_held
+
+    r = Result.open(runs["base"])
+    m = r.metrics
+    want = sum(int(m.get_column(f"{p}.wrongful_stock")[0]) + int(m.get_column(f"{p}.wrongful_entries").sum())
+               - int(m.get_column(f"{p}.wrongful_entries")[0]) for p in whose(r, "person", False))
+    assert wrongful_listings_held(r) == want and want > 0
+
+
 def test_what_a_scenario_does_not_watch_is_not_modelled():
     """A scenario without lawful (disfavoured) behaviour suppresses none: "not modelled", not 0."""
     from scorelab import vocabulary as V

@@ -18,7 +18,7 @@ from scorelab import vocabulary as V
 from scorelab.tables import RunTables, as_run_tables
 from scorelab.tables import metric_last as _last, metric_max as _max, metric_total as _total
 
-__all__ = ["coarse_figures", "corrections", "list_flows", "lists", "whose"]
+__all__ = ["coarse_figures", "corrections", "list_flows", "lists", "whose", "wrongful_listings_held"]
 
 #: Columns of the lists table (``lists``) and of the flows (``list_flows``)
 FLOWS = ("stock", "entries", "exits", "wrongful_entries")
@@ -86,6 +86,22 @@ def corrections(r: Any) -> pl.DataFrame:
     schema = {k: pl.Float64 if k in ("days_to_correction_mean", "people_days_wrongfully_listed",
                                      "firm_days_wrongfully_listed") else pl.Int64 for k in row}
     return pl.DataFrame([row], schema=schema)
+
+
+def wrongful_listings_held(r: Any, actor: str = "person") -> int:
+    """Wrongful black listings of ``actor`` ("person" or "firm") that stood at some time in the
+    run: the wrongful stock after its first step and those entered after it (one entered and
+    lifted within the first step is missed). The days wrongfully listed are a sum over these."""
+    r = as_run_tables(r)
+    m = r.metrics
+    if not m.height:
+        return 0
+    n = 0
+    for prefix in whose(r, actor, False):
+        if f"{prefix}.wrongful_stock" in m.columns:
+            n += int(m.get_column(f"{prefix}.wrongful_stock")[0])
+            n += int(m.get_column(f"{prefix}.wrongful_entries").slice(1).sum())
+    return n
 
 
 def lists(r: Any) -> pl.DataFrame:

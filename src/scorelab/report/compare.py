@@ -4,8 +4,8 @@ headline side by side with units, and what a reader may and may not conclude fro
 Honesty rules (issue 22): a figure is coloured better or worse only when every run models
 what it counts (a run without flags has no "flags, true" to lose); a difference of two event
 counts within their Poisson noise (|a - b| < 1.96 sqrt(a + b)), of income lost within the
-spread of the people's losses, of a share within its binomial noise, or of the mean days to lift
-a wrongful listing within its noise is shown as such, not coloured; and runs of one seed each carry a warning that differences below the noise between
+spread of the people's losses, of a share within its binomial noise, or of days wrongfully
+listed or to lift a listing within their noise is shown as such, not coloured; and runs of one seed each carry a warning that differences below the noise between
 seeds are not effects.
 """
 
@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from scorelab import listings as LS
 from scorelab import metrics as M
 from scorelab import plots as P
 from scorelab import vocabulary as V
@@ -25,7 +26,7 @@ from scorelab.vocabulary import format_figure
 #: Headline keys where a rise is worse (red) or better (green) in the comparison table.
 WORSE_UP = (V.RECORDS_ERRONEOUS, V.SANCTIONS, V.SANCTIONS_WRONGFUL, V.SANCTIONS_BY_ASSOCIATION,
             V.SANCTIONS_WRONGFUL_BEFORE_CORRECTION, V.PEOPLE_SANCTIONED, V.FLAGS_FALSE, V.LAWFUL_ACTS_SUPPRESSED,
-            V.INCOME_LOST, V.WRONGFUL_LISTINGS_AT_END, V.PEOPLE_DAYS_WRONGFULLY_LISTED,
+            V.INCOME_LOST, V.WRONGFUL_LISTINGS_AT_END, V.PEOPLE_DAYS_WRONGFULLY_LISTED, V.FIRM_DAYS_WRONGFULLY_LISTED,
             V.DAYS_TO_LIFT_WRONGFUL_LISTING, V.BYSTANDERS_STOPPED, V.ALERTS_PER_THOUSAND_FACES, V.REWARDS_WRONGFUL,
             V.AUDIO_RECORDS, V.AUDIO_RECORDS_FALSE, V.AUDIO_FALSE_SHARE, V.RECORDS_HELD, V.PEOPLE_WITH_DATA,
             *V.CLASSROOM_FIGURES, *V.FIRM_FIGURES)
@@ -167,14 +168,42 @@ def days_to_lift_within_noise(a: RunTables, b: RunTables) -> bool:
     return abs(ma - mb) < 1.96 * math.sqrt(ma ** 2 / na + mb ** 2 / nb)
 
 
+#: The days wrongfully listed: (figure, column of ``metrics.corrections``, whose listings)
+_LISTED_DAYS = {V.PEOPLE_DAYS_WRONGFULLY_LISTED: ("people_days_wrongfully_listed", "person"),
+                V.FIRM_DAYS_WRONGFULLY_LISTED: ("firm_days_wrongfully_listed", "firm")}
+
+
+def listed_days_within_noise(k: str, a: RunTables, b: RunTables) -> bool:
+    """Whether two runs' days wrongfully listed (``_LISTED_DAYS``), per person simulated, differ
+    by less than their noise at 95 %. They are a sum S over the N wrongful listings that stood
+    in the run (``listings.wrongful_listings_held``); N taken as a Poisson count and each
+    listing's days as varying as much as their mean, S varies as 2 S^2 / N (a compound Poisson
+    sum; days cut short by the run's end vary less, so the test errs towards "within noise").
+    Two seeds of one Rongcheng scenario at 0.05 read 6,677 against 8,222 person-days, +23 % in
+    red, from 84 and 106 wrongful listings: within noise."""
+    column, actor = _LISTED_DAYS[k]
+    rates, var = [], 0.0
+    for r in (a, b):
+        s, n = float(M.corrections(r).item(0, column)), LS.wrongful_listings_held(r, actor)
+        if not n:
+            return False
+        rate = s / max(1.0, float(M.headline(r)[V.PEOPLE]))
+        rates.append(rate)
+        var += 2.0 * rate ** 2 / n
+    return abs(rates[0] - rates[1]) < 1.96 * math.sqrt(var)
+
+
 def uncounted_within_noise(k: str, a: RunTables, b: RunTables) -> bool:
-    """Whether a figure that is no count of events (income lost, a share, a mean of days) differs
-    between two runs by less than its own noise (``income_within_noise``, ``share_within_noise``,
+    """Whether a figure that is no count of events (income lost, a share, days listed or to
+    lift a listing) differs between two runs by less than its own noise
+    (``income_within_noise``, ``share_within_noise``, ``listed_days_within_noise``,
     ``days_to_lift_within_noise``)."""
     if k == V.INCOME_LOST:
         return income_within_noise(a, b)
     if k == V.DAYS_TO_LIFT_WRONGFUL_LISTING:
         return days_to_lift_within_noise(a, b)
+    if k in _LISTED_DAYS:
+        return listed_days_within_noise(k, a, b)
     return k in SHARES and share_within_noise(k, a, b)
 
 
@@ -277,7 +306,7 @@ def compare_table(rs: Sequence[RunTables]) -> str:
             "(more harm, or less deterrence, is worse); yellow: changed; grey: a difference of counts within their "
             "Poisson noise (|a - b| &lt; 1.96 \u221a(a + b)), income lost within the noise of its people's losses, "
             "a share (alert precision, alerts per 1,000 faces, the false share of audio records) within its "
-            "binomial noise, or the mean days to lift a wrongful listing within its noise: not an effect. A figure a run's scenario does not "
+            "binomial noise, or days wrongfully listed or to lift a listing within their noise: not an effect. A figure a run's scenario does not "
             "model is \"not modelled\" and never coloured."
             + (" The runs differ in size: totals that grow with the population are compared per 1,000 people "
                "(their noise test on the rates), not as totals." if reading == "per 1,000 people" else "")
