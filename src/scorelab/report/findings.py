@@ -16,7 +16,7 @@ from scorelab import plots as P
 from scorelab import vocabulary as V
 from scorelab.impact import MIN_EVENTS, MIN_PEOPLE, describe_worst, harm_label
 from scorelab.tables import RunTables, as_run_tables
-from scorelab.report.compare import models, per_thousand_readings, within_noise
+from scorelab.report.compare import models, per_thousand_readings, uncounted_within_noise, within_noise
 from scorelab.verdict import lending
 
 #: The headline figures whose change the comparison's findings name, in this order.
@@ -188,7 +188,7 @@ def compare_findings(results: Sequence[Any]) -> list[str]:
                 continue  # (totals over different lengths are not compared)
             if k in V.EXTENSIVE and reading == "per 1,000 people":  # (totals of different populations)
                 sizes, unit = (float(bh[V.PEOPLE]) / 1000.0, float(h[V.PEOPLE]) / 1000.0), " per 1,000"
-            noise = ", within noise" if within_noise(k, a, b, *sizes) else ""
+            noise = ", within noise" if within_noise(k, a, b, *sizes) or uncounted_within_noise(k, base, r) else ""
             a, b = a / sizes[0], b / sizes[1]
             if a == b:
                 continue
