@@ -604,6 +604,22 @@ def test_a_share_within_its_binomial_noise_is_noise(runs, monkeypatch):
     assert not C.share_within_noise(V.ALERT_PRECISION, *rs)  # (no alerts: nothing to test)
 
 
+def test_a_grade_share_within_its_binomial_noise_is_noise(runs, monkeypatch):
+    """A grade's share of the scored people is a share too: 50 of 1,000 against 60 of 1,000 is
+    within noise (se 0.0102 pooled), against 100 of 1,000 not (se 0.0118)."""
+    from scorelab.report import compare as C
+
+    rs = [Result.open(runs["base"]), Result.open(runs["safeguarded"])]
+    ends = {}
+    monkeypatch.setattr(C.M, "grade_shares", lambda r: pl.DataFrame(
+        {"grade": ["A", "B"], "end_people": [ends[id(r)], 1000 - ends[id(r)]]}))
+    for other, noise in ((60, True), (100, False)):
+        ends[id(rs[0])], ends[id(rs[1])] = 50, other
+        assert C.is_share("grade A share") and C.share_within_noise("grade A share", *rs) is noise, other
+        assert C.uncounted_within_noise("grade B share", *rs) is noise, other
+    assert not C.share_within_noise("grade Z share", *rs)  # (no such grade: nothing to test)
+
+
 def test_mean_days_to_lift_within_their_noise_is_noise(runs, monkeypatch):
     """The mean days to lift a wrongful listing: |ma - mb| < 1.96 sqrt(ma^2 / na + mb^2 / nb) is
     "within noise" (each listing's days taken to vary as much as their mean)."""

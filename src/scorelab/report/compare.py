@@ -15,6 +15,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import polars as pl
+
 from scorelab import listings as LS
 from scorelab import metrics as M
 from scorelab import plots as P
@@ -121,9 +123,20 @@ def income_within_noise(a: RunTables, b: RunTables) -> bool:
     return abs(rows[0]["per_1000"] - rows[1]["per_1000"]) < 1.96 * math.hypot(*se)
 
 
+def _grade_of(k: str) -> str | None:
+    """The grade of a headline grade share ("grade A share"), else None."""
+    return k[len("grade "):-len(" share")] if k.startswith("grade ") and k.endswith(" share") else None
+
+
 def _share_counts(r: RunTables, k: str) -> tuple[float, float] | None:
     """(x, n) of a share figure x / n: alert precision (hits among alerts), alerts among faces
-    scanned, the false share of in-car audio records; None for another figure or a run without it."""
+    scanned, the false share of in-car audio records, a grade's share of the scored people at the
+    end; None for another figure or a run without it."""
+    grade = _grade_of(k)
+    if grade is not None:
+        t = M.grade_shares(r)
+        row = t.filter(pl.col("grade") == grade)
+        return (float(row.item(0, "end_people")), float(t.get_column("end_people").sum())) if row.height else None
     if k in (V.ALERT_PRECISION, V.ALERTS_PER_THOUSAND_FACES):
         t = M.identification(r)
         if not t.height:
@@ -144,8 +157,13 @@ def _share_counts(r: RunTables, k: str) -> tuple[float, float] | None:
 SHARES = (V.ALERT_PRECISION, V.ALERTS_PER_THOUSAND_FACES, V.AUDIO_FALSE_SHARE)
 
 
+def is_share(k: str) -> bool:
+    """Whether ``k`` is a share ``share_within_noise`` tests (``SHARES``, a grade's share)."""
+    return k in SHARES or _grade_of(k) is not None
+
+
 def share_within_noise(k: str, a: RunTables, b: RunTables) -> bool:
-    """Whether two runs' share ``k`` (``SHARES``) differs by less than its binomial noise at 95 %:
+    """Whether two runs' share ``k`` (``is_share``) differs by less than its binomial noise at 95 %:
     |xa / na - xb / nb| < 1.96 sqrt(p (1 - p) (1 / na + 1 / nb)), p the pooled share. Five hits
     among 40 alerts against three among 40 is 12.5 % against 7.5 %, not a fall of precision."""
     ca, cb = _share_counts(a, k), _share_counts(b, k)
@@ -204,7 +222,7 @@ def uncounted_within_noise(k: str, a: RunTables, b: RunTables) -> bool:
         return days_to_lift_within_noise(a, b)
     if k in _LISTED_DAYS:
         return listed_days_within_noise(k, a, b)
-    return k in SHARES and share_within_noise(k, a, b)
+    return is_share(k) and share_within_noise(k, a, b)
 
 
 def single_seed_warning(rs: Sequence[RunTables]) -> str:
@@ -278,7 +296,7 @@ def compare_table(rs: Sequence[RunTables]) -> str:
                 cls = ""
             else:  # (a total of runs of different sizes: their rates per 1,000 people compared)
                 cls = _cls(k, v, base, both, (people[0], people[i]) if rate else (1.0, 1.0))
-                if cls in ("worse", "better") and uncounted_within_noise(k, rs[0], rs[i]):
+                if cls in ("worse", "better", "changed") and uncounted_within_noise(k, rs[0], rs[i]):
                     cls = "noise"  # (no count: its noise is the spread of the people's losses, or binomial)
             if i and both and k in _WORST:  # (its text holds rates: changed only if another group is named)
                 cls = "changed" if "\u2192" in _worst_delta(k, rs[i], rs[0]) else ""
@@ -305,7 +323,8 @@ def compare_table(rs: Sequence[RunTables]) -> str:
             "<p class='note'>\u0394: difference from the first run (pp: percentage points). Red: worse, green: better "
             "(more harm, or less deterrence, is worse); yellow: changed; grey: a difference of counts within their "
             "Poisson noise (|a - b| &lt; 1.96 \u221a(a + b)), income lost within the noise of its people's losses, "
-            "a share (alert precision, alerts per 1,000 faces, the false share of audio records) within its "
+            "a share (alert precision, alerts per 1,000 faces, the false share of audio records, a grade's share) "
+            "within its "
             "binomial noise, or days wrongfully listed or to lift a listing within their noise: not an effect. A figure a run's scenario does not "
             "model is \"not modelled\" and never coloured."
             + (" The runs differ in size: totals that grow with the population are compared per 1,000 people "
