@@ -638,9 +638,10 @@ def test_mean_days_to_lift_within_their_noise_is_noise(runs, monkeypatch):
     assert not C.days_to_lift_within_noise(*rs)  # (none lifted: nothing to test)
 
 
-def test_days_wrongfully_listed_within_their_noise_are_noise(runs, monkeypatch):
+def test_days_wrongfully_listed_and_fines_within_their_noise_are_noise(runs, monkeypatch):
     """Person-days (and firm-days) wrongfully listed are a sum S over the N wrongful listings that
-    stood: per person simulated, |ra - rb| < 1.96 sqrt(2 ra^2 / Na + 2 rb^2 / Nb) is "within noise"."""
+    stood, the fines people paid a sum over the fines: per person simulated,
+    |ra - rb| < 1.96 sqrt(2 ra^2 / Na + 2 rb^2 / Nb) is "within noise"."""
     from scorelab import vocabulary as V
     from scorelab.report import compare as C
 
@@ -655,10 +656,17 @@ def test_days_wrongfully_listed_within_their_noise_are_noise(runs, monkeypatch):
         for r, s, k in zip(rs, (6677.0, 8222.0), (84, 106)):
             days[id(r)] = {"people_days_wrongfully_listed": s, "firm_days_wrongfully_listed": s}
             held[(id(r), "person")] = held[(id(r), "firm")] = k * n
-        assert C.listed_days_within_noise(V.PEOPLE_DAYS_WRONGFULLY_LISTED, *rs) is noise, n
+        assert C.sum_within_noise(V.PEOPLE_DAYS_WRONGFULLY_LISTED, *rs) is noise, n
         assert C.uncounted_within_noise(V.FIRM_DAYS_WRONGFULLY_LISTED, *rs) is noise, n
     held[(id(rs[0]), "person")] = 0
-    assert not C.listed_days_within_noise(V.PEOPLE_DAYS_WRONGFULLY_LISTED, *rs)  # (none: nothing to test)
+    assert not C.sum_within_noise(V.PEOPLE_DAYS_WRONGFULLY_LISTED, *rs)  # (none: nothing to test)
+    # fines paid by people: a sum over the fines, the same test (6,677 against 8,222 yuan over 84 and 106 fines)
+    fines = {id(rs[0]): (6677.0, 84.0), id(rs[1]): (8222.0, 106.0)}
+    monkeypatch.setattr(C.M, "headline", lambda r: {V.PEOPLE: 1000.0, V.FINES_ON_PEOPLE: fines[id(r)][0],
+                                                    V.FINES_ON_PEOPLE_COUNT: fines[id(r)][1]})
+    assert C.uncounted_within_noise(V.FINES_ON_PEOPLE, *rs)
+    fines = {id(rs[0]): (6677.0, 840.0), id(rs[1]): (8222.0, 1060.0)}
+    assert not C.sum_within_noise(V.FINES_ON_PEOPLE, *rs)
 
 
 def test_wrongful_listings_held_count_the_first_stock_and_later_entries(runs):

@@ -29,6 +29,7 @@ from scorelab.vocabulary import format_figure
 WORSE_UP = (V.RECORDS_ERRONEOUS, V.SANCTIONS, V.SANCTIONS_WRONGFUL, V.SANCTIONS_BY_ASSOCIATION,
             V.SANCTIONS_WRONGFUL_BEFORE_CORRECTION, V.PEOPLE_SANCTIONED, V.FLAGS_FALSE, V.LAWFUL_ACTS_SUPPRESSED,
             V.INCOME_LOST, V.WRONGFUL_LISTINGS_AT_END, V.PEOPLE_DAYS_WRONGFULLY_LISTED, V.FIRM_DAYS_WRONGFULLY_LISTED,
+            V.FINES_ON_PEOPLE,
             V.DAYS_TO_LIFT_WRONGFUL_LISTING, V.BYSTANDERS_STOPPED, V.ALERTS_PER_THOUSAND_FACES, V.REWARDS_WRONGFUL,
             V.AUDIO_RECORDS, V.AUDIO_RECORDS_FALSE, V.AUDIO_FALSE_SHARE, V.RECORDS_HELD, V.PEOPLE_WITH_DATA,
             *V.CLASSROOM_FIGURES, *V.FIRM_FIGURES)
@@ -189,20 +190,32 @@ def days_to_lift_within_noise(a: RunTables, b: RunTables) -> bool:
 #: The days wrongfully listed: (figure, column of ``metrics.corrections``, whose listings)
 _LISTED_DAYS = {V.PEOPLE_DAYS_WRONGFULLY_LISTED: ("people_days_wrongfully_listed", "person"),
                 V.FIRM_DAYS_WRONGFULLY_LISTED: ("firm_days_wrongfully_listed", "firm")}
+#: The figures that are a sum over a number of items (``sum_within_noise``)
+SUMS = (*_LISTED_DAYS, V.FINES_ON_PEOPLE)
 
 
-def listed_days_within_noise(k: str, a: RunTables, b: RunTables) -> bool:
-    """Whether two runs' days wrongfully listed (``_LISTED_DAYS``), per person simulated, differ
-    by less than their noise at 95 %. They are a sum S over the N wrongful listings that stood
-    in the run (``listings.wrongful_listings_held``); N taken as a Poisson count and each
-    listing's days as varying as much as their mean, S varies as 2 S^2 / N (a compound Poisson
-    sum; days cut short by the run's end vary less, so the test errs towards "within noise").
-    Two seeds of one Rongcheng scenario at 0.05 read 6,677 against 8,222 person-days, +23 % in
-    red, from 84 and 106 wrongful listings: within noise."""
+def _sum_and_items(r: RunTables, k: str) -> tuple[float, int]:
+    """(S, N) of a figure that is a sum S over N items: days wrongfully listed over the wrongful
+    listings that stood in the run (``listings.wrongful_listings_held``), the fines people paid
+    over the fines."""
+    if k == V.FINES_ON_PEOPLE:
+        h = M.headline(r)
+        return float(h.get(V.FINES_ON_PEOPLE, 0.0) or 0.0), int(h.get(V.FINES_ON_PEOPLE_COUNT, 0) or 0)
     column, actor = _LISTED_DAYS[k]
+    return float(M.corrections(r).item(0, column)), LS.wrongful_listings_held(r, actor)
+
+
+def sum_within_noise(k: str, a: RunTables, b: RunTables) -> bool:
+    """Whether two runs' figure ``k`` (``SUMS``), a sum S over N items, per person simulated,
+    differs by less than its noise at 95 %: N taken as a Poisson count and each item's amount
+    (days, yuan) as varying as much as their mean, S varies as 2 S^2 / N (a compound Poisson
+    sum; days cut short by the run's end, or fines of one size, vary less, so the test errs
+    towards "within noise"). Two seeds of one Rongcheng scenario at 0.05 read 6,677 against
+    8,222 person-days wrongfully listed, +23 % in red, from 84 and 106 wrongful listings:
+    within noise."""
     rates, var = [], 0.0
     for r in (a, b):
-        s, n = float(M.corrections(r).item(0, column)), LS.wrongful_listings_held(r, actor)
+        s, n = _sum_and_items(r, k)
         if not n:
             return False
         rate = s / max(1.0, float(M.headline(r)[V.PEOPLE]))
@@ -213,15 +226,15 @@ def listed_days_within_noise(k: str, a: RunTables, b: RunTables) -> bool:
 
 def uncounted_within_noise(k: str, a: RunTables, b: RunTables) -> bool:
     """Whether a figure that is no count of events (income lost, a share, days listed or to
-    lift a listing) differs between two runs by less than its own noise
-    (``income_within_noise``, ``share_within_noise``, ``listed_days_within_noise``,
+    lift a listing, fines) differs between two runs by less than its own noise
+    (``income_within_noise``, ``share_within_noise``, ``sum_within_noise``,
     ``days_to_lift_within_noise``)."""
     if k == V.INCOME_LOST:
         return income_within_noise(a, b)
     if k == V.DAYS_TO_LIFT_WRONGFUL_LISTING:
         return days_to_lift_within_noise(a, b)
-    if k in _LISTED_DAYS:
-        return listed_days_within_noise(k, a, b)
+    if k in SUMS:
+        return sum_within_noise(k, a, b)
     return is_share(k) and share_within_noise(k, a, b)
 
 
@@ -325,7 +338,8 @@ def compare_table(rs: Sequence[RunTables]) -> str:
             "Poisson noise (|a - b| &lt; 1.96 \u221a(a + b)), income lost within the noise of its people's losses, "
             "a share (alert precision, alerts per 1,000 faces, the false share of audio records, a grade's share) "
             "within its "
-            "binomial noise, or days wrongfully listed or to lift a listing within their noise: not an effect. A figure a run's scenario does not "
+            "binomial noise, or days wrongfully listed or to lift a listing, or fines, within their noise: "
+            "not an effect. A figure a run's scenario does not "
             "model is \"not modelled\" and never coloured."
             + (" The runs differ in size: totals that grow with the population are compared per 1,000 people "
                "(their noise test on the rates), not as totals." if reading == "per 1,000 people" else "")
