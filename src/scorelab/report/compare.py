@@ -243,7 +243,8 @@ def single_seed_warning(rs: Sequence[RunTables]) -> str:
     seeds = {r.manifest.get("seed") for r in rs}
     same = " (the same seed for all)" if len(seeds) == 1 else ""
     return (f"Each run here is a single seed{same}: a difference smaller than the noise between seeds is not an "
-            "effect. Counts whose difference is within their Poisson noise are marked \"within noise\"; for "
+            "effect. A difference within its own noise (Poisson for counts, binomial for shares, the table's note "
+            "says each test) is marked \"within noise\"; for "
             "intervals, compare with replicates: scorelab sweep ... --replicates 5 (docs/sweeps.md).")
 
 
