@@ -580,7 +580,7 @@ def test_income_lost_within_the_spread_of_peoples_losses_is_noise(runs, monkeypa
 def test_a_share_within_its_binomial_noise_is_noise(runs, monkeypatch):
     """Alert precision, alerts per 1,000 faces and the false share of audio records are shares
     x / n: two runs' shares differing by less than 1.96 sqrt(p (1 - p) (1/na + 1/nb)) (p pooled)
-    are "within noise", by more not, and the comparison table greys them."""
+    are "within noise", by more not."""
     from scorelab import vocabulary as V
     from scorelab.report import compare as C
 

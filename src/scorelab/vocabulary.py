@@ -160,6 +160,11 @@ def grade_share(grade: str) -> str:
     return f"grade {grade} share"
 
 
+def share_grade(name: str) -> str | None:
+    """The grade whose share the headline figure ``name`` is (``grade_share``'s inverse), else None."""
+    return name[len("grade "):-len(" share")] if name.startswith("grade ") and name.endswith(" share") else None
+
+
 #: Headline figures that are counts of events over the run (they grow with the population):
 #: read them per 1,000 people (``per_thousand``); a count below ``FEW_EVENTS``
 #: is too small to be read per capita (its relative sampling error, 1 / sqrt(n), is above 22 %).
@@ -239,7 +244,7 @@ def not_defined(name: str) -> str:
     """What a table shows for a headline figure with no value in a run (its denominator is zero)."""
     if name in _UNDEFINED_BECAUSE:
         return _UNDEFINED_BECAUSE[name]
-    if name.startswith("grade ") and name.endswith(" share"):
+    if share_grade(name) is not None:
         return "no one scored"
     return "not defined"
 

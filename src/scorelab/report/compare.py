@@ -124,16 +124,11 @@ def income_within_noise(a: RunTables, b: RunTables) -> bool:
     return abs(rows[0]["per_1000"] - rows[1]["per_1000"]) < 1.96 * math.hypot(*se)
 
 
-def _grade_of(k: str) -> str | None:
-    """The grade of a headline grade share ("grade A share"), else None."""
-    return k[len("grade "):-len(" share")] if k.startswith("grade ") and k.endswith(" share") else None
-
-
 def _share_counts(r: RunTables, k: str) -> tuple[float, float] | None:
     """(x, n) of a share figure x / n: alert precision (hits among alerts), alerts among faces
     scanned, the false share of in-car audio records, a grade's share of the scored people at the
     end; None for another figure or a run without it."""
-    grade = _grade_of(k)
+    grade = V.share_grade(k)
     if grade is not None:
         t = M.grade_shares(r)
         row = t.filter(pl.col("grade") == grade)
@@ -160,7 +155,7 @@ SHARES = (V.ALERT_PRECISION, V.ALERTS_PER_THOUSAND_FACES, V.AUDIO_FALSE_SHARE)
 
 def is_share(k: str) -> bool:
     """Whether ``k`` is a share ``share_within_noise`` tests (``SHARES``, a grade's share)."""
-    return k in SHARES or _grade_of(k) is not None
+    return k in SHARES or V.share_grade(k) is not None
 
 
 def share_within_noise(k: str, a: RunTables, b: RunTables) -> bool:
