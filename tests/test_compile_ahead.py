@@ -19,7 +19,9 @@ def test_the_list_holds_what_a_run_compiles_callees_first():
     the shipped list (else: ``python -m scorelab.compile_ahead record``), and the list puts each
     kernel after the kernels it calls. (Kernels loaded from the cache bring their callees' code
     with them, so a warm run shows the kernels called from Python only; their types, the plan's
-    and the state's structures, are the ones that change when the engine does.)"""
+    and the state's structures, are the ones that change when the engine does.) The helpers'
+    order has each cached callee before the kernels that call it, the day loop's first when a
+    run names it, and the loop's large tree cut into cached subtrees."""
     listed = compile_ahead.entries()
     assert len(listed) >= 100
     keys = {tuple(r["key"]) for r in listed}
@@ -42,12 +44,24 @@ def test_the_list_holds_what_a_run_compiles_callees_first():
     place = {tuple(r["key"]): i for i, r in enumerate(listed)}
     for r in listed:
         assert all(place[tuple(c)] < place[tuple(r["key"])] for c in r["callees"] if tuple(c) in place), r["qualname"]
+    from scorelab.runner import LOOP_ENTRY
+
+    assert set(LOOP_ENTRY.values()) <= {f"{r['module']}.{r['qualname']}" for r in listed if r["entry"]}
+
+    for loop in LOOP_ENTRY.values():
+        order = compile_ahead.units(first=[loop])
+        names = [f"{r['module']}.{r['qualname']}" for r in order]
+        at = {tuple(r["key"]): i for i, r in enumerate(order)}
+        top = names.index(loop)
+        assert all(r["cached"] for r in order[:top]) and len(order[:top]) >= 5, "the loop's cached subtrees first"
+        for r in order:
+            assert all(at[tuple(c)] < at[tuple(r["key"])] for c in r["callees"] if tuple(c) in at), r["qualname"]
 
 
 def test_a_helper_fills_the_cache_bottom_up_and_skips_stale_entries(tmp_path):
-    """A helper given a list compiles its kernels, callees first; a process that then calls them
-    compiles nothing (it loads them); an entry naming a missing function or types a kernel
-    does not take is skipped."""
+    """A helper given a list compiles its entry points and cached callees, callees first; a
+    process that then calls them compiles nothing (it loads them); an entry naming a missing
+    function or types a kernel does not take is skipped."""
     from numba.core import types
 
     pkg = tmp_path / "pkgh"
@@ -66,14 +80,16 @@ def test_a_helper_fills_the_cache_bottom_up_and_skips_stale_entries(tmp_path):
         """))
     sig = (types.int64,)
 
-    def row(qualname, at, callees=(), s=sig):
+    def row(qualname, at, callees=(), s=sig, entry=True):
         key = ("pkgh.kernels", qualname, str(s))
-        return dict(module="pkgh.kernels", qualname=qualname, key=key, sig=s, callees=list(callees), position=at)
+        return dict(module="pkgh.kernels", qualname=qualname, key=key, sig=s, callees=list(callees), position=at,
+                    entry=entry, cached=not entry, seconds=1.0)
 
-    rows = [row("f", 2, [("pkgh.kernels", "g", str(sig))]), row("g", 1), row("gone", 0), row("g", 3, s=(types.none,))]
+    rows = [row("f", 2, [("pkgh.kernels", "g", str(sig))]), row("g", 1, entry=False), row("gone", 0),
+            row("g", 3, s=(types.none,))]
     listing = tmp_path / "list.pickle.xz"
     listing.write_bytes(lzma.compress(pickle.dumps(rows)))
-    order = [r["qualname"] for r in compile_ahead.entries(listing)]
+    order = [r["qualname"] for r in compile_ahead.units(listing)]
     assert order.index("g") < order.index("f")
     env_code = f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
     helper = env_code + textwrap.dedent(f"""

@@ -1,15 +1,18 @@
 """Kernels compiled ahead, in helper processes, when a process starts compiling on a cold cache.
 
 Numba compiles a kernel when it is first called, callees first, one function after another:
-a cold run spends two to three minutes of one core on it while the machine's other cores
-wait. The kernels' call tree is wide, though (a run's critical path is about a third of its
-compile CPU), and ``jit_cache`` lets processes share one cache, a compile lock per function.
-So when a process starts compiling a scorelab kernel, it starts helper processes
-(``compile_helpers``: one per other core it may use, at most seven) that compile the kernels a
-run needs from the bottom of the call tree up, from a list shipped with the package
-(``kernel_signatures.pickle.xz``: each kernel, the argument types it is compiled for, and the
-kernels it calls). The process itself goes on as before; a kernel that a helper compiled, it
-loads from the cache, and one that a helper is compiling, it waits for.
+a cold run spends two minutes of one core on it while the machine's other cores wait. A run
+calls a dozen kernels from Python, though (the entry points: the population build's, the
+plan's, the day loop's), each compiled with its callees inside it (``jit_lazy``), and
+``jit_cache`` lets processes share one cache, a compile lock per entry point. So when a process
+starts compiling a scorelab kernel, it starts helper processes (``compile_helpers``: one per
+other core it may use, at most seven) that compile the entry points a run needs, the costliest
+first, from a list shipped with the package (``kernel_signatures.pickle.xz``: each kernel, the
+argument types it is compiled for, the kernels it calls, whether Python calls it and how long
+its compilation took). The process itself goes on as before, in the run's order: an entry point
+that a helper compiled, it loads from the cache, and one that a helper is compiling, it waits
+for. The day loop's entry point is most of the compile, so on two cores the helper takes it
+while the process compiles everything else.
 
 Nothing depends on the list being current: a kernel missing from it is compiled when it is
 called, as before, and an entry that no longer types (a function renamed, its argument types
@@ -28,20 +31,29 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scorelab import jit_cache  # (the stamps and compile locks, in place before a kernel loads)
+from scorelab import jit_cache, jit_lazy  # (the stamps, compile locks and lazy callees, in place before a kernel loads)
+from scorelab import compile_helpers
 from scorelab.compile_helpers import ENV, SIGNATURES
 
 #: The presets whose runs the list is recorded from (``record``): together they call every kernel
+#: A callee whose call tree took this long to compile when recorded is cached with machine code
+#: of its own, so that processes can split a large tree between them (``compile_helpers.cached_callees``)
+CACHED_SECONDS = 3.0
 RECORDED = ("safeguarded", "rongcheng-2018", "national-2027", "zhima-index", "corporate", "lending-feedback-all")
 
 
 def entries(path: Path = SIGNATURES) -> list[dict[str, Any]]:
     """The list's entries, bottom of the call tree first: each a dict of ``module``,
-    ``qualname``, ``sig`` (numba argument types), ``key`` and ``height`` (0: calls no other
-    listed kernel). An unreadable list is an empty one."""
+    ``qualname``, ``sig`` (numba argument types), ``key``, ``callees`` (keys), ``entry``
+    (whether Python calls it), ``seconds`` (its longest compilation when recorded, with every
+    callee lazy: its call tree's, less what was compiled before), ``cached`` (a callee with
+    machine code of its own: ``CACHED_SECONDS``) and ``height`` (0: calls no other listed
+    kernel). An unreadable list is an empty one."""
     try:
         rows = pickle.loads(lzma.decompress(path.read_bytes()))
     except Exception:  # (a missing or foreign list only loses the head start)
@@ -54,7 +66,39 @@ def entries(path: Path = SIGNATURES) -> list[dict[str, Any]]:
 
     for r in rows:
         r["height"] = height(r["key"])
+        r.setdefault("entry", True)
+        r.setdefault("seconds", 0.0)
+        r.setdefault("cached", False)
     return sorted(rows, key=lambda r: (r["height"], r["position"]))
+
+
+def units(path: Path = SIGNATURES, first: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The listed kernels compiled with machine code and cached (entry points, and callees
+    marked ``cached``), in the order helpers compile them: entry point by entry point (those
+    named in ``first``, ``module.qualname``, first, then the largest call tree first), the
+    cached callees of each below it first, bottom up."""
+    rows = entries(path)
+    trees = _trees(rows)
+    rank = {name: i for i, name in enumerate(first)}
+    tops = sorted((r for r in rows if r["entry"]),
+                  key=lambda r: (rank.get(f"{r['module']}.{r['qualname']}", len(rank)), -len(trees[r["key"]])))
+    order: dict[Any, dict[str, Any]] = {}
+    for top in tops:
+        for r in rows:  # (bottom up)
+            if (r["cached"] or r is top) and r["key"] in trees[top["key"]]:
+                order.setdefault(r["key"], r)
+    return list(order.values())
+
+
+def _trees(rows: list[dict[str, Any]]) -> dict[Any, frozenset[Any]]:
+    """Each listed kernel's key -> the keys of the listed kernels in its call tree, itself included."""
+    by_key = {r["key"]: r for r in rows}
+
+    @functools.lru_cache(maxsize=None)
+    def tree(key: Any) -> frozenset[Any]:
+        return frozenset({key}).union(*(tree(c) for c in by_key[key]["callees"] if c in by_key))
+
+    return {k: tree(k) for k in by_key}
 
 
 def _lock_is_free(function: str) -> bool:
@@ -74,12 +118,13 @@ def _lock_is_free(function: str) -> bool:
         os.close(fd)
 
 
-def compile_listed(parent: int | None = None, path: Path = SIGNATURES) -> int:
-    """Compile (or load) every listed kernel, bottom up, leaving for later those another process
-    is compiling; stop if ``parent`` (a process id) is gone. Returns how many it went through."""
+def compile_listed(parent: int | None = None, path: Path = SIGNATURES, first: Sequence[str] = ()) -> int:
+    """Compile (or load) every listed kernel with machine code of its own, in ``units`` order,
+    leaving for later those another process is compiling; stop if ``parent`` (a process id) is
+    gone. Returns how many it went through."""
     done = 0
     later: list[dict[str, Any]] = []
-    for rounds, todo in enumerate((entries(path), later)):
+    for rounds, todo in enumerate((units(path, first), later)):
         for r in list(todo):
             if parent is not None and os.getppid() != parent:
                 return done
@@ -122,17 +167,25 @@ def _record_here(out: Path) -> int:
     import scorelab
 
     order: list[tuple[str, str, str]] = []
+    seconds: dict[tuple[str, str, str], float] = {}
+    started: list[float] = []
 
     class _Order(event.Listener):
         def on_start(self, ev: event.Event) -> None:
-            pass
+            started.append(time.perf_counter())
 
         def on_end(self, ev: event.Event) -> None:
+            took = time.perf_counter() - started.pop()
             fn = getattr(ev.data.get("dispatcher"), "py_func", None)
             if fn is not None and ev.data.get("args") is not None:
-                order.append((fn.__module__ or "", fn.__qualname__, str(ev.data["args"])))
+                key = (fn.__module__ or "", fn.__qualname__, str(ev.data["args"]))
+                order.append(key)
+                seconds[key] = max(seconds.get(key, 0.0), took)
 
     event.register("numba:compile", _Order())
+    # (every callee lazy while recording: a kernel then has machine code only if Python asked for
+    # it, which marks an entry point, and each compilation's time is its whole call tree's)
+    compile_helpers.cached_callees = lambda *_: frozenset()  # type: ignore[assignment]
     with tempfile.TemporaryDirectory() as tmp:
         for k, name in enumerate(RECORDED):
             scorelab.run(name, {"population.people": 3000, "run.days": 3}, out=Path(tmp) / name, check_memory=False,
@@ -144,8 +197,11 @@ def _record_here(out: Path) -> int:
         callees = sorted({owner[id(lib)] for lib in getattr(cres.library, "_linking_libraries", ()) if id(lib) in owner}
                          - {key})
         rows.append(dict(module=key[0], qualname=key[1], key=key, sig=sig, callees=callees,
-                         position=order.index(key) if key in order else len(order)))
+                         position=order.index(key) if key in order else len(order),
+                         entry=not jit_lazy.is_lazy(cres), seconds=round(seconds.get(key, 0.0), 2)))
     rows.sort(key=lambda r: r["position"])
+    for r in rows:
+        r["cached"] = not r["entry"] and r["seconds"] >= CACHED_SECONDS
     out.write_bytes(lzma.compress(pickle.dumps(rows, protocol=4)))  # (10 KB: the types repeat)
     return len(rows)
 
@@ -164,8 +220,8 @@ def record(out: Path = SIGNATURES) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["help"] and len(argv) == 2:
-        compile_listed(parent=int(argv[1]))
+    if argv[:1] == ["help"] and len(argv) >= 2:
+        compile_listed(parent=int(argv[1]), first=argv[2:])
         return 0
     if argv[:1] == ["record-here"] and len(argv) == 2:
         print(_record_here(Path(argv[1])))

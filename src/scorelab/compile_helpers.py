@@ -10,7 +10,10 @@ cycle with it.
 
 from __future__ import annotations
 
+import functools
+import lzma
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -23,6 +26,15 @@ SIGNATURES = Path(__file__).resolve().parent / "kernel_signatures.pickle.xz"
 MAX_HELPERS = 7
 ENV = "SCORELAB_COMPILE_HELPERS"
 _started = threading.Event()
+#: the entry points this process says it will need, most needed first (``compile_first``)
+_first: list[str] = []
+
+
+def compile_first(*names: str) -> None:
+    """Say which kernels (``module.qualname``) this process will need: helpers it starts later
+    compile them before the others (the day loop's entry point is most of a cold compile, and
+    which one a run needs, the single process's or the threads' and shards', only the run knows)."""
+    _first[:] = [*names, *(n for n in _first if n not in names)]
 
 
 def helpers_wanted() -> int:
@@ -68,10 +80,24 @@ def start_helpers(scope: Callable[[], str]) -> int:
     env = {**os.environ, "SCORELAB_COMPILE_HELPER": "1", "NUMBA_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])}
     for _ in range(n):
-        subprocess.Popen([sys.executable, "-m", "scorelab.compile_ahead", "help", str(os.getpid())], env=env,
+        subprocess.Popen([sys.executable, "-m", "scorelab.compile_ahead", "help", str(os.getpid()), *_first], env=env,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
     return n
+
+
+@functools.lru_cache(maxsize=None)
+def cached_callees(path: Path = SIGNATURES) -> frozenset[str]:
+    """The callees (``module.qualname``) that the shipped list marks ``cached``: those whose call
+    tree takes seconds to compile. They are compiled with machine code and cached even as
+    callees (``jit_cache``): processes then split a large call tree between them, each
+    compiling some of these subtrees, instead of each compiling it all. Other callees are
+    compiled without machine code (``jit_lazy``). Where the list is missing, none."""
+    try:
+        rows = pickle.loads(lzma.decompress(path.read_bytes()))
+        return frozenset(f"{r['module']}.{r['qualname']}" for r in rows if r.get("cached"))
+    except Exception:  # (a missing or foreign list: every callee lazy, which is correct, only slower)
+        return frozenset()
 
 
 def install(root: Path, scope: Callable[[], str]) -> None:

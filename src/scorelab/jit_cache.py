@@ -40,9 +40,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numba as nb
 from numba.core import caching, dispatcher, types
+
+from scorelab import jit_lazy
 
 __all__ = ["CompileWatch", "compile_lock_path", "compile_scope", "compile_watch", "compiled_sources", "install", "nb",
            "source_stamp", "widened"]
@@ -240,55 +243,94 @@ _watches: list[CompileWatch] = []
 
 @functools.lru_cache(maxsize=None)
 def compile_one_process_at_a_time(root: Path = ROOT) -> None:
-    """Each compilation of a jitted function of the package at ``root`` (its callees' too) holds
-    an exclusive lock on ``compile_lock_path(root, function)``; numba looks in the disk cache
-    before compiling, so a process that waited loads what the other compiled, and processes
-    compile different functions at once. No deadlock: a process waits only for the lock of a
-    callee of what it holds, and calls form no cycle; the threads of one process take numba's
-    own compiler lock first, so no thread holds a file lock while it waits for a thread of its
-    process. (No lock where ``fcntl`` is missing.)"""
+    """Each compilation of a kernel of the package at ``root`` with machine code of its own (one
+    that Python asks for, or a callee whose call tree is costly: ``compile_helpers.
+    cached_callees``) holds an exclusive lock on ``compile_lock_path(root, function)``; numba
+    looks in the disk cache before compiling, so a process that waited loads what the other
+    compiled, and processes compile different kernels at once. Other callees are compiled
+    without machine code (``jit_lazy``), take no lock and are not cached: their callers carry
+    their code. No deadlock: a process takes locks down a path of the call tree, which has no
+    cycles, and the threads of one process take numba's own compiler lock first, so no thread
+    holds a file lock while it waits for a thread of its process. (No lock where ``fcntl`` is
+    missing.)"""
+    from numba.core import sigutils
+    from numba.core.compiler_lock import global_compiler_lock
+
+    from scorelab import compile_helpers  # (no compiled source: it imports nothing of the package)
+
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: every process compiles for itself
-        return
-    from numba.core.compiler_lock import global_compiler_lock
-
+        fcntl = None  # type: ignore[assignment]
     root = Path(root).resolve()
     original = dispatcher.Dispatcher.compile
     held = threading.local()
 
+    def ours(code: Any) -> bool:
+        return code is not None and Path(code.co_filename).resolve().is_relative_to(root)
+
+    def compiling() -> list[tuple[Any, bool]]:
+        """This thread's compilations of the package's kernels under way, each with whether it
+        is a lazy callee's."""
+        return held.__dict__.setdefault("stack", [])
+
+    def nested(fndesc: Any) -> Any:
+        stack = compiling()
+        if not stack or not stack[-1][1]:
+            return None
+        fn = stack[-1][0].py_func
+        return stack[-1][0] if (fndesc.modname, fndesc.qualname) == (fn.__module__, fn.__qualname__) else None
+
     def compile(self, sig):  # type: ignore[no-untyped-def]
-        code = getattr(self.py_func, "__code__", None)
-        if code is None or not Path(code.co_filename).resolve().is_relative_to(root):
+        if not ours(getattr(self.py_func, "__code__", None)):
             return original(self, sig)
-        name = f"{self.py_func.__module__}.{self.py_func.__qualname__}"
-        mine = held.__dict__.setdefault("names", set())
-        if name in mine:  # (another signature of a function this thread is compiling)
-            return original(self, sig)
+        stack = compiling()
+        name = _name(self)
         with global_compiler_lock:
+            if not stack:
+                args = tuple(sigutils.normalize_signature(sig)[0])
+                if jit_lazy.is_lazy(self.overloads.get(args)):  # (compiled as a callee, now asked for)
+                    return jit_lazy.realize(self, args)
+            lazy = bool(stack) and name not in compile_helpers.cached_callees()
+            locked = not lazy and fcntl is not None and all(_name(d) != name for d, _ in stack)
+            stack.append((self, lazy))
             try:
-                fd = os.open(compile_lock_path(root, name), os.O_RDWR | os.O_CREAT, 0o666)
-            except OSError:  # (a lock file another user made, a read-only temporary folder: no lock)
-                return original(self, sig)
-            mine.add(name)
-            try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    watches = list(_watches)
-                    for w in watches:
-                        w.start()
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX)
-                    finally:
-                        for w in watches:
-                            w.end()
-                return original(self, sig)
+                if not locked:
+                    return original(self, sig)
+                return _compile_locked(self, sig, compile_lock_path(root, name), original, fcntl)
             finally:
-                os.close(fd)  # (releases the lock)
-                mine.discard(name)
+                stack.pop()
 
     dispatcher.Dispatcher.compile = compile
+    jit_lazy.install(lambda fndesc: fndesc.modname.split(".")[0] == root.name, nested)
+
+
+def _name(disp: Any) -> str:
+    return f"{disp.py_func.__module__}.{disp.py_func.__qualname__}"
+
+
+def _compile_locked(disp: Any, sig: Any, lock: Path, original: Callable[..., Any], fcntl: Any) -> Any:
+    """``original(disp, sig)`` holding the file lock ``lock`` (waiting for it counts as compiling
+    to the open ``CompileWatch``es)."""
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:  # (a lock file another user made, a read-only temporary folder: no lock)
+        return original(disp, sig)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            watches = list(_watches)
+            for w in watches:
+                w.start()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            finally:
+                for w in watches:
+                    w.end()
+        return original(disp, sig)
+    finally:
+        os.close(fd)  # (releases the lock)
 
 
 class CompileWatch:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scorelab import atomic
+from scorelab import atomic, compile_helpers
 from scorelab.errors import UsageError
 from scorelab.results import Result
 from scorelab.tables import people_frame
@@ -24,6 +24,9 @@ from scorelab.tables import people_frame
 if TYPE_CHECKING:
     from scorelab.scenario.model import Scenario
 
+#: The day loop's entry point in this process and on threads or shards: most of a cold compile,
+#: so the compile helpers start with the one the run needs (``compile_helpers.compile_first``)
+LOOP_ENTRY = {"one": "scorelab.engine.kernel.entry.run_steps", "sharded": "scorelab.engine.kernel.entry.local_phase"}
 #: Said when a run starts compiling the kernels (a first run, or after scorelab changed)
 COMPILING = ("compiling the simulation kernels (first run only: about two minutes of CPU on a 2-core machine; "
              "later runs load them from the cache)")
@@ -187,6 +190,7 @@ def execute(
             scenario_yaml = dump_yaml(scenario.model_dump(mode="json", by_alias=True))
             (staging / "scenario.yaml").write_text(scenario_yaml, encoding="utf-8")
         t_start = time.perf_counter()
+        compile_helpers.compile_first(LOOP_ENTRY["one" if shards is None and threads == 1 else "sharded"])
         # (the build compiles the synthetic world's jitted functions, the day loop the kernels)
         with compile_watch(on_compile or _log_compiling) as compiling:
             # only the layers the day loop reads: the others would cost time and memory for nothing
