@@ -75,8 +75,8 @@ def cache_folder() -> Path | None:
 #: module it imports, followed through (``tests/test_population_cache.py`` computes that closure
 #: from the imports and checks that this covers it; reading them is a few milliseconds, parsing
 #: them for their imports at every run took 0.05 s).
-BUILD_SOURCES = ("synth", "scenario", "rng.py", "jit_cache.py", "errors.py", "units.py", "lazy_pages.py",
-                 "compile_helpers.py")
+BUILD_SOURCES = ("synth", "scenario", "rng.py", "jit_cache.py", "jit_lazy.py", "errors.py", "units.py",
+                 "lazy_pages.py", "compile_helpers.py")
 
 
 def build_sources() -> list[Path]:
