@@ -24,8 +24,12 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from numba.core import caching, cpu, dispatcher
-from numba.core.environment import Environment
+from numba.core import caching, codegen, cpu, dispatcher
+
+try:
+    from numba.core.environment import Environment
+except ImportError:  # pragma: no cover - numba before 0.58 kept it here
+    from numba.core.lowering import Environment  # type: ignore[attr-defined,no-redef]
 
 __all__ = ["LazyEntry", "install", "is_lazy", "realize"]
 
@@ -118,9 +122,10 @@ _packages: list[tuple[Callable[[Any], bool], Callable[[Any], Any]]] = []
 def install(ours: Callable[[Any], bool], nested: Callable[[Any], Any]) -> None:
     """Compile a package's callees lazily. ``ours(fndesc)`` says whether a function is one of
     the package's; ``nested(fndesc)`` returns the dispatcher compiling it if that compilation is
-    a callee's (inside another of the package's compilations), else None."""
-    _patch_numba()
-    _packages.append((ours, nested))
+    a callee's (inside another of the package's compilations), else None. With a numba that
+    lacks what this relies on, nothing changes: every callee is emitted, as numba does."""
+    if _patch_numba():
+        _packages.append((ours, nested))
 
 
 def _owner(fndesc: Any) -> Any:
@@ -131,8 +136,16 @@ def _owner(fndesc: Any) -> Any:
     return None
 
 
+#: what ``_finalize_without_emitting`` and ``_emit`` use of numba's code libraries
+_NEEDED = ("finalize", "_finalize_final_module", "_finalize_dynamic_globals", "_verify_declare_only_symbols",
+           "_finalize_specific", "get_pointer_to_function")
+
+
 @functools.lru_cache(maxsize=None)
-def _patch_numba() -> None:
+def _patch_numba() -> bool:
+    if not (all(hasattr(codegen.JITCodeLibrary, n) for n in _NEEDED) and hasattr(Environment, "_memo")
+            and hasattr(caching, "CompileResultCacheImpl")):
+        return False
     original_add_overload = dispatcher.Dispatcher.add_overload
     original_check_cachable = caching.CompileResultCacheImpl.check_cachable
 
@@ -159,3 +172,4 @@ def _patch_numba() -> None:
     cpu.CPUContext.get_executable = get_executable
     dispatcher.Dispatcher.add_overload = add_overload
     caching.CompileResultCacheImpl.check_cachable = check_cachable
+    return True
