@@ -4,10 +4,11 @@ optimised for them to link in, but not emitted, run or cached on its own.
 Numba compiles each jitted function it meets into its own library, links every callee's
 optimised module into its caller's and optimises that again, and emits machine code for every
 library. A kernel called only from other kernels never runs its own machine code: each caller
-carries the callee's code, inlined or linked in. Emitting it anyway was over half of the cold
+carries the callee's code, inlined or linked in. Emitting it anyway was a third of the cold
 compile's LLVM time and most of the cache (``docs/performance.md``, "What limits it"). Here a
 kernel of the package compiled while another kernel of the package is being compiled (a
-callee) is finalised without being added to numba's engine: its callers link its optimised
+callee; ``jit_cache`` keeps a few large ones cached, so that processes can share them) is
+finalised without being added to numba's engine: its callers link its optimised
 module as before, but nothing emits it, and it is not cached (its callers are, with its code
 inside). Its overload's entry point is a ``LazyEntry`` that keys it for its callers; if Python
 calls it later, or compiles it by name, it is emitted then (``realize``), cached, and runs.
@@ -41,11 +42,10 @@ class LazyEntry:
     """The entry point of a kernel compiled as a callee: a key for its callers' lowering, not
     yet machine code. Calling it emits the kernel first."""
 
-    __slots__ = ("__weakref__", "dispatcher", "sig")
+    __slots__ = ("__weakref__", "dispatcher")
 
     def __init__(self, owner: Any) -> None:
         self.dispatcher = weakref.proxy(owner)
-        self.sig: tuple[Any, ...] | None = None
 
     def __call__(self, *args: Any, **kws: Any) -> Any:
         cres = next(c for c in self.dispatcher.overloads.values() if c.entry_point is self)
