@@ -1,6 +1,6 @@
 """Benchmark: the cold compile, a first run on an empty kernel cache, without and with helpers.
 
-    python benchmarks/bench_cold_compile.py [--scenario safeguarded]
+    python benchmarks/bench_cold_compile.py [--scenario safeguarded] [--threads N]
 
 Runs ``scorelab run <scenario> --scale 0.001 --days 3`` twice, each in a fresh process on an
 empty numba cache (``NUMBA_CACHE_DIR`` in a temporary folder): first with
@@ -8,6 +8,9 @@ empty numba cache (``NUMBA_CACHE_DIR`` in a temporary folder): first with
 ``scorelab.compile_ahead``), then as a user gets it (helpers on the other cores). Reports the
 wall seconds of each, the manifest's ``compile_seconds`` and the ratio. The run itself is a
 fraction of a second; the rest is the compile, numba's start and the population build.
+
+With ``--threads N`` the runs use N threads, so that they compile the threaded day loop's entry
+point (``local_phase``) instead of the single process's (``run_steps``).
 
 Target (issue 23): under 60 s cold on 2 cores, judged on the run with helpers.
 """
@@ -38,7 +41,7 @@ def _helpers_running() -> bool:
     return False
 
 
-def cold_run(scenario: str, helpers: str | None) -> dict[str, float]:
+def cold_run(scenario: str, helpers: str | None, threads: int = 1) -> dict[str, float]:
     while _helpers_running():
         time.sleep(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,7 +52,8 @@ def cold_run(scenario: str, helpers: str | None) -> dict[str, float]:
         out = Path(tmp) / "run"
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "scorelab", "run", scenario, "--scale", "0.001", "--days", "3",
-                               "--out", str(out)], env=env, capture_output=True, text=True, check=False)
+                               "--threads", str(threads), "--out", str(out)],
+                              env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             sys.exit(f"bench_cold_compile: the run failed:\n{proc.stderr[-3000:]}")
@@ -60,11 +64,13 @@ def cold_run(scenario: str, helpers: str | None) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="safeguarded")
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    alone = cold_run(args.scenario, "0")
-    helped = cold_run(args.scenario, None)
-    print(f"cold compile, scorelab run {args.scenario} --scale 0.001 --days 3, empty cache, {cores} cores:")
+    alone = cold_run(args.scenario, "0", args.threads)
+    helped = cold_run(args.scenario, None, args.threads)
+    print(f"cold compile, scorelab run {args.scenario} --scale 0.001 --days 3 --threads {args.threads}, empty cache, "
+          f"{cores} cores:")
     print(f"  {'':<24} {'wall s':>8} {'compile s':>10}")
     print(f"  {'one process':<24} {alone['wall']:8.1f} {alone['compile']:10.1f}")
     print(f"  {'with helpers':<24} {helped['wall']:8.1f} {helped['compile']:10.1f}")
