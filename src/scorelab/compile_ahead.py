@@ -87,6 +87,10 @@ def units(path: Path = SIGNATURES, first: Sequence[str] = ()) -> list[dict[str, 
         for r in rows:  # (bottom up)
             if (r["cached"] or r is top) and r["key"] in trees[top["key"]]:
                 order.setdefault(r["key"], r)
+    by_key = {r["key"]: r for r in rows}
+    for r in order.values():  # (the cached callees in its tree, whose locks it would wait for)
+        r["below"] = sorted(f"{by_key[k]['module']}.{by_key[k]['qualname']}" for k in trees[r["key"]]
+                            if k != r["key"] and by_key[k]["cached"])
     return list(order.values())
 
 
@@ -99,6 +103,26 @@ def _trees(rows: list[dict[str, Any]]) -> dict[Any, frozenset[Any]]:
         return frozenset({key}).union(*(tree(c) for c in by_key[key]["callees"] if c in by_key))
 
     return {k: tree(k) for k in by_key}
+
+
+def cached(rows: list[dict[str, Any]]) -> set[Any]:
+    """The keys of the callees to cache with machine code of their own: those whose compilation
+    took ``CACHED_SECONDS`` or more when recorded, and that another process could compile while
+    this one compiles something else: a callee of several kernels, or one beside another such
+    callee under the same caller. A costly callee that is its caller's only one (``step`` under
+    ``run_steps``) is left lazy: caching it would only emit its whole tree twice, one after
+    the other."""
+    costly = {r["key"] for r in rows if not r["entry"] and r["seconds"] >= CACHED_SECONDS}
+    by_key = {r["key"]: r for r in rows}
+    callers: dict[Any, set[Any]] = {}
+    for r in rows:
+        for c in r["callees"]:
+            callers.setdefault(c, set()).add(r["key"])
+
+    def costly_callees(key: Any) -> int:
+        return sum(c in costly for c in by_key[key]["callees"])
+
+    return {k for k in costly if len(callers.get(k, ())) >= 2 or any(costly_callees(p) >= 2 for p in callers.get(k, ()))}
 
 
 def _lock_is_free(function: str) -> bool:
@@ -120,8 +144,9 @@ def _lock_is_free(function: str) -> bool:
 
 def compile_listed(parent: int | None = None, path: Path = SIGNATURES, first: Sequence[str] = ()) -> int:
     """Compile (or load) every listed kernel with machine code of its own, in ``units`` order,
-    leaving for later those another process is compiling; stop if ``parent`` (a process id) is
-    gone. Returns how many it went through."""
+    leaving for later those another process is compiling, itself or a cached callee in its tree
+    (the helper would only wait for it); stop if ``parent`` (a process id) is gone. Returns how
+    many it went through."""
     done = 0
     later: list[dict[str, Any]] = []
     for rounds, todo in enumerate((units(path, first), later)):
@@ -129,7 +154,7 @@ def compile_listed(parent: int | None = None, path: Path = SIGNATURES, first: Se
             if parent is not None and os.getppid() != parent:
                 return done
             name = f"{r['module']}.{r['qualname']}"
-            if rounds == 0 and not _lock_is_free(name):
+            if rounds == 0 and not all(_lock_is_free(n) for n in (name, *r.get("below", ()))):
                 later.append(r)
                 continue
             try:
@@ -200,8 +225,9 @@ def _record_here(out: Path) -> int:
                          position=order.index(key) if key in order else len(order),
                          entry=not jit_lazy.is_lazy(cres), seconds=round(seconds.get(key, 0.0), 2)))
     rows.sort(key=lambda r: r["position"])
+    marked = cached(rows)
     for r in rows:
-        r["cached"] = not r["entry"] and r["seconds"] >= CACHED_SECONDS
+        r["cached"] = r["key"] in marked
     out.write_bytes(lzma.compress(pickle.dumps(rows, protocol=4)))  # (10 KB: the types repeat)
     return len(rows)
 
