@@ -116,6 +116,19 @@ def test_a_helper_fills_the_cache_bottom_up_and_skips_stale_entries(tmp_path):
     assert out.stdout.split() == ["43", "0"]
 
 
+def test_costly_callees_are_cached_where_another_process_could_compile_them_meanwhile():
+    """Cached: a costly callee beside another costly one under one caller (b and c under top,
+    d and near under b), or called by two kernels (d, under b and c). Lazy: a costly callee that
+    is its caller's only costly one (solo under alone: caching it would emit its tree twice, one
+    after the other), a cheap one, and an entry point (it has machine code anyway)."""
+    def row(name, seconds, callees=(), entry=False):
+        return dict(key=name, callees=list(callees), seconds=seconds, entry=entry)
+
+    rows = [row("top", 9, ["b", "c", "cheap"], entry=True), row("b", 5, ["d", "near"]), row("c", 5, ["d"]),
+            row("d", 4), row("near", 4), row("cheap", 0.1), row("alone", 9, ["solo"], entry=True), row("solo", 8)]
+    assert compile_ahead.cached(rows) == {"b", "c", "d", "near"}
+
+
 def test_an_unreadable_list_is_an_empty_one(tmp_path):
     bad = tmp_path / "list.pickle.xz"
     bad.write_bytes(b"not a list")

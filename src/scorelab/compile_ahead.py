@@ -3,16 +3,17 @@
 Numba compiles a kernel when it is first called, callees first, one function after another:
 a cold run spends two minutes of one core on it while the machine's other cores wait. A run
 calls a dozen kernels from Python, though (the entry points: the population build's, the
-plan's, the day loop's), each compiled with its callees inside it (``jit_lazy``), and
-``jit_cache`` lets processes share one cache, a compile lock per entry point. So when a process
-starts compiling a scorelab kernel, it starts helper processes (``compile_helpers``: one per
-other core it may use, at most seven) that compile the entry points a run needs, the costliest
-first, from a list shipped with the package (``kernel_signatures.pickle.xz``: each kernel, the
-argument types it is compiled for, the kernels it calls, whether Python calls it and how long
-its compilation took). The process itself goes on as before, in the run's order: an entry point
-that a helper compiled, it loads from the cache, and one that a helper is compiling, it waits
-for. The day loop's entry point is most of the compile, so on two cores the helper takes it
-while the process compiles everything else.
+plan's, the day loop's), each compiled with its callees inside it (``jit_lazy``) except a few
+large subtrees, the cached callees (``cached``), and ``jit_cache`` lets processes share one
+cache, a compile lock per entry point and cached callee. So when a process starts compiling a
+scorelab kernel, it starts helper processes (``compile_helpers``: one per other core it may
+use, at most seven) that compile those a run needs, entry point by entry point, each one's
+cached callees first, bottom up, the day loop's first (the run names it:
+``compile_helpers.compile_first``), from a list shipped with the package
+(``kernel_signatures.pickle.xz``: each kernel, the argument types it is compiled for, the
+kernels it calls, whether Python calls it, how long its compilation took and whether it is a
+cached callee). The process itself goes on as before, in the run's order: a kernel that a
+helper compiled, it loads from the cache, and one that a helper is compiling, it waits for.
 
 Nothing depends on the list being current: a kernel missing from it is compiled when it is
 called, as before, and an entry that no longer types (a function renamed, its argument types
@@ -36,14 +37,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scorelab import jit_cache, jit_lazy  # (the stamps, compile locks and lazy callees, in place before a kernel loads)
-from scorelab import compile_helpers
+# (jit_cache first: the stamps, compile locks and lazy callees in place before a kernel loads)
+from scorelab import compile_helpers, jit_cache, jit_lazy
 from scorelab.compile_helpers import ENV, SIGNATURES
 
-#: The presets whose runs the list is recorded from (``record``): together they call every kernel
-#: A callee whose call tree took this long to compile when recorded is cached with machine code
-#: of its own, so that processes can split a large tree between them (``compile_helpers.cached_callees``)
+#: A callee whose call tree took this long to compile when recorded may be cached with machine
+#: code of its own, so that processes can split a large tree between them (``cached``)
 CACHED_SECONDS = 3.0
+#: The presets whose runs the list is recorded from (``record``): together they call every kernel
 RECORDED = ("safeguarded", "rongcheng-2018", "national-2027", "zhima-index", "corporate", "lending-feedback-all")
 
 

@@ -89,7 +89,8 @@ def start_helpers(scope: Callable[[], str]) -> int:
 @functools.lru_cache(maxsize=None)
 def cached_callees(path: Path = SIGNATURES) -> frozenset[str]:
     """The callees (``module.qualname``) that the shipped list marks ``cached``: those whose call
-    tree takes seconds to compile. They are compiled with machine code and cached even as
+    tree takes seconds to compile and that another process could compile meanwhile
+    (``compile_ahead.cached``). They are compiled with machine code and cached even as
     callees (``jit_cache``): processes then split a large call tree between them, each
     compiling some of these subtrees, instead of each compiling it all. Other callees are
     compiled without machine code (``jit_lazy``). Where the list is missing, none."""
