@@ -66,10 +66,12 @@ def _finalize_without_emitting(library: Any) -> None:
         library._finalized = True
 
     library._finalize_final_module = final_module
+    library._optimize_final_module = lambda: None
     try:
         library.finalize()
     finally:
         del library._finalize_final_module
+        del library._optimize_final_module
 
 
 def _emit(library: Any) -> None:
