@@ -43,7 +43,7 @@ from scorelab.compile_helpers import ENV, SIGNATURES
 
 #: A callee whose call tree took this long to compile when recorded may be cached with machine
 #: code of its own, so that processes can split a large tree between them (``cached``)
-CACHED_SECONDS = 3.0
+CACHED_SECONDS = 6.0
 #: The presets whose runs the list is recorded from (``record``): together they call every kernel
 RECORDED = ("safeguarded", "rongcheng-2018", "national-2027", "zhima-index", "corporate", "lending-feedback-all")
 
