@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 #: so the compile helpers start with the one the run needs (``compile_helpers.compile_first``)
 LOOP_ENTRY = {"one": "scorelab.engine.kernel.entry.run_steps", "sharded": "scorelab.engine.kernel.entry.local_phase"}
 #: Said when a run starts compiling the kernels (a first run, or after scorelab changed)
-COMPILING = ("compiling the simulation kernels (first run only: about two minutes of CPU on a 2-core machine; "
-             "later runs load them from the cache)")
+COMPILING = ("compiling the simulation kernels (first run only: about a minute and a half of CPU on a 2-core "
+             "machine; later runs load them from the cache)")
 
 
 def _log_compiling() -> None:
