@@ -8,13 +8,15 @@ carries the callee's code, inlined or linked in. Emitting it anyway was a third 
 compile's LLVM time and most of the cache (``docs/performance.md``, "What limits it"). Here a
 kernel of the package compiled while another kernel of the package is being compiled (a
 callee; ``jit_cache`` keeps a few large ones cached, so that processes can share them) is
-finalised without being added to numba's engine: its callers link its optimised
-module as before, but nothing emits it, and it is not cached (its callers are, with its code
-inside). Its overload's entry point is a ``LazyEntry`` that keys it for its callers; if Python
+finalised without being added to numba's engine and without optimising its module on its own
+(numba optimised each level of a deep call tree anew with everything below it): its callers
+link its module and optimise it with theirs, nothing emits it, and it is not cached (its
+callers are, with its code inside). Its overload's entry point is a ``LazyEntry`` that keys it for its callers; if Python
 calls it later, or compiles it by name, it is emitted then (``realize``), cached, and runs.
 
-The callers' code is the same module linked and optimised the same way, so results do not
-change (the golden runs are byte-identical). ``jit_cache`` decides which compilation is a
+The callers' code is the same functions, optimised once where they were optimised at every
+level; no fast-math is used, so results do not change (the golden runs are byte-identical, and
+the day loop is as fast: ``docs/performance.md``). ``jit_cache`` decides which compilation is a
 callee (``install``'s ``nested``) and realizes a lazy overload that Python asks for.
 """
 
@@ -57,8 +59,9 @@ def is_lazy(cres: Any) -> bool:
 
 
 def _finalize_without_emitting(library: Any) -> None:
-    """``library.finalize()`` (its callees linked in, optimised, verified) without adding it to
-    numba's engine, which would emit its machine code."""
+    """``library.finalize()`` (its callees linked in, verified) without the module passes, which
+    its callers run on it linked into theirs, and without adding it to numba's engine, which
+    would emit its machine code."""
 
     def final_module() -> None:
         library._finalize_dynamic_globals()
