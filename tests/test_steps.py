@@ -59,7 +59,7 @@ def test_the_sharded_driver_follows_the_table():
     regions' part A), the exchange, the national queues, their exchange, the stocks."""
     names = {p.sharded for p in PHASES} | {"local"}
     order: list[str] = []
-    for name in calls(sharded.simulate_sharded, names, loop_over="s"):
+    for name in calls(sharded._simulate_sharded, names, loop_over="s"):  # (the loop; its wrapper times it)
         order += calls(sharded.ShardWorker.local, names) if name == "local" else [name]
     expected = [p.sharded for p in PHASES]
     collapsed = [x for i, x in enumerate(expected) if i == 0 or x != expected[i - 1]]
