@@ -55,10 +55,7 @@ def entries(path: Path = SIGNATURES) -> list[dict[str, Any]]:
     callee lazy: its call tree's, less what was compiled before), ``cached`` (a callee with
     machine code of its own: ``CACHED_SECONDS``) and ``height`` (0: calls no other listed
     kernel). An unreadable list is an empty one."""
-    try:
-        rows = pickle.loads(lzma.decompress(path.read_bytes()))
-    except Exception:  # (a missing or foreign list only loses the head start)
-        return []
+    rows = compile_helpers.listed(path)
     by_key = {r["key"]: r for r in rows}
 
     @functools.lru_cache(maxsize=None)

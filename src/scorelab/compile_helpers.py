@@ -20,6 +20,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 SIGNATURES = Path(__file__).resolve().parent / "kernel_signatures.pickle.xz"
 #: At most this many helpers: past it, the call tree's critical path bounds the gain
@@ -94,11 +95,17 @@ def cached_callees(path: Path = SIGNATURES) -> frozenset[str]:
     callees (``jit_cache``): processes then split a large call tree between them, each
     compiling some of these subtrees, instead of each compiling it all. Other callees are
     compiled without machine code (``jit_lazy``). Where the list is missing, none."""
+    # (a missing or foreign list: every callee lazy, which is correct, only slower)
+    return frozenset(f"{r['module']}.{r['qualname']}" for r in listed(path) if r.get("cached"))
+
+
+def listed(path: Path = SIGNATURES) -> list[dict[str, Any]]:
+    """The rows of the kernels' list at ``path`` as recorded (``compile_ahead.entries`` says what
+    they hold); an unreadable list is an empty one: it only loses the head start."""
     try:
-        rows = pickle.loads(lzma.decompress(path.read_bytes()))
-        return frozenset(f"{r['module']}.{r['qualname']}" for r in rows if r.get("cached"))
-    except Exception:  # (a missing or foreign list: every callee lazy, which is correct, only slower)
-        return frozenset()
+        return list(pickle.loads(lzma.decompress(path.read_bytes())))
+    except Exception:
+        return []
 
 
 def install(root: Path, scope: Callable[[], str]) -> None:
