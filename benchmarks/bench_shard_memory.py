@@ -45,7 +45,8 @@ def main() -> None:
     import ray
 
     import scorelab
-    from scorelab.engine.sharded import process_memory, simulate_sharded
+    from scorelab.engine.sharded import simulate_sharded
+    from scorelab.memory import process_memory
 
     overrides = {"run.burn_in": 0, "run.days": args.days}
     if args.scale is None:

@@ -23,6 +23,9 @@ moves single runs by 10-30 %, so judge a change with ``bench_ab.py`` instead):
 * ``bench_shard_memory.py``: each Ray actor's own memory for 1, 2, 4 and 8 local actors on
   4 million people (1 million with ``--quick``), fitted as a constant plus a part divided by
   the actors (needs the ``ray`` extra; skipped with a note without Ray);
+* ``bench_city_build.py``: the build of a cluster, each Ray actor building its own cities'
+  people and contact layers alone (4.23 million people; 423,000 with ``--quick``), each
+  actor's own memory for 1, 2, 4 and 8 actors, fitted the same way (needs ``ray``);
 * ``bench_cold_compile.py``: a first run on an empty kernel cache, one process compiling
   and with compile helpers on the other cores (minutes);
 * ``bench_population.py``: bytes per person and per edge of the built population;
@@ -121,6 +124,15 @@ def main() -> None:
         gap = found(r"largest gap to a measured mean ([\d.]+ %)", out)
         rows.append(("per-actor memory falls as 1/N + a constant (Ray, 4e6 people)",
                      f"{fit}, fit within {gap}" if fit else "?",
+                     found(r"fit within 10 %\): (met|not met)", out) or "?"))
+
+    if importlib.util.find_spec("ray") is not None:
+        out = run("bench_city_build.py", *(["--scale", "0.0003"] if args.quick else []))
+        fit = found(r"fit own = c \+ s / N: (c = .*?); largest", out)
+        gap = found(r"largest gap to a measured mean ([\d.]+ %)", out)
+        same = found(r"every part's rows equal to the build of everyone \([^)]*\): (yes|NO)", out)
+        rows.append(("a cluster's build (own cities' people and contacts) per actor: 1/N + a constant",
+                     f"{fit}, fit within {gap}; rows equal: {same}" if fit else "?",
                      found(r"fit within 10 %\): (met|not met)", out) or "?"))
 
     out = run("bench_cold_compile.py")

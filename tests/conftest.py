@@ -29,7 +29,7 @@ NO_KERNELS = ("test_architecture.py", "test_credit_code.py", "test_docs_sources.
 
 
 FIRST_COMPILE = "test_association.py"
-SMALL_KERNELS = ("test_rng.py", "test_population.py", "test_contacts.py")
+SMALL_KERNELS = ("test_rng.py", "test_population.py", "test_contacts.py", "test_city_contacts.py")
 #: the files taking longest, longest first (``--durations=0``, summed by file, on a warm cache)
 LONGEST = ("test_docs_examples.py", "test_report.py", "test_scale.py", "test_preset_checks.py", "test_sweep.py",
            "test_checkpoint.py", "test_cli_fuzz.py", "test_explore.py", "test_sharded.py")

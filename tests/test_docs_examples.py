@@ -61,6 +61,8 @@ PYTHON_SMALLER = {
         'check("rongcheng-2018", "targets.yaml", sets={"population.people": 6_700})',
     ("docs/population.md", "PopulationSpec(people=670_000)"): "PopulationSpec(people=20_000)",
     ("docs/contacts.md", "PopulationSpec(people=670_000)"): "PopulationSpec(people=20_000)",
+    ("docs/contacts.md", 'scorelab.load("national-2027", scale=0.0001)'):
+        'scorelab.load("national-2027", scale=0.00001)',
     ("docs/sweeps.md", 'overrides={"population.people": 5000, "run.days": 90}'):
         'overrides={"population.people": 800, "run.days": 5}',
     ("docs/presets/national-2027.md", "scorelab.load('national-2027', scale=0.0001)"):

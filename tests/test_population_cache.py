@@ -70,12 +70,12 @@ def runs(tmp_path_factory):
         sc = small()
         scorelab.run(sc, out=root / "cold" / "run", people_state=True)
         stored = sorted(p.name for p in (root / "cache" / "populations").iterdir())
-        build_population, chung_lu = popcache.build_population, contacts_module.chung_lu
+        build_population, chung_lu = popcache.build_population, contacts_module.chung_lu_rows
         counted = lambda *a, **k: (calls.__setitem__("population", calls["population"] + 1),  # noqa: E731
                                    build_population(*a, **k))[1]
         mp.setattr(popcache, "build_population", counted)
         mp.setattr(world_module, "build_population", counted)
-        mp.setattr(contacts_module, "chung_lu", lambda *a, **k: (calls.__setitem__("chung_lu", calls["chung_lu"] + 1),
+        mp.setattr(contacts_module, "chung_lu_rows", lambda *a, **k: (calls.__setitem__("chung_lu", calls["chung_lu"] + 1),
                                                                  chung_lu(*a, **k))[1])
         scorelab.run(sc, out=root / "warm" / "run", people_state=True)
         warm_calls = dict(calls)

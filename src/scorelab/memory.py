@@ -312,3 +312,19 @@ def _lending_groups(s: Any) -> int:
     is a loan (service 'loans') and the system runs (engine.plan.consequences)."""
     loans = any(c.service == "loans" and c.actor == "person" for c in s.consequences.values())
     return len(s.population.groups) if loans and s.scoring.enabled else 0
+
+
+def process_memory() -> dict[str, int]:
+    """This process's memory now (bytes, from ``/proc/self/status``; empty elsewhere): peak
+    resident (``VmHWM``), and resident now that is its own (``RssAnon``) or shared memory
+    mapped in, such as Ray's object store (``RssShmem``)."""
+    found = {}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmHWM", "RssAnon", "RssShmem"):
+                    found[key] = int(value.split()[0]) * 1024
+    except OSError:
+        pass
+    return found

@@ -50,7 +50,7 @@ from scorelab.engine.layout import STATE, lazy_zeros
 from scorelab.engine.owned import compact, expand, people_span, region_sizes
 from scorelab.errors import UsageError
 from scorelab.jit_cache import compile_watch
-from scorelab.memory import release
+from scorelab.memory import process_memory, release
 
 
 #: By default (``threads_for``) a run of fewer people runs on one thread: a small run's steps
@@ -94,22 +94,6 @@ def assign_regions(entities_per_region: np.ndarray, shards: int) -> np.ndarray:
     cum = np.cumsum(entities_per_region) - entities_per_region / 2.0
     owner = np.floor(cum / max(total, 1.0) * shards).astype(np.int64)
     return np.clip(owner, 0, shards - 1)
-
-
-def process_memory() -> dict[str, int]:
-    """This process's memory now (bytes, from ``/proc/self/status``; empty elsewhere): peak
-    resident (``VmHWM``), and resident now that is its own (``RssAnon``) or shared memory
-    mapped in, such as Ray's object store (``RssShmem``)."""
-    found = {}
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key in ("VmHWM", "RssAnon", "RssShmem"):
-                    found[key] = int(value.split()[0]) * 1024
-    except OSError:
-        pass
-    return found
 
 
 class Reply(NamedTuple):

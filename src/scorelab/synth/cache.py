@@ -40,7 +40,7 @@ import numpy as np
 
 from scorelab.atomic import write_with
 from scorelab.scenario.model import Scenario, layers_read
-from scorelab.synth.contacts import Contacts, CSRLayer, build_contacts
+from scorelab.synth.contacts import STORED, Contacts, CSRLayer, build_contacts
 from scorelab.synth.population import Firms, Population, Schools, build_population
 
 __all__ = ["BUILD_SOURCES", "DEFAULT_MAX_MB", "FORMAT", "build_sources", "cache_folder", "cached_world", "clear",
@@ -50,8 +50,6 @@ __all__ = ["BUILD_SOURCES", "DEFAULT_MAX_MB", "FORMAT", "build_sources", "cache_
 FORMAT = 1
 #: The cache's default size cap, in MiB (``SCORELAB_CACHE_MAX_MB``).
 DEFAULT_MAX_MB = 2048
-#: The stored contact layers (the others are not cached).
-STORED = ("workplace", "school", "friends", "online")
 
 _log = logging.getLogger("scorelab")
 ROOT = Path(__file__).resolve().parent.parent

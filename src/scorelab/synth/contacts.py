@@ -14,7 +14,11 @@ online:
    "same city", "same employer", or the whole layer) with the layer's mode
    probabilities, then a partner ``j`` in ``i``'s block of that partition with
    probability ``w_j / W_block`` (an alias table per block, O(1) per stub)
-   [``contacts.<layer>.partner``, counter (i, 0, stub index, 0)].
+   [``contacts.<layer>.partner``, counter (i, 0, stub index, 0)]. A block that
+   spans cities (same group, anyone) is split by city: the stub picks a city by
+   the weight sums of the block's people there, then a partner there
+   (``synth.chung_lu``), so that some cities' rows can be built alone
+   (``synth.city_contacts``).
 4. Self-loops are dropped; every stub is stored in both directions; rows are
    sorted and duplicates removed.
 
@@ -34,19 +38,22 @@ stores only the population's ``household_start`` array.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from scorelab.jit_cache import nb
 import numpy as np
 
-from scorelab import rng
 from scorelab.scenario.population import ContactsSpec, SocialLayerSpec
+from scorelab.synth.chung_lu import Mode, chung_lu_rows
 from scorelab.synth.drawn import DrawnLayer, drawn_layer
-from scorelab.synth.population import Population, chunk_bounds
-from scorelab.synth.weights import layer_weights, mode_probabilities, partition, participants
+from scorelab.synth.population import Population
+from scorelab.synth.weights import layer_weights, mode_probabilities, participants
 
 INT32_MAX = 2**31 - 1
+#: The layers built as graphs (or drawn), in build order; the household layer is implicit.
+#: (The population cache stores these when they are graphs.)
+STORED = ("workplace", "school", "friends", "online")
 
 
 # --------------------------------------------------------------------------- layers
@@ -179,220 +186,45 @@ class Contacts:
 # --------------------------------------------------------------------------- kernels
 
 
-@nb.njit(cache=True)
-def _stub_counts(k0, k1, w, lo, hi, out):
-    for i in range(lo, hi):
-        if w[i] > 0.0:
-            out[i] = rng.poisson_from_uniform(0.5 * w[i], rng.uniform(k0, k1, i, 0, 0, 0))
-        else:
-            out[i] = 0
-
-
-@nb.njit(cache=True)
-def _alias_tables(order, w, seg, nblocks, prob, alias, small, large):
-    """Walker/Vose alias tables per block: position k keeps ``order[k]`` with
-    probability ``prob[k]``, else takes person ``alias[k]``."""
-    for b in range(nblocks):
-        a = seg[b]
-        e = seg[b + 1]
-        size = e - a
-        if size == 0:
-            continue
-        total = 0.0
-        for k in range(a, e):
-            total += w[order[k]]
-        ns = 0
-        nl = 0
-        scaled = np.empty(size, dtype=np.float64)
-        for k in range(a, e):
-            q = w[order[k]] * size / total
-            scaled[k - a] = q
-            alias[k] = order[k]
-            if q < 1.0:
-                small[ns] = k
-                ns += 1
-            else:
-                large[nl] = k
-                nl += 1
-        while ns > 0 and nl > 0:
-            ns -= 1
-            s = small[ns]
-            nl -= 1
-            l = large[nl]
-            alias[s] = order[l]
-            scaled[l - a] = scaled[l - a] + scaled[s - a] - 1.0
-            if scaled[l - a] < 1.0:
-                small[ns] = l
-                ns += 1
-            else:
-                large[nl] = l
-                nl += 1
-        while nl > 0:
-            nl -= 1
-            scaled[large[nl] - a] = 1.0
-        while ns > 0:
-            ns -= 1
-            scaled[small[ns] - a] = 1.0
-        for k in range(a, e):
-            prob[k] = scaled[k - a]
-
-
-@nb.njit(cache=True)
-def _stub_partners(k0, k1, stub_ptr, lo, hi, mode_cdf, blocks, orders, probs, aliases, segs, dst):
-    """Partner of every stub of people lo..hi-1; -1 marks a dropped self-loop."""
-    n_modes = mode_cdf.shape[0]
-    for i in range(lo, hi):
-        s0 = stub_ptr[i]
-        for j in range(stub_ptr[i + 1] - s0):
-            u_mode, u_pick, u_alias, _ = rng.uniform4(k0, k1, i, 0, j, 0)
-            p = 0
-            while p < n_modes - 1 and u_mode >= mode_cdf[p]:
-                p += 1
-            b = blocks[p, i]
-            a = segs[p, b]
-            size = segs[p, b + 1] - a
-            k = a + min(np.int64(u_pick * size), size - 1)
-            if u_alias < probs[p, k]:
-                partner = orders[p, k]
-            else:
-                partner = aliases[p, k]
-            dst[s0 + j] = partner if partner != i else -1
-
-
-@nb.njit(cache=True)
-def _csr_from_stubs(n, stub_ptr, dst):
-    """Symmetric, sorted, deduplicated CSR (int64 indptr) from stubs."""
-    deg = np.zeros(n + 1, dtype=np.int64)
-    for i in range(n):
-        for s in range(stub_ptr[i], stub_ptr[i + 1]):
-            j = dst[s]
-            if j >= 0:
-                deg[i + 1] += 1
-                deg[j + 1] += 1
-    for i in range(n):
-        deg[i + 1] += deg[i]
-    indices = np.empty(deg[n], dtype=np.int32)
-    pos = deg[:-1].copy()
-    for i in range(n):
-        for s in range(stub_ptr[i], stub_ptr[i + 1]):
-            j = dst[s]
-            if j >= 0:
-                indices[pos[i]] = j
-                pos[i] += 1
-                indices[pos[j]] = i
-                pos[j] += 1
-    indptr = np.empty(n + 1, dtype=np.int64)
-    indptr[0] = 0
-    w = 0
-    for i in range(n):
-        a, b = deg[i], deg[i + 1]
-        if b - a > 32:
-            indices[a:b].sort()
-        else:  # insertion sort: short rows, no allocation
-            for x in range(a + 1, b):
-                v = indices[x]
-                y = x - 1
-                while y >= a and indices[y] > v:
-                    indices[y + 1] = indices[y]
-                    y -= 1
-                indices[y + 1] = v
-        last = -1
-        for x in range(a, b):
-            v = indices[x]
-            if v != last:
-                indices[w] = v
-                w += 1
-                last = v
-        indptr[i + 1] = w
-    return indptr, indices[:w].copy()
-
-
 # --------------------------------------------------------------------------- builder
 
 
-def chung_lu(
-    w: np.ndarray,
-    modes: list[tuple[float, np.ndarray | None]],
-    seed: int,
-    layer: str,
-    chunks: int = 1,
-) -> CSRLayer:
-    """Build a Chung-Lu layer with block mixing.
+def chung_lu(w: np.ndarray, modes: list[tuple[float, np.ndarray | None]], seed: int, layer: str,
+             chunks: int = 1) -> CSRLayer:
+    """Build a Chung-Lu layer with block mixing over people of one city.
 
     ``w``: weights (expected degrees; 0 = not in the layer). ``modes``: list of
     ``(probability, block ids)``; block ids are non-negative ints per person
     (``None`` = everyone in one block); probabilities must sum to 1. Modes with
     probability 0 are skipped; modes whose blocks equal another's are merged.
     """
-    n = w.shape[0]
-    merged: list[tuple[float, np.ndarray | None]] = []
-    for prob, blocks in modes:
-        if prob <= 0.0:
-            continue
-        if blocks is not None and (blocks.size == 0 or blocks.max(initial=0) == blocks.min(initial=0)):
-            blocks = None  # one block: same as mixing globally
-        for k, (p2, b2) in enumerate(merged):
-            if (b2 is None and blocks is None) or (
-                b2 is not None and blocks is not None and np.array_equal(b2, blocks)
-            ):
-                merged[k] = (p2 + prob, b2)
-                break
-        else:
-            merged.append((prob, blocks))
-    if not merged:
-        merged = [(1.0, None)]
-    n_modes = len(merged)
-    probs = np.array([p for p, _ in merged])
-    mode_cdf = np.cumsum(probs) / probs.sum()
-    mode_cdf[-1] = 1.0
-    m = int(np.count_nonzero(w > 0.0))
-    max_blocks = max(int(b.max(initial=0)) + 1 if b is not None else 1 for _, b in merged)
-    blocks2 = np.zeros((n_modes, n), dtype=np.int32)
-    orders = np.zeros((n_modes, max(m, 1)), dtype=np.int32)
-    probs = np.ones((n_modes, max(m, 1)), dtype=np.float32)
-    aliases = np.zeros((n_modes, max(m, 1)), dtype=np.int32)
-    segs = np.zeros((n_modes, max_blocks + 1), dtype=np.int64)
-    small = np.empty(max(m, 1), dtype=np.int64)
-    large = np.empty(max(m, 1), dtype=np.int64)
-    for p, (_, b) in enumerate(merged):
-        if b is not None:
-            blocks2[p] = b
-        nb_ = int(b.max(initial=0)) + 1 if b is not None else 1
-        seg = np.zeros(nb_ + 1, dtype=np.int64)
-        partition(blocks2[p], w, nb_, orders[p], seg)
-        _alias_tables(orders[p], w, seg, nb_, probs[p], aliases[p], small, large)
-        segs[p, : nb_ + 1] = seg
-        segs[p, nb_ + 1 :] = seg[-1]
-    del small, large
-
-    k0, k1 = rng.key(seed, f"contacts.{layer}.stubs")
-    counts = np.empty(n, dtype=np.int64)
-    for lo, hi in chunk_bounds(n, chunks):
-        _stub_counts(k0, k1, w, lo, hi, counts)
-    stub_ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=stub_ptr[1:])
-    del counts
-    dst = np.empty(int(stub_ptr[-1]), dtype=np.int32)
-    k0, k1 = rng.key(seed, f"contacts.{layer}.partner")
-    for lo, hi in chunk_bounds(n, chunks):
-        _stub_partners(k0, k1, stub_ptr, lo, hi, mode_cdf, blocks2, orders, probs, aliases, segs, dst)
-    del blocks2, orders, probs, aliases, segs
-    indptr, indices = _csr_from_stubs(n, stub_ptr, dst)
+    indptr, indices = chung_lu_rows(w, [Mode(p, b, b is None) for p, b in modes], None, 1, seed, layer, chunks)
     return CSRLayer(layer, _shrink_indptr(indptr), indices)
 
 
-def _dense_codes(*keys: np.ndarray) -> np.ndarray:
-    """Combine small non-negative integer keys into one int32 block id (mixed radix)."""
-    code = np.zeros(keys[0].shape[0], dtype=np.int64)
-    for k in keys:
-        k = k.astype(np.int64)
-        code = code * (int(k.max(initial=0)) + 1) + k
-    return code.astype(np.int32) if code.max(initial=0) <= INT32_MAX else code
+def layer_modes(name: str, spec: ContactsSpec, col: Mapping[str, np.ndarray], n_groups: int
+                ) -> tuple[np.ndarray, object, list[Mode]]:
+    """A stored layer's participants, degree distribution and mixing modes, from the people's
+    columns (everyone's, or some cities' people's: the same codes either way)."""
+    if name == "workplace":
+        active = col["employer"] >= 0
+        a = spec.workplace.same_employer
+        emp = np.where(active, col["employer"], 0)
+        return active, spec.workplace.degree, [Mode(a, emp, False), Mode(1 - a, None, True)]
+    if name == "school":
+        active = col["school"] >= 0
+        a = spec.school.same_class
+        school = np.where(active, col["school"], 0).astype(np.int64)
+        klass = np.where(active, school * 256 + col["age"], 0)  # (a class: a school's pupils of one age)
+        return active, spec.school.degree, [Mode(a, klass, False), Mode(1 - a, school, False)]
+    s: SocialLayerSpec = getattr(spec, name)
+    city, group = col["city"].astype(np.int64), col["group"].astype(np.int64)
+    blocks = ((city * n_groups + group, False), (city, False), (group, True), (None, True))
+    return participants(col, name, s), s.degree, [Mode(p, b, c) for p, (b, c) in zip(mode_probabilities(s), blocks)]
 
 
-def _social_modes(pop: Population, spec: SocialLayerSpec) -> list[tuple[float, np.ndarray | None]]:
-    blocks = (_dense_codes(pop.city, pop.group), pop.city.astype(np.int32), pop.group.astype(np.int32), None)
-    return list(zip(mode_probabilities(spec), blocks))
+#: The columns ``layer_modes`` reads
+MODE_COLUMNS = ("employer", "school", "age", "city", "group", "internet")
 
 
 def build_contacts(pop: Population, spec: ContactsSpec, seed: int, chunks: int = 1,
@@ -409,33 +241,20 @@ def build_contacts(pop: Population, spec: ContactsSpec, seed: int, chunks: int =
     layers: dict[str, "CSRLayer | HouseholdLayer | DrawnLayer"] = {}
     if spec.household and wanted("household"):
         layers["household"] = HouseholdLayer("household", pop.household_start, pop.household)
-    if spec.workplace.enabled and wanted("workplace"):
-        active = pop.employer >= 0
-        w = layer_weights(n, active, spec.workplace.degree, seed, "workplace", chunks)
-        emp = np.where(active, pop.employer, 0).astype(np.int32)
-        a = spec.workplace.same_employer
-        layers["workplace"] = chung_lu(w, [(a, emp), (1 - a, None)], seed, "workplace", chunks)
-        del w, emp
-    if spec.school.enabled and wanted("school"):
-        active = pop.school >= 0
-        w = layer_weights(n, active, spec.school.degree, seed, "school", chunks)
-        school = np.where(active, pop.school, 0).astype(np.int32)
-        age_rel = np.where(active, pop.age, 0).astype(np.int32)
-        age_rel -= int(age_rel[active].min(initial=0)) if active.any() else 0
-        age_rel = np.where(active, age_rel, 0)
-        a = spec.school.same_class
-        layers["school"] = chung_lu(w, [(a, _dense_codes(school, age_rel)), (1 - a, school)], seed, "school", chunks)
-        del w, school, age_rel
-    for name in ("friends", "online"):
-        s: SocialLayerSpec = getattr(spec, name)
+    col = {k: getattr(pop, k) for k in MODE_COLUMNS}
+    for name in STORED:
+        s = getattr(spec, name)
         if not s.enabled or not wanted(name):
             continue
-        if s.storage == "drawn":
+        if getattr(s, "storage", "stored") == "drawn":
             layers[name] = drawn_layer(pop, name, s, seed, chunks)
             continue
-        w = layer_weights(n, participants(pop, name, s), s.degree, seed, name, chunks)
-        layers[name] = chung_lu(w, _social_modes(pop, s), seed, name, chunks)
-        del w
+        active, degree, modes = layer_modes(name, spec, col, len(pop.group_names))
+        w = layer_weights(n, active, degree, seed, name, chunks)
+        del active
+        indptr, indices = chung_lu_rows(w, modes, pop.city, len(pop.city_names), seed, name, chunks)
+        layers[name] = CSRLayer(name, _shrink_indptr(indptr), indices)
+        del w, modes
     return Contacts(layers)
 
 

@@ -9,6 +9,7 @@ stream as the stored layer, so the two give a person the same sociability.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from scorelab.jit_cache import nb
 import numpy as np
@@ -109,9 +110,11 @@ def mode_probabilities(spec: SocialLayerSpec) -> tuple[float, float, float, floa
     return c * g, c * (1 - g), (1 - c) * g, (1 - c) * (1 - g)
 
 
-def participants(pop: Population, name: str, spec: SocialLayerSpec) -> np.ndarray:
-    """Who takes part in a social layer: aged min_age or more, and internet users for online."""
-    active = pop.age >= spec.min_age
+def participants(pop: "Population | Mapping[str, np.ndarray]", name: str, spec: SocialLayerSpec) -> np.ndarray:
+    """Who takes part in a social layer: aged min_age or more, and internet users for online
+    (from a population, or from some people's columns by name)."""
+    col = pop if isinstance(pop, Mapping) else {"age": pop.age, "internet": pop.internet}
+    active = col["age"] >= spec.min_age
     if name == "online":
-        active &= pop.internet
+        active &= col["internet"]
     return active
