@@ -216,10 +216,14 @@ def layer_modes(name: str, spec: ContactsSpec, col: Mapping[str, np.ndarray], n_
         a = spec.school.same_class
         school = np.where(active, col["school"], 0).astype(np.int64)
         klass = np.where(active, school * 256 + col["age"], 0)  # (a class: a school's pupils of one age)
+        if klass.max(initial=0) <= INT32_MAX:
+            klass = klass.astype(np.int32)
+        school = school.astype(np.int32)
         return active, spec.school.degree, [Mode(a, klass, False), Mode(1 - a, school, False)]
     s: SocialLayerSpec = getattr(spec, name)
-    city, group = col["city"].astype(np.int64), col["group"].astype(np.int64)
-    blocks = ((city * n_groups + group, False), (city, False), (group, True), (None, True))
+    city, group = col["city"], col["group"]
+    city_group = city.astype(np.int32) * n_groups + group  # (int32: cities x groups is small)
+    blocks = ((city_group, False), (city, False), (group, True), (None, True))
     return participants(col, name, s), s.degree, [Mode(p, b, c) for p, (b, c) in zip(mode_probabilities(s), blocks)]
 
 
