@@ -92,3 +92,23 @@ def test_ray_actors_build_the_same_rows(national, ray_session):
                 for i in range(lo, hi):
                     np.testing.assert_array_equal(part.contacts[name].neighbors(i), whole[name].neighbors(i))
     assert all(m.get("VmHWM", 1) > 0 for m in ray_session.get([a.memory.remote() for a in actors]))
+
+
+@pytest.mark.parametrize("mass", [
+    [3.0, 0.0, 1.0, 4.0, 0.0, 2.0],  # cities without weight among others
+    [0.0, 0.0, 5.0],  # one city holds the block
+    [1e-300, 1.0, 1e300],  # extremes
+    list(np.random.default_rng(1).gamma(0.3, size=35)),
+])
+def test_the_city_alias_table_gives_each_city_its_share_and_none_to_empty_ones(mass):
+    """A spanning block picks city c with probability W_c / W (exactly, up to rounding): the
+    column's own share plus the columns aliased to it, each 1 / cities."""
+    from scorelab.synth.chung_lu import city_tables
+
+    m = np.array(mass, dtype=float)
+    prob, alias = city_tables(m.reshape(1, 1, -1))
+    prob, alias = prob[0, 0], alias[0, 0]
+    n = m.size
+    got = prob / n + np.bincount(alias, weights=(1.0 - prob) / n, minlength=n)
+    np.testing.assert_allclose(got, m / m.sum(), atol=1e-12)
+    assert np.all(prob[m == 0] == 0.0) and np.all(m[alias] > 0)
