@@ -41,6 +41,7 @@ def main() -> None:
 
     import numpy as np
     import ray
+    from per_actor_fit import report_fit
 
     import scorelab
     from scorelab.engine.sharded import assign_regions
@@ -86,15 +87,7 @@ def main() -> None:
     ray.shutdown()
     driver = process_memory().get("RssAnon", 0) - driver_before
     print(f"driver's own memory grew by {driver / mib:.0f} MiB during the builds ({driver / n:.1f} B/person)")
-    if len(counts) >= 2:
-        x = 1.0 / np.array(counts, dtype=float)
-        A = np.stack([np.ones_like(x), x], axis=1)
-        (c, s), *_ = np.linalg.lstsq(A, np.array(means), rcond=None)
-        gap = max(abs(c + s * xi - m) / m for xi, m in zip(x, means))
-        print(f"fit own = c + s / N: c = {c / mib:.0f} MiB ({c / n:.0f} B/person), s = {s / mib:.0f} MiB "
-              f"({s / n:.0f} B/person); largest gap to a measured mean {100 * gap:.1f} %")
-        ok = s > 0 and gap < 0.10
-        print(f"target: own memory falls as 1/N plus a constant (fit within 10 %): {'met' if ok else 'not met'}")
+    report_fit(counts, means, n)
     if not args.no_check:
         t = time.perf_counter()
         _, contacts = scorelab.build_population(sc, layers="all")

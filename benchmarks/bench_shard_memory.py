@@ -43,6 +43,7 @@ def main() -> None:
 
     import numpy as np
     import ray
+    from per_actor_fit import report_fit
 
     import scorelab
     from scorelab.engine.sharded import simulate_sharded
@@ -83,15 +84,7 @@ def main() -> None:
     driver = process_memory().get("VmHWM", 0)
     print(f"driver peak (building the population, the plan, the merged end state): {driver / mib:.0f} MiB "
           f"({driver / n:.0f} B/person)")
-    if len(counts) >= 2:
-        x = 1.0 / np.array(counts, dtype=float)
-        A = np.stack([np.ones_like(x), x], axis=1)
-        (c, s), *_ = np.linalg.lstsq(A, np.array(means), rcond=None)
-        gap = max(abs(c + s * xi - m) / m for xi, m in zip(x, means))
-        print(f"fit own = c + s / N: c = {c / mib:.0f} MiB ({c / n:.0f} B/person), s = {s / mib:.0f} MiB "
-              f"({s / n:.0f} B/person); largest gap to a measured mean {100 * gap:.1f} %")
-        ok = s > 0 and gap < 0.10
-        print(f"target: own memory falls as 1/N plus a constant (fit within 10 %): {'met' if ok else 'not met'}")
+    report_fit(counts, means, n)
 
 
 if __name__ == "__main__":

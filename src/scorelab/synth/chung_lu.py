@@ -25,7 +25,7 @@ layer alone:
   their rows: the same rows as a build of everyone, since every draw reads the same
   counters and the same cell tables.
 
-A build of everyone (``chung_lu``) is one part holding every city, with nothing to send.
+A build of everyone (``chung_lu_rows``) is one part holding every city, with nothing to send.
 """
 
 from __future__ import annotations
