@@ -44,6 +44,9 @@ from scorelab.synth.weights import degree_params, partition, weight_of
 PENDING = -2
 FOREIGN = -3
 _NO_LO, _NO_HI = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+#: A layer's ids are kept in the array they were sorted in while at least this share of it
+#: is kept (``LayerPart.rows``)
+VIEW_KEPT = 0.95
 
 
 class Mode(NamedTuple):
@@ -263,7 +266,8 @@ def _answer(k0, k1, rlo, starts, mode_cdf, cprob, calias, src, stub, block, city
 @nb.njit(cache=True)
 def _rows(rlo, starts, stub_ptr, dst, in_row, in_src):
     """The part's rows: sorted, deduplicated partners (global ids), from its stubs in both
-    directions and from other parts' stubs that fell on its people; int64 row starts."""
+    directions and from other parts' stubs that fell on its people; int64 row starts, and the
+    ids with the number of them kept (the rest: duplicates and self-loops removed)."""
     n = stub_ptr.shape[0] - 1
     deg = np.zeros(n + 1, dtype=np.int64)
     for l in range(n):
@@ -318,7 +322,7 @@ def _rows(rlo, starts, stub_ptr, dst, in_row, in_src):
                 w += 1
                 last = v
         indptr[l + 1] = w
-    return indptr, indices[:w].copy()
+    return indptr, indices, w
 
 
 # --------------------------------------------------------------------------- a part
@@ -492,7 +496,11 @@ class LayerPart:
         in_row = np.concatenate([r for r, _ in self._incoming] + [np.zeros(0, np.int64)])
         in_src = np.concatenate([s for _, s in self._incoming] + [np.zeros(0, np.int32)])
         self._incoming.clear()
-        return _rows(self.rlo, self.starts, self.stub_ptr, self.dst, in_row, in_src)
+        indptr, indices, kept = _rows(self.rlo, self.starts, self.stub_ptr, self.dst, in_row, in_src)
+        del self.dst, self.stub_ptr
+        # (a copy of the kept ids would double the largest array at the build's peak; a view
+        # holds the few removed ones, unless duplicates were many, as in small firms and classes)
+        return indptr, indices[:kept] if kept >= VIEW_KEPT * indices.shape[0] else indices[:kept].copy()
 
 
 def city_tables(masses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
