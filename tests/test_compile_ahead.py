@@ -116,18 +116,34 @@ def test_a_helper_fills_the_cache_bottom_up_and_skips_stale_entries(tmp_path):
     assert out.stdout.split() == ["43", "0"]
 
 
-def test_costly_callees_are_cached_where_another_process_could_compile_them_meanwhile():
+def test_costly_callees_are_cached_where_another_process_could_compile_them_meanwhile(monkeypatch):
     """Cached: a costly callee beside another costly one under one caller (b and c under top,
     d and near under b), or called by two kernels (d, under b and c). Lazy: a costly callee that
     is its caller's only costly one (solo under alone: caching it would emit its tree twice, one
-    after the other), a cheap one, and an entry point (it has machine code anyway)."""
-    def row(name, times, callees=(), entry=False):  # (compiled in ``times`` the threshold when recorded)
-        return dict(key=name, callees=list(callees), seconds=times * compile_ahead.CACHED_SECONDS, entry=entry)
+    after the other), a cheap one, and an entry point (it has machine code anyway). The choice
+    takes the costliest first, and does not depend on the recording machine's speed."""
+    def rows(speed):  # (seconds when recorded, on a machine ``speed`` times as slow)
+        def row(name, seconds, callees=(), entry=False):
+            return dict(key=name, callees=list(callees), seconds=seconds * speed, entry=entry)
 
-    rows = [row("top", 3, ["b", "c", "cheap"], entry=True), row("b", 2, ["d", "near"]), row("c", 2, ["d"]),
-            row("d", 1.5), row("near", 1), row("cheap", 0.1), row("alone", 3, ["solo"], entry=True),
-            row("solo", 2.5)]
-    assert compile_ahead.cached(rows) == {"b", "c", "d", "near"}
+        return [row("top", 18, ["b", "c", "cheap"], entry=True), row("b", 12, ["d", "near"]), row("c", 12, ["d"]),
+                row("d", 9), row("near", 6), row("cheap", 0.6), row("alone", 18, ["solo"], entry=True),
+                row("solo", 15)]
+
+    monkeypatch.setattr(compile_ahead, "CACHED_CALLEES", 4)
+    for speed in (1.0, 1.3, 0.5):
+        assert compile_ahead.cached(rows(speed)) == {"b", "c", "d", "near"}
+    monkeypatch.setattr(compile_ahead, "CACHED_CALLEES", 2)
+    assert compile_ahead.cached(rows(1.0)) == {"b", "c"}
+    monkeypatch.setattr(compile_ahead, "CACHED_CALLEES", 3)
+    assert compile_ahead.cached(rows(1.0)) == {"b", "c", "d"}
+
+
+def test_the_shipped_list_caches_the_day_loops_large_subtrees():
+    from scorelab.compile_helpers import cached_callees
+
+    assert {name.rsplit(".", 1)[1] for name in cached_callees()} == {
+        "_local_phase", "behaviours", "consequences", "enter_list", "enter_one"}
 
 
 def test_an_unreadable_list_is_an_empty_one(tmp_path):

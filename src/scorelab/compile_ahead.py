@@ -41,9 +41,10 @@ from typing import Any
 from scorelab import compile_helpers, jit_cache, jit_lazy
 from scorelab.compile_helpers import ENV, SIGNATURES
 
-#: A callee whose call tree took this long to compile when recorded may be cached with machine
-#: code of its own, so that processes can split a large tree between them (``cached``)
-CACHED_SECONDS = 6.0
+#: How many callees to cache with machine code of their own, so that processes can split a
+#: large tree between them (``cached``): the costliest that another process could compile
+#: meanwhile (5 of 133 was the measured choice, docs/performance.md)
+CACHED_CALLEES = 5
 #: The presets whose runs the list is recorded from (``record``): together they call every kernel
 RECORDED = ("safeguarded", "rongcheng-2018", "national-2027", "zhima-index", "corporate", "lending-feedback-all")
 
@@ -53,7 +54,7 @@ def entries(path: Path = SIGNATURES) -> list[dict[str, Any]]:
     ``qualname``, ``sig`` (numba argument types), ``key``, ``callees`` (keys), ``entry``
     (whether Python calls it), ``seconds`` (its longest compilation when recorded, with every
     callee lazy: its call tree's, less what was compiled before), ``cached`` (a callee with
-    machine code of its own: ``CACHED_SECONDS``) and ``height`` (0: calls no other listed
+    machine code of its own: ``cached``) and ``height`` (0: calls no other listed
     kernel). An unreadable list is an empty one."""
     rows = compile_helpers.listed(path)
     by_key = {r["key"]: r for r in rows}
@@ -104,23 +105,34 @@ def _trees(rows: list[dict[str, Any]]) -> dict[Any, frozenset[Any]]:
 
 
 def cached(rows: list[dict[str, Any]]) -> set[Any]:
-    """The keys of the callees to cache with machine code of their own: those whose compilation
-    took ``CACHED_SECONDS`` or more when recorded, and that another process could compile while
-    this one compiles something else: a callee of several kernels, or one beside another such
-    callee under the same caller. A costly callee that is its caller's only one (``step`` under
-    ``run_steps``) is left lazy: caching it would only emit its whole tree twice, one after
-    the other."""
-    costly = {r["key"] for r in rows if not r["entry"] and r["seconds"] >= CACHED_SECONDS}
+    """The keys of the callees to cache with machine code of their own: at least
+    ``CACHED_CALLEES`` of those whose compilation took longest when recorded and that another
+    process could compile while this one compiles something else: a callee of several kernels,
+    or one beside another such callee under the same caller. A costly callee that is its
+    caller's only one (``step`` under ``run_steps``) is left lazy: caching it would only emit
+    its whole tree twice, one after the other. The bar is the longest recorded time at which
+    enough qualify, so a list recorded on a slower or faster machine caches the same ones."""
     by_key = {r["key"]: r for r in rows}
     callers: dict[Any, set[Any]] = {}
     for r in rows:
         for c in r["callees"]:
             callers.setdefault(c, set()).add(r["key"])
 
-    def costly_callees(key: Any) -> int:
-        return sum(c in costly for c in by_key[key]["callees"])
+    def at(bar: float) -> set[Any]:
+        costly = {r["key"] for r in rows if not r["entry"] and r["seconds"] >= bar}
 
-    return {k for k in costly if len(callers.get(k, ())) >= 2 or any(costly_callees(p) >= 2 for p in callers.get(k, ()))}
+        def costly_callees(key: Any) -> int:
+            return sum(c in costly for c in by_key[key]["callees"])
+
+        return {k for k in costly
+                if len(callers.get(k, ())) >= 2 or any(costly_callees(p) >= 2 for p in callers.get(k, ()))}
+
+    got: set[Any] = set()
+    for bar in sorted({r["seconds"] for r in rows if not r["entry"]}, reverse=True):
+        got = at(bar)
+        if len(got) >= CACHED_CALLEES:
+            break
+    return got
 
 
 def _lock_is_free(function: str) -> bool:
