@@ -48,6 +48,20 @@ def test_every_part_has_the_rows_of_the_whole_build(national, parts):
                 held += sum(len(r) for r in mine)
             if name != "household":  # the part keeps its people's rows and nothing else
                 assert part.contacts[name].indices.shape[0] == held
+    # each part counts the edges with an end among its people: the whole's, once more those between parts
+    part_of = np.zeros(sum(hi - lo for b in built for lo, hi in b.build.people), dtype=np.int64)
+    for k, b in enumerate(built):
+        for lo, hi in b.build.people:
+            part_of[lo:hi] = k
+    for name in whole.names:
+        layer = whole[name]
+        if name == "household":
+            between = 0  # (households never leave a city)
+        else:
+            src = np.repeat(np.arange(layer.n), np.diff(layer.indptr))
+            between = int(np.count_nonzero(part_of[src] != part_of[layer.indices])) // 2
+        assert sum(b.contacts[name].n_edges for b in built) == layer.n_edges + between, name
+    assert "people=" in repr(built[0].contacts[whole.names[-1]])
 
 
 def test_the_crossing_layers_do_cross_parts(national):

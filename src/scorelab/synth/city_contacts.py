@@ -38,6 +38,61 @@ class CityContacts:
     contacts: Contacts
 
 
+class PartCSRLayer(CSRLayer):
+    """A stored layer's rows of a part's people (``people``: their ``[lo, hi)`` id ranges);
+    the other rows are not held. ``n_edges`` counts the edges with an end among them."""
+
+    __slots__ = ("people",)
+
+    def __init__(self, name: str, indptr: np.ndarray, indices: np.ndarray, people: np.ndarray) -> None:
+        super().__init__(name, indptr, indices)
+        self.people = people
+
+    def __repr__(self) -> str:
+        return f"PartCSRLayer({self.name!r}, people={_count(self.people)}, n_edges={self.n_edges})"
+
+    @property
+    def n_edges(self) -> int:
+        ids = np.asarray(self.indices)
+        inside = np.zeros(ids.shape[0], dtype=bool)
+        for lo, hi in self.people:
+            inside |= (ids >= lo) & (ids < hi)
+        return int((ids.shape[0] + np.count_nonzero(~inside)) // 2)  # (an edge to another part: one entry)
+
+    def degree(self) -> np.ndarray:
+        raise NotImplementedError("a part holds its people's rows only: take np.diff(indptr[lo:hi + 1]) of its ranges")
+
+
+class PartHouseholdLayer(HouseholdLayer):
+    """The household layer of a part's people (``people``: their ``[lo, hi)`` id ranges); the
+    other households' starts are not held. ``n_edges`` counts the part's households' edges."""
+
+    __slots__ = ("people",)
+
+    def __init__(self, name: str, household_start: np.ndarray, household: np.ndarray, people: np.ndarray) -> None:
+        super().__init__(name, household_start, household)
+        self.people = people
+
+    def __repr__(self) -> str:
+        return f"PartHouseholdLayer({self.name!r}, people={_count(self.people)}, n_edges={self.n_edges})"
+
+    @property
+    def n_edges(self) -> int:
+        total = 0
+        for lo, hi in self.people:
+            if hi > lo:
+                s = np.diff(self.household_start[self.household[lo] : self.household[hi - 1] + 2]).astype(np.int64)
+                total += int(np.sum(s * (s - 1) // 2))
+        return total
+
+    def degree(self) -> np.ndarray:
+        raise NotImplementedError("a part holds its people's households only: see household_start of their households")
+
+
+def _count(people: np.ndarray) -> int:
+    return int(sum(hi - lo for lo, hi in people))
+
+
 def _own(values: np.ndarray, ranges: np.ndarray) -> np.ndarray:
     return np.concatenate([values[lo:hi] for lo, hi in ranges])
 
@@ -64,7 +119,8 @@ class CityBuilder:
         self.layers: dict[str, object] = {}
         if spec.household:
             pop = self.build.population
-            self.layers["household"] = HouseholdLayer("household", pop.household_start, pop.household)
+            self.layers["household"] = PartHouseholdLayer("household", pop.household_start, pop.household,
+                                                          self.build.people)
         self._parts: dict[str, LayerPart] = {}
         self._sent: dict[str, dict[int, Requests]] = {}
 
@@ -98,7 +154,8 @@ class CityBuilder:
         """The part's rows of the layer, kept; returns their number of entries."""
         indptr, indices = self._parts.pop(name).rows()
         del self._sent[name]
-        self.layers[name] = CSRLayer(name, _placed(self.build.population.n, self.build.people, indptr), indices)
+        self.layers[name] = PartCSRLayer(name, _placed(self.build.population.n, self.build.people, indptr), indices,
+                                         self.build.people)
         return int(indices.shape[0])
 
     def people(self) -> np.ndarray:
