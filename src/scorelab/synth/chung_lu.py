@@ -345,15 +345,14 @@ class LayerPart:
 
     The steps, each after every part has done the one before: ``facts``, then
     ``prepare(Facts.combine(all facts))``, which returns the part's spanning cells' weight
-    sums, then ``draw(sum of them, owner)``, which returns the requests for each other part,
-    then ``answer`` the requests sent to it and ``take`` the answers to its own, then ``rows``.
+    sums, then ``draw(sum of them, owner)``, which returns the parts it has requests for
+    (``requests_for``), then ``answer`` the requests sent to it and ``take`` the answers to its
+    own, then ``rows``.
     """
 
     def __init__(self, ranges: np.ndarray, w: np.ndarray, modes: list[Mode], city: np.ndarray | None,
                  n_cities: int, seed: int, layer: str, chunks: int = 1) -> None:
-        ranges = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
-        self.rlo = ranges[:, 0].copy()
-        self.starts = np.concatenate(([0], np.cumsum(ranges[:, 1] - ranges[:, 0]))).astype(np.int64)
+        self.rlo, self.starts = _range_index(ranges)
         self.w, self.modes, self.n_cities, self.chunks = w, modes, n_cities, chunks
         self.city = np.zeros(w.shape[0], dtype=np.int32) if city is None else city.astype(np.int32)
         self.seed, self.layer = int(seed), layer
@@ -438,9 +437,9 @@ class LayerPart:
 
     # -- drawing
 
-    def draw(self, masses: np.ndarray, owner: np.ndarray) -> dict[int, Requests]:
+    def draw(self, masses: np.ndarray, owner: np.ndarray) -> list[int]:
         """Every stub of the part's people, from the spanning cells' weight sums of all parts
-        and each city's part; returns the requests to each other part."""
+        and each city's part; returns the parts it has requests for (``requests_for``)."""
         self.cprob, self.calias = city_tables(masses)
         k0, k1 = rng.key(self.seed, f"contacts.{self.layer}.stubs")
         n = self.w.shape[0]
@@ -458,8 +457,9 @@ class LayerPart:
                              self.cells, self.cell_block, self.city_cell, self.cprob, self.calias, self.segs, self.orders,
                              self.probs, self.aliases, self.dst)
         del self.w
+        self._sent: dict[int, tuple[np.ndarray, Requests]] = {}
         if not pending:
-            return {}
+            return []
         at = np.zeros(owner.max() + 2, dtype=np.int64)
         route = (k0, k1, self.rlo, self.starts, self.stub_ptr, self.mode_cdf, self.cells, self.cell_block, self.cprob,
                  self.calias, owner, self.dst)
@@ -469,9 +469,13 @@ class LayerPart:
         slot = np.empty(pending, np.int64)
         r = Requests(np.empty(pending, np.int32), np.empty(pending, np.int32), np.empty(pending, np.int16))
         _requests(*route, at, slot, *r)
-        sent = {int(d): (a, b) for d, (a, b) in enumerate(zip(first, ends)) if b > a}
-        self._slots = {d: slot[a:b] for d, (a, b) in sent.items()}
-        return {d: Requests(*(x[a:b] for x in r)) for d, (a, b) in sent.items()}
+        self._sent = {int(d): (slot[a:b], Requests(*(x[a:b] for x in r)))
+                      for d, (a, b) in enumerate(zip(first, ends)) if b > a}
+        return sorted(self._sent)
+
+    def requests_for(self, dest: int) -> Requests:
+        """This part's requests to part ``dest``, in stub order."""
+        return self._sent[dest][1]
 
     def answer(self, requests: Requests) -> np.ndarray:
         """Partners (global ids) of another part's requests; their edges join this part's rows."""
@@ -485,7 +489,7 @@ class LayerPart:
 
     def take(self, dest: int, partners: np.ndarray) -> None:
         """The answers of part ``dest`` to this part's requests, in their order."""
-        self.dst[self._slots.pop(dest)] = FOREIGN - partners
+        self.dst[self._sent.pop(dest)[0]] = FOREIGN - partners
 
     def rows(self) -> tuple[np.ndarray, np.ndarray]:
         """The part's rows, in its order of people: int64 row starts and global ids."""
@@ -537,13 +541,19 @@ def city_tables(masses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def part_weights(ranges: np.ndarray, active: np.ndarray, degree, seed: int, layer: str) -> np.ndarray:
     """The weights of the people of ``ranges`` (``active`` in their order), as a build of
     everyone gives them (``weights.layer_weights``)."""
-    ranges = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
-    starts = np.concatenate(([0], np.cumsum(ranges[:, 1] - ranges[:, 0]))).astype(np.int64)
+    rlo, starts = _range_index(ranges)
     kind, mean, param = degree_params(degree)
     k0, k1 = rng.key(seed, f"contacts.{layer}.weight")
     w = np.empty(int(starts[-1]), dtype=np.float64)
-    range_weights(k0, k1, active, kind, float(mean), float(param), ranges[:, 0].copy(), starts, w)
+    range_weights(k0, k1, active, kind, float(mean), float(param), rlo, starts, w)
     return w
+
+
+def _range_index(ranges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each range's first global id, and its first index among the part's people (then their
+    number): what ``_global_id`` reads."""
+    ranges = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
+    return ranges[:, 0].copy(), np.concatenate(([0], np.cumsum(ranges[:, 1] - ranges[:, 0]))).astype(np.int64)
 
 
 def _stack(rows: list[np.ndarray], dtype, fill_last: bool = False) -> np.ndarray:

@@ -122,7 +122,6 @@ class CityBuilder:
             self.layers["household"] = PartHouseholdLayer("household", pop.household_start, pop.household,
                                                           self.build.people)
         self._parts: dict[str, LayerPart] = {}
-        self._sent: dict[str, dict[int, Requests]] = {}
 
     def facts(self, name: str) -> Facts:
         pop, ranges = self.build.population, self.build.people
@@ -137,23 +136,20 @@ class CityBuilder:
 
     def draw(self, name: str, masses: np.ndarray, owner: np.ndarray) -> list[int]:
         """Draws the part's stubs; returns the parts it has requests for."""
-        self._sent[name] = self._parts[name].draw(masses, owner)
-        return sorted(self._sent[name])
+        return self._parts[name].draw(masses, owner)
 
     def requests_for(self, name: str, dest: int) -> Requests:
-        return self._sent[name][dest]
+        return self._parts[name].requests_for(dest)
 
     def answer(self, name: str, requests: Requests) -> np.ndarray:
         return self._parts[name].answer(requests)
 
     def take(self, name: str, dest: int, partners: np.ndarray) -> None:
-        self._sent[name].pop(dest)
         self._parts[name].take(dest, partners)
 
     def rows(self, name: str) -> int:
         """The part's rows of the layer, kept; returns their number of entries."""
         indptr, indices = self._parts.pop(name).rows()
-        del self._sent[name]
         self.layers[name] = PartCSRLayer(name, _placed(self.build.population.n, self.build.people, indptr), indices,
                                          self.build.people)
         return int(indices.shape[0])
