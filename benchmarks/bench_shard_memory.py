@@ -3,7 +3,7 @@ fall as 1/N plus a constant?
 
     pip install -e '.[ray]'
     python benchmarks/bench_shard_memory.py [--scenario rongcheng-2018] [--people 4000000]
-                                            [--scale S] [--days 60] [--shards 1,2,4,8]
+                                            [--scale S] [--days 60] [--shards 1,2,4,8] [--part-plans]
 
 The driver builds the population once (by default ``rongcheng-2018`` with 4 million people in
 its 22 regions; ``--scenario national-2027 --scale 0.003`` is 4.23 million in 35); the run
@@ -15,6 +15,10 @@ and the mean of:
   work or at the end: the interpreter, the kernels, the plan and its regions' state and records;
 * **peak**: the actor's peak resident memory (``VmHWM``), which also counts the pages of the
   driver's population and contacts it read from Ray's object store (shared by all actors).
+
+With ``--part-plans`` each actor compiles the plan of its own regions' entities alone, as
+actors on a Ray cluster do (``engine.plan.part``), instead of reading the driver's plan from
+the object store; its plan is then part of its own memory.
 
 It then fits own = c + s / N by least squares over the counts and prints c (what every
 actor holds whatever N: interpreter, kernels, the plan of the whole population) and s (what
@@ -38,6 +42,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=None, help="multiply the scenario's population instead")
     ap.add_argument("--days", type=int, default=60)
     ap.add_argument("--shards", default="1,2,4,8", help="comma-separated actor counts")
+    ap.add_argument("--part-plans", action="store_true", help="each actor compiles its own regions' plan")
     args = ap.parse_args()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
@@ -57,7 +62,8 @@ def main() -> None:
     pop, contacts = scorelab.build_population(sc)
     n = pop.n
     print(f"{args.scenario}: {n:,} people, {len(pop.city_names)} regions, {args.days} days "
-          f"(built in {time.perf_counter() - t:.0f} s)")
+          f"(built in {time.perf_counter() - t:.0f} s); " + (
+              "each actor compiles its own regions' plan" if args.part_plans else "the actors share the driver's plan"))
     ray.init(num_cpus=max(os.cpu_count() or 1, 8), _temp_dir=tempfile.mkdtemp(prefix="ray", dir="/tmp"),
              include_dashboard=False, log_to_driver=False)
     counts, means, first = [], [], None
@@ -66,7 +72,7 @@ def main() -> None:
           f"{'shared':>9}  {'wall':>7}  identical")
     for k in (int(x) for x in args.shards.split(",")):
         t = time.perf_counter()
-        out = simulate_sharded(sc, pop, contacts, k, backend="ray", keep_records=False)
+        out = simulate_sharded(sc, pop, contacts, k, backend="ray", keep_records=False, part_plans=args.part_plans)
         wall = time.perf_counter() - t
         own = np.array([m["own_peak"] for m in out.worker_memory], dtype=float)
         peak = np.array([m["peak"] for m in out.worker_memory], dtype=float)

@@ -563,15 +563,24 @@ def test_grade_buckets_hold_exactly_each_grade(monkeypatch):
 
 def test_class_codes_are_packed_two_a_byte_when_they_fit_in_four_bits():
     """Class codes below 16 are kept two a byte (an odd count padded), and read back the
-    same; a code of 16 or more keeps them a byte each."""
+    same; a code of 16 or more keeps them a byte each. A part's table (some ranges of people
+    and firms, starting and ending in the middle of a byte) holds the same codes in its ranges
+    and zeros elsewhere."""
     from scorelab.engine.plan import pack_classes
 
     rng = np.random.default_rng(4)
-    for E, top in ((7, 16), (10, 16), (9, 200)):
+    for E, top in ((7, 16), (10, 16), (9, 200), (23, 16), (23, 200)):
         codes = rng.integers(0, top, size=(3, E)).astype(np.uint8)
-        packed, shift = pack_classes(codes)
-        assert shift == (1 if top <= 16 else 0)
+        shift = 1 if top <= 16 else 0
+        packed = pack_classes(list(codes), shift)
         assert packed.shape == (3, (E + 1) // 2 if shift else E)
         P = type("P", (), {"cls": packed, "cls_shift": shift, "n_people": E - 2, "n_firms": 2})
         for row in range(3):
             np.testing.assert_array_equal(class_codes(P, row), codes[row])
+        if E == 23:  # people [1, 4) and [8, 13); firms [0, 1) after 20 people
+            part = pack_classes(list(codes), shift, (np.array([[1, 4], [8, 13]]), np.array([[0, 1]])), 20)
+            P = type("P", (), {"cls": part, "cls_shift": shift, "n_people": 20, "n_firms": 3})
+            own = np.zeros(E, dtype=bool)
+            own[[1, 2, 3, 8, 9, 10, 11, 12, 20]] = True
+            for row in range(3):
+                np.testing.assert_array_equal(class_codes(P, row), np.where(own, codes[row], 0))

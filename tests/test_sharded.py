@@ -96,6 +96,27 @@ def test_any_number_of_shards_gives_the_single_process_run(four_cities, shards, 
     assert sent[[0, 1, 4, 5]].min() > 0, sent
 
 
+@pytest.mark.parametrize("shards", [2, 3])
+def test_workers_with_plans_of_their_own_regions_give_the_single_process_run(four_cities, shards, monkeypatch):
+    """Each worker compiles the plan of its own regions' entities alone (as on a Ray cluster):
+    what a kernel would read of another region's entity there reads zero, so any such read
+    would show here."""
+    sc, pop, contacts, whole = four_cities
+    compiled = []
+    real = sharded.ShardWorker.__init__
+
+    def init(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        compiled.append(self.plan.params)
+
+    monkeypatch.setattr(sharded.ShardWorker, "__init__", init)
+    assert_same(whole, simulate_sharded(sc, pop, contacts, shards, backend="local", part_plans=True))
+    assert len(compiled) == shards and len({id(P) for P in compiled}) == shards  # (a plan each)
+    # (each holds its own entities' cities only: together, every entity's once)
+    everyone = sharded.setup(sc, pop, contacts)[0].params.ent_city
+    assert sum(np.count_nonzero(P.ent_city) for P in compiled) == np.count_nonzero(everyone) > 0
+
+
 def test_a_preset_sharded_in_process():
     sc = scorelab.load("rongcheng-2018", {"population.people": 6000, "run.days": 90,
                                           "scoring.social": {"weight": 0.3, "layers": ["friends", "online"]}})
@@ -118,6 +139,14 @@ def test_sharded_on_ray_writes_the_same_bytes(ray_session, tmp_path):
     for f in ("metrics.parquet", "groups.parquet", "scores.parquet", "people.parquet", "regions.parquet",
               "trajectories.parquet"):
         assert filecmp.cmp(tmp_path / "a" / "run" / f, tmp_path / "b" / "run" / f, shallow=False), f
+
+
+def test_ray_actors_with_plans_of_their_own_regions_give_the_single_process_run(ray_session):
+    """Ray actors each compiling the plan of their own regions (what they do on a cluster),
+    from the facts of everyone the driver sends them."""
+    sc = scorelab.load(copy.deepcopy(FOUR_CITIES), {"run.days": 60, "population.people": 4000})
+    pop, contacts = scorelab.build_population(sc)
+    assert_same(simulate(sc, pop, contacts), simulate_sharded(sc, pop, contacts, 2, backend="ray", part_plans=True))
 
 
 def test_bad_shard_requests_fail_with_one_line(tmp_path):

@@ -53,60 +53,41 @@ def people_span(params: object, own: np.ndarray | None) -> tuple[int, int]:
 
 def halo(params: object, own: np.ndarray) -> np.ndarray:
     """The people outside the regions marked in ``own`` whose starting own score a person of
-    those regions reads at day 0: social-term contacts of its people, and people of other
-    regions the association term's layer links to its people. Sorted ids (int64)."""
+    those regions reads at day 0: its people's social-term contacts and association-term
+    contacts in other regions (both read along its own people's rows: the layers are
+    undirected, so a person elsewhere who links to them is one of their contacts). Sorted ids
+    (int64)."""
     P = params
     region_owned = np.ascontiguousarray(own, dtype=np.uint8)
     parts = []
     if P.soc_w > 0:
-        parts.append(_outside_contacts(P.soc_ptr, P.soc_idx, P.ent_city, region_owned))
+        parts.append(_outside_contacts(P.soc_ptr, P.soc_idx, P.reg_p0, region_owned))
     if P.as_on:
-        parts.append(_senders_from_outside(P.as_ptr, P.as_idx, P.ent_city, region_owned))
+        parts.append(_outside_contacts(P.as_ptr, P.as_idx, P.reg_p0, region_owned))
     if not parts:
         return np.zeros(0, dtype=np.int64)
     return np.unique(np.concatenate(parts))
 
 
 @nb.njit(cache=True)
-def _outside_contacts(ptr, idx, city, owned):
-    """Contacts in other regions of the owned regions' people (with repeats)."""
-    n = ptr.shape[0] - 1
+def _outside_contacts(ptr, idx, reg_p0, owned):
+    """Contacts in other regions of the owned regions' people (with repeats); a contact's
+    region from the regions' first people (``reg_p0``), not from a per-person table."""
     count = 0
-    for i in range(n):
-        if owned[city[i]]:
-            for k in range(ptr[i], ptr[i + 1]):
-                count += owned[city[idx[k]]] == 0
+    for r in range(owned.shape[0]):
+        if owned[r]:
+            for i in range(reg_p0[r], reg_p0[r + 1]):
+                for k in range(ptr[i], ptr[i + 1]):
+                    count += owned[np.searchsorted(reg_p0, idx[k], side="right") - 1] == 0
     out = np.empty(count, dtype=np.int64)
     m = 0
-    for i in range(n):
-        if owned[city[i]]:
-            for k in range(ptr[i], ptr[i + 1]):
-                if owned[city[idx[k]]] == 0:
-                    out[m] = idx[k]
-                    m += 1
-    return out
-
-
-@nb.njit(cache=True)
-def _senders_from_outside(ptr, idx, city, owned):
-    """People of other regions with a link to a person of the owned regions."""
-    n = ptr.shape[0] - 1
-    count = 0
-    for i in range(n):
-        if owned[city[i]] == 0:
-            for k in range(ptr[i], ptr[i + 1]):
-                if owned[city[idx[k]]]:
-                    count += 1
-                    break
-    out = np.empty(count, dtype=np.int64)
-    m = 0
-    for i in range(n):
-        if owned[city[i]] == 0:
-            for k in range(ptr[i], ptr[i + 1]):
-                if owned[city[idx[k]]]:
-                    out[m] = i
-                    m += 1
-                    break
+    for r in range(owned.shape[0]):
+        if owned[r]:
+            for i in range(reg_p0[r], reg_p0[r + 1]):
+                for k in range(ptr[i], ptr[i + 1]):
+                    if owned[np.searchsorted(reg_p0, idx[k], side="right") - 1] == 0:
+                        out[m] = idx[k]
+                        m += 1
     return out
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
@@ -120,13 +121,20 @@ class ShardWorker:
         ``keep_records``: whether the records will be handed back (and so keep their identities).
         ``plan``: the driver's (plan, ParamsRef), shared by the workers in its process, or its
         plan alone (a Ray actor on the driver's machine reads it from the object store: its
-        arrays are read-only, as the kernels take every plan's)."""
+        arrays are read-only, as the kernels take every plan's), or a ``PlanPart`` of every
+        region (the facts the parts agree on): the worker compiles the plan of its own regions'
+        entities alone (``plan.part``)."""
+        from scorelab.engine.plan import PlanPart, compile_plan
         from scorelab.scenario.loader import load
         from scorelab.synth.cache import cached_world
 
         scenario = load(scenario_data)
         pop, contacts = built if built is not None else cached_world(scenario, layers="read")
-        if plan is not None and not isinstance(plan, tuple):
+        if isinstance(plan, PlanPart):
+            own_plan = compile_plan(scenario, pop, contacts, replace(plan, regions=np.array(sorted(own_regions),
+                                                                                          dtype=np.int64)))
+            plan = (own_plan, kernel.make_params(own_plan.params))
+        elif plan is not None and not isinstance(plan, tuple):
             plan = (plan, kernel.make_params(plan.params))
         self.plan, self.PR, self.M, _, self.QR = setup(scenario, pop, contacts, plan)  # (QR holds M itself)
         P = self.plan.params
@@ -242,10 +250,11 @@ class _Pool:
             self.ray = ray
             actor = ray.remote(num_cpus=1)(ShardWorker)
             # on one machine the actors read the driver's population and plan from shared memory;
-            # on a cluster each builds its own (the same, from the seed) rather than receive them
+            # on a cluster each builds the population (the same, from the seed) rather than
+            # receive it, and compiles the plan of its own regions (``plan`` a PlanPart)
             local_ray = address is None
             shared = ray.put(built) if local_ray else None
-            shared_plan = ray.put(plan[0]) if local_ray and plan is not None else None
+            shared_plan = ray.put(plan[0]) if isinstance(plan, tuple) else plan
             self.workers = [actor.remote(scenario_data, r, shared, keep_records, shared_plan) for r in regions]
         elif backend in ("local", "threads"):
             self.workers = [ShardWorker(scenario_data, r, built, keep_records, plan) for r in regions]
@@ -310,6 +319,17 @@ class _Driver:
         return np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
 
 
+def whole_part(scenario: Any, pop: Any, contacts: Any, params: Any) -> Any:
+    """Every region as a ``PlanPart``, with the facts of everyone the parts' plans agree on
+    (``plan.plan_facts``) and the trajectories' sample of the driver's plan ``params``; a worker
+    keeps its own regions of it."""
+    from scorelab.engine.plan import PlanPart, plan_facts
+
+    regions = range(len(pop.city_names))
+    everyone = PlanPart.of_population(pop, regions, params.tr_ids)
+    return replace(everyone, facts=plan_facts(scenario, pop, contacts, everyone))
+
+
 def simulate_sharded(
     scenario: Any,
     pop: Any,
@@ -321,10 +341,13 @@ def simulate_sharded(
     progress: Callable[[int, int], None] | None = None,
     checkpoint: Checkpoint | None = None,
     keep_records: bool = True,
+    part_plans: bool = False,
 ) -> RunOutput:
     """Run the scenario with its regions split over ``shards`` workers (``backend`` "ray",
     "threads" for as many threads of this process, or "local" for the same exchange in this
-    process, one worker after the other); same output as ``simulate``. With
+    process, one worker after the other); same output as ``simulate``. With ``part_plans``
+    (always on a Ray cluster, ``address``) each worker compiles the plan of its own regions'
+    entities alone (``plan.part``) instead of sharing the driver's. With
     ``checkpoint`` the run continues from its latest save (made with as many shards) and
     saves every ``checkpoint.every`` steps: each shard's state and the national queues.
     Without ``keep_records`` the workers send back no records. The time numba spends compiling
@@ -332,7 +355,7 @@ def simulate_sharded(
     ``simulate`` leaves it out; Ray actors compile in their own processes, where it is not seen."""
     with compile_watch() as watch:
         out = _simulate_sharded(scenario, pop, contacts, shards, backend=backend, address=address, progress=progress,
-                                checkpoint=checkpoint, keep_records=keep_records)
+                                checkpoint=checkpoint, keep_records=keep_records, part_plans=part_plans)
     out.wall_seconds -= watch.seconds
     out.compile_seconds = watch.seconds
     return out
@@ -349,6 +372,7 @@ def _simulate_sharded(
     progress: Callable[[int, int], None] | None,
     checkpoint: Checkpoint | None,
     keep_records: bool,
+    part_plans: bool,
 ) -> RunOutput:
     check_shards(scenario, shards)
     t0 = time.perf_counter()
@@ -367,8 +391,12 @@ def _simulate_sharded(
     if found is not None and found[1].get("national", {}).get("owner", np.zeros(0)).tolist() != owner.tolist():
         raise UsageError(f"{checkpoint.folder}: the checkpoint was made with another split into shards; "
                          f"resume it with the shards it was started with")
-    # (in this process the workers read the driver's plan: compiling it is seconds of a million people's run)
-    pool = _Pool(data, owner, shards, backend, address, (pop, contacts), keep_records, (plan, PR))
+    # (in this process the workers read the driver's plan: compiling it is seconds of a million people's run;
+    # on a cluster, or asked, each compiles the plan of its own regions, with the facts of everyone agreed)
+    shared_plan: Any = (plan, PR)
+    if part_plans or (backend == "ray" and address is not None):
+        shared_plan = whole_part(scenario, pop, contacts, P)
+    pool = _Pool(data, owner, shards, backend, address, (pop, contacts), keep_records, shared_plan)
     first = 0
     try:
         drv = _Driver(pool, owner, R)

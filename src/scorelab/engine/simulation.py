@@ -132,10 +132,10 @@ def start_points(scenario: Scenario, pop: Population, ids: np.ndarray) -> np.nda
 
 
 def _start_scores(scenario: Scenario, pop: Population, plan: Plan, S: kernel.State
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The state's people's starting points (``start_points``) in every view; returns the
-    halo (``engine.owned.halo``) and its starting points, as the kernels' ``init_scores``
-    reads them."""
+    halo (``engine.owned.halo``), its starting points and whether each is scored, as the
+    kernels' ``init_scores`` reads them."""
     P = plan.params
     lo, hi = people_span(P, S.own)
     points = start_points(scenario, pop, np.arange(lo, hi, dtype=np.int64))
@@ -146,7 +146,7 @@ def _start_scores(scenario: Scenario, pop: Population, plan: Plan, S: kernel.Sta
     points = start_points(scenario, pop, ids) if len(ids) else None
     if points is not None:
         raw[:, :, 0] = points[None, :]
-    return ids, raw
+    return ids, raw, (pop.age[ids] >= scenario.scoring.min_age).astype(np.uint8)
 
 
 def sync(S: kernel.State, SR: kernel.StateRef) -> kernel.State:
@@ -155,13 +155,19 @@ def sync(S: kernel.State, SR: kernel.StateRef) -> kernel.State:
     return S._replace(**dict(zip(kernel.GROWN_IN_KERNEL, kernel.grown_arrays(SR))))
 
 
-def expected_records(plan: Plan) -> float:
-    """Records the run is expected to make: acts at each behaviour's rate for each actor's
-    fixed attributes (before deterrence and income effects), times the channels' coverage and
-    detection (acts searched 1:N make a record only on an alert, so not counted). A first
-    size for the record arrays, so that a run seldom grows them (each growth copies them and
-    touches fresh memory)."""
+def expected_records(plan: Plan, own: np.ndarray | None = None) -> float:
+    """Records the run is expected to make (of the ``own`` regions' actors: by default every
+    region's): acts at each behaviour's rate for each actor's fixed attributes (before
+    deterrence and income effects), times the channels' coverage and detection (acts searched
+    1:N make a record only on an alert, so not counted). A first size for the record arrays,
+    so that a run seldom grows them (each growth copies them and touches fresh memory)."""
     P = plan.params
+    if own is None:
+        own = np.ones(P.city_join.shape[0], dtype=np.uint8)
+    regions = np.flatnonzero(own)
+    people = [(int(P.reg_p0[r]), int(P.reg_p0[r + 1])) for r in regions]
+    n_people = float(sum(hi - lo for lo, hi in people))
+    n_firms = float(sum(int(P.reg_f0[r + 1] - P.reg_f0[r]) for r in regions))
     B = P.b_kind.shape[0]
     total = 0.0
     per_code: dict[int, np.ndarray] = {}  # people per class code, by class row (rows are shared)
@@ -172,12 +178,13 @@ def expected_records(plan: Plan) -> float:
             continue
         row = P.t_cls_row[b]
         if P.t_firm[b]:
-            actors = float(P.n_firms)
+            actors = n_firms
         elif row < 0:
-            actors = float(P.n_people)
+            actors = n_people
         else:
             if row not in per_code:
-                per_code[row] = np.bincount(class_codes(P, row)[: P.n_people], minlength=P.t_fac.shape[1])
+                per_code[row] = sum((np.bincount(class_codes(P, row, lo, hi), minlength=P.t_fac.shape[1])
+                                     for lo, hi in people), np.zeros(P.t_fac.shape[1], dtype=np.int64))
             actors = float(per_code[row] @ P.t_fac[b])
         total += P.t_lam[b] * actors * P.n_steps * seen
     return total
@@ -236,10 +243,10 @@ def initial_state(scenario: Scenario, pop: Population, plan: Plan, PR: kernel.Pa
     S = _alloc_state(plan, pop, own)
     if plan.params.enabled:
         # 10 % over the expectation: deterrence only lowers it, and untouched room costs no memory
-        S = _grow_records(S, int(1.1 * expected_records(plan)), keep_records)
-    halo_ids, halo_raw = _start_scores(scenario, pop, plan, S)
+        S = _grow_records(S, int(1.1 * expected_records(plan, own)), keep_records)
+    halo_ids, halo_raw, halo_scored = _start_scores(scenario, pop, plan, S)
     SR = kernel.make_state(S)
-    kernel.init_scores(PR, SR, halo_ids, halo_raw)
+    kernel.init_scores(PR, SR, halo_ids, halo_raw, halo_scored)
     kernel.init_buckets(PR, SR)
     return (S, *reported_start(plan, S))
 

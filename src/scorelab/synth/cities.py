@@ -109,14 +109,18 @@ def census(spec: PopulationSpec, seed: int, chunk: int = CHUNK) -> Census:
 @dataclass(frozen=True)
 class CityBuild:
     """``build_cities``'s result: the population, the cities built, their counts as a census
-    part (the employed and students of other cities -1), and their id ranges (``[lo, hi)``
-    per built city, in city order) of people and firms."""
+    part (the employed and students of other cities -1), their id ranges (``[lo, hi)``
+    per built city, in city order) of people and firms, and every city's first person, firm
+    and household id (and the totals, last)."""
 
     population: Population
     cities: np.ndarray
     census: Census
     people: np.ndarray
     firms: np.ndarray
+    person_starts: np.ndarray
+    firm_starts: np.ndarray
+    household_starts: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -322,7 +326,8 @@ def _assemble(spec: PopulationSpec, seed: int, own: np.ndarray, full: Census, co
         group_names=tuple(spec.groups), sector_names=tuple(spec.firms.sectors), adult_age=spec.adult_age, seed=seed,
     )
     return CityBuild(pop, chosen, mine, np.stack([p_start[chosen], p_start[chosen + 1]], axis=1),
-                     np.stack([firms.ptr[chosen], firms.ptr[chosen + 1]], axis=1))
+                     np.stack([firms.ptr[chosen], firms.ptr[chosen + 1]], axis=1), p_start, firms.ptr.astype(np.int64),
+                     h_start)
 
 
 def _sizes(member: np.ndarray, n_entities: int) -> np.ndarray:

@@ -26,7 +26,8 @@ from scorelab.memory import process_memory, release
 from scorelab.scenario.population import ContactsSpec, PopulationSpec
 from scorelab.synth.chung_lu import Facts, LayerPart, Requests, part_weights
 from scorelab.synth.cities import CHUNK, CityBuild, Census, build_cities, census
-from scorelab.synth.contacts import MODE_COLUMNS, STORED, Contacts, CSRLayer, HouseholdLayer, layer_modes
+from scorelab.synth.contacts import (MODE_COLUMNS, STORED, Contacts, CSRLayer, HouseholdLayer, _household_fill,
+                                    layer_modes)
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,31 @@ class PartHouseholdLayer(HouseholdLayer):
     def n_edges(self) -> int:
         total = 0
         for lo, hi in self.people:
-            if hi > lo:
-                s = np.diff(self.household_start[self.household[lo] : self.household[hi - 1] + 2]).astype(np.int64)
-                total += int(np.sum(s * (s - 1) // 2))
+            s = np.diff(self._starts(lo, hi)).astype(np.int64)
+            total += int(np.sum(s * (s - 1) // 2))
         return total
 
     def degree(self) -> np.ndarray:
         raise NotImplementedError("a part holds its people's households only: see household_start of their households")
+
+    def to_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """The part's people's rows as CSR: full-size row starts mapped lazily, counted from 0 at
+        the part's first row (as ``PartCSRLayer``'s)."""
+        indptr, at = lazy_zeros(self.n + 1, np.int64), 0
+        for lo, hi in self.people:
+            sizes = np.diff(self._starts(lo, hi)).astype(np.int64)
+            indptr[lo] = at
+            np.cumsum(np.repeat(sizes - 1, sizes), out=indptr[lo + 1 : hi + 1])
+            indptr[lo + 1 : hi + 1] += at
+            at = int(indptr[hi])
+        indices = np.empty(at, dtype=np.int32)
+        for lo, hi in self.people:
+            _household_fill(self._starts(lo, hi), indptr, indices)
+        return indptr, indices
+
+    def _starts(self, lo: int, hi: int) -> np.ndarray:
+        """The starts of the households of people ``[lo, hi)`` (and the end of the last)."""
+        return self.household_start[self.household[lo] : self.household[hi - 1] + 2] if hi > lo else np.zeros(1, np.int32)
 
 
 def _count(people: np.ndarray) -> int:

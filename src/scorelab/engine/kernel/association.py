@@ -9,6 +9,7 @@ from scorelab.jit_cache import nb
 import numpy as np
 
 from scorelab.engine.kernel.constants import C_AQH, C_AQN, FADE_STAGES, MSG_ASC
+from scorelab.engine.kernel.regions import region_of
 from scorelab.engine.kernel.stores import push_fading, push_msg
 from scorelab.engine.kernel.scores import association_term, grade_of, own_score
 
@@ -83,7 +84,7 @@ def send_association(P, S, e, bits, sign, stage):
             d1 = fading_part(d1, stage)
         if d0 != 0 or d1 != 0:
             c = P.as_idx[k]
-            push_msg(P, S, MSG_ASC, c, sign * d0, sign * d1, 0, 0, 0.0, 0.0, P.ent_city[c], r)
+            push_msg(P, S, MSG_ASC, c, sign * d0, sign * d1, 0, 0, 0.0, 0.0, region_of(P, c), r)
 
 
 @nb.njit(cache=True)

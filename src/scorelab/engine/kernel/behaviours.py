@@ -25,6 +25,7 @@ from scorelab.engine.kernel.draws import (
     candidate, class_factor, dyn_factor, mistaken_subject, other_in_range, region_actors,
 )
 from scorelab.engine.kernel.records import new_record
+from scorelab.engine.kernel.regions import household_of, region_of
 
 #: The code of a lawful but disfavoured behaviour: the acts the per-person count of acts suppressed counts
 KIND_DISFAVOURED = KIND_CODES["disfavoured"]
@@ -65,10 +66,11 @@ def record_act(P, S, Q, e, b, s, j, c, city):
 @nb.njit(cache=True, inline="always")
 def put_record(P, S, Q, subj, e, b, c, s, city, err, appeal):
     """A record of channel c about subj of e's act b, made in region ``city``."""
-    if P.ent_city[subj] == city:
+    at = city if subj == e else region_of(P, subj)  # (the subject may live elsewhere)
+    if at == city:
         new_record(P, S, Q, subj, e, b, c, s, err, appeal)
     else:  # a record about someone in another region reaches them at the exchange
-        push_msg(P, S, MSG_REC, subj, e, b, c, 2 * err + appeal, 0.0, 0.0, P.ent_city[subj], city)
+        push_msg(P, S, MSG_REC, subj, e, b, c, 2 * err + appeal, 0.0, 0.0, at, city)
 
 
 @nb.njit(cache=True)  # (not inlined: one channel's behaviours, kept out of the hot observe loop)
@@ -95,7 +97,7 @@ def hear_trip(P, S, Q, e, b, s, j, c, city, u, u_appeal):
         err = 2
     if P.c_au_pass[c] <= 0.0 or e >= P.n_people:
         return
-    h = np.searchsorted(P.hh_start, e, side="right") - 1  # (the household's members are an id range)
+    h = household_of(P, e)  # (the household's members are an id range)
     for m in range(P.hh_start[h], P.hh_start[h + 1]):
         if m == e:
             continue
@@ -131,7 +133,7 @@ def watch_class(P, S, Q, e, b, s, c, city, u, u_appeal):
         Q.M[s, classroom_cell(Q, row, CR_PUPIL_FALSE)] += 1
     if P.c_cr_par[c] != CR_PARENTS:
         return
-    h = np.searchsorted(P.hh_start, e, side="right") - 1
+    h = household_of(P, e)
     seen = 0
     for x in range(P.hh_start[h], P.hh_start[h + 1]):
         if S.scored[x] == 1:

@@ -14,6 +14,7 @@ from scorelab.engine.kernel.constants import (
     RC_SANCTIONS, RC_SWRONGFUL,
 )
 from scorelab.engine.kernel.cells import classroom_cell, cons_cell, loan_cell, region_cell
+from scorelab.engine.kernel.regions import household_of
 from scorelab.engine.kernel.stores import bump, change_income, count_of, find_slot
 from scorelab.engine.kernel.draws import (
     attempt, attempt_count, candidate, other_applicant, other_applicants, region_actors,
@@ -215,7 +216,7 @@ def linked(P, S, k, e, i):
         return P.ent_employer[e] if i == 0 and (S.employed[e] & 1) == 1 else -1
     if S.scored[e] == 1:
         return -1
-    h = np.searchsorted(P.hh_start, e, side="right") - 1
+    h = household_of(P, e)
     seen = 0
     for x in range(P.hh_start[h], P.hh_start[h + 1]):
         if S.scored[x] == 1:

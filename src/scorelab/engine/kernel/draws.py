@@ -9,6 +9,7 @@ from __future__ import annotations
 from scorelab.jit_cache import nb
 import numpy as np
 
+from scorelab.engine.kernel.regions import household_of
 from scorelab.engine.plan import MIS_ANYONE, MIS_HOUSEHOLD
 from scorelab.rng import philox, poisson_from_uniform, to_unit, uniform
 from scorelab.synth import drawn
@@ -57,7 +58,7 @@ def mistaken_subject(P, c, e, u):
     if e >= P.n_people:
         return e
     if g == MIS_HOUSEHOLD:  # the household's members are an id range (its sorted neighbours)
-        h = np.searchsorted(P.hh_start, e, side="right") - 1  # (rare: no column of households)
+        h = household_of(P, e)  # (rare: no column of households)
         return other_in_range(e, P.hh_start[h], P.hh_start[h + 1] - P.hh_start[h], u)
     ptr = P.mis_ptr[g]
     lo, deg = 0, 0  # (no stored layer: row starts of one entry)

@@ -43,10 +43,10 @@ def take_pending(SR):
 
 
 @nb.njit(cache=True)
-def init_scores(PR, SR, H_ids, H_raw):
+def init_scores(PR, SR, H_ids, H_raw, H_scored):
     """Starting scores: own scores, contacts' sums, totals, grades and histograms; the halo's
-    starting points (see ``_init_scores``)."""
-    _init_scores(lend(PR), lend(SR), lend(H_ids), lend(H_raw))
+    starting points and whether each is scored (see ``_init_scores``)."""
+    _init_scores(lend(PR), lend(SR), lend(H_ids), lend(H_raw), lend(H_scored))
 
 
 @nb.njit(cache=True)

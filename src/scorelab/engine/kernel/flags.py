@@ -13,6 +13,7 @@ from scorelab.engine.kernel.constants import (
     OUT_FALSE_FLAGGED, OUT_FLAGGED, OUT_INVESTIGATED, Q_INVESTIGATED, Q_TRUE, Q_WAITING, STATE_BITS, WITHDRAW,
 )
 from scorelab.engine.kernel.cells import flag_cell
+from scorelab.engine.kernel.regions import region_of
 from scorelab.engine.kernel.stores import bump, change_income, find_slot, first_id, push_pending, rec_err, vis_step
 from scorelab.engine.kernel.lists import enter_list
 from scorelab.engine.kernel.score_changes import add_points
@@ -199,7 +200,7 @@ def _serve_flags(P, pf, q_ent, q_truth, q_head, q_len, f_budget):
     _withdraw(P, pf, q_ent, q_truth, q_head, q_len)
     reg = np.empty(n_pf, dtype=np.int64)
     for i in range(n_pf):
-        reg[i] = P.ent_city[pf[i, 1]]
+        reg[i] = region_of(P, pf[i, 1])  # (the driver's plan need hold no entity's region)
     for i in np.argsort(reg, kind="mergesort"):
         if pf[i, 2] == WITHDRAW:
             continue
@@ -227,7 +228,7 @@ def _serve_flags(P, pf, q_ent, q_truth, q_head, q_len, f_budget):
             mi[m, 1] = e
             mi[m, 2] = f
             mi[m, 3] = q_truth[f, q_head[f]]
-            key[m] = P.ent_city[e] * (R + 1) + R
+            key[m] = region_of(P, e) * (R + 1) + R
             q_head[f] = (q_head[f] + 1) % cap
             q_len[f] -= 1
             m += 1

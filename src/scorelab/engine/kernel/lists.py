@@ -16,6 +16,7 @@ from scorelab.engine.kernel.constants import (
     LC_WDAYS, LC_WOVERTURNED, LC_WRONGFUL, LC_WSANCTIONS, MSG_JOIN, MSG_JUSTIFY, MSG_LEAVE, RC_LISTINGS,
 )
 from scorelab.engine.kernel.cells import listing_cell, region_cell
+from scorelab.engine.kernel.regions import region_of
 from scorelab.engine.kernel.stores import (
     add_member, find_slot, first_id, push_msg, rec_state, release_slot, slot_of, vis_step, widened,
 )
@@ -52,10 +53,11 @@ def enter_list(P, S, Q, l, e, s, wrongful, joint, cause):
     if P.l_joint_row[l] >= 0 and e >= P.n_people:
         rep = P.firm_rep[e - P.n_people]
         if rep >= 0:
-            if P.ent_city[rep] == P.ent_city[e]:
+            at = region_of(P, rep)  # (a representative may live elsewhere)
+            if at == P.ent_city[e]:
                 enter_one(P, S, Q, l, rep, s, wrongful, True, cause)
             else:
-                push_msg(P, S, MSG_JOIN, rep, l, 1 if wrongful else 0, 0, 0, 0.0, 0.0, P.ent_city[rep], P.ent_city[e])
+                push_msg(P, S, MSG_JOIN, rep, l, 1 if wrongful else 0, 0, 0, 0.0, 0.0, at, P.ent_city[e])
 
 
 @nb.njit(cache=True)
@@ -113,8 +115,9 @@ def leave_list(P, S, Q, l, e, s, how):
     if P.l_joint_row[l] >= 0 and e >= P.n_people:
         rep = P.firm_rep[e - P.n_people]
         if rep >= 0:
-            if P.ent_city[rep] != P.ent_city[e]:
-                push_msg(P, S, MSG_LEAVE, rep, l, how, 0, 0, 0.0, 0.0, P.ent_city[rep], P.ent_city[e])
+            at = region_of(P, rep)
+            if at != P.ent_city[e]:
+                push_msg(P, S, MSG_LEAVE, rep, l, how, 0, 0, 0.0, 0.0, at, P.ent_city[e])
             elif S.on_list[l, rep] & 4:
                 leave_one(P, S, Q, l, rep, s, how)
 
@@ -204,8 +207,9 @@ def justified(P, S, l, e):
     if P.l_joint_row[l] >= 0 and e >= P.n_people:
         rep = P.firm_rep[e - P.n_people]
         if rep >= 0:
-            if P.ent_city[rep] != P.ent_city[e]:
-                push_msg(P, S, MSG_JUSTIFY, rep, l, 0, 0, 0, 0.0, 0.0, P.ent_city[rep], P.ent_city[e])
+            at = region_of(P, rep)
+            if at != P.ent_city[e]:
+                push_msg(P, S, MSG_JUSTIFY, rep, l, 0, 0, 0, 0.0, 0.0, at, P.ent_city[e])
             elif (S.on_list[l, rep] & 6) == 6:
                 justify_one(S, l, rep)
 

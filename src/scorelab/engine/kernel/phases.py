@@ -24,6 +24,7 @@ from scorelab.engine.kernel.constants import (
 )
 from scorelab.codes import NO_GRADE
 from scorelab.engine.kernel.cells import cell, cons_cell, flag_cell, list_cell, listing_cell, trajectory_cell
+from scorelab.engine.kernel.regions import own_spans, owns
 from scorelab.engine.kernel.stores import (
     count_of, falls_due, fifo_pop, first_id, prefetch_subject, push_msg, rec_state, release_delayed,
 )
@@ -80,7 +81,7 @@ def _trajectories(P, S, Q, s):
     person's row is written by one state only, so a sharded run's rows add up to it."""
     for i in range(P.tr_ids.shape[0]):
         e = P.tr_ids[i]
-        if S.own[P.ent_city[e]] == 0:
+        if not owns(P, S, e):
             continue
         g = S.grade[e]
         Q.M[s, trajectory_cell(Q, i, TC_SCORE)] = np.nan if g == NO_GRADE else S.total[e]
@@ -204,14 +205,14 @@ def _start_reporting(P, S):
     entity's factual income below the twin's, for the days left), as if made now."""
     S.cnt[C_NCARRY] = 0
     left = (P.horizon_days - P.report_from * P.dt) / YEAR
-    for e in range(S.money.shape[0]):
-        if S.own[P.ent_city[e]] == 0:  # (another state's: never written here)
-            continue
-        for k in range(S.out.shape[0]):
-            S.out[k, e] = 0
-        S.money[e] = 0.0
-        S.loss_f[e] = (S.income_t[e] - S.income_f[e]) * left
-        S.loss_t[e] = 0.0
+    spans = own_spans(P, S, False)  # (another state's entities: never written here)
+    for x in range(spans.shape[0]):
+        for e in range(spans[x, 0], spans[x, 1]):
+            for k in range(S.out.shape[0]):
+                S.out[k, e] = 0
+            S.money[e] = 0.0
+            S.loss_f[e] = (S.income_t[e] - S.income_f[e]) * left
+            S.loss_t[e] = 0.0
 
 
 @nb.njit(cache=True)

@@ -10,6 +10,7 @@ from scorelab.jit_cache import nb
 from scorelab.codes import NO_GRADE
 from scorelab.engine.kernel.constants import AG_CAME, AG_RECORDS, CAUSE_GRADE, LN_LEVEL, MO_AGE
 from scorelab.engine.kernel.cells import cell, level_units, loan_cell
+from scorelab.engine.kernel.regions import region_of
 from scorelab.engine.kernel.stores import rec_delta, rec_err
 from scorelab.engine.kernel.scores import add_to_view, grade_of, move_bucket, spread, total_score
 from scorelab.engine.kernel.association import restain, tally_association
@@ -106,7 +107,7 @@ def settle(P, S, Q, e, s, moved):
         r = P.ent_city[e]
         for k in range(P.soc_ptr[e], P.soc_ptr[e + 1]):
             c = P.soc_idx[k]
-            if P.ent_city[c] == r:
+            if region_of(P, c) == r:
                 refresh(P, S, Q, c, s)
     refresh(P, S, Q, e, s)
 

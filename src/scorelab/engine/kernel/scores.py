@@ -13,6 +13,7 @@ import numpy as np
 from scorelab.engine.plan import ASSOCIATION_UNIT
 from scorelab.codes import NO_GRADE
 from scorelab.engine.kernel.constants import MSG_SOC, YEAR
+from scorelab.engine.kernel.regions import own_spans, region_of
 from scorelab.engine.kernel.stores import push_msg
 
 
@@ -109,12 +110,12 @@ def _init_buckets(P, S):
     """Each region's entities ordered by (kind, grade; unscored last of their kind), so that
     attempts restricted to some grades are drawn among the people in those grades (the
     regions this state owns: the others' entries are never written)."""
-    E = S.grade.shape[0]
     G1 = P.g_from.shape[0] + 1
     R = P.city_join.shape[0]
+    spans = own_spans(P, S, False)
     n = np.zeros((R, 2 * G1), dtype=np.int64)
-    for e in range(E):
-        if S.own[P.ent_city[e]]:
+    for x in range(spans.shape[0]):
+        for e in range(spans[x, 0], spans[x, 1]):
             n[P.ent_city[e], _bucket(P, S, e, G1)] += 1
     fill = np.empty((R, 2 * G1), dtype=np.int64)
     for r in range(R):
@@ -124,9 +125,9 @@ def _init_buckets(P, S):
             fill[r, q] = pos
             pos += n[r, q]
         S.gb_lo[r, 2 * G1] = pos
-    for e in range(E):
-        r = P.ent_city[e]
-        if S.own[r]:
+    for x in range(spans.shape[0]):
+        for e in range(spans[x, 0], spans[x, 1]):
+            r = P.ent_city[e]
             q = _bucket(P, S, e, G1)
             i = fill[r, q]
             S.gb_mem[i] = e
@@ -171,7 +172,7 @@ def spread(P, S, e, d0, d1):
     r = P.ent_city[e]
     for k in range(P.soc_ptr[e], P.soc_ptr[e + 1]):
         c = P.soc_idx[k]
-        rc = P.ent_city[c]
+        rc = region_of(P, c)  # (a contact may live elsewhere)
         if rc == r:
             if d0 != 0.0:
                 S.soc[0, c] += d0

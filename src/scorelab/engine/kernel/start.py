@@ -12,65 +12,73 @@ from scorelab.engine.kernel.cells import level_units, loan_cell
 from scorelab.engine.kernel.scores import grade_of, own_score, score_of_raw, total_score
 from scorelab.engine.kernel.association import edge_units, association_marks, grade_marks, tally_association
 from scorelab.engine.kernel.lists import enter_list
+from scorelab.engine.kernel.regions import own_spans, owns
 
 
 
 @nb.njit(cache=True, inline="always")  # (a layer: kernel.phases' docstring)
-def _init_scores(P, S, H_ids, H_raw):
+def _init_scores(P, S, H_ids, H_raw, H_scored):
     """Starting scores of the entities of this state's regions: own scores, contacts' sums,
     totals, grades and histograms. A contact in another region counts with its starting
-    points, ``H_raw[:, h]`` for ``H_ids[h]`` (the halo: ``engine.owned.halo``), so that a
-    state writes its own entities only."""
-    E = S.total.shape[0]
-    for e in range(E):
-        if S.own[P.ent_city[e]]:
+    points, ``H_raw[:, h]`` for ``H_ids[h]`` (the halo: ``engine.owned.halo``; ``H_scored[h]``
+    whether it is scored), so that a state reads and writes its own entities only."""
+    people = own_spans(P, S, True)
+    spans = own_spans(P, S, False)
+    for x in range(spans.shape[0]):
+        for e in range(spans[x, 0], spans[x, 1]):
             S.scored[e] = P.ent_scored[e]  # (from here on the state's: people come of age)
     for v in range(min(2, P.n_views)):
         if P.soc_w > 0.0:
-            for i in range(P.n_people):
-                if S.own[P.ent_city[i]] == 0:
-                    continue
-                acc = 0.0
-                for k in range(P.soc_ptr[i], P.soc_ptr[i + 1]):
-                    acc += _start_own_score(P, S, H_ids, H_raw, v, P.soc_idx[k])
-                S.soc[v, i] = acc
+            for x in range(people.shape[0]):
+                for i in range(people[x, 0], people[x, 1]):
+                    acc = 0.0
+                    for k in range(P.soc_ptr[i], P.soc_ptr[i + 1]):
+                        acc += _start_own_score(P, S, H_ids, H_raw, v, P.soc_idx[k])
+                    S.soc[v, i] = acc
     if P.as_on:  # how everyone counts for their contacts at the start (by grade: lists are empty)
-        for i in range(P.n_people):
-            mine = S.own[P.ent_city[i]] == 1
-            if mine:
-                m = association_marks(P, S, i)
-                S.amark[i] = m
-            else:  # (a contact elsewhere: what it gives this state's people)
-                m = 0
-                if P.ent_scored[i] and _in_halo(H_ids, i) >= 0:
-                    m = grade_marks(P, _start_own_score(P, S, H_ids, H_raw, 0, i),
-                                    _start_own_score(P, S, H_ids, H_raw, 1, i))
-            if m:
+        for x in range(people.shape[0]):
+            for i in range(people[x, 0], people[x, 1]):
+                S.amark[i] = association_marks(P, S, i)
+        # (what each contact gives a person, read along the person's own row: the layers are
+        # undirected, so edge k from i to c weighs what c's marks pass to i)
+        for x in range(people.shape[0]):
+            for i in range(people[x, 0], people[x, 1]):
                 for k in range(P.as_ptr[i], P.as_ptr[i + 1]):
-                    c = P.as_idx[k]
-                    if S.own[P.ent_city[c]]:
+                    m = _start_marks(P, S, H_ids, H_raw, H_scored, P.as_idx[k])
+                    if m:
                         d0, d1 = edge_units(P, k, m)
-                        S.asc[0, c] += d0
-                        S.asc[1, c] += d1
-    for e in range(E):
-        r = P.ent_city[e]
-        if S.own[r] == 0:
-            continue
-        if P.ent_scored[e] == 0:
-            S.grade[e] = NO_GRADE
-            continue
-        x = total_score(P, S, 0, e)
-        S.total[e] = x
-        g = grade_of(P, x)
-        S.grade[e] = g
-        if e < P.n_people:
-            S.ghist[0, g] += 1
-            S.ssum[r, 0] += x
-            S.ssum[r, 1] += x * x
-            if P.as_on:
-                tally_association(P, S, e, 1.0)
-        else:
-            S.ghist[1, g] += 1
+                        S.asc[0, i] += d0
+                        S.asc[1, i] += d1
+    for x in range(spans.shape[0]):
+        for e in range(spans[x, 0], spans[x, 1]):
+            r = P.ent_city[e]
+            if P.ent_scored[e] == 0:
+                S.grade[e] = NO_GRADE
+                continue
+            xs = total_score(P, S, 0, e)
+            S.total[e] = xs
+            g = grade_of(P, xs)
+            S.grade[e] = g
+            if e < P.n_people:
+                S.ghist[0, g] += 1
+                S.ssum[r, 0] += xs
+                S.ssum[r, 1] += xs * xs
+                if P.as_on:
+                    tally_association(P, S, e, 1.0)
+            else:
+                S.ghist[1, g] += 1
+
+
+@nb.njit(cache=True, inline="always")
+def _start_marks(P, S, H_ids, H_raw, H_scored, c):
+    """How contact c counts for their contacts at day 0: the state's marks if c is its own,
+    else those of c's starting points in the halo (none if c is not scored)."""
+    if owns(P, S, c):
+        return np.int64(S.amark[c])
+    h = _in_halo(H_ids, c)
+    if h < 0 or H_scored[h] == 0:
+        return np.int64(0)
+    return grade_marks(P, score_of_raw(P, H_raw, 0, h, c), score_of_raw(P, H_raw, 1, h, c))
 
 
 @nb.njit(cache=True, inline="always")
@@ -83,7 +91,7 @@ def _in_halo(H_ids, e):
 @nb.njit(cache=True, inline="always")
 def _start_own_score(P, S, H_ids, H_raw, v, e):
     """e's own score at day 0 in view v: the state's if e is in its regions, else the halo's."""
-    if S.own[P.ent_city[e]]:
+    if owns(P, S, e):
         return own_score(P, S, v, e)
     return score_of_raw(P, H_raw, v, _in_halo(H_ids, e), e)
 
@@ -91,16 +99,16 @@ def _start_own_score(P, S, H_ids, H_raw, v, e):
 @nb.njit(cache=True, inline="always")  # (a layer: kernel.phases' docstring)
 def _init_lists(P, S, Q):
     """Entities whose starting grade is an entry grade of a list are listed on day 0."""
-    for e in range(S.total.shape[0]):
-        if S.own[P.ent_city[e]] == 0:  # (another state's entity: not even read)
-            continue
-        g = S.grade[e]
-        if g == NO_GRADE:
-            continue
-        kind = 0 if e < P.n_people else 1
-        for l in range(P.l_grades.shape[0]):
-            if P.l_grades[l, g] and P.l_actor[l] == kind:
-                enter_list(P, S, Q, l, e, 0, False, False, CAUSE_START)
+    spans = own_spans(P, S, False)  # (another state's entities: not even read)
+    for x in range(spans.shape[0]):
+        for e in range(spans[x, 0], spans[x, 1]):
+            g = S.grade[e]
+            if g == NO_GRADE:
+                continue
+            kind = 0 if e < P.n_people else 1
+            for l in range(P.l_grades.shape[0]):
+                if P.l_grades[l, g] and P.l_actor[l] == kind:
+                    enter_list(P, S, Q, l, e, 0, False, False, CAUSE_START)
 
 
 @nb.njit(cache=True)
@@ -109,6 +117,8 @@ def _start_levels(P, S, Q):
     lending block (whose later steps add the changes): lending by group's mean level."""
     if P.ln_on == 0 or Q.M.shape[0] == 0:
         return
-    for e in range(P.n_people):
-        if S.own[P.ent_city[e]] == 1 and S.grade[e] != NO_GRADE:
-            Q.M[0, loan_cell(Q, P.ent_group[e], LN_LEVEL)] += level_units(S.total[e])
+    people = own_spans(P, S, True)
+    for x in range(people.shape[0]):
+        for e in range(people[x, 0], people[x, 1]):
+            if S.grade[e] != NO_GRADE:
+                Q.M[0, loan_cell(Q, P.ent_group[e], LN_LEVEL)] += level_units(S.total[e])

@@ -29,15 +29,18 @@ module              what it plans
 ``flags``           flags
 ``responses``       responses and the safeguards' appeals
 ``streams``         the keys of the random streams
+``part``            a plan of some regions' entities alone, and what parts agree on
+``rows``            the tables of a plan's own entities, filled a range of them at a time
 ``helpers``         errors, read-only arrays, stream keys, unions of contact layers
 ==================  =================================================================
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from scorelab.engine.plan.behaviours import plan_behaviours, plan_event_types
+from scorelab.engine.plan.behaviours import class_facts, plan_behaviours, plan_event_types
 from scorelab.engine.plan.channels import (
     plan_audio, plan_channel_regions, plan_channels, plan_classroom, plan_identification, plan_observers,
 )
@@ -49,11 +52,13 @@ from scorelab.engine.plan.flags import plan_flags
 from scorelab.engine.plan.helpers import read_only
 from scorelab.engine.plan.lists import plan_lists
 from scorelab.engine.plan.misattribution import plan_misattribution
+from scorelab.engine.plan.part import PlanFacts, PlanPart
 from scorelab.engine.plan.params import (
     ASSOCIATION_UNIT, CONSEQUENCE_CODES, DYNAMIC_CODES, KIND_CODES, MAX_BEHAVIOURS, MAX_CHANNELS, MAX_LISTS,
     MIS_ANYONE, MIS_HOUSEHOLD, MIS_SLOTS, NO_GRADE, Params, Plan,
 )
 from scorelab.engine.plan.responses import plan_appeals, plan_responses
+from scorelab.engine.plan.rows import most_in_household
 from scorelab.engine.plan.scoring import plan_association, plan_scoring, plan_social, plan_views
 from scorelab.engine.plan.streams import plan_streams
 from scorelab.scenario.model import Scenario
@@ -62,18 +67,20 @@ from scorelab.synth.population import Population
 
 __all__ = [
     "ASSOCIATION_UNIT", "CONSEQUENCE_CODES", "DYNAMIC_CODES", "KIND_CODES", "MAX_BEHAVIOURS", "MAX_CHANNELS",
-    "MAX_LISTS", "MIS_ANYONE", "MIS_HOUSEHOLD", "MIS_SLOTS", "NO_GRADE", "Context", "Params", "Plan", "class_codes",
-    "compile_plan", "pack_classes",
+    "MAX_LISTS", "MIS_ANYONE", "MIS_HOUSEHOLD", "MIS_SLOTS", "NO_GRADE", "Context", "Params", "Plan", "PlanFacts",
+    "PlanPart", "class_codes", "compile_plan", "pack_classes", "plan_facts",
 ]
 
 
-def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
-    """Turn names and units into index tables and per-step quantities, one concept at a time.
+def compile_plan(s: Scenario, pop: Population, contacts: Contacts, part: PlanPart | None = None) -> Plan:
+    """Turn names and units into index tables and per-step quantities, one concept at a time;
+    with ``part``, for its regions' entities alone (``plan.part``: their facts of everyone
+    agreed, ``plan_facts``).
 
     Raises ScenarioError if the scenario's cross-references do not hold (a Scenario built
     directly in Python has not been through ``check_references`` yet).
     """
-    cx = Context.of(s, pop, contacts)
+    cx = Context.of(s, pop, contacts, part)
     fields: dict[str, Any] = {}
 
     def add(part: dict[str, Any]) -> None:
@@ -113,3 +120,10 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts) -> Plan:
         lending_groups=list(pop.group_names) if params.ln_on else [],
         joint_list_names=[x for x, row in zip(cx.lists, params.l_joint_row) if row >= 0],
     )
+
+
+def plan_facts(s: Scenario, pop: Population, contacts: Contacts, part: PlanPart) -> PlanFacts:
+    """What the plan of ``part`` reads of its own entities that every part must agree on
+    (``PlanFacts.combine`` puts the parts' together)."""
+    cx = Context.of(s, pop, contacts, replace(part, facts=None))
+    return PlanFacts(class_facts(cx), most_in_household(cx))

@@ -10,6 +10,7 @@ import numpy as np
 
 from scorelab.engine.plan.context import Context
 from scorelab.engine.plan.helpers import stream_keys
+from scorelab.engine.plan.rows import most_in_household
 
 
 def plan_channel_regions(cx: Context) -> dict[str, Any]:
@@ -135,8 +136,7 @@ def plan_audio(cx: Context) -> dict[str, Any]:
     c_au_trip = np.full(C, -1, dtype=np.int64); c_au_talk = np.full(C, -1, dtype=np.int64)
     c_au_pass = np.zeros(C); c_au_row = np.full(C, -1, dtype=np.int64)
     c_au_key = np.zeros((C, 2), dtype=np.uint64); b_au_extra = np.zeros(B, dtype=np.int64)
-    hh = np.asarray(cx.pop.household_start)
-    most_passengers = max(int(np.diff(hh).max()) - 1, 0) if hh.shape[0] > 1 else 0
+    most_passengers = max(most_in_household(cx) - 1, 0)
     for ci, name in enumerate(cx.chans):
         au = cx.s.channels[name].audio
         if au is None:

@@ -9,29 +9,62 @@ import numpy as np
 
 from scorelab.engine.plan.params import Params
 from scorelab.errors import Problem, ScenarioError
+from scorelab.lazy_pages import lazy_zeros
 from scorelab.synth.population import SEX_NAMES, Population
 
 
-def pack_classes(cls: np.ndarray) -> tuple[np.ndarray, int]:
-    """Class codes two a byte where every code fits in 4 bits (Rongcheng's 11 rows: 5.5 bytes
-    a person instead of 11): entity e's code is the low half of byte e >> 1 for even e, the
-    high half for odd e (shift 1); otherwise the codes as they are (shift 0)."""
-    if cls.max(initial=0) >= 16:
-        return cls, 0
-    if cls.shape[1] % 2:
-        cls = np.concatenate([cls, np.zeros((cls.shape[0], 1), dtype=cls.dtype)], axis=1)
-    return np.ascontiguousarray(cls[:, 0::2] | (cls[:, 1::2] << 4)), 1
+def pack_classes(rows: list[np.ndarray], shift: int, ranges: tuple[np.ndarray, np.ndarray] | None = None,
+                 n_people: int = 0) -> np.ndarray:
+    """Rows of class codes (an entry per entity each) as the kernels read them: two a byte
+    with ``shift`` 1, where every code fits in 4 bits (Rongcheng's 11 rows: 5.5 bytes a person
+    instead of 11), entity e's code the low half of byte e >> 1 for even e, the high half for
+    odd e; a byte each with ``shift`` 0. With ``ranges`` (a part's people and firm ranges, the
+    firms numbered after ``n_people``), only their codes are placed, in a table mapped lazily."""
+    if not rows:
+        return np.zeros((1, 1), dtype=np.uint8)
+    E = rows[0].shape[0]
+    if ranges is None:
+        cls = np.stack(rows)
+        if not shift:
+            return cls
+        if E % 2:
+            cls = np.concatenate([cls, np.zeros((cls.shape[0], 1), dtype=cls.dtype)], axis=1)
+        return np.ascontiguousarray(cls[:, 0::2] | (cls[:, 1::2] << 4))
+    out = lazy_zeros((len(rows), (E + 1) // 2 if shift else E), np.uint8)
+    spans = [(int(lo), int(hi)) for lo, hi in ranges[0]] + [(n_people + int(lo), n_people + int(hi))
+                                                            for lo, hi in ranges[1]]
+    for r, row in enumerate(rows):
+        for lo, hi in spans:
+            if shift:
+                _place_halves(out[r], row[lo:hi], lo)
+            else:
+                out[r, lo:hi] = row[lo:hi]
+    return out
 
 
-def class_codes(P: Params, row: int) -> np.ndarray:
-    """Every entity's class code in row ``row`` (unpacked)."""
-    E = P.n_people + P.n_firms
+def _place_halves(dst: np.ndarray, codes: np.ndarray, lo: int) -> None:
+    """Codes of entities ``lo..`` into their half-bytes of a packed row (a range may start or
+    end in the middle of a byte, whose other half belongs to a neighbouring range)."""
+    if codes.size and lo & 1:
+        dst[lo >> 1] |= codes[0] << 4
+        codes, lo = codes[1:], lo + 1
+    m = codes.size & ~1
+    dst[lo >> 1 : (lo + m) >> 1] = codes[0:m:2] | (codes[1:m:2] << 4)
+    if codes.size > m:
+        dst[(lo + m) >> 1] |= codes[m]
+
+
+def class_codes(P: Params, row: int, lo: int = 0, hi: int | None = None) -> np.ndarray:
+    """The class codes in row ``row`` (unpacked) of entities ``[lo, hi)`` (by default every
+    entity)."""
+    hi = P.n_people + P.n_firms if hi is None else hi
     if P.cls_shift == 0:
-        return P.cls[row, :E]
-    packed = P.cls[row]
+        return P.cls[row, lo:hi]
+    packed = P.cls[row, lo >> 1 : (hi + 1) >> 1]
     out = np.empty(2 * packed.shape[0], dtype=np.uint8)
     out[0::2], out[1::2] = packed & 15, packed >> 4
-    return out[:E]
+    first = lo & 1
+    return out[first : first + hi - lo]
 
 
 def attribute(pop: Population, actor: str, name: str) -> tuple[np.ndarray, tuple[str, ...] | None]:

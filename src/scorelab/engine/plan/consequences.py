@@ -9,6 +9,7 @@ import numpy as np
 
 from scorelab.engine.plan.context import Context
 from scorelab.engine.plan.params import CONSEQUENCE_CODES
+from scorelab.engine.plan.rows import entity_column
 from scorelab.scenario.model import is_sanction
 from scorelab.scenario.system import Consequence
 
@@ -77,7 +78,8 @@ def _links(cx: Context, ks: list[Consequence]) -> dict[str, Any]:
     ent_employer = np.zeros(0, dtype=np.int32)
     if (k_through == THROUGH_CODES["employer"]).any():
         emp = cx.pop.employer
-        ent_employer = np.where(emp >= 0, emp.astype(np.int64) + cx.N, -1).astype(np.int32)
+        ent_employer = entity_column(cx, np.int32, lambda lo, hi: np.where(emp[lo:hi] >= 0, emp[lo:hi].astype(np.int64)
+                                                                             + cx.N, -1), None)
     return dict(k_through=k_through, ent_employer=ent_employer)
 
 
@@ -91,10 +93,14 @@ def _employers(cx: Context, ks: list[Consequence]) -> dict[str, Any]:
     if k_employer.any():
         pop = cx.pop
         public = np.array([name == "public" for name in pop.sector_names] + [False], dtype=np.uint8)
-        sector = np.full(len(pop.employer), len(pop.sector_names))  # (no employer: not public)
-        employed = pop.employer >= 0
-        sector[employed] = pop.firms.sector[pop.employer[employed]]
-        ent_public = public[sector]
+
+        def public_of(lo: int, hi: int) -> np.ndarray:
+            emp = pop.employer[lo:hi]
+            sector = np.full(hi - lo, len(pop.sector_names))  # (no employer: not public)
+            sector[emp >= 0] = pop.firms.sector[emp[emp >= 0]]
+            return public[sector]
+
+        ent_public = entity_column(cx, np.uint8, public_of, None)
     return dict(k_employer=k_employer, ent_public=ent_public)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from scorelab.engine.plan.helpers import fail
 from scorelab.engine.plan.params import MAX_BEHAVIOURS, MAX_CHANNELS, MAX_LISTS
+from scorelab.engine.plan.part import PlanPart
 from scorelab.errors import Problem, ScenarioError
 from scorelab.scenario.model import Scenario, check_references
 from scorelab.synth.contacts import Contacts
@@ -39,9 +40,10 @@ class Context:
     flags: list[str]
     domains: list[str]  # sorted
     didx: dict[str, int]
+    part: PlanPart | None = None  # the regions the plan is for (``plan.part``); None: every region
 
     @classmethod
-    def of(cls, s: Scenario, pop: Population, contacts: Contacts) -> "Context":
+    def of(cls, s: Scenario, pop: Population, contacts: Contacts, part: PlanPart | None = None) -> "Context":
         """Raises ScenarioError if the scenario's cross-references do not hold (a Scenario built
         directly in Python has not been through ``check_references`` yet) or it has more
         channels, behaviours or lists than a record can name."""
@@ -59,7 +61,7 @@ class Context:
             grades=grades, gidx={g: i for i, g in enumerate(grades)},
             lists=lists, lidx={name: i for i, name in enumerate(lists)},
             cons=list(s.consequences), flags=list(s.flags),
-            domains=domains, didx={d: i for i, d in enumerate(domains)},
+            domains=domains, didx={d: i for i, d in enumerate(domains)}, part=part,
         )
         # a record stores its behaviour in 16 bits and its channel in 8
         if cx.C > MAX_CHANNELS:

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from scorelab.engine.plan.context import Context
+from scorelab.engine.plan.helpers import fail
+from scorelab.engine.plan.rows import entity_column, ranges_of
 from scorelab.rng import Stream
 
 
@@ -19,31 +21,42 @@ def plan_entities(cx: Context) -> dict[str, Any]:
     # (int16: 2 bytes an entity each; a population has at most 255 groups, and cities beyond
     # int16's range, which no scenario reaches, keep int32)
     city_type = np.int16 if len(pop.city_names) <= np.iinfo(np.int16).max else np.int32
-    ent_city = np.concatenate([pop.city.astype(city_type), pop.firms.city.astype(city_type)])
+    ent_city = entity_column(cx, city_type, lambda lo, hi: pop.city[lo:hi], lambda lo, hi: pop.firms.city[lo:hi])
     n_groups = len(pop.group_names)
-    ent_group = np.concatenate([pop.group.astype(np.int16), np.full(F, n_groups, dtype=np.int16)])
-    ent_scored = np.concatenate([(pop.age >= s.scoring.min_age), np.ones(F, dtype=bool)]).astype(np.uint8)
-    firm_rep = pop.firms.representative.astype(np.int32)
+    ent_group = entity_column(cx, np.int16, lambda lo, hi: pop.group[lo:hi], lambda lo, hi: n_groups)
+    ent_scored = entity_column(cx, np.uint8, lambda lo, hi: pop.age[lo:hi] >= s.scoring.min_age, lambda lo, hi: 1)
+    firm_rep = entity_column(cx, np.int32, None, lambda lo, hi: pop.firms.representative[lo:hi])
     income_pct = np.zeros(0, dtype=np.float32)  # only an index dimension with an income term reads it
     if s.scoring.scheme != "points" and any(d.income != 0 for d in s.scoring.dimensions.values()):
+        if cx.part is not None and not cx.part.whole:
+            raise fail("scoring.dimensions", "an index dimension's income term ranks everyone's incomes: "
+                       "it cannot be planned for some regions alone yet (run without --shards or on one shard)")
         income_pct = np.full(N + F, 0.5, dtype=np.float32)
         order = np.argsort(pop.income, kind="stable")
         income_pct[order] = (np.arange(N, dtype=np.float64) + 0.5) / max(N, 1)
 
     n_cities = len(pop.city_names)
-    # regions are cities: each region's entities own a range of slots in per-region arrays
-    reg_base = np.zeros(n_cities + 1, dtype=np.int64)
-    reg_base[1:] = np.cumsum(np.bincount(ent_city, minlength=n_cities))
     # candidate events are drawn per region, over its people [reg_p0[r], reg_p0[r+1]) and its
     # firms N + [reg_f0[r], reg_f0[r+1]): people and firms are stored in city order
-    if np.any(np.diff(pop.city.astype(np.int64)) < 0) or np.any(np.diff(pop.firms.city.astype(np.int64)) < 0):
-        raise RuntimeError("people and firms must be stored in city order (synth.population)")
-    reg_p0 = np.zeros(n_cities + 1, dtype=np.int64)
-    reg_p0[1:] = np.cumsum(np.bincount(pop.city, minlength=n_cities))
-    reg_f0 = np.zeros(n_cities + 1, dtype=np.int64)
-    reg_f0[1:] = np.cumsum(np.bincount(pop.firms.city, minlength=n_cities))
+    p_ranges, f_ranges = ranges_of(cx)
+    for (lo, hi), (flo, fhi) in zip(p_ranges, f_ranges):
+        if np.any(np.diff(pop.city[lo:hi].astype(np.int64)) < 0) or np.any(
+                np.diff(pop.firms.city[flo:fhi].astype(np.int64)) < 0):
+            raise RuntimeError("people and firms must be stored in city order (synth.population)")
+    # (and its households: hh_start[reg_h0[r]:reg_h0[r+1] + 1], what a person's household is
+    # searched among)
+    if cx.part is None:
+        reg_p0, reg_f0, reg_h0 = (np.zeros(n_cities + 1, dtype=np.int64) for _ in range(3))
+        reg_p0[1:] = np.cumsum(np.bincount(pop.city, minlength=n_cities))
+        reg_f0[1:] = np.cumsum(np.bincount(pop.firms.city, minlength=n_cities))
+        reg_h0[1:] = np.cumsum(np.bincount(pop.city[pop.household_start[:-1]], minlength=n_cities))
+    else:  # (every city's counts, from the census: the part holds only its own cities' people)
+        reg_p0, reg_f0 = cx.part.person_starts.copy(), cx.part.firm_starts.copy()
+        reg_h0 = cx.part.household_starts.copy()
+    # regions are cities: each region's entities own a range of slots in per-region arrays
+    reg_base = reg_p0 + reg_f0
     return dict(ent_city=ent_city, ent_group=ent_group, ent_scored=ent_scored, firm_rep=firm_rep,
-                income_pct=income_pct, reg_base=reg_base, reg_p0=reg_p0, reg_f0=reg_f0, tr_ids=trajectory_sample(cx))
+                income_pct=income_pct, reg_base=reg_base, reg_p0=reg_p0, reg_f0=reg_f0, reg_h0=reg_h0, tr_ids=trajectory_sample(cx))
 
 
 def plan_coming_of_age(cx: Context) -> dict[str, Any]:
@@ -59,7 +72,8 @@ def plan_coming_of_age(cx: Context) -> dict[str, Any]:
     ent = np.zeros(0, dtype=np.int32)
     step = np.zeros(0, dtype=np.int32)
     if s.scoring.coming_of_age and s.scoring.enabled:
-        young = np.flatnonzero(pop.age < s.scoring.min_age)
+        young = np.concatenate([lo + np.flatnonzero(pop.age[lo:hi] < s.scoring.min_age)
+                                for lo, hi in ranges_of(cx)[0]]).astype(np.int64)
         u = Stream(cx.seed, "birthdays").uniform(young)
         days = (float(s.scoring.min_age) - pop.age[young].astype(np.float64) - u) * 365.25
         at = cx.report_from + np.floor(days / cx.dt).astype(np.int64)
@@ -76,6 +90,8 @@ def trajectory_sample(cx: Context) -> np.ndarray:
     """The people whose paths are kept (``run.trajectories``), in id order: those with the
     smallest counter-based uniforms of stream ``trajectories``, so the same for any split
     into shards and any rerun with the seed."""
+    if cx.part is not None:  # (agreed among the parts: ``part.trajectory_merge``)
+        return cx.part.trajectories
     n = min(int(cx.s.run.trajectories), cx.N)
     u = Stream(cx.s.run.seed, "trajectories").uniform(np.arange(cx.N))
     if n == 0:

@@ -11,6 +11,7 @@ import numpy as np
 from scorelab.engine.plan.context import Context
 from scorelab.engine.plan.helpers import csr_union, frozen
 from scorelab.engine.plan.params import MIS_ANYONE, MIS_HOUSEHOLD, MIS_SLOTS
+from scorelab.engine.plan.rows import own_rows
 from scorelab.scenario.model import LAYERS
 from scorelab.synth.drawn import DRAWN_LAYERS, DrawnLayer, empty_tables
 
@@ -40,14 +41,14 @@ def plan_misattribution(cx: Context) -> dict[str, Any]:
     # (a drawn layer's contacts are drawn in the kernels: graph g draws from the drawn layers
     # of bits mis_drawn[g], numbered as DRAWN_LAYERS, besides its stored part)
     is_drawn = {name for name in contacts if isinstance(contacts[name], DrawnLayer)}
-    graphs = [csr_union(contacts, [x for x in layers if x not in is_drawn], N) for layers in mis_graphs]
+    graphs = [csr_union(contacts, [x for x in layers if x not in is_drawn], N, own_rows(cx)) for layers in mis_graphs]
     mis_drawn = np.array([sum(1 << DRAWN_LAYERS.index(x) for x in layers if x in is_drawn) for layers in mis_graphs]
                          + [0] * (MIS_SLOTS - len(mis_graphs)), dtype=np.int64)
     # (read-only, as every array of the plan: helpers.frozen)
     drawn = tuple(type(t)(*(frozen(a, a.dtype) for a in t))
                   for t in (contacts[x].tables if x in is_drawn else empty_tables(pop) for x in DRAWN_LAYERS))
     assert len(graphs) <= MIS_SLOTS  # distinct layer sets: single layers, or all of them
-    wide = any(ptr.dtype == np.int64 and ptr[-1] > np.iinfo(np.int32).max for ptr, _ in graphs)
+    wide = any(ptr.dtype == np.int64 and idx.shape[0] > np.iinfo(np.int32).max for ptr, idx in graphs)
     ptr_type = np.int64 if wide else np.int32
     pad = MIS_SLOTS - len(graphs)
     return dict(

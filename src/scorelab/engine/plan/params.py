@@ -41,6 +41,7 @@ Params = namedtuple(
         "n_people", "n_firms", "n_steps", "report_from", "dt", "horizon_days", "enabled", "seed_keys",
         # entities
         "ent_city", "ent_group", "ent_scored", "firm_rep", "income_pct", "city_join", "city_sig", "reg_base", "reg_p0", "reg_f0",
+        "reg_h0",
         "tr_ids", "coa_on", "coa_ptr", "coa_ent", "coa_step",
         # event types
         "t_firm", "t_lam", "t_cls_row", "t_fac", "t_dyn_max", "cls", "cls_shift",

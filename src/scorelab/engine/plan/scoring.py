@@ -11,6 +11,7 @@ import numpy as np
 from scorelab.engine.plan.context import Context
 from scorelab.engine.plan.helpers import csr_union, fail, frozen, weighted_union
 from scorelab.engine.plan.params import ASSOCIATION_UNIT
+from scorelab.engine.plan.rows import own_rows
 
 
 def plan_social(cx: Context) -> dict[str, Any]:
@@ -18,7 +19,7 @@ def plan_social(cx: Context) -> dict[str, Any]:
     its contact layers as one graph (not read when the weight is 0)."""
     social = cx.s.scoring.social
     if social is not None and social.weight > 0:
-        soc_ptr, soc_idx = csr_union(cx.contacts, list(social.layers), cx.N)
+        soc_ptr, soc_idx = csr_union(cx.contacts, list(social.layers), cx.N, own_rows(cx))
         soc_w = float(social.weight)
     else:
         soc_ptr, soc_idx, soc_w = np.zeros(1, np.int64), np.zeros(0, np.int32), 0.0  # never read
@@ -33,7 +34,7 @@ def plan_association(cx: Context) -> dict[str, Any]:
     asc = cx.s.scoring.association
     as_lists = np.zeros(cx.L, dtype=np.uint8); as_pgr = np.zeros(cx.G, dtype=np.uint8); as_rgr = np.zeros(cx.G, dtype=np.uint8)
     if asc is not None:
-        as_ptr, as_idx, as_wt = weighted_union(cx.contacts, dict(asc.layers), cx.N)
+        as_ptr, as_idx, as_wt = weighted_union(cx.contacts, dict(asc.layers), cx.N, own_rows(cx))
         as_pen = np.rint(as_wt * asc.points / ASSOCIATION_UNIT).astype(np.int64)
         as_rew = np.rint(as_wt * (asc.rewards.points if asc.rewards else 0.0) / ASSOCIATION_UNIT).astype(np.int64)
         for x in asc.lists:
