@@ -1,6 +1,7 @@
 """A/B timing of the day loop: this working tree against a git revision, runs alternated.
 
     python benchmarks/bench_ab.py --base HEAD~1 [--rounds 4] [--scenario rongcheng-2018] [--days 365]
+                                  [--people N]
 
 On a shared machine the speed of one run moves by 10-30 % with the load, so a change
 is judged by runs of both versions alternated in one session: each round runs the base
@@ -29,8 +30,10 @@ try:
     from scorelab.scenario.run import Run
 except ImportError:  # (revisions before scenario.run)
     from scorelab.scenario.system import Run
-name, days = sys.argv[1], int(sys.argv[2])
+name, days, people = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 plain = {"run.burn_in": 0} if "burn_in" in Run.model_fields else {}  # (revisions before burn-ins had none)
+if people:
+    plain["population.people"] = people
 sc = scorelab.load(name, {**plain, "run.days": days})
 pop, con = scorelab.build_population(sc)
 simulate(scorelab.load(name, {**plain, "run.days": 2}), pop, con)
@@ -43,9 +46,10 @@ print("RESULT", min(times), len(out.records["subj"]))
 """
 
 
-def run_once(src: Path, cache: Path, scenario: str, days: int) -> tuple[float, int]:
+def run_once(src: Path, cache: Path, scenario: str, days: int, people: int) -> tuple[float, int]:
     env = dict(os.environ, PYTHONPATH=str(src), NUMBA_CACHE_DIR=str(cache), NUMBA_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-c", CHILD, scenario, str(days)], env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", CHILD, scenario, str(days), str(people)], env=env,
+                          capture_output=True, text=True)
     m = re.search(r"RESULT ([\d.]+) (\d+)", proc.stdout)
     if proc.returncode != 0 or m is None:
         sys.exit(f"run of {src} failed:\n{proc.stderr[-3000:]}")
@@ -58,6 +62,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--scenario", default="rongcheng-2018")
     ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--people", type=int, default=0, help="population.people (0: the scenario's)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="scorelab-ab-") as tmp:
@@ -73,7 +78,7 @@ def main() -> None:
         records: dict[str, set[int]] = {k: set() for k in sides}
         for r in range(args.rounds):
             for label, (src, cache) in sides.items():
-                t, n = run_once(src, cache, args.scenario, args.days)
+                t, n = run_once(src, cache, args.scenario, args.days, args.people)
                 times[label].append(t)
                 records[label].add(n)
                 print(f"round {r + 1}  {label:24s} {t:8.3f} s   records {n:,}", flush=True)

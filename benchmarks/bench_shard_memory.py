@@ -3,7 +3,8 @@ fall as 1/N plus a constant?
 
     pip install -e '.[ray]'
     python benchmarks/bench_shard_memory.py [--scenario rongcheng-2018] [--people 4000000]
-                                            [--scale S] [--days 60] [--shards 1,2,4,8] [--part-plans]
+                                            [--scale S] [--days 60] [--shards 1,2,4,8]
+                                            [--divide shared|plan|cities]
 
 The driver builds the population once (by default ``rongcheng-2018`` with 4 million people in
 its 22 regions; ``--scenario national-2027 --scale 0.003`` is 4.23 million in 35); the run
@@ -16,9 +17,12 @@ and the mean of:
 * **peak**: the actor's peak resident memory (``VmHWM``), which also counts the pages of the
   driver's population and contacts it read from Ray's object store (shared by all actors).
 
-With ``--part-plans`` each actor compiles the plan of its own regions' entities alone, as
-actors on a Ray cluster do (``engine.plan.part``), instead of reading the driver's plan from
-the object store; its plan is then part of its own memory.
+``--divide`` says what the actors hold (``simulate_sharded``): ``shared`` (the default on one
+machine) reads the driver's population, contacts and plan from the object store; ``plan``
+compiles the plan of the actor's own regions (``engine.plan.part``), which is then part of
+its own memory; ``cities`` builds its own cities' people and contacts too, with the other
+actors (``engine.shard_build``), as actors on a Ray cluster do: nothing of the driver's is
+read, and "shared" is then 0.
 
 It then fits own = c + s / N by least squares over the counts and prints c (what every
 actor holds whatever N: interpreter, kernels, the plan of the whole population) and s (what
@@ -42,7 +46,8 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=None, help="multiply the scenario's population instead")
     ap.add_argument("--days", type=int, default=60)
     ap.add_argument("--shards", default="1,2,4,8", help="comma-separated actor counts")
-    ap.add_argument("--part-plans", action="store_true", help="each actor compiles its own regions' plan")
+    ap.add_argument("--divide", default="shared", choices=("shared", "plan", "cities"),
+                    help="what each actor holds: the driver's world, its own plan, or its own cities built")
     args = ap.parse_args()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
@@ -52,6 +57,7 @@ def main() -> None:
 
     import scorelab
     from scorelab.engine.sharded import simulate_sharded
+    from scorelab.synth.world import build_world
     from scorelab.memory import process_memory
 
     overrides = {"run.burn_in": 0, "run.days": args.days}
@@ -59,11 +65,11 @@ def main() -> None:
         overrides["population.people"] = args.people
     sc = scorelab.load(args.scenario, overrides, scale=args.scale)
     t = time.perf_counter()
-    pop, contacts = scorelab.build_population(sc)
+    # (as ``scorelab run`` builds them: the layers the day loop reads, none for actors that build their own)
+    pop, contacts = build_world(sc, layers="none" if args.divide == "cities" else "read")
     n = pop.n
     print(f"{args.scenario}: {n:,} people, {len(pop.city_names)} regions, {args.days} days "
-          f"(built in {time.perf_counter() - t:.0f} s); " + (
-              "each actor compiles its own regions' plan" if args.part_plans else "the actors share the driver's plan"))
+          f"(built in {time.perf_counter() - t:.0f} s); the actors hold: {args.divide}")
     ray.init(num_cpus=max(os.cpu_count() or 1, 8), _temp_dir=tempfile.mkdtemp(prefix="ray", dir="/tmp"),
              include_dashboard=False, log_to_driver=False)
     counts, means, first = [], [], None
@@ -72,7 +78,7 @@ def main() -> None:
           f"{'shared':>9}  {'wall':>7}  identical")
     for k in (int(x) for x in args.shards.split(",")):
         t = time.perf_counter()
-        out = simulate_sharded(sc, pop, contacts, k, backend="ray", keep_records=False, part_plans=args.part_plans)
+        out = simulate_sharded(sc, pop, contacts, k, backend="ray", keep_records=False, divide=args.divide)
         wall = time.perf_counter() - t
         own = np.array([m["own_peak"] for m in out.worker_memory], dtype=float)
         peak = np.array([m["peak"] for m in out.worker_memory], dtype=float)

@@ -71,8 +71,10 @@ def test_the_census_counts_every_city_and_parts_combine_to_it():
     groups = [range(0, 12), range(12, 20), range(20, n)]
     parts = [build_cities(spec, seed, g, census_of_all=full).census for g in groups]
     combined = Census.combine(parts)
+    counted = Census.combine([census(spec, seed, chunk=777, cities=g) for g in groups])  # (each part its own)
     for f in fields(full):
         np.testing.assert_array_equal(getattr(combined, f.name), getattr(full, f.name))
+        np.testing.assert_array_equal(getattr(counted, f.name), getattr(full, f.name))
     with pytest.raises(ValueError, match="exactly one census part"):
         Census.combine(parts[:2])
     with pytest.raises(ValueError, match="exactly one census part"):

@@ -35,7 +35,7 @@ PEOPLE, DAYS = 800, 5
 NOT_RUN = {
     "scorelab run --resume runs/nation": "resumes a run killed midway: tests/test_checkpoint.py kills runs and resumes them",
     "scorelab run rongcheng-2018 --shards 4": "Ray actors: tests/test_sharded.py runs sharded runs",
-    "scorelab run national-2027 --shards 64 --address ray://head:10001": "needs a Ray cluster",
+    "scorelab run national-2027 --shards 35 --address ray://head:10001": "needs a Ray cluster",
     "scorelab sweep --resume sweeps/random --backend ray --address auto": "needs a Ray cluster",
     "scorelab run rongcheng-2018 --set population.people=100000000 --set contacts.friends.storage=drawn "
     "--set contacts.online.storage=drawn --set run.burn_in=0 --no-memory-check":

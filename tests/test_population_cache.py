@@ -115,6 +115,8 @@ def test_the_cached_world_is_the_built_one_for_every_layer(tmp_path, monkeypatch
     assert_same_world(built, popcache.cached_world(sc, layers="all"))
     read = popcache.cached_world(sc, layers="read")  # (a subset of the entries)
     assert read[1].names == build_world(sc, layers="read")[1].names
+    for pop, contacts in (popcache.cached_world(sc, layers="none"), build_world(sc, layers="none")):
+        assert contacts.names == () and np.array_equal(pop.age, built[0].age)  # (a cluster's driver)
 
 
 def test_the_key_is_what_determines_the_population():

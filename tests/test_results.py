@@ -314,7 +314,7 @@ def test_plan_without_tables_keeps_names_and_sizes():
 
 def test_build_population_refuses_an_unknown_layer_choice():
     """``layers`` is "all" or "read"; anything else is a one-line usage error."""
-    with pytest.raises(scorelab.UsageError, match="layers must be 'all' or 'read', not 'some'"):
+    with pytest.raises(scorelab.UsageError, match="layers must be 'all', 'read' or 'none', not 'some'"):
         scorelab.build_population(scorelab.load(tiny()), layers="some")
 
 

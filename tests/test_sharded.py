@@ -13,6 +13,8 @@ import pytest
 import scorelab
 from scorelab.engine import sharded
 from scorelab.engine.checkpoint import Checkpoint, folder_for
+from scorelab.errors import UsageError
+from scorelab.synth.contacts import Contacts
 from scorelab.engine.sharded import assign_regions, simulate_sharded
 from scorelab.engine.simulation import simulate
 from test_checkpoint import Stop, one_line_error, stop_at
@@ -110,11 +112,46 @@ def test_workers_with_plans_of_their_own_regions_give_the_single_process_run(fou
         compiled.append(self.plan.params)
 
     monkeypatch.setattr(sharded.ShardWorker, "__init__", init)
-    assert_same(whole, simulate_sharded(sc, pop, contacts, shards, backend="local", part_plans=True))
+    assert_same(whole, simulate_sharded(sc, pop, contacts, shards, backend="local", divide="plan"))
     assert len(compiled) == shards and len({id(P) for P in compiled}) == shards  # (a plan each)
     # (each holds its own entities' cities only: together, every entity's once)
     everyone = sharded.setup(sc, pop, contacts)[0].params.ent_city
     assert sum(np.count_nonzero(P.ent_city) for P in compiled) == np.count_nonzero(everyone) > 0
+
+
+@pytest.mark.parametrize("shards", [2, 3])
+def test_workers_building_their_own_cities_give_the_single_process_run(four_cities, shards):
+    """Each worker builds its cities' people, contacts and plan alone with the others (as on a
+    Ray cluster), and learns its halo's starting points from their workers; the driver builds
+    no contact layer (``scorelab run`` on a cluster gives it none)."""
+    sc, pop, contacts, whole = four_cities
+    part = simulate_sharded(sc, pop, Contacts({}), shards, backend="local", divide="cities")
+    assert_same(whole, part)
+    # the driver's plan holds no entity: its queues find regions from the regions' ranges
+    P = part.plan.params
+    assert not P.ent_city.any() and not P.ent_scored.any() and P.as_idx.size == 0 and P.soc_idx.size == 0
+    assert np.array_equal(P.reg_p0, whole.plan.params.reg_p0) and np.array_equal(P.tr_ids, whole.plan.params.tr_ids)
+
+
+def test_what_the_workers_hold_follows_where_they_run():
+    """Shared on one machine, built by cities on a cluster, the plan alone where a drawn layer
+    is read (not built by cities yet); a bad choice is refused in one line."""
+    sc = scorelab.load(copy.deepcopy(FOUR_CITIES), {"population.people": 2000})
+    drawn = scorelab.load(copy.deepcopy(FOUR_CITIES), {  # (misattribution to contacts reads every layer)
+        "population.people": 2000, "contacts.online.enabled": True, "contacts.online.storage": "drawn"})
+    assert [sharded.divide_for(sc, *where, None) for where in (("local", None), ("threads", None), ("ray", None))] == [
+        "shared"] * 3
+    assert sharded.divide_for(sc, "ray", "ray://head:10001", None) == "cities"
+    assert sharded.divide_for(drawn, "ray", "ray://head:10001", None) == "plan"
+    # (the driver of a run on a cluster builds no contact layer where its actors build their own)
+    from scorelab.runner import _layers_built
+    assert [_layers_built(x, *where) for x, where in ((sc, (2, "ray://head:10001")), (sc, (2, None)),
+                                                      (sc, (None, None)), (drawn, (2, "ray://head:10001")))] == [
+        "none", "read", "read", "read"]
+    for bad, needle in ((drawn, "drawn contact layer"), (sc, "one of shared, plan, cities")):
+        with pytest.raises(UsageError) as err:
+            sharded.divide_for(bad, "local", None, "cities" if bad is drawn else "everything")
+        assert needle in str(err.value) and "\n" not in str(err.value)
 
 
 def test_a_preset_sharded_in_process():
@@ -141,12 +178,15 @@ def test_sharded_on_ray_writes_the_same_bytes(ray_session, tmp_path):
         assert filecmp.cmp(tmp_path / "a" / "run" / f, tmp_path / "b" / "run" / f, shallow=False), f
 
 
-def test_ray_actors_with_plans_of_their_own_regions_give_the_single_process_run(ray_session):
-    """Ray actors each compiling the plan of their own regions (what they do on a cluster),
-    from the facts of everyone the driver sends them."""
+def test_ray_actors_with_their_own_regions_give_the_single_process_run(ray_session):
+    """Ray actors each compiling the plan of their own regions from the facts of everyone the
+    driver sends them, then each building its own cities with the others as well (what they
+    do on a cluster), requests and answers passed from actor to actor."""
     sc = scorelab.load(copy.deepcopy(FOUR_CITIES), {"run.days": 60, "population.people": 4000})
     pop, contacts = scorelab.build_population(sc)
-    assert_same(simulate(sc, pop, contacts), simulate_sharded(sc, pop, contacts, 2, backend="ray", part_plans=True))
+    whole = simulate(sc, pop, contacts)
+    for divide in ("plan", "cities"):
+        assert_same(whole, simulate_sharded(sc, pop, contacts, 2, backend="ray", divide=divide))
 
 
 def test_bad_shard_requests_fail_with_one_line(tmp_path):

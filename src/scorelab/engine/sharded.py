@@ -24,10 +24,12 @@ Memory. A worker's state holds its own regions' entities only (``engine.owned``)
 per-entity arrays are indexed by global id, so the kernels translate nothing, but only the
 worker's ranges of them are ever written, and the other pages hold no memory. Its records,
 list slots and end state are its regions' too, and its checkpoint part holds its entities'
-part of each array. The plan, the population and the contacts are whole: threads and the
-actors of a local Ray read the driver's (the plan's arrays are read-only, so Ray's shared
-copies need none of their own), and on a cluster each actor builds them from the seed;
-docs/distributed.md says what dividing those would take.
+part of each array. What else a worker holds (``divide``): threads and the actors of a local
+Ray read the driver's population, contacts and plan (the plan's arrays are read-only, so
+Ray's shared copies need none of their own); on a cluster each actor builds its own cities'
+people and contacts with the others and compiles the plan of its own regions
+(``shard_build``, ``plan.part``), or, where the day loop reads a drawn layer, builds everyone
+and compiles its own regions' plan. The driver still holds everyone: docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ from scorelab.engine.simulation import (
 )
 from scorelab.engine.layout import STATE, lazy_zeros
 from scorelab.engine.owned import compact, expand, people_span, region_sizes
+from scorelab.engine.plan import compile_plan
+from scorelab.engine.shard_build import BY_CITIES, CityBuilt, build_by_cities, can_build_by_cities
 from scorelab.errors import UsageError
 from scorelab.jit_cache import compile_watch
 from scorelab.memory import process_memory, release
@@ -110,41 +114,52 @@ class Reply(NamedTuple):
     money: np.ndarray
 
 
-class ShardWorker:
+class ShardWorker(CityBuilt):
     """The regions of one shard: their state, and the kernels run on it. Used directly
     (in-process backend) or as a Ray actor."""
 
     def __init__(self, scenario_data: dict[str, Any], own_regions: list[int], built: Any = None,
                  keep_records: bool = True, plan: Any = None) -> None:
         """``built``: the (population, contacts) the driver built, shared instead of built again
-        (through Ray's object store, read-only); None builds them from the scenario's seed.
+        (through Ray's object store, read-only); None builds them from the scenario's seed;
+        ``BY_CITIES`` builds the worker's regions alone, with the other workers, in the steps
+        of ``shard_build.build_by_cities``.
         ``keep_records``: whether the records will be handed back (and so keep their identities).
         ``plan``: the driver's (plan, ParamsRef), shared by the workers in its process, or its
         plan alone (a Ray actor on the driver's machine reads it from the object store: its
         arrays are read-only, as the kernels take every plan's), or a ``PlanPart`` of every
         region (the facts the parts agree on): the worker compiles the plan of its own regions'
         entities alone (``plan.part``)."""
-        from scorelab.engine.plan import PlanPart, compile_plan
+        from scorelab.engine.plan import PlanPart
         from scorelab.scenario.loader import load
         from scorelab.synth.cache import cached_world
 
-        scenario = load(scenario_data)
-        pop, contacts = built if built is not None else cached_world(scenario, layers="read")
+        self.scenario = load(scenario_data)
+        self.own_regions = sorted(int(r) for r in own_regions)
+        self.keep_records = keep_records
+        self.peak_own = 0  # the most resident memory of this process's own seen (``memory``)
+        if isinstance(built, str) and built == BY_CITIES:
+            return  # (built with the other workers, step by step: ``shard_build.build_by_cities``)
+        pop, contacts = built if built is not None else cached_world(self.scenario, layers="read")
         if isinstance(plan, PlanPart):
-            own_plan = compile_plan(scenario, pop, contacts, replace(plan, regions=np.array(sorted(own_regions),
-                                                                                          dtype=np.int64)))
+            own_plan = compile_plan(self.scenario, pop, contacts,
+                                    replace(plan, regions=np.array(self.own_regions, dtype=np.int64)))
             plan = (own_plan, kernel.make_params(own_plan.params))
         elif plan is not None and not isinstance(plan, tuple):
             plan = (plan, kernel.make_params(plan.params))
-        self.plan, self.PR, self.M, _, self.QR = setup(scenario, pop, contacts, plan)  # (QR holds M itself)
+        self._start(pop, contacts, plan)
+
+    def _start(self, pop: Any, contacts: Any, plan: Any, halo_told: Any = None) -> None:
+        """The worker's plan and its state at day 0 (the halo's starting points read from
+        ``pop``, or ``halo_told`` by their workers)."""
+        self.plan, self.PR, self.M, _, self.QR = setup(self.scenario, pop, contacts, plan)  # (QR holds M itself)
         P = self.plan.params
         own = np.zeros(P.city_join.shape[0], dtype=np.uint8)
-        own[own_regions] = 1
-        self.keep_records = keep_records
-        self.S, self.start_grade, self.start_score = initial_state(scenario, pop, self.plan, self.PR, own, keep_records)
+        own[self.own_regions] = 1
+        self.S, self.start_grade, self.start_score = initial_state(self.scenario, pop, self.plan, self.PR, own,
+                                                                   self.keep_records, halo_told)
         self.SR = kernel.make_state(self.S)
         self.counts = np.zeros((P.t_lam.shape[0], P.city_join.shape[0]), dtype=np.int64)
-        self.peak_own = 0  # the most resident memory of this process's own seen (``memory``)
         release()  # (what the plan and the start left in the heap: about 20 B a person)
 
     def start(self) -> Reply:
@@ -250,11 +265,11 @@ class _Pool:
             self.ray = ray
             actor = ray.remote(num_cpus=1)(ShardWorker)
             # on one machine the actors read the driver's population and plan from shared memory;
-            # on a cluster each builds the population (the same, from the seed) rather than
-            # receive it, and compiles the plan of its own regions (``plan`` a PlanPart)
+            # on a cluster each builds its own cities with the others (``built`` BY_CITIES), or the
+            # whole population from the seed, and compiles the plan of its own regions
             local_ray = address is None
-            shared = ray.put(built) if local_ray else None
-            shared_plan = ray.put(plan[0]) if isinstance(plan, tuple) else plan
+            shared = built if isinstance(built, str) else (ray.put(built) if local_ray else None)
+            shared_plan = ray.put(plan[0]) if isinstance(plan, tuple) else plan  # (a PlanPart, or None)
             self.workers = [actor.remote(scenario_data, r, shared, keep_records, shared_plan) for r in regions]
         elif backend in ("local", "threads"):
             self.workers = [ShardWorker(scenario_data, r, built, keep_records, plan) for r in regions]
@@ -319,15 +334,35 @@ class _Driver:
         return np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
 
 
-def whole_part(scenario: Any, pop: Any, contacts: Any, params: Any) -> Any:
-    """Every region as a ``PlanPart``, with the facts of everyone the parts' plans agree on
-    (``plan.plan_facts``) and the trajectories' sample of the driver's plan ``params``; a worker
-    keeps its own regions of it."""
-    from scorelab.engine.plan import PlanPart, plan_facts
+#: What a sharded run's workers hold of the world (``simulate_sharded``'s ``divide``)
+DIVIDE = ("shared", "plan", "cities")
 
-    regions = range(len(pop.city_names))
-    everyone = PlanPart.of_population(pop, regions, params.tr_ids)
-    return replace(everyone, facts=plan_facts(scenario, pop, contacts, everyone))
+
+def divide_for(scenario: Any, backend: str, address: str | None, divide: str | None) -> str:
+    """What the workers hold: ``divide`` if given, else by where they run (``simulate_sharded``)."""
+    if divide is None:
+        if backend != "ray" or address is None:
+            return "shared"
+        return "cities" if can_build_by_cities(scenario) else "plan"
+    if divide not in DIVIDE:
+        raise UsageError(f"divide: one of {', '.join(DIVIDE)}, not {divide!r}")
+    if divide == "cities" and not can_build_by_cities(scenario):
+        raise UsageError("divide: a drawn contact layer (storage: drawn) cannot be built by cities yet; "
+                         "use 'plan' or store the layer")
+    return divide
+
+
+def whole_part(scenario: Any, pop: Any, contacts: Any) -> Any:
+    """Every region as a ``PlanPart``, with the facts of everyone the parts' plans agree on
+    (``plan.plan_facts``) and the trajectories' sample; a worker keeps its own regions of it,
+    and the driver none (its plan holds no entity's entries)."""
+    from scorelab.engine.plan import PlanPart, plan_facts
+    from scorelab.engine.plan.part import trajectory_candidates, trajectory_merge
+
+    everyone = PlanPart.of_population(pop, range(len(pop.city_names)), np.zeros(0, dtype=np.int64))
+    n = min(int(scenario.run.trajectories), pop.n)
+    sample = trajectory_merge([trajectory_candidates(scenario.run.seed, n, everyone.people())], n)
+    return replace(everyone, trajectories=sample, facts=plan_facts(scenario, pop, contacts, everyone))
 
 
 def simulate_sharded(
@@ -341,13 +376,16 @@ def simulate_sharded(
     progress: Callable[[int, int], None] | None = None,
     checkpoint: Checkpoint | None = None,
     keep_records: bool = True,
-    part_plans: bool = False,
+    divide: str | None = None,
 ) -> RunOutput:
     """Run the scenario with its regions split over ``shards`` workers (``backend`` "ray",
     "threads" for as many threads of this process, or "local" for the same exchange in this
-    process, one worker after the other); same output as ``simulate``. With ``part_plans``
-    (always on a Ray cluster, ``address``) each worker compiles the plan of its own regions'
-    entities alone (``plan.part``) instead of sharing the driver's. With
+    process, one worker after the other); same output as ``simulate``. ``divide`` says what
+    the workers hold of the world (``DIVIDE``): the driver's population, contacts and plan
+    ("shared", on one machine), the driver's population and contacts with the plan of their
+    own regions ("plan"), or their own regions' people, contacts and plan alone, built with
+    each other ("cities", ``shard_build``); by default "shared", and on a Ray cluster
+    (``address``) "cities", or "plan" where the day loop reads a drawn layer. With
     ``checkpoint`` the run continues from its latest save (made with as many shards) and
     saves every ``checkpoint.every`` steps: each shard's state and the national queues.
     Without ``keep_records`` the workers send back no records. The time numba spends compiling
@@ -355,7 +393,7 @@ def simulate_sharded(
     ``simulate`` leaves it out; Ray actors compile in their own processes, where it is not seen."""
     with compile_watch() as watch:
         out = _simulate_sharded(scenario, pop, contacts, shards, backend=backend, address=address, progress=progress,
-                                checkpoint=checkpoint, keep_records=keep_records, part_plans=part_plans)
+                                checkpoint=checkpoint, keep_records=keep_records, divide=divide)
     out.wall_seconds -= watch.seconds
     out.compile_seconds = watch.seconds
     return out
@@ -372,11 +410,19 @@ def _simulate_sharded(
     progress: Callable[[int, int], None] | None,
     checkpoint: Checkpoint | None,
     keep_records: bool,
-    part_plans: bool,
+    divide: str | None,
 ) -> RunOutput:
     check_shards(scenario, shards)
+    divide = divide_for(scenario, backend, address, divide)
     t0 = time.perf_counter()
-    plan, PR, M, names, QR = setup(scenario, pop, contacts)  # M: the stocks here; counts come from the workers
+    # (workers that compile their own plans leave the driver a plan of no entity: its national
+    # queues find an entity's region from the regions' ranges, and the results read those)
+    everyone = whole_part(scenario, pop, contacts) if divide != "shared" else None
+    driver_plan = None
+    if everyone is not None:
+        driver_plan = compile_plan(scenario, pop, contacts, replace(everyone, regions=np.zeros(0, dtype=np.int64)))
+        driver_plan = (driver_plan, kernel.make_params(driver_plan.params))
+    plan, PR, M, names, QR = setup(scenario, pop, contacts, driver_plan)  # M: the stocks here; counts from the workers
     P = plan.params
     R = int(P.city_join.shape[0])
     owner = assign_regions(np.diff(P.reg_base), shards)
@@ -393,12 +439,13 @@ def _simulate_sharded(
                          f"resume it with the shards it was started with")
     # (in this process the workers read the driver's plan: compiling it is seconds of a million people's run;
     # on a cluster, or asked, each compiles the plan of its own regions, with the facts of everyone agreed)
-    shared_plan: Any = (plan, PR)
-    if part_plans or (backend == "ray" and address is not None):
-        shared_plan = whole_part(scenario, pop, contacts, P)
-    pool = _Pool(data, owner, shards, backend, address, (pop, contacts), keep_records, shared_plan)
+    world: Any = BY_CITIES if divide == "cities" else (pop, contacts)
+    shared_plan: Any = {"shared": (plan, PR), "plan": everyone, "cities": None}[divide]
+    pool = _Pool(data, owner, shards, backend, address, world, keep_records, shared_plan)
     first = 0
     try:
+        if divide == "cities":
+            build_by_cities(pool, scenario, owner)
         drv = _Driver(pool, owner, R)
         if found is None:
             drv.exchange(0, drv.call("start", [()] * shards))

@@ -131,22 +131,35 @@ def start_points(scenario: Scenario, pop: Population, ids: np.ndarray) -> np.nda
     return value - scenario.scoring.base
 
 
-def _start_scores(scenario: Scenario, pop: Population, plan: Plan, S: kernel.State
+def halo_start(scenario: Scenario, pop: Population, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What a worker reads at day 0 of people ``ids`` of its regions whom another worker's
+    people know (its halo: ``engine.owned.halo``): their starting points above the base (0
+    without a start distribution) and whether each is scored."""
+    points = start_points(scenario, pop, ids) if len(ids) else None
+    return (np.zeros(len(ids)) if points is None else points,
+            (pop.age[ids] >= scenario.scoring.min_age).astype(np.uint8))
+
+
+def _start_scores(scenario: Scenario, pop: Population, plan: Plan, S: kernel.State,
+                  told: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The state's people's starting points (``start_points``) in every view; returns the
     halo (``engine.owned.halo``), its starting points and whether each is scored, as the
-    kernels' ``init_scores`` reads them."""
+    kernels' ``init_scores`` reads them: read from ``pop`` (which then holds everyone), or
+    ``told`` by the halo's own workers (ids, points, scored)."""
     P = plan.params
     lo, hi = people_span(P, S.own)
     points = start_points(scenario, pop, np.arange(lo, hi, dtype=np.int64))
     if points is not None:
         S.raw[:, lo:hi, 0] = points[None, :]
-    ids = halo(P, S.own) if not S.own.all() else np.zeros(0, dtype=np.int64)
+    if told is not None:
+        ids, points, scored = told
+    else:
+        ids = halo(P, S.own) if not S.own.all() else np.zeros(0, dtype=np.int64)
+        points, scored = halo_start(scenario, pop, ids)
     raw = np.zeros((S.raw.shape[0], len(ids), S.raw.shape[2]))
-    points = start_points(scenario, pop, ids) if len(ids) else None
-    if points is not None:
-        raw[:, :, 0] = points[None, :]
-    return ids, raw, (pop.age[ids] >= scenario.scoring.min_age).astype(np.uint8)
+    raw[:, :, 0] = points[None, :]
+    return ids, raw, scored
 
 
 def sync(S: kernel.State, SR: kernel.StateRef) -> kernel.State:
@@ -236,15 +249,17 @@ def check_identities(S: kernel.State, keep_records: bool) -> None:
 
 
 def initial_state(scenario: Scenario, pop: Population, plan: Plan, PR: kernel.ParamsRef,
-                  own: np.ndarray | None = None, keep_records: bool = True
+                  own: np.ndarray | None = None, keep_records: bool = True,
+                  halo_told: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
                   ) -> tuple[kernel.State, np.ndarray, np.ndarray]:
     """The state before step 0 (start scores, grades, histograms of the ``own`` regions) and
-    each person's start grade and score."""
+    each person's start grade and score; ``halo_told``: the halo's (ids, starting points,
+    scored) from their own workers, where ``pop`` holds the own regions' people only."""
     S = _alloc_state(plan, pop, own)
     if plan.params.enabled:
         # 10 % over the expectation: deterrence only lowers it, and untouched room costs no memory
         S = _grow_records(S, int(1.1 * expected_records(plan, own)), keep_records)
-    halo_ids, halo_raw, halo_scored = _start_scores(scenario, pop, plan, S)
+    halo_ids, halo_raw, halo_scored = _start_scores(scenario, pop, plan, S, halo_told)
     SR = kernel.make_state(S)
     kernel.init_scores(PR, SR, halo_ids, halo_raw, halo_scored)
     kernel.init_buckets(PR, SR)

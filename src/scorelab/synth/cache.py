@@ -217,7 +217,7 @@ def _layer_from(name: str, n: int) -> Any:
 # --------------------------------------------------------------------------- the world
 
 
-def cached_world(scenario: Scenario, layers: Literal["all", "read"] = "read",
+def cached_world(scenario: Scenario, layers: Literal["all", "read", "none"] = "read",
                  use_cache: bool = True) -> tuple[Population, Contacts]:
     """``synth.world.build_world(scenario, layers=layers)``, through the cache (unless
     ``use_cache`` is False or the cache is switched off): the same arrays, byte for byte."""
@@ -235,6 +235,10 @@ def cached_world(scenario: Scenario, layers: Literal["all", "read"] = "read",
         pop = build_population(scenario.population, scenario.run.seed)
         meta, arrays = _population_entry(pop)
         wrote = _store(path, {**meta, "key": key, "format": FORMAT, "arrays": list(arrays)}, arrays)
+    if layers == "none":  # (a sharded run's driver, whose actors build their own)
+        if wrote:
+            _trim(folder, max_bytes())
+        return pop, Contacts({})
     stored: dict[str, CSRLayer] = {}
     spec = scenario.contacts
     for name in STORED:

@@ -90,19 +90,27 @@ def _status(spec: PopulationSpec, occupation: np.ndarray) -> tuple[np.ndarray, n
     return has_employer[occupation], occupation == STUDENT
 
 
-def census(spec: PopulationSpec, seed: int, chunk: int = CHUNK) -> Census:
+def census(spec: PopulationSpec, seed: int, chunk: int = CHUNK, cities: Iterable[int] | None = None) -> Census:
     """Every city's households, people, employed and students, from one pass over everyone
-    (memory: one chunk of households and their people)."""
+    (memory: one chunk of households and their people). With ``cities``, a census part: the
+    employed and students of those cities only (the others' -1, their people's attributes not
+    drawn), to be put together with the other parts' (``Census.combine``)."""
     n_cities = len(spec.regions)
+    own = np.ones(n_cities, dtype=bool)
+    if cities is not None:
+        own[:] = False
+        own[[int(c) for c in cities]] = True
     draws = PersonDraws(spec, seed)
     counts = np.zeros((4, n_cities), dtype=np.int64)
     for hids, first, sizes, region in _households(spec, seed, chunk):
         counts[0] += np.bincount(region, minlength=n_cities)
         counts[1] += np.bincount(region, weights=sizes, minlength=n_cities).astype(np.int64)
-        cols = draws.of(hids, first, sizes, region=region)
+        keep = own[region]
+        cols = draws.of(hids[keep], first[keep], sizes[keep], region=region[keep])
         employed, student = _status(spec, cols["occupation"])
         counts[2] += np.bincount(cols["city"][employed], minlength=n_cities)
         counts[3] += np.bincount(cols["city"][student], minlength=n_cities)
+    counts[2:, ~own] = -1
     return Census(*counts)
 
 

@@ -272,16 +272,23 @@ def stored_layers(spec: ContactsSpec, only: Collection[str] | None = None) -> li
     return names
 
 
+def part_contacts(spec: ContactsSpec, only: Collection[str] | None = None) -> tuple[ContactsSpec, list[str]]:
+    """What a part builds: the contacts spec (the household layer off unless named in
+    ``only``) and the stored layers to exchange (``stored_layers``; ValueError for a drawn one)."""
+    names = stored_layers(spec, only)
+    if only is not None and "household" not in only:
+        spec = spec.model_copy(update={"household": False})
+    return spec, names
+
+
 def contacts_by_parts(population: PopulationSpec, spec: ContactsSpec, seed: int, parts: Sequence[Collection[int]],
                       only: Collection[str] | None = None, census_of_all: Census | None = None,
                       chunk: int = CHUNK) -> list[CityContacts]:
     """Each part's cities built alone with their contact layers (every enabled layer, or
     those named in ``only``), in this process."""
     owner = owners(len(population.regions), parts)
-    names = stored_layers(spec, only)
+    spec, names = part_contacts(spec, only)
     full = census(population, seed, chunk) if census_of_all is None else census_of_all
-    if only is not None and "household" not in only:
-        spec = spec.model_copy(update={"household": False})
     builders = [CityBuilder(population, spec, seed, cities, full, chunk) for cities in parts]
     build_parts(Calls(builders), len(builders), owner, names)
     return [b.result() for b in builders]

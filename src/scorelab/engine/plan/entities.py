@@ -73,7 +73,7 @@ def plan_coming_of_age(cx: Context) -> dict[str, Any]:
     step = np.zeros(0, dtype=np.int32)
     if s.scoring.coming_of_age and s.scoring.enabled:
         young = np.concatenate([lo + np.flatnonzero(pop.age[lo:hi] < s.scoring.min_age)
-                                for lo, hi in ranges_of(cx)[0]]).astype(np.int64)
+                                for lo, hi in ranges_of(cx)[0]] + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
         u = Stream(cx.seed, "birthdays").uniform(young)
         days = (float(s.scoring.min_age) - pop.age[young].astype(np.float64) - u) * 365.25
         at = cx.report_from + np.floor(days / cx.dt).astype(np.int64)

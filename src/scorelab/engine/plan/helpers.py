@@ -65,6 +65,8 @@ def csr_union(contacts: Contacts, names: list[str], n: int,
     """One CSR graph that is the union of the named layers (duplicates removed), in O(edges);
     a single layer is the layer's own arrays (row starts int32 or int64, as the layer has them).
     With ``rows`` (a part's ``[lo, hi)`` ranges) only those rows, their starts counted from 0."""
+    if rows is not None and len(rows) == 0:  # (a plan of no entity: the driver's of a sharded run)
+        return row_starts(n, rows), np.zeros(0, dtype=np.int32)
     parts = [contacts[name].to_csr() for name in names if name in contacts]
     if not parts:  # no stored layer: row starts of one entry, read as no neighbours
         return np.zeros(1, dtype=np.int32), np.zeros(0, dtype=np.int32)
@@ -97,7 +99,7 @@ def weighted_union(contacts: Contacts, weights: dict[str, float], n: int,
     layers = sorted(((name, float(w)) for name, w in weights.items() if name in contacts and w > 0),
                     key=lambda x: -x[1])  # (the largest weight first: the first copy of an edge is kept)
     ptr = row_starts(n, rows)
-    if not layers:
+    if not layers or (rows is not None and len(rows) == 0):
         return ptr, np.zeros(0, dtype=np.int32), np.zeros(0)
     csrs = [contacts[name].to_csr() for name, _ in layers]
     ptrs = tuple(frozen(p, np.int64) for p, _ in csrs)

@@ -122,9 +122,11 @@ def trajectory_candidates(seed: int, n: int, people: np.ndarray) -> tuple[np.nda
     for lo, hi in people:
         ids = np.arange(int(lo), int(hi), dtype=np.int64)
         u = stream.uniform(ids)
-        if n < ids.shape[0]:  # (the range's n smallest, ties at the cut to the smaller ids)
-            keep = np.lexsort((ids, u))[:n]
+        if 0 < n < ids.shape[0]:  # (those up to the n-th smallest, found in linear time, and ties)
+            keep = u <= np.partition(u, n - 1)[n - 1]
             ids, u = ids[keep], u[keep]
+        elif n == 0:
+            ids, u = ids[:0], u[:0]
         u_all.append(u)
         id_all.append(ids)
     return _smallest(np.concatenate(u_all), np.concatenate(id_all), n)
