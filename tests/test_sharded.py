@@ -189,6 +189,16 @@ def test_ray_actors_with_their_own_regions_give_the_single_process_run(ray_sessi
         assert_same(whole, simulate_sharded(sc, pop, contacts, 2, backend="ray", divide=divide))
 
 
+def test_more_shards_than_the_rays_cpus_fail_with_one_line_instead_of_waiting(ray_session):
+    """An actor needs a CPU: on a Ray of 2 CPUs, 3 shards would wait for ever for the third."""
+    sc = scorelab.load(copy.deepcopy(FOUR_CITIES), {"run.days": 5, "population.people": 2000})
+    pop, contacts = scorelab.build_population(sc)
+    with pytest.raises(UsageError) as err:
+        simulate_sharded(sc, pop, contacts, 3, backend="ray")
+    message = str(err.value)
+    assert "3 actors need a CPU each" in message and "has 2" in message and "\n" not in message
+
+
 def test_bad_shard_requests_fail_with_one_line(tmp_path):
     one_line_error(["run", "corporate", "--shards", "2", "--out", str(tmp_path / "r")], "at most 1 shard(s)")
     one_line_error(["run", "rongcheng-2018", "--shards", "0"], "--shards: must be at least 1")

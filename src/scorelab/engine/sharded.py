@@ -261,8 +261,17 @@ class _Pool:
         if backend == "ray":
             from scorelab.engine.ray_start import start_ray
 
-            ray, self.started = start_ray("--shards", address, log_to_driver=False)
+            # (a local Ray gets a CPU for each actor, however many cores: an actor waiting for a
+            # CPU would leave the run waiting for ever)
+            ray, self.started = start_ray("--shards", address, log_to_driver=False,
+                                          num_cpus=max(available_cores(), shards))
             self.ray = ray
+            cpus = int(ray.cluster_resources().get("CPU", 0))
+            if cpus < shards:
+                self.close()
+                raise UsageError(f"--shards: {shards} actors need a CPU each, and the Ray "
+                                 f"{'cluster at ' + address if address else 'instance'} has {cpus}; "
+                                 f"ask for at most {cpus} shards or add machines")
             actor = ray.remote(num_cpus=1)(ShardWorker)
             # on one machine the actors read the driver's population and plan from shared memory;
             # on a cluster each builds its own cities with the others (``built`` BY_CITIES), or the
