@@ -241,6 +241,20 @@ def test_a_sharded_run_resumes_from_its_checkpoint(four_cities, tmp_path):
         simulate_sharded(sc, pop, contacts, 2, backend="local", checkpoint=Checkpoint.open(tmp_path / "ck")[0])
 
 
+def test_workers_building_their_own_cities_resume_from_a_checkpoint(four_cities, tmp_path):
+    """Stopped and resumed as on a cluster (each worker building its own cities again, then
+    putting its saved part back): the single-process run's output."""
+    sc, pop, _, whole = four_cities
+    ck = Checkpoint.create(tmp_path / "ck", 7, sc.model_dump(mode="json", by_alias=True), {"shards": 2})
+    with pytest.raises(Stop):
+        simulate_sharded(sc, pop, Contacts({}), 2, backend="local", divide="cities", checkpoint=ck,
+                         progress=stop_at(40))
+    part = simulate_sharded(sc, pop, Contacts({}), 2, backend="local", divide="cities",
+                            checkpoint=Checkpoint.open(tmp_path / "ck")[0])
+    assert part.first_step == 35
+    assert_same(whole, part)
+
+
 def _resumed_matches_the_single_process(tmp_path, **split) -> scorelab.Result:
     """A four-city run split as ``split`` says (shards or threads), stopped after its save at step
     20 and resumed: the single-process run's results files, byte for byte."""
