@@ -148,9 +148,14 @@ def test_what_the_workers_hold_follows_where_they_run():
     assert [_layers_built(x, *where) for x, where in ((sc, (2, "ray://head:10001")), (sc, (2, None)),
                                                       (sc, (None, None)), (drawn, (2, "ray://head:10001")))] == [
         "none", "read", "read", "read"]
-    for bad, needle in ((drawn, "drawn contact layer"), (sc, "one of shared, plan, cities")):
+    # an index scheme's income term ranks everyone: on a cluster each actor builds everything
+    ranked = scorelab.load("zhima-index", {"population.people": 2000, "population.regions": [
+        {"province": "Zhejiang", "city": "Hangzhou", "share": 0.6}, {"province": "Zhejiang", "city": "Ningbo", "share": 0.4}]})
+    assert sharded.divide_for(ranked, "ray", "ray://head:10001", None) == "shared"
+    for bad, choice, needle in ((drawn, "cities", "drawn contact layer"), (sc, "everything", "one of shared, plan, cities"),
+                                (ranked, "plan", "income term")):
         with pytest.raises(UsageError) as err:
-            sharded.divide_for(bad, "local", None, "cities" if bad is drawn else "everything")
+            sharded.divide_for(bad, "local", None, choice)
         assert needle in str(err.value) and "\n" not in str(err.value)
 
 

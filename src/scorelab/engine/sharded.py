@@ -278,7 +278,8 @@ class _Pool:
             # whole population from the seed, and compiles the plan of its own regions
             local_ray = address is None
             shared = built if isinstance(built, str) else (ray.put(built) if local_ray else None)
-            shared_plan = ray.put(plan[0]) if isinstance(plan, tuple) else plan  # (a PlanPart, or None)
+            # (the driver's plan shared on one machine; on a cluster a PlanPart, or None: compiled there)
+            shared_plan = (ray.put(plan[0]) if local_ray else None) if isinstance(plan, tuple) else plan
             self.workers = [actor.remote(scenario_data, r, shared, keep_records, shared_plan) for r in regions]
         elif backend in ("local", "threads"):
             self.workers = [ShardWorker(scenario_data, r, built, keep_records, plan) for r in regions]
@@ -348,13 +349,19 @@ DIVIDE = ("shared", "plan", "cities")
 
 
 def divide_for(scenario: Any, backend: str, address: str | None, divide: str | None) -> str:
-    """What the workers hold: ``divide`` if given, else by where they run (``simulate_sharded``)."""
+    """What the workers hold: ``divide`` if given, else by where they run (``simulate_sharded``;
+    on a cluster "shared" means that each actor builds and compiles everything itself)."""
+    from scorelab.engine.plan import divides
+
     if divide is None:
-        if backend != "ray" or address is None:
+        if backend != "ray" or address is None or not divides(scenario):
             return "shared"
         return "cities" if can_build_by_cities(scenario) else "plan"
     if divide not in DIVIDE:
         raise UsageError(f"divide: one of {', '.join(DIVIDE)}, not {divide!r}")
+    if divide != "shared" and not divides(scenario):
+        raise UsageError("divide: this scenario's plan cannot be compiled for some regions alone yet (an index "
+                         "scheme's income term, or a behaviour of more than 8 static conditions); use 'shared'")
     if divide == "cities" and not can_build_by_cities(scenario):
         raise UsageError("divide: a drawn contact layer (storage: drawn) cannot be built by cities yet; "
                          "use 'plan' or store the layer")
@@ -394,7 +401,9 @@ def simulate_sharded(
     ("shared", on one machine), the driver's population and contacts with the plan of their
     own regions ("plan"), or their own regions' people, contacts and plan alone, built with
     each other ("cities", ``shard_build``); by default "shared", and on a Ray cluster
-    (``address``) "cities", or "plan" where the day loop reads a drawn layer. With
+    (``address``) "cities", or "plan" where the day loop reads a drawn layer, or "shared" (each
+    actor building and compiling everything) where the plan cannot be divided
+    (``plan.divides``). With
     ``checkpoint`` the run continues from its latest save (made with as many shards) and
     saves every ``checkpoint.every`` steps: each shard's state and the national queues.
     Without ``keep_records`` the workers send back no records. The time numba spends compiling

@@ -40,7 +40,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from scorelab.engine.plan.behaviours import class_facts, plan_behaviours, plan_event_types
+from scorelab.engine.plan.behaviours import _conditions, class_facts, plan_behaviours, plan_event_types
 from scorelab.engine.plan.channels import (
     plan_audio, plan_channel_regions, plan_channels, plan_classroom, plan_identification, plan_observers,
 )
@@ -68,7 +68,7 @@ from scorelab.synth.population import Population
 __all__ = [
     "ASSOCIATION_UNIT", "CONSEQUENCE_CODES", "DYNAMIC_CODES", "KIND_CODES", "MAX_BEHAVIOURS", "MAX_CHANNELS",
     "MAX_LISTS", "MIS_ANYONE", "MIS_HOUSEHOLD", "MIS_SLOTS", "NO_GRADE", "Context", "Params", "Plan", "PlanFacts",
-    "PlanPart", "class_codes", "compile_plan", "pack_classes", "plan_facts",
+    "PlanPart", "class_codes", "compile_plan", "divides", "pack_classes", "plan_facts",
 ]
 
 
@@ -120,6 +120,14 @@ def compile_plan(s: Scenario, pop: Population, contacts: Contacts, part: PlanPar
         lending_groups=list(pop.group_names) if params.ln_on else [],
         joint_list_names=[x for x, row in zip(cx.lists, params.l_joint_row) if row >= 0],
     )
+
+
+def divides(s: Scenario) -> bool:
+    """Whether the scenario's plan can be compiled for some regions alone (``plan.part``): not
+    with an index scheme's income term, nor with a behaviour of more than 8 static conditions."""
+    if s.scoring.scheme != "points" and any(d.income != 0 for d in s.scoring.dimensions.values()):
+        return False
+    return all(len(_conditions(b)[0]) <= 8 for b in s.behaviours.values())
 
 
 def plan_facts(s: Scenario, pop: Population, contacts: Contacts, part: PlanPart) -> PlanFacts:
