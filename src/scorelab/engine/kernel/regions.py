@@ -3,8 +3,8 @@ the entities a state owns.
 
 A worker's plan holds per-entity tables for its own regions' entities only
 (``engine.plan.part``): another region's entity reads zero there. An entity that may live
-elsewhere (a contact, a misattributed record's subject, a sampled person, a flag's entity
-at the national queues) has its region found from the regions' ranges of people and firms
+elsewhere (a contact, a misattributed record's subject, a firm's representative, a sampled
+person, a flag's entity at the national queues) has its region found from the regions' ranges of people and firms
 (``reg_p0``, ``reg_f0``: people and firms are stored in city order), a binary search over a
 few dozen numbers, never from ``ent_city``.
 """

@@ -14,9 +14,9 @@ import numpy as np
 from scorelab.engine.plan.classes import condition_classes, condition_mask, factor_table, pack_classes, range_of
 from scorelab.engine.plan.context import Context
 from scorelab.engine.plan.helpers import fail
+from scorelab.engine.plan.params import DYNAMIC_CODES, KIND_CODES
 from scorelab.engine.plan.rows import ranges_of, rows_view
 from scorelab.lazy_pages import lazy_zeros
-from scorelab.engine.plan.params import DYNAMIC_CODES, KIND_CODES
 from scorelab.scenario.model import DYNAMIC_ATTRIBUTES
 from scorelab.scenario.system import Behaviour
 
@@ -88,7 +88,7 @@ def plan_event_types(cx: Context) -> dict[str, Any]:
     """Per event type: whether firms do it, its candidate rate per step (the largest its actors
     reach), its row of class codes and the share of that rate each code keeps, and its dynamic
     modifiers (rows ``dm_ptr[t]:dm_ptr[t + 1]``) (docs/behaviours.md)."""
-    s, N, F, B, T = cx.s, cx.N, cx.F, cx.B, cx.T
+    s, B, T = cx.s, cx.B, cx.T
     t_firm = np.zeros(T, dtype=np.uint8)
     t_lam = np.zeros(T, dtype=np.float64)
     t_cls_row = np.full(T, -1, dtype=np.int64)
