@@ -6,11 +6,12 @@ fall as 1/N plus a constant?
                                             [--scale S] [--days 60] [--shards 1,2,4,8]
                                             [--divide shared|plan|cities]
 
-The driver builds the population once (by default ``rongcheng-2018`` with 4 million people in
-its 22 regions; ``--scenario national-2027 --scale 0.003`` is 4.23 million in 35); the run
+The driver builds the population once (by default ``rongcheng-2018`` with 4 million people
+in its 22 regions; ``--scenario national-2027 --scale 0.003`` is 4.23 million in 35); the run
 then goes on 1, 2, 4 and 8 local Ray actors, each a process of its own, one count after the
-other. For each count it prints, over the actors, the largest
-and the mean of:
+other, after a small run on one actor that fills the kernel cache (an actor that compiles
+keeps the compiler's memory as its own). For each count it prints, over the actors, the
+largest and the mean of:
 
 * **own**: the most resident memory of the actor's own (``RssAnon``) seen after a step's local
   work or at the end: the interpreter, the kernels, the plan and its regions' state and records;
@@ -72,6 +73,11 @@ def main() -> None:
           f"(built in {time.perf_counter() - t:.0f} s); the actors hold: {args.divide}")
     ray.init(num_cpus=max(os.cpu_count() or 1, 8), _temp_dir=tempfile.mkdtemp(prefix="ray", dir="/tmp"),
              include_dashboard=False, log_to_driver=False)
+    # (a small run first, so that no counted actor compiles kernels: an actor that compiles keeps
+    # the compiler's memory, hundreds of MiB, as its own)
+    small = scorelab.load(args.scenario, {"run.burn_in": 0, "run.days": 5, "population.people": 20_000})
+    simulate_sharded(small, *build_world(small, layers="none" if args.divide == "cities" else "read"), 1,
+                     backend="ray", keep_records=False, divide=args.divide)
     counts, means, first = [], [], None
     mib = 2**20
     print(f"{'actors':>6}  {'own: largest':>13}  {'mean':>9}  {'B/person':>8}  {'peak: largest':>14}  "

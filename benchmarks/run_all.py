@@ -23,6 +23,9 @@ moves single runs by 10-30 %, so judge a change with ``bench_ab.py`` instead):
 * ``bench_shard_memory.py``: each Ray actor's own memory for 1, 2, 4 and 8 local actors on
   4 million people (1 million with ``--quick``), fitted as a constant plus a part divided by
   the actors (needs the ``ray`` extra; skipped with a note without Ray);
+* ``bench_shard_memory.py --divide cities``: the same on national-2027 (4.23 million people;
+  423,000 with ``--quick``) with each actor building its own cities' people, contacts and
+  plan, as on a Ray cluster, and the driver's peak (needs ``ray``);
 * ``bench_city_build.py``: the build of a cluster, each Ray actor building its own cities'
   people and contact layers alone (4.23 million people; 423,000 with ``--quick``), each
   actor's own memory for 1, 2, 4 and 8 actors, fitted the same way (needs ``ray``);
@@ -124,6 +127,16 @@ def main() -> None:
         gap = found(r"largest gap to a measured mean ([\d.]+ %)", out)
         rows.append(("per-actor memory falls as 1/N + a constant (Ray, 4e6 people)",
                      f"{fit}, fit within {gap}" if fit else "?",
+                     found(r"fit within 10 %\): (met|not met)", out) or "?"))
+
+    if importlib.util.find_spec("ray") is not None:
+        out = run("bench_shard_memory.py", "--scenario", "national-2027", "--divide", "cities",
+                  "--scale", "0.0003" if args.quick else "0.003")
+        fit = found(r"fit own = c \+ s / N: (c = .*?); largest", out)
+        gap = found(r"largest gap to a measured mean ([\d.]+ %)", out)
+        driver = found(r"driver peak \(building the population, the plan, the merged end state\): ([^\n]*)", out)
+        rows.append(("a cluster's run (own cities' people, contacts, plan, state) per actor: 1/N + a constant",
+                     f"{fit}, fit within {gap}; driver peak {driver}" if fit else "?",
                      found(r"fit within 10 %\): (met|not met)", out) or "?"))
 
     if importlib.util.find_spec("ray") is not None:
