@@ -144,8 +144,8 @@ def test_what_the_workers_hold_follows_where_they_run():
     assert sharded.divide_for(sc, "ray", "ray://head:10001", None) == "cities"
     assert sharded.divide_for(drawn, "ray", "ray://head:10001", None) == "plan"
     # (the driver of a run on a cluster builds no contact layer where its actors build their own)
-    from scorelab.runner import _layers_built
-    assert [_layers_built(x, *where) for x, where in ((sc, (2, "ray://head:10001")), (sc, (2, None)),
+    from scorelab.runner import layers_built
+    assert [layers_built(x, *where) for x, where in ((sc, (2, "ray://head:10001")), (sc, (2, None)),
                                                       (sc, (None, None)), (drawn, (2, "ray://head:10001")))] == [
         "none", "read", "read", "read"]
     # an index scheme's income term ranks everyone: on a cluster each actor builds everything

@@ -117,7 +117,7 @@ def _day_loop(scenario: "Scenario", pop: Any, contacts: Any, progress: Callable[
     return simulate(scenario, pop, contacts, progress, checkpoint, keep_records=False, park=park)
 
 
-def _layers_built(scenario: "Scenario", shards: int | None, ray_address: str | None) -> str:
+def layers_built(scenario: "Scenario", shards: int | None, ray_address: str | None) -> str:
     """The contact layers this process builds: those the day loop reads, none where the day
     loop runs on a Ray cluster whose actors build their own cities (``simulate_sharded``)."""
     if shards is not None:
@@ -206,7 +206,7 @@ def execute(
         with compile_watch(on_compile or _log_compiling) as compiling:
             # only the layers the day loop reads: the others would cost time and memory for nothing
             # (none where the actors of a cluster build their own: engine.shard_build)
-            pop, contacts = cached_world(scenario, layers=_layers_built(scenario, shards, ray_address), use_cache=cache)
+            pop, contacts = cached_world(scenario, layers=layers_built(scenario, shards, ray_address), use_cache=cache)
             memory.release()  # the build's transient pages, which the day loop's arrays would not reuse
             if on_built is not None:
                 on_built(time.perf_counter() - t_start - compiling.seconds)

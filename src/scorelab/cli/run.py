@@ -90,7 +90,7 @@ def run(
     """Run a scenario with its counterfactual twin, write a results folder and print what the system did."""
     from scorelab import memory
     from scorelab.atomic import check_writable
-    from scorelab.runner import execute
+    from scorelab.runner import execute, layers_built
     from scorelab.tables import default_run_id
 
     if resume is not None:
@@ -156,8 +156,12 @@ def run(
     console = terminal(stderr=True)
     if scenario.run.rounding_note():
         console.print(safe(f"warning: {scenario.run.rounding_note()}"), highlight=False)
-    console.print(safe(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
-                       f"(estimated memory {memory.human(need)})..."), highlight=False)
+    if layers_built(scenario, shards, address) == "none":  # (a cluster's actors build their own cities)
+        console.print(safe(f"{scenario.name}: building {scenario.population.people:,} people here; each of the "
+                           f"{shards} Ray actors builds its own cities' people, contacts and plan..."), highlight=False)
+    else:
+        console.print(safe(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
+                           f"(estimated memory {memory.human(need)})..."), highlight=False)
 
     def built(seconds: float) -> None:
         burn_days = scenario.run.burn_in_steps * float(scenario.run.step)  # (the whole steps it runs)
