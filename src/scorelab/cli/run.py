@@ -45,6 +45,17 @@ def _run_command(source: str, days: int | None, seed: int | None, scale: float |
     return shlex.join(parts)
 
 
+def _building(scenario: Any, shards: int | None, address: str | None, memory: str) -> str:
+    """What the command says as the build starts: on a cluster whose actors build their own
+    cities (``runner.layers_built``), only the people are built here."""
+    from scorelab.runner import layers_built
+
+    people = f"{scenario.name}: building {scenario.population.people:,} people"
+    if layers_built(scenario, shards, address) == "none":
+        return f"{people} here; each of the {shards} Ray actors builds its own cities' people, contacts and plan..."
+    return f"{people} and their contacts (estimated memory {memory})..."
+
+
 def _threads_and_memory(scenario: Any, shards: int | None, address: str | None,
                       threads: int | None) -> tuple[int, Any, int, int | None, bool]:
     """Threads (1 with shards) and the memory check of the run split over them or over the
@@ -90,7 +101,7 @@ def run(
     """Run a scenario with its counterfactual twin, write a results folder and print what the system did."""
     from scorelab import memory
     from scorelab.atomic import check_writable
-    from scorelab.runner import execute, layers_built
+    from scorelab.runner import execute
     from scorelab.tables import default_run_id
 
     if resume is not None:
@@ -156,12 +167,7 @@ def run(
     console = terminal(stderr=True)
     if scenario.run.rounding_note():
         console.print(safe(f"warning: {scenario.run.rounding_note()}"), highlight=False)
-    if layers_built(scenario, shards, address) == "none":  # (a cluster's actors build their own cities)
-        console.print(safe(f"{scenario.name}: building {scenario.population.people:,} people here; each of the "
-                           f"{shards} Ray actors builds its own cities' people, contacts and plan..."), highlight=False)
-    else:
-        console.print(safe(f"{scenario.name}: building {scenario.population.people:,} people and their contacts "
-                           f"(estimated memory {memory.human(need)})..."), highlight=False)
+    console.print(safe(_building(scenario, shards, address, memory.human(need))), highlight=False)
 
     def built(seconds: float) -> None:
         burn_days = scenario.run.burn_in_steps * float(scenario.run.step)  # (the whole steps it runs)
