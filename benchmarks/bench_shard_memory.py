@@ -67,7 +67,8 @@ def main() -> None:
     sc = scorelab.load(args.scenario, overrides, scale=args.scale)
     t = time.perf_counter()
     # (as ``scorelab run`` builds them: the layers the day loop reads, none for actors that build their own)
-    pop, contacts = build_world(sc, layers="none" if args.divide == "cities" else "read")
+    layers = "none" if args.divide == "cities" else "read"
+    pop, contacts = build_world(sc, layers=layers)
     n = pop.n
     print(f"{args.scenario}: {n:,} people, {len(pop.city_names)} regions, {args.days} days "
           f"(built in {time.perf_counter() - t:.0f} s); the actors hold: {args.divide}")
@@ -76,7 +77,7 @@ def main() -> None:
     # (a small run first, so that no counted actor compiles kernels: an actor that compiles keeps
     # the compiler's memory, hundreds of MiB, as its own)
     small = scorelab.load(args.scenario, {"run.burn_in": 0, "run.days": 5, "population.people": 20_000})
-    simulate_sharded(small, *build_world(small, layers="none" if args.divide == "cities" else "read"), 1,
+    simulate_sharded(small, *build_world(small, layers=layers), 1,
                      backend="ray", keep_records=False, divide=args.divide)
     counts, means, first = [], [], None
     mib = 2**20

@@ -71,6 +71,15 @@ def found(pattern: str, text: str) -> str | None:
     return m.group(1) if m else None
 
 
+def fit_row(target: str, out: str, extra: str = "") -> tuple[str, str, str]:
+    """A target row from a per-actor memory report (``per_actor_fit.report_fit``'s lines):
+    the fit, its largest gap, ``extra``, and the verdict."""
+    fit = found(r"fit own = c \+ s / N: (c = .*?); largest", out)
+    gap = found(r"largest gap to a measured mean ([\d.]+ %)", out)
+    return (target, f"{fit}, fit within {gap}{extra}" if fit else "?",
+            found(r"fit within 10 %\): (met|not met)", out) or "?")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
@@ -123,30 +132,20 @@ def main() -> None:
         rows.append(("per-actor memory falls as 1/N + a constant (Ray, 4e6 people)", "not run (no Ray)", "?"))
     else:
         out = run("bench_shard_memory.py", *(["--people", "1000000"] if args.quick else []))
-        fit = found(r"fit own = c \+ s / N: (c = .*?); largest", out)
-        gap = found(r"largest gap to a measured mean ([\d.]+ %)", out)
-        rows.append(("per-actor memory falls as 1/N + a constant (Ray, 4e6 people)",
-                     f"{fit}, fit within {gap}" if fit else "?",
-                     found(r"fit within 10 %\): (met|not met)", out) or "?"))
+        rows.append(fit_row("per-actor memory falls as 1/N + a constant (Ray, 4e6 people)", out))
 
     if importlib.util.find_spec("ray") is not None:
         out = run("bench_shard_memory.py", "--scenario", "national-2027", "--divide", "cities",
                   "--scale", "0.0003" if args.quick else "0.003")
-        fit = found(r"fit own = c \+ s / N: (c = .*?); largest", out)
-        gap = found(r"largest gap to a measured mean ([\d.]+ %)", out)
         driver = found(r"driver peak \(building the population, the plan, the merged end state\): ([^\n]*)", out)
-        rows.append(("a cluster's run (own cities' people, contacts, plan, state) per actor: 1/N + a constant",
-                     f"{fit}, fit within {gap}; driver peak {driver}" if fit else "?",
-                     found(r"fit within 10 %\): (met|not met)", out) or "?"))
+        rows.append(fit_row("a cluster's run (own cities' people, contacts, plan, state) per actor: 1/N + a constant",
+                            out, f"; driver peak {driver}"))
 
     if importlib.util.find_spec("ray") is not None:
         out = run("bench_city_build.py", *(["--scale", "0.0003"] if args.quick else []))
-        fit = found(r"fit own = c \+ s / N: (c = .*?); largest", out)
-        gap = found(r"largest gap to a measured mean ([\d.]+ %)", out)
         same = found(r"every part's rows equal to the build of everyone \([^)]*\): (yes|NO)", out)
-        rows.append(("a cluster's build (own cities' people and contacts) per actor: 1/N + a constant",
-                     f"{fit}, fit within {gap}; rows equal: {same}" if fit else "?",
-                     found(r"fit within 10 %\): (met|not met)", out) or "?"))
+        rows.append(fit_row("a cluster's build (own cities' people and contacts) per actor: 1/N + a constant",
+                            out, f"; rows equal: {same}"))
 
     out = run("bench_cold_compile.py")
     ratio = found(r"with helpers / one process: ([\d.]+x)", out)

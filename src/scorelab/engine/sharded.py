@@ -372,12 +372,11 @@ def whole_part(scenario: Any, pop: Any, contacts: Any) -> Any:
     """Every region as a ``PlanPart``, with the facts of everyone the parts' plans agree on
     (``plan.plan_facts``) and the trajectories' sample; a worker keeps its own regions of it,
     and the driver none (its plan holds no entity's entries)."""
-    from scorelab.engine.plan import PlanPart, plan_facts
-    from scorelab.engine.plan.part import trajectory_candidates, trajectory_merge
+    from scorelab.engine.plan import Context, PlanPart, plan_facts
+    from scorelab.engine.plan.entities import trajectory_sample
 
     everyone = PlanPart.of_population(pop, range(len(pop.city_names)), np.zeros(0, dtype=np.int64))
-    n = min(int(scenario.run.trajectories), pop.n)
-    sample = trajectory_merge([trajectory_candidates(scenario.run.seed, n, everyone.people())], n)
+    sample = trajectory_sample(Context.of(scenario, pop, contacts))
     return replace(everyone, trajectories=sample, facts=plan_facts(scenario, pop, contacts, everyone))
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from scorelab.engine.plan.context import Context
 from scorelab.engine.plan.helpers import fail
+from scorelab.engine.plan.part import trajectory_candidates, trajectory_merge
 from scorelab.engine.plan.rows import entity_column, ranges_of
 from scorelab.rng import Stream
 
@@ -88,19 +89,13 @@ def plan_coming_of_age(cx: Context) -> dict[str, Any]:
 
 def trajectory_sample(cx: Context) -> np.ndarray:
     """The people whose paths are kept (``run.trajectories``), in id order: those with the
-    smallest counter-based uniforms of stream ``trajectories``, so the same for any split
-    into shards and any rerun with the seed."""
-    if cx.part is not None:  # (agreed among the parts: ``part.trajectory_merge``)
+    smallest counter-based uniforms of stream ``trajectories`` (ties to the smaller ids), so the
+    same for any split into shards and any rerun with the seed; a part's plan takes the sample
+    its parts agreed on (``part.trajectory_merge``)."""
+    if cx.part is not None:
         return cx.part.trajectories
     n = min(int(cx.s.run.trajectories), cx.N)
-    u = Stream(cx.s.run.seed, "trajectories").uniform(np.arange(cx.N))
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    # (the n-th smallest found in linear time, not by sorting everyone: a tenth of a second for
-    # 670,000 people; ties at it, which 53-bit uniforms make rare, go to the smaller ids)
-    cut = np.partition(u, n - 1)[n - 1]
-    below = np.flatnonzero(u < cut)
-    return np.sort(np.concatenate([below, np.flatnonzero(u == cut)[:n - below.size]])).astype(np.int64)
+    return trajectory_merge([trajectory_candidates(cx.s.run.seed, n, np.array([[0, cx.N]]))], n)
 
 
 def plan_rollout(cx: Context) -> dict[str, Any]:
